@@ -1,0 +1,47 @@
+package schema
+
+import (
+	"entgo.io/ent"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+	"github.com/google/uuid"
+)
+
+// Evidence is one uploaded image of a case; the bytes live in MinIO under
+// object_key. A row exists exactly when its object exists.
+type Evidence struct{ ent.Schema }
+
+// Mixin of Evidence.
+func (Evidence) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
+
+// Fields of Evidence.
+func (Evidence) Fields() []ent.Field {
+	return []ent.Field{
+		field.UUID("case_id", uuid.UUID{}),
+		field.Enum("kind").Values("id_front", "id_handheld", "unit_license", "authorization_letter"),
+		field.String("object_key").MaxLen(200).Unique(),
+		field.String("sha256").MaxLen(64),
+		// phash is a perceptual hash for near-duplicate detection.
+		field.Uint64("phash").Optional(),
+		field.Int64("size"),
+		field.Int("width"),
+		field.Int("height"),
+		field.String("content_type").MaxLen(32),
+	}
+}
+
+// Edges of Evidence.
+func (Evidence) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("case", RecoveryCase.Type).Ref("evidence").Field("case_id").Unique().Required(),
+	}
+}
+
+// Indexes of Evidence: one image per kind per case; duplicate search by hash.
+func (Evidence) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("case_id", "kind").Unique(),
+		index.Fields("sha256"),
+	}
+}

@@ -1,0 +1,77 @@
+package schema
+
+import (
+	"github.com/google/uuid"
+
+	"entgo.io/ent"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+
+	"recoverydesk/internal/recovery/state"
+)
+
+// RecoveryCase is one password-recovery application (密码找回), from the
+// applicant's draft to the reviewer's decision.
+type RecoveryCase struct{ ent.Schema }
+
+// Mixin of RecoveryCase.
+func (RecoveryCase) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
+
+// Fields of RecoveryCase.
+func (RecoveryCase) Fields() []ent.Field {
+	return []ent.Field{
+		// id is random so that a case's URL does not enumerate cases.
+		field.UUID("id", uuid.UUID{}).Default(uuid.New),
+		// case_number (ZH + YYYYMMDD + 6 digits) is given at submission.
+		field.String("case_number").MaxLen(16).Optional().Nillable().Unique(),
+		field.Enum("kind").Values("person", "unit"),
+		field.Enum("status").GoType(state.Status("")).Default(string(state.Draft)),
+		// version increases on every change; decisions carry the version
+		// they were based on (optimistic locking).
+		field.Int("version").Default(1),
+		field.String("region_code").MaxLen(12),
+		// What the applicant typed, kept beside the record for the reviewer.
+		field.String("typed_username").MaxLen(64).Default(""),
+		field.String("typed_name").MaxLen(200).Default(""),
+		field.String("typed_cert_type").MaxLen(16),
+		field.String("typed_cert_number").MaxLen(32),
+		field.Int("username_similarity").Default(0),
+		field.Int("name_similarity").Default(0),
+		// token_hash authorises the applicant's later calls (SHA-256 of the
+		// bearer token; the token itself is never stored).
+		field.Bytes("token_hash").Sensitive(),
+		field.Time("phone_verified_at").Optional().Nillable(),
+		field.Time("submitted_at").Optional().Nillable(),
+		field.Time("due_by").Optional().Nillable(),
+		field.Int("claimed_by").Optional().Nillable(),
+		field.Time("claim_expires_at").Optional().Nillable(),
+		field.Enum("outcome").Values("approve", "reject", "return").Optional().Nillable(),
+		field.JSON("reasons", []string{}).Optional(),
+		field.Int("decided_by").Optional().Nillable(),
+		field.Time("decided_at").Optional().Nillable(),
+	}
+}
+
+// Edges of RecoveryCase.
+func (RecoveryCase) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("account", Account.Type).Ref("cases").Unique().Required(),
+		edge.To("evidence", Evidence.Type),
+		edge.To("events", CaseEvent.Type),
+	}
+}
+
+// Indexes of RecoveryCase: the queue reads by status and region, ordered by
+// due date then submission time.
+func (RecoveryCase) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("status", "region_code", "due_by", "submitted_at", "id"),
+		index.Fields("status", "claimed_by"),
+	}
+}
+
+// Hooks of RecoveryCase.
+func (RecoveryCase) Hooks() []ent.Hook {
+	return []ent.Hook{guardCaseTransition()}
+}

@@ -1,0 +1,33 @@
+package schema
+
+import (
+	"time"
+
+	"entgo.io/ent"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+)
+
+// SMSMessage is one text message in the courier: queued in the same
+// transaction as the change that causes it, then delivered by a job. The
+// text is sealed with RD_SECRET_KEY because it can hold a code or a password.
+type SMSMessage struct{ ent.Schema }
+
+// Fields of SMSMessage.
+func (SMSMessage) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("phone").MaxLen(11),
+		field.String("purpose").MaxLen(32),
+		field.Bytes("text_sealed").Sensitive(),
+		field.Enum("status").Values("queued", "sent", "failed").Default("queued"),
+		field.Int("send_count").Default(0),
+		field.String("last_error").MaxLen(200).Default(""),
+		field.Time("created_at").Default(time.Now).Immutable(),
+		field.Time("sent_at").Optional().Nillable(),
+	}
+}
+
+// Indexes of SMSMessage.
+func (SMSMessage) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("phone", "created_at"), index.Fields("status")}
+}

@@ -1,0 +1,225 @@
+// Package config reads the environment variables of CONTRACT §2 once, into a
+// typed struct, and validates them so that a bad value stops the process at
+// start with one line naming the variable and what it accepts.
+package config
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// DBKind names the database engine behind RD_DATABASE_URL.
+type DBKind string
+
+// The two supported database engines.
+const (
+	SQLite   DBKind = "sqlite"
+	Postgres DBKind = "postgres"
+)
+
+// Config is the validated configuration of one recoverydesk process.
+type Config struct {
+	Addr        string
+	DataDir     string
+	DatabaseURL string
+	DBKind      DBKind
+	// DSN is what database/sql opens: a file path with pragmas for SQLite,
+	// the URL itself for PostgreSQL.
+	DSN string
+
+	S3Endpoint  string // empty: start the bundled local MinIO
+	S3AccessKey string
+	S3SecretKey string
+	S3Bucket    string
+	S3TLS       bool
+
+	// SecretKey seals sensitive values at rest and signs tokens. Empty after
+	// Load when RD_SECRET_KEY is unset; EnsureSecret fills it from the data dir.
+	SecretKey []byte
+
+	SMSDriver  string // "outbox" or "http"
+	SMSHTTPURL string // the generic gateway's endpoint when SMSDriver is "http"
+
+	Dev      bool
+	DevForce bool
+}
+
+// Error is a configuration error: which variable, and what it accepts.
+type Error struct {
+	Var      string
+	Value    string
+	Accepted string
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("%s=%q is not valid: accepted %s", e.Var, e.Value, e.Accepted)
+}
+
+// Getenv is the shape of os.LookupEnv, so tests can pass a map.
+type Getenv func(string) (string, bool)
+
+// FromMap adapts a map to Getenv for tests.
+func FromMap(m map[string]string) Getenv {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+// Load reads and validates the configuration. It does no I/O beyond reading
+// the environment through get.
+func Load(get Getenv) (Config, error) {
+	str := func(k, def string) string {
+		if v, ok := get(k); ok && strings.TrimSpace(v) != "" {
+			return strings.TrimSpace(v)
+		}
+		return def
+	}
+	var c Config
+	var err error
+	c.Addr = str("RD_ADDR", "127.0.0.1:8080")
+	if _, _, e := net.SplitHostPort(c.Addr); e != nil {
+		return c, &Error{"RD_ADDR", c.Addr, "host:port, e.g. 127.0.0.1:8080"}
+	}
+	c.DataDir = str("RD_DATA_DIR", "./var")
+	c.DatabaseURL = str("RD_DATABASE_URL", "sqlite://"+filepath.Join(c.DataDir, "recoverydesk.db"))
+	if c.DBKind, c.DSN, err = parseDatabaseURL(c.DatabaseURL); err != nil {
+		return c, err
+	}
+	c.S3Endpoint = str("RD_S3_ENDPOINT", "")
+	if c.S3Endpoint != "" {
+		if _, _, e := net.SplitHostPort(c.S3Endpoint); e != nil {
+			return c, &Error{"RD_S3_ENDPOINT", c.S3Endpoint, "host:port of a MinIO/S3 server, or empty for the bundled local MinIO"}
+		}
+	}
+	c.S3AccessKey = str("RD_S3_ACCESS_KEY", "")
+	c.S3SecretKey = str("RD_S3_SECRET_KEY", "")
+	if c.S3Endpoint != "" && (c.S3AccessKey == "" || c.S3SecretKey == "") {
+		return c, &Error{"RD_S3_ACCESS_KEY", c.S3AccessKey, "non-empty RD_S3_ACCESS_KEY and RD_S3_SECRET_KEY when RD_S3_ENDPOINT is set"}
+	}
+	c.S3Bucket = str("RD_S3_BUCKET", "recoverydesk-evidence")
+	if !validBucket(c.S3Bucket) {
+		return c, &Error{"RD_S3_BUCKET", c.S3Bucket, "3-63 characters of a-z, 0-9, '.' and '-'"}
+	}
+	if c.S3TLS, err = parseBool(get, "RD_S3_TLS"); err != nil {
+		return c, err
+	}
+	if v := str("RD_SECRET_KEY", ""); v != "" {
+		if len(v) < 32 {
+			return c, &Error{"RD_SECRET_KEY", "(hidden)", "at least 32 bytes"}
+		}
+		c.SecretKey = []byte(v)
+	}
+	c.SMSDriver = str("RD_SMS_DRIVER", "outbox")
+	c.SMSHTTPURL = str("RD_SMS_HTTP_URL", "")
+	switch c.SMSDriver {
+	case "outbox":
+	case "http":
+		if !strings.HasPrefix(c.SMSHTTPURL, "http://") && !strings.HasPrefix(c.SMSHTTPURL, "https://") {
+			return c, &Error{"RD_SMS_HTTP_URL", c.SMSHTTPURL, "an http:// or https:// URL of the SMS gateway when RD_SMS_DRIVER=http"}
+		}
+	default:
+		return c, &Error{"RD_SMS_DRIVER", c.SMSDriver, "outbox or http"}
+	}
+	if c.Dev, err = parseBool(get, "RD_DEV"); err != nil {
+		return c, err
+	}
+	if c.DevForce, err = parseBool(get, "RD_DEV_FORCE"); err != nil {
+		return c, err
+	}
+	if c.Dev && c.DBKind == Postgres && !c.DevForce {
+		return c, &Error{"RD_DEV", "1", "0 with a postgres:// database (dev mode moves the clock and exposes SMS texts); set RD_DEV_FORCE=1 to insist"}
+	}
+	return c, nil
+}
+
+func parseDatabaseURL(u string) (DBKind, string, error) {
+	switch {
+	case strings.HasPrefix(u, "sqlite://"):
+		path := strings.TrimPrefix(u, "sqlite://")
+		if path == "" {
+			break
+		}
+		return SQLite, SQLiteDSN(path), nil
+	case strings.HasPrefix(u, "postgres://"), strings.HasPrefix(u, "postgresql://"):
+		return Postgres, u, nil
+	}
+	return "", "", &Error{"RD_DATABASE_URL", u, "sqlite://PATH or postgres://USER@HOST:PORT/DB"}
+}
+
+// SQLiteDSN is the modernc.org/sqlite DSN for a database file, with the
+// pragmas every connection needs: enforced foreign keys, WAL so readers do not
+// block the writer, and a busy timeout instead of immediate SQLITE_BUSY.
+func SQLiteDSN(path string) string {
+	return "file:" + path + "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+}
+
+func parseBool(get Getenv, k string) (bool, error) {
+	v, ok := get(k)
+	v = strings.TrimSpace(v)
+	if !ok || v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, &Error{k, v, "1/0 or true/false"}
+	}
+	return b, nil
+}
+
+func validBucket(b string) bool {
+	if len(b) < 3 || len(b) > 63 {
+		return false
+	}
+	for _, r := range b {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '.' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// EnsureSecret fills c.SecretKey from $RD_DATA_DIR/secret, generating that
+// file (0600, 32 random bytes hex-encoded) on first use, so a dev install gets
+// a stable key without any set-up.
+func (c *Config) EnsureSecret() error {
+	if len(c.SecretKey) > 0 {
+		return nil
+	}
+	path := filepath.Join(c.DataDir, "secret")
+	if b, err := os.ReadFile(path); err == nil {
+		key := strings.TrimSpace(string(b))
+		if len(key) < 32 {
+			return fmt.Errorf("%s holds fewer than 32 bytes; delete it to generate a new key", path)
+		}
+		c.SecretKey = []byte(key)
+		return nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("read secret: %w", err)
+	}
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return err
+	}
+	key := hex.EncodeToString(raw)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("create secret: %w", err)
+	}
+	if _, err := f.WriteString(key + "\n"); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	c.SecretKey = []byte(key)
+	return nil
+}

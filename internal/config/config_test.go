@@ -1,0 +1,86 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestDefaults(t *testing.T) {
+	c, err := Load(FromMap(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "127.0.0.1:8080" || c.DataDir != "./var" || c.S3Bucket != "recoverydesk-evidence" ||
+		c.SMSDriver != "outbox" || c.Dev || c.S3TLS || c.DBKind != SQLite {
+		t.Fatalf("unexpected defaults: %+v", c)
+	}
+	if c.DatabaseURL != "sqlite://var/recoverydesk.db" {
+		t.Fatalf("default database URL = %q", c.DatabaseURL)
+	}
+}
+
+func TestRejectsBadValues(t *testing.T) {
+	cases := []struct {
+		env     map[string]string
+		wantVar string
+	}{
+		{map[string]string{"RD_DATABASE_URL": "mysql://x"}, "RD_DATABASE_URL"},
+		{map[string]string{"RD_DATABASE_URL": "sqlite://"}, "RD_DATABASE_URL"},
+		{map[string]string{"RD_ADDR": "8080"}, "RD_ADDR"},
+		{map[string]string{"RD_S3_TLS": "maybe"}, "RD_S3_TLS"},
+		{map[string]string{"RD_SMS_DRIVER": "carrier-pigeon"}, "RD_SMS_DRIVER"},
+		{map[string]string{"RD_SMS_DRIVER": "http"}, "RD_SMS_HTTP_URL"},
+		{map[string]string{"RD_SECRET_KEY": "short"}, "RD_SECRET_KEY"},
+		{map[string]string{"RD_S3_ENDPOINT": "minio:9000"}, "RD_S3_ACCESS_KEY"},
+		{map[string]string{"RD_S3_BUCKET": "Bad_Bucket"}, "RD_S3_BUCKET"},
+		{map[string]string{"RD_DEV": "1", "RD_DATABASE_URL": "postgres://u@h/db"}, "RD_DEV"},
+	}
+	for _, tc := range cases {
+		_, err := Load(FromMap(tc.env))
+		var ce *Error
+		if !errors.As(err, &ce) || ce.Var != tc.wantVar {
+			t.Errorf("%v: got %v, want an error naming %s", tc.env, err, tc.wantVar)
+			continue
+		}
+		if strings.Contains(ce.Error(), "\n") || !strings.Contains(ce.Error(), "accepted") {
+			t.Errorf("message should be one line saying what is accepted: %q", ce.Error())
+		}
+	}
+}
+
+func TestSecretKeyNeverInMessage(t *testing.T) {
+	_, err := Load(FromMap(map[string]string{"RD_SECRET_KEY": "tooshort-but-secret"}))
+	if err == nil || strings.Contains(err.Error(), "tooshort-but-secret") {
+		t.Fatalf("the secret must not appear in the error: %v", err)
+	}
+}
+
+func TestDevWithPostgresNeedsForce(t *testing.T) {
+	c, err := Load(FromMap(map[string]string{"RD_DEV": "1", "RD_DEV_FORCE": "1", "RD_DATABASE_URL": "postgres://u@h/db"}))
+	if err != nil || !c.Dev || c.DBKind != Postgres {
+		t.Fatalf("forced dev on postgres: %+v %v", c, err)
+	}
+}
+
+func TestEnsureSecretGeneratesOnceAndKeeps(t *testing.T) {
+	dir := t.TempDir()
+	c := Config{DataDir: dir}
+	if err := c.EnsureSecret(); err != nil {
+		t.Fatal(err)
+	}
+	first := string(c.SecretKey)
+	if len(first) < 32 {
+		t.Fatalf("generated key too short: %d", len(first))
+	}
+	st, err := os.Stat(filepath.Join(dir, "secret"))
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("secret file: %v %v", st, err)
+	}
+	c2 := Config{DataDir: dir}
+	if err := c2.EnsureSecret(); err != nil || string(c2.SecretKey) != first {
+		t.Fatalf("second load should read the same key: %v", err)
+	}
+}

@@ -1,0 +1,153 @@
+// Package db opens the database (SQLite or PostgreSQL), brings its schema up
+// to date (ent tables and River's job tables), and runs domain transactions
+// that bind ent and River to one *sql.Tx, so a state change, its audit row and
+// the jobs it causes commit together or not at all.
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"recoverydesk/ent"
+	_ "recoverydesk/ent/runtime" // registers the schema hooks and defaults
+	"recoverydesk/internal/config"
+)
+
+// DB is an open database: the pool, an ent client on it, and its kind.
+type DB struct {
+	SQL     *sql.DB
+	Ent     *ent.Client
+	Kind    config.DBKind
+	Dialect string
+}
+
+// Open opens the database of the given kind. For SQLite it creates the
+// file's directory first, so a fresh checkout needs no set-up.
+func Open(ctx context.Context, kind config.DBKind, dsn string) (*DB, error) {
+	var driverName, dia string
+	switch kind {
+	case config.SQLite:
+		driverName, dia = "sqlite", dialect.SQLite
+		if path := sqlitePath(dsn); path != "" {
+			if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+				return nil, fmt.Errorf("create database directory: %w", err)
+			}
+		}
+	case config.Postgres:
+		driverName, dia = "pgx", dialect.Postgres
+	default:
+		return nil, fmt.Errorf("unknown database kind %q", kind)
+	}
+	pool, err := sql.Open(driverName, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", kind, err)
+	}
+	if kind == config.SQLite {
+		// One writer at a time is SQLite's nature; a few connections let
+		// readers proceed under WAL while busy_timeout queues the writers.
+		pool.SetMaxOpenConns(4)
+		pool.SetConnMaxIdleTime(0)
+	} else {
+		pool.SetMaxOpenConns(20)
+		pool.SetMaxIdleConns(10)
+		pool.SetConnMaxIdleTime(5 * time.Minute)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := pool.PingContext(pingCtx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to %s: %w", kind, err)
+	}
+	drv := entsql.OpenDB(dia, pool)
+	return &DB{SQL: pool, Ent: ent.NewClient(ent.Driver(drv)), Kind: kind, Dialect: dia}, nil
+}
+
+// sqlitePath extracts the file path from a modernc DSN ("file:PATH?…").
+func sqlitePath(dsn string) string {
+	p := strings.TrimPrefix(dsn, "file:")
+	if i := strings.IndexByte(p, '?'); i >= 0 {
+		p = p[:i]
+	}
+	if p == ":memory:" {
+		return ""
+	}
+	return p
+}
+
+// Close closes the pool.
+func (d *DB) Close() error { return d.SQL.Close() }
+
+// Migrate brings the ent tables and River's tables up to date. It is safe to
+// run on every start.
+func (d *DB) Migrate(ctx context.Context) error {
+	if err := d.Ent.Schema.Create(ctx); err != nil {
+		return fmt.Errorf("migrate tables: %w", err)
+	}
+	migrator, err := rivermigrate.New(d.RiverDriver(), nil)
+	if err != nil {
+		return fmt.Errorf("river migrator: %w", err)
+	}
+	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("migrate job tables: %w", err)
+	}
+	return nil
+}
+
+// RiverDriver is the River driver for this database on the shared pool.
+func (d *DB) RiverDriver() riverdriver.Driver[*sql.Tx] {
+	if d.Kind == config.SQLite {
+		return riversqlite.New(d.SQL)
+	}
+	return riverdatabasesql.New(d.SQL)
+}
+
+// Ping checks that the database answers; /readyz uses it.
+func (d *DB) Ping(ctx context.Context) error { return d.SQL.PingContext(ctx) }
+
+// Tx is one domain transaction: ent bound to the *sql.Tx, and the *sql.Tx
+// itself for River's InsertTx.
+type Tx struct {
+	SQL *sql.Tx
+	Ent *ent.Client
+}
+
+// InTx runs fn in a transaction and commits when it returns nil; any error or
+// panic rolls everything back, ent rows and River jobs alike.
+func (d *DB) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
+	sqlTx, err := d.SQL.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			_ = sqlTx.Rollback()
+			panic(p)
+		}
+	}()
+	client := ent.NewClient(ent.Driver(entsql.NewDriver(d.Dialect, entsql.Conn{ExecQuerier: sqlTx})))
+	if err := fn(&Tx{SQL: sqlTx, Ent: client}); err != nil {
+		if rbErr := sqlTx.Rollback(); rbErr != nil && !errors.Is(rbErr, sql.ErrTxDone) {
+			return errors.Join(err, fmt.Errorf("rollback: %w", rbErr))
+		}
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}

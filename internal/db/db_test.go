@@ -1,0 +1,105 @@
+package db_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"recoverydesk/ent"
+	"recoverydesk/ent/schema"
+	"recoverydesk/internal/db"
+	"recoverydesk/internal/recovery/state"
+	"recoverydesk/internal/testenv"
+)
+
+func newCase(t *testing.T, ctx context.Context, c *ent.Client) *ent.RecoveryCase {
+	t.Helper()
+	acc, err := c.Account.Create().SetKind("person").SetUsername("Zhang_san").SetUsernameKey("zhang_san").
+		SetPasswordHash("x").SetName("张三").SetCertType("id_card").SetCertNumber("440703199001011234").
+		SetPhone("13812341234").Save(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := c.RecoveryCase.Create().SetKind("person").SetRegionCode("440703").SetTypedCertType("id_card").
+		SetTypedCertNumber("440703199001011234").SetTokenHash([]byte{1}).SetAccount(acc).Save(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rc
+}
+
+func TestIllegalStatusTransitionIsRefusedByTheHook(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		rc := newCase(t, ctx, d.Ent)
+		// draft → approved skips review: refused, and the row keeps its status.
+		_, err := rc.Update().SetStatus(state.Approved).Save(ctx)
+		var ite *state.IllegalTransitionError
+		if !errors.As(err, &ite) || ite.From != state.Draft || ite.To != state.Approved {
+			t.Fatalf("draft → approved: got %v, want IllegalTransitionError", err)
+		}
+		got, _ := d.Ent.RecoveryCase.Get(ctx, rc.ID)
+		if got.Status != state.Draft {
+			t.Fatalf("status changed to %s despite the refusal", got.Status)
+		}
+		// The legal path works, and a bulk status update is refused.
+		for _, s := range []state.Status{state.Submitted, state.InReview, state.Approved} {
+			if _, err := d.Ent.RecoveryCase.UpdateOneID(rc.ID).SetStatus(s).Save(ctx); err != nil {
+				t.Fatalf("→ %s: %v", s, err)
+			}
+		}
+		if _, err := d.Ent.RecoveryCase.Update().SetStatus(state.Submitted).Save(ctx); !errors.Is(err, schema.ErrBulkStatusUpdate) {
+			t.Fatalf("bulk status update: got %v", err)
+		}
+		// A case cannot be born in any status but draft.
+		acc := rc.QueryAccount().OnlyX(ctx)
+		_, err = d.Ent.RecoveryCase.Create().SetKind("person").SetRegionCode("44").SetTypedCertType("id_card").
+			SetTypedCertNumber("x").SetTokenHash([]byte{2}).SetAccount(acc).SetStatus(state.Approved).Save(ctx)
+		if !errors.As(err, &ite) {
+			t.Fatalf("create as approved: got %v", err)
+		}
+	})
+}
+
+func TestAuditEventsAreAppendOnly(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		ev, err := d.Ent.AuditEvent.Create().SetActorKind("system").SetActor("test").SetAction("created").Save(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checks := map[string]error{}
+		_, checks["update one"] = d.Ent.AuditEvent.UpdateOneID(ev.ID).SetHash("tampered").Save(ctx)
+		_, checks["update"] = d.Ent.AuditEvent.Update().SetHash("tampered").Save(ctx)
+		checks["delete one"] = d.Ent.AuditEvent.DeleteOneID(ev.ID).Exec(ctx)
+		_, checks["delete"] = d.Ent.AuditEvent.Delete().Exec(ctx)
+		for op, err := range checks {
+			if !errors.Is(err, schema.ErrAppendOnly) {
+				t.Errorf("%s: got %v, want ErrAppendOnly", op, err)
+			}
+		}
+		got, err := d.Ent.AuditEvent.Get(ctx, ev.ID)
+		if err != nil || got.Hash != "" {
+			t.Fatalf("the audit row must be intact: %+v %v", got, err)
+		}
+	})
+}
+
+func TestInTxRollsBackEverything(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		boom := errors.New("boom")
+		err := d.InTx(ctx, func(tx *db.Tx) error {
+			if _, err := tx.Ent.AuditEvent.Create().SetActorKind("system").SetActor("t").SetAction("x").Save(ctx); err != nil {
+				return err
+			}
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatalf("got %v", err)
+		}
+		if n := d.Ent.AuditEvent.Query().CountX(ctx); n != 0 {
+			t.Fatalf("rolled-back row is visible: %d rows", n)
+		}
+	})
+}
