@@ -1,0 +1,93 @@
+// Package kvstore is a fiber.Storage on the database (table kv_entries), for
+// sessions, CSRF tokens and rate-limit counters. Keeping them in the database
+// lets several instances share them without another server to run.
+package kvstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"entgo.io/ent/dialect/sql"
+
+	"recoverydesk/ent"
+	"recoverydesk/ent/kventry"
+)
+
+// Store is a fiber.Storage whose keys are namespaced by a prefix, so that
+// sessions, CSRF tokens and counters can share one table.
+type Store struct {
+	client  *ent.Client
+	prefix  string
+	timeout time.Duration
+}
+
+// New returns a store on client whose keys get prefix (e.g. "sess:").
+func New(client *ent.Client, prefix string) *Store {
+	return &Store{client: client, prefix: prefix, timeout: 5 * time.Second}
+}
+
+func (s *Store) ctx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), s.timeout)
+}
+
+// Get returns the value of key, or nil when it is missing or expired.
+func (s *Store) Get(key string) ([]byte, error) {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	e, err := s.client.KVEntry.Query().Where(kventry.Key(s.prefix + key)).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("kv get: %w", err)
+	}
+	if e.ExpiresAt != 0 && e.ExpiresAt <= time.Now().Unix() {
+		return nil, nil
+	}
+	return e.Value, nil
+}
+
+// Set stores val under key for exp (0 = no expiry), replacing any old value.
+func (s *Store) Set(key string, val []byte, exp time.Duration) error {
+	if key == "" || len(val) == 0 {
+		return nil
+	}
+	var expiresAt int64
+	if exp > 0 {
+		expiresAt = time.Now().Add(exp).Unix()
+	}
+	ctx, cancel := s.ctx()
+	defer cancel()
+	err := s.client.KVEntry.Create().SetKey(s.prefix + key).SetValue(val).SetExpiresAt(expiresAt).
+		OnConflict(sql.ConflictColumns(kventry.FieldKey)).UpdateNewValues().Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("kv set: %w", err)
+	}
+	return nil
+}
+
+// Delete removes key.
+func (s *Store) Delete(key string) error {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	_, err := s.client.KVEntry.Delete().Where(kventry.Key(s.prefix + key)).Exec(ctx)
+	return err
+}
+
+// Reset removes every key of this store's prefix.
+func (s *Store) Reset() error {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	_, err := s.client.KVEntry.Delete().Where(kventry.KeyHasPrefix(s.prefix)).Exec(ctx)
+	return err
+}
+
+// Close does nothing: the database outlives the store.
+func (s *Store) Close() error { return nil }
+
+// DeleteExpired removes expired entries of every prefix; run it periodically.
+func DeleteExpired(ctx context.Context, client *ent.Client, now time.Time) (int, error) {
+	return client.KVEntry.Delete().
+		Where(kventry.ExpiresAtGT(0), kventry.ExpiresAtLTE(now.Unix())).Exec(ctx)
+}

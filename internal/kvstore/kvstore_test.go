@@ -1,0 +1,56 @@
+package kvstore_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"recoverydesk/internal/db"
+	"recoverydesk/internal/kvstore"
+	"recoverydesk/internal/testenv"
+)
+
+func TestStore(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, d *db.DB) {
+		a, b := kvstore.New(d.Ent, "a:"), kvstore.New(d.Ent, "b:")
+		if v, err := a.Get("missing"); v != nil || err != nil {
+			t.Fatalf("missing: %q %v", v, err)
+		}
+		if err := a.Set("k", []byte("one"), 0); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Set("k", []byte("two"), time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if v, _ := a.Get("k"); string(v) != "two" {
+			t.Fatalf("overwrite: %q", v)
+		}
+		if v, _ := b.Get("k"); v != nil {
+			t.Fatalf("prefixes leak: %q", v)
+		}
+		if err := a.Set("short", []byte("x"), time.Second); err != nil {
+			t.Fatal(err)
+		}
+		n, err := kvstore.DeleteExpired(context.Background(), d.Ent, time.Now().Add(2*time.Second))
+		if err != nil || n != 1 {
+			t.Fatalf("expired deleted: %d %v", n, err)
+		}
+		if v, _ := a.Get("short"); v != nil {
+			t.Fatal("expired entry still readable")
+		}
+		_ = b.Set("k", []byte("b"), 0)
+		if err := a.Reset(); err != nil {
+			t.Fatal(err)
+		}
+		if v, _ := a.Get("k"); v != nil {
+			t.Fatal("reset left a key")
+		}
+		if v, _ := b.Get("k"); string(v) != "b" {
+			t.Fatal("reset of a: removed b's key")
+		}
+		_ = b.Delete("k")
+		if v, _ := b.Get("k"); v != nil {
+			t.Fatal("delete")
+		}
+	})
+}
