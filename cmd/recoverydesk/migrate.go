@@ -1,0 +1,31 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"recoverydesk/internal/db"
+)
+
+func runMigrate(args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlags("migrate", "migrate\n\nBrings the database named by RD_DATABASE_URL up to date (tables and job queue) and exits.", stderr)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	d, err := db.Open(ctx, cfg.DBKind, cfg.DSN)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Migrate(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "database %s is up to date\n", cfg.DBKind)
+	return nil
+}

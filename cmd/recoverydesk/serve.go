@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"recoverydesk/handlers"
+	"recoverydesk/internal/clock"
+	"recoverydesk/internal/config"
+	"recoverydesk/internal/db"
+	"recoverydesk/internal/jobs"
+	"recoverydesk/internal/kvstore"
+	"recoverydesk/internal/secret"
+	"recoverydesk/internal/sms"
+	"recoverydesk/storage"
+)
+
+func runServe(args []string, _ io.Reader, _ io.Writer, stderr io.Writer) error {
+	fs := newFlags("serve", "serve\n\nRuns the web server on RD_ADDR with the database, the object store and the background workers.\nWith an empty RD_S3_ENDPOINT it starts the bundled MinIO (bin/minio) on a free loopback port.", stderr)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return serve(ctx, cfg, newLogger(cfg, stderr))
+}
+
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	if cfg.Dev {
+		return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+// serve runs until ctx ends, then shuts down in reverse order of start: the
+// HTTP server, the workers, the local MinIO, the database.
+func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
+	if err := cfg.EnsureSecret(); err != nil {
+		return err
+	}
+	keys, err := secret.New(cfg.SecretKey)
+	if err != nil {
+		return err
+	}
+	d, err := db.Open(ctx, cfg.DBKind, cfg.DSN)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Migrate(ctx); err != nil {
+		return err
+	}
+	logger.Info("database ready", "kind", cfg.DBKind)
+
+	evidence, stopMinIO, err := openEvidenceStore(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer stopMinIO()
+
+	var clk clock.Clock = clock.Real{}
+	var devClock *clock.Adjustable
+	if cfg.Dev {
+		devClock = clock.NewAdjustable()
+		clk = devClock
+		logger.Warn("dev mode: /dev/sms and /dev/clock are enabled; never run this in production")
+	}
+	inserter, err := jobs.NewInserter(d, logger)
+	if err != nil {
+		return err
+	}
+	courier := sms.NewCourier(keys, smsSender(cfg), d.Ent, clk, inserter)
+	runner, err := jobs.Start(ctx, d, logger, jobs.Deps{Courier: courier}, 500*time.Millisecond)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := runner.Stop(stopCtx); err != nil {
+			logger.Warn("stop workers", "err", err)
+		}
+	}()
+	go sweepExpiredEntries(ctx, d, logger)
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	app, err := handlers.New(handlers.Deps{
+		Config: cfg, DB: d, Evidence: evidence, Clock: clk, DevClock: devClock,
+		Courier: courier, Logger: logger, Metrics: reg,
+	})
+	if err != nil {
+		return err
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- app.Listen(cfg.Addr) }()
+	logger.Info("recoverydesk is serving", "url", "http://"+cfg.Addr+"/")
+	select {
+	case err := <-errc:
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	if err := app.ShutdownWithTimeout(10 * time.Second); err != nil {
+		logger.Warn("http shutdown", "err", err)
+	}
+	return nil
+}
+
+// openEvidenceStore connects to the configured MinIO, or starts the bundled
+// one when RD_S3_ENDPOINT is empty. The returned stop function ends the
+// bundled server (it is a no-op for an external one).
+func openEvidenceStore(ctx context.Context, cfg config.Config, logger *slog.Logger) (*storage.Store, func(), error) {
+	sc := storage.Config{Endpoint: cfg.S3Endpoint, AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey, Bucket: cfg.S3Bucket, TLS: cfg.S3TLS}
+	stop := func() {}
+	if cfg.S3Endpoint == "" {
+		local, err := storage.StartLocal(ctx, storage.LocalOptions{DataDir: filepath.Join(cfg.DataDir, "minio"), Logger: logger})
+		if err != nil {
+			return nil, nil, fmt.Errorf("start the bundled MinIO: %w", err)
+		}
+		logger.Info("bundled MinIO started", "endpoint", local.Endpoint, "data", filepath.Join(cfg.DataDir, "minio"))
+		sc = local.Config(cfg.S3Bucket)
+		stop = func() {
+			if err := local.Stop(); err != nil {
+				logger.Warn("stop MinIO", "err", err)
+			}
+		}
+	}
+	store, err := storage.New(ctx, sc)
+	if err != nil {
+		stop()
+		return nil, nil, fmt.Errorf("object store: %w", err)
+	}
+	return store, stop, nil
+}
+
+func smsSender(cfg config.Config) sms.Sender {
+	if cfg.SMSDriver == "http" {
+		return sms.HTTPSender{URL: cfg.SMSHTTPURL}
+	}
+	return sms.OutboxSender{}
+}
+
+// sweepExpiredEntries removes expired sessions, CSRF tokens and counters.
+func sweepExpiredEntries(ctx context.Context, d *db.DB, logger *slog.Logger) {
+	t := time.NewTicker(10 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			if _, err := kvstore.DeleteExpired(ctx, d.Ent, now); err != nil && !errors.Is(err, context.Canceled) {
+				logger.Warn("sweep expired entries", "err", err)
+			}
+		}
+	}
+}

@@ -1,0 +1,56 @@
+package handlers
+
+import (
+	"context"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// healthz says the process is up; it checks nothing else on purpose.
+func (s *Server) healthz(c *fiber.Ctx) error {
+	return c.JSON(fiber.Map{"status": "ok"})
+}
+
+// readinessView is the body of /readyz.
+type readinessView struct {
+	Status string            `json:"status"`
+	Checks map[string]string `json:"checks"`
+	Down   []string          `json:"down,omitempty"`
+}
+
+// readyz checks that the database and the object store answer, naming the
+// dependency that does not (503), so an operator knows where to look.
+func (s *Server) readyz(c *fiber.Ctx) error {
+	ctx, cancel := context.WithTimeout(c.UserContext(), 3*time.Second)
+	defer cancel()
+	view := readinessView{Status: "ok", Checks: map[string]string{}}
+	check := func(name string, p Pinger) {
+		if p == nil {
+			view.Checks[name] = "not configured"
+			view.Down = append(view.Down, name)
+			return
+		}
+		if err := p.Ping(ctx); err != nil {
+			s.deps.Logger.Warn("readiness check failed", "dependency", name, "err", err)
+			view.Checks[name] = "unreachable"
+			view.Down = append(view.Down, name)
+			return
+		}
+		view.Checks[name] = "ok"
+	}
+	check("database", s.deps.DB)
+	check("minio", s.deps.Evidence)
+	if len(view.Down) > 0 {
+		view.Status = "unavailable"
+		return c.Status(fiber.StatusServiceUnavailable).JSON(view)
+	}
+	return c.JSON(view)
+}
+
+// metrics serves the Prometheus registry.
+func (s *Server) metrics() fiber.Handler {
+	return adaptor.HTTPHandler(promhttp.HandlerFor(s.deps.Metrics, promhttp.HandlerOpts{}))
+}
