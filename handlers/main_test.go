@@ -1,0 +1,140 @@
+package handlers_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"recoverydesk/handlers"
+	"recoverydesk/internal/clock"
+	"recoverydesk/internal/config"
+	"recoverydesk/internal/db"
+	"recoverydesk/internal/jobs"
+	"recoverydesk/internal/secret"
+	"recoverydesk/internal/sms"
+	"recoverydesk/internal/testenv"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testenv.Cleanup()
+	os.Exit(code)
+}
+
+// testServer is the whole HTTP app on real parts: a fresh database, a real
+// MinIO bucket, the SMS courier with its worker, and an adjustable clock.
+type testServer struct {
+	app     *fiber.App
+	db      *db.DB
+	clock   *clock.Adjustable
+	courier *sms.Courier
+	logs    *bytes.Buffer
+}
+
+type serverOption func(*handlers.Deps)
+
+func devMode(d *handlers.Deps) { d.Config.Dev = true }
+
+func withEvidence(p handlers.Pinger) serverOption {
+	return func(d *handlers.Deps) { d.Evidence = p }
+}
+
+func newTestServer(t *testing.T, opts ...serverOption) *testServer {
+	t.Helper()
+	d := testenv.SQLite(t)
+	ctx := context.Background()
+	keys, err := secret.New(bytes.Repeat([]byte("t"), 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &bytes.Buffer{}
+	logger := slog.New(slog.NewJSONHandler(logs, nil))
+	clk := clock.NewAdjustable()
+	ins, err := jobs.NewInserter(d, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	courier := sms.NewCourier(keys, sms.OutboxSender{}, d.Ent, clk, ins)
+	runner, err := jobs.Start(ctx, d, logger, jobs.Deps{Courier: courier}, 50*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { runner.Stop(context.Background()) })
+	cfg, err := config.Load(config.FromMap(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	deps := handlers.Deps{Config: cfg, DB: d, Clock: clk, DevClock: clk, Courier: courier, Logger: logger}
+	for _, o := range opts {
+		o(&deps)
+	}
+	if deps.Evidence == nil {
+		deps.Evidence = testenv.MinIO(t)
+	}
+	app, err := handlers.New(deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testServer{app: app, db: d, clock: clk, courier: courier, logs: logs}
+}
+
+// do sends a request through the app and returns the response and its body.
+func (s *testServer) do(t *testing.T, req *http.Request) (*http.Response, string) {
+	t.Helper()
+	resp, err := s.app.Test(req, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, string(b)
+}
+
+func (s *testServer) get(t *testing.T, path string) (*http.Response, string) {
+	t.Helper()
+	return s.do(t, httptest.NewRequest(http.MethodGet, path, nil))
+}
+
+func (s *testServer) postJSON(t *testing.T, path, body string) (*http.Response, string) {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	return s.do(t, req)
+}
+
+// apiError is the JSON error envelope of CONTRACT §4.
+type apiError struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+		Field   string `json:"field"`
+		TraceID string `json:"trace_id"`
+	} `json:"error"`
+}
+
+func decodeError(t *testing.T, body string) apiError {
+	t.Helper()
+	var e apiError
+	if err := json.Unmarshal([]byte(body), &e); err != nil {
+		t.Fatalf("not a JSON error envelope: %v\n%s", err, body)
+	}
+	if e.Error.Code == "" || e.Error.Message == "" {
+		t.Fatalf("error envelope without code or message: %s", body)
+	}
+	return e
+}
+
+type fiberCtx = fiber.Ctx
