@@ -18,6 +18,7 @@ import (
 	"recoverydesk/ent/evidence"
 	"recoverydesk/ent/kventry"
 	"recoverydesk/ent/recoverycase"
+	"recoverydesk/ent/smscode"
 	"recoverydesk/ent/smsmessage"
 	"recoverydesk/ent/staffuser"
 
@@ -49,6 +50,8 @@ type Client struct {
 	KVEntry *KVEntryClient
 	// RecoveryCase is the client for interacting with the RecoveryCase builders.
 	RecoveryCase *RecoveryCaseClient
+	// SMSCode is the client for interacting with the SMSCode builders.
+	SMSCode *SMSCodeClient
 	// SMSMessage is the client for interacting with the SMSMessage builders.
 	SMSMessage *SMSMessageClient
 	// StaffUser is the client for interacting with the StaffUser builders.
@@ -71,6 +74,7 @@ func (c *Client) init() {
 	c.Evidence = NewEvidenceClient(c.config)
 	c.KVEntry = NewKVEntryClient(c.config)
 	c.RecoveryCase = NewRecoveryCaseClient(c.config)
+	c.SMSCode = NewSMSCodeClient(c.config)
 	c.SMSMessage = NewSMSMessageClient(c.config)
 	c.StaffUser = NewStaffUserClient(c.config)
 }
@@ -172,6 +176,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Evidence:     NewEvidenceClient(cfg),
 		KVEntry:      NewKVEntryClient(cfg),
 		RecoveryCase: NewRecoveryCaseClient(cfg),
+		SMSCode:      NewSMSCodeClient(cfg),
 		SMSMessage:   NewSMSMessageClient(cfg),
 		StaffUser:    NewStaffUserClient(cfg),
 	}, nil
@@ -200,6 +205,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Evidence:     NewEvidenceClient(cfg),
 		KVEntry:      NewKVEntryClient(cfg),
 		RecoveryCase: NewRecoveryCaseClient(cfg),
+		SMSCode:      NewSMSCodeClient(cfg),
 		SMSMessage:   NewSMSMessageClient(cfg),
 		StaffUser:    NewStaffUserClient(cfg),
 	}, nil
@@ -232,7 +238,7 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.Account, c.AuditEvent, c.CasbinRule, c.CaseEvent, c.Evidence, c.KVEntry,
-		c.RecoveryCase, c.SMSMessage, c.StaffUser,
+		c.RecoveryCase, c.SMSCode, c.SMSMessage, c.StaffUser,
 	} {
 		n.Use(hooks...)
 	}
@@ -243,7 +249,7 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.Account, c.AuditEvent, c.CasbinRule, c.CaseEvent, c.Evidence, c.KVEntry,
-		c.RecoveryCase, c.SMSMessage, c.StaffUser,
+		c.RecoveryCase, c.SMSCode, c.SMSMessage, c.StaffUser,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -266,6 +272,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.KVEntry.mutate(ctx, m)
 	case *RecoveryCaseMutation:
 		return c.RecoveryCase.mutate(ctx, m)
+	case *SMSCodeMutation:
+		return c.SMSCode.mutate(ctx, m)
 	case *SMSMessageMutation:
 		return c.SMSMessage.mutate(ctx, m)
 	case *StaffUserMutation:
@@ -1336,6 +1344,139 @@ func (c *RecoveryCaseClient) mutate(ctx context.Context, m *RecoveryCaseMutation
 	}
 }
 
+// SMSCodeClient is a client for the SMSCode schema.
+type SMSCodeClient struct {
+	config
+}
+
+// NewSMSCodeClient returns a client for the SMSCode from the given config.
+func NewSMSCodeClient(c config) *SMSCodeClient {
+	return &SMSCodeClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `smscode.Hooks(f(g(h())))`.
+func (c *SMSCodeClient) Use(hooks ...Hook) {
+	c.hooks.SMSCode = append(c.hooks.SMSCode, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `smscode.Intercept(f(g(h())))`.
+func (c *SMSCodeClient) Intercept(interceptors ...Interceptor) {
+	c.inters.SMSCode = append(c.inters.SMSCode, interceptors...)
+}
+
+// Create returns a builder for creating a SMSCode entity.
+func (c *SMSCodeClient) Create() *SMSCodeCreate {
+	mutation := newSMSCodeMutation(c.config, OpCreate)
+	return &SMSCodeCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of SMSCode entities.
+func (c *SMSCodeClient) CreateBulk(builders ...*SMSCodeCreate) *SMSCodeCreateBulk {
+	return &SMSCodeCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *SMSCodeClient) MapCreateBulk(slice any, setFunc func(*SMSCodeCreate, int)) *SMSCodeCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &SMSCodeCreateBulk{err: fmt.Errorf("calling to SMSCodeClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*SMSCodeCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &SMSCodeCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for SMSCode.
+func (c *SMSCodeClient) Update() *SMSCodeUpdate {
+	mutation := newSMSCodeMutation(c.config, OpUpdate)
+	return &SMSCodeUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *SMSCodeClient) UpdateOne(_m *SMSCode) *SMSCodeUpdateOne {
+	mutation := newSMSCodeMutation(c.config, OpUpdateOne, withSMSCode(_m))
+	return &SMSCodeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *SMSCodeClient) UpdateOneID(id int) *SMSCodeUpdateOne {
+	mutation := newSMSCodeMutation(c.config, OpUpdateOne, withSMSCodeID(id))
+	return &SMSCodeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for SMSCode.
+func (c *SMSCodeClient) Delete() *SMSCodeDelete {
+	mutation := newSMSCodeMutation(c.config, OpDelete)
+	return &SMSCodeDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *SMSCodeClient) DeleteOne(_m *SMSCode) *SMSCodeDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *SMSCodeClient) DeleteOneID(id int) *SMSCodeDeleteOne {
+	builder := c.Delete().Where(smscode.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &SMSCodeDeleteOne{builder}
+}
+
+// Query returns a query builder for SMSCode.
+func (c *SMSCodeClient) Query() *SMSCodeQuery {
+	return &SMSCodeQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeSMSCode},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a SMSCode entity by its id.
+func (c *SMSCodeClient) Get(ctx context.Context, id int) (*SMSCode, error) {
+	return c.Query().Where(smscode.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *SMSCodeClient) GetX(ctx context.Context, id int) *SMSCode {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *SMSCodeClient) Hooks() []Hook {
+	return c.hooks.SMSCode
+}
+
+// Interceptors returns the client interceptors.
+func (c *SMSCodeClient) Interceptors() []Interceptor {
+	return c.inters.SMSCode
+}
+
+func (c *SMSCodeClient) mutate(ctx context.Context, m *SMSCodeMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&SMSCodeCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&SMSCodeUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&SMSCodeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&SMSCodeDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown SMSCode mutation op: %q", m.Op())
+	}
+}
+
 // SMSMessageClient is a client for the SMSMessage schema.
 type SMSMessageClient struct {
 	config
@@ -1606,11 +1747,11 @@ func (c *StaffUserClient) mutate(ctx context.Context, m *StaffUserMutation) (Val
 type (
 	hooks struct {
 		Account, AuditEvent, CasbinRule, CaseEvent, Evidence, KVEntry, RecoveryCase,
-		SMSMessage, StaffUser []ent.Hook
+		SMSCode, SMSMessage, StaffUser []ent.Hook
 	}
 	inters struct {
 		Account, AuditEvent, CasbinRule, CaseEvent, Evidence, KVEntry, RecoveryCase,
-		SMSMessage, StaffUser []ent.Interceptor
+		SMSCode, SMSMessage, StaffUser []ent.Interceptor
 	}
 )
 

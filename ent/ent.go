@@ -13,6 +13,7 @@ import (
 	"recoverydesk/ent/evidence"
 	"recoverydesk/ent/kventry"
 	"recoverydesk/ent/recoverycase"
+	"recoverydesk/ent/smscode"
 	"recoverydesk/ent/smsmessage"
 	"recoverydesk/ent/staffuser"
 	"reflect"
@@ -88,6 +89,7 @@ func checkColumn(t, c string) error {
 			evidence.Table:     evidence.ValidColumn,
 			kventry.Table:      kventry.ValidColumn,
 			recoverycase.Table: recoverycase.ValidColumn,
+			smscode.Table:      smscode.ValidColumn,
 			smsmessage.Table:   smsmessage.ValidColumn,
 			staffuser.Table:    staffuser.ValidColumn,
 		})

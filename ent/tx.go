@@ -28,6 +28,8 @@ type Tx struct {
 	KVEntry *KVEntryClient
 	// RecoveryCase is the client for interacting with the RecoveryCase builders.
 	RecoveryCase *RecoveryCaseClient
+	// SMSCode is the client for interacting with the SMSCode builders.
+	SMSCode *SMSCodeClient
 	// SMSMessage is the client for interacting with the SMSMessage builders.
 	SMSMessage *SMSMessageClient
 	// StaffUser is the client for interacting with the StaffUser builders.
@@ -170,6 +172,7 @@ func (tx *Tx) init() {
 	tx.Evidence = NewEvidenceClient(tx.config)
 	tx.KVEntry = NewKVEntryClient(tx.config)
 	tx.RecoveryCase = NewRecoveryCaseClient(tx.config)
+	tx.SMSCode = NewSMSCodeClient(tx.config)
 	tx.SMSMessage = NewSMSMessageClient(tx.config)
 	tx.StaffUser = NewStaffUserClient(tx.config)
 }

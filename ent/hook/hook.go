@@ -92,6 +92,18 @@ func (f RecoveryCaseFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.RecoveryCaseMutation", m)
 }
 
+// The SMSCodeFunc type is an adapter to allow the use of ordinary
+// function as SMSCode mutator.
+type SMSCodeFunc func(context.Context, *ent.SMSCodeMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f SMSCodeFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.SMSCodeMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.SMSCodeMutation", m)
+}
+
 // The SMSMessageFunc type is an adapter to allow the use of ordinary
 // function as SMSMessage mutator.
 type SMSMessageFunc func(context.Context, *ent.SMSMessageMutation) (ent.Value, error)

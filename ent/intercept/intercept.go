@@ -15,6 +15,7 @@ import (
 	"recoverydesk/ent/kventry"
 	"recoverydesk/ent/predicate"
 	"recoverydesk/ent/recoverycase"
+	"recoverydesk/ent/smscode"
 	"recoverydesk/ent/smsmessage"
 	"recoverydesk/ent/staffuser"
 
@@ -266,6 +267,33 @@ func (f TraverseRecoveryCase) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.RecoveryCaseQuery", q)
 }
 
+// The SMSCodeFunc type is an adapter to allow the use of ordinary function as a Querier.
+type SMSCodeFunc func(context.Context, *ent.SMSCodeQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f SMSCodeFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.SMSCodeQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.SMSCodeQuery", q)
+}
+
+// The TraverseSMSCode type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseSMSCode func(context.Context, *ent.SMSCodeQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseSMSCode) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseSMSCode) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.SMSCodeQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.SMSCodeQuery", q)
+}
+
 // The SMSMessageFunc type is an adapter to allow the use of ordinary function as a Querier.
 type SMSMessageFunc func(context.Context, *ent.SMSMessageQuery) (ent.Value, error)
 
@@ -337,6 +365,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.KVEntryQuery, predicate.KVEntry, kventry.OrderOption]{typ: ent.TypeKVEntry, tq: q}, nil
 	case *ent.RecoveryCaseQuery:
 		return &query[*ent.RecoveryCaseQuery, predicate.RecoveryCase, recoverycase.OrderOption]{typ: ent.TypeRecoveryCase, tq: q}, nil
+	case *ent.SMSCodeQuery:
+		return &query[*ent.SMSCodeQuery, predicate.SMSCode, smscode.OrderOption]{typ: ent.TypeSMSCode, tq: q}, nil
 	case *ent.SMSMessageQuery:
 		return &query[*ent.SMSMessageQuery, predicate.SMSMessage, smsmessage.OrderOption]{typ: ent.TypeSMSMessage, tq: q}, nil
 	case *ent.StaffUserQuery:

@@ -268,6 +268,35 @@ var (
 			},
 		},
 	}
+	// SmsCodesColumns holds the columns for the "sms_codes" table.
+	SmsCodesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "phone", Type: field.TypeString, Size: 11},
+		{Name: "purpose", Type: field.TypeString, Size: 64},
+		{Name: "code_hash", Type: field.TypeBytes},
+		{Name: "attempts", Type: field.TypeInt, Default: 0},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "expires_at", Type: field.TypeTime},
+		{Name: "consumed_at", Type: field.TypeTime, Nullable: true},
+	}
+	// SmsCodesTable holds the schema information for the "sms_codes" table.
+	SmsCodesTable = &schema.Table{
+		Name:       "sms_codes",
+		Columns:    SmsCodesColumns,
+		PrimaryKey: []*schema.Column{SmsCodesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "smscode_phone_purpose_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{SmsCodesColumns[1], SmsCodesColumns[2], SmsCodesColumns[5]},
+			},
+			{
+				Name:    "smscode_phone_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{SmsCodesColumns[1], SmsCodesColumns[5]},
+			},
+		},
+	}
 	// SmsMessagesColumns holds the columns for the "sms_messages" table.
 	SmsMessagesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -329,6 +358,7 @@ var (
 		EvidencesTable,
 		KvEntriesTable,
 		RecoveryCasesTable,
+		SmsCodesTable,
 		SmsMessagesTable,
 		StaffUsersTable,
 	}

@@ -27,6 +27,9 @@ type KVEntry func(*sql.Selector)
 // RecoveryCase is the predicate function for recoverycase builders.
 type RecoveryCase func(*sql.Selector)
 
+// SMSCode is the predicate function for smscode builders.
+type SMSCode func(*sql.Selector)
+
 // SMSMessage is the predicate function for smsmessage builders.
 type SMSMessage func(*sql.Selector)
 

@@ -11,6 +11,7 @@ import (
 	"recoverydesk/ent/kventry"
 	"recoverydesk/ent/recoverycase"
 	"recoverydesk/ent/schema"
+	"recoverydesk/ent/smscode"
 	"recoverydesk/ent/smsmessage"
 	"recoverydesk/ent/staffuser"
 	"time"
@@ -289,6 +290,20 @@ func init() {
 	recoverycaseDescID := recoverycaseFields[0].Descriptor()
 	// recoverycase.DefaultID holds the default value on creation for the id field.
 	recoverycase.DefaultID = recoverycaseDescID.Default.(func() uuid.UUID)
+	smscodeFields := schema.SMSCode{}.Fields()
+	_ = smscodeFields
+	// smscodeDescPhone is the schema descriptor for phone field.
+	smscodeDescPhone := smscodeFields[0].Descriptor()
+	// smscode.PhoneValidator is a validator for the "phone" field. It is called by the builders before save.
+	smscode.PhoneValidator = smscodeDescPhone.Validators[0].(func(string) error)
+	// smscodeDescPurpose is the schema descriptor for purpose field.
+	smscodeDescPurpose := smscodeFields[1].Descriptor()
+	// smscode.PurposeValidator is a validator for the "purpose" field. It is called by the builders before save.
+	smscode.PurposeValidator = smscodeDescPurpose.Validators[0].(func(string) error)
+	// smscodeDescAttempts is the schema descriptor for attempts field.
+	smscodeDescAttempts := smscodeFields[3].Descriptor()
+	// smscode.DefaultAttempts holds the default value on creation for the attempts field.
+	smscode.DefaultAttempts = smscodeDescAttempts.Default.(int)
 	smsmessageFields := schema.SMSMessage{}.Fields()
 	_ = smsmessageFields
 	// smsmessageDescPhone is the schema descriptor for phone field.

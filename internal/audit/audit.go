@@ -31,10 +31,33 @@ type Event struct {
 	RequestID  string
 }
 
+type requestKey struct{}
+
+// Request is where a change came from: the client address and the request id.
+type Request struct {
+	IP        string
+	RequestID string
+}
+
+// WithRequest attaches the request's origin to ctx, so domain services record
+// it without ever seeing the HTTP layer.
+func WithRequest(ctx context.Context, r Request) context.Context {
+	return context.WithValue(ctx, requestKey{}, r)
+}
+
+// RequestFrom returns the origin attached by WithRequest.
+func RequestFrom(ctx context.Context) Request {
+	r, _ := ctx.Value(requestKey{}).(Request)
+	return r
+}
+
 // Record appends an event through client, which should be the transaction's
 // client of the change being audited. Detail must never hold secrets or
 // unmasked personal data.
 func Record(ctx context.Context, client *ent.Client, e Event) error {
+	if r := RequestFrom(ctx); e.IP == "" && e.RequestID == "" {
+		e.IP, e.RequestID = r.IP, r.RequestID
+	}
 	c := client.AuditEvent.Create().
 		SetActorKind(e.ActorKind).SetActor(e.Actor).SetAction(e.Action).
 		SetObjectType(e.ObjectType).SetObjectID(e.ObjectID).

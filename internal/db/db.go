@@ -122,8 +122,9 @@ func (d *DB) Ping(ctx context.Context) error { return d.SQL.PingContext(ctx) }
 // Tx is one domain transaction: ent bound to the *sql.Tx, and the *sql.Tx
 // itself for River's InsertTx.
 type Tx struct {
-	SQL *sql.Tx
-	Ent *ent.Client
+	SQL  *sql.Tx
+	Ent  *ent.Client
+	kind config.DBKind
 }
 
 // InTx runs fn in a transaction and commits when it returns nil; any error or
@@ -140,7 +141,7 @@ func (d *DB) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 		}
 	}()
 	client := ent.NewClient(ent.Driver(entsql.NewDriver(d.Dialect, entsql.Conn{ExecQuerier: sqlTx})))
-	if err := fn(&Tx{SQL: sqlTx, Ent: client}); err != nil {
+	if err := fn(&Tx{SQL: sqlTx, Ent: client, kind: d.Kind}); err != nil {
 		if rbErr := sqlTx.Rollback(); rbErr != nil && !errors.Is(rbErr, sql.ErrTxDone) {
 			return errors.Join(err, fmt.Errorf("rollback: %w", rbErr))
 		}
@@ -148,6 +149,20 @@ func (d *DB) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 	}
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// LockKey serialises transactions that touch the same logical key (a phone
+// number's send quota, a certificate number) until tx ends. PostgreSQL takes
+// a transaction-scoped advisory lock; SQLite needs nothing, because its
+// write transactions (BEGIN IMMEDIATE) are already serialised.
+func (tx *Tx) LockKey(ctx context.Context, key string) error {
+	if tx.kind != config.Postgres {
+		return nil
+	}
+	if _, err := tx.SQL.ExecContext(ctx, "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", key); err != nil {
+		return fmt.Errorf("lock %q: %w", key, err)
 	}
 	return nil
 }
