@@ -12,8 +12,10 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/filesystem"
+	"github.com/gofiber/fiber/v2/middleware/session"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"recoverydesk/internal/accounts"
 	"recoverydesk/internal/clock"
 	"recoverydesk/internal/config"
 	"recoverydesk/internal/db"
@@ -35,13 +37,21 @@ type Deps struct {
 	Clock    clock.Clock
 	DevClock *clock.Adjustable // set in dev mode only; backs /dev/clock
 	Courier  *sms.Courier
+	Accounts *accounts.Service
 	Logger   *slog.Logger
 	Metrics  *prometheus.Registry
 }
 
 // Server holds the dependencies the handlers share.
 type Server struct {
-	deps Deps
+	deps     Deps
+	sessions *session.Store
+	limits   rateLimits
+}
+
+// rateLimits are the per-IP limits of the public endpoints.
+type rateLimits struct {
+	login, register, sms fiber.Handler
 }
 
 // New builds the Fiber app with every middleware and route.
@@ -66,22 +76,37 @@ func New(d Deps) (*fiber.App, error) {
 		WriteTimeout:          60 * time.Second,
 		IdleTimeout:           120 * time.Second,
 	})
-	s := &Server{deps: d}
+	counters := kvstore.New(d.DB.Ent, "rl:")
+	s := &Server{
+		deps:     d,
+		sessions: newApplicantSessions(kvstore.New(d.DB.Ent, "sess:")),
+		limits: rateLimits{
+			login:    perIP(counters, "login", 60, time.Minute),
+			register: perIP(counters, "register", 30, time.Minute),
+			sms:      perIP(counters, "sms", 20, time.Minute),
+		},
+	}
 	app.Use(withRequestID())
 	app.Use(accessLog(d.Logger, newHTTPMetrics(d.Metrics)))
 	app.Use(withRecover())
 	app.Use(securityHeaders(false))
+	app.Use(secureCookies())
+	app.Use(withAuditRequest())
 	static, err := fs.Sub(views.FS, "static")
 	if err != nil {
 		return nil, err
 	}
 	app.Use("/static", filesystem.New(filesystem.Config{Root: http.FS(static), MaxAge: 3600}))
-	app.Use(csrfProtection(kvstore.New(d.DB.Ent, "csrf:"), d.Config.S3TLS && false))
+	app.Use(csrfProtection(kvstore.New(d.DB.Ent, "csrf:")))
 	for _, r := range s.routes() {
 		if r.devOnly && !d.Config.Dev {
 			continue
 		}
-		app.Add(r.method, r.path, r.handler)
+		handlers := []fiber.Handler{r.handler}
+		if r.limit != nil {
+			handlers = []fiber.Handler{r.limit, r.handler}
+		}
+		app.Add(r.method, r.path, handlers...)
 	}
 	return app, nil
 }

@@ -4,9 +4,12 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
+
+	"recoverydesk/internal/apperr"
 )
 
 // APIError is an error with everything a client needs: the HTTP status, a
@@ -51,12 +54,36 @@ var statusErrors = map[int][2]string{
 	http.StatusServiceUnavailable:    {"unavailable", "服务暂不可用，请稍后再试"},
 }
 
+// kindStatus maps each kind of domain refusal to its HTTP status, once.
+var kindStatus = map[apperr.Kind]int{
+	apperr.Invalid:      fiber.StatusUnprocessableEntity,
+	apperr.NotFound:     fiber.StatusNotFound,
+	apperr.Conflict:     fiber.StatusConflict,
+	apperr.Unauthorized: fiber.StatusUnauthorized,
+	apperr.Forbidden:    fiber.StatusForbidden,
+	apperr.Locked:       fiber.StatusLocked,
+	apperr.Gone:         fiber.StatusGone,
+	apperr.RateLimited:  fiber.StatusTooManyRequests,
+	apperr.TooLarge:     fiber.StatusRequestEntityTooLarge,
+	apperr.Unsupported:  fiber.StatusUnsupportedMediaType,
+	apperr.BadRequest:   fiber.StatusBadRequest,
+}
+
 // toAPIError maps any error to what the client sees. Unknown errors are
 // internal: the client gets a generic 500, never err.Error().
 func toAPIError(err error) *APIError {
 	var ae *APIError
 	if errors.As(err, &ae) {
 		return ae
+	}
+	if de, ok := apperr.As(err); ok {
+		if status, known := kindStatus[de.Kind]; known {
+			out := &APIError{Status: status, Code: de.Code, Message: de.Message, Field: de.Field, Extra: de.Extra}
+			if len(de.Fields) > 1 {
+				out.Extra = withFields(de.Extra, de.Fields)
+			}
+			return out
+		}
 	}
 	var fe *fiber.Error
 	if errors.As(err, &fe) {
@@ -68,6 +95,15 @@ func toAPIError(err error) *APIError {
 		}
 	}
 	return &APIError{Status: fiber.StatusInternalServerError, Code: "internal_error", Message: "服务器内部错误，请稍后重试"}
+}
+
+func withFields(extra map[string]any, fields []apperr.FieldError) map[string]any {
+	out := make(map[string]any, len(extra)+1)
+	for k, v := range extra {
+		out[k] = v
+	}
+	out["fields"] = fields
+	return out
 }
 
 // wantsJSON reports whether the client of this path speaks the JSON API.
@@ -83,6 +119,11 @@ func errorHandler(logger *slog.Logger) fiber.ErrorHandler {
 	return func(c *fiber.Ctx, err error) error {
 		ae := toAPIError(err)
 		rid := requestID(c)
+		if ae.Status == fiber.StatusTooManyRequests {
+			if secs, ok := ae.Extra["retry_after"].(int); ok {
+				c.Set(fiber.HeaderRetryAfter, strconv.Itoa(secs))
+			}
+		}
 		if ae.Status >= 500 {
 			logger.Error("request failed", "request_id", rid, "method", c.Method(), "path", c.Path(), "err", err)
 		}

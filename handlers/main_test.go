@@ -16,13 +16,16 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"recoverydesk/handlers"
+	"recoverydesk/internal/accounts"
 	"recoverydesk/internal/clock"
 	"recoverydesk/internal/config"
 	"recoverydesk/internal/db"
 	"recoverydesk/internal/jobs"
+	"recoverydesk/internal/passhash"
 	"recoverydesk/internal/secret"
 	"recoverydesk/internal/sms"
 	"recoverydesk/internal/testenv"
+	"recoverydesk/internal/verify"
 )
 
 func TestMain(m *testing.M) {
@@ -34,11 +37,12 @@ func TestMain(m *testing.M) {
 // testServer is the whole HTTP app on real parts: a fresh database, a real
 // MinIO bucket, the SMS courier with its worker, and an adjustable clock.
 type testServer struct {
-	app     *fiber.App
-	db      *db.DB
-	clock   *clock.Adjustable
-	courier *sms.Courier
-	logs    *bytes.Buffer
+	app      *fiber.App
+	db       *db.DB
+	clock    *clock.Adjustable
+	courier  *sms.Courier
+	accounts *accounts.Service
+	logs     *bytes.Buffer
 }
 
 type serverOption func(*handlers.Deps)
@@ -70,11 +74,18 @@ func newTestServer(t *testing.T, opts ...serverOption) *testServer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { runner.Stop(context.Background()) })
+	accountService, err := accounts.New(accounts.Deps{
+		DB: d, Clock: clk, Hasher: passhash.Hasher{Params: passhash.Testing},
+		Codes: verify.New(d, clk, keys, courier), Courier: courier, Logger: logger,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg, err := config.Load(config.FromMap(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
-	deps := handlers.Deps{Config: cfg, DB: d, Clock: clk, DevClock: clk, Courier: courier, Logger: logger}
+	deps := handlers.Deps{Config: cfg, DB: d, Clock: clk, DevClock: clk, Courier: courier, Accounts: accountService, Logger: logger}
 	for _, o := range opts {
 		o(&deps)
 	}
@@ -85,7 +96,7 @@ func newTestServer(t *testing.T, opts ...serverOption) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testServer{app: app, db: d, clock: clk, courier: courier, logs: logs}
+	return &testServer{app: app, db: d, clock: clk, courier: courier, accounts: accountService, logs: logs}
 }
 
 // do sends a request through the app and returns the response and its body.

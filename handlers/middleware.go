@@ -114,7 +114,7 @@ func securityHeaders(tls bool) fiber.Handler {
 // csrfProtection guards every HTML form (the JSON API uses bearer tokens and
 // JSON bodies instead). The token is a hidden _csrf field in forms and the
 // X-CSRF-Token header for scripts, checked against the cookie's stored token.
-func csrfProtection(storage fiber.Storage, secure bool) fiber.Handler {
+func csrfProtection(storage fiber.Storage) fiber.Handler {
 	return csrf.New(csrf.Config{
 		Next: func(c *fiber.Ctx) bool {
 			p := c.Path()
@@ -124,7 +124,6 @@ func csrfProtection(storage fiber.Storage, secure bool) fiber.Handler {
 		CookieName:     "rd_csrf",
 		CookieSameSite: "Lax",
 		CookieHTTPOnly: true,
-		CookieSecure:   secure,
 		Expiration:     2 * time.Hour,
 		Storage:        storage,
 		ContextKey:     csrfContextKey,

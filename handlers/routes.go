@@ -8,6 +8,7 @@ type route struct {
 	path    string
 	access  string // who may call it: public, ops, dev
 	devOnly bool   // registered only when RD_DEV=1
+	limit   fiber.Handler
 	handler fiber.Handler
 }
 
@@ -19,6 +20,16 @@ func (s *Server) routes() []route {
 		{method: fiber.MethodGet, path: "/healthz", access: "ops", handler: s.healthz},
 		{method: fiber.MethodGet, path: "/readyz", access: "ops", handler: s.readyz},
 		{method: fiber.MethodGet, path: "/metrics", access: "ops", handler: s.metrics()},
+
+		// Accounts API (CONTRACT §4).
+		{method: fiber.MethodPost, path: "/api/v1/sms/codes", access: "public", limit: s.limits.sms, handler: s.sendSMSCode},
+		{method: fiber.MethodPost, path: "/api/v1/accounts/person", access: "public", limit: s.limits.register, handler: s.registerPerson},
+		{method: fiber.MethodPost, path: "/api/v1/accounts/unit", access: "public", limit: s.limits.register, handler: s.registerUnit},
+		{method: fiber.MethodPost, path: "/api/v1/login", access: "public", limit: s.limits.login, handler: s.login},
+		{method: fiber.MethodPost, path: "/api/v1/logout", access: "public", handler: s.logout},
+		{method: fiber.MethodPost, path: "/api/v1/password", access: "public", limit: s.limits.login, handler: s.changePassword},
+		{method: fiber.MethodPost, path: "/api/v1/account-recovery", access: "public", limit: s.limits.sms, handler: s.recoverUsername},
+		{method: fiber.MethodGet, path: "/api/v1/regions", access: "public", handler: s.regions},
 
 		// Applicant pages.
 		{method: fiber.MethodGet, path: "/", access: "public", handler: s.home},

@@ -16,13 +16,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"recoverydesk/handlers"
+	"recoverydesk/internal/accounts"
 	"recoverydesk/internal/clock"
 	"recoverydesk/internal/config"
 	"recoverydesk/internal/db"
 	"recoverydesk/internal/jobs"
 	"recoverydesk/internal/kvstore"
+	"recoverydesk/internal/passhash"
 	"recoverydesk/internal/secret"
 	"recoverydesk/internal/sms"
+	"recoverydesk/internal/verify"
 	"recoverydesk/storage"
 )
 
@@ -85,6 +88,13 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		return err
 	}
 	courier := sms.NewCourier(keys, smsSender(cfg), d.Ent, clk, inserter)
+	accountService, err := accounts.New(accounts.Deps{
+		DB: d, Clock: clk, Hasher: passhash.Hasher{Params: passhash.Production},
+		Codes: verify.New(d, clk, keys, courier), Courier: courier, Logger: logger,
+	})
+	if err != nil {
+		return err
+	}
 	runner, err := jobs.Start(ctx, d, logger, jobs.Deps{Courier: courier}, 500*time.Millisecond)
 	if err != nil {
 		return err
@@ -102,7 +112,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	app, err := handlers.New(handlers.Deps{
 		Config: cfg, DB: d, Evidence: evidence, Clock: clk, DevClock: devClock,
-		Courier: courier, Logger: logger, Metrics: reg,
+		Courier: courier, Accounts: accountService, Logger: logger, Metrics: reg,
 	})
 	if err != nil {
 		return err

@@ -1,0 +1,66 @@
+package handlers
+
+import (
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/session"
+	"github.com/valyala/fasthttp"
+
+	"recoverydesk/internal/audit"
+	"recoverydesk/internal/kvstore"
+)
+
+// The applicant session: server-side (the cookie holds only a random id),
+// HttpOnly, SameSite=Lax, Secure under TLS (see secureCookies).
+const (
+	applicantCookie  = "rd_session"
+	applicantIdleTTL = 2 * time.Hour
+)
+
+// Session keys of a signed-in applicant.
+const (
+	sessAccountID = "account_id"
+	sessKind      = "kind"
+	sessUsername  = "username"
+)
+
+func newApplicantSessions(s *kvstore.Store) *session.Store {
+	return session.New(session.Config{
+		Storage:        s,
+		CookieName:     applicantCookie,
+		CookieHTTPOnly: true,
+		CookieSameSite: "Lax",
+		Expiration:     applicantIdleTTL,
+	})
+}
+
+// secureCookies marks every cookie Secure when the request came over TLS, so
+// the same build works behind a TLS-terminating proxy and on plain loopback.
+func secureCookies() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		err := c.Next()
+		if c.Protocol() != "https" {
+			return err
+		}
+		var names []string
+		c.Response().Header.VisitAllCookie(func(key, _ []byte) { names = append(names, string(key)) })
+		for _, name := range names {
+			if fc := fasthttpCookie(c, name); fc != nil {
+				fc.SetSecure(true)
+				c.Response().Header.SetCookie(fc)
+				fasthttp.ReleaseCookie(fc)
+			}
+		}
+		return err
+	}
+}
+
+// withAuditRequest puts the client address and the request id where domain
+// services find them for their audit entries.
+func withAuditRequest() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		c.SetUserContext(audit.WithRequest(c.UserContext(), audit.Request{IP: c.IP(), RequestID: requestID(c)}))
+		return c.Next()
+	}
+}

@@ -1,0 +1,239 @@
+package accounts
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"recoverydesk/ent"
+	"recoverydesk/ent/account"
+	"recoverydesk/internal/apperr"
+	"recoverydesk/internal/audit"
+	"recoverydesk/internal/db"
+	"recoverydesk/internal/rules"
+)
+
+// Credentials are what a login form sends.
+type Credentials struct {
+	Kind     string // person or unit
+	Username string
+	Password string
+}
+
+// Login checks credentials under the lockout rule and returns the account.
+func (s *Service) Login(ctx context.Context, c Credentials) (*ent.Account, error) {
+	if c.Kind != KindPerson && c.Kind != KindUnit {
+		return nil, apperr.New(apperr.Invalid, "invalid_kind", "请选择个人登录或单位登录").WithField("kind")
+	}
+	return s.authenticate(ctx, c, "login")
+}
+
+// VerifyOperator authenticates the operator of a unit registration: a
+// registered, real-name-verified person account. A wrong password counts
+// toward that account's lockout like a login.
+func (s *Service) VerifyOperator(ctx context.Context, username, password string) (*ent.Account, error) {
+	acc, err := s.authenticate(ctx, Credentials{Kind: KindPerson, Username: username, Password: password}, "operator")
+	if err != nil {
+		if e, ok := apperr.As(err); ok && e.Field == "" {
+			return nil, e.WithField("operator_password")
+		}
+		return nil, err
+	}
+	if !acc.Verified {
+		return nil, ErrOperatorNotVerified
+	}
+	return acc, nil
+}
+
+// check is what verifying a password against an account found.
+type check struct {
+	acc            *ent.Account
+	matchesCurrent bool
+	matchesPending bool
+}
+
+// authenticate is the one home of the lockout and pending-password rules.
+// The slow argon2id verification happens outside the transaction; the
+// transaction then re-reads the account and applies the outcome, so a
+// concurrent change (another failure, a new password) is never lost.
+func (s *Service) authenticate(ctx context.Context, c Credentials, purpose string) (*ent.Account, error) {
+	key := rules.NormalizeUsername(strings.TrimSpace(c.Username))
+	acc, err := s.db.Ent.Account.Query().Where(account.UsernameKey(key), account.KindEQ(account.Kind(c.Kind))).Only(ctx)
+	if ent.IsNotFound(err) || key == "" {
+		_, _ = s.hasher.Verify(c.Password, s.dummyHash)
+		s.recordFailure(ctx, c.Username, purpose, "unknown_username")
+		return nil, ErrBadCredentials
+	}
+	if err != nil {
+		return nil, err
+	}
+	chk := check{acc: acc}
+	if chk.matchesCurrent, err = s.hasher.Verify(c.Password, acc.PasswordHash); err != nil {
+		return nil, err
+	}
+	if acc.PendingPasswordHash != "" && !chk.matchesCurrent {
+		if chk.matchesPending, err = s.hasher.Verify(c.Password, acc.PendingPasswordHash); err != nil {
+			return nil, err
+		}
+	}
+	var result *ent.Account
+	var outcome error
+	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+		if err := tx.LockKey(ctx, fmt.Sprintf("account:%d", acc.ID)); err != nil {
+			return err
+		}
+		fresh, err := tx.Ent.Account.Get(ctx, acc.ID)
+		if err != nil {
+			return err
+		}
+		result, outcome, err = s.applyAttempt(ctx, tx, fresh, chk, purpose)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return result, outcome
+}
+
+// applyAttempt decides one attempt on the freshly read account a.
+func (s *Service) applyAttempt(ctx context.Context, tx *db.Tx, a *ent.Account, chk check, purpose string) (*ent.Account, error, error) {
+	now := s.clock.Now()
+	upd := tx.Ent.Account.UpdateOne(a).SetUpdatedAt(now)
+	ev := audit.Event{At: now, ActorKind: audit.ActorAccount, Actor: a.Username, ObjectType: "account", ObjectID: a.Username}
+
+	// A pending password whose time has come becomes the password.
+	if a.PendingPasswordHash != "" && a.PendingEffectiveAt != nil && !now.Before(*a.PendingEffectiveAt) {
+		promoted := a.PendingPasswordHash == chk.acc.PendingPasswordHash
+		a.PasswordHash, a.PendingPasswordHash, a.PendingEffectiveAt = a.PendingPasswordHash, "", nil
+		a.FailedLogins, a.LockedUntil = 0, nil
+		upd.SetPasswordHash(a.PasswordHash).ClearPendingPasswordHash().ClearPendingEffectiveAt().
+			SetFailedLogins(0).ClearLockedUntil().SetPasswordChangedAt(now)
+		chk.matchesCurrent, chk.matchesPending = promoted && chk.matchesPending, false
+		if err := audit.Record(ctx, tx.Ent, withAction(ev, "password.activated", nil)); err != nil {
+			return nil, nil, err
+		}
+	} else if a.PasswordHash != chk.acc.PasswordHash {
+		// The password changed while we verified: judge by the new one next time.
+		chk.matchesCurrent = false
+	}
+	if a.LockedUntil != nil && now.Before(*a.LockedUntil) {
+		if err := upd.Exec(ctx); err != nil {
+			return nil, nil, err
+		}
+		return nil, lockedError(*a.LockedUntil), audit.Record(ctx, tx.Ent, withAction(ev, purpose+".refused_locked", nil))
+	}
+	if a.LockedUntil != nil { // the lock has run out: a fresh count
+		a.FailedLogins = 0
+		upd.ClearLockedUntil().SetFailedLogins(0)
+	}
+	switch {
+	case chk.matchesCurrent:
+		upd.SetFailedLogins(0).SetLastLoginAt(now)
+		if err := upd.Exec(ctx); err != nil {
+			return nil, nil, err
+		}
+		a.FailedLogins = 0
+		return a, nil, audit.Record(ctx, tx.Ent, withAction(ev, purpose+".success", nil))
+	case chk.matchesPending && a.PendingEffectiveAt != nil:
+		if err := upd.Exec(ctx); err != nil {
+			return nil, nil, err
+		}
+		at := *a.PendingEffectiveAt
+		e := ErrPasswordNotEffective.With("effective_at", at.Format(time.RFC3339))
+		e.Message = fmt.Sprintf("新密码尚未生效，将于 %s 生效，在此之前请使用原密码登录", at.In(rules.Shanghai).Format("2006-01-02 15:04"))
+		return nil, e, audit.Record(ctx, tx.Ent, withAction(ev, purpose+".pending_not_effective", nil))
+	}
+	failures := a.FailedLogins + 1
+	if failures >= MaxFailedLogins {
+		until := now.Add(LockDuration)
+		upd.SetFailedLogins(0).SetLockedUntil(until)
+		if err := upd.Exec(ctx); err != nil {
+			return nil, nil, err
+		}
+		if err := audit.Record(ctx, tx.Ent, withAction(ev, purpose+".failure", map[string]any{"failures": failures})); err != nil {
+			return nil, nil, err
+		}
+		return nil, lockedError(until), audit.Record(ctx, tx.Ent, withAction(ev, "account.locked", map[string]any{"until": until}))
+	}
+	upd.SetFailedLogins(failures)
+	if err := upd.Exec(ctx); err != nil {
+		return nil, nil, err
+	}
+	left := MaxFailedLogins - failures
+	e := ErrBadCredentials.With("attempts_left", left)
+	e.Message = fmt.Sprintf("用户名或密码错误，再错误%d次账号将被锁定1小时", left)
+	return nil, e, audit.Record(ctx, tx.Ent, withAction(ev, purpose+".failure", map[string]any{"failures": failures}))
+}
+
+func withAction(e audit.Event, action string, detail map[string]any) audit.Event {
+	e.Action, e.Detail = action, detail
+	return e
+}
+
+func lockedError(until time.Time) error {
+	e := ErrLocked.With("locked_until", until.Format(time.RFC3339))
+	e.Message = fmt.Sprintf("密码连续错误5次，账号已被锁定，请于 %s 后再试，或通过“密码找回”重置密码", until.In(rules.Shanghai).Format("2006-01-02 15:04"))
+	return e
+}
+
+// recordFailure audits an attempt on a username that does not exist.
+func (s *Service) recordFailure(ctx context.Context, username, purpose, reason string) {
+	if len(username) > 64 {
+		username = username[:64]
+	}
+	err := audit.Record(ctx, s.db.Ent, audit.Event{At: s.clock.Now(), ActorKind: audit.ActorApplicant, Actor: username,
+		Action: purpose + ".failure", ObjectType: "account", ObjectID: username, Detail: map[string]any{"reason": reason}})
+	if err != nil {
+		s.logger.WarnContext(ctx, "audit failed login", "err", err)
+	}
+}
+
+// PasswordChange is what the password-change form sends.
+type PasswordChange struct {
+	Kind        string
+	Username    string
+	OldPassword string
+	NewPassword string
+}
+
+// ChangePassword replaces the password after checking the old one (a wrong
+// one counts toward the lockout). The new one must pass the policy and differ
+// from the old. Any pending password is dropped: the holder chose their own.
+func (s *Service) ChangePassword(ctx context.Context, in PasswordChange) error {
+	var f fieldErrors
+	f.password("new_password", in.NewPassword, in.Username)
+	if in.NewPassword != "" && in.NewPassword == in.OldPassword {
+		f.add("new_password", "password_unchanged", "新密码不能与原密码相同")
+	}
+	if err := f.err(); err != nil {
+		return err
+	}
+	acc, err := s.authenticate(ctx, Credentials{Kind: in.Kind, Username: in.Username, Password: in.OldPassword}, "password_change")
+	if err != nil {
+		if e, ok := apperr.As(err); ok && e.Field == "" {
+			return e.WithField("old_password")
+		}
+		return err
+	}
+	hash, err := s.hasher.Hash(in.NewPassword)
+	if err != nil {
+		return err
+	}
+	now := s.clock.Now()
+	return s.db.InTx(ctx, func(tx *db.Tx) error {
+		if err := tx.Ent.Account.UpdateOneID(acc.ID).SetPasswordHash(hash).ClearPendingPasswordHash().
+			ClearPendingEffectiveAt().SetPasswordChangedAt(now).SetUpdatedAt(now).Exec(ctx); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx.Ent, audit.Event{At: now, ActorKind: audit.ActorAccount, Actor: acc.Username,
+			Action: "password.changed", ObjectType: "account", ObjectID: acc.Username})
+	})
+}
+
+// SetPendingPassword gives an account a new password that becomes the only
+// valid one at effectiveAt; until then the old one keeps working. The review
+// console calls it inside the transaction of an approval.
+func SetPendingPassword(ctx context.Context, tx *db.Tx, accountID int, hash string, effectiveAt time.Time) error {
+	return tx.Ent.Account.UpdateOneID(accountID).SetPendingPasswordHash(hash).SetPendingEffectiveAt(effectiveAt).Exec(ctx)
+}

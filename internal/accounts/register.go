@@ -1,0 +1,246 @@
+package accounts
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"recoverydesk/ent"
+	"recoverydesk/ent/account"
+	"recoverydesk/internal/apperr"
+	"recoverydesk/internal/audit"
+	"recoverydesk/internal/db"
+	"recoverydesk/internal/rules"
+)
+
+// PersonRegistration is what a person types to register.
+type PersonRegistration struct {
+	Username string
+	Password string
+	Name     string
+	IDNumber string
+	Phone    string
+	SMSCode  string
+}
+
+// RegisterPerson creates a verified person account after checking every
+// field, the SMS code sent to the phone, and the real-name verifier.
+func (s *Service) RegisterPerson(ctx context.Context, in PersonRegistration) (*ent.Account, error) {
+	p, err := s.checkPerson(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(in.SMSCode) == "" {
+		return nil, apperr.New(apperr.Invalid, "wrong_code", "请输入短信验证码").WithField("sms_code")
+	}
+	if err := s.codes.Verify(ctx, p.Phone, PurposeRegister, strings.TrimSpace(in.SMSCode)); err != nil {
+		if e, ok := apperr.As(err); ok {
+			return nil, e.WithField("sms_code")
+		}
+		return nil, err
+	}
+	return s.createPerson(ctx, p)
+}
+
+// CreateVerifiedPerson creates a person account without an SMS code, for the
+// demo seed and tests. The fields are checked as in RegisterPerson.
+func (s *Service) CreateVerifiedPerson(ctx context.Context, in PersonRegistration) (*ent.Account, error) {
+	p, err := s.checkPerson(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	return s.createPerson(ctx, p)
+}
+
+// checkPerson validates the form, the real name, and that nothing is taken
+// yet (checked again inside the creating transaction).
+func (s *Service) checkPerson(ctx context.Context, in PersonRegistration) (PersonRegistration, error) {
+	today := s.clock.Now()
+	var f fieldErrors
+	f.username("username", in.Username)
+	f.password("password", in.Password, in.Username)
+	out := PersonRegistration{Username: in.Username, Password: in.Password}
+	out.Name = f.personName("name", in.Name)
+	out.IDNumber = f.idNumber("id_number", in.IDNumber, today)
+	out.Phone = f.phone("phone", in.Phone)
+	if err := f.err(); err != nil {
+		return out, err
+	}
+	ok, err := s.verifier.Verify(ctx, out.Name, out.IDNumber)
+	if err != nil {
+		return out, fmt.Errorf("real-name verification: %w", err)
+	}
+	if !ok {
+		return out, ErrRealNameMismatch.WithField("name")
+	}
+	return out, s.personConflicts(ctx, s.db.Ent, out)
+}
+
+func (s *Service) personConflicts(ctx context.Context, c *ent.Client, p PersonRegistration) error {
+	if taken, err := c.Account.Query().Where(account.UsernameKey(rules.NormalizeUsername(p.Username))).Exist(ctx); err != nil {
+		return err
+	} else if taken {
+		return ErrUsernameTaken.WithField("username")
+	}
+	if taken, err := c.Account.Query().Where(account.CertType(string(rules.CertIDCard)), account.CertNumber(p.IDNumber)).Exist(ctx); err != nil {
+		return err
+	} else if taken {
+		return ErrIDNumberTaken.WithField("id_number")
+	}
+	if taken, err := c.Account.Query().Where(account.KindEQ(account.KindPerson), account.Phone(p.Phone)).Exist(ctx); err != nil {
+		return err
+	} else if taken {
+		return ErrPhoneTaken.WithField("phone")
+	}
+	return nil
+}
+
+func (s *Service) createPerson(ctx context.Context, p PersonRegistration) (*ent.Account, error) {
+	hash, err := s.hasher.Hash(p.Password)
+	if err != nil {
+		return nil, err
+	}
+	now := s.clock.Now()
+	var acc *ent.Account
+	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+		if err := tx.LockKey(ctx, "register"); err != nil {
+			return err
+		}
+		if err := s.personConflicts(ctx, tx.Ent, p); err != nil {
+			return err
+		}
+		acc, err = tx.Ent.Account.Create().SetKind(account.KindPerson).
+			SetUsername(p.Username).SetUsernameKey(rules.NormalizeUsername(p.Username)).SetPasswordHash(hash).
+			SetName(p.Name).SetCertType(string(rules.CertIDCard)).SetCertNumber(p.IDNumber).
+			SetRegionCode(personRegion(p.IDNumber)).SetPhone(p.Phone).
+			SetVerified(true).SetVerifiedAt(now).SetCreatedAt(now).SetUpdatedAt(now).Save(ctx)
+		if err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx.Ent, audit.Event{At: now, ActorKind: audit.ActorAccount, Actor: p.Username,
+			Action: "account.registered", ObjectType: "account", ObjectID: p.Username,
+			Detail: map[string]any{"kind": "person", "id_number": rules.MaskIDNumber(p.IDNumber)}})
+	})
+	if ent.IsConstraintError(err) {
+		return nil, s.personConflicts(ctx, s.db.Ent, p)
+	}
+	return acc, err
+}
+
+// personRegion is the region of a person's ID number when it is a Guangdong
+// one (a county code), else the province; it places the person's recovery
+// cases in a regional queue.
+func personRegion(id string) string {
+	if r, ok := rules.LookupRegion(id[:6]); ok {
+		return r.Code
+	}
+	if r, ok := rules.LookupRegion(id[:4]); ok {
+		return r.Code
+	}
+	return rules.ProvinceCode
+}
+
+// UnitRegistration is what an operator types to register a unit.
+type UnitRegistration struct {
+	OperatorUsername string
+	OperatorPassword string
+	CertType         string
+	CertNumber       string
+	UnitName         string
+	RegionCode       string
+	Username         string
+	Password         string
+}
+
+// RegisterUnit authenticates the operator's verified personal account, then
+// creates the unit account with the operator's phone as its contact phone.
+// A certificate number registered before is refused with a trace id that is
+// logged with the attempt, as the live system does.
+func (s *Service) RegisterUnit(ctx context.Context, in UnitRegistration) (*ent.Account, error) {
+	u, err := s.checkUnit(in)
+	if err != nil {
+		return nil, err
+	}
+	op, err := s.VerifyOperator(ctx, in.OperatorUsername, in.OperatorPassword)
+	if err != nil {
+		return nil, err
+	}
+	return s.CreateUnit(ctx, op, u)
+}
+
+// CheckUnitForm validates the unit part of a registration (everything but the
+// operator), returning the normalised values; the page uses it for its
+// second step.
+func (s *Service) CheckUnitForm(in UnitRegistration) (UnitRegistration, error) { return s.checkUnit(in) }
+
+func (s *Service) checkUnit(in UnitRegistration) (UnitRegistration, error) {
+	var f fieldErrors
+	out := in
+	out.CertNumber = f.certNumber("cert_type", "cert_number", in.CertType, in.CertNumber, s.clock.Now())
+	out.UnitName = f.unitName("unit_name", in.UnitName)
+	out.RegionCode = f.region("region_code", in.RegionCode)
+	f.username("username", in.Username)
+	f.password("password", in.Password, in.Username)
+	return out, f.err()
+}
+
+// CreateUnit creates a unit account for an authenticated operator from a
+// checked form (see CheckUnitForm).
+func (s *Service) CreateUnit(ctx context.Context, op *ent.Account, u UnitRegistration) (*ent.Account, error) {
+	if op.Kind != account.KindPerson || !op.Verified {
+		return nil, ErrOperatorNotVerified
+	}
+	hash, err := s.hasher.Hash(u.Password)
+	if err != nil {
+		return nil, err
+	}
+	now := s.clock.Now()
+	var acc *ent.Account
+	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+		if err := tx.LockKey(ctx, "register"); err != nil {
+			return err
+		}
+		if err := s.unitConflicts(ctx, tx.Ent, u); err != nil {
+			return err
+		}
+		acc, err = tx.Ent.Account.Create().SetKind(account.KindUnit).
+			SetUsername(u.Username).SetUsernameKey(rules.NormalizeUsername(u.Username)).SetPasswordHash(hash).
+			SetName(u.UnitName).SetCertType(u.CertType).SetCertNumber(u.CertNumber).SetRegionCode(u.RegionCode).
+			SetPhone(op.Phone).SetOperatorID(op.ID).SetVerified(true).SetVerifiedAt(now).
+			SetCreatedAt(now).SetUpdatedAt(now).Save(ctx)
+		if err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx.Ent, audit.Event{At: now, ActorKind: audit.ActorAccount, Actor: op.Username,
+			Action: "account.registered", ObjectType: "account", ObjectID: u.Username,
+			Detail: map[string]any{"kind": "unit", "cert_type": u.CertType, "cert_number": rules.MaskCertNumber(u.CertNumber), "region": u.RegionCode}})
+	})
+	if ent.IsConstraintError(err) {
+		err = s.unitConflicts(ctx, s.db.Ent, u)
+	}
+	if e, ok := apperr.As(err); ok && e.Code == ErrCertNumberTaken.Code {
+		trace := uuid.NewString()
+		s.logger.WarnContext(ctx, "unit certificate number already registered", "trace_id", trace,
+			"operator", op.Username, "cert_type", u.CertType, "cert_number", rules.MaskCertNumber(u.CertNumber))
+		e = e.WithField("cert_number").With("trace_id", trace)
+		e.Message = fmt.Sprintf("单位证件号码已被使用[%s]", trace)
+		return nil, e
+	}
+	return acc, err
+}
+
+func (s *Service) unitConflicts(ctx context.Context, c *ent.Client, u UnitRegistration) error {
+	if taken, err := c.Account.Query().Where(account.CertType(u.CertType), account.CertNumber(u.CertNumber)).Exist(ctx); err != nil {
+		return err
+	} else if taken {
+		return ErrCertNumberTaken
+	}
+	if taken, err := c.Account.Query().Where(account.UsernameKey(rules.NormalizeUsername(u.Username))).Exist(ctx); err != nil {
+		return err
+	} else if taken {
+		return ErrUsernameTaken.WithField("username")
+	}
+	return nil
+}
