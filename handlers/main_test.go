@@ -55,7 +55,13 @@ func withEvidence(p handlers.Pinger) serverOption {
 
 func newTestServer(t *testing.T, opts ...serverOption) *testServer {
 	t.Helper()
-	d := testenv.SQLite(t)
+	return newTestServerOn(t, testenv.SQLite(t), opts...)
+}
+
+// newTestServerOn builds the test server on a given database (see
+// testenv.ForEachDB for tests that must hold on PostgreSQL too).
+func newTestServerOn(t *testing.T, d *db.DB, opts ...serverOption) *testServer {
+	t.Helper()
 	ctx := context.Background()
 	keys, err := secret.New(bytes.Repeat([]byte("t"), 32))
 	if err != nil {

@@ -28,7 +28,7 @@ const (
 func newApplicantSessions(s *kvstore.Store) *session.Store {
 	return session.New(session.Config{
 		Storage:        s,
-		CookieName:     applicantCookie,
+		KeyLookup:      "cookie:" + applicantCookie,
 		CookieHTTPOnly: true,
 		CookieSameSite: "Lax",
 		Expiration:     applicantIdleTTL,

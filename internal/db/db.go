@@ -140,7 +140,7 @@ func (d *DB) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 			panic(p)
 		}
 	}()
-	client := ent.NewClient(ent.Driver(entsql.NewDriver(d.Dialect, entsql.Conn{ExecQuerier: sqlTx})))
+	client := ent.NewClient(ent.Driver(txDriver{entsql.NewDriver(d.Dialect, entsql.Conn{ExecQuerier: sqlTx})}))
 	if err := fn(&Tx{SQL: sqlTx, Ent: client, kind: d.Kind}); err != nil {
 		if rbErr := sqlTx.Rollback(); rbErr != nil && !errors.Is(rbErr, sql.ErrTxDone) {
 			return errors.Join(err, fmt.Errorf("rollback: %w", rbErr))
@@ -152,6 +152,15 @@ func (d *DB) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 	}
 	return nil
 }
+
+// txDriver is an ent driver on an open *sql.Tx. ent opens its own
+// transaction for multi-statement writes (an update with edges, a bulk
+// create); inside ours those become no-op nested transactions on the same
+// *sql.Tx instead of a second connection.
+type txDriver struct{ *entsql.Driver }
+
+// Tx returns a no-op transaction on the enclosing one.
+func (d txDriver) Tx(context.Context) (dialect.Tx, error) { return dialect.NopTx(d.Driver), nil }
 
 // LockKey serialises transactions that touch the same logical key (a phone
 // number's send quota, a certificate number) until tx ends. PostgreSQL takes

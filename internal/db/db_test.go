@@ -103,3 +103,22 @@ func TestInTxRollsBackEverything(t *testing.T) {
 		}
 	})
 }
+
+func TestInTxSupportsMultiStatementWrites(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		rc := newCase(t, ctx, d.Ent)
+		acc := rc.QueryAccount().OnlyX(ctx)
+		// An update that touches an edge runs several statements; inside our
+		// transaction it must use the same *sql.Tx.
+		err := d.InTx(ctx, func(tx *db.Tx) error {
+			return tx.Ent.Account.UpdateOneID(acc.ID).SetName("李四").ClearLockedUntil().Exec(ctx)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := d.Ent.Account.GetX(ctx, acc.ID); got.Name != "李四" {
+			t.Fatalf("update lost: %s", got.Name)
+		}
+	})
+}
