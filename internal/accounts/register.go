@@ -173,7 +173,9 @@ func (s *Service) RegisterUnit(ctx context.Context, in UnitRegistration) (*ent.A
 // CheckUnitForm validates the unit part of a registration (everything but the
 // operator), returning the normalised values; the page uses it for its
 // second step.
-func (s *Service) CheckUnitForm(in UnitRegistration) (UnitRegistration, error) { return s.checkUnit(in) }
+func (s *Service) CheckUnitForm(in UnitRegistration) (UnitRegistration, error) {
+	return s.checkUnit(in)
+}
 
 func (s *Service) checkUnit(in UnitRegistration) (UnitRegistration, error) {
 	var f fieldErrors
