@@ -31,6 +31,7 @@ func commands() []command {
 		{"serve", "run the web server, the console, the JSON API and the background workers", runServe},
 		{"migrate", "bring the database schema up to date and exit", runMigrate},
 		{"staff", "manage staff users (staff add …)", runStaff},
+		{"seed", "fill an empty database with demo data (seed --demo)", runSeed},
 	}
 }
 

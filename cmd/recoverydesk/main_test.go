@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"recoverydesk/ent/staffuser"
+	"recoverydesk/internal/accounts"
 	"recoverydesk/internal/config"
 	"recoverydesk/internal/db"
 	"recoverydesk/policies"
@@ -126,5 +127,42 @@ func TestStaffAdd(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "recoverydesk.db")); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestSeedDemoCreatesLoginsThatWork(t *testing.T) {
+	dir := t.TempDir()
+	env := []string{"RD_DATA_DIR=" + dir}
+	code, stdout, stderr := recoverydesk(t, env, "", "seed", "--demo")
+	if code != 0 || !strings.Contains(stdout, demoPassword) || !strings.Contains(stdout, "jm_rencai") {
+		t.Fatalf("seed: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if code, _, _ = recoverydesk(t, env, "", "seed", "--demo"); code != 1 {
+		t.Fatalf("seeding a non-empty database: exit %d", code)
+	}
+	cfg, _ := config.Load(config.FromMap(map[string]string{"RD_DATA_DIR": dir}))
+	ctx := t.Context()
+	d, err := db.Open(ctx, cfg.DBKind, cfg.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if err := cfg.EnsureSecret(); err != nil {
+		t.Fatal(err)
+	}
+	svc, err := seedAccountsService(d, cfg.SecretKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range demoPeople {
+		if _, err := svc.Login(ctx, accounts.Credentials{Kind: "person", Username: p.username, Password: demoPassword}); err != nil {
+			t.Errorf("demo person %s cannot log in: %v", p.username, err)
+		}
+		if p.unitUser == "" {
+			continue
+		}
+		if _, err := svc.Login(ctx, accounts.Credentials{Kind: "unit", Username: p.unitUser, Password: demoPassword}); err != nil {
+			t.Errorf("demo unit %s cannot log in: %v", p.unitUser, err)
+		}
 	}
 }

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"recoverydesk/internal/accounts"
+	"recoverydesk/internal/clock"
+	"recoverydesk/internal/db"
+	"recoverydesk/internal/jobs"
+	"recoverydesk/internal/passhash"
+	"recoverydesk/internal/rules"
+	"recoverydesk/internal/secret"
+	"recoverydesk/internal/sms"
+	"recoverydesk/internal/verify"
+)
+
+// demoPassword is every demo account's password, printed with the logins.
+const demoPassword = "Demo#2468go"
+
+// demoPerson is one demo operator and, when unitName is set, the unit they run.
+type demoPerson struct {
+	username, name, idBody, phone string
+	unitUser, unitName, uscc, region string
+}
+
+// demoPeople spread over several Guangdong cities. The ID numbers and credit
+// codes are made up but carry correct check characters.
+var demoPeople = []demoPerson{
+	{"zhang_wei", "张伟", "44070319880312201", "13800138001", "jm_rencai", "江门市人才发展服务有限公司", "91440703MA4UDEM01", "440703"},
+	{"li_na", "李娜", "44010619900615302", "13800138002", "gz_keji", "广州市天河区科技创新服务中心", "12440106MB2CDEM02", "440106"},
+	{"wang_fang", "王芳", "44030419920820403", "13800138003", "sz_zhizao", "深圳市福田区智能制造有限公司", "91440304MA5FDEM03", "440304"},
+	{"chen_jie", "陈杰", "44190019870105104", "13800138004", "dg_wuliu", "东莞市物流供应链有限公司", "91441900MA51DEM04", "4419"},
+	{"liu_yang", "刘洋", "44060419950228505", "13800138005", "fs_taoci", "佛山市禅城区陶瓷贸易有限公司", "91440604MA4WDEM05", "440604"},
+	{"huang_min", "黄敏", "44050719891111606", "13800138006", "", "", "", ""},
+}
+
+func runSeed(args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlags("seed", "seed --demo\n\nFills an empty database with demo accounts and prints their logins.", stderr)
+	demo := fs.Bool("demo", false, "create the demo data (required)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if !*demo {
+		fs.Usage()
+		return exitCode(2)
+	}
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	if err := cfg.EnsureSecret(); err != nil {
+		return err
+	}
+	ctx := context.Background()
+	d, err := db.Open(ctx, cfg.DBKind, cfg.DSN)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Migrate(ctx); err != nil {
+		return err
+	}
+	if n, err := d.Ent.Account.Query().Count(ctx); err != nil {
+		return err
+	} else if n > 0 {
+		return errors.New("the database already holds accounts; seed --demo only fills an empty one")
+	}
+	svc, err := seedAccountsService(d, cfg.SecretKey)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Demo accounts (password for all: %s)\n\n", demoPassword)
+	fmt.Fprintf(stdout, "%-6s %-12s %-30s %s\n", "kind", "username", "name", "region")
+	for _, p := range demoPeople {
+		if err := seedPerson(ctx, svc, p, stdout); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func seedPerson(ctx context.Context, svc *accounts.Service, p demoPerson, stdout io.Writer) error {
+	id := withIDCheck(p.idBody)
+	op, err := svc.CreateVerifiedPerson(ctx, accounts.PersonRegistration{Username: p.username, Password: demoPassword,
+		Name: p.name, IDNumber: id, Phone: p.phone})
+	if err != nil {
+		return fmt.Errorf("demo person %s: %w", p.username, err)
+	}
+	fmt.Fprintf(stdout, "%-6s %-12s %-30s %s\n", "person", p.username, p.name, rules.RegionFullName(op.RegionCode))
+	if p.unitUser == "" {
+		return nil
+	}
+	form, err := svc.CheckUnitForm(accounts.UnitRegistration{CertType: string(rules.CertUSCC), CertNumber: withUSCCCheck(p.uscc),
+		UnitName: p.unitName, RegionCode: p.region, Username: p.unitUser, Password: demoPassword})
+	if err != nil {
+		return fmt.Errorf("demo unit %s: %w", p.unitUser, err)
+	}
+	if _, err := svc.CreateUnit(ctx, op, form); err != nil {
+		return fmt.Errorf("demo unit %s: %w", p.unitUser, err)
+	}
+	fmt.Fprintf(stdout, "%-6s %-12s %-30s %s\n", "unit", p.unitUser, p.unitName, rules.RegionFullName(p.region))
+	return nil
+}
+
+// seedAccountsService builds the accounts service as serve does, with the
+// production hash parameters so demo logins behave exactly like real ones.
+func seedAccountsService(d *db.DB, key []byte) (*accounts.Service, error) {
+	keys, err := secret.New(key)
+	if err != nil {
+		return nil, err
+	}
+	ins, err := jobs.NewInserter(d, slog.Default())
+	if err != nil {
+		return nil, err
+	}
+	clk := clock.Real{}
+	courier := sms.NewCourier(keys, sms.OutboxSender{}, d.Ent, clk, ins)
+	return accounts.New(accounts.Deps{DB: d, Clock: clk, Hasher: passhash.Hasher{Params: passhash.Production},
+		Codes: verify.New(d, clk, keys, courier), Courier: courier})
+}
+
+// withIDCheck completes a 17-digit body with its GB 11643 check character.
+func withIDCheck(body string) string {
+	weights := []int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
+	sum := 0
+	for i, w := range weights {
+		sum += int(body[i]-'0') * w
+	}
+	return body + string("10X98765432"[sum%11])
+}
+
+// withUSCCCheck completes a 17-character body with its GB 32100 check character.
+func withUSCCCheck(body string) string {
+	const chars = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+	weights := []int{1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28}
+	sum := 0
+	for i, w := range weights {
+		for j := 0; j < len(chars); j++ {
+			if chars[j] == body[i] {
+				sum += j * w
+			}
+		}
+	}
+	return body + string(chars[(31-sum%31)%31])
+}
+
