@@ -23,7 +23,7 @@ const demoPassword = "Demo#2468go"
 
 // demoPerson is one demo operator and, when unitName is set, the unit they run.
 type demoPerson struct {
-	username, name, idBody, phone string
+	username, name, idBody, phone    string
 	unitUser, unitName, uscc, region string
 }
 
@@ -147,4 +147,3 @@ func withUSCCCheck(body string) string {
 	}
 	return body + string(chars[(31-sum%31)%31])
 }
-
