@@ -1,0 +1,58 @@
+package imagecheck
+
+import (
+	"testing"
+)
+
+// phonePhoto is a 3000×2000 photo at quality 90, about 1.5 MB, the size a
+// phone upload has after the app's own downscaling.
+func phonePhoto(b *testing.B) []byte {
+	data := encodeJPEG(b, photo(3000, 2000, 42, 13), 90)
+	if len(data) < 1_300_000 || len(data) > 1_800_000 {
+		b.Fatalf("benchmark photo is %d bytes, want about 1.5 MB", len(data))
+	}
+	return data
+}
+
+func benchmarkCheck(b *testing.B, data []byte) {
+	if _, err := Check(data); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Check(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCheckJPEG1_5MB is the common case: a phone photo carrying EXIF
+// with GPS, XMP and an ICC profile, so stripping changes the bytes and the
+// cleaned copy is decoded a second time to prove the pixels unchanged.
+func BenchmarkCheckJPEG1_5MB(b *testing.B) {
+	benchmarkCheck(b, withSegments(phonePhoto(b), metadataJPEGSegments()...))
+}
+
+// BenchmarkCheckJPEG1_5MBNoMetadata is the same photo without metadata:
+// nothing is stripped, so there is one decode.
+func BenchmarkCheckJPEG1_5MBNoMetadata(b *testing.B) {
+	benchmarkCheck(b, phonePhoto(b))
+}
+
+// BenchmarkCheckPNGScan is a 2480×3508 (A4 at 300 dpi) greyscale scan with
+// text chunks.
+func BenchmarkCheckPNGScan(b *testing.B) {
+	early, late := pngMetadata()
+	benchmarkCheck(b, withChunks(encodePNG(b, grayOf(photo(2480, 3508, 43, 0))), early, late))
+}
+
+// BenchmarkCheckWorstCaseProgressive is the slowest kind of file Check
+// accepts: 8000×5000 progressive greyscale (200 MiB to decode, under
+// MaxDecodeBytes) with as many scans as maxBlockVisits allows (25 passes over
+// 625 000 blocks, each a few bytes of end-of-band runs), and metadata so it
+// is decoded twice.
+func BenchmarkCheckWorstCaseProgressive(b *testing.B) {
+	zero := func(c, bx, by int) int { return 0 }
+	benchmarkCheck(b, progressiveJPEG(8000, 5000, 1, maxBlockVisits/625_000-1, zero, segment(markerCOM, []byte("x"))))
+}
