@@ -123,6 +123,8 @@ func TestTemplateNames(t *testing.T) {
 		"public/home", "console/login", "errors/error",
 		"partials/header", "partials/footer", "partials/flash", "partials/form_error",
 		"partials/csrf", "partials/field_error", "partials/steps", "partials/guide",
+		"public/register_person", "public/register_unit", "public/login", "public/account",
+		"public/password_change", "public/account_recover",
 	} {
 		if e.Templates.Lookup(name) == nil {
 			t.Errorf("template %q not found; have %s", name, e.Templates.DefinedTemplates())
@@ -350,4 +352,218 @@ func TestSourcesAreSelfContained(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// View data of the applicant account pages: test-only copies of the structs
+// in handlers/pages_*.go; keep them in step.
+type (
+	registerPersonView struct{ CodeNotice string }
+	region             struct {
+		Code, Name string
+		Level      int
+	}
+	regionGroup struct {
+		City    region
+		Options []region
+	}
+	registerUnitView struct {
+		Step     int
+		Operator string
+		Regions  []regionGroup
+		Username string
+	}
+	loginView   struct{ Kind string }
+	accountView struct {
+		Username, Kind, KindLabel, LastLogin string
+	}
+	passwordChangeView struct {
+		Kind string
+		Done bool
+	}
+	accountRecoverView struct{ Kind, SentTo string }
+)
+
+// assertFieldError checks that a field shows its message beside it and is
+// marked invalid for assistive technology.
+func assertFieldError(t *testing.T, what, out, field, msg string) {
+	t.Helper()
+	assertContains(t, what, out, `<p class="field-error" id="`+field+`-error">`+msg)
+	re := regexp.MustCompile(`<(input|select)[^>]*id="` + regexp.QuoteMeta(field) + `"[^>]*aria-invalid="true"`)
+	if !re.MatchString(out) {
+		t.Errorf("%s: %s not marked aria-invalid", what, field)
+	}
+}
+
+// assertNoPasswordValue checks that no password field is re-filled.
+func assertNoPasswordValue(t *testing.T, what, out string) {
+	t.Helper()
+	if regexp.MustCompile(`type="password"[^>]*value=`).MatchString(out) {
+		t.Errorf("%s: a password field has a value attribute", what)
+	}
+}
+
+func TestRegisterPersonPage(t *testing.T) {
+	out := render(t, "public/register_person", "layouts/base", Page{
+		Title: "个人注册", Nav: "register_person", CSRFToken: token,
+		Error:  "有 2 处填写内容需要修改，请按标红的提示修改后重新提交",
+		Form:   map[string]string{"username": `li"si`, "name": "李四", "id_number": "440703199001010180", "phone": "13800138000"},
+		Fields: map[string]string{"username": "登录账号应该以字母开始", "password_confirm": "两次输入的密码不一致"},
+		Data:   registerPersonView{CodeNotice: "验证码已发送至 138****8000，5分钟内有效"},
+	})
+	assertContains(t, "register person", out,
+		"<title>个人注册 - 广东人社统一认证系统</title>",
+		`href="/register/person" aria-current="page">个人注册`,
+		"实名信息注册", "用户名是个人账号，内容自定义填写，后续单位注册时用到。",
+		`method="post" action="/register/person"`,
+		`<input type="hidden" name="_csrf" value="`+token+`">`,
+		"登录账号应为5-20位，可以使用大小写字母、数字和下划线，且应该以字母开始",
+		`name="password"`, `name="password_confirm"`, `name="name"`, `name="id_number"`, `name="phone"`, `name="sms_code"`,
+		`name="action" value="send_code"`, "获取验证码", `name="action" value="register"`,
+		`value="li&#34;si"`, `value="李四"`, `value="440703199001010180"`, `value="13800138000"`,
+		"验证码已发送至 138****8000，5分钟内有效",
+		"有 2 处填写内容需要修改",
+		"已有帐号？", `href="/login?kind=person"`,
+		"操作指引", "个人注册、单位注册有什么区别？",
+		"密码应为8-30位，且必须包含大写字母、小写字母、数字并至少3种，同时不能在键盘上连续超过4个字符",
+		`<script src="/static/js/password-confirm.js" defer></script>`,
+		`<script src="/static/js/sms-code.js" defer></script>`,
+	)
+	assertFieldError(t, "register person", out, "username", "登录账号应该以字母开始")
+	assertFieldError(t, "register person", out, "password_confirm", "两次输入的密码不一致")
+	assertNoPasswordValue(t, "register person", out)
+	// The first submit button (what Enter presses) registers, not 获取验证码.
+	first := regexp.MustCompile(`<button[^>]*type="submit"[^>]*>`).FindString(out)
+	if !strings.Contains(first, `value="register"`) {
+		t.Errorf("default button %s", first)
+	}
+}
+
+func TestRegisterUnitSteps(t *testing.T) {
+	out := render(t, "public/register_unit", "layouts/base", Page{
+		Title: "单位注册", Nav: "register_unit", CSRFToken: token,
+		Form:   map[string]string{"operator_username": "zhangsan"},
+		Fields: map[string]string{"operator_password": "用户名或密码错误，再错误4次账号将被锁定1小时"},
+		Data:   registerUnitView{Step: 1},
+	})
+	assertContains(t, "unit step 1", out,
+		`href="/register/unit" aria-current="page">单位注册`,
+		"实名认证注册", "单位所属实名人员信息", "填写注册并实名认证的个人账号",
+		`<li class="current" aria-current="step"><span class="step-no">1</span>`,
+		`method="post" action="/register/unit/operator"`, `value="zhangsan"`,
+		"操作指引", "提示“证件号已存在”怎么办？",
+	)
+	assertFieldError(t, "unit step 1", out, "operator_password", "用户名或密码错误，再错误4次账号将被锁定1小时")
+	assertNotContains(t, "unit step 1", out, "region-picker.js", `name="cert_number"`)
+
+	regions := []regionGroup{
+		{City: region{"4407", "江门市", 2}, Options: []region{{"440703", "蓬江区", 3}, {"440704", "江海区", 3}}},
+		{City: region{"4419", "东莞市", 2}, Options: []region{{"4419", "东莞市", 2}}},
+	}
+	out = render(t, "public/register_unit", "layouts/base", Page{
+		CSRFToken: token,
+		Form:      map[string]string{"cert_type": "org_code", "cert_number": "12440", "unit_name": "江门市人才", "region_code": "440703", "username": "Unit_01"},
+		Fields:    map[string]string{"cert_number": "单位证件号码已被使用[b3b2e342-cee0-49d5-a3af-52e7f29c327b]", "password": "密码应为8-30位\n密码不能包含用户名"},
+		Data:      registerUnitView{Step: 2, Operator: "张*（zhangsan）", Regions: regions},
+	})
+	assertContains(t, "unit step 2", out,
+		`<li class="done"><span class="step-no">1</span>`,
+		`<li class="current" aria-current="step"><span class="step-no">2</span>`,
+		"经办人：<strong>张*（zhangsan）</strong>",
+		`method="post" action="/register/unit"`,
+		`<option value="org_code" selected>组织机构代码</option>`,
+		"这里填执照上的号码", "组织机构代码第九位“-”请省略", "这里填执照上的单位全称",
+		`<span class="region-fixed" aria-hidden="true">广东省</span>`,
+		`<select id="region_code" name="region_code"`,
+		`<optgroup label="江门市">`, `<option value="440703" selected>蓬江区</option>`, `<option value="440704">江海区</option>`,
+		`<optgroup label="东莞市">`, `<option value="4419">东莞市</option>`,
+		`value="12440"`, `value="江门市人才"`, `value="Unit_01"`,
+		`<script src="/static/js/region-picker.js" defer></script>`,
+	)
+	assertFieldError(t, "unit step 2", out, "cert_number", "单位证件号码已被使用[b3b2e342-cee0-49d5-a3af-52e7f29c327b]")
+	assertFieldError(t, "unit step 2", out, "password", "密码应为8-30位\n密码不能包含用户名")
+	assertNoPasswordValue(t, "unit step 2", out)
+
+	out = render(t, "public/register_unit", "layouts/base", Page{Data: registerUnitView{Step: 3, Username: "Unit_01"}})
+	assertContains(t, "unit step 3", out, "单位账号注册成功", "<strong>Unit_01</strong>", `href="/login?kind=unit"`,
+		`<li class="current done" aria-current="step"><span class="step-no">3</span>`)
+	assertNotContains(t, "unit step 3", out, "<form class=\"form\"", "region-picker.js")
+}
+
+func TestLoginPage(t *testing.T) {
+	for _, kind := range []string{"person", "unit"} {
+		out := render(t, "public/login", "layouts/base", Page{
+			Title: "用户登录", Nav: "login", CSRFToken: token, Flash: "注册成功，请登录",
+			Error: "用户名或密码错误，再错误3次账号将被锁定1小时",
+			Form:  map[string]string{"username": "zhangsan", "kind": kind},
+			Data:  loginView{Kind: kind},
+		})
+		assertContains(t, "login "+kind, out,
+			`href="/login?kind=`+kind+`" aria-current="page"`,
+			"个人登录", "单位登录",
+			`method="post" action="/login"`,
+			`<input type="hidden" name="kind" value="`+kind+`">`,
+			`placeholder="请输入登录账号"`, `placeholder="请输入密码"`, `value="zhangsan"`,
+			"请谨慎输入用户名和密码，密码连续错误5次后账号将被锁定1小时!",
+			`<a href="/recover">点击此处找回账号密码</a>`, `href="/account/recover">账号找回</a>`,
+			"注册成功，请登录", "用户名或密码错误，再错误3次账号将被锁定1小时",
+		)
+		if n := strings.Count(out, `aria-current="page"`); n != 2 { // the tab and the 登录 nav item
+			t.Errorf("login %s: %d items current", kind, n)
+		}
+		assertNoPasswordValue(t, "login", out)
+	}
+}
+
+func TestAccountPage(t *testing.T) {
+	out := render(t, "public/account", "layouts/base", Page{
+		Title: "我的账号", CSRFToken: token,
+		Data: accountView{Username: "Unit_01", Kind: "unit", KindLabel: "单位账号", LastLogin: "2026-03-15 09:30"},
+	})
+	assertContains(t, "account", out,
+		"您好，Unit_01", "单位账号", "2026-03-15 09:30",
+		`href="/password/change?kind=unit">修改密码</a>`,
+		`method="post" action="/logout"`, `<input type="hidden" name="_csrf" value="`+token+`">`, "退出登录",
+	)
+}
+
+func TestPasswordChangePage(t *testing.T) {
+	out := render(t, "public/password_change", "layouts/base", Page{
+		Title: "密码修改", Nav: "password_change", CSRFToken: token,
+		Form:   map[string]string{"username": "zhangsan", "kind": "unit"},
+		Fields: map[string]string{"new_password": "密码应为8-30位\n密码必须包含大写字母、小写字母、数字、符号中的至少3种"},
+		Data:   passwordChangeView{Kind: "unit"},
+	})
+	assertContains(t, "password change", out,
+		`method="post" action="/password/change"`,
+		`name="kind" value="unit" checked`, `name="old_password"`, `name="new_password"`, `name="new_password_confirm"`,
+		`value="zhangsan"`,
+	)
+	assertFieldError(t, "password change", out, "new_password", "密码应为8-30位\n密码必须包含大写字母、小写字母、数字、符号中的至少3种")
+	assertNoPasswordValue(t, "password change", out)
+
+	out = render(t, "public/password_change", "layouts/base", Page{Data: passwordChangeView{Kind: "person", Done: true}})
+	assertContains(t, "password changed", out, "密码修改成功，请使用新密码登录", `href="/login?kind=person"`)
+	assertNotContains(t, "password changed", out, `name="old_password"`)
+}
+
+func TestAccountRecoverPage(t *testing.T) {
+	out := render(t, "public/account_recover", "layouts/base", Page{
+		Title: "账号找回", Nav: "account_recover", CSRFToken: token,
+		Form: map[string]string{"kind": "unit", "cert_type": "uscc", "cert_number": "9144", "unit_name": "江门市人才"},
+		Data: accountRecoverView{Kind: "unit"},
+	})
+	assertContains(t, "account recover unit", out,
+		`href="/account/recover?kind=unit" aria-current="page">单位`,
+		`method="post" action="/account/recover"`, `<input type="hidden" name="kind" value="unit">`,
+		`<option value="uscc" selected>统一社会信用代码</option>`, `value="9144"`, `value="江门市人才"`,
+	)
+	assertNotContains(t, "account recover unit", out, `name="id_number"`)
+
+	out = render(t, "public/account_recover", "layouts/base", Page{Data: accountRecoverView{Kind: "person"}})
+	assertContains(t, "account recover person", out, `name="name"`, `name="id_number"`, `href="/account/recover?kind=person" aria-current="page">个人`)
+	assertNotContains(t, "account recover person", out, `name="cert_number"`)
+
+	out = render(t, "public/account_recover", "layouts/base", Page{Data: accountRecoverView{Kind: "person", SentTo: "138****1234"}})
+	assertContains(t, "account recover sent", out, "登录账号已通过短信发送至 138****1234")
+	assertNotContains(t, "account recover sent", out, `<form class="form"`)
 }
