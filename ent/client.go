@@ -17,6 +17,7 @@ import (
 	"recoverydesk/ent/caseevent"
 	"recoverydesk/ent/evidence"
 	"recoverydesk/ent/kventry"
+	"recoverydesk/ent/outboxmessage"
 	"recoverydesk/ent/recoverycase"
 	"recoverydesk/ent/smscode"
 	"recoverydesk/ent/smsmessage"
@@ -48,6 +49,8 @@ type Client struct {
 	Evidence *EvidenceClient
 	// KVEntry is the client for interacting with the KVEntry builders.
 	KVEntry *KVEntryClient
+	// OutboxMessage is the client for interacting with the OutboxMessage builders.
+	OutboxMessage *OutboxMessageClient
 	// RecoveryCase is the client for interacting with the RecoveryCase builders.
 	RecoveryCase *RecoveryCaseClient
 	// SMSCode is the client for interacting with the SMSCode builders.
@@ -73,6 +76,7 @@ func (c *Client) init() {
 	c.CaseEvent = NewCaseEventClient(c.config)
 	c.Evidence = NewEvidenceClient(c.config)
 	c.KVEntry = NewKVEntryClient(c.config)
+	c.OutboxMessage = NewOutboxMessageClient(c.config)
 	c.RecoveryCase = NewRecoveryCaseClient(c.config)
 	c.SMSCode = NewSMSCodeClient(c.config)
 	c.SMSMessage = NewSMSMessageClient(c.config)
@@ -167,18 +171,19 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 	cfg := c.config
 	cfg.driver = tx
 	return &Tx{
-		ctx:          ctx,
-		config:       cfg,
-		Account:      NewAccountClient(cfg),
-		AuditEvent:   NewAuditEventClient(cfg),
-		CasbinRule:   NewCasbinRuleClient(cfg),
-		CaseEvent:    NewCaseEventClient(cfg),
-		Evidence:     NewEvidenceClient(cfg),
-		KVEntry:      NewKVEntryClient(cfg),
-		RecoveryCase: NewRecoveryCaseClient(cfg),
-		SMSCode:      NewSMSCodeClient(cfg),
-		SMSMessage:   NewSMSMessageClient(cfg),
-		StaffUser:    NewStaffUserClient(cfg),
+		ctx:           ctx,
+		config:        cfg,
+		Account:       NewAccountClient(cfg),
+		AuditEvent:    NewAuditEventClient(cfg),
+		CasbinRule:    NewCasbinRuleClient(cfg),
+		CaseEvent:     NewCaseEventClient(cfg),
+		Evidence:      NewEvidenceClient(cfg),
+		KVEntry:       NewKVEntryClient(cfg),
+		OutboxMessage: NewOutboxMessageClient(cfg),
+		RecoveryCase:  NewRecoveryCaseClient(cfg),
+		SMSCode:       NewSMSCodeClient(cfg),
+		SMSMessage:    NewSMSMessageClient(cfg),
+		StaffUser:     NewStaffUserClient(cfg),
 	}, nil
 }
 
@@ -196,18 +201,19 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 	cfg := c.config
 	cfg.driver = &txDriver{tx: tx, drv: c.driver}
 	return &Tx{
-		ctx:          ctx,
-		config:       cfg,
-		Account:      NewAccountClient(cfg),
-		AuditEvent:   NewAuditEventClient(cfg),
-		CasbinRule:   NewCasbinRuleClient(cfg),
-		CaseEvent:    NewCaseEventClient(cfg),
-		Evidence:     NewEvidenceClient(cfg),
-		KVEntry:      NewKVEntryClient(cfg),
-		RecoveryCase: NewRecoveryCaseClient(cfg),
-		SMSCode:      NewSMSCodeClient(cfg),
-		SMSMessage:   NewSMSMessageClient(cfg),
-		StaffUser:    NewStaffUserClient(cfg),
+		ctx:           ctx,
+		config:        cfg,
+		Account:       NewAccountClient(cfg),
+		AuditEvent:    NewAuditEventClient(cfg),
+		CasbinRule:    NewCasbinRuleClient(cfg),
+		CaseEvent:     NewCaseEventClient(cfg),
+		Evidence:      NewEvidenceClient(cfg),
+		KVEntry:       NewKVEntryClient(cfg),
+		OutboxMessage: NewOutboxMessageClient(cfg),
+		RecoveryCase:  NewRecoveryCaseClient(cfg),
+		SMSCode:       NewSMSCodeClient(cfg),
+		SMSMessage:    NewSMSMessageClient(cfg),
+		StaffUser:     NewStaffUserClient(cfg),
 	}, nil
 }
 
@@ -238,7 +244,7 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.Account, c.AuditEvent, c.CasbinRule, c.CaseEvent, c.Evidence, c.KVEntry,
-		c.RecoveryCase, c.SMSCode, c.SMSMessage, c.StaffUser,
+		c.OutboxMessage, c.RecoveryCase, c.SMSCode, c.SMSMessage, c.StaffUser,
 	} {
 		n.Use(hooks...)
 	}
@@ -249,7 +255,7 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.Account, c.AuditEvent, c.CasbinRule, c.CaseEvent, c.Evidence, c.KVEntry,
-		c.RecoveryCase, c.SMSCode, c.SMSMessage, c.StaffUser,
+		c.OutboxMessage, c.RecoveryCase, c.SMSCode, c.SMSMessage, c.StaffUser,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -270,6 +276,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Evidence.mutate(ctx, m)
 	case *KVEntryMutation:
 		return c.KVEntry.mutate(ctx, m)
+	case *OutboxMessageMutation:
+		return c.OutboxMessage.mutate(ctx, m)
 	case *RecoveryCaseMutation:
 		return c.RecoveryCase.mutate(ctx, m)
 	case *SMSCodeMutation:
@@ -1162,6 +1170,139 @@ func (c *KVEntryClient) mutate(ctx context.Context, m *KVEntryMutation) (Value, 
 	}
 }
 
+// OutboxMessageClient is a client for the OutboxMessage schema.
+type OutboxMessageClient struct {
+	config
+}
+
+// NewOutboxMessageClient returns a client for the OutboxMessage from the given config.
+func NewOutboxMessageClient(c config) *OutboxMessageClient {
+	return &OutboxMessageClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `outboxmessage.Hooks(f(g(h())))`.
+func (c *OutboxMessageClient) Use(hooks ...Hook) {
+	c.hooks.OutboxMessage = append(c.hooks.OutboxMessage, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `outboxmessage.Intercept(f(g(h())))`.
+func (c *OutboxMessageClient) Intercept(interceptors ...Interceptor) {
+	c.inters.OutboxMessage = append(c.inters.OutboxMessage, interceptors...)
+}
+
+// Create returns a builder for creating a OutboxMessage entity.
+func (c *OutboxMessageClient) Create() *OutboxMessageCreate {
+	mutation := newOutboxMessageMutation(c.config, OpCreate)
+	return &OutboxMessageCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of OutboxMessage entities.
+func (c *OutboxMessageClient) CreateBulk(builders ...*OutboxMessageCreate) *OutboxMessageCreateBulk {
+	return &OutboxMessageCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *OutboxMessageClient) MapCreateBulk(slice any, setFunc func(*OutboxMessageCreate, int)) *OutboxMessageCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &OutboxMessageCreateBulk{err: fmt.Errorf("calling to OutboxMessageClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*OutboxMessageCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &OutboxMessageCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for OutboxMessage.
+func (c *OutboxMessageClient) Update() *OutboxMessageUpdate {
+	mutation := newOutboxMessageMutation(c.config, OpUpdate)
+	return &OutboxMessageUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *OutboxMessageClient) UpdateOne(_m *OutboxMessage) *OutboxMessageUpdateOne {
+	mutation := newOutboxMessageMutation(c.config, OpUpdateOne, withOutboxMessage(_m))
+	return &OutboxMessageUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *OutboxMessageClient) UpdateOneID(id int) *OutboxMessageUpdateOne {
+	mutation := newOutboxMessageMutation(c.config, OpUpdateOne, withOutboxMessageID(id))
+	return &OutboxMessageUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for OutboxMessage.
+func (c *OutboxMessageClient) Delete() *OutboxMessageDelete {
+	mutation := newOutboxMessageMutation(c.config, OpDelete)
+	return &OutboxMessageDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *OutboxMessageClient) DeleteOne(_m *OutboxMessage) *OutboxMessageDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *OutboxMessageClient) DeleteOneID(id int) *OutboxMessageDeleteOne {
+	builder := c.Delete().Where(outboxmessage.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &OutboxMessageDeleteOne{builder}
+}
+
+// Query returns a query builder for OutboxMessage.
+func (c *OutboxMessageClient) Query() *OutboxMessageQuery {
+	return &OutboxMessageQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeOutboxMessage},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a OutboxMessage entity by its id.
+func (c *OutboxMessageClient) Get(ctx context.Context, id int) (*OutboxMessage, error) {
+	return c.Query().Where(outboxmessage.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *OutboxMessageClient) GetX(ctx context.Context, id int) *OutboxMessage {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *OutboxMessageClient) Hooks() []Hook {
+	return c.hooks.OutboxMessage
+}
+
+// Interceptors returns the client interceptors.
+func (c *OutboxMessageClient) Interceptors() []Interceptor {
+	return c.inters.OutboxMessage
+}
+
+func (c *OutboxMessageClient) mutate(ctx context.Context, m *OutboxMessageMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&OutboxMessageCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&OutboxMessageUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&OutboxMessageUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&OutboxMessageDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown OutboxMessage mutation op: %q", m.Op())
+	}
+}
+
 // RecoveryCaseClient is a client for the RecoveryCase schema.
 type RecoveryCaseClient struct {
 	config
@@ -1746,12 +1887,12 @@ func (c *StaffUserClient) mutate(ctx context.Context, m *StaffUserMutation) (Val
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		Account, AuditEvent, CasbinRule, CaseEvent, Evidence, KVEntry, RecoveryCase,
-		SMSCode, SMSMessage, StaffUser []ent.Hook
+		Account, AuditEvent, CasbinRule, CaseEvent, Evidence, KVEntry, OutboxMessage,
+		RecoveryCase, SMSCode, SMSMessage, StaffUser []ent.Hook
 	}
 	inters struct {
-		Account, AuditEvent, CasbinRule, CaseEvent, Evidence, KVEntry, RecoveryCase,
-		SMSCode, SMSMessage, StaffUser []ent.Interceptor
+		Account, AuditEvent, CasbinRule, CaseEvent, Evidence, KVEntry, OutboxMessage,
+		RecoveryCase, SMSCode, SMSMessage, StaffUser []ent.Interceptor
 	}
 )
 

@@ -12,6 +12,7 @@ import (
 	"recoverydesk/ent/caseevent"
 	"recoverydesk/ent/evidence"
 	"recoverydesk/ent/kventry"
+	"recoverydesk/ent/outboxmessage"
 	"recoverydesk/ent/recoverycase"
 	"recoverydesk/ent/smscode"
 	"recoverydesk/ent/smsmessage"
@@ -82,16 +83,17 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			account.Table:      account.ValidColumn,
-			auditevent.Table:   auditevent.ValidColumn,
-			casbinrule.Table:   casbinrule.ValidColumn,
-			caseevent.Table:    caseevent.ValidColumn,
-			evidence.Table:     evidence.ValidColumn,
-			kventry.Table:      kventry.ValidColumn,
-			recoverycase.Table: recoverycase.ValidColumn,
-			smscode.Table:      smscode.ValidColumn,
-			smsmessage.Table:   smsmessage.ValidColumn,
-			staffuser.Table:    staffuser.ValidColumn,
+			account.Table:       account.ValidColumn,
+			auditevent.Table:    auditevent.ValidColumn,
+			casbinrule.Table:    casbinrule.ValidColumn,
+			caseevent.Table:     caseevent.ValidColumn,
+			evidence.Table:      evidence.ValidColumn,
+			kventry.Table:       kventry.ValidColumn,
+			outboxmessage.Table: outboxmessage.ValidColumn,
+			recoverycase.Table:  recoverycase.ValidColumn,
+			smscode.Table:       smscode.ValidColumn,
+			smsmessage.Table:    smsmessage.ValidColumn,
+			staffuser.Table:     staffuser.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

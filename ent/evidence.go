@@ -32,7 +32,7 @@ type Evidence struct {
 	// Sha256 holds the value of the "sha256" field.
 	Sha256 string `json:"sha256,omitempty"`
 	// Phash holds the value of the "phash" field.
-	Phash uint64 `json:"phash,omitempty"`
+	Phash int64 `json:"phash,omitempty"`
 	// Size holds the value of the "size" field.
 	Size int64 `json:"size,omitempty"`
 	// Width holds the value of the "width" field.
@@ -141,7 +141,7 @@ func (_m *Evidence) assignValues(columns []string, values []any) error {
 			if value, ok := values[i].(*sql.NullInt64); !ok {
 				return fmt.Errorf("unexpected type %T for field phash", values[i])
 			} else if value.Valid {
-				_m.Phash = uint64(value.Int64)
+				_m.Phash = value.Int64
 			}
 		case evidence.FieldSize:
 			if value, ok := values[i].(*sql.NullInt64); !ok {

@@ -77,13 +77,13 @@ func (_c *EvidenceCreate) SetSha256(v string) *EvidenceCreate {
 }
 
 // SetPhash sets the "phash" field.
-func (_c *EvidenceCreate) SetPhash(v uint64) *EvidenceCreate {
+func (_c *EvidenceCreate) SetPhash(v int64) *EvidenceCreate {
 	_c.mutation.SetPhash(v)
 	return _c
 }
 
 // SetNillablePhash sets the "phash" field if the given value is not nil.
-func (_c *EvidenceCreate) SetNillablePhash(v *uint64) *EvidenceCreate {
+func (_c *EvidenceCreate) SetNillablePhash(v *int64) *EvidenceCreate {
 	if v != nil {
 		_c.SetPhash(*v)
 	}
@@ -267,7 +267,7 @@ func (_c *EvidenceCreate) createSpec() (*Evidence, *sqlgraph.CreateSpec) {
 		_node.Sha256 = value
 	}
 	if value, ok := _c.mutation.Phash(); ok {
-		_spec.SetField(evidence.FieldPhash, field.TypeUint64, value)
+		_spec.SetField(evidence.FieldPhash, field.TypeInt64, value)
 		_node.Phash = value
 	}
 	if value, ok := _c.mutation.Size(); ok {
@@ -416,7 +416,7 @@ func (u *EvidenceUpsert) UpdateSha256() *EvidenceUpsert {
 }
 
 // SetPhash sets the "phash" field.
-func (u *EvidenceUpsert) SetPhash(v uint64) *EvidenceUpsert {
+func (u *EvidenceUpsert) SetPhash(v int64) *EvidenceUpsert {
 	u.Set(evidence.FieldPhash, v)
 	return u
 }
@@ -428,7 +428,7 @@ func (u *EvidenceUpsert) UpdatePhash() *EvidenceUpsert {
 }
 
 // AddPhash adds v to the "phash" field.
-func (u *EvidenceUpsert) AddPhash(v uint64) *EvidenceUpsert {
+func (u *EvidenceUpsert) AddPhash(v int64) *EvidenceUpsert {
 	u.Add(evidence.FieldPhash, v)
 	return u
 }
@@ -621,14 +621,14 @@ func (u *EvidenceUpsertOne) UpdateSha256() *EvidenceUpsertOne {
 }
 
 // SetPhash sets the "phash" field.
-func (u *EvidenceUpsertOne) SetPhash(v uint64) *EvidenceUpsertOne {
+func (u *EvidenceUpsertOne) SetPhash(v int64) *EvidenceUpsertOne {
 	return u.Update(func(s *EvidenceUpsert) {
 		s.SetPhash(v)
 	})
 }
 
 // AddPhash adds v to the "phash" field.
-func (u *EvidenceUpsertOne) AddPhash(v uint64) *EvidenceUpsertOne {
+func (u *EvidenceUpsertOne) AddPhash(v int64) *EvidenceUpsertOne {
 	return u.Update(func(s *EvidenceUpsert) {
 		s.AddPhash(v)
 	})
@@ -1007,14 +1007,14 @@ func (u *EvidenceUpsertBulk) UpdateSha256() *EvidenceUpsertBulk {
 }
 
 // SetPhash sets the "phash" field.
-func (u *EvidenceUpsertBulk) SetPhash(v uint64) *EvidenceUpsertBulk {
+func (u *EvidenceUpsertBulk) SetPhash(v int64) *EvidenceUpsertBulk {
 	return u.Update(func(s *EvidenceUpsert) {
 		s.SetPhash(v)
 	})
 }
 
 // AddPhash adds v to the "phash" field.
-func (u *EvidenceUpsertBulk) AddPhash(v uint64) *EvidenceUpsertBulk {
+func (u *EvidenceUpsertBulk) AddPhash(v int64) *EvidenceUpsertBulk {
 	return u.Update(func(s *EvidenceUpsert) {
 		s.AddPhash(v)
 	})

@@ -94,14 +94,14 @@ func (_u *EvidenceUpdate) SetNillableSha256(v *string) *EvidenceUpdate {
 }
 
 // SetPhash sets the "phash" field.
-func (_u *EvidenceUpdate) SetPhash(v uint64) *EvidenceUpdate {
+func (_u *EvidenceUpdate) SetPhash(v int64) *EvidenceUpdate {
 	_u.mutation.ResetPhash()
 	_u.mutation.SetPhash(v)
 	return _u
 }
 
 // SetNillablePhash sets the "phash" field if the given value is not nil.
-func (_u *EvidenceUpdate) SetNillablePhash(v *uint64) *EvidenceUpdate {
+func (_u *EvidenceUpdate) SetNillablePhash(v *int64) *EvidenceUpdate {
 	if v != nil {
 		_u.SetPhash(*v)
 	}
@@ -308,13 +308,13 @@ func (_u *EvidenceUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 		_spec.SetField(evidence.FieldSha256, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.Phash(); ok {
-		_spec.SetField(evidence.FieldPhash, field.TypeUint64, value)
+		_spec.SetField(evidence.FieldPhash, field.TypeInt64, value)
 	}
 	if value, ok := _u.mutation.AddedPhash(); ok {
-		_spec.AddField(evidence.FieldPhash, field.TypeUint64, value)
+		_spec.AddField(evidence.FieldPhash, field.TypeInt64, value)
 	}
 	if _u.mutation.PhashCleared() {
-		_spec.ClearField(evidence.FieldPhash, field.TypeUint64)
+		_spec.ClearField(evidence.FieldPhash, field.TypeInt64)
 	}
 	if value, ok := _u.mutation.Size(); ok {
 		_spec.SetField(evidence.FieldSize, field.TypeInt64, value)
@@ -451,14 +451,14 @@ func (_u *EvidenceUpdateOne) SetNillableSha256(v *string) *EvidenceUpdateOne {
 }
 
 // SetPhash sets the "phash" field.
-func (_u *EvidenceUpdateOne) SetPhash(v uint64) *EvidenceUpdateOne {
+func (_u *EvidenceUpdateOne) SetPhash(v int64) *EvidenceUpdateOne {
 	_u.mutation.ResetPhash()
 	_u.mutation.SetPhash(v)
 	return _u
 }
 
 // SetNillablePhash sets the "phash" field if the given value is not nil.
-func (_u *EvidenceUpdateOne) SetNillablePhash(v *uint64) *EvidenceUpdateOne {
+func (_u *EvidenceUpdateOne) SetNillablePhash(v *int64) *EvidenceUpdateOne {
 	if v != nil {
 		_u.SetPhash(*v)
 	}
@@ -695,13 +695,13 @@ func (_u *EvidenceUpdateOne) sqlSave(ctx context.Context) (_node *Evidence, err 
 		_spec.SetField(evidence.FieldSha256, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.Phash(); ok {
-		_spec.SetField(evidence.FieldPhash, field.TypeUint64, value)
+		_spec.SetField(evidence.FieldPhash, field.TypeInt64, value)
 	}
 	if value, ok := _u.mutation.AddedPhash(); ok {
-		_spec.AddField(evidence.FieldPhash, field.TypeUint64, value)
+		_spec.AddField(evidence.FieldPhash, field.TypeInt64, value)
 	}
 	if _u.mutation.PhashCleared() {
-		_spec.ClearField(evidence.FieldPhash, field.TypeUint64)
+		_spec.ClearField(evidence.FieldPhash, field.TypeInt64)
 	}
 	if value, ok := _u.mutation.Size(); ok {
 		_spec.SetField(evidence.FieldSize, field.TypeInt64, value)

@@ -12,6 +12,7 @@ import (
 	"recoverydesk/ent/caseevent"
 	"recoverydesk/ent/evidence"
 	"recoverydesk/ent/kventry"
+	"recoverydesk/ent/outboxmessage"
 	"recoverydesk/ent/predicate"
 	"recoverydesk/ent/recoverycase"
 	"recoverydesk/ent/smscode"
@@ -35,16 +36,17 @@ const (
 	OpUpdateOne = ent.OpUpdateOne
 
 	// Node types.
-	TypeAccount      = "Account"
-	TypeAuditEvent   = "AuditEvent"
-	TypeCasbinRule   = "CasbinRule"
-	TypeCaseEvent    = "CaseEvent"
-	TypeEvidence     = "Evidence"
-	TypeKVEntry      = "KVEntry"
-	TypeRecoveryCase = "RecoveryCase"
-	TypeSMSCode      = "SMSCode"
-	TypeSMSMessage   = "SMSMessage"
-	TypeStaffUser    = "StaffUser"
+	TypeAccount       = "Account"
+	TypeAuditEvent    = "AuditEvent"
+	TypeCasbinRule    = "CasbinRule"
+	TypeCaseEvent     = "CaseEvent"
+	TypeEvidence      = "Evidence"
+	TypeKVEntry       = "KVEntry"
+	TypeOutboxMessage = "OutboxMessage"
+	TypeRecoveryCase  = "RecoveryCase"
+	TypeSMSCode       = "SMSCode"
+	TypeSMSMessage    = "SMSMessage"
+	TypeStaffUser     = "StaffUser"
 )
 
 // AccountMutation represents an operation that mutates the Account nodes in the graph.
@@ -4027,7 +4029,7 @@ type EvidenceMutation struct {
 	kind          *evidence.Kind
 	object_key    *string
 	sha256        *string
-	phash         *uint64
+	phash         *int64
 	addphash      *int64
 	size          *int64
 	addsize       *int64
@@ -4359,13 +4361,13 @@ func (m *EvidenceMutation) ResetSha256() {
 }
 
 // SetPhash sets the "phash" field.
-func (m *EvidenceMutation) SetPhash(u uint64) {
-	m.phash = &u
+func (m *EvidenceMutation) SetPhash(i int64) {
+	m.phash = &i
 	m.addphash = nil
 }
 
 // Phash returns the value of the "phash" field in the mutation.
-func (m *EvidenceMutation) Phash() (r uint64, exists bool) {
+func (m *EvidenceMutation) Phash() (r int64, exists bool) {
 	v := m.phash
 	if v == nil {
 		return
@@ -4376,7 +4378,7 @@ func (m *EvidenceMutation) Phash() (r uint64, exists bool) {
 // OldPhash returns the old "phash" field's value of the Evidence entity.
 // If the Evidence object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *EvidenceMutation) OldPhash(ctx context.Context) (v uint64, err error) {
+func (m *EvidenceMutation) OldPhash(ctx context.Context) (v int64, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldPhash is only allowed on UpdateOne operations")
 	}
@@ -4390,12 +4392,12 @@ func (m *EvidenceMutation) OldPhash(ctx context.Context) (v uint64, err error) {
 	return oldValue.Phash, nil
 }
 
-// AddPhash adds u to the "phash" field.
-func (m *EvidenceMutation) AddPhash(u int64) {
+// AddPhash adds i to the "phash" field.
+func (m *EvidenceMutation) AddPhash(i int64) {
 	if m.addphash != nil {
-		*m.addphash += u
+		*m.addphash += i
 	} else {
-		m.addphash = &u
+		m.addphash = &i
 	}
 }
 
@@ -4840,7 +4842,7 @@ func (m *EvidenceMutation) SetField(name string, value ent.Value) error {
 		m.SetSha256(v)
 		return nil
 	case evidence.FieldPhash:
-		v, ok := value.(uint64)
+		v, ok := value.(int64)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
@@ -5564,6 +5566,440 @@ func (m *KVEntryMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown KVEntry edge %s", name)
 }
 
+// OutboxMessageMutation represents an operation that mutates the OutboxMessage nodes in the graph.
+type OutboxMessageMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	phone         *string
+	text_sealed   *[]byte
+	created_at    *time.Time
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*OutboxMessage, error)
+	predicates    []predicate.OutboxMessage
+}
+
+var _ ent.Mutation = (*OutboxMessageMutation)(nil)
+
+// outboxmessageOption allows management of the mutation configuration using functional options.
+type outboxmessageOption func(*OutboxMessageMutation)
+
+// newOutboxMessageMutation creates new mutation for the OutboxMessage entity.
+func newOutboxMessageMutation(c config, op Op, opts ...outboxmessageOption) *OutboxMessageMutation {
+	m := &OutboxMessageMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeOutboxMessage,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withOutboxMessageID sets the ID field of the mutation.
+func withOutboxMessageID(id int) outboxmessageOption {
+	return func(m *OutboxMessageMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *OutboxMessage
+		)
+		m.oldValue = func(ctx context.Context) (*OutboxMessage, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().OutboxMessage.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withOutboxMessage sets the old OutboxMessage of the mutation.
+func withOutboxMessage(node *OutboxMessage) outboxmessageOption {
+	return func(m *OutboxMessageMutation) {
+		m.oldValue = func(context.Context) (*OutboxMessage, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m OutboxMessageMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m OutboxMessageMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *OutboxMessageMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *OutboxMessageMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().OutboxMessage.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetPhone sets the "phone" field.
+func (m *OutboxMessageMutation) SetPhone(s string) {
+	m.phone = &s
+}
+
+// Phone returns the value of the "phone" field in the mutation.
+func (m *OutboxMessageMutation) Phone() (r string, exists bool) {
+	v := m.phone
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPhone returns the old "phone" field's value of the OutboxMessage entity.
+// If the OutboxMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OutboxMessageMutation) OldPhone(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPhone is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPhone requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPhone: %w", err)
+	}
+	return oldValue.Phone, nil
+}
+
+// ResetPhone resets all changes to the "phone" field.
+func (m *OutboxMessageMutation) ResetPhone() {
+	m.phone = nil
+}
+
+// SetTextSealed sets the "text_sealed" field.
+func (m *OutboxMessageMutation) SetTextSealed(b []byte) {
+	m.text_sealed = &b
+}
+
+// TextSealed returns the value of the "text_sealed" field in the mutation.
+func (m *OutboxMessageMutation) TextSealed() (r []byte, exists bool) {
+	v := m.text_sealed
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTextSealed returns the old "text_sealed" field's value of the OutboxMessage entity.
+// If the OutboxMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OutboxMessageMutation) OldTextSealed(ctx context.Context) (v []byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTextSealed is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTextSealed requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTextSealed: %w", err)
+	}
+	return oldValue.TextSealed, nil
+}
+
+// ResetTextSealed resets all changes to the "text_sealed" field.
+func (m *OutboxMessageMutation) ResetTextSealed() {
+	m.text_sealed = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *OutboxMessageMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *OutboxMessageMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the OutboxMessage entity.
+// If the OutboxMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OutboxMessageMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *OutboxMessageMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// Where appends a list predicates to the OutboxMessageMutation builder.
+func (m *OutboxMessageMutation) Where(ps ...predicate.OutboxMessage) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the OutboxMessageMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *OutboxMessageMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.OutboxMessage, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *OutboxMessageMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *OutboxMessageMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (OutboxMessage).
+func (m *OutboxMessageMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *OutboxMessageMutation) Fields() []string {
+	fields := make([]string, 0, 3)
+	if m.phone != nil {
+		fields = append(fields, outboxmessage.FieldPhone)
+	}
+	if m.text_sealed != nil {
+		fields = append(fields, outboxmessage.FieldTextSealed)
+	}
+	if m.created_at != nil {
+		fields = append(fields, outboxmessage.FieldCreatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *OutboxMessageMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case outboxmessage.FieldPhone:
+		return m.Phone()
+	case outboxmessage.FieldTextSealed:
+		return m.TextSealed()
+	case outboxmessage.FieldCreatedAt:
+		return m.CreatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *OutboxMessageMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case outboxmessage.FieldPhone:
+		return m.OldPhone(ctx)
+	case outboxmessage.FieldTextSealed:
+		return m.OldTextSealed(ctx)
+	case outboxmessage.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown OutboxMessage field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *OutboxMessageMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case outboxmessage.FieldPhone:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPhone(v)
+		return nil
+	case outboxmessage.FieldTextSealed:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTextSealed(v)
+		return nil
+	case outboxmessage.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown OutboxMessage field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *OutboxMessageMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *OutboxMessageMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *OutboxMessageMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown OutboxMessage numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *OutboxMessageMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *OutboxMessageMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *OutboxMessageMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown OutboxMessage nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *OutboxMessageMutation) ResetField(name string) error {
+	switch name {
+	case outboxmessage.FieldPhone:
+		m.ResetPhone()
+		return nil
+	case outboxmessage.FieldTextSealed:
+		m.ResetTextSealed()
+		return nil
+	case outboxmessage.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown OutboxMessage field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *OutboxMessageMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *OutboxMessageMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *OutboxMessageMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *OutboxMessageMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *OutboxMessageMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *OutboxMessageMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *OutboxMessageMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown OutboxMessage unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *OutboxMessageMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown OutboxMessage edge %s", name)
+}
+
 // RecoveryCaseMutation represents an operation that mutates the RecoveryCase nodes in the graph.
 type RecoveryCaseMutation struct {
 	config
@@ -5596,6 +6032,9 @@ type RecoveryCaseMutation struct {
 	outcome                *recoverycase.Outcome
 	reasons                *[]string
 	appendreasons          []string
+	return_kinds           *[]string
+	appendreturn_kinds     []string
+	decision_note          *string
 	decided_by             *int
 	adddecided_by          *int
 	decided_at             *time.Time
@@ -6674,6 +7113,107 @@ func (m *RecoveryCaseMutation) ResetReasons() {
 	delete(m.clearedFields, recoverycase.FieldReasons)
 }
 
+// SetReturnKinds sets the "return_kinds" field.
+func (m *RecoveryCaseMutation) SetReturnKinds(s []string) {
+	m.return_kinds = &s
+	m.appendreturn_kinds = nil
+}
+
+// ReturnKinds returns the value of the "return_kinds" field in the mutation.
+func (m *RecoveryCaseMutation) ReturnKinds() (r []string, exists bool) {
+	v := m.return_kinds
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReturnKinds returns the old "return_kinds" field's value of the RecoveryCase entity.
+// If the RecoveryCase object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RecoveryCaseMutation) OldReturnKinds(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReturnKinds is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReturnKinds requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReturnKinds: %w", err)
+	}
+	return oldValue.ReturnKinds, nil
+}
+
+// AppendReturnKinds adds s to the "return_kinds" field.
+func (m *RecoveryCaseMutation) AppendReturnKinds(s []string) {
+	m.appendreturn_kinds = append(m.appendreturn_kinds, s...)
+}
+
+// AppendedReturnKinds returns the list of values that were appended to the "return_kinds" field in this mutation.
+func (m *RecoveryCaseMutation) AppendedReturnKinds() ([]string, bool) {
+	if len(m.appendreturn_kinds) == 0 {
+		return nil, false
+	}
+	return m.appendreturn_kinds, true
+}
+
+// ClearReturnKinds clears the value of the "return_kinds" field.
+func (m *RecoveryCaseMutation) ClearReturnKinds() {
+	m.return_kinds = nil
+	m.appendreturn_kinds = nil
+	m.clearedFields[recoverycase.FieldReturnKinds] = struct{}{}
+}
+
+// ReturnKindsCleared returns if the "return_kinds" field was cleared in this mutation.
+func (m *RecoveryCaseMutation) ReturnKindsCleared() bool {
+	_, ok := m.clearedFields[recoverycase.FieldReturnKinds]
+	return ok
+}
+
+// ResetReturnKinds resets all changes to the "return_kinds" field.
+func (m *RecoveryCaseMutation) ResetReturnKinds() {
+	m.return_kinds = nil
+	m.appendreturn_kinds = nil
+	delete(m.clearedFields, recoverycase.FieldReturnKinds)
+}
+
+// SetDecisionNote sets the "decision_note" field.
+func (m *RecoveryCaseMutation) SetDecisionNote(s string) {
+	m.decision_note = &s
+}
+
+// DecisionNote returns the value of the "decision_note" field in the mutation.
+func (m *RecoveryCaseMutation) DecisionNote() (r string, exists bool) {
+	v := m.decision_note
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDecisionNote returns the old "decision_note" field's value of the RecoveryCase entity.
+// If the RecoveryCase object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RecoveryCaseMutation) OldDecisionNote(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDecisionNote is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDecisionNote requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDecisionNote: %w", err)
+	}
+	return oldValue.DecisionNote, nil
+}
+
+// ResetDecisionNote resets all changes to the "decision_note" field.
+func (m *RecoveryCaseMutation) ResetDecisionNote() {
+	m.decision_note = nil
+}
+
 // SetDecidedBy sets the "decided_by" field.
 func (m *RecoveryCaseMutation) SetDecidedBy(i int) {
 	m.decided_by = &i
@@ -6974,7 +7514,7 @@ func (m *RecoveryCaseMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *RecoveryCaseMutation) Fields() []string {
-	fields := make([]string, 0, 23)
+	fields := make([]string, 0, 25)
 	if m.created_at != nil {
 		fields = append(fields, recoverycase.FieldCreatedAt)
 	}
@@ -7038,6 +7578,12 @@ func (m *RecoveryCaseMutation) Fields() []string {
 	if m.reasons != nil {
 		fields = append(fields, recoverycase.FieldReasons)
 	}
+	if m.return_kinds != nil {
+		fields = append(fields, recoverycase.FieldReturnKinds)
+	}
+	if m.decision_note != nil {
+		fields = append(fields, recoverycase.FieldDecisionNote)
+	}
 	if m.decided_by != nil {
 		fields = append(fields, recoverycase.FieldDecidedBy)
 	}
@@ -7094,6 +7640,10 @@ func (m *RecoveryCaseMutation) Field(name string) (ent.Value, bool) {
 		return m.Outcome()
 	case recoverycase.FieldReasons:
 		return m.Reasons()
+	case recoverycase.FieldReturnKinds:
+		return m.ReturnKinds()
+	case recoverycase.FieldDecisionNote:
+		return m.DecisionNote()
 	case recoverycase.FieldDecidedBy:
 		return m.DecidedBy()
 	case recoverycase.FieldDecidedAt:
@@ -7149,6 +7699,10 @@ func (m *RecoveryCaseMutation) OldField(ctx context.Context, name string) (ent.V
 		return m.OldOutcome(ctx)
 	case recoverycase.FieldReasons:
 		return m.OldReasons(ctx)
+	case recoverycase.FieldReturnKinds:
+		return m.OldReturnKinds(ctx)
+	case recoverycase.FieldDecisionNote:
+		return m.OldDecisionNote(ctx)
 	case recoverycase.FieldDecidedBy:
 		return m.OldDecidedBy(ctx)
 	case recoverycase.FieldDecidedAt:
@@ -7309,6 +7863,20 @@ func (m *RecoveryCaseMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetReasons(v)
 		return nil
+	case recoverycase.FieldReturnKinds:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReturnKinds(v)
+		return nil
+	case recoverycase.FieldDecisionNote:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDecisionNote(v)
+		return nil
 	case recoverycase.FieldDecidedBy:
 		v, ok := value.(int)
 		if !ok {
@@ -7440,6 +8008,9 @@ func (m *RecoveryCaseMutation) ClearedFields() []string {
 	if m.FieldCleared(recoverycase.FieldReasons) {
 		fields = append(fields, recoverycase.FieldReasons)
 	}
+	if m.FieldCleared(recoverycase.FieldReturnKinds) {
+		fields = append(fields, recoverycase.FieldReturnKinds)
+	}
 	if m.FieldCleared(recoverycase.FieldDecidedBy) {
 		fields = append(fields, recoverycase.FieldDecidedBy)
 	}
@@ -7483,6 +8054,9 @@ func (m *RecoveryCaseMutation) ClearField(name string) error {
 		return nil
 	case recoverycase.FieldReasons:
 		m.ClearReasons()
+		return nil
+	case recoverycase.FieldReturnKinds:
+		m.ClearReturnKinds()
 		return nil
 	case recoverycase.FieldDecidedBy:
 		m.ClearDecidedBy()
@@ -7560,6 +8134,12 @@ func (m *RecoveryCaseMutation) ResetField(name string) error {
 		return nil
 	case recoverycase.FieldReasons:
 		m.ResetReasons()
+		return nil
+	case recoverycase.FieldReturnKinds:
+		m.ResetReturnKinds()
+		return nil
+	case recoverycase.FieldDecisionNote:
+		m.ResetDecisionNote()
 		return nil
 	case recoverycase.FieldDecidedBy:
 		m.ResetDecidedBy()
@@ -8415,6 +8995,7 @@ type SMSMessageMutation struct {
 	id            *int
 	phone         *string
 	purpose       *string
+	ref           *string
 	text_sealed   *[]byte
 	status        *smsmessage.Status
 	send_count    *int
@@ -8596,6 +9177,42 @@ func (m *SMSMessageMutation) OldPurpose(ctx context.Context) (v string, err erro
 // ResetPurpose resets all changes to the "purpose" field.
 func (m *SMSMessageMutation) ResetPurpose() {
 	m.purpose = nil
+}
+
+// SetRef sets the "ref" field.
+func (m *SMSMessageMutation) SetRef(s string) {
+	m.ref = &s
+}
+
+// Ref returns the value of the "ref" field in the mutation.
+func (m *SMSMessageMutation) Ref() (r string, exists bool) {
+	v := m.ref
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRef returns the old "ref" field's value of the SMSMessage entity.
+// If the SMSMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SMSMessageMutation) OldRef(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRef is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRef requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRef: %w", err)
+	}
+	return oldValue.Ref, nil
+}
+
+// ResetRef resets all changes to the "ref" field.
+func (m *SMSMessageMutation) ResetRef() {
+	m.ref = nil
 }
 
 // SetTextSealed sets the "text_sealed" field.
@@ -8881,12 +9498,15 @@ func (m *SMSMessageMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *SMSMessageMutation) Fields() []string {
-	fields := make([]string, 0, 8)
+	fields := make([]string, 0, 9)
 	if m.phone != nil {
 		fields = append(fields, smsmessage.FieldPhone)
 	}
 	if m.purpose != nil {
 		fields = append(fields, smsmessage.FieldPurpose)
+	}
+	if m.ref != nil {
+		fields = append(fields, smsmessage.FieldRef)
 	}
 	if m.text_sealed != nil {
 		fields = append(fields, smsmessage.FieldTextSealed)
@@ -8918,6 +9538,8 @@ func (m *SMSMessageMutation) Field(name string) (ent.Value, bool) {
 		return m.Phone()
 	case smsmessage.FieldPurpose:
 		return m.Purpose()
+	case smsmessage.FieldRef:
+		return m.Ref()
 	case smsmessage.FieldTextSealed:
 		return m.TextSealed()
 	case smsmessage.FieldStatus:
@@ -8943,6 +9565,8 @@ func (m *SMSMessageMutation) OldField(ctx context.Context, name string) (ent.Val
 		return m.OldPhone(ctx)
 	case smsmessage.FieldPurpose:
 		return m.OldPurpose(ctx)
+	case smsmessage.FieldRef:
+		return m.OldRef(ctx)
 	case smsmessage.FieldTextSealed:
 		return m.OldTextSealed(ctx)
 	case smsmessage.FieldStatus:
@@ -8977,6 +9601,13 @@ func (m *SMSMessageMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetPurpose(v)
+		return nil
+	case smsmessage.FieldRef:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRef(v)
 		return nil
 	case smsmessage.FieldTextSealed:
 		v, ok := value.([]byte)
@@ -9098,6 +9729,9 @@ func (m *SMSMessageMutation) ResetField(name string) error {
 		return nil
 	case smsmessage.FieldPurpose:
 		m.ResetPurpose()
+		return nil
+	case smsmessage.FieldRef:
+		m.ResetRef()
 		return nil
 	case smsmessage.FieldTextSealed:
 		m.ResetTextSealed()

@@ -63,6 +63,10 @@ type RecoveryCase struct {
 	Outcome *recoverycase.Outcome `json:"outcome,omitempty"`
 	// Reasons holds the value of the "reasons" field.
 	Reasons []string `json:"reasons,omitempty"`
+	// ReturnKinds holds the value of the "return_kinds" field.
+	ReturnKinds []string `json:"return_kinds,omitempty"`
+	// DecisionNote holds the value of the "decision_note" field.
+	DecisionNote string `json:"decision_note,omitempty"`
 	// DecidedBy holds the value of the "decided_by" field.
 	DecidedBy *int `json:"decided_by,omitempty"`
 	// DecidedAt holds the value of the "decided_at" field.
@@ -121,11 +125,11 @@ func (*RecoveryCase) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case recoverycase.FieldTokenHash, recoverycase.FieldReasons:
+		case recoverycase.FieldTokenHash, recoverycase.FieldReasons, recoverycase.FieldReturnKinds:
 			values[i] = new([]byte)
 		case recoverycase.FieldVersion, recoverycase.FieldUsernameSimilarity, recoverycase.FieldNameSimilarity, recoverycase.FieldClaimedBy, recoverycase.FieldDecidedBy:
 			values[i] = new(sql.NullInt64)
-		case recoverycase.FieldCaseNumber, recoverycase.FieldKind, recoverycase.FieldStatus, recoverycase.FieldRegionCode, recoverycase.FieldTypedUsername, recoverycase.FieldTypedName, recoverycase.FieldTypedCertType, recoverycase.FieldTypedCertNumber, recoverycase.FieldOutcome:
+		case recoverycase.FieldCaseNumber, recoverycase.FieldKind, recoverycase.FieldStatus, recoverycase.FieldRegionCode, recoverycase.FieldTypedUsername, recoverycase.FieldTypedName, recoverycase.FieldTypedCertType, recoverycase.FieldTypedCertNumber, recoverycase.FieldOutcome, recoverycase.FieldDecisionNote:
 			values[i] = new(sql.NullString)
 		case recoverycase.FieldCreatedAt, recoverycase.FieldUpdatedAt, recoverycase.FieldPhoneVerifiedAt, recoverycase.FieldSubmittedAt, recoverycase.FieldDueBy, recoverycase.FieldClaimExpiresAt, recoverycase.FieldDecidedAt:
 			values[i] = new(sql.NullTime)
@@ -289,6 +293,20 @@ func (_m *RecoveryCase) assignValues(columns []string, values []any) error {
 					return fmt.Errorf("unmarshal field reasons: %w", err)
 				}
 			}
+		case recoverycase.FieldReturnKinds:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field return_kinds", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.ReturnKinds); err != nil {
+					return fmt.Errorf("unmarshal field return_kinds: %w", err)
+				}
+			}
+		case recoverycase.FieldDecisionNote:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field decision_note", values[i])
+			} else if value.Valid {
+				_m.DecisionNote = value.String
+			}
 		case recoverycase.FieldDecidedBy:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
 				return fmt.Errorf("unexpected type %T for field decided_by", values[i])
@@ -436,6 +454,12 @@ func (_m *RecoveryCase) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("reasons=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Reasons))
+	builder.WriteString(", ")
+	builder.WriteString("return_kinds=")
+	builder.WriteString(fmt.Sprintf("%v", _m.ReturnKinds))
+	builder.WriteString(", ")
+	builder.WriteString("decision_note=")
+	builder.WriteString(_m.DecisionNote)
 	builder.WriteString(", ")
 	if v := _m.DecidedBy; v != nil {
 		builder.WriteString("decided_by=")

@@ -274,6 +274,26 @@ func (_c *RecoveryCaseCreate) SetReasons(v []string) *RecoveryCaseCreate {
 	return _c
 }
 
+// SetReturnKinds sets the "return_kinds" field.
+func (_c *RecoveryCaseCreate) SetReturnKinds(v []string) *RecoveryCaseCreate {
+	_c.mutation.SetReturnKinds(v)
+	return _c
+}
+
+// SetDecisionNote sets the "decision_note" field.
+func (_c *RecoveryCaseCreate) SetDecisionNote(v string) *RecoveryCaseCreate {
+	_c.mutation.SetDecisionNote(v)
+	return _c
+}
+
+// SetNillableDecisionNote sets the "decision_note" field if the given value is not nil.
+func (_c *RecoveryCaseCreate) SetNillableDecisionNote(v *string) *RecoveryCaseCreate {
+	if v != nil {
+		_c.SetDecisionNote(*v)
+	}
+	return _c
+}
+
 // SetDecidedBy sets the "decided_by" field.
 func (_c *RecoveryCaseCreate) SetDecidedBy(v int) *RecoveryCaseCreate {
 	_c.mutation.SetDecidedBy(v)
@@ -432,6 +452,10 @@ func (_c *RecoveryCaseCreate) defaults() error {
 		v := recoverycase.DefaultNameSimilarity
 		_c.mutation.SetNameSimilarity(v)
 	}
+	if _, ok := _c.mutation.DecisionNote(); !ok {
+		v := recoverycase.DefaultDecisionNote
+		_c.mutation.SetDecisionNote(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		if recoverycase.DefaultID == nil {
 			return fmt.Errorf("ent: uninitialized recoverycase.DefaultID (forgotten import ent/runtime?)")
@@ -527,6 +551,9 @@ func (_c *RecoveryCaseCreate) check() error {
 		if err := recoverycase.OutcomeValidator(v); err != nil {
 			return &ValidationError{Name: "outcome", err: fmt.Errorf(`ent: validator failed for field "RecoveryCase.outcome": %w`, err)}
 		}
+	}
+	if _, ok := _c.mutation.DecisionNote(); !ok {
+		return &ValidationError{Name: "decision_note", err: errors.New(`ent: missing required field "RecoveryCase.decision_note"`)}
 	}
 	if len(_c.mutation.AccountIDs()) == 0 {
 		return &ValidationError{Name: "account", err: errors.New(`ent: missing required edge "RecoveryCase.account"`)}
@@ -650,6 +677,14 @@ func (_c *RecoveryCaseCreate) createSpec() (*RecoveryCase, *sqlgraph.CreateSpec)
 	if value, ok := _c.mutation.Reasons(); ok {
 		_spec.SetField(recoverycase.FieldReasons, field.TypeJSON, value)
 		_node.Reasons = value
+	}
+	if value, ok := _c.mutation.ReturnKinds(); ok {
+		_spec.SetField(recoverycase.FieldReturnKinds, field.TypeJSON, value)
+		_node.ReturnKinds = value
+	}
+	if value, ok := _c.mutation.DecisionNote(); ok {
+		_spec.SetField(recoverycase.FieldDecisionNote, field.TypeString, value)
+		_node.DecisionNote = value
 	}
 	if value, ok := _c.mutation.DecidedBy(); ok {
 		_spec.SetField(recoverycase.FieldDecidedBy, field.TypeInt, value)
@@ -1069,6 +1104,36 @@ func (u *RecoveryCaseUpsert) UpdateReasons() *RecoveryCaseUpsert {
 // ClearReasons clears the value of the "reasons" field.
 func (u *RecoveryCaseUpsert) ClearReasons() *RecoveryCaseUpsert {
 	u.SetNull(recoverycase.FieldReasons)
+	return u
+}
+
+// SetReturnKinds sets the "return_kinds" field.
+func (u *RecoveryCaseUpsert) SetReturnKinds(v []string) *RecoveryCaseUpsert {
+	u.Set(recoverycase.FieldReturnKinds, v)
+	return u
+}
+
+// UpdateReturnKinds sets the "return_kinds" field to the value that was provided on create.
+func (u *RecoveryCaseUpsert) UpdateReturnKinds() *RecoveryCaseUpsert {
+	u.SetExcluded(recoverycase.FieldReturnKinds)
+	return u
+}
+
+// ClearReturnKinds clears the value of the "return_kinds" field.
+func (u *RecoveryCaseUpsert) ClearReturnKinds() *RecoveryCaseUpsert {
+	u.SetNull(recoverycase.FieldReturnKinds)
+	return u
+}
+
+// SetDecisionNote sets the "decision_note" field.
+func (u *RecoveryCaseUpsert) SetDecisionNote(v string) *RecoveryCaseUpsert {
+	u.Set(recoverycase.FieldDecisionNote, v)
+	return u
+}
+
+// UpdateDecisionNote sets the "decision_note" field to the value that was provided on create.
+func (u *RecoveryCaseUpsert) UpdateDecisionNote() *RecoveryCaseUpsert {
+	u.SetExcluded(recoverycase.FieldDecisionNote)
 	return u
 }
 
@@ -1526,6 +1591,41 @@ func (u *RecoveryCaseUpsertOne) UpdateReasons() *RecoveryCaseUpsertOne {
 func (u *RecoveryCaseUpsertOne) ClearReasons() *RecoveryCaseUpsertOne {
 	return u.Update(func(s *RecoveryCaseUpsert) {
 		s.ClearReasons()
+	})
+}
+
+// SetReturnKinds sets the "return_kinds" field.
+func (u *RecoveryCaseUpsertOne) SetReturnKinds(v []string) *RecoveryCaseUpsertOne {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.SetReturnKinds(v)
+	})
+}
+
+// UpdateReturnKinds sets the "return_kinds" field to the value that was provided on create.
+func (u *RecoveryCaseUpsertOne) UpdateReturnKinds() *RecoveryCaseUpsertOne {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.UpdateReturnKinds()
+	})
+}
+
+// ClearReturnKinds clears the value of the "return_kinds" field.
+func (u *RecoveryCaseUpsertOne) ClearReturnKinds() *RecoveryCaseUpsertOne {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.ClearReturnKinds()
+	})
+}
+
+// SetDecisionNote sets the "decision_note" field.
+func (u *RecoveryCaseUpsertOne) SetDecisionNote(v string) *RecoveryCaseUpsertOne {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.SetDecisionNote(v)
+	})
+}
+
+// UpdateDecisionNote sets the "decision_note" field to the value that was provided on create.
+func (u *RecoveryCaseUpsertOne) UpdateDecisionNote() *RecoveryCaseUpsertOne {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.UpdateDecisionNote()
 	})
 }
 
@@ -2157,6 +2257,41 @@ func (u *RecoveryCaseUpsertBulk) UpdateReasons() *RecoveryCaseUpsertBulk {
 func (u *RecoveryCaseUpsertBulk) ClearReasons() *RecoveryCaseUpsertBulk {
 	return u.Update(func(s *RecoveryCaseUpsert) {
 		s.ClearReasons()
+	})
+}
+
+// SetReturnKinds sets the "return_kinds" field.
+func (u *RecoveryCaseUpsertBulk) SetReturnKinds(v []string) *RecoveryCaseUpsertBulk {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.SetReturnKinds(v)
+	})
+}
+
+// UpdateReturnKinds sets the "return_kinds" field to the value that was provided on create.
+func (u *RecoveryCaseUpsertBulk) UpdateReturnKinds() *RecoveryCaseUpsertBulk {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.UpdateReturnKinds()
+	})
+}
+
+// ClearReturnKinds clears the value of the "return_kinds" field.
+func (u *RecoveryCaseUpsertBulk) ClearReturnKinds() *RecoveryCaseUpsertBulk {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.ClearReturnKinds()
+	})
+}
+
+// SetDecisionNote sets the "decision_note" field.
+func (u *RecoveryCaseUpsertBulk) SetDecisionNote(v string) *RecoveryCaseUpsertBulk {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.SetDecisionNote(v)
+	})
+}
+
+// UpdateDecisionNote sets the "decision_note" field to the value that was provided on create.
+func (u *RecoveryCaseUpsertBulk) UpdateDecisionNote() *RecoveryCaseUpsertBulk {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.UpdateDecisionNote()
 	})
 }
 

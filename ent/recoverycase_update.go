@@ -372,6 +372,38 @@ func (_u *RecoveryCaseUpdate) ClearReasons() *RecoveryCaseUpdate {
 	return _u
 }
 
+// SetReturnKinds sets the "return_kinds" field.
+func (_u *RecoveryCaseUpdate) SetReturnKinds(v []string) *RecoveryCaseUpdate {
+	_u.mutation.SetReturnKinds(v)
+	return _u
+}
+
+// AppendReturnKinds appends value to the "return_kinds" field.
+func (_u *RecoveryCaseUpdate) AppendReturnKinds(v []string) *RecoveryCaseUpdate {
+	_u.mutation.AppendReturnKinds(v)
+	return _u
+}
+
+// ClearReturnKinds clears the value of the "return_kinds" field.
+func (_u *RecoveryCaseUpdate) ClearReturnKinds() *RecoveryCaseUpdate {
+	_u.mutation.ClearReturnKinds()
+	return _u
+}
+
+// SetDecisionNote sets the "decision_note" field.
+func (_u *RecoveryCaseUpdate) SetDecisionNote(v string) *RecoveryCaseUpdate {
+	_u.mutation.SetDecisionNote(v)
+	return _u
+}
+
+// SetNillableDecisionNote sets the "decision_note" field if the given value is not nil.
+func (_u *RecoveryCaseUpdate) SetNillableDecisionNote(v *string) *RecoveryCaseUpdate {
+	if v != nil {
+		_u.SetDecisionNote(*v)
+	}
+	return _u
+}
+
 // SetDecidedBy sets the "decided_by" field.
 func (_u *RecoveryCaseUpdate) SetDecidedBy(v int) *RecoveryCaseUpdate {
 	_u.mutation.ResetDecidedBy()
@@ -726,6 +758,20 @@ func (_u *RecoveryCaseUpdate) sqlSave(ctx context.Context) (_node int, err error
 	}
 	if _u.mutation.ReasonsCleared() {
 		_spec.ClearField(recoverycase.FieldReasons, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.ReturnKinds(); ok {
+		_spec.SetField(recoverycase.FieldReturnKinds, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedReturnKinds(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, recoverycase.FieldReturnKinds, value)
+		})
+	}
+	if _u.mutation.ReturnKindsCleared() {
+		_spec.ClearField(recoverycase.FieldReturnKinds, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.DecisionNote(); ok {
+		_spec.SetField(recoverycase.FieldDecisionNote, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.DecidedBy(); ok {
 		_spec.SetField(recoverycase.FieldDecidedBy, field.TypeInt, value)
@@ -1221,6 +1267,38 @@ func (_u *RecoveryCaseUpdateOne) ClearReasons() *RecoveryCaseUpdateOne {
 	return _u
 }
 
+// SetReturnKinds sets the "return_kinds" field.
+func (_u *RecoveryCaseUpdateOne) SetReturnKinds(v []string) *RecoveryCaseUpdateOne {
+	_u.mutation.SetReturnKinds(v)
+	return _u
+}
+
+// AppendReturnKinds appends value to the "return_kinds" field.
+func (_u *RecoveryCaseUpdateOne) AppendReturnKinds(v []string) *RecoveryCaseUpdateOne {
+	_u.mutation.AppendReturnKinds(v)
+	return _u
+}
+
+// ClearReturnKinds clears the value of the "return_kinds" field.
+func (_u *RecoveryCaseUpdateOne) ClearReturnKinds() *RecoveryCaseUpdateOne {
+	_u.mutation.ClearReturnKinds()
+	return _u
+}
+
+// SetDecisionNote sets the "decision_note" field.
+func (_u *RecoveryCaseUpdateOne) SetDecisionNote(v string) *RecoveryCaseUpdateOne {
+	_u.mutation.SetDecisionNote(v)
+	return _u
+}
+
+// SetNillableDecisionNote sets the "decision_note" field if the given value is not nil.
+func (_u *RecoveryCaseUpdateOne) SetNillableDecisionNote(v *string) *RecoveryCaseUpdateOne {
+	if v != nil {
+		_u.SetDecisionNote(*v)
+	}
+	return _u
+}
+
 // SetDecidedBy sets the "decided_by" field.
 func (_u *RecoveryCaseUpdateOne) SetDecidedBy(v int) *RecoveryCaseUpdateOne {
 	_u.mutation.ResetDecidedBy()
@@ -1605,6 +1683,20 @@ func (_u *RecoveryCaseUpdateOne) sqlSave(ctx context.Context) (_node *RecoveryCa
 	}
 	if _u.mutation.ReasonsCleared() {
 		_spec.ClearField(recoverycase.FieldReasons, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.ReturnKinds(); ok {
+		_spec.SetField(recoverycase.FieldReturnKinds, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedReturnKinds(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, recoverycase.FieldReturnKinds, value)
+		})
+	}
+	if _u.mutation.ReturnKindsCleared() {
+		_spec.ClearField(recoverycase.FieldReturnKinds, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.DecisionNote(); ok {
+		_spec.SetField(recoverycase.FieldDecisionNote, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.DecidedBy(); ok {
 		_spec.SetField(recoverycase.FieldDecidedBy, field.TypeInt, value)

@@ -21,6 +21,8 @@ type SMSMessage struct {
 	Phone string `json:"phone,omitempty"`
 	// Purpose holds the value of the "purpose" field.
 	Purpose string `json:"purpose,omitempty"`
+	// Ref holds the value of the "ref" field.
+	Ref string `json:"ref,omitempty"`
 	// TextSealed holds the value of the "text_sealed" field.
 	TextSealed []byte `json:"-"`
 	// Status holds the value of the "status" field.
@@ -45,7 +47,7 @@ func (*SMSMessage) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case smsmessage.FieldID, smsmessage.FieldSendCount:
 			values[i] = new(sql.NullInt64)
-		case smsmessage.FieldPhone, smsmessage.FieldPurpose, smsmessage.FieldStatus, smsmessage.FieldLastError:
+		case smsmessage.FieldPhone, smsmessage.FieldPurpose, smsmessage.FieldRef, smsmessage.FieldStatus, smsmessage.FieldLastError:
 			values[i] = new(sql.NullString)
 		case smsmessage.FieldCreatedAt, smsmessage.FieldSentAt:
 			values[i] = new(sql.NullTime)
@@ -81,6 +83,12 @@ func (_m *SMSMessage) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field purpose", values[i])
 			} else if value.Valid {
 				_m.Purpose = value.String
+			}
+		case smsmessage.FieldRef:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field ref", values[i])
+			} else if value.Valid {
+				_m.Ref = value.String
 			}
 		case smsmessage.FieldTextSealed:
 			if value, ok := values[i].(*[]byte); !ok {
@@ -160,6 +168,9 @@ func (_m *SMSMessage) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("purpose=")
 	builder.WriteString(_m.Purpose)
+	builder.WriteString(", ")
+	builder.WriteString("ref=")
+	builder.WriteString(_m.Ref)
 	builder.WriteString(", ")
 	builder.WriteString("text_sealed=<sensitive>")
 	builder.WriteString(", ")

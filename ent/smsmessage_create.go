@@ -34,6 +34,20 @@ func (_c *SMSMessageCreate) SetPurpose(v string) *SMSMessageCreate {
 	return _c
 }
 
+// SetRef sets the "ref" field.
+func (_c *SMSMessageCreate) SetRef(v string) *SMSMessageCreate {
+	_c.mutation.SetRef(v)
+	return _c
+}
+
+// SetNillableRef sets the "ref" field if the given value is not nil.
+func (_c *SMSMessageCreate) SetNillableRef(v *string) *SMSMessageCreate {
+	if v != nil {
+		_c.SetRef(*v)
+	}
+	return _c
+}
+
 // SetTextSealed sets the "text_sealed" field.
 func (_c *SMSMessageCreate) SetTextSealed(v []byte) *SMSMessageCreate {
 	_c.mutation.SetTextSealed(v)
@@ -145,6 +159,10 @@ func (_c *SMSMessageCreate) ExecX(ctx context.Context) {
 
 // defaults sets the default values of the builder before save.
 func (_c *SMSMessageCreate) defaults() {
+	if _, ok := _c.mutation.Ref(); !ok {
+		v := smsmessage.DefaultRef
+		_c.mutation.SetRef(v)
+	}
 	if _, ok := _c.mutation.Status(); !ok {
 		v := smsmessage.DefaultStatus
 		_c.mutation.SetStatus(v)
@@ -179,6 +197,14 @@ func (_c *SMSMessageCreate) check() error {
 	if v, ok := _c.mutation.Purpose(); ok {
 		if err := smsmessage.PurposeValidator(v); err != nil {
 			return &ValidationError{Name: "purpose", err: fmt.Errorf(`ent: validator failed for field "SMSMessage.purpose": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.Ref(); !ok {
+		return &ValidationError{Name: "ref", err: errors.New(`ent: missing required field "SMSMessage.ref"`)}
+	}
+	if v, ok := _c.mutation.Ref(); ok {
+		if err := smsmessage.RefValidator(v); err != nil {
+			return &ValidationError{Name: "ref", err: fmt.Errorf(`ent: validator failed for field "SMSMessage.ref": %w`, err)}
 		}
 	}
 	if _, ok := _c.mutation.TextSealed(); !ok {
@@ -240,6 +266,10 @@ func (_c *SMSMessageCreate) createSpec() (*SMSMessage, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Purpose(); ok {
 		_spec.SetField(smsmessage.FieldPurpose, field.TypeString, value)
 		_node.Purpose = value
+	}
+	if value, ok := _c.mutation.Ref(); ok {
+		_spec.SetField(smsmessage.FieldRef, field.TypeString, value)
+		_node.Ref = value
 	}
 	if value, ok := _c.mutation.TextSealed(); ok {
 		_spec.SetField(smsmessage.FieldTextSealed, field.TypeBytes, value)
@@ -338,6 +368,18 @@ func (u *SMSMessageUpsert) SetPurpose(v string) *SMSMessageUpsert {
 // UpdatePurpose sets the "purpose" field to the value that was provided on create.
 func (u *SMSMessageUpsert) UpdatePurpose() *SMSMessageUpsert {
 	u.SetExcluded(smsmessage.FieldPurpose)
+	return u
+}
+
+// SetRef sets the "ref" field.
+func (u *SMSMessageUpsert) SetRef(v string) *SMSMessageUpsert {
+	u.Set(smsmessage.FieldRef, v)
+	return u
+}
+
+// UpdateRef sets the "ref" field to the value that was provided on create.
+func (u *SMSMessageUpsert) UpdateRef() *SMSMessageUpsert {
+	u.SetExcluded(smsmessage.FieldRef)
 	return u
 }
 
@@ -483,6 +525,20 @@ func (u *SMSMessageUpsertOne) SetPurpose(v string) *SMSMessageUpsertOne {
 func (u *SMSMessageUpsertOne) UpdatePurpose() *SMSMessageUpsertOne {
 	return u.Update(func(s *SMSMessageUpsert) {
 		s.UpdatePurpose()
+	})
+}
+
+// SetRef sets the "ref" field.
+func (u *SMSMessageUpsertOne) SetRef(v string) *SMSMessageUpsertOne {
+	return u.Update(func(s *SMSMessageUpsert) {
+		s.SetRef(v)
+	})
+}
+
+// UpdateRef sets the "ref" field to the value that was provided on create.
+func (u *SMSMessageUpsertOne) UpdateRef() *SMSMessageUpsertOne {
+	return u.Update(func(s *SMSMessageUpsert) {
+		s.UpdateRef()
 	})
 }
 
@@ -806,6 +862,20 @@ func (u *SMSMessageUpsertBulk) SetPurpose(v string) *SMSMessageUpsertBulk {
 func (u *SMSMessageUpsertBulk) UpdatePurpose() *SMSMessageUpsertBulk {
 	return u.Update(func(s *SMSMessageUpsert) {
 		s.UpdatePurpose()
+	})
+}
+
+// SetRef sets the "ref" field.
+func (u *SMSMessageUpsertBulk) SetRef(v string) *SMSMessageUpsertBulk {
+	return u.Update(func(s *SMSMessageUpsert) {
+		s.SetRef(v)
+	})
+}
+
+// UpdateRef sets the "ref" field to the value that was provided on create.
+func (u *SMSMessageUpsertBulk) UpdateRef() *SMSMessageUpsertBulk {
+	return u.Update(func(s *SMSMessageUpsert) {
+		s.UpdateRef()
 	})
 }
 

@@ -57,6 +57,20 @@ func (_u *SMSMessageUpdate) SetNillablePurpose(v *string) *SMSMessageUpdate {
 	return _u
 }
 
+// SetRef sets the "ref" field.
+func (_u *SMSMessageUpdate) SetRef(v string) *SMSMessageUpdate {
+	_u.mutation.SetRef(v)
+	return _u
+}
+
+// SetNillableRef sets the "ref" field if the given value is not nil.
+func (_u *SMSMessageUpdate) SetNillableRef(v *string) *SMSMessageUpdate {
+	if v != nil {
+		_u.SetRef(*v)
+	}
+	return _u
+}
+
 // SetTextSealed sets the "text_sealed" field.
 func (_u *SMSMessageUpdate) SetTextSealed(v []byte) *SMSMessageUpdate {
 	_u.mutation.SetTextSealed(v)
@@ -176,6 +190,11 @@ func (_u *SMSMessageUpdate) check() error {
 			return &ValidationError{Name: "purpose", err: fmt.Errorf(`ent: validator failed for field "SMSMessage.purpose": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.Ref(); ok {
+		if err := smsmessage.RefValidator(v); err != nil {
+			return &ValidationError{Name: "ref", err: fmt.Errorf(`ent: validator failed for field "SMSMessage.ref": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.Status(); ok {
 		if err := smsmessage.StatusValidator(v); err != nil {
 			return &ValidationError{Name: "status", err: fmt.Errorf(`ent: validator failed for field "SMSMessage.status": %w`, err)}
@@ -212,6 +231,9 @@ func (_u *SMSMessageUpdate) sqlSave(ctx context.Context) (_node int, err error) 
 	}
 	if value, ok := _u.mutation.Purpose(); ok {
 		_spec.SetField(smsmessage.FieldPurpose, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.Ref(); ok {
+		_spec.SetField(smsmessage.FieldRef, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.TextSealed(); ok {
 		_spec.SetField(smsmessage.FieldTextSealed, field.TypeBytes, value)
@@ -280,6 +302,20 @@ func (_u *SMSMessageUpdateOne) SetPurpose(v string) *SMSMessageUpdateOne {
 func (_u *SMSMessageUpdateOne) SetNillablePurpose(v *string) *SMSMessageUpdateOne {
 	if v != nil {
 		_u.SetPurpose(*v)
+	}
+	return _u
+}
+
+// SetRef sets the "ref" field.
+func (_u *SMSMessageUpdateOne) SetRef(v string) *SMSMessageUpdateOne {
+	_u.mutation.SetRef(v)
+	return _u
+}
+
+// SetNillableRef sets the "ref" field if the given value is not nil.
+func (_u *SMSMessageUpdateOne) SetNillableRef(v *string) *SMSMessageUpdateOne {
+	if v != nil {
+		_u.SetRef(*v)
 	}
 	return _u
 }
@@ -416,6 +452,11 @@ func (_u *SMSMessageUpdateOne) check() error {
 			return &ValidationError{Name: "purpose", err: fmt.Errorf(`ent: validator failed for field "SMSMessage.purpose": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.Ref(); ok {
+		if err := smsmessage.RefValidator(v); err != nil {
+			return &ValidationError{Name: "ref", err: fmt.Errorf(`ent: validator failed for field "SMSMessage.ref": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.Status(); ok {
 		if err := smsmessage.StatusValidator(v); err != nil {
 			return &ValidationError{Name: "status", err: fmt.Errorf(`ent: validator failed for field "SMSMessage.status": %w`, err)}
@@ -469,6 +510,9 @@ func (_u *SMSMessageUpdateOne) sqlSave(ctx context.Context) (_node *SMSMessage, 
 	}
 	if value, ok := _u.mutation.Purpose(); ok {
 		_spec.SetField(smsmessage.FieldPurpose, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.Ref(); ok {
+		_spec.SetField(smsmessage.FieldRef, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.TextSealed(); ok {
 		_spec.SetField(smsmessage.FieldTextSealed, field.TypeBytes, value)

@@ -26,6 +26,8 @@ type Tx struct {
 	Evidence *EvidenceClient
 	// KVEntry is the client for interacting with the KVEntry builders.
 	KVEntry *KVEntryClient
+	// OutboxMessage is the client for interacting with the OutboxMessage builders.
+	OutboxMessage *OutboxMessageClient
 	// RecoveryCase is the client for interacting with the RecoveryCase builders.
 	RecoveryCase *RecoveryCaseClient
 	// SMSCode is the client for interacting with the SMSCode builders.
@@ -171,6 +173,7 @@ func (tx *Tx) init() {
 	tx.CaseEvent = NewCaseEventClient(tx.config)
 	tx.Evidence = NewEvidenceClient(tx.config)
 	tx.KVEntry = NewKVEntryClient(tx.config)
+	tx.OutboxMessage = NewOutboxMessageClient(tx.config)
 	tx.RecoveryCase = NewRecoveryCaseClient(tx.config)
 	tx.SMSCode = NewSMSCodeClient(tx.config)
 	tx.SMSMessage = NewSMSMessageClient(tx.config)

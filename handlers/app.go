@@ -19,8 +19,12 @@ import (
 	"recoverydesk/internal/clock"
 	"recoverydesk/internal/config"
 	"recoverydesk/internal/db"
+	"recoverydesk/internal/imagecheck"
 	"recoverydesk/internal/kvstore"
+	"recoverydesk/internal/recovery"
 	"recoverydesk/internal/sms"
+	"recoverydesk/internal/staff"
+	"recoverydesk/policies"
 	"recoverydesk/views"
 )
 
@@ -37,7 +41,11 @@ type Deps struct {
 	Clock    clock.Clock
 	DevClock *clock.Adjustable // set in dev mode only; backs /dev/clock
 	Courier  *sms.Courier
+	Outbox   *sms.Outbox // the dev outbox; nil with a real gateway
 	Accounts *accounts.Service
+	Recovery *recovery.Service
+	Staff    *staff.Service
+	Enforcer *policies.Enforcer
 	Logger   *slog.Logger
 	Metrics  *prometheus.Registry
 }
@@ -46,12 +54,13 @@ type Deps struct {
 type Server struct {
 	deps     Deps
 	sessions *session.Store
+	console  *session.Store
 	limits   rateLimits
 }
 
 // rateLimits are the per-IP limits of the public endpoints.
 type rateLimits struct {
-	login, register, sms fiber.Handler
+	login, register, sms, recovery fiber.Handler
 }
 
 // New builds the Fiber app with every middleware and route.
@@ -71,19 +80,23 @@ func New(d Deps) (*fiber.App, error) {
 		Views:                 engine,
 		ErrorHandler:          errorHandler(d.Logger),
 		DisableStartupMessage: true,
-		BodyLimit:             4 << 20,
-		ReadTimeout:           30 * time.Second,
-		WriteTimeout:          60 * time.Second,
-		IdleTimeout:           120 * time.Second,
+		// No request is read past one evidence image plus form overhead:
+		// fasthttp refuses a longer Content-Length before reading the body.
+		BodyLimit:    imagecheck.MaxBytes + 64<<10,
+		ReadTimeout:  30 * time.Second,
+		WriteTimeout: 60 * time.Second,
+		IdleTimeout:  120 * time.Second,
 	})
-	counters := kvstore.New(d.DB.Ent, "rl:")
+	counters := kvstore.New(d.DB.Ent, "rl:", d.Clock)
 	s := &Server{
 		deps:     d,
-		sessions: newApplicantSessions(kvstore.New(d.DB.Ent, "sess:")),
+		sessions: newApplicantSessions(kvstore.New(d.DB.Ent, "sess:", d.Clock)),
+		console:  newConsoleSessions(kvstore.New(d.DB.Ent, "console:", d.Clock)),
 		limits: rateLimits{
 			login:    perIP(counters, "login", 60, time.Minute),
 			register: perIP(counters, "register", 30, time.Minute),
 			sms:      perIP(counters, "sms", 20, time.Minute),
+			recovery: perIP(counters, "recovery", 20, time.Minute),
 		},
 	}
 	app.Use(withRequestID())
@@ -97,16 +110,28 @@ func New(d Deps) (*fiber.App, error) {
 		return nil, err
 	}
 	app.Use("/static", filesystem.New(filesystem.Config{Root: http.FS(static), MaxAge: 3600}))
-	app.Use(csrfProtection(kvstore.New(d.DB.Ent, "csrf:")))
+	app.Use(csrfProtection(kvstore.New(d.DB.Ent, "csrf:", d.Clock)))
 	for _, r := range s.routes() {
 		if r.devOnly && !d.Config.Dev {
 			continue
 		}
-		handlers := []fiber.Handler{r.handler}
-		if r.limit != nil {
-			handlers = []fiber.Handler{r.limit, r.handler}
-		}
-		app.Add(r.method, r.path, handlers...)
+		app.Add(r.method, r.path, s.chain(r)...)
 	}
 	return app, nil
+}
+
+// chain is a route's handlers: its rate limit, then for staff routes the
+// session and permission checks, then the handler.
+func (s *Server) chain(r route) []fiber.Handler {
+	var hs []fiber.Handler
+	if r.limit != nil {
+		hs = append(hs, r.limit)
+	}
+	if r.access == accessStaff {
+		hs = append(hs, s.requireStaff)
+		if r.perm != (policies.Permission{}) {
+			hs = append(hs, s.requirePermission(r.perm))
+		}
+	}
+	return append(hs, r.handler)
 }

@@ -11,7 +11,10 @@ import (
 // devSMS lists delivered messages from the outbox, newest first, so a person
 // or a test can read codes and passwords without a gateway.
 func (s *Server) devSMS(c *fiber.Ctx) error {
-	msgs, err := s.deps.Courier.Outbox(c.UserContext(), c.Query("phone"), 200)
+	if s.deps.Outbox == nil {
+		return &APIError{Status: fiber.StatusNotFound, Code: "no_outbox", Message: "当前短信通道不是 outbox，没有可显示的短信"}
+	}
+	msgs, err := s.deps.Outbox.Messages(c.UserContext(), c.Query("phone"), 200)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,8 @@ package handlers_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -9,38 +11,26 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"recoverydesk/internal/accounts"
 	"recoverydesk/internal/passhash"
+	"recoverydesk/internal/rules"
 )
 
-// idNumber completes a 17-digit body with its GB 11643 check character.
-func idNumber(body string) string {
-	weights := []int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
-	sum := 0
-	for i, w := range weights {
-		sum += int(body[i]-'0') * w
-	}
-	return body + string("10X98765432"[sum%11])
-}
-
-// uscc completes a 17-character body with its GB 32100 check character.
-func uscc(body string) string {
-	const chars = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-	weights := []int{1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28}
-	sum := 0
-	for i, w := range weights {
-		sum += strings.IndexByte(chars, body[i]) * w
-	}
-	return body + string(chars[(31-sum%31)%31])
-}
+// idNumber and uscc complete test numbers with their check characters.
+var (
+	idNumber = rules.CompleteIDNumber
+	uscc     = rules.CompleteUSCC
+)
 
 // waitSMS waits for a delivered message to phone containing want and returns
 // its text.
-func (s *testServer) waitSMS(t *testing.T, phone, want string) string {
+func (s *testServer) waitSMS(t testing.TB, phone, want string) string {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		msgs, err := s.courier.Outbox(context.Background(), phone, 50)
+		msgs, err := s.outbox.Messages(context.Background(), phone, 50)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -55,21 +45,47 @@ func (s *testServer) waitSMS(t *testing.T, phone, want string) string {
 	return ""
 }
 
+// newSMS runs send and returns the text of the message it caused to phone:
+// it waits until the outbox holds one more message for phone than before.
+func (s *testServer) newSMS(t testing.TB, phone string, send func()) string {
+	t.Helper()
+	ctx := context.Background()
+	before, err := s.outbox.Messages(ctx, phone, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	send()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		msgs, err := s.outbox.Messages(ctx, phone, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(msgs) > len(before) {
+			return msgs[0].Text
+		}
+		time.Sleep(30 * time.Millisecond)
+	}
+	t.Fatalf("no new SMS to %s", phone)
+	return ""
+}
+
 var sixDigits = regexp.MustCompile(`验证码为(\d{6})`)
 
 // codeFor requests a registration code for phone and reads it from the outbox.
-func (s *testServer) codeFor(t *testing.T, phone string) string {
+func (s *testServer) codeFor(t testing.TB, phone string) string {
 	t.Helper()
-	resp, body := s.postJSON(t, "/api/v1/sms/codes", fmt.Sprintf(`{"phone":%q,"purpose":"register"}`, phone))
-	if resp.StatusCode != 202 {
-		t.Fatalf("send code: %d %s", resp.StatusCode, body)
-	}
-	m := sixDigits.FindStringSubmatch(s.waitSMS(t, phone, "验证码为"))
-	return m[1]
+	text := s.newSMS(t, phone, func() {
+		resp, body := s.postJSON(t, "/api/v1/sms/codes", fmt.Sprintf(`{"phone":%q,"purpose":"register"}`, phone))
+		if resp.StatusCode != 202 {
+			t.Fatalf("send code: %d %s", resp.StatusCode, body)
+		}
+	})
+	return sixDigits.FindStringSubmatch(text)[1]
 }
 
 // person creates a verified person account directly through the service.
-func (s *testServer) person(t *testing.T, username, password, name, id, phone string) {
+func (s *testServer) person(t testing.TB, username, password, name, id, phone string) {
 	t.Helper()
 	_, err := s.accounts.CreateVerifiedPerson(context.Background(), accounts.PersonRegistration{
 		Username: username, Password: password, Name: name, IDNumber: id, Phone: phone,
@@ -80,7 +96,7 @@ func (s *testServer) person(t *testing.T, username, password, name, id, phone st
 }
 
 // jsonBody marshals v.
-func jsonBody(t *testing.T, v any) string {
+func jsonBody(t testing.TB, v any) string {
 	t.Helper()
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -90,7 +106,7 @@ func jsonBody(t *testing.T, v any) string {
 }
 
 // errorExtra decodes the error envelope into a generic map.
-func errorExtra(t *testing.T, body string) map[string]any {
+func errorExtra(t testing.TB, body string) map[string]any {
 	t.Helper()
 	var m struct {
 		Error map[string]any `json:"error"`
@@ -102,3 +118,24 @@ func errorExtra(t *testing.T, body string) map[string]any {
 }
 
 func passhashTesting() passhash.Hasher { return passhash.Hasher{Params: passhash.Testing} }
+
+func mustJSON(t testing.TB, body string, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(body), v); err != nil {
+		t.Fatalf("decode %s: %v", body, err)
+	}
+}
+
+func mustUUID(t testing.TB, s string) uuid.UUID {
+	t.Helper()
+	id, err := uuid.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}

@@ -22,10 +22,14 @@ import (
 	"recoverydesk/internal/db"
 	"recoverydesk/internal/jobs"
 	"recoverydesk/internal/passhash"
+	"recoverydesk/internal/recovery"
 	"recoverydesk/internal/secret"
 	"recoverydesk/internal/sms"
+	"recoverydesk/internal/staff"
 	"recoverydesk/internal/testenv"
 	"recoverydesk/internal/verify"
+	"recoverydesk/policies"
+	"recoverydesk/storage"
 )
 
 func TestMain(m *testing.M) {
@@ -41,7 +45,12 @@ type testServer struct {
 	db       *db.DB
 	clock    *clock.Adjustable
 	courier  *sms.Courier
+	outbox   *sms.Outbox
 	accounts *accounts.Service
+	recovery *recovery.Service
+	staff    *staff.Service
+	enforcer *policies.Enforcer
+	store    *storage.Store
 	logs     *bytes.Buffer
 }
 
@@ -53,14 +62,14 @@ func withEvidence(p handlers.Pinger) serverOption {
 	return func(d *handlers.Deps) { d.Evidence = p }
 }
 
-func newTestServer(t *testing.T, opts ...serverOption) *testServer {
+func newTestServer(t testing.TB, opts ...serverOption) *testServer {
 	t.Helper()
 	return newTestServerOn(t, testenv.SQLite(t), opts...)
 }
 
 // newTestServerOn builds the test server on a given database (see
 // testenv.ForEachDB for tests that must hold on PostgreSQL too).
-func newTestServerOn(t *testing.T, d *db.DB, opts ...serverOption) *testServer {
+func newTestServerOn(t testing.TB, d *db.DB, opts ...serverOption) *testServer {
 	t.Helper()
 	ctx := context.Background()
 	keys, err := secret.New(bytes.Repeat([]byte("t"), 32))
@@ -74,7 +83,12 @@ func newTestServerOn(t *testing.T, d *db.DB, opts ...serverOption) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	courier := sms.NewCourier(keys, sms.OutboxSender{}, d.Ent, clk, ins)
+	outbox := sms.NewOutbox(d.Ent, keys, clk)
+	courier := sms.NewCourier(keys, outbox, d, clk, ins)
+	store := testenv.MinIO(t)
+	codes := verify.New(d, clk, keys, courier)
+	recoveryService := recovery.New(recovery.Deps{DB: d, Clock: clk, Codes: codes, Courier: courier,
+		Hasher: passhash.Hasher{Params: passhash.Testing}, Store: store, Logger: logger})
 	runner, err := jobs.Start(ctx, d, logger, jobs.Deps{Courier: courier}, 50*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
@@ -82,8 +96,16 @@ func newTestServerOn(t *testing.T, d *db.DB, opts ...serverOption) *testServer {
 	t.Cleanup(func() { runner.Stop(context.Background()) })
 	accountService, err := accounts.New(accounts.Deps{
 		DB: d, Clock: clk, Hasher: passhash.Hasher{Params: passhash.Testing},
-		Codes: verify.New(d, clk, keys, courier), Courier: courier, Logger: logger,
+		Codes: codes, Courier: courier, Logger: logger,
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	staffService, err := staff.New(d, clk, passhash.Hasher{Params: passhash.Testing}, keys, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enforcer, err := policies.NewEnforcer(ctx, d.Ent)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,22 +113,24 @@ func newTestServerOn(t *testing.T, d *db.DB, opts ...serverOption) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deps := handlers.Deps{Config: cfg, DB: d, Clock: clk, DevClock: clk, Courier: courier, Accounts: accountService, Logger: logger}
+	deps := handlers.Deps{Config: cfg, DB: d, Clock: clk, DevClock: clk, Courier: courier, Outbox: outbox, Accounts: accountService,
+		Recovery: recoveryService, Staff: staffService, Enforcer: enforcer, Logger: logger}
 	for _, o := range opts {
 		o(&deps)
 	}
 	if deps.Evidence == nil {
-		deps.Evidence = testenv.MinIO(t)
+		deps.Evidence = store
 	}
 	app, err := handlers.New(deps)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testServer{app: app, db: d, clock: clk, courier: courier, accounts: accountService, logs: logs}
+	return &testServer{app: app, db: d, clock: clk, courier: courier, outbox: outbox, accounts: accountService,
+		recovery: recoveryService, staff: staffService, enforcer: enforcer, store: store, logs: logs}
 }
 
 // do sends a request through the app and returns the response and its body.
-func (s *testServer) do(t *testing.T, req *http.Request) (*http.Response, string) {
+func (s *testServer) do(t testing.TB, req *http.Request) (*http.Response, string) {
 	t.Helper()
 	resp, err := s.app.Test(req, -1)
 	if err != nil {
@@ -120,12 +144,12 @@ func (s *testServer) do(t *testing.T, req *http.Request) (*http.Response, string
 	return resp, string(b)
 }
 
-func (s *testServer) get(t *testing.T, path string) (*http.Response, string) {
+func (s *testServer) get(t testing.TB, path string) (*http.Response, string) {
 	t.Helper()
 	return s.do(t, httptest.NewRequest(http.MethodGet, path, nil))
 }
 
-func (s *testServer) postJSON(t *testing.T, path, body string) (*http.Response, string) {
+func (s *testServer) postJSON(t testing.TB, path, body string) (*http.Response, string) {
 	t.Helper()
 	req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
@@ -142,7 +166,7 @@ type apiError struct {
 	} `json:"error"`
 }
 
-func decodeError(t *testing.T, body string) apiError {
+func decodeError(t testing.TB, body string) apiError {
 	t.Helper()
 	var e apiError
 	if err := json.Unmarshal([]byte(body), &e); err != nil {

@@ -6,8 +6,3 @@ import "github.com/gofiber/fiber/v2"
 func (s *Server) home(c *fiber.Ctx) error {
 	return render(c, fiber.StatusOK, "public/home", layoutPublic, Page{Title: "首页", Nav: "home"})
 }
-
-// consoleLoginPage is the staff sign-in form.
-func (s *Server) consoleLoginPage(c *fiber.Ctx) error {
-	return render(c, fiber.StatusOK, "console/login", layoutConsole, Page{Title: "审核台登录"})
-}

@@ -84,7 +84,7 @@ func runSeed(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 }
 
 func seedPerson(ctx context.Context, svc *accounts.Service, p demoPerson, stdout io.Writer) error {
-	id := withIDCheck(p.idBody)
+	id := rules.CompleteIDNumber(p.idBody)
 	op, err := svc.CreateVerifiedPerson(ctx, accounts.PersonRegistration{Username: p.username, Password: demoPassword,
 		Name: p.name, IDNumber: id, Phone: p.phone})
 	if err != nil {
@@ -94,7 +94,7 @@ func seedPerson(ctx context.Context, svc *accounts.Service, p demoPerson, stdout
 	if p.unitUser == "" {
 		return nil
 	}
-	form, err := svc.CheckUnitForm(accounts.UnitRegistration{CertType: string(rules.CertUSCC), CertNumber: withUSCCCheck(p.uscc),
+	form, err := svc.CheckUnitForm(accounts.UnitRegistration{CertType: string(rules.CertUSCC), CertNumber: rules.CompleteUSCC(p.uscc),
 		UnitName: p.unitName, RegionCode: p.region, Username: p.unitUser, Password: demoPassword})
 	if err != nil {
 		return fmt.Errorf("demo unit %s: %w", p.unitUser, err)
@@ -118,32 +118,7 @@ func seedAccountsService(d *db.DB, key []byte) (*accounts.Service, error) {
 		return nil, err
 	}
 	clk := clock.Real{}
-	courier := sms.NewCourier(keys, sms.OutboxSender{}, d.Ent, clk, ins)
+	courier := sms.NewCourier(keys, sms.NewOutbox(d.Ent, keys, clk), d, clk, ins)
 	return accounts.New(accounts.Deps{DB: d, Clock: clk, Hasher: passhash.Hasher{Params: passhash.Production},
 		Codes: verify.New(d, clk, keys, courier), Courier: courier})
-}
-
-// withIDCheck completes a 17-digit body with its GB 11643 check character.
-func withIDCheck(body string) string {
-	weights := []int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
-	sum := 0
-	for i, w := range weights {
-		sum += int(body[i]-'0') * w
-	}
-	return body + string("10X98765432"[sum%11])
-}
-
-// withUSCCCheck completes a 17-character body with its GB 32100 check character.
-func withUSCCCheck(body string) string {
-	const chars = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-	weights := []int{1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28}
-	sum := 0
-	for i, w := range weights {
-		for j := 0; j < len(chars); j++ {
-			if chars[j] == body[i] {
-				sum += j * w
-			}
-		}
-	}
-	return body + string(chars[(31-sum%31)%31])
 }

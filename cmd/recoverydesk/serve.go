@@ -23,9 +23,12 @@ import (
 	"recoverydesk/internal/jobs"
 	"recoverydesk/internal/kvstore"
 	"recoverydesk/internal/passhash"
+	"recoverydesk/internal/recovery"
 	"recoverydesk/internal/secret"
 	"recoverydesk/internal/sms"
+	"recoverydesk/internal/staff"
 	"recoverydesk/internal/verify"
+	"recoverydesk/policies"
 	"recoverydesk/storage"
 )
 
@@ -87,15 +90,29 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	courier := sms.NewCourier(keys, smsSender(cfg), d.Ent, clk, inserter)
+	sender, outbox := smsSender(cfg, d, keys, clk)
+	courier := sms.NewCourier(keys, sender, d, clk, inserter)
+	codes := verify.New(d, clk, keys, courier)
 	accountService, err := accounts.New(accounts.Deps{
 		DB: d, Clock: clk, Hasher: passhash.Hasher{Params: passhash.Production},
-		Codes: verify.New(d, clk, keys, courier), Courier: courier, Logger: logger,
+		Codes: codes, Courier: courier, Logger: logger,
 	})
 	if err != nil {
 		return err
 	}
-	runner, err := jobs.Start(ctx, d, logger, jobs.Deps{Courier: courier}, 500*time.Millisecond)
+	staffService, err := staff.New(d, clk, passhash.Hasher{Params: passhash.Production}, keys, logger)
+	if err != nil {
+		return err
+	}
+	enforcer, err := policies.NewEnforcer(ctx, d.Ent)
+	if err != nil {
+		return err
+	}
+	// Role grants made on another instance are in force here within seconds.
+	enforcer.StartAutoReload(ctx, 5*time.Second)
+	recoveryService := recovery.New(recovery.Deps{DB: d, Clock: clk, Codes: codes, Courier: courier,
+		Hasher: passhash.Hasher{Params: passhash.Production}, Store: evidence, Logger: logger})
+	runner, err := jobs.Start(ctx, d, logger, jobs.Deps{Courier: courier, Recovery: recoveryService}, 500*time.Millisecond)
 	if err != nil {
 		return err
 	}
@@ -112,7 +129,8 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	app, err := handlers.New(handlers.Deps{
 		Config: cfg, DB: d, Evidence: evidence, Clock: clk, DevClock: devClock,
-		Courier: courier, Accounts: accountService, Logger: logger, Metrics: reg,
+		Courier: courier, Outbox: outbox, Accounts: accountService, Recovery: recoveryService, Staff: staffService, Enforcer: enforcer,
+		Logger: logger, Metrics: reg,
 	})
 	if err != nil {
 		return err
@@ -159,11 +177,13 @@ func openEvidenceStore(ctx context.Context, cfg config.Config, logger *slog.Logg
 	return store, stop, nil
 }
 
-func smsSender(cfg config.Config) sms.Sender {
+// smsSender is the configured SMS driver, and the outbox when that is it.
+func smsSender(cfg config.Config, d *db.DB, keys *secret.Keys, clk clock.Clock) (sms.Sender, *sms.Outbox) {
 	if cfg.SMSDriver == "http" {
-		return sms.HTTPSender{URL: cfg.SMSHTTPURL}
+		return sms.HTTPSender{URL: cfg.SMSHTTPURL}, nil
 	}
-	return sms.OutboxSender{}
+	o := sms.NewOutbox(d.Ent, keys, clk)
+	return o, o
 }
 
 // sweepExpiredEntries removes expired sessions, CSRF tokens and counters.

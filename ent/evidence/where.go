@@ -82,7 +82,7 @@ func Sha256(v string) predicate.Evidence {
 }
 
 // Phash applies equality check predicate on the "phash" field. It's identical to PhashEQ.
-func Phash(v uint64) predicate.Evidence {
+func Phash(v int64) predicate.Evidence {
 	return predicate.Evidence(sql.FieldEQ(FieldPhash, v))
 }
 
@@ -357,42 +357,42 @@ func Sha256ContainsFold(v string) predicate.Evidence {
 }
 
 // PhashEQ applies the EQ predicate on the "phash" field.
-func PhashEQ(v uint64) predicate.Evidence {
+func PhashEQ(v int64) predicate.Evidence {
 	return predicate.Evidence(sql.FieldEQ(FieldPhash, v))
 }
 
 // PhashNEQ applies the NEQ predicate on the "phash" field.
-func PhashNEQ(v uint64) predicate.Evidence {
+func PhashNEQ(v int64) predicate.Evidence {
 	return predicate.Evidence(sql.FieldNEQ(FieldPhash, v))
 }
 
 // PhashIn applies the In predicate on the "phash" field.
-func PhashIn(vs ...uint64) predicate.Evidence {
+func PhashIn(vs ...int64) predicate.Evidence {
 	return predicate.Evidence(sql.FieldIn(FieldPhash, vs...))
 }
 
 // PhashNotIn applies the NotIn predicate on the "phash" field.
-func PhashNotIn(vs ...uint64) predicate.Evidence {
+func PhashNotIn(vs ...int64) predicate.Evidence {
 	return predicate.Evidence(sql.FieldNotIn(FieldPhash, vs...))
 }
 
 // PhashGT applies the GT predicate on the "phash" field.
-func PhashGT(v uint64) predicate.Evidence {
+func PhashGT(v int64) predicate.Evidence {
 	return predicate.Evidence(sql.FieldGT(FieldPhash, v))
 }
 
 // PhashGTE applies the GTE predicate on the "phash" field.
-func PhashGTE(v uint64) predicate.Evidence {
+func PhashGTE(v int64) predicate.Evidence {
 	return predicate.Evidence(sql.FieldGTE(FieldPhash, v))
 }
 
 // PhashLT applies the LT predicate on the "phash" field.
-func PhashLT(v uint64) predicate.Evidence {
+func PhashLT(v int64) predicate.Evidence {
 	return predicate.Evidence(sql.FieldLT(FieldPhash, v))
 }
 
 // PhashLTE applies the LTE predicate on the "phash" field.
-func PhashLTE(v uint64) predicate.Evidence {
+func PhashLTE(v int64) predicate.Evidence {
 	return predicate.Evidence(sql.FieldLTE(FieldPhash, v))
 }
 

@@ -161,7 +161,7 @@ var (
 		{Name: "kind", Type: field.TypeEnum, Enums: []string{"id_front", "id_handheld", "unit_license", "authorization_letter"}},
 		{Name: "object_key", Type: field.TypeString, Unique: true, Size: 200},
 		{Name: "sha256", Type: field.TypeString, Size: 64},
-		{Name: "phash", Type: field.TypeUint64, Nullable: true},
+		{Name: "phash", Type: field.TypeInt64, Nullable: true},
 		{Name: "size", Type: field.TypeInt64},
 		{Name: "width", Type: field.TypeInt},
 		{Name: "height", Type: field.TypeInt},
@@ -214,6 +214,26 @@ var (
 			},
 		},
 	}
+	// OutboxMessagesColumns holds the columns for the "outbox_messages" table.
+	OutboxMessagesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "phone", Type: field.TypeString, Size: 11},
+		{Name: "text_sealed", Type: field.TypeBytes},
+		{Name: "created_at", Type: field.TypeTime},
+	}
+	// OutboxMessagesTable holds the schema information for the "outbox_messages" table.
+	OutboxMessagesTable = &schema.Table{
+		Name:       "outbox_messages",
+		Columns:    OutboxMessagesColumns,
+		PrimaryKey: []*schema.Column{OutboxMessagesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "outboxmessage_phone_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{OutboxMessagesColumns[1], OutboxMessagesColumns[3]},
+			},
+		},
+	}
 	// RecoveryCasesColumns holds the columns for the "recovery_cases" table.
 	RecoveryCasesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeUUID},
@@ -238,6 +258,8 @@ var (
 		{Name: "claim_expires_at", Type: field.TypeTime, Nullable: true},
 		{Name: "outcome", Type: field.TypeEnum, Nullable: true, Enums: []string{"approve", "reject", "return"}},
 		{Name: "reasons", Type: field.TypeJSON, Nullable: true},
+		{Name: "return_kinds", Type: field.TypeJSON, Nullable: true},
+		{Name: "decision_note", Type: field.TypeString, Size: 2147483647, Default: ""},
 		{Name: "decided_by", Type: field.TypeInt, Nullable: true},
 		{Name: "decided_at", Type: field.TypeTime, Nullable: true},
 		{Name: "account_cases", Type: field.TypeInt},
@@ -250,7 +272,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "recovery_cases_accounts_cases",
-				Columns:    []*schema.Column{RecoveryCasesColumns[24]},
+				Columns:    []*schema.Column{RecoveryCasesColumns[26]},
 				RefColumns: []*schema.Column{AccountsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -302,6 +324,7 @@ var (
 		{Name: "id", Type: field.TypeInt, Increment: true},
 		{Name: "phone", Type: field.TypeString, Size: 11},
 		{Name: "purpose", Type: field.TypeString, Size: 32},
+		{Name: "ref", Type: field.TypeString, Size: 64, Default: ""},
 		{Name: "text_sealed", Type: field.TypeBytes},
 		{Name: "status", Type: field.TypeEnum, Enums: []string{"queued", "sent", "failed"}, Default: "queued"},
 		{Name: "send_count", Type: field.TypeInt, Default: 0},
@@ -318,12 +341,17 @@ var (
 			{
 				Name:    "smsmessage_phone_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{SmsMessagesColumns[1], SmsMessagesColumns[7]},
+				Columns: []*schema.Column{SmsMessagesColumns[1], SmsMessagesColumns[8]},
 			},
 			{
 				Name:    "smsmessage_status",
 				Unique:  false,
-				Columns: []*schema.Column{SmsMessagesColumns[4]},
+				Columns: []*schema.Column{SmsMessagesColumns[5]},
+			},
+			{
+				Name:    "smsmessage_ref",
+				Unique:  false,
+				Columns: []*schema.Column{SmsMessagesColumns[3]},
 			},
 		},
 	}
@@ -357,6 +385,7 @@ var (
 		CaseEventsTable,
 		EvidencesTable,
 		KvEntriesTable,
+		OutboxMessagesTable,
 		RecoveryCasesTable,
 		SmsCodesTable,
 		SmsMessagesTable,

@@ -24,6 +24,9 @@ type Evidence func(*sql.Selector)
 // KVEntry is the predicate function for kventry builders.
 type KVEntry func(*sql.Selector)
 
+// OutboxMessage is the predicate function for outboxmessage builders.
+type OutboxMessage func(*sql.Selector)
+
 // RecoveryCase is the predicate function for recoverycase builders.
 type RecoveryCase func(*sql.Selector)
 

@@ -60,6 +60,10 @@ const (
 	FieldOutcome = "outcome"
 	// FieldReasons holds the string denoting the reasons field in the database.
 	FieldReasons = "reasons"
+	// FieldReturnKinds holds the string denoting the return_kinds field in the database.
+	FieldReturnKinds = "return_kinds"
+	// FieldDecisionNote holds the string denoting the decision_note field in the database.
+	FieldDecisionNote = "decision_note"
 	// FieldDecidedBy holds the string denoting the decided_by field in the database.
 	FieldDecidedBy = "decided_by"
 	// FieldDecidedAt holds the string denoting the decided_at field in the database.
@@ -119,6 +123,8 @@ var Columns = []string{
 	FieldClaimExpiresAt,
 	FieldOutcome,
 	FieldReasons,
+	FieldReturnKinds,
+	FieldDecisionNote,
 	FieldDecidedBy,
 	FieldDecidedAt,
 }
@@ -179,6 +185,8 @@ var (
 	DefaultUsernameSimilarity int
 	// DefaultNameSimilarity holds the default value on creation for the "name_similarity" field.
 	DefaultNameSimilarity int
+	// DefaultDecisionNote holds the default value on creation for the "decision_note" field.
+	DefaultDecisionNote string
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() uuid.UUID
 )
@@ -343,6 +351,11 @@ func ByClaimExpiresAt(opts ...sql.OrderTermOption) OrderOption {
 // ByOutcome orders the results by the outcome field.
 func ByOutcome(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldOutcome, opts...).ToFunc()
+}
+
+// ByDecisionNote orders the results by the decision_note field.
+func ByDecisionNote(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldDecisionNote, opts...).ToFunc()
 }
 
 // ByDecidedBy orders the results by the decided_by field.

@@ -142,6 +142,11 @@ func ClaimExpiresAt(v time.Time) predicate.RecoveryCase {
 	return predicate.RecoveryCase(sql.FieldEQ(FieldClaimExpiresAt, v))
 }
 
+// DecisionNote applies equality check predicate on the "decision_note" field. It's identical to DecisionNoteEQ.
+func DecisionNote(v string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldEQ(FieldDecisionNote, v))
+}
+
 // DecidedBy applies equality check predicate on the "decided_by" field. It's identical to DecidedByEQ.
 func DecidedBy(v int) predicate.RecoveryCase {
 	return predicate.RecoveryCase(sql.FieldEQ(FieldDecidedBy, v))
@@ -1130,6 +1135,81 @@ func ReasonsIsNil() predicate.RecoveryCase {
 // ReasonsNotNil applies the NotNil predicate on the "reasons" field.
 func ReasonsNotNil() predicate.RecoveryCase {
 	return predicate.RecoveryCase(sql.FieldNotNull(FieldReasons))
+}
+
+// ReturnKindsIsNil applies the IsNil predicate on the "return_kinds" field.
+func ReturnKindsIsNil() predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldIsNull(FieldReturnKinds))
+}
+
+// ReturnKindsNotNil applies the NotNil predicate on the "return_kinds" field.
+func ReturnKindsNotNil() predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldNotNull(FieldReturnKinds))
+}
+
+// DecisionNoteEQ applies the EQ predicate on the "decision_note" field.
+func DecisionNoteEQ(v string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldEQ(FieldDecisionNote, v))
+}
+
+// DecisionNoteNEQ applies the NEQ predicate on the "decision_note" field.
+func DecisionNoteNEQ(v string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldNEQ(FieldDecisionNote, v))
+}
+
+// DecisionNoteIn applies the In predicate on the "decision_note" field.
+func DecisionNoteIn(vs ...string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldIn(FieldDecisionNote, vs...))
+}
+
+// DecisionNoteNotIn applies the NotIn predicate on the "decision_note" field.
+func DecisionNoteNotIn(vs ...string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldNotIn(FieldDecisionNote, vs...))
+}
+
+// DecisionNoteGT applies the GT predicate on the "decision_note" field.
+func DecisionNoteGT(v string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldGT(FieldDecisionNote, v))
+}
+
+// DecisionNoteGTE applies the GTE predicate on the "decision_note" field.
+func DecisionNoteGTE(v string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldGTE(FieldDecisionNote, v))
+}
+
+// DecisionNoteLT applies the LT predicate on the "decision_note" field.
+func DecisionNoteLT(v string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldLT(FieldDecisionNote, v))
+}
+
+// DecisionNoteLTE applies the LTE predicate on the "decision_note" field.
+func DecisionNoteLTE(v string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldLTE(FieldDecisionNote, v))
+}
+
+// DecisionNoteContains applies the Contains predicate on the "decision_note" field.
+func DecisionNoteContains(v string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldContains(FieldDecisionNote, v))
+}
+
+// DecisionNoteHasPrefix applies the HasPrefix predicate on the "decision_note" field.
+func DecisionNoteHasPrefix(v string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldHasPrefix(FieldDecisionNote, v))
+}
+
+// DecisionNoteHasSuffix applies the HasSuffix predicate on the "decision_note" field.
+func DecisionNoteHasSuffix(v string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldHasSuffix(FieldDecisionNote, v))
+}
+
+// DecisionNoteEqualFold applies the EqualFold predicate on the "decision_note" field.
+func DecisionNoteEqualFold(v string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldEqualFold(FieldDecisionNote, v))
+}
+
+// DecisionNoteContainsFold applies the ContainsFold predicate on the "decision_note" field.
+func DecisionNoteContainsFold(v string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldContainsFold(FieldDecisionNote, v))
 }
 
 // DecidedByEQ applies the EQ predicate on the "decided_by" field.

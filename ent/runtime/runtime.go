@@ -9,6 +9,7 @@ import (
 	"recoverydesk/ent/caseevent"
 	"recoverydesk/ent/evidence"
 	"recoverydesk/ent/kventry"
+	"recoverydesk/ent/outboxmessage"
 	"recoverydesk/ent/recoverycase"
 	"recoverydesk/ent/schema"
 	"recoverydesk/ent/smscode"
@@ -229,6 +230,16 @@ func init() {
 	kventryDescExpiresAt := kventryFields[2].Descriptor()
 	// kventry.DefaultExpiresAt holds the default value on creation for the expires_at field.
 	kventry.DefaultExpiresAt = kventryDescExpiresAt.Default.(int64)
+	outboxmessageFields := schema.OutboxMessage{}.Fields()
+	_ = outboxmessageFields
+	// outboxmessageDescPhone is the schema descriptor for phone field.
+	outboxmessageDescPhone := outboxmessageFields[0].Descriptor()
+	// outboxmessage.PhoneValidator is a validator for the "phone" field. It is called by the builders before save.
+	outboxmessage.PhoneValidator = outboxmessageDescPhone.Validators[0].(func(string) error)
+	// outboxmessageDescCreatedAt is the schema descriptor for created_at field.
+	outboxmessageDescCreatedAt := outboxmessageFields[2].Descriptor()
+	// outboxmessage.DefaultCreatedAt holds the default value on creation for the created_at field.
+	outboxmessage.DefaultCreatedAt = outboxmessageDescCreatedAt.Default.(func() time.Time)
 	recoverycaseMixin := schema.RecoveryCase{}.Mixin()
 	recoverycaseHooks := schema.RecoveryCase{}.Hooks()
 	recoverycase.Hooks[0] = recoverycaseHooks[0]
@@ -286,6 +297,10 @@ func init() {
 	recoverycaseDescNameSimilarity := recoverycaseFields[11].Descriptor()
 	// recoverycase.DefaultNameSimilarity holds the default value on creation for the name_similarity field.
 	recoverycase.DefaultNameSimilarity = recoverycaseDescNameSimilarity.Default.(int)
+	// recoverycaseDescDecisionNote is the schema descriptor for decision_note field.
+	recoverycaseDescDecisionNote := recoverycaseFields[21].Descriptor()
+	// recoverycase.DefaultDecisionNote holds the default value on creation for the decision_note field.
+	recoverycase.DefaultDecisionNote = recoverycaseDescDecisionNote.Default.(string)
 	// recoverycaseDescID is the schema descriptor for id field.
 	recoverycaseDescID := recoverycaseFields[0].Descriptor()
 	// recoverycase.DefaultID holds the default value on creation for the id field.
@@ -314,18 +329,24 @@ func init() {
 	smsmessageDescPurpose := smsmessageFields[1].Descriptor()
 	// smsmessage.PurposeValidator is a validator for the "purpose" field. It is called by the builders before save.
 	smsmessage.PurposeValidator = smsmessageDescPurpose.Validators[0].(func(string) error)
+	// smsmessageDescRef is the schema descriptor for ref field.
+	smsmessageDescRef := smsmessageFields[2].Descriptor()
+	// smsmessage.DefaultRef holds the default value on creation for the ref field.
+	smsmessage.DefaultRef = smsmessageDescRef.Default.(string)
+	// smsmessage.RefValidator is a validator for the "ref" field. It is called by the builders before save.
+	smsmessage.RefValidator = smsmessageDescRef.Validators[0].(func(string) error)
 	// smsmessageDescSendCount is the schema descriptor for send_count field.
-	smsmessageDescSendCount := smsmessageFields[4].Descriptor()
+	smsmessageDescSendCount := smsmessageFields[5].Descriptor()
 	// smsmessage.DefaultSendCount holds the default value on creation for the send_count field.
 	smsmessage.DefaultSendCount = smsmessageDescSendCount.Default.(int)
 	// smsmessageDescLastError is the schema descriptor for last_error field.
-	smsmessageDescLastError := smsmessageFields[5].Descriptor()
+	smsmessageDescLastError := smsmessageFields[6].Descriptor()
 	// smsmessage.DefaultLastError holds the default value on creation for the last_error field.
 	smsmessage.DefaultLastError = smsmessageDescLastError.Default.(string)
 	// smsmessage.LastErrorValidator is a validator for the "last_error" field. It is called by the builders before save.
 	smsmessage.LastErrorValidator = smsmessageDescLastError.Validators[0].(func(string) error)
 	// smsmessageDescCreatedAt is the schema descriptor for created_at field.
-	smsmessageDescCreatedAt := smsmessageFields[6].Descriptor()
+	smsmessageDescCreatedAt := smsmessageFields[7].Descriptor()
 	// smsmessage.DefaultCreatedAt holds the default value on creation for the created_at field.
 	smsmessage.DefaultCreatedAt = smsmessageDescCreatedAt.Default.(func() time.Time)
 	staffuserMixin := schema.StaffUser{}.Mixin()

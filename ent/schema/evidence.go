@@ -23,7 +23,7 @@ func (Evidence) Fields() []ent.Field {
 		field.String("object_key").MaxLen(200).Unique(),
 		field.String("sha256").MaxLen(64),
 		// phash is a perceptual hash for near-duplicate detection.
-		field.Uint64("phash").Optional(),
+		field.Int64("phash").Optional(), // the 64-bit hash bit-cast: database/sql refuses uint64 with the high bit set
 		field.Int64("size"),
 		field.Int("width"),
 		field.Int("height"),

@@ -48,6 +48,9 @@ func (RecoveryCase) Fields() []ent.Field {
 		field.Time("claim_expires_at").Optional().Nillable(),
 		field.Enum("outcome").Values("approve", "reject", "return").Optional().Nillable(),
 		field.JSON("reasons", []string{}).Optional(),
+		// return_kinds names the evidence to upload again after a return (补正).
+		field.JSON("return_kinds", []string{}).Optional(),
+		field.Text("decision_note").Default(""),
 		field.Int("decided_by").Optional().Nillable(),
 		field.Time("decided_at").Optional().Nillable(),
 	}

@@ -18,6 +18,9 @@ func (SMSMessage) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("phone").MaxLen(11),
 		field.String("purpose").MaxLen(32),
+		// ref names what the message is about ("case:<uuid>"), so the case
+		// page can show a failing delivery.
+		field.String("ref").MaxLen(64).Default(""),
 		field.Bytes("text_sealed").Sensitive(),
 		field.Enum("status").Values("queued", "sent", "failed").Default("queued"),
 		field.Int("send_count").Default(0),
@@ -29,5 +32,5 @@ func (SMSMessage) Fields() []ent.Field {
 
 // Indexes of SMSMessage.
 func (SMSMessage) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("phone", "created_at"), index.Fields("status")}
+	return []ent.Index{index.Fields("phone", "created_at"), index.Fields("status"), index.Fields("ref")}
 }

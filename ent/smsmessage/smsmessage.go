@@ -18,6 +18,8 @@ const (
 	FieldPhone = "phone"
 	// FieldPurpose holds the string denoting the purpose field in the database.
 	FieldPurpose = "purpose"
+	// FieldRef holds the string denoting the ref field in the database.
+	FieldRef = "ref"
 	// FieldTextSealed holds the string denoting the text_sealed field in the database.
 	FieldTextSealed = "text_sealed"
 	// FieldStatus holds the string denoting the status field in the database.
@@ -39,6 +41,7 @@ var Columns = []string{
 	FieldID,
 	FieldPhone,
 	FieldPurpose,
+	FieldRef,
 	FieldTextSealed,
 	FieldStatus,
 	FieldSendCount,
@@ -62,6 +65,10 @@ var (
 	PhoneValidator func(string) error
 	// PurposeValidator is a validator for the "purpose" field. It is called by the builders before save.
 	PurposeValidator func(string) error
+	// DefaultRef holds the default value on creation for the "ref" field.
+	DefaultRef string
+	// RefValidator is a validator for the "ref" field. It is called by the builders before save.
+	RefValidator func(string) error
 	// DefaultSendCount holds the default value on creation for the "send_count" field.
 	DefaultSendCount int
 	// DefaultLastError holds the default value on creation for the "last_error" field.
@@ -115,6 +122,11 @@ func ByPhone(opts ...sql.OrderTermOption) OrderOption {
 // ByPurpose orders the results by the purpose field.
 func ByPurpose(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldPurpose, opts...).ToFunc()
+}
+
+// ByRef orders the results by the ref field.
+func ByRef(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRef, opts...).ToFunc()
 }
 
 // ByStatus orders the results by the status field.

@@ -64,6 +64,11 @@ func Purpose(v string) predicate.SMSMessage {
 	return predicate.SMSMessage(sql.FieldEQ(FieldPurpose, v))
 }
 
+// Ref applies equality check predicate on the "ref" field. It's identical to RefEQ.
+func Ref(v string) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldEQ(FieldRef, v))
+}
+
 // TextSealed applies equality check predicate on the "text_sealed" field. It's identical to TextSealedEQ.
 func TextSealed(v []byte) predicate.SMSMessage {
 	return predicate.SMSMessage(sql.FieldEQ(FieldTextSealed, v))
@@ -217,6 +222,71 @@ func PurposeEqualFold(v string) predicate.SMSMessage {
 // PurposeContainsFold applies the ContainsFold predicate on the "purpose" field.
 func PurposeContainsFold(v string) predicate.SMSMessage {
 	return predicate.SMSMessage(sql.FieldContainsFold(FieldPurpose, v))
+}
+
+// RefEQ applies the EQ predicate on the "ref" field.
+func RefEQ(v string) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldEQ(FieldRef, v))
+}
+
+// RefNEQ applies the NEQ predicate on the "ref" field.
+func RefNEQ(v string) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldNEQ(FieldRef, v))
+}
+
+// RefIn applies the In predicate on the "ref" field.
+func RefIn(vs ...string) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldIn(FieldRef, vs...))
+}
+
+// RefNotIn applies the NotIn predicate on the "ref" field.
+func RefNotIn(vs ...string) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldNotIn(FieldRef, vs...))
+}
+
+// RefGT applies the GT predicate on the "ref" field.
+func RefGT(v string) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldGT(FieldRef, v))
+}
+
+// RefGTE applies the GTE predicate on the "ref" field.
+func RefGTE(v string) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldGTE(FieldRef, v))
+}
+
+// RefLT applies the LT predicate on the "ref" field.
+func RefLT(v string) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldLT(FieldRef, v))
+}
+
+// RefLTE applies the LTE predicate on the "ref" field.
+func RefLTE(v string) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldLTE(FieldRef, v))
+}
+
+// RefContains applies the Contains predicate on the "ref" field.
+func RefContains(v string) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldContains(FieldRef, v))
+}
+
+// RefHasPrefix applies the HasPrefix predicate on the "ref" field.
+func RefHasPrefix(v string) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldHasPrefix(FieldRef, v))
+}
+
+// RefHasSuffix applies the HasSuffix predicate on the "ref" field.
+func RefHasSuffix(v string) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldHasSuffix(FieldRef, v))
+}
+
+// RefEqualFold applies the EqualFold predicate on the "ref" field.
+func RefEqualFold(v string) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldEqualFold(FieldRef, v))
+}
+
+// RefContainsFold applies the ContainsFold predicate on the "ref" field.
+func RefContainsFold(v string) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldContainsFold(FieldRef, v))
 }
 
 // TextSealedEQ applies the EQ predicate on the "text_sealed" field.

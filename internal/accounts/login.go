@@ -117,7 +117,7 @@ func (s *Service) applyAttempt(ctx context.Context, tx *db.Tx, a *ent.Account, c
 		// The password changed while we verified: judge by the new one next time.
 		chk.matchesCurrent = false
 	}
-	if a.LockedUntil != nil && now.Before(*a.LockedUntil) {
+	if rules.DefaultLockout.Locked(a.LockedUntil, now) {
 		if err := upd.Exec(ctx); err != nil {
 			return nil, nil, err
 		}
@@ -129,41 +129,53 @@ func (s *Service) applyAttempt(ctx context.Context, tx *db.Tx, a *ent.Account, c
 	}
 	switch {
 	case chk.matchesCurrent:
-		upd.SetFailedLogins(0).SetLastLoginAt(now)
-		if err := upd.Exec(ctx); err != nil {
+		a, err := upd.SetFailedLogins(0).SetLastLoginAt(now).Save(ctx)
+		if err != nil {
 			return nil, nil, err
 		}
-		a.FailedLogins = 0
 		return a, nil, audit.Record(ctx, tx.Ent, withAction(ev, purpose+".success", nil))
-	case chk.matchesPending && a.PendingEffectiveAt != nil:
+	case chk.matchesPending && a.PendingPasswordHash != "":
 		if err := upd.Exec(ctx); err != nil {
 			return nil, nil, err
 		}
-		at := *a.PendingEffectiveAt
-		e := ErrPasswordNotEffective.With("effective_at", at.Format(time.RFC3339))
-		e.Message = fmt.Sprintf("新密码尚未生效，将于 %s 生效，在此之前请使用原密码登录", at.In(rules.Shanghai).Format("2006-01-02 15:04"))
-		return nil, e, audit.Record(ctx, tx.Ent, withAction(ev, purpose+".pending_not_effective", nil))
+		return nil, notEffectiveError(a.PendingEffectiveAt), audit.Record(ctx, tx.Ent, withAction(ev, purpose+".pending_not_effective", nil))
 	}
-	failures := a.FailedLogins + 1
-	if failures >= MaxFailedLogins {
-		until := now.Add(LockDuration)
-		upd.SetFailedLogins(0).SetLockedUntil(until)
-		if err := upd.Exec(ctx); err != nil {
+	stored, until, left := rules.DefaultLockout.Fail(a.FailedLogins, now)
+	upd.SetFailedLogins(stored)
+	failure := withAction(ev, purpose+".failure", map[string]any{"failures": a.FailedLogins + 1})
+	if until != nil {
+		if err := upd.SetLockedUntil(*until).Exec(ctx); err != nil {
 			return nil, nil, err
 		}
-		if err := audit.Record(ctx, tx.Ent, withAction(ev, purpose+".failure", map[string]any{"failures": failures})); err != nil {
+		if err := audit.Record(ctx, tx.Ent, failure); err != nil {
 			return nil, nil, err
 		}
-		return nil, lockedError(until), audit.Record(ctx, tx.Ent, withAction(ev, "account.locked", map[string]any{"until": until}))
+		return nil, lockedError(*until), audit.Record(ctx, tx.Ent, withAction(ev, "account.locked", map[string]any{"until": *until}))
 	}
-	upd.SetFailedLogins(failures)
 	if err := upd.Exec(ctx); err != nil {
 		return nil, nil, err
 	}
-	left := MaxFailedLogins - failures
+	return nil, attemptsLeftError(left), audit.Record(ctx, tx.Ent, failure)
+}
+
+// notEffectiveError answers the new password before its time. Until its SMS
+// has gone out the time is not known yet.
+func notEffectiveError(at *time.Time) error {
+	if at == nil {
+		e := ErrPasswordNotEffective.With("effective_at", nil)
+		e.Message = "新密码短信正在发送，收到短信4小时后新密码才生效，在此之前请使用原密码登录"
+		return e
+	}
+	e := ErrPasswordNotEffective.With("effective_at", at.Format(time.RFC3339))
+	e.Message = fmt.Sprintf("新密码尚未生效，将于 %s 生效，在此之前请使用原密码登录", at.In(rules.Shanghai).Format("2006-01-02 15:04"))
+	return e
+}
+
+// attemptsLeftError is a wrong password with the attempts before the lock.
+func attemptsLeftError(left int) error {
 	e := ErrBadCredentials.With("attempts_left", left)
 	e.Message = fmt.Sprintf("用户名或密码错误，再错误%d次账号将被锁定1小时", left)
-	return nil, e, audit.Record(ctx, tx.Ent, withAction(ev, purpose+".failure", map[string]any{"failures": failures}))
+	return e
 }
 
 func withAction(e audit.Event, action string, detail map[string]any) audit.Event {
@@ -201,6 +213,9 @@ type PasswordChange struct {
 // one counts toward the lockout). The new one must pass the policy and differ
 // from the old. Any pending password is dropped: the holder chose their own.
 func (s *Service) ChangePassword(ctx context.Context, in PasswordChange) error {
+	if in.Kind != KindPerson && in.Kind != KindUnit {
+		return apperr.New(apperr.Invalid, "invalid_kind", "请选择个人账号或单位账号").WithField("kind")
+	}
 	var f fieldErrors
 	f.password("new_password", in.NewPassword, in.Username)
 	if in.NewPassword != "" && in.NewPassword == in.OldPassword {
@@ -232,8 +247,22 @@ func (s *Service) ChangePassword(ctx context.Context, in PasswordChange) error {
 }
 
 // SetPendingPassword gives an account a new password that becomes the only
-// valid one at effectiveAt; until then the old one keeps working. The review
-// console calls it inside the transaction of an approval.
-func SetPendingPassword(ctx context.Context, tx *db.Tx, accountID int, hash string, effectiveAt time.Time) error {
-	return tx.Ent.Account.UpdateOneID(accountID).SetPendingPasswordHash(hash).SetPendingEffectiveAt(effectiveAt).Exec(ctx)
+// valid one at effectiveAt; until then the old one keeps working. A nil
+// effectiveAt means "not yet known": an approval sets the password when it
+// decides, and StartPendingClock sets the time once the SMS went out.
+func SetPendingPassword(ctx context.Context, tx *db.Tx, accountID int, hash string, effectiveAt *time.Time) error {
+	upd := tx.Ent.Account.UpdateOneID(accountID).SetPendingPasswordHash(hash).ClearPendingEffectiveAt()
+	if effectiveAt != nil {
+		upd.SetPendingEffectiveAt(*effectiveAt)
+	}
+	return upd.Exec(ctx)
+}
+
+// PendingDelay is how long after its SMS a reset password takes effect.
+const PendingDelay = 4 * time.Hour
+
+// StartPendingClock makes the account's pending password take effect
+// PendingDelay after sentAt, the moment its SMS was handed to the gateway.
+func StartPendingClock(ctx context.Context, tx *db.Tx, accountID int, sentAt time.Time) error {
+	return tx.Ent.Account.UpdateOneID(accountID).SetPendingEffectiveAt(sentAt.Add(PendingDelay)).Exec(ctx)
 }

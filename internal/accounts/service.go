@@ -6,7 +6,6 @@ package accounts
 import (
 	"context"
 	"log/slog"
-	"time"
 
 	"recoverydesk/internal/apperr"
 	"recoverydesk/internal/clock"
@@ -20,13 +19,6 @@ import (
 const (
 	KindPerson = "person"
 	KindUnit   = "unit"
-)
-
-// The lockout rule (CONTRACT §4): 5 consecutive wrong passwords lock the
-// account for 1 hour from the 5th failure.
-const (
-	MaxFailedLogins = 5
-	LockDuration    = time.Hour
 )
 
 // PurposeRegister is the SMS-code purpose of person registration.

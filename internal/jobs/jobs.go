@@ -13,6 +13,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"recoverydesk/internal/db"
+	"recoverydesk/internal/recovery"
 	"recoverydesk/internal/sms"
 )
 
@@ -33,8 +34,12 @@ type Runner struct {
 
 // Deps are the services the workers call.
 type Deps struct {
-	Courier *sms.Courier
+	Courier  *sms.Courier
+	Recovery *recovery.Service // nil: no recovery clean-up (tests of other parts)
 }
+
+// CleanupInterval is how often drafts are expired and orphans deleted.
+const CleanupInterval = 15 * time.Minute
 
 // Start registers every worker and starts working. PollInterval bounds how
 // long a queued job waits when the database has no listen/notify (SQLite,
@@ -43,6 +48,15 @@ func Start(ctx context.Context, d *db.DB, logger *slog.Logger, deps Deps, pollIn
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, sms.NewWorker(deps.Courier)); err != nil {
 		return nil, err
+	}
+	var periodic []*river.PeriodicJob
+	if deps.Recovery != nil {
+		if err := river.AddWorkerSafely(workers, &recovery.CleanupWorker{Service: deps.Recovery}); err != nil {
+			return nil, err
+		}
+		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(CleanupInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return recovery.CleanupArgs{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: true}))
 	}
 	if pollInterval <= 0 {
 		pollInterval = time.Second
@@ -55,8 +69,9 @@ func Start(ctx context.Context, d *db.DB, logger *slog.Logger, deps Deps, pollIn
 			river.QueueDefault: {MaxWorkers: 4},
 			sms.Queue:          {MaxWorkers: 4},
 		},
-		Workers:    workers,
-		JobTimeout: 30 * time.Second,
+		Workers:      workers,
+		PeriodicJobs: periodic,
+		JobTimeout:   30 * time.Second,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("river client: %w", err)

@@ -12,6 +12,7 @@ import (
 
 	"recoverydesk/ent"
 	"recoverydesk/ent/kventry"
+	"recoverydesk/internal/clock"
 )
 
 // Store is a fiber.Storage whose keys are namespaced by a prefix, so that
@@ -19,12 +20,15 @@ import (
 type Store struct {
 	client  *ent.Client
 	prefix  string
+	clock   clock.Clock
 	timeout time.Duration
 }
 
 // New returns a store on client whose keys get prefix (e.g. "sess:").
-func New(client *ent.Client, prefix string) *Store {
-	return &Store{client: client, prefix: prefix, timeout: 5 * time.Second}
+// Expiry reads clk, so session timeouts follow the application clock like
+// every other business rule.
+func New(client *ent.Client, prefix string, clk clock.Clock) *Store {
+	return &Store{client: client, prefix: prefix, clock: clk, timeout: 5 * time.Second}
 }
 
 func (s *Store) ctx() (context.Context, context.CancelFunc) {
@@ -42,7 +46,7 @@ func (s *Store) Get(key string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kv get: %w", err)
 	}
-	if e.ExpiresAt != 0 && e.ExpiresAt <= time.Now().Unix() {
+	if e.ExpiresAt != 0 && e.ExpiresAt <= s.clock.Now().Unix() {
 		return nil, nil
 	}
 	return e.Value, nil
@@ -55,7 +59,7 @@ func (s *Store) Set(key string, val []byte, exp time.Duration) error {
 	}
 	var expiresAt int64
 	if exp > 0 {
-		expiresAt = time.Now().Add(exp).Unix()
+		expiresAt = s.clock.Now().Add(exp).Unix()
 	}
 	ctx, cancel := s.ctx()
 	defer cancel()

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"recoverydesk/internal/clock"
 	"recoverydesk/internal/db"
 	"recoverydesk/internal/kvstore"
 	"recoverydesk/internal/testenv"
@@ -12,7 +13,8 @@ import (
 
 func TestStore(t *testing.T) {
 	testenv.ForEachDB(t, func(t *testing.T, d *db.DB) {
-		a, b := kvstore.New(d.Ent, "a:"), kvstore.New(d.Ent, "b:")
+		clk := clock.NewAdjustable()
+		a, b := kvstore.New(d.Ent, "a:", clk), kvstore.New(d.Ent, "b:", clk)
 		if v, err := a.Get("missing"); v != nil || err != nil {
 			t.Fatalf("missing: %q %v", v, err)
 		}
@@ -31,7 +33,11 @@ func TestStore(t *testing.T) {
 		if err := a.Set("short", []byte("x"), time.Second); err != nil {
 			t.Fatal(err)
 		}
-		n, err := kvstore.DeleteExpired(context.Background(), d.Ent, time.Now().Add(2*time.Second))
+		clk.Advance(2 * time.Second)
+		if v, _ := a.Get("short"); v != nil {
+			t.Fatal("an entry past its expiry on the application clock is still readable")
+		}
+		n, err := kvstore.DeleteExpired(context.Background(), d.Ent, clk.Now())
 		if err != nil || n != 1 {
 			t.Fatalf("expired deleted: %d %v", n, err)
 		}

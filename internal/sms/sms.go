@@ -19,6 +19,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"recoverydesk/ent"
+	"recoverydesk/ent/outboxmessage"
 	"recoverydesk/ent/smsmessage"
 	"recoverydesk/internal/clock"
 	"recoverydesk/internal/db"
@@ -30,13 +31,47 @@ type Sender interface {
 	Send(ctx context.Context, phone, text string) error
 }
 
-// OutboxSender delivers nothing outside the machine: a delivered message stays
-// in the database, readable under /dev/sms. It is the default driver, for
-// development and for intranet test installs without a gateway.
-type OutboxSender struct{}
+// Outbox is the default driver: nothing leaves the machine; each message is
+// kept (sealed) as the phone would have received it, readable under
+// /dev/sms. It serves development and intranet test installs.
+type Outbox struct {
+	client *ent.Client
+	keys   *secret.Keys
+	clock  clock.Clock
+}
 
-// Send accepts the message; the courier marks it sent.
-func (OutboxSender) Send(context.Context, string, string) error { return nil }
+// NewOutbox returns the outbox driver.
+func NewOutbox(client *ent.Client, keys *secret.Keys, clk clock.Clock) *Outbox {
+	return &Outbox{client: client, keys: keys, clock: clk}
+}
+
+// Send keeps the message as delivered.
+func (o *Outbox) Send(ctx context.Context, phone, text string) error {
+	return o.client.OutboxMessage.Create().SetPhone(phone).SetTextSealed(o.keys.Seal([]byte(text))).
+		SetCreatedAt(o.clock.Now()).Exec(ctx)
+}
+
+// Messages lists what the outbox delivered, newest first, optionally for one
+// phone. Only dev mode exposes it.
+func (o *Outbox) Messages(ctx context.Context, phone string, limit int) ([]Message, error) {
+	q := o.client.OutboxMessage.Query()
+	if phone != "" {
+		q = q.Where(outboxmessage.Phone(phone))
+	}
+	rows, err := q.Order(ent.Desc(outboxmessage.FieldCreatedAt), ent.Desc(outboxmessage.FieldID)).Limit(limit).All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Message, 0, len(rows))
+	for _, r := range rows {
+		text, err := o.keys.Open(r.TextSealed)
+		if err != nil {
+			continue
+		}
+		out = append(out, Message{Phone: r.Phone, Text: string(text), CreatedAt: r.CreatedAt})
+	}
+	return out, nil
+}
 
 // HTTPSender posts {"phone","text"} as JSON to a generic SMS gateway and
 // treats any 2xx answer as accepted.
@@ -93,26 +128,51 @@ const Queue = "sms"
 // MaxAttempts bounds the delivery tries of one message before it is marked failed.
 const MaxAttempts = 5
 
+// AfterSend runs in the transaction that marks a message sent, for the
+// change that must start only once the message went out (a reset password's
+// 4-hour clock).
+type AfterSend func(ctx context.Context, tx *db.Tx, msg *ent.SMSMessage, sentAt time.Time) error
+
 // Courier queues and delivers messages.
 type Courier struct {
 	keys   *secret.Keys
 	sender Sender
-	client *ent.Client
+	db     *db.DB
 	clock  clock.Clock
 	jobs   Inserter
+	after  map[string]AfterSend
+	// erase lists purposes whose text is erased from the queue once sent.
+	erase map[string]bool
 }
 
-// NewCourier builds a courier. jobs inserts the delivery jobs; client is the
-// pool-level ent client the delivery job uses.
-func NewCourier(keys *secret.Keys, sender Sender, client *ent.Client, clk clock.Clock, jobs Inserter) *Courier {
-	return &Courier{keys: keys, sender: sender, client: client, clock: clk, jobs: jobs}
+// NewCourier builds a courier. jobs inserts the delivery jobs.
+func NewCourier(keys *secret.Keys, sender Sender, d *db.DB, clk clock.Clock, jobs Inserter) *Courier {
+	return &Courier{keys: keys, sender: sender, db: d, clock: clk, jobs: jobs,
+		after: map[string]AfterSend{}, erase: map[string]bool{}}
 }
+
+// OnSent registers fn to run when a message of purpose has been handed to
+// the gateway. Register before the workers start.
+func (c *Courier) OnSent(purpose string, fn AfterSend) { c.after[purpose] = fn }
+
+// EraseAfterSend makes the courier replace the text of purpose's messages
+// once sent, so a password exists in clear nowhere after it went out.
+func (c *Courier) EraseAfterSend(purpose string) { c.erase[purpose] = true }
+
+// erasedText replaces a sent message's text.
+const erasedText = "（短信已发送，内容已按规定清除）"
 
 // Queue stores a sealed message and its delivery job in tx. Nothing is sent
 // unless tx commits.
 func (c *Courier) Queue(ctx context.Context, tx *db.Tx, phone, purpose, text string) (int, error) {
+	return c.QueueRef(ctx, tx, phone, purpose, "", text)
+}
+
+// QueueRef is Queue with a reference to what the message is about
+// ("case:<id>"), so its delivery state can be shown there.
+func (c *Courier) QueueRef(ctx context.Context, tx *db.Tx, phone, purpose, ref, text string) (int, error) {
 	msg, err := tx.Ent.SMSMessage.Create().
-		SetPhone(phone).SetPurpose(purpose).SetTextSealed(c.keys.Seal([]byte(text))).
+		SetPhone(phone).SetPurpose(purpose).SetRef(ref).SetTextSealed(c.keys.Seal([]byte(text))).
 		SetCreatedAt(c.clock.Now()).Save(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("queue sms: %w", err)
@@ -127,9 +187,10 @@ func (c *Courier) Queue(ctx context.Context, tx *db.Tx, phone, purpose, text str
 var ErrGiveUp = errors.New("sms delivery abandoned")
 
 // Deliver sends one queued message. It is idempotent: a message already sent
-// is not sent again. lastTry marks the message failed when sending fails.
+// is not sent again, and a retry resends the same text. lastTry marks the
+// message failed when sending fails.
 func (c *Courier) Deliver(ctx context.Context, id int, lastTry bool) error {
-	msg, err := c.client.SMSMessage.Get(ctx, id)
+	msg, err := c.db.Ent.SMSMessage.Get(ctx, id)
 	if ent.IsNotFound(err) {
 		return fmt.Errorf("message %d: %w", id, ErrGiveUp)
 	}
@@ -141,13 +202,11 @@ func (c *Courier) Deliver(ctx context.Context, id int, lastTry bool) error {
 	}
 	text, err := c.keys.Open(msg.TextSealed)
 	if err != nil {
-		_ = c.client.SMSMessage.UpdateOneID(id).SetStatus(smsmessage.StatusFailed).SetLastError("cannot unseal").Exec(ctx)
+		_ = c.db.Ent.SMSMessage.UpdateOneID(id).SetStatus(smsmessage.StatusFailed).SetLastError("cannot unseal").Exec(ctx)
 		return fmt.Errorf("message %d: %w", id, ErrGiveUp)
 	}
-	sendErr := c.sender.Send(ctx, msg.Phone, string(text))
-	upd := c.client.SMSMessage.UpdateOneID(id).AddSendCount(1)
-	if sendErr != nil {
-		upd.SetLastError(truncate(sendErr.Error(), 200))
+	if sendErr := c.sender.Send(ctx, msg.Phone, string(text)); sendErr != nil {
+		upd := c.db.Ent.SMSMessage.UpdateOneID(id).AddSendCount(1).SetLastError(truncate(sendErr.Error(), 200))
 		if lastTry {
 			upd.SetStatus(smsmessage.StatusFailed)
 		}
@@ -156,7 +215,20 @@ func (c *Courier) Deliver(ctx context.Context, id int, lastTry bool) error {
 		}
 		return sendErr
 	}
-	return upd.SetStatus(smsmessage.StatusSent).SetSentAt(c.clock.Now()).Exec(ctx)
+	now := c.clock.Now()
+	return c.db.InTx(ctx, func(tx *db.Tx) error {
+		upd := tx.Ent.SMSMessage.UpdateOneID(id).AddSendCount(1).SetStatus(smsmessage.StatusSent).SetSentAt(now).SetLastError("")
+		if c.erase[msg.Purpose] {
+			upd.SetTextSealed(c.keys.Seal([]byte(erasedText)))
+		}
+		if err := upd.Exec(ctx); err != nil {
+			return err
+		}
+		if fn := c.after[msg.Purpose]; fn != nil {
+			return fn(ctx, tx, msg, now)
+		}
+		return nil
+	})
 }
 
 func truncate(s string, n int) string {
@@ -171,26 +243,4 @@ type Message struct {
 	Phone     string    `json:"phone"`
 	Text      string    `json:"text"`
 	CreatedAt time.Time `json:"created_at"`
-}
-
-// Outbox lists delivered messages, newest first, optionally for one phone.
-// Only dev mode exposes it.
-func (c *Courier) Outbox(ctx context.Context, phone string, limit int) ([]Message, error) {
-	q := c.client.SMSMessage.Query().Where(smsmessage.StatusEQ(smsmessage.StatusSent))
-	if phone != "" {
-		q = q.Where(smsmessage.Phone(phone))
-	}
-	rows, err := q.Order(ent.Desc(smsmessage.FieldCreatedAt), ent.Desc(smsmessage.FieldID)).Limit(limit).All(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]Message, 0, len(rows))
-	for _, r := range rows {
-		text, err := c.keys.Open(r.TextSealed)
-		if err != nil {
-			continue
-		}
-		out = append(out, Message{Phone: r.Phone, Text: string(text), CreatedAt: r.CreatedAt})
-	}
-	return out, nil
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"recoverydesk/ent"
 	"recoverydesk/ent/smsmessage"
 	"recoverydesk/internal/clock"
 	"recoverydesk/internal/db"
@@ -26,7 +27,8 @@ func TestQueuedMessageIsDeliveredAfterCommitOnly(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		courier := sms.NewCourier(keys, sms.OutboxSender{}, d.Ent, clock.Real{}, ins)
+		outbox := sms.NewOutbox(d.Ent, keys, clock.Real{})
+		courier := sms.NewCourier(keys, outbox, d, clock.Real{}, ins)
 		runner, err := jobs.Start(ctx, d, slog.Default(), jobs.Deps{Courier: courier}, 50*time.Millisecond)
 		if err != nil {
 			t.Fatal(err)
@@ -55,7 +57,7 @@ func TestQueuedMessageIsDeliveredAfterCommitOnly(t *testing.T) {
 		deadline := time.Now().Add(10 * time.Second)
 		var msgs []sms.Message
 		for time.Now().Before(deadline) {
-			msgs, err = courier.Outbox(ctx, "13800000002", 10)
+			msgs, err = outbox.Messages(ctx, "13800000002", 10)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -70,8 +72,12 @@ func TestQueuedMessageIsDeliveredAfterCommitOnly(t *testing.T) {
 		if n := d.Ent.SMSMessage.Query().Where(smsmessage.Phone("13800000001")).CountX(ctx); n != 0 {
 			t.Fatalf("rolled-back message row exists")
 		}
-		// The text is sealed at rest.
+		// The queue row is marked sent right after the hand-over; its text is sealed.
 		row := d.Ent.SMSMessage.Query().Where(smsmessage.Phone("13800000002")).OnlyX(ctx)
+		for time.Now().Before(deadline) && row.Status != smsmessage.StatusSent {
+			time.Sleep(20 * time.Millisecond)
+			row = d.Ent.SMSMessage.Query().Where(smsmessage.Phone("13800000002")).OnlyX(ctx)
+		}
 		if bytes.Contains(row.TextSealed, []byte("222222")) || row.Status != smsmessage.StatusSent || row.SendCount != 1 {
 			t.Fatalf("row: status=%s count=%d sealed=%v", row.Status, row.SendCount, !bytes.Contains(row.TextSealed, []byte("222222")))
 		}
@@ -87,7 +93,7 @@ func TestFailedDeliveryIsMarkedOnLastTry(t *testing.T) {
 	ctx := context.Background()
 	keys, _ := secret.New(bytes.Repeat([]byte("s"), 32))
 	ins, _ := jobs.NewInserter(d, slog.Default())
-	courier := sms.NewCourier(keys, failingSender{}, d.Ent, clock.Real{}, ins)
+	courier := sms.NewCourier(keys, failingSender{}, d, clock.Real{}, ins)
 	var id int
 	if err := d.InTx(ctx, func(tx *db.Tx) (err error) {
 		id, err = courier.Queue(ctx, tx, "13800000003", "test", "x")
@@ -105,4 +111,46 @@ func TestFailedDeliveryIsMarkedOnLastTry(t *testing.T) {
 	if got := d.Ent.SMSMessage.GetX(ctx, id); got.Status != smsmessage.StatusFailed || got.LastError != "gateway down" {
 		t.Fatalf("after the last try: %s %q", got.Status, got.LastError)
 	}
+}
+
+func TestPasswordTextIsErasedAfterSendAndTheHookRunsInTheSameTransaction(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		keys, _ := secret.New(bytes.Repeat([]byte("s"), 32))
+		ins, _ := jobs.NewInserter(d, slog.Default())
+		outbox := sms.NewOutbox(d.Ent, keys, clock.Real{})
+		courier := sms.NewCourier(keys, outbox, d, clock.Real{}, ins)
+		courier.EraseAfterSend("password")
+		var hookSaw time.Time
+		courier.OnSent("password", func(ctx context.Context, tx *db.Tx, msg *ent.SMSMessage, sentAt time.Time) error {
+			hookSaw = sentAt
+			return tx.Ent.AuditEvent.Create().SetActorKind("system").SetActor("t").SetAction("sent:" + msg.Ref).Exec(ctx)
+		})
+		var id int
+		if err := d.InTx(ctx, func(tx *db.Tx) (err error) {
+			id, err = courier.QueueRef(ctx, tx, "13800000009", "password", "case:x", "【广东人社】新密码 Abcd2345xy!")
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if err := courier.Deliver(ctx, id, false); err != nil {
+			t.Fatal(err)
+		}
+		row := d.Ent.SMSMessage.GetX(ctx, id)
+		text, _ := keys.Open(row.TextSealed)
+		if strings.Contains(string(text), "Abcd2345xy!") || row.Status != smsmessage.StatusSent || row.SentAt == nil {
+			t.Fatalf("queue row after send: %q %s", text, row.Status)
+		}
+		if hookSaw.IsZero() || hookSaw.Sub(*row.SentAt).Abs() > time.Millisecond || d.Ent.AuditEvent.Query().CountX(ctx) != 1 {
+			t.Fatal("the after-send hook did not run with the send time")
+		}
+		// The phone got the password; delivering again sends nothing more.
+		if err := courier.Deliver(ctx, id, false); err != nil {
+			t.Fatal(err)
+		}
+		msgs, _ := outbox.Messages(ctx, "13800000009", 10)
+		if len(msgs) != 1 || !strings.Contains(msgs[0].Text, "Abcd2345xy!") {
+			t.Fatalf("outbox %+v", msgs)
+		}
+	})
 }

@@ -14,3 +14,19 @@ func CodeText(code string) string {
 func UsernameText(username string) string {
 	return fmt.Sprintf("【广东人社】您在广东人社统一认证系统注册的登录账号为：%s。如非本人操作，请忽略本短信。", username)
 }
+
+// PasswordText carries a reset password. It is sealed in the queue and
+// erased there once sent.
+func PasswordText(username, password string) string {
+	return fmt.Sprintf("【广东人社】您的账号%s密码找回申请已审核通过，新密码为：%s 。新密码将于收到本短信4小时后生效，在此之前原密码仍可使用。请登录后及时修改密码。", username, password)
+}
+
+// RejectedText tells the applicant a recovery was refused and why.
+func RejectedText(caseNumber, reasons string) string {
+	return fmt.Sprintf("【广东人社】您的密码找回申请%s未通过审核，原因：%s。如有疑问请致电3873738。", caseNumber, reasons)
+}
+
+// ReturnedText asks the applicant to upload evidence again (补正).
+func ReturnedText(caseNumber, kinds string) string {
+	return fmt.Sprintf("【广东人社】您的密码找回申请%s需要补正材料：%s。请在“查询申请进度”中重新上传后提交。", caseNumber, kinds)
+}

@@ -1,0 +1,176 @@
+package handlers
+
+import (
+	"io"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"recoverydesk/ent"
+	"recoverydesk/internal/imagecheck"
+	"recoverydesk/internal/recovery"
+)
+
+type startRecoveryRequest struct {
+	Kind       string `json:"kind"`
+	Username   string `json:"username"`
+	CertType   string `json:"cert_type"`
+	CertNumber string `json:"cert_number"`
+	UnitName   string `json:"unit_name"`
+	Name       string `json:"name"`
+	IDNumber   string `json:"id_number"`
+}
+
+// startRecovery is step 1 (POST /api/v1/recoveries).
+func (s *Server) startRecovery(c *fiber.Ctx) error {
+	var r startRecoveryRequest
+	if err := parseJSON(c, &r); err != nil {
+		return err
+	}
+	st, err := s.deps.Recovery.Start(c.UserContext(), recovery.StartInput(r))
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"id": st.ID.String(), "token": st.Token,
+		"phone_masked": st.PhoneMasked, "required_evidence": st.RequiredEvidence})
+}
+
+// recoveryCase authorises the request's bearer token for the case in the path.
+func (s *Server) recoveryCase(c *fiber.Ctx) (*ent.RecoveryCase, error) {
+	token, _ := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
+	return s.deps.Recovery.Authorize(c.UserContext(), c.Params("id"), strings.TrimSpace(token))
+}
+
+// sendRecoveryCode is step 2's code (POST /api/v1/recoveries/{id}/sms).
+func (s *Server) sendRecoveryCode(c *fiber.Ctx) error {
+	rc, err := s.recoveryCase(c)
+	if err != nil {
+		return err
+	}
+	wait, err := s.deps.Recovery.SendCode(c.UserContext(), rc)
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"resend_after": int(wait / time.Second)})
+}
+
+// verifyRecoveryCode is step 2's check (POST /api/v1/recoveries/{id}/verify).
+func (s *Server) verifyRecoveryCode(c *fiber.Ctx) error {
+	rc, err := s.recoveryCase(c)
+	if err != nil {
+		return err
+	}
+	var r struct {
+		Code string `json:"code"`
+	}
+	if err := parseJSON(c, &r); err != nil {
+		return err
+	}
+	if err := s.deps.Recovery.VerifyCode(c.UserContext(), rc, strings.TrimSpace(r.Code)); err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"step": "upload"})
+}
+
+// uploadEvidence is step 3 (PUT /api/v1/recoveries/{id}/evidence/{kind}):
+// the image as the raw body, or the multipart field "file". What the file is
+// comes from its bytes, never from its name or declared type.
+func (s *Server) uploadEvidence(c *fiber.Ctx) error {
+	rc, err := s.recoveryCase(c)
+	if err != nil {
+		return err
+	}
+	data, err := uploadedBytes(c)
+	if err != nil {
+		return err
+	}
+	up, err := s.deps.Recovery.Upload(c.UserContext(), rc, strings.Clone(c.Params("kind")), data)
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"kind": up.Kind, "sha256": up.SHA256, "size": up.Size,
+		"width": up.Width, "height": up.Height})
+}
+
+// uploadedBytes reads the upload, at most imagecheck.MaxBytes+1 bytes of it.
+func uploadedBytes(c *fiber.Ctx) ([]byte, error) {
+	if !strings.HasPrefix(c.Get(fiber.HeaderContentType), fiber.MIMEMultipartForm) {
+		return c.Body(), nil
+	}
+	fh, err := c.FormFile("file")
+	if err != nil {
+		return nil, &APIError{Status: fiber.StatusBadRequest, Code: "bad_request", Message: "请在表单字段 file 中上传图片", Field: "file"}
+	}
+	f, err := fh.Open()
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, imagecheck.MaxBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	return data, nil
+}
+
+// submitRecovery is step 4 (POST /api/v1/recoveries/{id}/submit).
+func (s *Server) submitRecovery(c *fiber.Ctx) error {
+	rc, err := s.recoveryCase(c)
+	if err != nil {
+		return err
+	}
+	sub, err := s.deps.Recovery.Submit(c.UserContext(), rc)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"case_number": sub.CaseNumber, "status": sub.Status, "submitted_at": sub.SubmittedAt,
+		"due_by": sub.DueBy.Format(time.DateOnly)})
+}
+
+// recoveryStatus is the applicant's view of the case (GET /api/v1/recoveries/{id}).
+func (s *Server) recoveryStatus(c *fiber.Ctx) error {
+	rc, err := s.recoveryCase(c)
+	if err != nil {
+		return err
+	}
+	v, err := s.deps.Recovery.Status(c.UserContext(), rc)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(v)
+}
+
+// startStatusLookup sends a code to the phone on record of a case number
+// (POST /api/v1/recoveries/lookup), for /recover/status in another browser.
+func (s *Server) startStatusLookup(c *fiber.Ctx) error {
+	var r struct {
+		CaseNumber string `json:"case_number"`
+	}
+	if err := parseJSON(c, &r); err != nil {
+		return err
+	}
+	masked, wait, err := s.deps.Recovery.StartLookup(c.UserContext(), r.CaseNumber)
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"phone_masked": masked, "resend_after": int(wait / time.Second)})
+}
+
+// finishStatusLookup checks the code and returns the case id and a fresh
+// token (POST /api/v1/recoveries/lookup/verify).
+func (s *Server) finishStatusLookup(c *fiber.Ctx) error {
+	var r struct {
+		CaseNumber string `json:"case_number"`
+		Code       string `json:"code"`
+	}
+	if err := parseJSON(c, &r); err != nil {
+		return err
+	}
+	id, token, err := s.deps.Recovery.FinishLookup(c.UserContext(), r.CaseNumber, r.Code)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"id": id, "token": token})
+}

@@ -1,0 +1,111 @@
+package recovery
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"recoverydesk/ent"
+	"recoverydesk/ent/evidence"
+	"recoverydesk/ent/recoverycase"
+	"recoverydesk/internal/db"
+	"recoverydesk/internal/recovery/state"
+)
+
+// expireDraft ends a draft: its evidence rows go in tx; the returned object
+// keys are deleted after commit.
+func (s *Service) expireDraft(ctx context.Context, tx *db.Tx, rc *ent.RecoveryCase, now time.Time, why string) ([]string, error) {
+	rows, err := tx.Ent.Evidence.Query().Where(evidence.CaseID(rc.ID)).All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	keys := make([]string, 0, len(rows))
+	for _, r := range rows {
+		keys = append(keys, r.ObjectKey)
+	}
+	if _, err := tx.Ent.Evidence.Delete().Where(evidence.CaseID(rc.ID)).Exec(ctx); err != nil {
+		return nil, err
+	}
+	if err := tx.Ent.RecoveryCase.UpdateOneID(rc.ID).SetStatus(state.Expired).SetUpdatedAt(now).AddVersion(1).Exec(ctx); err != nil {
+		return nil, err
+	}
+	return keys, s.record(ctx, tx, rc, now, "system", "expired", map[string]any{"status": string(rc.Status)},
+		map[string]any{"status": string(state.Expired), "reason": why})
+}
+
+// ExpireDrafts expires drafts not submitted within DraftTTL and deletes their
+// images. It returns how many it expired.
+func (s *Service) ExpireDrafts(ctx context.Context) (int, error) {
+	now := s.clock.Now()
+	drafts, err := s.db.Ent.RecoveryCase.Query().
+		Where(recoverycase.StatusEQ(state.Draft), recoverycase.CreatedAtLT(now.Add(-DraftTTL))).Limit(500).All(ctx)
+	if err != nil {
+		return 0, err
+	}
+	for _, rc := range drafts {
+		var keys []string
+		if err := s.db.InTx(ctx, func(tx *db.Tx) error {
+			var err error
+			keys, err = s.expireDraft(ctx, tx, rc, now, "draft_ttl")
+			return err
+		}); err != nil {
+			return 0, fmt.Errorf("expire draft %s: %w", rc.ID, err)
+		}
+		s.deleteObjects(ctx, keys)
+	}
+	return len(drafts), nil
+}
+
+// DeleteOrphans deletes evidence objects older than OrphanAge that no
+// evidence row points to (an upload whose transaction never committed, a
+// delete that failed). It returns how many it deleted.
+func (s *Service) DeleteOrphans(ctx context.Context) (int, error) {
+	deleted := 0
+	for obj, err := range s.store.List(ctx, "evidence/", s.clock.Now().Add(-OrphanAge)) {
+		if err != nil {
+			return deleted, err
+		}
+		exists, err := s.db.Ent.Evidence.Query().Where(evidence.ObjectKey(obj.Key)).Exist(ctx)
+		if err != nil {
+			return deleted, err
+		}
+		if exists {
+			continue
+		}
+		if err := s.store.Delete(ctx, obj.Key); err != nil {
+			return deleted, err
+		}
+		deleted++
+	}
+	return deleted, nil
+}
+
+// CleanupArgs is the periodic job that expires drafts and deletes orphans.
+type CleanupArgs struct{}
+
+// Kind names the job.
+func (CleanupArgs) Kind() string { return "recovery_cleanup" }
+
+// CleanupWorker runs the clean-up.
+type CleanupWorker struct {
+	river.WorkerDefaults[CleanupArgs]
+	Service *Service
+}
+
+// Work expires old drafts, then deletes orphaned objects.
+func (w *CleanupWorker) Work(ctx context.Context, _ *river.Job[CleanupArgs]) error {
+	n, err := w.Service.ExpireDrafts(ctx)
+	if err != nil {
+		return err
+	}
+	m, err := w.Service.DeleteOrphans(ctx)
+	if err != nil {
+		return err
+	}
+	if n+m > 0 {
+		w.Service.logger.InfoContext(ctx, "recovery clean-up", "expired_drafts", n, "orphans_deleted", m)
+	}
+	return nil
+}

@@ -1,0 +1,135 @@
+package recovery
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+
+	"recoverydesk/ent"
+	"recoverydesk/ent/evidence"
+	"recoverydesk/internal/apperr"
+	"recoverydesk/internal/db"
+	"recoverydesk/internal/imagecheck"
+	"recoverydesk/internal/recovery/state"
+)
+
+// Uploaded describes a stored evidence image.
+type Uploaded struct {
+	Kind   string
+	SHA256 string
+	Size   int64
+	Width  int
+	Height int
+}
+
+// imageError maps the image checker's refusals to what the applicant reads.
+func imageError(err error) error {
+	msg := imagecheck.Message(err)
+	switch {
+	case errors.Is(err, imagecheck.ErrTooLarge):
+		return apperr.New(apperr.TooLarge, "file_too_large", msg).WithField("file")
+	case errors.Is(err, imagecheck.ErrUnsupportedType):
+		return apperr.New(apperr.Unsupported, "unsupported_type", msg).WithField("file")
+	case errors.Is(err, imagecheck.ErrDimensions), errors.Is(err, imagecheck.ErrUnreadable):
+		return apperr.New(apperr.Invalid, "unreadable_image", msg).WithField("file")
+	}
+	return err
+}
+
+// Upload is step 3, 上传证件照: it checks one image (size, type by its bytes,
+// dimensions before decoding, a full decode), strips its metadata, and
+// stores it. The object is written first and its row in a transaction after;
+// if the transaction fails the object is deleted, and an image uploaded again
+// replaces the old one, whose object is deleted once the new row is in.
+func (s *Service) Upload(ctx context.Context, rc *ent.RecoveryCase, kind string, data []byte) (*Uploaded, error) {
+	if !slices.Contains(RequiredEvidence(string(rc.Kind)), kind) {
+		return nil, ErrUnknownKind.WithField("kind")
+	}
+	if (rc.Status != state.Draft && rc.Status != state.Returned) || rc.PhoneVerifiedAt == nil {
+		return nil, ErrWrongStep
+	}
+	if len(data) > imagecheck.MaxBytes {
+		return nil, imageError(imagecheck.ErrTooLarge)
+	}
+	res, err := s.check(ctx, data)
+	if err != nil {
+		return nil, imageError(err)
+	}
+	key, err := objectKey(rc, kind)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.Put(ctx, key, bytes.NewReader(res.Data), int64(len(res.Data)), res.SHA256, res.ContentType); err != nil {
+		return nil, fmt.Errorf("store evidence: %w", err)
+	}
+	now := s.clock.Now()
+	var replaced string
+	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+		old, err := tx.Ent.Evidence.Query().Where(evidence.CaseID(rc.ID), evidence.KindEQ(evidence.Kind(kind))).Only(ctx)
+		if err != nil && !ent.IsNotFound(err) {
+			return err
+		}
+		before := map[string]any(nil)
+		if old != nil {
+			replaced, before = old.ObjectKey, map[string]any{"sha256": old.Sha256}
+			if err := tx.Ent.Evidence.DeleteOne(old).Exec(ctx); err != nil {
+				return err
+			}
+		}
+		if err := tx.Ent.Evidence.Create().SetCaseID(rc.ID).SetKind(evidence.Kind(kind)).SetObjectKey(key).
+			SetSha256(res.SHA256).SetPhash(int64(res.PHash)).SetSize(int64(len(res.Data))).SetWidth(res.Width).
+			SetHeight(res.Height).SetContentType(res.ContentType).SetCreatedAt(now).SetUpdatedAt(now).Exec(ctx); err != nil {
+			return err
+		}
+		if err := tx.Ent.RecoveryCase.UpdateOne(rc).SetUpdatedAt(now).AddVersion(1).Exec(ctx); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, rc, now, "applicant", "evidence_uploaded", before,
+			map[string]any{"kind": kind, "sha256": res.SHA256, "size": len(res.Data)})
+	})
+	if err != nil {
+		s.deleteObjects(ctx, []string{key})
+		return nil, err
+	}
+	if replaced != "" {
+		s.deleteObjects(ctx, []string{replaced})
+	}
+	return &Uploaded{Kind: kind, SHA256: res.SHA256, Size: int64(len(res.Data)), Width: res.Width, Height: res.Height}, nil
+}
+
+// check runs the image checker with at most one check per core at a time:
+// a check can hold a large decoded image, so this bounds the memory many
+// simultaneous uploads take, while the rest wait their turn.
+func (s *Service) check(ctx context.Context, data []byte) (*imagecheck.Result, error) {
+	select {
+	case s.checks <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-s.checks }()
+	return imagecheck.Check(data)
+}
+
+// objectKey is an unguessable key: the case id alone is not enough to find
+// an image in the bucket.
+func objectKey(rc *ent.RecoveryCase, kind string) (string, error) {
+	r := make([]byte, 16)
+	if _, err := rand.Read(r); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("evidence/%s/%s-%s", rc.ID, kind, hex.EncodeToString(r)), nil
+}
+
+// deleteObjects removes objects after their rows are gone; a failure is
+// logged and left to the orphan clean-up.
+func (s *Service) deleteObjects(ctx context.Context, keys []string) {
+	for _, k := range keys {
+		if err := s.store.Delete(context.WithoutCancel(ctx), k); err != nil {
+			s.logger.WarnContext(ctx, "delete evidence object; the orphan clean-up will retry", "key", k, "err", err)
+		}
+	}
+}

@@ -1,0 +1,301 @@
+package recovery
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"recoverydesk/ent"
+	"recoverydesk/ent/recoverycase"
+	"recoverydesk/internal/accounts"
+	"recoverydesk/internal/apperr"
+	"recoverydesk/internal/db"
+	"recoverydesk/internal/recovery/state"
+	"recoverydesk/internal/rules"
+	"recoverydesk/internal/sms"
+)
+
+// ClaimTTL is how long a claim holds a case for its reviewer; working on the
+// case renews it, and a job releases expired claims.
+const ClaimTTL = 30 * time.Minute
+
+// SMS purposes of the review.
+const (
+	PurposePassword = "password"
+	PurposeDecision = "decision"
+)
+
+// Review errors.
+var (
+	ErrStale        = apperr.New(apperr.Conflict, "stale_version", "该案件已被他人更新，请刷新后重试")
+	ErrNotHolder    = apperr.New(apperr.Conflict, "not_claimed", "请先认领该案件（认领可能已过期或已被他人认领）")
+	ErrClaimedOther = apperr.New(apperr.Conflict, "claimed_by_other", "该案件已被其他审核人员认领")
+	ErrNotClaimable = apperr.New(apperr.Conflict, "not_claimable", "该案件当前状态不能认领")
+	ErrBadDecision  = apperr.New(apperr.Invalid, "invalid_decision", "请选择审核结果")
+	ErrNeedReasons  = apperr.New(apperr.Invalid, "reasons_required", "不通过时请至少选择一项原因")
+	ErrNeedKinds    = apperr.New(apperr.Invalid, "return_kinds_required", "退回补正时请至少选择一项需重新上传的材料")
+)
+
+// Reviewer is who acts in the console: a staff user and the region
+// prefixes in which they hold the permission the action needs.
+type Reviewer struct {
+	ID       int
+	Username string
+	Regions  []string
+}
+
+func (r Reviewer) covers(region string) bool {
+	for _, p := range r.Regions {
+		if rules.RegionCovers(p, region) {
+			return true
+		}
+	}
+	return false
+}
+
+func (r Reviewer) actor() string { return "staff:" + r.Username }
+
+// CaseFor returns the submitted case with this number when it lies in the
+// reviewer's regions. Outside them it does not exist, for them (404, not
+// 403: its existence is not disclosed).
+func (s *Service) CaseFor(ctx context.Context, rv Reviewer, number string) (*ent.RecoveryCase, error) {
+	rc, err := s.db.Ent.RecoveryCase.Query().Where(recoverycase.CaseNumber(strings.ToUpper(number))).
+		WithAccount().WithEvidence().Only(ctx)
+	if ent.IsNotFound(err) || (err == nil && !rv.covers(rc.RegionCode)) {
+		return nil, ErrCaseNotFound
+	}
+	return rc, err
+}
+
+// Claim gives the reviewer the case for ClaimTTL, or renews their claim.
+func (s *Service) Claim(ctx context.Context, rv Reviewer, number string) (*ent.RecoveryCase, error) {
+	now := s.clock.Now()
+	var out *ent.RecoveryCase
+	err := s.db.InTx(ctx, func(tx *db.Tx) error {
+		rc, err := s.lockedCase(ctx, tx, rv, number)
+		if err != nil {
+			return err
+		}
+		held := rc.Status == state.InReview && rc.ClaimExpiresAt != nil && now.Before(*rc.ClaimExpiresAt)
+		switch {
+		case held && *rc.ClaimedBy == rv.ID:
+			out, err = tx.Ent.RecoveryCase.UpdateOne(rc).SetClaimExpiresAt(now.Add(ClaimTTL)).Save(ctx)
+			return err
+		case held:
+			return ErrClaimedOther
+		case rc.Status != state.Submitted && rc.Status != state.InReview:
+			return ErrNotClaimable
+		}
+		out, err = tx.Ent.RecoveryCase.UpdateOne(rc).SetStatus(state.InReview).SetClaimedBy(rv.ID).
+			SetClaimExpiresAt(now.Add(ClaimTTL)).SetUpdatedAt(now).AddVersion(1).Save(ctx)
+		if err != nil {
+			return err
+		}
+		return s.record(ctx, tx, rc, now, rv.actor(), "claimed", map[string]any{"status": string(rc.Status)},
+			map[string]any{"status": string(state.InReview), "claimed_by": rv.Username})
+	})
+	return out, err
+}
+
+// lockedCase reads a case inside tx, serialised against other changes to it.
+func (s *Service) lockedCase(ctx context.Context, tx *db.Tx, rv Reviewer, number string) (*ent.RecoveryCase, error) {
+	number = strings.ToUpper(strings.TrimSpace(number))
+	if err := tx.LockKey(ctx, "case:"+number); err != nil {
+		return nil, err
+	}
+	rc, err := tx.Ent.RecoveryCase.Query().Where(recoverycase.CaseNumber(number)).WithAccount().Only(ctx)
+	if ent.IsNotFound(err) || (err == nil && !rv.covers(rc.RegionCode)) {
+		return nil, ErrCaseNotFound
+	}
+	return rc, err
+}
+
+// ReleaseExpiredClaims puts cases whose claim ran out back in the queue.
+func (s *Service) ReleaseExpiredClaims(ctx context.Context) (int, error) {
+	now := s.clock.Now()
+	expired, err := s.db.Ent.RecoveryCase.Query().
+		Where(recoverycase.StatusEQ(state.InReview), recoverycase.ClaimExpiresAtLT(now)).Limit(500).All(ctx)
+	if err != nil {
+		return 0, err
+	}
+	released := 0
+	for _, rc := range expired {
+		err := s.db.InTx(ctx, func(tx *db.Tx) error {
+			n, err := tx.Ent.RecoveryCase.Update().Where(recoverycase.ID(rc.ID), recoverycase.Version(rc.Version)).
+				ClearClaimedBy().ClearClaimExpiresAt().AddVersion(1).SetUpdatedAt(now).Save(ctx)
+			if err != nil || n == 0 {
+				return err
+			}
+			if err := tx.Ent.RecoveryCase.UpdateOneID(rc.ID).SetStatus(state.Submitted).Exec(ctx); err != nil {
+				return err
+			}
+			released++
+			return s.record(ctx, tx, rc, now, "system", "claim_expired", map[string]any{"status": string(state.InReview)},
+				map[string]any{"status": string(state.Submitted)})
+		})
+		if err != nil {
+			return released, fmt.Errorf("release %s: %w", rc.ID, err)
+		}
+	}
+	return released, nil
+}
+
+// Decision is what a reviewer decides, based on the version they saw.
+type Decision struct {
+	Outcome     string   // approve, reject or return
+	Reasons     []string // reject: catalog codes
+	ReturnKinds []string // return: evidence kinds to upload again
+	Note        string
+	Version     int
+}
+
+// Decide records the claim holder's decision. Approval issues the new
+// password in the same transaction: it is hashed as the account's pending
+// password, and its SMS is queued (sealed; erased once sent). Its 4-hour
+// clock starts when the SMS goes out. Rejection and return send an SMS too.
+func (s *Service) Decide(ctx context.Context, rv Reviewer, number string, d Decision) error {
+	if err := s.checkDecision(d); err != nil {
+		return err
+	}
+	now := s.clock.Now()
+	var password, hash string
+	if d.Outcome == "approve" {
+		// Hashing is slow; do it before the transaction holds any lock.
+		acc, err := s.db.Ent.RecoveryCase.Query().Where(recoverycase.CaseNumber(strings.ToUpper(number))).QueryAccount().Only(ctx)
+		if err != nil && !ent.IsNotFound(err) {
+			return err
+		}
+		if acc != nil {
+			if password, err = rules.GeneratePasswordFor(acc.Username); err != nil {
+				return err
+			}
+			if hash, err = s.hasher.Hash(password); err != nil {
+				return err
+			}
+		}
+	}
+	return s.db.InTx(ctx, func(tx *db.Tx) error {
+		rc, err := s.lockedCase(ctx, tx, rv, number)
+		if err != nil {
+			return err
+		}
+		if rc.Version != d.Version {
+			return ErrStale
+		}
+		if rc.Status != state.InReview || rc.ClaimedBy == nil || *rc.ClaimedBy != rv.ID || rc.ClaimExpiresAt == nil || !now.Before(*rc.ClaimExpiresAt) {
+			return ErrNotHolder
+		}
+		if d.Outcome == "return" {
+			if err := checkKinds(string(rc.Kind), d.ReturnKinds); err != nil {
+				return err
+			}
+		}
+		return s.applyDecision(ctx, tx, rv, rc, d, now, password, hash)
+	})
+}
+
+func (s *Service) checkDecision(d Decision) error {
+	switch d.Outcome {
+	case "approve":
+	case "reject":
+		if len(d.Reasons) == 0 {
+			return ErrNeedReasons.WithField("reason")
+		}
+		for _, r := range d.Reasons {
+			if ReasonText(r) == "" {
+				return apperr.New(apperr.Invalid, "invalid_reason", "未知的原因代码："+r).WithField("reason")
+			}
+		}
+	case "return":
+		if len(d.ReturnKinds) == 0 {
+			return ErrNeedKinds.WithField("return_kind")
+		}
+	default:
+		return ErrBadDecision.WithField("outcome")
+	}
+	if len([]rune(d.Note)) > 1000 {
+		return apperr.New(apperr.Invalid, "note_too_long", "审核意见不能超过1000字").WithField("note")
+	}
+	return nil
+}
+
+func checkKinds(caseKind string, kinds []string) error {
+	for _, k := range kinds {
+		if !slices.Contains(RequiredEvidence(caseKind), k) {
+			return apperr.New(apperr.Invalid, "invalid_return_kind", "该案件不需要此类材料："+k).WithField("return_kind")
+		}
+	}
+	return nil
+}
+
+// applyDecision writes the decision, its side effects, its case event and
+// its audit entry in tx.
+func (s *Service) applyDecision(ctx context.Context, tx *db.Tx, rv Reviewer, rc *ent.RecoveryCase, d Decision, now time.Time, password, hash string) error {
+	acc := rc.Edges.Account
+	number := *rc.CaseNumber
+	ref := "case:" + rc.ID.String()
+	upd := tx.Ent.RecoveryCase.UpdateOne(rc).SetOutcome(recoverycase.Outcome(d.Outcome)).SetDecidedBy(rv.ID).
+		SetDecidedAt(now).SetDecisionNote(strings.TrimSpace(d.Note)).ClearClaimExpiresAt().SetUpdatedAt(now).AddVersion(1)
+	var to state.Status
+	switch d.Outcome {
+	case "approve":
+		to = state.Approved
+		if hash == "" {
+			return fmt.Errorf("approve %s: no password was prepared", number)
+		}
+		if err := accounts.SetPendingPassword(ctx, tx, acc.ID, hash, nil); err != nil {
+			return err
+		}
+		if _, err := s.courier.QueueRef(ctx, tx, acc.Phone, PurposePassword, ref, sms.PasswordText(acc.Username, password)); err != nil {
+			return err
+		}
+		upd.SetReasons([]string{}).SetReturnKinds([]string{})
+	case "reject":
+		to = state.Rejected
+		texts := make([]string, len(d.Reasons))
+		for i, r := range d.Reasons {
+			texts[i] = ReasonText(r)
+		}
+		if _, err := s.courier.QueueRef(ctx, tx, acc.Phone, PurposeDecision, ref, sms.RejectedText(number, strings.Join(texts, "；"))); err != nil {
+			return err
+		}
+		upd.SetReasons(d.Reasons).SetReturnKinds([]string{})
+	case "return":
+		to = state.Returned
+		labels := make([]string, len(d.ReturnKinds))
+		for i, k := range d.ReturnKinds {
+			labels[i] = EvidenceLabel(k)
+		}
+		if _, err := s.courier.QueueRef(ctx, tx, acc.Phone, PurposeDecision, ref, sms.ReturnedText(number, strings.Join(labels, "、"))); err != nil {
+			return err
+		}
+		// The SLA clock stops until the applicant resubmits.
+		upd.SetReturnKinds(d.ReturnKinds).SetReasons(d.Reasons).ClearDueBy()
+	}
+	if err := upd.SetStatus(to).Exec(ctx); err != nil {
+		return err
+	}
+	return s.record(ctx, tx, rc, now, rv.actor(), "decided",
+		map[string]any{"status": string(rc.Status), "version": rc.Version},
+		map[string]any{"status": string(to), "outcome": d.Outcome, "reasons": d.Reasons, "return_kinds": d.ReturnKinds})
+}
+
+// onPasswordSent starts the 4-hour clock of the pending password whose SMS
+// just went out (registered with the courier).
+func (s *Service) onPasswordSent(ctx context.Context, tx *db.Tx, msg *ent.SMSMessage, sentAt time.Time) error {
+	id, ok := strings.CutPrefix(msg.Ref, "case:")
+	if !ok {
+		return nil
+	}
+	rc, err := tx.Ent.RecoveryCase.Query().Where(recoverycase.IDEQ(mustUUID(id))).WithAccount().Only(ctx)
+	if err != nil {
+		return fmt.Errorf("password sent for %s: %w", msg.Ref, err)
+	}
+	if err := accounts.StartPendingClock(ctx, tx, rc.Edges.Account.ID, sentAt); err != nil {
+		return err
+	}
+	return s.record(ctx, tx, rc, sentAt, "system", "password_sms_sent", nil,
+		map[string]any{"effective_at": sentAt.Add(accounts.PendingDelay).Format(time.RFC3339)})
+}

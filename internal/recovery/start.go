@@ -1,0 +1,220 @@
+package recovery
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"recoverydesk/ent"
+	"recoverydesk/ent/account"
+	"recoverydesk/ent/recoverycase"
+	"recoverydesk/internal/apperr"
+	"recoverydesk/internal/audit"
+	"recoverydesk/internal/db"
+	"recoverydesk/internal/recovery/state"
+	"recoverydesk/internal/rules"
+)
+
+// StartInput is step 1, 填写信息: what the applicant knows.
+type StartInput struct {
+	Kind       string // person or unit
+	Username   string // may be empty or approximate
+	CertType   string // unit: uscc or org_code
+	CertNumber string // unit
+	UnitName   string // unit
+	Name       string // person
+	IDNumber   string // person
+}
+
+// Started is what the applicant gets back: the case id, the token that
+// authorises every later step (shown once, stored only hashed), the masked
+// phone the code will go to, and the evidence to upload.
+type Started struct {
+	ID               uuid.UUID
+	Token            string
+	PhoneMasked      string
+	RequiredEvidence []string
+}
+
+// Start finds the account by certificate (or ID number) and opens a draft
+// case. The typed username and name never block; their similarity to the
+// record is kept for the reviewer. A draft the account left behind is
+// replaced; a submitted case still open is refused with its case number.
+func (s *Service) Start(ctx context.Context, in StartInput) (*Started, error) {
+	certType, number, typedName, err := s.checkStart(in)
+	if err != nil {
+		return nil, err
+	}
+	acc, err := s.db.Ent.Account.Query().
+		Where(account.KindEQ(account.Kind(in.Kind)), account.CertType(certType), account.CertNumber(number)).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, ErrAccountNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	token, tokenHash, err := newToken()
+	if err != nil {
+		return nil, err
+	}
+	now := s.clock.Now()
+	var rc *ent.RecoveryCase
+	var stale []string
+	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+		if err := tx.LockKey(ctx, fmt.Sprintf("account:%d", acc.ID)); err != nil {
+			return err
+		}
+		if stale, err = s.refuseOpenCase(ctx, tx, acc.ID, now); err != nil {
+			return err
+		}
+		rc, err = tx.Ent.RecoveryCase.Create().SetKind(recoverycase.Kind(in.Kind)).SetAccountID(acc.ID).
+			SetRegionCode(acc.RegionCode).SetTypedUsername(trim(in.Username, 64)).SetTypedName(trim(typedName, 200)).
+			SetTypedCertType(certType).SetTypedCertNumber(number).
+			SetUsernameSimilarity(Similarity(in.Username, acc.Username)).SetNameSimilarity(Similarity(typedName, acc.Name)).
+			SetTokenHash(tokenHash).SetCreatedAt(now).SetUpdatedAt(now).Save(ctx)
+		if err != nil {
+			return err
+		}
+		return s.record(ctx, tx, rc, now, "applicant", "created", nil, map[string]any{"kind": in.Kind})
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.deleteObjects(ctx, stale)
+	return &Started{ID: rc.ID, Token: token, PhoneMasked: rules.MaskPhone(acc.Phone), RequiredEvidence: RequiredEvidence(in.Kind)}, nil
+}
+
+// checkStart validates step 1 and returns the normalised certificate.
+func (s *Service) checkStart(in StartInput) (certType, number, typedName string, err error) {
+	var fields []apperr.FieldError
+	add := func(field, code, msg string) {
+		fields = append(fields, apperr.FieldError{Field: field, Code: code, Message: msg})
+	}
+	today := s.clock.Now()
+	switch in.Kind {
+	case "unit":
+		certType, typedName = in.CertType, strings.TrimSpace(in.UnitName)
+		if t := rules.CertType(certType); t != rules.CertUSCC && t != rules.CertOrgCode {
+			add("cert_type", "invalid_cert_type", "请选择证件类型：统一社会信用代码或组织机构代码")
+		} else if number, err = rules.ValidateCert(t, in.CertNumber, today); err != nil {
+			add("cert_number", "invalid_cert_number", certMessage(err))
+		}
+		if typedName == "" {
+			add("unit_name", "invalid_unit_name", "请输入单位名称")
+		}
+	case "person":
+		certType, typedName = string(rules.CertIDCard), strings.TrimSpace(in.Name)
+		if typedName == "" {
+			add("name", "invalid_name", "请输入姓名")
+		}
+		if number, err = rules.ValidateIDNumber(in.IDNumber, today); err != nil {
+			add("id_number", "invalid_id_number", certMessage(err))
+		}
+	default:
+		add("kind", "invalid_kind", "请选择自然人找回密码或单位找回密码")
+	}
+	return certType, number, typedName, apperr.FromFields(fields)
+}
+
+func certMessage(err error) string {
+	if ce, ok := err.(*rules.CertError); ok && ce.Message != "" {
+		return ce.Message
+	}
+	return "证件号码不正确"
+}
+
+// refuseOpenCase fails with case_open when the account has a submitted case
+// still open; an abandoned draft is expired instead, and its object keys are
+// returned for deletion after commit.
+func (s *Service) refuseOpenCase(ctx context.Context, tx *db.Tx, accountID int, now time.Time) ([]string, error) {
+	open, err := tx.Ent.RecoveryCase.Query().Where(recoverycase.HasAccountWith(account.ID(accountID)),
+		recoverycase.StatusIn(state.Draft, state.Submitted, state.InReview, state.Returned)).WithEvidence().All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var keys []string
+	for _, c := range open {
+		if c.Status != state.Draft {
+			number := ""
+			if c.CaseNumber != nil {
+				number = *c.CaseNumber
+			}
+			e := ErrCaseOpen.With("case_number", number)
+			e.Message = fmt.Sprintf("该账号已有正在办理的密码找回申请（%s），请等待审核结果", number)
+			return nil, e
+		}
+		k, err := s.expireDraft(ctx, tx, c, now, "replaced")
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, k...)
+	}
+	return keys, nil
+}
+
+// Authorize returns the case that token opens. A wrong token and an unknown
+// case look the same, so ids cannot be probed.
+func (s *Service) Authorize(ctx context.Context, id, token string) (*ent.RecoveryCase, error) {
+	cid, err := uuid.Parse(id)
+	if err != nil || token == "" {
+		return nil, ErrCaseNotFound
+	}
+	rc, err := s.db.Ent.RecoveryCase.Get(ctx, cid)
+	if ent.IsNotFound(err) {
+		return nil, ErrCaseNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256([]byte(token))
+	if subtle.ConstantTimeCompare(sum[:], rc.TokenHash) != 1 || rc.Status == state.Expired {
+		return nil, ErrCaseNotFound
+	}
+	return rc, nil
+}
+
+func newToken() (string, []byte, error) {
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", nil, err
+	}
+	token := base64.RawURLEncoding.EncodeToString(raw)
+	sum := sha256.Sum256([]byte(token))
+	return token, sum[:], nil
+}
+
+// record writes a case event and its audit entry in tx.
+func (s *Service) record(ctx context.Context, tx *db.Tx, rc *ent.RecoveryCase, at time.Time, actor, event string, before, after map[string]any) error {
+	c := tx.Ent.CaseEvent.Create().SetCaseID(rc.ID).SetType(event).SetActor(actor).SetCreatedAt(at)
+	if before != nil {
+		c.SetBefore(before)
+	}
+	if after != nil {
+		c.SetAfter(after)
+	}
+	if err := c.Exec(ctx); err != nil {
+		return fmt.Errorf("case event %s: %w", event, err)
+	}
+	kind := audit.ActorApplicant
+	if actor == "system" {
+		kind = audit.ActorSystem
+	}
+	return audit.Record(ctx, tx.Ent, audit.Event{At: at, ActorKind: kind, Actor: actor, Action: "recovery." + event,
+		ObjectType: "case", ObjectID: rc.ID.String(), Detail: after})
+}
+
+func trim(s string, n int) string {
+	s = strings.TrimSpace(s)
+	r := []rune(s)
+	if len(r) > n {
+		return string(r[:n])
+	}
+	return s
+}

@@ -1,0 +1,228 @@
+package recovery
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"recoverydesk/ent"
+	"recoverydesk/ent/evidence"
+	"recoverydesk/ent/recoverycase"
+	"recoverydesk/internal/apperr"
+	"recoverydesk/internal/db"
+	"recoverydesk/internal/recovery/state"
+	"recoverydesk/internal/rules"
+)
+
+// codePurpose scopes an SMS code to one case.
+func codePurpose(rc *ent.RecoveryCase) string { return "recovery:" + rc.ID.String() }
+
+// phoneOnRecord is the phone the code goes to: always the account's, never
+// one from the request.
+func (s *Service) phoneOnRecord(ctx context.Context, rc *ent.RecoveryCase) (string, error) {
+	acc, err := rc.QueryAccount().Only(ctx)
+	if err != nil {
+		return "", err
+	}
+	return acc.Phone, nil
+}
+
+// SendCode is step 2, 身份验证: a code to the phone on record.
+func (s *Service) SendCode(ctx context.Context, rc *ent.RecoveryCase) (time.Duration, error) {
+	if rc.Status != state.Draft || rc.PhoneVerifiedAt != nil {
+		return 0, ErrWrongStep
+	}
+	phone, err := s.phoneOnRecord(ctx, rc)
+	if err != nil {
+		return 0, err
+	}
+	return s.codes.Send(ctx, phone, codePurpose(rc))
+}
+
+// VerifyCode checks the code and moves the case to the upload step.
+func (s *Service) VerifyCode(ctx context.Context, rc *ent.RecoveryCase, code string) error {
+	if rc.Status != state.Draft {
+		return ErrWrongStep
+	}
+	if rc.PhoneVerifiedAt != nil {
+		return nil
+	}
+	phone, err := s.phoneOnRecord(ctx, rc)
+	if err != nil {
+		return err
+	}
+	if err := s.codes.Verify(ctx, phone, codePurpose(rc), code); err != nil {
+		if e, ok := apperr.As(err); ok {
+			return e.WithField("code")
+		}
+		return err
+	}
+	now := s.clock.Now()
+	return s.db.InTx(ctx, func(tx *db.Tx) error {
+		if err := tx.Ent.RecoveryCase.UpdateOne(rc).SetPhoneVerifiedAt(now).SetUpdatedAt(now).AddVersion(1).Exec(ctx); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, rc, now, "applicant", "phone_verified", nil, map[string]any{"phone": rules.MaskPhone(phone)})
+	})
+}
+
+// Submitted is the result of a submission.
+type Submitted struct {
+	CaseNumber  string
+	Status      state.Status
+	SubmittedAt time.Time
+	DueBy       time.Time
+}
+
+// Submit puts a complete draft (or a returned case with its re-uploads) into
+// the regional queue: it gets its case number at first submission and a due
+// date, the 2nd working day after the submission date.
+func (s *Service) Submit(ctx context.Context, rc *ent.RecoveryCase) (*Submitted, error) {
+	if (rc.Status != state.Draft && rc.Status != state.Returned) || rc.PhoneVerifiedAt == nil {
+		return nil, ErrWrongStep
+	}
+	have, err := rc.QueryEvidence().Select(evidence.FieldKind).Strings(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var missing []string
+	for _, k := range RequiredEvidence(string(rc.Kind)) {
+		if !slices.Contains(have, k) {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, ErrMissingEvidence.With("missing", missing)
+	}
+	now := s.clock.Now()
+	due := s.calendar.DueBy(now)
+	out := &Submitted{Status: state.Submitted, SubmittedAt: now, DueBy: due}
+	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+		upd := tx.Ent.RecoveryCase.UpdateOneID(rc.ID).Where(recoverycase.Version(rc.Version)).
+			SetStatus(state.Submitted).SetSubmittedAt(now).SetDueBy(due).SetUpdatedAt(now).AddVersion(1)
+		if rc.CaseNumber == nil {
+			number, err := s.nextCaseNumber(ctx, tx, now)
+			if err != nil {
+				return err
+			}
+			upd.SetCaseNumber(number)
+			out.CaseNumber = number
+		} else {
+			out.CaseNumber = *rc.CaseNumber
+		}
+		if err := upd.Exec(ctx); ent.IsNotFound(err) {
+			return ErrWrongStep
+		} else if err != nil {
+			return err
+		}
+		return s.record(ctx, tx, rc, now, "applicant", "submitted",
+			map[string]any{"status": string(rc.Status)},
+			map[string]any{"status": string(state.Submitted), "case_number": out.CaseNumber, "due_by": due.Format(time.DateOnly)})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// nextCaseNumber is ZH + the submission date + a 6-digit sequence of that
+// day, taken under a lock so two submissions never share a number.
+func (s *Service) nextCaseNumber(ctx context.Context, tx *db.Tx, now time.Time) (string, error) {
+	prefix := "ZH" + now.In(rules.Shanghai).Format("20060102")
+	if err := tx.LockKey(ctx, "case-number:"+prefix); err != nil {
+		return "", err
+	}
+	last, err := tx.Ent.RecoveryCase.Query().Where(recoverycase.CaseNumberHasPrefix(prefix)).
+		Order(ent.Desc(recoverycase.FieldCaseNumber)).Select(recoverycase.FieldCaseNumber).Strings(ctx)
+	if err != nil {
+		return "", err
+	}
+	seq := 1
+	if len(last) > 0 {
+		if _, err := fmt.Sscanf(last[0][len(prefix):], "%06d", &seq); err != nil {
+			return "", fmt.Errorf("parse case number %q: %w", last[0], err)
+		}
+		seq++
+	}
+	return fmt.Sprintf("%s%06d", prefix, seq), nil
+}
+
+// StatusView is what an applicant may see of a case: never the evidence or
+// the personal data on record.
+type StatusView struct {
+	ID               string        `json:"id"`
+	Kind             string        `json:"kind"`
+	CaseNumber       *string       `json:"case_number"`
+	Status           state.Status  `json:"status"`
+	StatusLabel      string        `json:"status_label"`
+	SubmittedAt      *time.Time    `json:"submitted_at"`
+	DueBy            *string       `json:"due_by"`
+	PhoneVerified    bool          `json:"phone_verified"`
+	RequiredEvidence []string      `json:"required_evidence"`
+	Uploaded         []string      `json:"uploaded"`
+	Decision         *DecisionView `json:"decision"`
+	Timeline         []EventView   `json:"timeline"`
+}
+
+// DecisionView is a decision as the applicant sees it: the reasons as texts
+// and, for a return (补正), the evidence kinds to upload again.
+type DecisionView struct {
+	Outcome     string    `json:"outcome"`
+	Reasons     []string  `json:"reasons"`
+	ReturnKinds []string  `json:"return_kinds"`
+	DecidedAt   time.Time `json:"decided_at"`
+}
+
+// EventView is one step of the applicant's timeline.
+type EventView struct {
+	Type  string    `json:"type"`
+	Label string    `json:"label"`
+	At    time.Time `json:"at"`
+}
+
+// applicantEvents are the case events an applicant sees, with their labels.
+var applicantEvents = map[string]string{
+	"created":           "提交查询信息",
+	"phone_verified":    "短信验证通过",
+	"evidence_uploaded": "上传证件照",
+	"submitted":         "提交审核",
+	"claimed":           "审核人员开始审核",
+	"decided":           "审核完成",
+	"returned":          "退回补正",
+}
+
+// Status returns the applicant's view of a case.
+func (s *Service) Status(ctx context.Context, rc *ent.RecoveryCase) (*StatusView, error) {
+	kinds, err := rc.QueryEvidence().Select(evidence.FieldKind).Strings(ctx)
+	if err != nil {
+		return nil, err
+	}
+	events, err := rc.QueryEvents().Order(ent.Asc("created_at"), ent.Asc("id")).All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	v := &StatusView{ID: rc.ID.String(), Kind: string(rc.Kind), CaseNumber: rc.CaseNumber, Status: rc.Status,
+		StatusLabel: state.Label(rc.Status), SubmittedAt: rc.SubmittedAt, PhoneVerified: rc.PhoneVerifiedAt != nil,
+		RequiredEvidence: RequiredEvidence(string(rc.Kind)), Uploaded: kinds, Timeline: []EventView{}}
+	if rc.DueBy != nil {
+		d := rc.DueBy.In(rules.Shanghai).Format(time.DateOnly)
+		v.DueBy = &d
+	}
+	if rc.Outcome != nil && rc.DecidedAt != nil {
+		texts := []string{}
+		for _, code := range rc.Reasons {
+			if t := ReasonText(code); t != "" {
+				texts = append(texts, t)
+			}
+		}
+		v.Decision = &DecisionView{Outcome: string(*rc.Outcome), Reasons: texts,
+			ReturnKinds: append([]string{}, rc.ReturnKinds...), DecidedAt: *rc.DecidedAt}
+	}
+	for _, e := range events {
+		if label, ok := applicantEvents[e.Type]; ok {
+			v.Timeline = append(v.Timeline, EventView{Type: e.Type, Label: label, At: e.CreatedAt})
+		}
+	}
+	return v, nil
+}
