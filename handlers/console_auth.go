@@ -1,0 +1,140 @@
+package handlers
+
+import (
+	"encoding/base64"
+	"html/template"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+// consoleLoginForm is the sign-in form (CONTRACT §5 field names).
+type consoleLoginForm struct {
+	Username string `form:"username"`
+	Password string `form:"password"`
+	OTP      string `form:"otp"`
+	Next     string `form:"next"`
+}
+
+// consoleLoginPage is the staff sign-in form.
+func (s *Server) consoleLoginPage(c *fiber.Ctx) error {
+	page := Page{Title: "审核台登录", Form: map[string]string{"next": c.Query("next")}}
+	return render(c, fiber.StatusOK, "console/login", layoutConsole, page)
+}
+
+// consoleLogin signs a staff member in and starts a fresh console session.
+func (s *Server) consoleLogin(c *fiber.Ctx) error {
+	var f consoleLoginForm
+	if err := c.BodyParser(&f); err != nil {
+		return fiber.ErrBadRequest
+	}
+	u, err := s.deps.Staff.SignIn(c.UserContext(), f.Username, f.Password, f.OTP)
+	if err != nil {
+		fields, msg, ok := formErrors(err)
+		if !ok {
+			return err
+		}
+		page := Page{Title: "审核台登录", Error: msg, Fields: fields,
+			Form: map[string]string{"username": f.Username, "next": f.Next}}
+		return render(c, toAPIError(err).Status, "console/login", layoutConsole, page)
+	}
+	sess, err := s.console.Get(c)
+	if err != nil {
+		return err
+	}
+	if err := sess.Regenerate(); err != nil {
+		return err
+	}
+	sess.Set(sessStaffID, u.ID)
+	if err := sess.Save(); err != nil {
+		return err
+	}
+	if u.TotpRequired && len(u.TotpSecret) == 0 {
+		return c.Redirect("/console/totp", fiber.StatusSeeOther)
+	}
+	return c.Redirect(safeNext(f.Next), fiber.StatusSeeOther)
+}
+
+// consoleLogout ends the console session.
+func (s *Server) consoleLogout(c *fiber.Ctx) error {
+	sess, err := s.console.Get(c)
+	if err != nil {
+		return err
+	}
+	if err := sess.Destroy(); err != nil {
+		return err
+	}
+	return c.Redirect("/console/login", fiber.StatusSeeOther)
+}
+
+// totpView is the enrolment page's data.
+type totpView struct {
+	Enrolled bool
+	QRData   template.URL // data: URL of the QR code PNG we generated (trusted)
+	Secret   string       // for typing into an app by hand
+}
+
+const sessTOTPSecret = "totp_pending"
+
+// totpPage offers a new TOTP secret as a QR code (kept in the session until
+// confirmed), or says that the second factor is already on.
+func (s *Server) totpPage(c *fiber.Ctx) error {
+	u := signedInStaff(c)
+	page := Page{Title: "动态口令", Nav: "totp", Staff: s.staffView(c)}
+	if len(u.TotpSecret) > 0 {
+		page.Data = totpView{Enrolled: true}
+		return render(c, fiber.StatusOK, "console/totp", layoutConsole, page)
+	}
+	sess, err := s.console.Get(c)
+	if err != nil {
+		return err
+	}
+	pending, _ := sess.Get(sessTOTPSecret).(string)
+	en, err := s.deps.Staff.StartEnrolment(u, pending)
+	if err != nil {
+		return err
+	}
+	sess.Set(sessTOTPSecret, en.Secret)
+	if err := sess.Save(); err != nil {
+		return err
+	}
+	page.Data = totpView{QRData: qrDataURL(en.QRPNG), Secret: en.Secret}
+	return render(c, fiber.StatusOK, "console/totp", layoutConsole, page)
+}
+
+// totpConfirm turns TOTP on once a code from the app matches the secret.
+func (s *Server) totpConfirm(c *fiber.Ctx) error {
+	sess, err := s.console.Get(c)
+	if err != nil {
+		return err
+	}
+	secret, _ := sess.Get(sessTOTPSecret).(string)
+	if secret == "" {
+		return c.Redirect("/console/totp", fiber.StatusSeeOther)
+	}
+	err = s.deps.Staff.ConfirmEnrolment(c.UserContext(), signedInStaff(c).ID, secret, strings.Clone(c.FormValue("otp")))
+	if err != nil {
+		fields, msg, ok := formErrors(err)
+		if !ok {
+			return err
+		}
+		en, err := s.deps.Staff.StartEnrolment(signedInStaff(c), secret)
+		if err != nil {
+			return err
+		}
+		view := totpView{QRData: qrDataURL(en.QRPNG), Secret: en.Secret}
+		page := Page{Title: "动态口令", Nav: "totp", Staff: s.staffView(c), Error: msg, Fields: fields, Data: view}
+		return render(c, fiber.StatusUnprocessableEntity, "console/totp", layoutConsole, page)
+	}
+	sess.Delete(sessTOTPSecret)
+	if err := sess.Save(); err != nil {
+		return err
+	}
+	return c.Redirect("/console/totp", fiber.StatusSeeOther)
+}
+
+// qrDataURL embeds a PNG we generated as a data: URL (the CSP allows data:
+// images; html/template would refuse an unmarked one).
+func qrDataURL(png []byte) template.URL {
+	return template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png))
+}

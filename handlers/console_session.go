@@ -1,0 +1,104 @@
+package handlers
+
+import (
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/session"
+
+	"recoverydesk/ent"
+	"recoverydesk/internal/kvstore"
+	"recoverydesk/policies"
+)
+
+// The console session is separate from applicants' (its own cookie and
+// keys) and ends after 30 minutes without a request.
+const (
+	consoleCookie  = "rd_console"
+	consoleIdleTTL = 30 * time.Minute
+	sessStaffID    = "staff_id"
+	localsStaff    = "staff"
+)
+
+func newConsoleSessions(s *kvstore.Store) *session.Store {
+	return session.New(session.Config{
+		Storage:        s,
+		KeyLookup:      "cookie:" + consoleCookie,
+		CookieHTTPOnly: true,
+		CookieSameSite: "Lax",
+		CookiePath:     "/console",
+		Expiration:     consoleIdleTTL,
+	})
+}
+
+// signedInStaff is the staff user of this console request, set by requireStaff.
+func signedInStaff(c *fiber.Ctx) *ent.StaffUser {
+	u, _ := c.Locals(localsStaff).(*ent.StaffUser)
+	return u
+}
+
+// requireStaff lets a request through only with a live console session of an
+// enabled staff user, and renews the session's idle timeout. Anyone else is
+// sent to the sign-in page, which brings them back afterwards.
+func (s *Server) requireStaff(c *fiber.Ctx) error {
+	sess, err := s.console.Get(c)
+	if err != nil {
+		return err
+	}
+	id, ok := sess.Get(sessStaffID).(int)
+	if !ok {
+		return c.Redirect("/console/login?next="+url.QueryEscape(c.OriginalURL()), fiber.StatusSeeOther)
+	}
+	u, err := s.deps.Staff.Get(c.UserContext(), id)
+	if ent.IsNotFound(err) || (err == nil && u.Disabled) {
+		_ = sess.Destroy()
+		return c.Redirect("/console/login", fiber.StatusSeeOther)
+	}
+	if err != nil {
+		return err
+	}
+	if err := sess.Save(); err != nil { // renews the 30-minute idle timeout
+		return err
+	}
+	c.Locals(localsStaff, u)
+	return c.Next()
+}
+
+// requirePermission refuses a signed-in staff user who holds perm in no
+// region (403). Which regions they may see is decided per case.
+func (s *Server) requirePermission(perm policies.Permission) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		u := signedInStaff(c)
+		if u == nil || !s.deps.Enforcer.AllowedAnywhere(policies.Subject(u.UsernameKey), perm.Obj, perm.Act) {
+			return fiber.ErrForbidden
+		}
+		return c.Next()
+	}
+}
+
+// staffView is the console frame's view of the signed-in user.
+func (s *Server) staffView(c *fiber.Ctx) *StaffView {
+	u := signedInStaff(c)
+	if u == nil {
+		return nil
+	}
+	v := &StaffView{Username: u.Username, Name: u.Name}
+	seen := map[string]bool{}
+	for _, g := range s.deps.Enforcer.RolesOf(policies.Subject(u.UsernameKey)) {
+		if !seen[g.Role] {
+			seen[g.Role] = true
+			v.Roles = append(v.Roles, g.Role)
+		}
+	}
+	return v
+}
+
+// safeNext keeps a post-sign-in redirect inside the console.
+func safeNext(next string) string {
+	if strings.HasPrefix(next, "/console/") && !strings.HasPrefix(next, "//") && !strings.Contains(next, "\\") {
+		return next
+	}
+	return "/console/cases"
+}
