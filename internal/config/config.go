@@ -153,9 +153,12 @@ func parseDatabaseURL(u string) (DBKind, string, error) {
 
 // SQLiteDSN is the modernc.org/sqlite DSN for a database file, with the
 // pragmas every connection needs: enforced foreign keys, WAL so readers do not
-// block the writer, and a busy timeout instead of immediate SQLITE_BUSY.
+// block the writer, a busy timeout instead of immediate SQLITE_BUSY, write
+// transactions that take the lock up front, and every time written in UTC in
+// one sortable format (SQLite compares times as text, so mixed zones or
+// formats would sort wrong).
 func SQLiteDSN(path string) string {
-	return "file:" + path + "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	return "file:" + path + "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate&_time_format=sqlite&_timezone=UTC"
 }
 
 func parseBool(get Getenv, k string) (bool, error) {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"recoverydesk/ent"
+	"recoverydesk/ent/auditevent"
 	"recoverydesk/ent/schema"
 	"recoverydesk/internal/db"
 	"recoverydesk/internal/recovery/state"
@@ -119,6 +121,28 @@ func TestInTxSupportsMultiStatementWrites(t *testing.T) {
 		}
 		if got := d.Ent.Account.GetX(ctx, acc.ID); got.Name != "李四" {
 			t.Fatalf("update lost: %s", got.Name)
+		}
+	})
+}
+
+func TestTimesInMixedZonesCompareCorrectly(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		shanghai := time.FixedZone("CST", 8*3600)
+		// 09:00 in Shanghai is 01:00 UTC: earlier than 02:00 UTC, though
+		// "09" sorts after "02" as text.
+		early := time.Date(2026, 3, 2, 9, 0, 0, 0, shanghai)
+		late := time.Date(2026, 3, 2, 2, 0, 0, 0, time.UTC)
+		for _, at := range []time.Time{early, late} {
+			d.Ent.AuditEvent.Create().SetActorKind("system").SetActor("t").SetAction("x").SetAt(at).ExecX(ctx)
+		}
+		n := d.Ent.AuditEvent.Query().Where(auditevent.AtLT(time.Date(2026, 3, 2, 1, 30, 0, 0, time.UTC))).CountX(ctx)
+		if n != 1 {
+			t.Fatalf("%d events before 01:30 UTC, want 1", n)
+		}
+		first := d.Ent.AuditEvent.Query().Order(ent.Asc(auditevent.FieldAt)).FirstX(ctx)
+		if !first.At.Equal(early) {
+			t.Fatalf("earliest is %v", first.At)
 		}
 	})
 }
