@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 
+	"recoverydesk/internal/config"
 	"recoverydesk/internal/db"
 )
 
@@ -18,14 +19,25 @@ func runMigrate(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 		return err
 	}
 	ctx := context.Background()
-	d, err := db.Open(ctx, cfg.DBKind, cfg.DSN)
+	d, err := openMigrated(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	if err := d.Migrate(ctx); err != nil {
-		return err
-	}
 	fmt.Fprintf(stdout, "database %s is up to date\n", cfg.DBKind)
 	return nil
+}
+
+// openMigrated opens the configured database and brings it up to date;
+// every command that touches the database starts here.
+func openMigrated(ctx context.Context, cfg config.Config) (*db.DB, error) {
+	d, err := db.Open(ctx, cfg.DBKind, cfg.DSN)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.Migrate(ctx); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
 }

@@ -56,14 +56,11 @@ func runSeed(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 		return err
 	}
 	ctx := context.Background()
-	d, err := db.Open(ctx, cfg.DBKind, cfg.DSN)
+	d, err := openMigrated(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	if err := d.Migrate(ctx); err != nil {
-		return err
-	}
 	if n, err := d.Ent.Account.Query().Count(ctx); err != nil {
 		return err
 	} else if n > 0 {

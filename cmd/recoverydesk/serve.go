@@ -63,14 +63,11 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	d, err := db.Open(ctx, cfg.DBKind, cfg.DSN)
+	d, err := openMigrated(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	if err := d.Migrate(ctx); err != nil {
-		return err
-	}
 	logger.Info("database ready", "kind", cfg.DBKind)
 
 	evidence, stopMinIO, err := openEvidenceStore(ctx, cfg, logger)

@@ -51,14 +51,11 @@ func runStaffAdd(args []string, stdin io.Reader, stdout, stderr io.Writer) error
 		return err
 	}
 	ctx := context.Background()
-	d, err := db.Open(ctx, cfg.DBKind, cfg.DSN)
+	d, err := openMigrated(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	if err := d.Migrate(ctx); err != nil {
-		return err
-	}
 	err = d.InTx(ctx, func(tx *db.Tx) error {
 		key := rules.NormalizeUsername(*username)
 		if _, err := tx.Ent.StaffUser.Create().SetUsername(*username).SetUsernameKey(key).

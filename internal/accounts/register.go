@@ -9,6 +9,7 @@ import (
 
 	"recoverydesk/ent"
 	"recoverydesk/ent/account"
+	"recoverydesk/ent/predicate"
 	"recoverydesk/internal/apperr"
 	"recoverydesk/internal/audit"
 	"recoverydesk/internal/db"
@@ -79,20 +80,29 @@ func (s *Service) checkPerson(ctx context.Context, in PersonRegistration) (Perso
 }
 
 func (s *Service) personConflicts(ctx context.Context, c *ent.Client, p PersonRegistration) error {
-	if taken, err := c.Account.Query().Where(account.UsernameKey(rules.NormalizeUsername(p.Username))).Exist(ctx); err != nil {
-		return err
-	} else if taken {
-		return ErrUsernameTaken.WithField("username")
-	}
-	if taken, err := c.Account.Query().Where(account.CertType(string(rules.CertIDCard)), account.CertNumber(p.IDNumber)).Exist(ctx); err != nil {
-		return err
-	} else if taken {
-		return ErrIDNumberTaken.WithField("id_number")
-	}
-	if taken, err := c.Account.Query().Where(account.KindEQ(account.KindPerson), account.Phone(p.Phone)).Exist(ctx); err != nil {
-		return err
-	} else if taken {
-		return ErrPhoneTaken.WithField("phone")
+	return firstTaken(ctx, c,
+		taken{ErrUsernameTaken.WithField("username"), []predicate.Account{account.UsernameKey(rules.NormalizeUsername(p.Username))}},
+		taken{ErrIDNumberTaken.WithField("id_number"), []predicate.Account{account.CertType(string(rules.CertIDCard)), account.CertNumber(p.IDNumber)}},
+		taken{ErrPhoneTaken.WithField("phone"), []predicate.Account{account.KindEQ(account.KindPerson), account.Phone(p.Phone)}},
+	)
+}
+
+// taken is a uniqueness rule: the error to return when an account matches.
+type taken struct {
+	err   error
+	where []predicate.Account
+}
+
+// firstTaken returns the error of the first rule an existing account breaks.
+func firstTaken(ctx context.Context, c *ent.Client, checks ...taken) error {
+	for _, r := range checks {
+		exists, err := c.Account.Query().Where(r.where...).Exist(ctx)
+		if err != nil {
+			return err
+		}
+		if exists {
+			return r.err
+		}
 	}
 	return nil
 }
@@ -234,15 +244,8 @@ func (s *Service) CreateUnit(ctx context.Context, op *ent.Account, u UnitRegistr
 }
 
 func (s *Service) unitConflicts(ctx context.Context, c *ent.Client, u UnitRegistration) error {
-	if taken, err := c.Account.Query().Where(account.CertType(u.CertType), account.CertNumber(u.CertNumber)).Exist(ctx); err != nil {
-		return err
-	} else if taken {
-		return ErrCertNumberTaken
-	}
-	if taken, err := c.Account.Query().Where(account.UsernameKey(rules.NormalizeUsername(u.Username))).Exist(ctx); err != nil {
-		return err
-	} else if taken {
-		return ErrUsernameTaken.WithField("username")
-	}
-	return nil
+	return firstTaken(ctx, c,
+		taken{ErrCertNumberTaken, []predicate.Account{account.CertType(u.CertType), account.CertNumber(u.CertNumber)}},
+		taken{ErrUsernameTaken.WithField("username"), []predicate.Account{account.UsernameKey(rules.NormalizeUsername(u.Username))}},
+	)
 }
