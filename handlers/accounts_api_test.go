@@ -416,3 +416,27 @@ func TestLogsCarryNoSecretsOrPersonalData(t *testing.T) {
 		}
 	}
 }
+
+func TestRegionsFeedTheCascadingPicker(t *testing.T) {
+	s := newTestServer(t)
+	resp, body := s.get(t, "/api/v1/regions")
+	if resp.StatusCode != 200 || body != `{"regions":[{"code":"44","name":"广东省","level":1}]}` {
+		t.Fatalf("root: %d %s", resp.StatusCode, body)
+	}
+	resp, body = s.get(t, "/api/v1/regions?parent=44")
+	if resp.StatusCode != 200 || strings.Count(body, `"level":2`) != 21 {
+		t.Fatalf("cities: %d %s", resp.StatusCode, body)
+	}
+	resp, body = s.get(t, "/api/v1/regions?parent=4407")
+	for _, want := range []string{`{"code":"440703","name":"蓬江区","level":3}`, "江海区", "新会区", "台山市", "开平市", "鹤山市", "恩平市"} {
+		if resp.StatusCode != 200 || !strings.Contains(body, want) {
+			t.Fatalf("江门市 lacks %s: %d %s", want, resp.StatusCode, body)
+		}
+	}
+	if resp, body := s.get(t, "/api/v1/regions?parent=4419"); resp.StatusCode != 200 || body != `{"regions":[]}` {
+		t.Fatalf("东莞市 has no county-level children: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := s.get(t, "/api/v1/regions?parent=9999"); resp.StatusCode != 404 || decodeError(t, body).Error.Code != "region_not_found" {
+		t.Fatalf("unknown: %d %s", resp.StatusCode, body)
+	}
+}
