@@ -1,0 +1,127 @@
+package watermark
+
+import (
+	"bytes"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"image/png"
+	"math/rand/v2"
+	"testing"
+)
+
+// stampText is what the console passes: a username and the local time.
+const stampText = "jm_reviewer 2026-11-27 16:10 CST"
+
+// photo is a smooth picture with grain: a random 12×9 colour grid upsampled
+// bilinearly, plus uniform noise of ±noise, so its JPEG is about as large as
+// a real photo's.
+func photo(w, h int, seed uint64, noise int) *image.RGBA {
+	r := rand.New(rand.NewPCG(seed, 0x3a7e))
+	const gw, gh = 12, 9
+	var grid [gh + 1][gw + 1][3]float64
+	for y := range grid {
+		for x := range grid[y] {
+			for c := range 3 {
+				grid[y][x][c] = 20 + 215*r.Float64()
+			}
+		}
+	}
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		fy := float64(y) * gh / float64(h)
+		iy, ty := int(fy), fy-float64(int(fy))
+		for x := range w {
+			fx := float64(x) * gw / float64(w)
+			ix, tx := int(fx), fx-float64(int(fx))
+			o := img.PixOffset(x, y)
+			for c := range 3 {
+				v := (grid[iy][ix][c]*(1-tx)+grid[iy][ix+1][c]*tx)*(1-ty) +
+					(grid[iy+1][ix][c]*(1-tx)+grid[iy+1][ix+1][c]*tx)*ty
+				if noise > 0 {
+					v += float64(r.IntN(2*noise+1) - noise)
+				}
+				img.Pix[o+c] = uint8(min(max(v, 0), 255))
+			}
+			img.Pix[o+3] = 255
+		}
+	}
+	return img
+}
+
+// uniform is a w×h image of one grey level.
+func uniform(w, h int, level uint8) *image.Gray {
+	g := image.NewGray(image.Rect(0, 0, w, h))
+	for i := range g.Pix {
+		g.Pix[i] = level
+	}
+	return g
+}
+
+func jpegOf(t testing.TB, img image.Image, quality int) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := jpeg.Encode(&b, img, &jpeg.Options{Quality: quality}); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func pngOf(t testing.TB, img image.Image) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// lumaOf decodes data and returns its luma (BT.601, as JPEG stores it) as a
+// Gray image, with the decoded image's type name.
+func lumaOf(t testing.TB, data []byte) *image.Gray {
+	t.Helper()
+	img, _, err := image.Decode(bytes.NewReader(data))
+	if err != nil {
+		t.Fatalf("output does not decode: %v", err)
+	}
+	return toLuma(img)
+}
+
+// toLuma converts any image to luma, transparent parts over white.
+func toLuma(img image.Image) *image.Gray {
+	b := img.Bounds()
+	g := image.NewGray(image.Rect(0, 0, b.Dx(), b.Dy()))
+	for y := range b.Dy() {
+		for x := range b.Dx() {
+			r, gr, bl, a := img.At(b.Min.X+x, b.Min.Y+y).RGBA()
+			bg := 0xffff - a
+			c := color.RGBA64{uint16(r + bg), uint16(gr + bg), uint16(bl + bg), 0xffff}
+			g.Pix[y*g.Stride+x] = color.GrayModel.Convert(c).(color.Gray).Y
+		}
+	}
+	return g
+}
+
+// control is src through the same decode and encode as Apply but without the
+// stamp: comparing Apply's output with it isolates what the stamp changed
+// from what JPEG compression changed.
+func control(t testing.TB, src []byte) *image.Gray {
+	t.Helper()
+	img, err := decode(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lumaOf(t, jpegOf(t, canvasOf(img).img, Quality))
+}
+
+// inkMask is the pattern's coverage of a w×h image for text: where Apply
+// puts ink, halo and nothing.
+func inkMask(text string, w, h int) [][]byte {
+	p := newPattern(sanitize(text), w, h)
+	m := make([][]byte, h)
+	for y := range m {
+		m[y] = make([]byte, w)
+		p.row(y, m[y])
+	}
+	return m
+}
