@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -56,6 +57,7 @@ type Server struct {
 	sessions *session.Store
 	console  *session.Store
 	limits   rateLimits
+	stamping chan struct{} // bounds simultaneous watermarking
 }
 
 // rateLimits are the per-IP limits of the public endpoints.
@@ -92,6 +94,7 @@ func New(d Deps) (*fiber.App, error) {
 		deps:     d,
 		sessions: newApplicantSessions(kvstore.New(d.DB.Ent, "sess:", d.Clock)),
 		console:  newConsoleSessions(kvstore.New(d.DB.Ent, "console:", d.Clock)),
+		stamping: make(chan struct{}, runtime.NumCPU()),
 		limits: rateLimits{
 			login:    perIP(counters, "login", 60, time.Minute),
 			register: perIP(counters, "register", 30, time.Minute),

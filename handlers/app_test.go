@@ -188,14 +188,17 @@ func TestDevClockMovesTheApplicationClock(t *testing.T) {
 func TestDevSMSShowsDeliveredMessagesNewestFirst(t *testing.T) {
 	s := newTestServer(t, devMode)
 	ctx := context.Background()
+	// The outbox is the phone: newest first means last delivered first, so
+	// the second message is queued once the first has arrived.
 	for _, code := range []string{"111111", "222222"} {
-		if err := s.db.InTx(ctx, func(tx *db.Tx) error {
-			_, err := s.courier.Queue(ctx, tx, "13800138000", "test", sms.CodeText(code))
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(5 * time.Millisecond)
+		s.newSMS(t, "13800138000", func() {
+			if err := s.db.InTx(ctx, func(tx *db.Tx) error {
+				_, err := s.courier.Queue(ctx, tx, "13800138000", "test", sms.CodeText(code))
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 	var out struct{ Messages []sms.Message }
 	deadline := time.Now().Add(10 * time.Second)

@@ -77,6 +77,14 @@ func (s *Server) routes() []route {
 		{method: fiber.MethodPost, path: "/console/logout", access: accessStaff, handler: s.consoleLogout},
 		{method: fiber.MethodGet, path: "/console/totp", access: accessStaff, handler: s.totpPage},
 		{method: fiber.MethodPost, path: "/console/totp", access: accessStaff, limit: s.limits.login, handler: s.totpConfirm},
+		{method: fiber.MethodGet, path: "/console", access: accessStaff, handler: s.consoleHome},
+		{method: fiber.MethodGet, path: "/console/cases", access: accessStaff, perm: permCaseList, handler: s.queuePage},
+		{method: fiber.MethodGet, path: "/console/cases/next", access: accessStaff, perm: permCaseList, handler: s.nextCase},
+		{method: fiber.MethodGet, path: "/console/cases/:number", access: accessStaff, perm: permCaseRead, handler: s.casePage},
+		{method: fiber.MethodPost, path: "/console/cases/:number/claim", access: accessStaff, perm: permCaseClaim, handler: s.claimCase},
+		{method: fiber.MethodPost, path: "/console/cases/:number/decision", access: accessStaff, perm: permCaseDecide, handler: s.decideCase},
+		{method: fiber.MethodPost, path: "/console/cases/:number/notes", access: accessStaff, perm: permCaseNote, handler: s.noteCase},
+		{method: fiber.MethodGet, path: "/console/cases/:number/evidence/:kind", access: accessStaff, perm: permEvidence, handler: s.evidenceImage},
 
 		// Dev mode (CONTRACT §6).
 		{method: fiber.MethodGet, path: "/dev/sms", access: "dev", devOnly: true, handler: s.devSMS},

@@ -7,6 +7,7 @@ import (
 	"embed"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/gofiber/template/html/v2"
 )
@@ -25,7 +26,48 @@ var FS embed.FS
 func Engine() *html.Engine {
 	e := html.NewFileSystem(http.FS(FS), ".html")
 	e.AddFunc("dict", dict)
+	e.AddFunc("cst", cst)
+	e.AddFunc("cstdate", cstdate)
 	return e
+}
+
+// shanghai is Asia/Shanghai. China has kept UTC+8 without daylight saving
+// since 1991, so a fixed zone is exact for every time we show and needs no
+// tzdata on the server (the rules package makes the same choice).
+var shanghai = time.FixedZone("CST", 8*3600)
+
+// cst formats a moment as staff read it, in Asia/Shanghai to the minute:
+// {{cst .SubmittedAt}} → "2026-03-15 09:30". It takes a time.Time, a
+// *time.Time or an RFC 3339 string (times inside case-event payloads);
+// nil and the zero time give "", and any other string is shown as it is.
+func cst(v any) string { return inShanghai(v, "2006-01-02 15:04") }
+
+// cstdate is cst for dates (due dates): "2026-03-17".
+func cstdate(v any) string { return inShanghai(v, time.DateOnly) }
+
+func inShanghai(v any, layout string) string {
+	var t time.Time
+	switch x := v.(type) {
+	case time.Time:
+		t = x
+	case *time.Time:
+		if x == nil {
+			return ""
+		}
+		t = *x
+	case string:
+		p, err := time.Parse(time.RFC3339, x)
+		if err != nil {
+			return x
+		}
+		t = p
+	default:
+		return ""
+	}
+	if t.IsZero() {
+		return ""
+	}
+	return t.In(shanghai).Format(layout)
 }
 
 // dict builds a map from alternating keys and values so that a template can

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Page, StaffView and ErrorView are test-only copies of the view models the
@@ -125,6 +126,7 @@ func TestTemplateNames(t *testing.T) {
 		"partials/csrf", "partials/field_error", "partials/steps", "partials/guide",
 		"public/register_person", "public/register_unit", "public/login", "public/account",
 		"public/password_change", "public/account_recover",
+		"console/cases", "console/case",
 	} {
 		if e.Templates.Lookup(name) == nil {
 			t.Errorf("template %q not found; have %s", name, e.Templates.DefinedTemplates())
@@ -299,6 +301,52 @@ func TestFieldErrorPartial(t *testing.T) {
 	}
 	if strings.TrimSpace(buf.String()) != "" {
 		t.Errorf("field error without message rendered %q", buf.String())
+	}
+}
+
+func TestCST(t *testing.T) {
+	utc := time.Date(2025, 9, 30, 16, 5, 0, 0, time.UTC) // 1 Oct 00:05 in Shanghai
+	ny, _ := time.Parse(time.RFC3339, "2026-03-14T21:30:00-04:00")
+	var none *time.Time
+	for _, c := range []struct {
+		in        any
+		cst, date string
+	}{
+		{utc, "2025-10-01 00:05", "2025-10-01"},
+		{&utc, "2025-10-01 00:05", "2025-10-01"},
+		{utc.In(time.FixedZone("X", -7*3600)), "2025-10-01 00:05", "2025-10-01"},
+		{ny, "2026-03-15 09:30", "2026-03-15"},
+		{"2025-10-09T06:07:00Z", "2025-10-09 14:07", "2025-10-09"},
+		{"2025-10-10", "2025-10-10", "2025-10-10"}, // a date stays as it is
+		{none, "", ""},
+		{nil, "", ""},
+		{time.Time{}, "", ""},
+		{42, "", ""},
+	} {
+		if got := cst(c.in); got != c.cst {
+			t.Errorf("cst(%v) = %q, want %q", c.in, got, c.cst)
+		}
+		if got := cstdate(c.in); got != c.date {
+			t.Errorf("cstdate(%v) = %q, want %q", c.in, got, c.date)
+		}
+	}
+
+	// Through the engine, as templates call them.
+	e := Engine()
+	tmpl := `{{cst .T}}|{{cst .P}}|{{cstdate .P}}|{{cst .N}}`
+	if err := e.Load(); err != nil {
+		t.Fatal(err)
+	}
+	parsed, err := e.Templates.New("cst-test").Parse(tmpl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := parsed.Execute(&buf, map[string]any{"T": utc, "P": &utc, "N": none}); err != nil {
+		t.Fatal(err)
+	}
+	if got := buf.String(); got != "2025-10-01 00:05|2025-10-01 00:05|2025-10-01|" {
+		t.Errorf("engine: %q", got)
 	}
 }
 

@@ -41,6 +41,9 @@ type Deps struct {
 // CleanupInterval is how often drafts are expired and orphans deleted.
 const CleanupInterval = 15 * time.Minute
 
+// ClaimReleaseInterval is how often expired claims go back to the queue.
+const ClaimReleaseInterval = time.Minute
+
 // Start registers every worker and starts working. PollInterval bounds how
 // long a queued job waits when the database has no listen/notify (SQLite,
 // database/sql on PostgreSQL).
@@ -54,6 +57,11 @@ func Start(ctx context.Context, d *db.DB, logger *slog.Logger, deps Deps, pollIn
 		if err := river.AddWorkerSafely(workers, &recovery.CleanupWorker{Service: deps.Recovery}); err != nil {
 			return nil, err
 		}
+		if err := river.AddWorkerSafely(workers, &recovery.ReleaseClaimsWorker{Service: deps.Recovery}); err != nil {
+			return nil, err
+		}
+		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(ClaimReleaseInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return recovery.ReleaseClaimsArgs{}, nil }, nil))
 		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(CleanupInterval),
 			func() (river.JobArgs, *river.InsertOpts) { return recovery.CleanupArgs{}, nil },
 			&river.PeriodicJobOpts{RunOnStart: true}))

@@ -109,3 +109,21 @@ func (w *CleanupWorker) Work(ctx context.Context, _ *river.Job[CleanupArgs]) err
 	}
 	return nil
 }
+
+// ReleaseClaimsArgs is the periodic job that returns expired claims to the queue.
+type ReleaseClaimsArgs struct{}
+
+// Kind names the job.
+func (ReleaseClaimsArgs) Kind() string { return "recovery_release_claims" }
+
+// ReleaseClaimsWorker runs ReleaseExpiredClaims.
+type ReleaseClaimsWorker struct {
+	river.WorkerDefaults[ReleaseClaimsArgs]
+	Service *Service
+}
+
+// Work releases expired claims.
+func (w *ReleaseClaimsWorker) Work(ctx context.Context, _ *river.Job[ReleaseClaimsArgs]) error {
+	_, err := w.Service.ReleaseExpiredClaims(ctx)
+	return err
+}

@@ -99,6 +99,15 @@ func (s *Service) Claim(ctx context.Context, rv Reviewer, number string) (*ent.R
 	return out, err
 }
 
+// RenewClaim extends the reviewer's claim on a case they hold; it does
+// nothing for anyone else (and never claims).
+func (s *Service) RenewClaim(ctx context.Context, rv Reviewer, number string) error {
+	now := s.clock.Now()
+	_, err := s.db.Ent.RecoveryCase.Update().Where(recoverycase.CaseNumber(number), recoverycase.StatusEQ(state.InReview),
+		recoverycase.ClaimedBy(rv.ID), recoverycase.ClaimExpiresAtGT(now)).SetClaimExpiresAt(now.Add(ClaimTTL)).Save(ctx)
+	return err
+}
+
 // lockedCase reads a case inside tx, serialised against other changes to it.
 func (s *Service) lockedCase(ctx context.Context, tx *db.Tx, rv Reviewer, number string) (*ent.RecoveryCase, error) {
 	number = strings.ToUpper(strings.TrimSpace(number))

@@ -1,0 +1,180 @@
+package handlers
+
+import (
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"recoverydesk/internal/apperr"
+	"recoverydesk/internal/recovery"
+	"recoverydesk/internal/rules"
+	"recoverydesk/internal/watermark"
+)
+
+// caseView is the case workspace's data.
+type caseView struct {
+	W            *recovery.Workspace
+	Number       string
+	StatusLabel  string
+	RegionName   string
+	Reasons      []recovery.Reason
+	Required     []evidenceKind
+	CanDecide    bool
+	Events       []eventView
+	Stale        bool
+	SMSFailing   bool
+	EvidenceBase string
+}
+
+// evidenceKind is an evidence kind with its label, for the return form.
+type evidenceKind struct{ Kind, Label string }
+
+// eventView is one history entry as the console shows it.
+type eventView struct {
+	At     time.Time
+	Type   string
+	Actor  string
+	Before map[string]any
+	After  map[string]any
+	Note   string
+}
+
+// casePage is the case workspace /console/cases/{number}. Opening a case
+// one holds renews the claim: working on it keeps it.
+func (s *Server) casePage(c *fiber.Ctx) error {
+	if err := s.deps.Recovery.RenewClaim(c.UserContext(), s.reviewer(c, permCaseClaim), strings.ToUpper(strings.Clone(c.Params("number")))); err != nil {
+		return err
+	}
+	return s.showCase(c, fiber.StatusOK, "", nil)
+}
+
+// showCase renders the workspace, with an error and field problems after a
+// refused decision.
+func (s *Server) showCase(c *fiber.Ctx, status int, formError string, fields map[string]string) error {
+	number := strings.ToUpper(strings.Clone(c.Params("number")))
+	w, err := s.deps.Recovery.Workspace(c.UserContext(), s.reviewer(c, permCaseRead), number)
+	if err != nil {
+		return err
+	}
+	v := caseView{W: w, Number: number, StatusLabel: stateLabel(w), RegionName: rules.RegionFullName(w.Case.RegionCode),
+		Reasons: recovery.Reasons, CanDecide: w.ClaimedByMe, Stale: status == fiber.StatusConflict,
+		EvidenceBase: "/console/cases/" + url.PathEscape(number) + "/evidence/"}
+	for _, k := range recovery.RequiredEvidence(string(w.Case.Kind)) {
+		v.Required = append(v.Required, evidenceKind{k, recovery.EvidenceLabel(k)})
+	}
+	for _, e := range w.Events {
+		v.Events = append(v.Events, eventView{At: e.CreatedAt, Type: e.Type, Actor: e.Actor, Before: e.Before, After: e.After, Note: e.Note})
+	}
+	for _, m := range w.SMS {
+		if m.Status != "sent" && m.SendCount > 0 {
+			v.SMSFailing = true
+		}
+	}
+	return render(c, status, "console/case", layoutConsole,
+		Page{Title: "案件 " + number, Nav: "cases", Staff: s.staffView(c), Error: formError, Fields: fields, Data: v})
+}
+
+func stateLabel(w *recovery.Workspace) string { return stateLabelOf(string(w.Case.Status)) }
+
+// claimCase claims (or renews the claim on) a case for the signed-in reviewer.
+func (s *Server) claimCase(c *fiber.Ctx) error {
+	number := strings.ToUpper(strings.Clone(c.Params("number")))
+	if _, err := s.deps.Recovery.Claim(c.UserContext(), s.reviewer(c, permCaseClaim), number); err != nil {
+		if e, ok := apperr.As(err); ok && e.Kind == apperr.Conflict {
+			return s.showCase(c, fiber.StatusConflict, e.Message, nil)
+		}
+		return err
+	}
+	return c.Redirect("/console/cases/"+url.PathEscape(number), fiber.StatusSeeOther)
+}
+
+// decisionForm is the decision form (CONTRACT §5 field names).
+type decisionForm struct {
+	Outcome  string   `form:"outcome"`
+	Reasons  []string `form:"reason"`
+	Kinds    []string `form:"return_kind"`
+	Note     string   `form:"note"`
+	Version  int      `form:"version"`
+	OpenNext string   `form:"next"`
+}
+
+// decideCase records a reviewer's decision on one case; a stale version gets
+// 409 and the page again, with the current state.
+func (s *Server) decideCase(c *fiber.Ctx) error {
+	var f decisionForm
+	if err := c.BodyParser(&f); err != nil {
+		return fiber.ErrBadRequest
+	}
+	number := strings.ToUpper(strings.Clone(c.Params("number")))
+	d := recovery.Decision{Outcome: f.Outcome, Reasons: f.Reasons, ReturnKinds: f.Kinds, Note: f.Note, Version: f.Version}
+	if err := s.deps.Recovery.Decide(c.UserContext(), s.reviewer(c, permCaseDecide), number, d); err != nil {
+		fields, msg, ok := formErrors(err)
+		if !ok {
+			return err
+		}
+		return s.showCase(c, toAPIError(err).Status, msg, fields)
+	}
+	if f.OpenNext == "1" {
+		return c.Redirect("/console/cases/next?decided="+url.QueryEscape(number), fiber.StatusSeeOther)
+	}
+	return c.Redirect("/console/cases?decided="+url.QueryEscape(number), fiber.StatusSeeOther)
+}
+
+// nextCase opens the first case of the pending queue ("decide and open the
+// next case"), or the queue when it is empty.
+func (s *Server) nextCase(c *fiber.Ctx) error {
+	page, err := s.deps.Recovery.Queue(c.UserContext(), s.reviewer(c, permCaseList), recovery.QueueFilter{Tab: recovery.TabPending, Limit: 1})
+	if err != nil {
+		return err
+	}
+	decided := url.QueryEscape(strings.Clone(c.Query("decided")))
+	if len(page.Rows) == 0 {
+		return c.Redirect("/console/cases?decided="+decided, fiber.StatusSeeOther)
+	}
+	return c.Redirect("/console/cases/"+url.PathEscape(page.Rows[0].CaseNumber), fiber.StatusSeeOther)
+}
+
+// noteCase adds a note to the case history.
+func (s *Server) noteCase(c *fiber.Ctx) error {
+	number := strings.ToUpper(strings.Clone(c.Params("number")))
+	if err := s.deps.Recovery.AddNote(c.UserContext(), s.reviewer(c, permCaseNote), number, strings.Clone(c.FormValue("note"))); err != nil {
+		return err
+	}
+	return c.Redirect("/console/cases/"+url.PathEscape(number)+"#history", fiber.StatusSeeOther)
+}
+
+// evidenceImage serves one evidence image, watermarked on the server with
+// the viewer and the time, never cached by a browser or proxy; every view is
+// an audit event.
+func (s *Server) evidenceImage(c *fiber.Ctx) error {
+	number := strings.ToUpper(strings.Clone(c.Params("number")))
+	rv := s.reviewer(c, permEvidence)
+	data, err := s.deps.Recovery.OpenEvidence(c.UserContext(), rv, number, strings.Clone(c.Params("kind")))
+	if err != nil {
+		return err
+	}
+	stamp := fmt.Sprintf("%s %s", rv.Username, s.deps.Clock.Now().In(rules.Shanghai).Format("2006-01-02 15:04 CST"))
+	out, ctype, err := s.watermark(c, data, stamp)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	c.Set(fiber.HeaderContentType, ctype)
+	c.Set(fiber.HeaderContentLength, strconv.Itoa(len(out)))
+	return c.Send(out)
+}
+
+// watermark stamps one image, at most one per core at a time.
+func (s *Server) watermark(c *fiber.Ctx, data []byte, text string) ([]byte, string, error) {
+	select {
+	case s.stamping <- struct{}{}:
+	case <-c.UserContext().Done():
+		return nil, "", c.UserContext().Err()
+	}
+	defer func() { <-s.stamping }()
+	return watermark.Apply(data, text)
+}

@@ -1,0 +1,85 @@
+package handlers
+
+import (
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"recoverydesk/internal/recovery"
+	"recoverydesk/internal/recovery/state"
+	"recoverydesk/internal/rules"
+	"recoverydesk/policies"
+)
+
+// reviewer is the signed-in staff user with the regions where they hold perm.
+func (s *Server) reviewer(c *fiber.Ctx, perm policies.Permission) recovery.Reviewer {
+	u := signedInStaff(c)
+	return recovery.Reviewer{ID: u.ID, Username: u.Username,
+		Regions: s.deps.Enforcer.Regions(policies.Subject(u.UsernameKey), perm.Obj, perm.Act)}
+}
+
+// queueView is the queue page's data.
+type queueView struct {
+	Tab     string
+	Tabs    []queueTab
+	Filter  recovery.QueueFilter
+	Rows    []recovery.QueueRow
+	Next    string
+	Cities  []rules.Region
+	Decided string // case number just decided, for the notice
+}
+
+// queueTab is one tab with its label and count.
+type queueTab struct {
+	Key, Label string
+	Count      int
+	Active     bool
+}
+
+var tabLabels = map[string]string{
+	recovery.TabPending: "待审核", recovery.TabMine: "我的", recovery.TabReturned: "已退回", recovery.TabDone: "已完成",
+}
+
+// queuePage is /console/cases: the cases of the reviewer's regions.
+func (s *Server) queuePage(c *fiber.Ctx) error {
+	f := recovery.QueueFilter{Tab: c.Query("tab", recovery.TabPending), Kind: c.Query("kind"), City: c.Query("city"),
+		District: c.Query("district"), SLA: c.Query("sla"), Search: strings.TrimSpace(c.Query("q")), After: c.Query("after")}
+	f = cloneFilter(f)
+	page, err := s.deps.Recovery.Queue(c.UserContext(), s.reviewer(c, permCaseList), f)
+	if err != nil {
+		return err
+	}
+	v := queueView{Tab: f.Tab, Filter: f, Rows: page.Rows, Next: page.Next, Cities: rules.Cities(),
+		Decided: strings.Clone(c.Query("decided"))}
+	for _, t := range recovery.Tabs {
+		v.Tabs = append(v.Tabs, queueTab{Key: t, Label: tabLabels[t], Count: page.Counts[t], Active: t == f.Tab || (f.Tab == "" && t == recovery.TabPending)})
+	}
+	return render(c, fiber.StatusOK, "console/cases", layoutConsole,
+		Page{Title: "审核队列", Nav: "cases", Staff: s.staffView(c), Data: v})
+}
+
+// cloneFilter copies Fiber's zero-copy query strings before they outlive the handler.
+func cloneFilter(f recovery.QueueFilter) recovery.QueueFilter {
+	f.Tab, f.Kind, f.City, f.District = strings.Clone(f.Tab), strings.Clone(f.Kind), strings.Clone(f.City), strings.Clone(f.District)
+	f.SLA, f.Search, f.After = strings.Clone(f.SLA), strings.Clone(f.Search), strings.Clone(f.After)
+	return f
+}
+
+// The permissions of the console's case routes.
+var (
+	permCaseList   = policies.Permission{Obj: policies.ObjCase, Act: policies.ActList}
+	permCaseRead   = policies.Permission{Obj: policies.ObjCase, Act: policies.ActRead}
+	permCaseClaim  = policies.Permission{Obj: policies.ObjCase, Act: policies.ActClaim}
+	permCaseDecide = policies.Permission{Obj: policies.ObjCase, Act: policies.ActDecide}
+	permCaseNote   = policies.Permission{Obj: policies.ObjCase, Act: policies.ActNote}
+	permEvidence   = policies.Permission{Obj: policies.ObjEvidence, Act: policies.ActView}
+)
+
+// stateLabelOf is the Chinese label of a case status.
+func stateLabelOf(status string) string { return state.Label(state.Status(status)) }
+
+// consoleHome sends staff to their starting page: the queue for those who
+// review, the staff list for administrators (built with the supervision part).
+func (s *Server) consoleHome(c *fiber.Ctx) error {
+	return c.Redirect("/console/cases", fiber.StatusSeeOther)
+}

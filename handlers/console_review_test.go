@@ -1,0 +1,274 @@
+package handlers_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"recoverydesk/ent/account"
+	"recoverydesk/ent/recoverycase"
+	"recoverydesk/ent/smsmessage"
+	"recoverydesk/internal/recovery/state"
+)
+
+// submittedCase walks the recovery API for the fixture's unit jm_talent
+// (region 440703, 江门市蓬江区) and returns the case number.
+func submittedCase(t testing.TB, s *testServer) string {
+	t.Helper()
+	a := startUnit(t, s, nil)
+	a.verifyPhone(t, "13800006666")
+	for i, kind := range []string{"id_front", "id_handheld", "unit_license", "authorization_letter"} {
+		if resp, body := a.upload(t, kind, jpegBytes(t, photo(400, 300, uint64(10+i)))); resp.StatusCode != 201 {
+			t.Fatalf("upload %s: %d %s", kind, resp.StatusCode, body)
+		}
+	}
+	_, body := a.req(t, http.MethodPost, "/submit", "", nil)
+	number := regexp.MustCompile(`ZH\d{14}`).FindString(body)
+	if number == "" {
+		t.Fatalf("submit: %s", body)
+	}
+	return number
+}
+
+// staffClient signs a new staff user in and returns their browser.
+func staffClient(t *testing.T, s *testServer, username, role, region string) *pagesClient {
+	t.Helper()
+	s.staffUser(t, username, "Staff#2468go", username, role, region)
+	pc := newPagesClient(t, s)
+	if status, _, body := consoleSignIn(t, pc, username, "Staff#2468go", ""); status != 303 {
+		t.Fatalf("sign in %s: %d %s", username, status, body)
+	}
+	return pc
+}
+
+func caseVersion(t testing.TB, s *testServer, number string) int {
+	t.Helper()
+	return s.db.Ent.RecoveryCase.Query().Where(recoverycase.CaseNumber(number)).OnlyX(context.Background()).Version
+}
+
+func TestRoleRouteMatrix(t *testing.T) {
+	s := recoveryFixture(t)
+	number := submittedCase(t, s)
+	actors := map[string]*pagesClient{
+		"anonymous":  newPagesClient(t, s),
+		"applicant":  newPagesClient(t, s),
+		"reviewer":   staffClient(t, s, "jm_reviewer", "reviewer", "4407"),
+		"outsider":   staffClient(t, s, "gz_reviewer", "reviewer", "4401"),
+		"supervisor": staffClient(t, s, "gd_super", "supervisor", "44"),
+		"admin":      staffClient(t, s, "gd_admin", "admin", "44"),
+	}
+	// The applicant holds an applicant session, which opens nothing here.
+	app := actors["applicant"]
+	app.get(t, "/login?kind=person")
+	s.person(t, "zhang_san", "Abcd2468!x", "张三", liID, "13800001234")
+	app.post(t, "/login", url.Values{"kind": {"person"}, "username": {"zhang_san"}, "password": {"Abcd2468!x"}})
+
+	c := "/console/cases/" + number
+	type want map[string]int // actor → status; "*" for all staff not listed
+	matrix := []struct {
+		method, route, path string
+		want                want
+	}{
+		{"GET", "/console/login", "/console/login", want{"*": 200, "anonymous": 200, "applicant": 200}},
+		{"POST", "/console/login", "/console/login", want{"*": 401, "anonymous": 401, "applicant": 401}},
+		{"GET", "/console", "/console", want{"*": 303, "anonymous": 303, "applicant": 303}},
+		{"GET", "/console/totp", "/console/totp", want{"*": 200, "anonymous": 303, "applicant": 303}},
+		// Staff opened the enrolment page above; an empty code is refused.
+		{"POST", "/console/totp", "/console/totp", want{"*": 422, "anonymous": 303, "applicant": 303}},
+		{"GET", "/console/cases", "/console/cases", want{"*": 200, "admin": 403, "anonymous": 303, "applicant": 303}},
+		{"GET", "/console/cases/next", "/console/cases/next", want{"*": 303, "admin": 403, "anonymous": 303, "applicant": 303}},
+		{"GET", "/console/cases/:number", c, want{"*": 200, "outsider": 404, "admin": 403, "anonymous": 303, "applicant": 303}},
+		{"GET", "/console/cases/:number/evidence/:kind", c + "/evidence/id_front", want{"*": 200, "outsider": 404, "admin": 403, "anonymous": 303, "applicant": 303}},
+		{"POST", "/console/cases/:number/notes", c + "/notes", want{"*": 303, "outsider": 404, "admin": 403, "anonymous": 303, "applicant": 303}},
+		{"POST", "/console/cases/:number/decision", c + "/decision", want{"*": 409, "outsider": 404, "admin": 403, "anonymous": 303, "applicant": 303}},
+		// The supervisor comes first in the order below and claims it; then it is taken.
+		{"POST", "/console/cases/:number/claim", c + "/claim", want{"supervisor": 303, "reviewer": 409, "outsider": 404, "admin": 403, "anonymous": 303, "applicant": 303}},
+		{"POST", "/console/logout", "/console/logout", want{"*": 303, "anonymous": 303, "applicant": 303}},
+	}
+	covered := map[string]bool{}
+	for _, m := range matrix {
+		covered[m.method+" "+m.route] = true
+	}
+	// Every console route must be in the matrix: a new route without an
+	// expectation (and so without a decided policy) fails here.
+	for _, r := range s.app.GetRoutes(true) {
+		if strings.HasPrefix(r.Path, "/console") && (r.Method == "GET" || r.Method == "POST") && !covered[r.Method+" "+r.Path] {
+			t.Errorf("console route %s %s has no row in the role × route matrix", r.Method, r.Path)
+		}
+	}
+	order := []string{"anonymous", "applicant", "outsider", "admin", "supervisor", "reviewer"}
+	for _, m := range matrix {
+		for _, who := range order {
+			expected, ok := m.want[who]
+			if !ok {
+				expected = m.want["*"]
+			}
+			pc := actors[who]
+			var resp *http.Response
+			var body string
+			if m.method == "GET" {
+				resp, body = pc.get(t, m.path)
+			} else {
+				form := url.Values{"outcome": {"approve"}, "version": {"1"}, "note": {"matrix"}, "username": {"x"}, "password": {"y"}}
+				if pc.csrf == "" {
+					pc.get(t, "/console/login")
+				}
+				resp, body = pc.post(t, m.path, form)
+			}
+			if resp.StatusCode != expected {
+				t.Errorf("%s %s as %s: %d, want %d\n%.300s", m.method, m.path, who, resp.StatusCode, expected, body)
+			}
+		}
+	}
+}
+
+func TestReviewApproveThenPasswordTakesEffectFourHoursAfterItsSMS(t *testing.T) {
+	s := recoveryFixture(t)
+	number := submittedCase(t, s)
+	pc := staffClient(t, s, "jm_reviewer", "reviewer", "4407")
+	pc.get(t, "/console/cases/"+number)
+	if resp, body := pc.post(t, "/console/cases/"+number+"/claim", url.Values{}); resp.StatusCode != 303 {
+		t.Fatalf("claim: %d %s", resp.StatusCode, body)
+	}
+	v := caseVersion(t, s, number)
+	// A decision based on an older version is refused with 409 and changes nothing.
+	resp, body := pc.post(t, "/console/cases/"+number+"/decision", url.Values{"outcome": {"approve"}, "version": {fmt.Sprint(v - 1)}})
+	if resp.StatusCode != 409 || !strings.Contains(body, "该案件已被他人更新") {
+		t.Fatalf("stale decision: %d", resp.StatusCode)
+	}
+	pc.get(t, "/console/cases/"+number)
+	text := s.newSMS(t, "13800006666", func() {
+		resp, body := pc.post(t, "/console/cases/"+number+"/decision", url.Values{"outcome": {"approve"}, "version": {fmt.Sprint(v)}})
+		if resp.StatusCode != 303 || resp.Header.Get("Location") != "/console/cases?decided="+number {
+			t.Fatalf("approve: %d %s", resp.StatusCode, body)
+		}
+	})
+	m := regexp.MustCompile(`新密码为：(\S+) 。`).FindStringSubmatch(text)
+	if m == nil {
+		t.Fatalf("SMS without a password: %q", text)
+	}
+	password := m[1]
+	ctx := context.Background()
+	// The queue row no longer holds the password once sent.
+	deadline := time.Now().Add(5 * time.Second)
+	var acc = s.db.Ent.Account.Query().Where(account.UsernameKey("jm_talent")).OnlyX(ctx)
+	for acc.PendingEffectiveAt == nil && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		acc = s.db.Ent.Account.Query().Where(account.UsernameKey("jm_talent")).OnlyX(ctx)
+	}
+	row := s.db.Ent.SMSMessage.Query().Where(smsmessage.Purpose("password")).OnlyX(ctx)
+	if acc.PendingEffectiveAt == nil || row.SentAt == nil || acc.PendingEffectiveAt.Sub(*row.SentAt) != 4*time.Hour {
+		t.Fatalf("effective_at %v, sent_at %v", acc.PendingEffectiveAt, row.SentAt)
+	}
+	if resp, e := login(t, s, "unit", "jm_talent", password); resp.StatusCode != 403 || e["code"] != "password_not_effective" {
+		t.Fatalf("new password right away: %d %v", resp.StatusCode, e)
+	}
+	if resp, _ := login(t, s, "unit", "jm_talent", "Unit#Pass2468"); resp.StatusCode != 200 {
+		t.Fatalf("old password before effective_at: %d", resp.StatusCode)
+	}
+	s.clock.Advance(4*time.Hour + time.Second)
+	if resp, e := login(t, s, "unit", "jm_talent", password); resp.StatusCode != 200 {
+		t.Fatalf("new password 4 hours later: %d %v", resp.StatusCode, e)
+	}
+	if rc := s.db.Ent.RecoveryCase.Query().Where(recoverycase.CaseNumber(number)).OnlyX(ctx); rc.Status != state.Approved {
+		t.Fatalf("status %s", rc.Status)
+	}
+}
+
+func TestTwoReviewersDecidingAtOnceMakeOneDecision(t *testing.T) {
+	s := recoveryFixture(t)
+	number := submittedCase(t, s)
+	a := staffClient(t, s, "jm_rev_a", "reviewer", "4407")
+	b := staffClient(t, s, "jm_rev_b", "reviewer", "4407")
+	a.get(t, "/console/cases/"+number)
+	b.get(t, "/console/cases/"+number)
+	// Both try to claim at once: one holds it.
+	var wg sync.WaitGroup
+	claims := make([]int, 2)
+	for i, pc := range []*pagesClient{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, _ := pc.post(t, "/console/cases/"+number+"/claim", url.Values{})
+			claims[i] = resp.StatusCode
+		}()
+	}
+	wg.Wait()
+	if !(claims[0] == 303 && claims[1] == 409 || claims[0] == 409 && claims[1] == 303) {
+		t.Fatalf("claims %v", claims)
+	}
+	v := caseVersion(t, s, number)
+	decisions := make([]int, 2)
+	for i, pc := range []*pagesClient{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, _ := pc.post(t, "/console/cases/"+number+"/decision", url.Values{"outcome": {"approve"}, "version": {fmt.Sprint(v)}})
+			decisions[i] = resp.StatusCode
+		}()
+	}
+	wg.Wait()
+	ok := 0
+	for _, st := range decisions {
+		if st == 303 {
+			ok++
+		}
+	}
+	ctx := context.Background()
+	if ok != 1 || s.db.Ent.SMSMessage.Query().Where(smsmessage.Purpose("password")).CountX(ctx) != 1 {
+		t.Fatalf("decisions %v, password SMS %d", decisions, s.db.Ent.SMSMessage.Query().Where(smsmessage.Purpose("password")).CountX(ctx))
+	}
+	if acc := s.db.Ent.Account.Query().Where(account.UsernameKey("jm_talent")).OnlyX(ctx); acc.PendingPasswordHash == "" {
+		t.Fatal("no pending password")
+	}
+}
+
+func TestRejectAndReturnTellTheApplicant(t *testing.T) {
+	s := recoveryFixture(t)
+	number := submittedCase(t, s)
+	pc := staffClient(t, s, "jm_reviewer", "reviewer", "4407")
+	pc.get(t, "/console/cases/"+number)
+	pc.post(t, "/console/cases/"+number+"/claim", url.Values{})
+	v := caseVersion(t, s, number)
+	resp, body := pc.post(t, "/console/cases/"+number+"/decision", url.Values{"outcome": {"reject"}, "version": {fmt.Sprint(v)}})
+	if resp.StatusCode != 422 || !strings.Contains(body, "请至少选择一项原因") {
+		t.Fatalf("reject without reasons: %d", resp.StatusCode)
+	}
+	text := s.newSMS(t, "13800006666", func() {
+		resp, body := pc.post(t, "/console/cases/"+number+"/decision", url.Values{"outcome": {"return"}, "version": {fmt.Sprint(v)},
+			"return_kind": {"unit_license"}, "note": {"公章不清晰"}})
+		if resp.StatusCode != 303 {
+			t.Fatalf("return: %d %s", resp.StatusCode, body)
+		}
+	})
+	if !strings.Contains(text, "需要补正材料：加盖单位公章的单位证件照") {
+		t.Fatalf("return SMS %q", text)
+	}
+	rc := s.db.Ent.RecoveryCase.Query().Where(recoverycase.CaseNumber(number)).OnlyX(context.Background())
+	if rc.Status != state.Returned || rc.DueBy != nil || len(rc.ReturnKinds) != 1 {
+		t.Fatalf("returned case: %s due %v kinds %v", rc.Status, rc.DueBy, rc.ReturnKinds)
+	}
+}
+
+func TestExpiredClaimsGoBackToTheQueue(t *testing.T) {
+	s := recoveryFixture(t)
+	number := submittedCase(t, s)
+	pc := staffClient(t, s, "jm_reviewer", "reviewer", "4407")
+	pc.get(t, "/console/cases/"+number)
+	pc.post(t, "/console/cases/"+number+"/claim", url.Values{})
+	s.clock.Advance(31 * time.Minute)
+	n, err := s.recovery.ReleaseExpiredClaims(context.Background())
+	if err != nil || n != 1 {
+		t.Fatalf("released %d %v", n, err)
+	}
+	rc := s.db.Ent.RecoveryCase.Query().Where(recoverycase.CaseNumber(number)).OnlyX(context.Background())
+	if rc.Status != state.Submitted || rc.ClaimedBy != nil {
+		t.Fatalf("after release: %s %v", rc.Status, rc.ClaimedBy)
+	}
+}

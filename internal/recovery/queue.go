@@ -1,0 +1,278 @@
+package recovery
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"recoverydesk/ent"
+	"recoverydesk/ent/account"
+	"recoverydesk/ent/predicate"
+	"recoverydesk/ent/recoverycase"
+	"recoverydesk/internal/recovery/state"
+	"recoverydesk/internal/rules"
+)
+
+// Queue tabs.
+const (
+	TabPending  = "pending"  // 待审核: submitted, unclaimed
+	TabMine     = "mine"     // 我的: claimed by me
+	TabReturned = "returned" // 已退回
+	TabDone     = "done"     // 已完成: approved or rejected
+)
+
+// Tabs lists the queue's tabs in display order.
+var Tabs = []string{TabPending, TabMine, TabReturned, TabDone}
+
+// SLA states of a case that is waiting for a decision.
+const (
+	SLAOk       = "ok"
+	SLADueToday = "due_today"
+	SLAOverdue  = "overdue"
+)
+
+// QueueFilter narrows the queue.
+type QueueFilter struct {
+	Tab      string
+	Kind     string // person, unit or ""
+	City     string // 4-digit city code or ""
+	District string // 6-digit county code or ""
+	SLA      string // ok, due_today, overdue or ""
+	Search   string // case number, unit or person name, certificate number
+	After    string // keyset cursor from the previous page
+	Limit    int
+}
+
+// QueueRow is one case in the list, personal data masked.
+type QueueRow struct {
+	CaseNumber  string
+	Kind        string
+	Name        string
+	Cert        string
+	Region      string
+	Status      state.Status
+	SubmittedAt time.Time
+	DueBy       *time.Time
+	SLA         string
+	ClaimedByMe bool
+}
+
+// QueuePage is one page of the queue with the count of every tab.
+type QueuePage struct {
+	Rows   []QueueRow
+	Next   string
+	Counts map[string]int
+}
+
+// Queue lists the cases of the reviewer's regions, sorted by due date then
+// submission time, one keyset page at a time (no OFFSET: a page deep in the
+// list costs what the first one does).
+func (s *Service) Queue(ctx context.Context, rv Reviewer, f QueueFilter) (*QueuePage, error) {
+	if f.Limit <= 0 || f.Limit > 100 {
+		f.Limit = 50
+	}
+	if !validTab(f.Tab) {
+		f.Tab = TabPending
+	}
+	now := s.clock.Now()
+	base := s.filters(rv, f, now)
+	page := &QueuePage{Counts: map[string]int{}}
+	for _, tab := range Tabs {
+		n, err := s.db.Ent.RecoveryCase.Query().Where(append(base, tabPredicate(tab, rv))...).Count(ctx)
+		if err != nil {
+			return nil, err
+		}
+		page.Counts[tab] = n
+	}
+	q := s.db.Ent.RecoveryCase.Query().Where(append(base, tabPredicate(f.Tab, rv))...).WithAccount()
+	if f.After != "" {
+		c, err := decodeCursor(f.After)
+		if err != nil {
+			return nil, ErrBadCursor
+		}
+		q = q.Where(c.after(f.Tab == TabReturned))
+	}
+	if f.Tab != TabReturned {
+		q = q.Order(ent.Asc(recoverycase.FieldDueBy))
+	}
+	rows, err := q.Order(ent.Asc(recoverycase.FieldSubmittedAt), ent.Asc(recoverycase.FieldID)).Limit(f.Limit + 1).All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(rows) > f.Limit {
+		rows = rows[:f.Limit]
+		last := rows[len(rows)-1]
+		page.Next = cursor{DueBy: last.DueBy, SubmittedAt: *last.SubmittedAt, ID: last.ID}.encode()
+	}
+	for _, rc := range rows {
+		page.Rows = append(page.Rows, s.row(rc, rv, now))
+	}
+	return page, nil
+}
+
+// ErrBadCursor is a page link that was tampered with or is too old.
+var ErrBadCursor = ErrCaseNotFound
+
+func validTab(t string) bool {
+	for _, x := range Tabs {
+		if x == t {
+			return true
+		}
+	}
+	return false
+}
+
+func tabPredicate(tab string, rv Reviewer) predicate.RecoveryCase {
+	switch tab {
+	case TabMine:
+		return recoverycase.And(recoverycase.StatusEQ(state.InReview), recoverycase.ClaimedBy(rv.ID))
+	case TabReturned:
+		return recoverycase.StatusEQ(state.Returned)
+	case TabDone:
+		return recoverycase.StatusIn(state.Approved, state.Rejected)
+	}
+	return recoverycase.StatusEQ(state.Submitted)
+}
+
+// filters are the predicates every tab shares: the reviewer's regions and
+// the chosen filters.
+func (s *Service) filters(rv Reviewer, f QueueFilter, now time.Time) []predicate.RecoveryCase {
+	var scope []predicate.RecoveryCase
+	for _, r := range rv.Regions {
+		scope = append(scope, recoverycase.RegionCodeHasPrefix(r))
+	}
+	ps := []predicate.RecoveryCase{recoverycase.Or(scope...), recoverycase.SubmittedAtNotNil()}
+	if len(scope) == 0 {
+		ps[0] = recoverycase.RegionCode("-") // no region: nothing
+	}
+	if f.Kind == "person" || f.Kind == "unit" {
+		ps = append(ps, recoverycase.KindEQ(recoverycase.Kind(f.Kind)))
+	}
+	if f.District != "" {
+		ps = append(ps, recoverycase.RegionCode(f.District))
+	} else if f.City != "" {
+		ps = append(ps, recoverycase.RegionCodeHasPrefix(f.City))
+	}
+	today := startOfDay(now)
+	switch f.SLA {
+	case SLAOverdue:
+		ps = append(ps, recoverycase.DueByLT(today))
+	case SLADueToday:
+		ps = append(ps, recoverycase.DueByGTE(today), recoverycase.DueByLT(today.AddDate(0, 0, 1)))
+	case SLAOk:
+		ps = append(ps, recoverycase.DueByGTE(today.AddDate(0, 0, 1)))
+	}
+	if q := strings.TrimSpace(f.Search); q != "" {
+		ps = append(ps, recoverycase.Or(
+			recoverycase.CaseNumberHasPrefix(strings.ToUpper(q)),
+			recoverycase.TypedCertNumber(rules.NormalizeCertNumber(q)),
+			recoverycase.HasAccountWith(account.NameContains(q)),
+		))
+	}
+	return ps
+}
+
+func startOfDay(t time.Time) time.Time {
+	y, m, d := t.In(rules.Shanghai).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, rules.Shanghai)
+}
+
+// SLAState is where a waiting case stands against its due date.
+func SLAState(due *time.Time, now time.Time) string {
+	if due == nil {
+		return ""
+	}
+	today := startOfDay(now)
+	switch {
+	case due.Before(today):
+		return SLAOverdue
+	case due.Before(today.AddDate(0, 0, 1)):
+		return SLADueToday
+	}
+	return SLAOk
+}
+
+func (s *Service) row(rc *ent.RecoveryCase, rv Reviewer, now time.Time) QueueRow {
+	acc := rc.Edges.Account
+	r := QueueRow{Kind: string(rc.Kind), Region: rules.RegionFullName(rc.RegionCode), Status: rc.Status,
+		SubmittedAt: *rc.SubmittedAt, DueBy: rc.DueBy, ClaimedByMe: rc.ClaimedBy != nil && *rc.ClaimedBy == rv.ID}
+	if rc.CaseNumber != nil {
+		r.CaseNumber = *rc.CaseNumber
+	}
+	if rc.Status == state.Submitted || rc.Status == state.InReview {
+		r.SLA = SLAState(rc.DueBy, now)
+	}
+	if acc != nil {
+		if acc.Kind == account.KindPerson {
+			r.Name, r.Cert = rules.MaskName(acc.Name), rules.MaskIDNumber(acc.CertNumber)
+		} else {
+			r.Name, r.Cert = acc.Name, rules.MaskCertNumber(acc.CertNumber)
+		}
+	}
+	return r
+}
+
+// cursor is the position after the last row of a page.
+type cursor struct {
+	DueBy       *time.Time
+	SubmittedAt time.Time
+	ID          uuid.UUID
+}
+
+func (c cursor) encode() string {
+	due := "-"
+	if c.DueBy != nil {
+		due = fmt.Sprint(c.DueBy.UnixMicro())
+	}
+	raw := fmt.Sprintf("%s|%d|%s", due, c.SubmittedAt.UnixMicro(), c.ID)
+	return base64.RawURLEncoding.EncodeToString([]byte(raw))
+}
+
+func decodeCursor(s string) (cursor, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return cursor{}, err
+	}
+	parts := strings.Split(string(raw), "|")
+	if len(parts) != 3 {
+		return cursor{}, fmt.Errorf("cursor has %d parts", len(parts))
+	}
+	var c cursor
+	if parts[0] != "-" {
+		var us int64
+		if _, err := fmt.Sscan(parts[0], &us); err != nil {
+			return c, err
+		}
+		t := time.UnixMicro(us)
+		c.DueBy = &t
+	}
+	var us int64
+	if _, err := fmt.Sscan(parts[1], &us); err != nil {
+		return c, err
+	}
+	c.SubmittedAt = time.UnixMicro(us)
+	if c.ID, err = uuid.Parse(parts[2]); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// after is the keyset predicate: rows strictly after the cursor in the
+// order (due_by, submitted_at, id), or (submitted_at, id) without due dates.
+func (c cursor) after(noDue bool) predicate.RecoveryCase {
+	tail := recoverycase.Or(
+		recoverycase.SubmittedAtGT(c.SubmittedAt),
+		recoverycase.And(recoverycase.SubmittedAt(c.SubmittedAt), recoverycase.IDGT(c.ID)),
+	)
+	if noDue || c.DueBy == nil {
+		return tail
+	}
+	return recoverycase.Or(
+		recoverycase.DueByGT(*c.DueBy),
+		recoverycase.And(recoverycase.DueBy(*c.DueBy), tail),
+	)
+}

@@ -1,0 +1,186 @@
+package recovery
+
+import (
+	"context"
+	"io"
+	"math/bits"
+	"strings"
+
+	"recoverydesk/ent"
+	"recoverydesk/ent/account"
+	"recoverydesk/ent/caseevent"
+	"recoverydesk/ent/evidence"
+	"recoverydesk/ent/recoverycase"
+	"recoverydesk/ent/smsmessage"
+	"recoverydesk/ent/staffuser"
+	"recoverydesk/internal/audit"
+	"recoverydesk/internal/db"
+	"recoverydesk/internal/imagecheck"
+	"recoverydesk/internal/recovery/state"
+)
+
+// Workspace is everything a reviewer needs on one case page.
+type Workspace struct {
+	Case        *ent.RecoveryCase
+	Account     *ent.Account
+	SLA         string
+	ClaimedBy   string // name of the claim holder, if any
+	ClaimedByMe bool
+	Evidence    []EvidenceItem
+	Earlier     []*ent.RecoveryCase // the account's other cases
+	Events      []*ent.CaseEvent
+	SMS         []*ent.SMSMessage // messages about this case, newest first
+	CertMatch   bool
+}
+
+// EvidenceItem is one image with its duplicate flags.
+type EvidenceItem struct {
+	Kind       string
+	Label      string
+	Width      int
+	Height     int
+	Size       int64
+	Duplicates []Duplicate
+}
+
+// Duplicate is another account's case that used the same or a near-same image.
+type Duplicate struct {
+	CaseNumber string
+	Exact      bool
+	Distance   int
+}
+
+// nearScan bounds how many recent images of the same kind the near-duplicate
+// search compares against (the exact-hash search has no bound).
+const nearScan = 5000
+
+// Workspace loads one case for the reviewer (404 outside their regions).
+func (s *Service) Workspace(ctx context.Context, rv Reviewer, number string) (*Workspace, error) {
+	rc, err := s.CaseFor(ctx, rv, number)
+	if err != nil {
+		return nil, err
+	}
+	acc := rc.Edges.Account
+	w := &Workspace{Case: rc, Account: acc, CertMatch: rc.TypedCertNumber == acc.CertNumber}
+	now := s.clock.Now()
+	if rc.Status == state.Submitted || rc.Status == state.InReview {
+		w.SLA = SLAState(rc.DueBy, now)
+	}
+	if rc.Status == state.InReview && rc.ClaimedBy != nil && rc.ClaimExpiresAt != nil && now.Before(*rc.ClaimExpiresAt) {
+		w.ClaimedByMe = *rc.ClaimedBy == rv.ID
+		if u, err := s.db.Ent.StaffUser.Query().Where(staffuser.ID(*rc.ClaimedBy)).Only(ctx); err == nil {
+			w.ClaimedBy = u.Name
+		}
+	}
+	for _, kind := range RequiredEvidence(string(rc.Kind)) {
+		for _, e := range rc.Edges.Evidence {
+			if string(e.Kind) != kind {
+				continue
+			}
+			dups, err := s.duplicates(ctx, rc, e)
+			if err != nil {
+				return nil, err
+			}
+			w.Evidence = append(w.Evidence, EvidenceItem{Kind: kind, Label: EvidenceLabel(kind), Width: e.Width,
+				Height: e.Height, Size: e.Size, Duplicates: dups})
+		}
+	}
+	if w.Earlier, err = s.db.Ent.RecoveryCase.Query().Where(recoverycase.HasAccountWith(account.ID(acc.ID)),
+		recoverycase.IDNEQ(rc.ID), recoverycase.SubmittedAtNotNil()).Order(ent.Desc(recoverycase.FieldSubmittedAt)).Limit(20).All(ctx); err != nil {
+		return nil, err
+	}
+	if w.Events, err = rc.QueryEvents().Order(ent.Asc(caseevent.FieldCreatedAt), ent.Asc(caseevent.FieldID)).All(ctx); err != nil {
+		return nil, err
+	}
+	w.SMS, err = s.db.Ent.SMSMessage.Query().Where(smsmessage.Ref("case:" + rc.ID.String())).
+		Order(ent.Desc(smsmessage.FieldCreatedAt)).All(ctx)
+	return w, err
+}
+
+// duplicates finds other accounts' cases whose image of the same kind is
+// byte-identical (SHA-256) or perceptually near (dHash within
+// imagecheck.NearDuplicateDistance).
+func (s *Service) duplicates(ctx context.Context, rc *ent.RecoveryCase, e *ent.Evidence) ([]Duplicate, error) {
+	others := evidence.HasCaseWith(recoverycase.Not(recoverycase.HasAccountWith(account.ID(rc.Edges.Account.ID))))
+	candidates, err := s.db.Ent.Evidence.Query().Where(others, evidence.KindEQ(e.Kind)).
+		Order(ent.Desc(evidence.FieldCreatedAt)).Limit(nearScan).WithCase().All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	exact, err := s.db.Ent.Evidence.Query().Where(others, evidence.Sha256(e.Sha256)).WithCase().All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var out []Duplicate
+	add := func(o *ent.Evidence, exact bool, d int) {
+		c := o.Edges.Case
+		if c == nil || c.CaseNumber == nil || seen[*c.CaseNumber] {
+			return
+		}
+		seen[*c.CaseNumber] = true
+		out = append(out, Duplicate{CaseNumber: *c.CaseNumber, Exact: exact, Distance: d})
+	}
+	for _, o := range exact {
+		add(o, true, 0)
+	}
+	for _, o := range candidates {
+		if d := bits.OnesCount64(uint64(o.Phash ^ e.Phash)); d <= imagecheck.NearDuplicateDistance {
+			add(o, o.Sha256 == e.Sha256, d)
+		}
+	}
+	return out, nil
+}
+
+// OpenEvidence returns the bytes of one image for a reviewer allowed to view
+// it, and records the view in the audit log.
+func (s *Service) OpenEvidence(ctx context.Context, rv Reviewer, number, kind string) ([]byte, error) {
+	rc, err := s.CaseFor(ctx, rv, number)
+	if err != nil {
+		return nil, err
+	}
+	var key string
+	for _, e := range rc.Edges.Evidence {
+		if string(e.Kind) == kind {
+			key = e.ObjectKey
+		}
+	}
+	if key == "" {
+		return nil, ErrCaseNotFound
+	}
+	r, _, err := s.store.Open(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	data, err := io.ReadAll(io.LimitReader(r, imagecheck.MaxBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	err = audit.Record(ctx, s.db.Ent, audit.Event{At: s.clock.Now(), ActorKind: audit.ActorStaff, Actor: rv.Username,
+		Action: "evidence.viewed", ObjectType: "case", ObjectID: *rc.CaseNumber, Detail: map[string]any{"kind": kind}})
+	return data, err
+}
+
+// AddNote adds a reviewer's note to the case history.
+func (s *Service) AddNote(ctx context.Context, rv Reviewer, number, note string) error {
+	note = strings.TrimSpace(note)
+	if note == "" {
+		return nil
+	}
+	if len([]rune(note)) > 1000 {
+		note = string([]rune(note)[:1000])
+	}
+	now := s.clock.Now()
+	return s.db.InTx(ctx, func(tx *db.Tx) error {
+		rc, err := s.lockedCase(ctx, tx, rv, number)
+		if err != nil {
+			return err
+		}
+		if err := tx.Ent.CaseEvent.Create().SetCaseID(rc.ID).SetType("note").SetActor(rv.actor()).SetNote(note).SetCreatedAt(now).Exec(ctx); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx.Ent, audit.Event{At: now, ActorKind: audit.ActorStaff, Actor: rv.Username,
+			Action: "case.note", ObjectType: "case", ObjectID: *rc.CaseNumber})
+	})
+}

@@ -1,0 +1,92 @@
+/*
+ * console-queue.js — the queue's 区县 filter.
+ *
+ * Without JavaScript 区县 is a text input for a 6-digit region code. With it
+ * the input becomes a select of the chosen city's districts, loaded from
+ * GET /api/v1/regions?parent=CITY, and choosing another city empties it. If
+ * the regions cannot be loaded the text input stays.
+ */
+(function () {
+  "use strict";
+
+  var input = document.getElementById("district");
+  var city = document.getElementById("city");
+  if (!input || !city || !window.fetch || input.tagName !== "INPUT") {
+    return;
+  }
+
+  var cache = {};
+
+  function regions(parent) {
+    if (cache[parent]) {
+      return Promise.resolve(cache[parent]);
+    }
+    return fetch("/api/v1/regions?parent=" + encodeURIComponent(parent), {
+      headers: { Accept: "application/json" },
+      credentials: "same-origin"
+    }).then(function (resp) {
+      if (!resp.ok) {
+        throw new Error("regions " + resp.status);
+      }
+      return resp.json();
+    }).then(function (body) {
+      cache[parent] = body.regions || [];
+      return cache[parent];
+    });
+  }
+
+  var select = document.createElement("select");
+  select.id = input.id;
+  select.name = input.name;
+
+  function fill(list, selected) {
+    select.textContent = "";
+    if (!city.value) {
+      select.appendChild(new Option("请先选择地市", ""));
+      select.disabled = true;
+      return;
+    }
+    if (!list.length) {
+      select.appendChild(new Option("无下辖区县", ""));
+      select.disabled = true;
+      return;
+    }
+    select.disabled = false;
+    select.appendChild(new Option("全部区县", ""));
+    list.forEach(function (r) {
+      select.appendChild(new Option(r.name, r.code, false, r.code === selected));
+    });
+  }
+
+  // A district given without its city (an edited address) brings its city.
+  var initial = input.value.trim();
+  if (/^\d{6}$/.test(initial) && !city.value) {
+    city.value = initial.slice(0, 4);
+  }
+
+  function load(selected) {
+    if (!city.value) {
+      fill([], "");
+      return Promise.resolve();
+    }
+    return regions(city.value).then(function (list) {
+      fill(list, selected);
+    });
+  }
+
+  load(initial).then(function () {
+    input.replaceWith(select);
+  }).catch(function () {
+    // Keep the text input; the server takes a typed code as well.
+  });
+
+  city.addEventListener("change", function () {
+    if (!select.isConnected) {
+      input.value = "";
+      return;
+    }
+    load("").catch(function () {
+      fill([], "");
+    });
+  });
+})();
