@@ -49,12 +49,12 @@ func (s *Server) casePage(c *fiber.Ctx) error {
 	if err := s.deps.Recovery.RenewClaim(c.UserContext(), s.reviewer(c, permCaseClaim), strings.ToUpper(strings.Clone(c.Params("number")))); err != nil {
 		return err
 	}
-	return s.showCase(c, fiber.StatusOK, "", nil)
+	return s.showCase(c, fiber.StatusOK, "", nil, nil)
 }
 
-// showCase renders the workspace, with an error and field problems after a
-// refused decision.
-func (s *Server) showCase(c *fiber.Ctx, status int, formError string, fields map[string]string) error {
+// showCase renders the workspace, with an error, field problems and what
+// the reviewer had chosen after a refused decision.
+func (s *Server) showCase(c *fiber.Ctx, status int, formError string, fields, form map[string]string) error {
 	number := strings.ToUpper(strings.Clone(c.Params("number")))
 	w, err := s.deps.Recovery.Workspace(c.UserContext(), s.reviewer(c, permCaseRead), number)
 	if err != nil {
@@ -75,7 +75,7 @@ func (s *Server) showCase(c *fiber.Ctx, status int, formError string, fields map
 		}
 	}
 	return render(c, status, "console/case", layoutConsole,
-		Page{Title: "案件 " + number, Nav: "cases", Staff: s.staffView(c), Error: formError, Fields: fields, Data: v})
+		Page{Title: "案件 " + number, Nav: "cases", Staff: s.staffView(c), Error: formError, Fields: fields, Form: form, Data: v})
 }
 
 func stateLabel(w *recovery.Workspace) string { return stateLabelOf(string(w.Case.Status)) }
@@ -85,7 +85,7 @@ func (s *Server) claimCase(c *fiber.Ctx) error {
 	number := strings.ToUpper(strings.Clone(c.Params("number")))
 	if _, err := s.deps.Recovery.Claim(c.UserContext(), s.reviewer(c, permCaseClaim), number); err != nil {
 		if e, ok := apperr.As(err); ok && e.Kind == apperr.Conflict {
-			return s.showCase(c, fiber.StatusConflict, e.Message, nil)
+			return s.showCase(c, fiber.StatusConflict, e.Message, nil, nil)
 		}
 		return err
 	}
@@ -116,7 +116,7 @@ func (s *Server) decideCase(c *fiber.Ctx) error {
 		if !ok {
 			return err
 		}
-		return s.showCase(c, toAPIError(err).Status, msg, fields)
+		return s.showCase(c, toAPIError(err).Status, msg, fields, map[string]string{"outcome": f.Outcome, "note": f.Note})
 	}
 	if f.OpenNext == "1" {
 		return c.Redirect("/console/cases/next?decided="+url.QueryEscape(number), fiber.StatusSeeOther)

@@ -45,6 +45,9 @@ func (s *Server) queuePage(c *fiber.Ctx) error {
 	f := recovery.QueueFilter{Tab: c.Query("tab", recovery.TabPending), Kind: c.Query("kind"), City: c.Query("city"),
 		District: c.Query("district"), SLA: c.Query("sla"), Search: strings.TrimSpace(c.Query("q")), After: c.Query("after")}
 	f = cloneFilter(f)
+	if _, known := tabLabels[f.Tab]; !known {
+		f.Tab = recovery.TabPending
+	}
 	page, err := s.deps.Recovery.Queue(c.UserContext(), s.reviewer(c, permCaseList), f)
 	if err != nil {
 		return err
@@ -52,7 +55,7 @@ func (s *Server) queuePage(c *fiber.Ctx) error {
 	v := queueView{Tab: f.Tab, Filter: f, Rows: page.Rows, Next: page.Next, Cities: rules.Cities(),
 		Decided: strings.Clone(c.Query("decided"))}
 	for _, t := range recovery.Tabs {
-		v.Tabs = append(v.Tabs, queueTab{Key: t, Label: tabLabels[t], Count: page.Counts[t], Active: t == f.Tab || (f.Tab == "" && t == recovery.TabPending)})
+		v.Tabs = append(v.Tabs, queueTab{Key: t, Label: tabLabels[t], Count: page.Counts[t], Active: t == f.Tab})
 	}
 	return render(c, fiber.StatusOK, "console/cases", layoutConsole,
 		Page{Title: "审核队列", Nav: "cases", Staff: s.staffView(c), Data: v})

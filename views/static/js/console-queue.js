@@ -1,17 +1,48 @@
 /*
- * console-queue.js — the queue's 区县 filter.
+ * console-queue.js — the queue's filter form (/console/cases).
  *
  * Without JavaScript 区县 is a text input for a 6-digit region code. With it
  * the input becomes a select of the chosen city's districts, loaded from
  * GET /api/v1/regions?parent=CITY, and choosing another city empties it. If
- * the regions cannot be loaded the text input stays.
+ * the regions cannot be loaded the text input stays. Empty filters are left
+ * out of the address, so that a link to the queue stays short.
  */
 (function () {
   "use strict";
 
+  var form = document.querySelector("form.queue-filters");
   var input = document.getElementById("district");
   var city = document.getElementById("city");
-  if (!input || !city || !window.fetch || input.tagName !== "INPUT") {
+  if (!form || !input || !city) {
+    return;
+  }
+
+  var select = document.createElement("select");
+  select.id = input.id;
+  select.name = input.name;
+
+  // The district select is usable when it offers more than its placeholder.
+  function districtUsable() {
+    return select.options.length > 1;
+  }
+
+  form.addEventListener("submit", function () {
+    Array.prototype.forEach.call(form.elements, function (el) {
+      if (el.name && el.name !== "tab" && !el.value) {
+        el.disabled = true;
+      }
+    });
+  });
+  // Coming back to this page from the history: the fields must work again.
+  window.addEventListener("pageshow", function () {
+    Array.prototype.forEach.call(form.elements, function (el) {
+      if (el.name) {
+        el.disabled = el === select ? !districtUsable() : false;
+      }
+    });
+  });
+
+  if (!window.fetch) {
     return;
   }
 
@@ -35,27 +66,19 @@
     });
   }
 
-  var select = document.createElement("select");
-  select.id = input.id;
-  select.name = input.name;
-
   function fill(list, selected) {
     select.textContent = "";
     if (!city.value) {
       select.appendChild(new Option("请先选择地市", ""));
-      select.disabled = true;
-      return;
-    }
-    if (!list.length) {
+    } else if (!list.length) {
       select.appendChild(new Option("无下辖区县", ""));
-      select.disabled = true;
-      return;
+    } else {
+      select.appendChild(new Option("全部区县", ""));
+      list.forEach(function (r) {
+        select.appendChild(new Option(r.name, r.code, false, r.code === selected));
+      });
     }
-    select.disabled = false;
-    select.appendChild(new Option("全部区县", ""));
-    list.forEach(function (r) {
-      select.appendChild(new Option(r.name, r.code, false, r.code === selected));
-    });
+    select.disabled = !districtUsable();
   }
 
   // A district given without its city (an edited address) brings its city.
