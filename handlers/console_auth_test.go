@@ -33,7 +33,7 @@ func (s *testServer) staffUser(t testing.TB, username, password, name, role, reg
 }
 
 // consoleSignIn signs pc in to the console and returns where it was sent.
-func consoleSignIn(t *testing.T, pc *pagesClient, username, password, otp string) (int, string, string) {
+func consoleSignIn(t testing.TB, pc *pagesClient, username, password, otp string) (int, string, string) {
 	t.Helper()
 	pc.get(t, "/console/login")
 	resp, body := pc.post(t, "/console/login", url.Values{"username": {username}, "password": {password}, "otp": {otp}})

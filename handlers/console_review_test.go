@@ -37,7 +37,7 @@ func submittedCase(t testing.TB, s *testServer) string {
 }
 
 // staffClient signs a new staff user in and returns their browser.
-func staffClient(t *testing.T, s *testServer, username, role, region string) *pagesClient {
+func staffClient(t testing.TB, s *testServer, username, role, region string) *pagesClient {
 	t.Helper()
 	s.staffUser(t, username, "Staff#2468go", username, role, region)
 	pc := newPagesClient(t, s)

@@ -23,7 +23,7 @@ type pagesClient struct {
 	csrf string
 }
 
-func newPagesClient(t *testing.T, s *testServer) *pagesClient {
+func newPagesClient(t testing.TB, s *testServer) *pagesClient {
 	t.Helper()
 	jar, err := cookiejar.New(nil)
 	if err != nil {
@@ -32,7 +32,7 @@ func newPagesClient(t *testing.T, s *testServer) *pagesClient {
 	return &pagesClient{s: s, jar: jar}
 }
 
-func (pc *pagesClient) send(t *testing.T, req *http.Request) (*http.Response, string) {
+func (pc *pagesClient) send(t testing.TB, req *http.Request) (*http.Response, string) {
 	t.Helper()
 	site := &url.URL{Scheme: "http", Host: req.Host, Path: req.URL.Path}
 	for _, c := range pc.jar.Cookies(site) {
@@ -47,13 +47,13 @@ func (pc *pagesClient) send(t *testing.T, req *http.Request) (*http.Response, st
 }
 
 // get reads a page.
-func (pc *pagesClient) get(t *testing.T, path string) (*http.Response, string) {
+func (pc *pagesClient) get(t testing.TB, path string) (*http.Response, string) {
 	t.Helper()
 	return pc.send(t, httptest.NewRequest(http.MethodGet, path, nil))
 }
 
 // post submits a form with the CSRF token of the last page read.
-func (pc *pagesClient) post(t *testing.T, path string, form url.Values) (*http.Response, string) {
+func (pc *pagesClient) post(t testing.TB, path string, form url.Values) (*http.Response, string) {
 	t.Helper()
 	if pc.csrf == "" {
 		t.Fatal("no CSRF token yet: get the page first")
@@ -65,7 +65,7 @@ func (pc *pagesClient) post(t *testing.T, path string, form url.Values) (*http.R
 }
 
 // follow reads where a redirect leads, checking it is a 303 to want.
-func (pc *pagesClient) follow(t *testing.T, resp *http.Response, body, want string) string {
+func (pc *pagesClient) follow(t testing.TB, resp *http.Response, body, want string) string {
 	t.Helper()
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != want {
 		t.Fatalf("want 303 to %s, got %d to %q\n%s", want, resp.StatusCode, resp.Header.Get("Location"), body)
@@ -87,7 +87,7 @@ func fieldError(body, field string) string {
 }
 
 // pagesPerson creates a verified person account directly through the service.
-func pagesPerson(t *testing.T, s *testServer, username, password, name, id, phone string) {
+func pagesPerson(t testing.TB, s *testServer, username, password, name, id, phone string) {
 	t.Helper()
 	if _, err := s.accounts.CreateVerifiedPerson(context.Background(), accounts.PersonRegistration{
 		Username: username, Password: password, Name: name, IDNumber: id, Phone: phone,
@@ -177,7 +177,7 @@ func TestRegisterPersonPageSendsTheCodeAndRegisters(t *testing.T) {
 }
 
 // pagesCode is the 6-digit code in an SMS text.
-func pagesCode(t *testing.T, sms string) string {
+func pagesCode(t testing.TB, sms string) string {
 	t.Helper()
 	m := regexp.MustCompile(`\d{6}`).FindString(sms)
 	if m == "" {
@@ -187,7 +187,7 @@ func pagesCode(t *testing.T, sms string) string {
 }
 
 // pagesWaitSMS waits for the newest SMS to phone.
-func pagesWaitSMS(t *testing.T, s *testServer, phone string) string {
+func pagesWaitSMS(t testing.TB, s *testServer, phone string) string {
 	t.Helper()
 	for i := 0; i < 300; i++ {
 		msgs, err := s.outbox.Messages(context.Background(), phone, 1)

@@ -279,6 +279,11 @@ var (
 		},
 		Indexes: []*schema.Index{
 			{
+				Name:    "recoverycase_status_due_by_submitted_at_id",
+				Unique:  false,
+				Columns: []*schema.Column{RecoveryCasesColumns[5], RecoveryCasesColumns[17], RecoveryCasesColumns[16], RecoveryCasesColumns[0]},
+			},
+			{
 				Name:    "recoverycase_status_region_code_due_by_submitted_at_id",
 				Unique:  false,
 				Columns: []*schema.Column{RecoveryCasesColumns[5], RecoveryCasesColumns[7], RecoveryCasesColumns[17], RecoveryCasesColumns[16], RecoveryCasesColumns[0]},

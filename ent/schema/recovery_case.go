@@ -69,6 +69,9 @@ func (RecoveryCase) Edges() []ent.Edge {
 // due date then submission time.
 func (RecoveryCase) Indexes() []ent.Index {
 	return []ent.Index{
+		// The queue's order within a status: a province-wide reviewer walks
+		// it directly; a narrower one filters region codes along the way.
+		index.Fields("status", "due_by", "submitted_at", "id"),
 		index.Fields("status", "region_code", "due_by", "submitted_at", "id"),
 		index.Fields("status", "claimed_by"),
 	}

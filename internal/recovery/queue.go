@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -143,11 +144,16 @@ func tabPredicate(tab string, rv Reviewer) predicate.RecoveryCase {
 func (s *Service) filters(rv Reviewer, f QueueFilter, now time.Time) []predicate.RecoveryCase {
 	var scope []predicate.RecoveryCase
 	for _, r := range rv.Regions {
-		scope = append(scope, recoverycase.RegionCodeHasPrefix(r))
+		scope = append(scope, regionPrefix(r))
 	}
 	ps := []predicate.RecoveryCase{recoverycase.Or(scope...), recoverycase.SubmittedAtNotNil()}
-	if len(scope) == 0 {
+	switch {
+	case len(scope) == 0:
 		ps[0] = recoverycase.RegionCode("-") // no region: nothing
+	case slices.Contains(rv.Regions, rules.ProvinceCode):
+		// Every case lies in Guangdong: no region predicate, so the
+		// planner walks the (status, due_by, …) index in queue order.
+		ps = ps[1:]
 	}
 	if f.Kind == "person" || f.Kind == "unit" {
 		ps = append(ps, recoverycase.KindEQ(recoverycase.Kind(f.Kind)))
@@ -155,7 +161,7 @@ func (s *Service) filters(rv Reviewer, f QueueFilter, now time.Time) []predicate
 	if f.District != "" {
 		ps = append(ps, recoverycase.RegionCode(f.District))
 	} else if f.City != "" {
-		ps = append(ps, recoverycase.RegionCodeHasPrefix(f.City))
+		ps = append(ps, regionPrefix(f.City))
 	}
 	today := startOfDay(now)
 	switch f.SLA {
@@ -174,6 +180,17 @@ func (s *Service) filters(rv Reviewer, f QueueFilter, now time.Time) []predicate
 		))
 	}
 	return ps
+}
+
+// regionPrefix matches region codes starting with prefix as a range
+// [prefix, prefix with its last character incremented), which an index can
+// serve, unlike LIKE 'prefix%' (case-insensitive in SQLite).
+func regionPrefix(prefix string) predicate.RecoveryCase {
+	if prefix == "" {
+		return recoverycase.RegionCodeNEQ("")
+	}
+	upper := prefix[:len(prefix)-1] + string(prefix[len(prefix)-1]+1)
+	return recoverycase.And(recoverycase.RegionCodeGTE(prefix), recoverycase.RegionCodeLT(upper))
 }
 
 func startOfDay(t time.Time) time.Time {
