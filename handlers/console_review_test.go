@@ -272,3 +272,41 @@ func TestExpiredClaimsGoBackToTheQueue(t *testing.T) {
 		t.Fatalf("after release: %s %v", rc.Status, rc.ClaimedBy)
 	}
 }
+
+var caseLink = regexp.MustCompile(`<a[^>]+href="/console/cases/(ZH\d{14})"`)
+
+func TestQueueShowsExactlyTheReviewersRegionInKeysetPages(t *testing.T) {
+	s := recoveryFixture(t)
+	seedQueue(t, s, 6000)
+	pc := staffClient(t, s, "jm_reviewer", "reviewer", "4407")
+	seen := map[string]bool{}
+	path := "/console/cases?tab=pending"
+	pages := 0
+	for ; ; pages++ {
+		resp, body := pc.get(t, path)
+		if resp.StatusCode != 200 || pages > 50 {
+			t.Fatalf("page %d: %d", pages, resp.StatusCode)
+		}
+		for _, m := range caseLink.FindAllStringSubmatch(body, -1) {
+			if seen[m[1]] {
+				t.Fatalf("case %s listed twice", m[1])
+			}
+			seen[m[1]] = true
+		}
+		m := nextLink.FindStringSubmatch(body)
+		if m == nil {
+			break
+		}
+		path = "/console/cases?tab=pending&after=" + url.QueryEscape(m[1])
+	}
+	want := s.db.Ent.RecoveryCase.Query().Where(recoverycase.StatusEQ(state.Submitted), recoverycase.RegionCodeHasPrefix("4407")).
+		Select(recoverycase.FieldCaseNumber).StringsX(context.Background())
+	if len(want) <= 50 || pages < 1 || len(seen) != len(want) {
+		t.Fatalf("listed %d cases on %d pages, the region holds %d", len(seen), pages+1, len(want))
+	}
+	for _, n := range want {
+		if !seen[n] {
+			t.Fatalf("case %s of the region is missing", n)
+		}
+	}
+}
