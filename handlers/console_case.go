@@ -13,6 +13,7 @@ import (
 	"recoverydesk/internal/recovery"
 	"recoverydesk/internal/rules"
 	"recoverydesk/internal/watermark"
+	"recoverydesk/policies"
 )
 
 // caseView is the case workspace's data.
@@ -24,6 +25,7 @@ type caseView struct {
 	Reasons      []recovery.Reason
 	Required     []evidenceKind
 	CanDecide    bool
+	CanReassign  bool // the viewer may give the case to another reviewer
 	Events       []eventView
 	Stale        bool
 	SMSFailing   bool
@@ -62,6 +64,7 @@ func (s *Server) showCase(c *fiber.Ctx, status int, formError string, fields, fo
 	}
 	v := caseView{W: w, Number: number, StatusLabel: stateLabel(w), RegionName: rules.RegionFullName(w.Case.RegionCode),
 		Reasons: recovery.Reasons, CanDecide: w.ClaimedByMe, Stale: status == fiber.StatusConflict,
+		CanReassign:  s.allowedHere(c, permCaseReassign, w.Case.RegionCode),
 		EvidenceBase: "/console/cases/" + url.PathEscape(number) + "/evidence/"}
 	for _, k := range recovery.RequiredEvidence(string(w.Case.Kind)) {
 		v.Required = append(v.Required, evidenceKind{k, recovery.EvidenceLabel(k)})
@@ -177,4 +180,28 @@ func (s *Server) watermark(c *fiber.Ctx, data []byte, text string) ([]byte, stri
 	}
 	defer func() { <-s.stamping }()
 	return watermark.Apply(data, text)
+}
+
+// reassignCase gives a case to another reviewer (supervisors).
+func (s *Server) reassignCase(c *fiber.Ctx) error {
+	number := strings.ToUpper(strings.Clone(c.Params("number")))
+	to := strings.Clone(c.FormValue("to"))
+	canDecide := func(key, region string) bool {
+		ok, err := s.deps.Enforcer.Allowed(policies.Subject(key), region, permCaseDecide.Obj, permCaseDecide.Act)
+		return err == nil && ok
+	}
+	if err := s.deps.Recovery.Reassign(c.UserContext(), s.reviewer(c, permCaseReassign), number, to, canDecide); err != nil {
+		fields, msg, ok := formErrors(err)
+		if !ok {
+			return err
+		}
+		return s.showCase(c, toAPIError(err).Status, msg, fields, map[string]string{"to": to})
+	}
+	return c.Redirect("/console/cases/"+url.PathEscape(number), fiber.StatusSeeOther)
+}
+
+// allowedHere reports whether the signed-in staff user holds perm in region.
+func (s *Server) allowedHere(c *fiber.Ctx, perm policies.Permission, region string) bool {
+	ok, err := s.deps.Enforcer.Allowed(policies.Subject(signedInStaff(c).UsernameKey), region, perm.Obj, perm.Act)
+	return err == nil && ok
 }

@@ -70,12 +70,13 @@ func cloneFilter(f recovery.QueueFilter) recovery.QueueFilter {
 
 // The permissions of the console's case routes.
 var (
-	permCaseList   = policies.Permission{Obj: policies.ObjCase, Act: policies.ActList}
-	permCaseRead   = policies.Permission{Obj: policies.ObjCase, Act: policies.ActRead}
-	permCaseClaim  = policies.Permission{Obj: policies.ObjCase, Act: policies.ActClaim}
-	permCaseDecide = policies.Permission{Obj: policies.ObjCase, Act: policies.ActDecide}
-	permCaseNote   = policies.Permission{Obj: policies.ObjCase, Act: policies.ActNote}
-	permEvidence   = policies.Permission{Obj: policies.ObjEvidence, Act: policies.ActView}
+	permCaseList     = policies.Permission{Obj: policies.ObjCase, Act: policies.ActList}
+	permCaseRead     = policies.Permission{Obj: policies.ObjCase, Act: policies.ActRead}
+	permCaseClaim    = policies.Permission{Obj: policies.ObjCase, Act: policies.ActClaim}
+	permCaseDecide   = policies.Permission{Obj: policies.ObjCase, Act: policies.ActDecide}
+	permCaseNote     = policies.Permission{Obj: policies.ObjCase, Act: policies.ActNote}
+	permCaseReassign = policies.Permission{Obj: policies.ObjCase, Act: policies.ActReassign}
+	permEvidence     = policies.Permission{Obj: policies.ObjEvidence, Act: policies.ActView}
 )
 
 // stateLabelOf is the Chinese label of a case status.

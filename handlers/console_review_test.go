@@ -14,6 +14,7 @@ import (
 	"recoverydesk/ent/account"
 	"recoverydesk/ent/recoverycase"
 	"recoverydesk/ent/smsmessage"
+	"recoverydesk/ent/staffuser"
 	"recoverydesk/internal/recovery/state"
 )
 
@@ -86,6 +87,8 @@ func TestRoleRouteMatrix(t *testing.T) {
 		{"GET", "/console/cases/:number", c, want{"*": 200, "outsider": 404, "admin": 403, "anonymous": 303, "applicant": 303}},
 		{"GET", "/console/cases/:number/evidence/:kind", c + "/evidence/id_front", want{"*": 200, "outsider": 404, "admin": 403, "anonymous": 303, "applicant": 303}},
 		{"POST", "/console/cases/:number/notes", c + "/notes", want{"*": 303, "outsider": 404, "admin": 403, "anonymous": 303, "applicant": 303}},
+		// Only supervisors reassign; the form names nobody valid here, so even they get 422.
+		{"POST", "/console/cases/:number/reassign", c + "/reassign", want{"supervisor": 422, "reviewer": 403, "outsider": 403, "admin": 403, "anonymous": 303, "applicant": 303}},
 		{"POST", "/console/cases/:number/decision", c + "/decision", want{"*": 409, "outsider": 404, "admin": 403, "anonymous": 303, "applicant": 303}},
 		// The supervisor comes first in the order below and claims it; then it is taken.
 		{"POST", "/console/cases/:number/claim", c + "/claim", want{"supervisor": 303, "reviewer": 409, "outsider": 404, "admin": 403, "anonymous": 303, "applicant": 303}},
@@ -308,5 +311,37 @@ func TestQueueShowsExactlyTheReviewersRegionInKeysetPages(t *testing.T) {
 		if !seen[n] {
 			t.Fatalf("case %s of the region is missing", n)
 		}
+	}
+}
+
+func TestSupervisorReassignsToAReviewerOfTheRegion(t *testing.T) {
+	s := recoveryFixture(t)
+	number := submittedCase(t, s)
+	a := staffClient(t, s, "jm_rev_a", "reviewer", "4407")
+	staffClient(t, s, "jm_rev_b", "reviewer", "4407")
+	staffClient(t, s, "gz_rev", "reviewer", "4401")
+	sup := staffClient(t, s, "gd_super", "supervisor", "44")
+	a.get(t, "/console/cases/"+number)
+	a.post(t, "/console/cases/"+number+"/claim", url.Values{})
+	_, page := sup.get(t, "/console/cases/"+number)
+	if !strings.Contains(page, `action="/console/cases/`+number+`/reassign"`) {
+		t.Fatal("the supervisor sees no reassignment form")
+	}
+	if resp, body := sup.post(t, "/console/cases/"+number+"/reassign", url.Values{"to": {"gz_rev"}}); resp.StatusCode != 422 || !strings.Contains(body, "无权审核此地区") {
+		t.Fatalf("to a reviewer of another region: %d", resp.StatusCode)
+	}
+	if resp, body := sup.post(t, "/console/cases/"+number+"/reassign", url.Values{"to": {"jm_rev_b"}}); resp.StatusCode != 303 {
+		t.Fatalf("reassign: %d %s", resp.StatusCode, body)
+	}
+	ctx := context.Background()
+	rc := s.db.Ent.RecoveryCase.Query().Where(recoverycase.CaseNumber(number)).OnlyX(ctx)
+	b := s.db.Ent.StaffUser.Query().Where(staffuser.UsernameKey("jm_rev_b")).OnlyX(ctx)
+	if rc.Status != state.InReview || rc.ClaimedBy == nil || *rc.ClaimedBy != b.ID {
+		t.Fatalf("after reassignment: %s %v", rc.Status, rc.ClaimedBy)
+	}
+	// The first reviewer no longer holds it: their decision is refused.
+	a.get(t, "/console/cases/"+number)
+	if resp, _ := a.post(t, "/console/cases/"+number+"/decision", url.Values{"outcome": {"approve"}, "version": {fmt.Sprint(rc.Version)}}); resp.StatusCode != 409 {
+		t.Fatalf("the former holder decided: %d", resp.StatusCode)
 	}
 }

@@ -84,6 +84,7 @@ func (s *Server) routes() []route {
 		{method: fiber.MethodPost, path: "/console/cases/:number/claim", access: accessStaff, perm: permCaseClaim, handler: s.claimCase},
 		{method: fiber.MethodPost, path: "/console/cases/:number/decision", access: accessStaff, perm: permCaseDecide, handler: s.decideCase},
 		{method: fiber.MethodPost, path: "/console/cases/:number/notes", access: accessStaff, perm: permCaseNote, handler: s.noteCase},
+		{method: fiber.MethodPost, path: "/console/cases/:number/reassign", access: accessStaff, perm: permCaseReassign, handler: s.reassignCase},
 		{method: fiber.MethodGet, path: "/console/cases/:number/evidence/:kind", access: accessStaff, perm: permEvidence, handler: s.evidenceImage},
 
 		// Dev mode (CONTRACT §6).

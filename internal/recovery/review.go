@@ -9,6 +9,7 @@ import (
 
 	"recoverydesk/ent"
 	"recoverydesk/ent/recoverycase"
+	"recoverydesk/ent/staffuser"
 	"recoverydesk/internal/accounts"
 	"recoverydesk/internal/apperr"
 	"recoverydesk/internal/db"
@@ -307,4 +308,44 @@ func (s *Service) onPasswordSent(ctx context.Context, tx *db.Tx, msg *ent.SMSMes
 	}
 	return s.record(ctx, tx, rc, sentAt, "system", "password_sms_sent", nil,
 		map[string]any{"effective_at": sentAt.Add(accounts.PendingDelay).Format(time.RFC3339)})
+}
+
+// ErrUnknownReviewer is a reassignment to someone who cannot take the case.
+var ErrUnknownReviewer = apperr.New(apperr.Invalid, "invalid_reviewer", "该人员不存在、已停用或无权审核此地区的案件")
+
+// Reassign gives a case to another reviewer (a supervisor's move): it is
+// claimed for them for ClaimTTL. canDecide says whether the target, by
+// username key, may decide cases of a region.
+func (s *Service) Reassign(ctx context.Context, sup Reviewer, number, to string, canDecide func(usernameKey, region string) bool) error {
+	now := s.clock.Now()
+	key := rules.NormalizeUsername(strings.TrimSpace(to))
+	target, err := s.db.Ent.StaffUser.Query().Where(staffuser.UsernameKey(key), staffuser.Disabled(false)).Only(ctx)
+	if ent.IsNotFound(err) {
+		return ErrUnknownReviewer.WithField("to")
+	}
+	if err != nil {
+		return err
+	}
+	return s.db.InTx(ctx, func(tx *db.Tx) error {
+		rc, err := s.lockedCase(ctx, tx, sup, number)
+		if err != nil {
+			return err
+		}
+		if !canDecide(key, rc.RegionCode) {
+			return ErrUnknownReviewer.WithField("to")
+		}
+		if rc.Status != state.Submitted && rc.Status != state.InReview {
+			return ErrNotClaimable
+		}
+		if err := tx.Ent.RecoveryCase.UpdateOne(rc).SetStatus(state.InReview).SetClaimedBy(target.ID).
+			SetClaimExpiresAt(now.Add(ClaimTTL)).SetUpdatedAt(now).AddVersion(1).Exec(ctx); err != nil {
+			return err
+		}
+		before := map[string]any{"status": string(rc.Status)}
+		if rc.ClaimedBy != nil {
+			before["claimed_by_id"] = *rc.ClaimedBy
+		}
+		return s.record(ctx, tx, rc, now, sup.actor(), "reassigned", before,
+			map[string]any{"status": string(state.InReview), "claimed_by": target.Username})
+	})
 }
