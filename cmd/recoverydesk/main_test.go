@@ -10,8 +10,12 @@ import (
 
 	"recoverydesk/ent/staffuser"
 	"recoverydesk/internal/accounts"
+	"recoverydesk/internal/clock"
 	"recoverydesk/internal/config"
 	"recoverydesk/internal/db"
+	"recoverydesk/internal/passhash"
+	"recoverydesk/internal/secret"
+	"recoverydesk/internal/staff"
 	"recoverydesk/policies"
 )
 
@@ -164,5 +168,25 @@ func TestSeedDemoCreatesLoginsThatWork(t *testing.T) {
 		if _, err := svc.Login(ctx, accounts.Credentials{Kind: "unit", Username: p.unitUser, Password: demoPassword}); err != nil {
 			t.Errorf("demo unit %s cannot log in: %v", p.unitUser, err)
 		}
+	}
+	keys, _ := secret.New(cfg.SecretKey)
+	staffSvc, err := staff.New(d, clock.Real{}, passhash.Hasher{Params: passhash.Testing}, keys, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enf, err := policies.NewEnforcer(ctx, d.Ent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range demoStaff {
+		if _, err := staffSvc.SignIn(ctx, st.username, demoPassword, ""); err != nil {
+			t.Errorf("demo staff %s cannot sign in: %v", st.username, err)
+		}
+		if got := enf.RolesOf(policies.Subject(st.username)); len(got) != 1 || got[0].Role != st.role || got[0].Region != st.region {
+			t.Errorf("demo staff %s roles %v", st.username, got)
+		}
+	}
+	if !strings.Contains(stdout, "/console/login") || !strings.Contains(stdout, "gd_super") {
+		t.Errorf("seed output lacks the staff logins:\n%s", stdout)
 	}
 }

@@ -77,6 +77,31 @@ func runSeed(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	return seedStaff(ctx, d, stdout)
+}
+
+// demoStaff are the console's demo users: reviewers of two cities, a
+// province-wide supervisor and an administrator.
+var demoStaff = []newStaff{
+	{username: "jm_reviewer", name: "李审核", role: "reviewer", region: "4407"},
+	{username: "gz_reviewer", name: "赵审核", role: "reviewer", region: "4401"},
+	{username: "gd_super", name: "王主管", role: "supervisor", region: "44"},
+	{username: "gd_admin", name: "陈管理", role: "admin", region: "44"},
+}
+
+func seedStaff(ctx context.Context, d *db.DB, stdout io.Writer) error {
+	hash, err := passhash.Hasher{Params: passhash.Production}.Hash(demoPassword)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nConsole staff at /console/login (same password)\n\n")
+	for _, st := range demoStaff {
+		st.passwordHash = hash
+		if err := createStaff(ctx, d, st); err != nil {
+			return fmt.Errorf("demo staff %s: %w", st.username, err)
+		}
+		fmt.Fprintf(stdout, "%-10s %-12s %-8s %s\n", st.role, st.username, st.name, rules.RegionFullName(st.region))
+	}
 	return nil
 }
 

@@ -56,28 +56,7 @@ func runStaffAdd(args []string, stdin io.Reader, stdout, stderr io.Writer) error
 		return err
 	}
 	defer d.Close()
-	err = d.InTx(ctx, func(tx *db.Tx) error {
-		key := rules.NormalizeUsername(*username)
-		if _, err := tx.Ent.StaffUser.Create().SetUsername(*username).SetUsernameKey(key).
-			SetName(*name).SetPasswordHash(hash).Save(ctx); err != nil {
-			if ent.IsConstraintError(err) {
-				return errStaffExists
-			}
-			return err
-		}
-		enf, err := policies.NewEnforcer(ctx, tx.Ent)
-		if err != nil {
-			return err
-		}
-		if err := enf.Grant(ctx, policies.Subject(key), *role, *region); err != nil {
-			return err
-		}
-		return audit.Record(ctx, tx.Ent, audit.Event{
-			ActorKind: audit.ActorSystem, Actor: "cli", Action: "staff.created",
-			ObjectType: "staff", ObjectID: key,
-			Detail: map[string]any{"role": *role, "region": *region},
-		})
-	})
+	err = createStaff(ctx, d, newStaff{*username, *name, *role, *region, hash})
 	if errors.Is(err, errStaffExists) {
 		fmt.Fprintf(stderr, "recoverydesk staff add: a staff user named %q already exists\n", *username)
 		return exitCode(1)
@@ -129,4 +108,36 @@ func staffPassword(fromStdin bool, stdin io.Reader, username string) (pw string,
 		return "", false, fmt.Errorf("password refused: %s", strings.Join(msgs, "；"))
 	}
 	return pw, false, nil
+}
+
+// newStaff is a staff user to create with one role grant.
+type newStaff struct {
+	username, name, role, region, passwordHash string
+}
+
+// createStaff creates a staff user, its role grant and its audit entry in
+// one transaction (staff add and seed --demo).
+func createStaff(ctx context.Context, d *db.DB, n newStaff) error {
+	return d.InTx(ctx, func(tx *db.Tx) error {
+		key := rules.NormalizeUsername(n.username)
+		if _, err := tx.Ent.StaffUser.Create().SetUsername(n.username).SetUsernameKey(key).
+			SetName(n.name).SetPasswordHash(n.passwordHash).Save(ctx); err != nil {
+			if ent.IsConstraintError(err) {
+				return errStaffExists
+			}
+			return err
+		}
+		enf, err := policies.NewEnforcer(ctx, tx.Ent)
+		if err != nil {
+			return err
+		}
+		if err := enf.Grant(ctx, policies.Subject(key), n.role, n.region); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx.Ent, audit.Event{
+			ActorKind: audit.ActorSystem, Actor: "cli", Action: "staff.created",
+			ObjectType: "staff", ObjectID: key,
+			Detail: map[string]any{"role": n.role, "region": n.region},
+		})
+	})
 }
