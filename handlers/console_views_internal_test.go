@@ -180,10 +180,11 @@ func sampleCase() caseView {
 		LastLoginAt: ptr(cstTime(2025, 9, 1, 8, 30)), LockedUntil: ptr(cstTime(2025, 9, 30, 9, 45)), FailedLogins: 5,
 	}
 	w := &recovery.Workspace{
-		Case: rc, Account: acc, SLA: recovery.SLADueToday, ClaimedBy: "李审核", ClaimedByMe: true, CertMatch: true,
+		Case: rc, Account: acc, SLA: recovery.SLADueToday, ClaimedBy: "李审核", ClaimedByMe: true, CertMatch: true, AccountLocked: true,
 		Evidence: []recovery.EvidenceItem{
 			{Kind: "id_front", Label: "个人身份证正面照", Width: 640, Height: 480, Size: 48213,
-				Duplicates: []recovery.Duplicate{{CaseNumber: "ZH20250901000003", Exact: true}, {CaseNumber: "ZH20250915000011", Distance: 5}}},
+				Duplicates: []recovery.Duplicate{{CaseNumber: "ZH20250901000003", Exact: true, Visible: true},
+					{CaseNumber: "ZH20250915000011", Distance: 5, Visible: true}, {CaseNumber: "ZH20250920000042", Distance: 3}}},
 			{Kind: "id_handheld", Label: "手持个人身份证正面照", Width: 480, Height: 640},
 			{Kind: "unit_license", Label: "加盖单位公章的单位证件照", Width: 1200, Height: 900},
 			{Kind: "authorization_letter", Label: "单位授权函", Width: 900, Height: 1273},
@@ -234,7 +235,7 @@ func TestConsoleCaseTemplate(t *testing.T) {
 		"jm_talnet", "jm_talent",
 		// 账号信息
 		"账号信息", "138****6666", "注册时间</dt><dd>2024-05-06 14:20", "最近登录</dt><dd>2025-09-01 08:30",
-		"锁定至 2025-09-30 09:45", "连续输错密码 5 次",
+		"已锁定至 2025-09-30 09:45", `<span class="mono">ZH20250920000042</span>（不在您的辖区）`, "连续输错密码 5 次",
 		`<a class="mono" href="/console/cases/ZH20250612000002">ZH20250612000002</a> <span class="badge status-rejected">未通过</span> <span class="muted">2025-06-12</span>`,
 		// 证件材料
 		`src="`+base+`/evidence/id_front" alt="个人身份证正面照" loading="lazy"`, `width="640" height="480"`,

@@ -17,6 +17,7 @@ import (
 	"recoverydesk/internal/db"
 	"recoverydesk/internal/imagecheck"
 	"recoverydesk/internal/recovery/state"
+	"recoverydesk/internal/rules"
 )
 
 // Workspace is everything a reviewer needs on one case page.
@@ -31,6 +32,9 @@ type Workspace struct {
 	Events      []*ent.CaseEvent
 	SMS         []*ent.SMSMessage // messages about this case, newest first
 	CertMatch   bool
+	// AccountLocked says whether the account is locked now (LockedUntil
+	// stays set after it runs out, until the next sign-in attempt).
+	AccountLocked bool
 }
 
 // EvidenceItem is one image with its duplicate flags.
@@ -48,6 +52,9 @@ type Duplicate struct {
 	CaseNumber string
 	Exact      bool
 	Distance   int
+	// Visible says whether the viewer may open that case (it lies in their
+	// regions); otherwise only its number is shown.
+	Visible bool
 }
 
 // nearScan bounds how many recent images of the same kind the near-duplicate
@@ -61,8 +68,9 @@ func (s *Service) Workspace(ctx context.Context, rv Reviewer, number string) (*W
 		return nil, err
 	}
 	acc := rc.Edges.Account
-	w := &Workspace{Case: rc, Account: acc, CertMatch: rc.TypedCertNumber == acc.CertNumber}
 	now := s.clock.Now()
+	w := &Workspace{Case: rc, Account: acc, CertMatch: rc.TypedCertNumber == acc.CertNumber,
+		AccountLocked: rules.DefaultLockout.Locked(acc.LockedUntil, now)}
 	if rc.Status == state.Submitted || rc.Status == state.InReview {
 		w.SLA = SLAState(rc.DueBy, now)
 	}
@@ -77,7 +85,7 @@ func (s *Service) Workspace(ctx context.Context, rv Reviewer, number string) (*W
 			if string(e.Kind) != kind {
 				continue
 			}
-			dups, err := s.duplicates(ctx, rc, e)
+			dups, err := s.duplicates(ctx, rv, rc, e)
 			if err != nil {
 				return nil, err
 			}
@@ -100,7 +108,7 @@ func (s *Service) Workspace(ctx context.Context, rv Reviewer, number string) (*W
 // duplicates finds other accounts' cases whose image of the same kind is
 // byte-identical (SHA-256) or perceptually near (dHash within
 // imagecheck.NearDuplicateDistance).
-func (s *Service) duplicates(ctx context.Context, rc *ent.RecoveryCase, e *ent.Evidence) ([]Duplicate, error) {
+func (s *Service) duplicates(ctx context.Context, rv Reviewer, rc *ent.RecoveryCase, e *ent.Evidence) ([]Duplicate, error) {
 	others := evidence.HasCaseWith(recoverycase.Not(recoverycase.HasAccountWith(account.ID(rc.Edges.Account.ID))))
 	candidates, err := s.db.Ent.Evidence.Query().Where(others, evidence.KindEQ(e.Kind)).
 		Order(ent.Desc(evidence.FieldCreatedAt)).Limit(nearScan).WithCase().All(ctx)
@@ -119,7 +127,7 @@ func (s *Service) duplicates(ctx context.Context, rc *ent.RecoveryCase, e *ent.E
 			return
 		}
 		seen[*c.CaseNumber] = true
-		out = append(out, Duplicate{CaseNumber: *c.CaseNumber, Exact: exact, Distance: d})
+		out = append(out, Duplicate{CaseNumber: *c.CaseNumber, Exact: exact, Distance: d, Visible: rv.covers(c.RegionCode)})
 	}
 	for _, o := range exact {
 		add(o, true, 0)
