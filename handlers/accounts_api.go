@@ -128,6 +128,7 @@ func (s *Server) startApplicantSession(c *fiber.Ctx, accountID int, kind, userna
 	sess.Set(sessAccountID, accountID)
 	sess.Set(sessKind, kind)
 	sess.Set(sessUsername, username)
+	sess.Set(sessSignedInAt, s.deps.Clock.Now().UnixNano())
 	return sess.Save()
 }
 

@@ -436,3 +436,26 @@ func TestRegisterUnitOperatorVerificationLapsesAfter30Minutes(t *testing.T) {
 		t.Fatalf("%d accounts", n)
 	}
 }
+
+func TestAPasswordChangeEndsEarlierSessions(t *testing.T) {
+	s := newTestServer(t)
+	pagesPerson(t, s, "zhang_san", "Abcd2468!x", "张三", zhangID, "13800005555")
+	pc := newPagesClient(t, s)
+	pc.get(t, "/login?kind=person")
+	resp, _ := pc.post(t, "/login", url.Values{"kind": {"person"}, "username": {"zhang_san"}, "password": {"Abcd2468!x"}})
+	if resp.StatusCode != 303 {
+		t.Fatalf("login: %d", resp.StatusCode)
+	}
+	if resp, _ := pc.get(t, "/account"); resp.StatusCode != 200 {
+		t.Fatalf("signed in: %d", resp.StatusCode)
+	}
+	s.clock.Advance(time.Minute)
+	resp, body := s.postJSON(t, "/api/v1/password", jsonBody(t, map[string]string{"kind": "person", "username": "zhang_san",
+		"old_password": "Abcd2468!x", "new_password": "Good#Pass2468"}))
+	if resp.StatusCode != 204 {
+		t.Fatalf("change: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := pc.get(t, "/account"); resp.StatusCode != 303 || resp.Header.Get("Location") != "/login" {
+		t.Fatalf("the old session survived the password change: %d", resp.StatusCode)
+	}
+}

@@ -81,6 +81,15 @@ func (s *Server) accountPage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	// A password changed since this session signed in ends it: whoever
+	// changed it may have done so because the old one leaked.
+	signedIn, _ := sess.Get(sessSignedInAt).(int64)
+	if acc.PasswordChangedAt != nil && acc.PasswordChangedAt.UnixNano() > signedIn {
+		if err := sess.Destroy(); err != nil {
+			return err
+		}
+		return c.Redirect("/login", fiber.StatusSeeOther)
+	}
 	v := accountView{Username: acc.Username, Kind: string(acc.Kind), KindLabel: "个人账号"}
 	if string(acc.Kind) == accounts.KindUnit {
 		v.KindLabel = "单位账号"

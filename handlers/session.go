@@ -23,6 +23,9 @@ const (
 	sessAccountID = "account_id"
 	sessKind      = "kind"
 	sessUsername  = "username"
+	// sessSignedInAt is when the session signed in (Unix ns): a password
+	// changed after it ends the session.
+	sessSignedInAt = "signed_in_at"
 )
 
 func newApplicantSessions(s *kvstore.Store) *session.Store {
