@@ -24,10 +24,10 @@ import (
 	"recoverydesk/internal/passhash"
 	"recoverydesk/internal/recovery"
 	"recoverydesk/internal/secret"
+	"recoverydesk/internal/services"
 	"recoverydesk/internal/sms"
 	"recoverydesk/internal/staff"
 	"recoverydesk/internal/testenv"
-	"recoverydesk/internal/verify"
 	"recoverydesk/policies"
 	"recoverydesk/storage"
 )
@@ -79,32 +79,19 @@ func newTestServerOn(t testing.TB, d *db.DB, opts ...serverOption) *testServer {
 	logs := &bytes.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, nil))
 	clk := clock.NewAdjustable()
-	ins, err := jobs.NewInserter(d, logger)
+	store := testenv.MinIO(t)
+	svc, err := services.New(services.Options{DB: d, Keys: keys, Clock: clk, Hasher: passhash.Hasher{Params: passhash.Testing},
+		Store: store, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
-	outbox := sms.NewOutbox(d.Ent, keys, clk)
-	courier := sms.NewCourier(keys, outbox, d, clk, ins)
-	store := testenv.MinIO(t)
-	codes := verify.New(d, clk, keys, courier)
-	recoveryService := recovery.New(recovery.Deps{DB: d, Clock: clk, Codes: codes, Courier: courier,
-		Hasher: passhash.Hasher{Params: passhash.Testing}, Store: store, Logger: logger})
-	runner, err := jobs.Start(ctx, d, logger, jobs.Deps{Courier: courier}, 50*time.Millisecond)
+	// Only the SMS worker runs: tests call the periodic clean-ups themselves,
+	// at the moment of the (adjustable) clock they need.
+	runner, err := jobs.Start(ctx, d, logger, jobs.Deps{Courier: svc.Courier}, 50*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { runner.Stop(context.Background()) })
-	accountService, err := accounts.New(accounts.Deps{
-		DB: d, Clock: clk, Hasher: passhash.Hasher{Params: passhash.Testing},
-		Codes: codes, Courier: courier, Logger: logger,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	staffService, err := staff.New(d, clk, passhash.Hasher{Params: passhash.Testing}, keys, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
 	enforcer, err := policies.NewEnforcer(ctx, d.Ent)
 	if err != nil {
 		t.Fatal(err)
@@ -113,8 +100,8 @@ func newTestServerOn(t testing.TB, d *db.DB, opts ...serverOption) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deps := handlers.Deps{Config: cfg, DB: d, Clock: clk, DevClock: clk, Courier: courier, Outbox: outbox, Accounts: accountService,
-		Recovery: recoveryService, Staff: staffService, Enforcer: enforcer, Logger: logger}
+	deps := handlers.Deps{Config: cfg, DB: d, Clock: clk, DevClock: clk, Courier: svc.Courier, Outbox: svc.Outbox, Accounts: svc.Accounts,
+		Recovery: svc.Recovery, Staff: svc.Staff, Enforcer: enforcer, Logger: logger}
 	for _, o := range opts {
 		o(&deps)
 	}
@@ -125,8 +112,8 @@ func newTestServerOn(t testing.TB, d *db.DB, opts ...serverOption) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testServer{app: app, db: d, clock: clk, courier: courier, outbox: outbox, accounts: accountService,
-		recovery: recoveryService, staff: staffService, enforcer: enforcer, store: store, logs: logs}
+	return &testServer{app: app, db: d, clock: clk, courier: svc.Courier, outbox: svc.Outbox, accounts: svc.Accounts,
+		recovery: svc.Recovery, staff: svc.Staff, enforcer: enforcer, store: store, logs: logs}
 }
 
 // do sends a request through the app and returns the response and its body.

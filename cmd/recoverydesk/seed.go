@@ -5,17 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 
 	"recoverydesk/internal/accounts"
 	"recoverydesk/internal/clock"
 	"recoverydesk/internal/db"
-	"recoverydesk/internal/jobs"
 	"recoverydesk/internal/passhash"
 	"recoverydesk/internal/rules"
 	"recoverydesk/internal/secret"
-	"recoverydesk/internal/sms"
-	"recoverydesk/internal/verify"
+	"recoverydesk/internal/services"
 )
 
 // demoPassword is every demo account's password, printed with the logins.
@@ -135,12 +132,9 @@ func seedAccountsService(d *db.DB, key []byte) (*accounts.Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	ins, err := jobs.NewInserter(d, slog.Default())
+	svc, err := services.New(services.Options{DB: d, Keys: keys, Clock: clock.Real{}, Hasher: passhash.Hasher{Params: passhash.Production}})
 	if err != nil {
 		return nil, err
 	}
-	clk := clock.Real{}
-	courier := sms.NewCourier(keys, sms.NewOutbox(d.Ent, keys, clk), d, clk, ins)
-	return accounts.New(accounts.Deps{DB: d, Clock: clk, Hasher: passhash.Hasher{Params: passhash.Production},
-		Codes: verify.New(d, clk, keys, courier), Courier: courier})
+	return svc.Accounts, nil
 }

@@ -16,18 +16,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"recoverydesk/handlers"
-	"recoverydesk/internal/accounts"
 	"recoverydesk/internal/clock"
 	"recoverydesk/internal/config"
 	"recoverydesk/internal/db"
 	"recoverydesk/internal/jobs"
 	"recoverydesk/internal/kvstore"
 	"recoverydesk/internal/passhash"
-	"recoverydesk/internal/recovery"
 	"recoverydesk/internal/secret"
+	"recoverydesk/internal/services"
 	"recoverydesk/internal/sms"
-	"recoverydesk/internal/staff"
-	"recoverydesk/internal/verify"
 	"recoverydesk/policies"
 	"recoverydesk/storage"
 )
@@ -83,21 +80,8 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		clk = devClock
 		logger.Warn("dev mode: /dev/sms and /dev/clock are enabled; never run this in production")
 	}
-	inserter, err := jobs.NewInserter(d, logger)
-	if err != nil {
-		return err
-	}
-	sender, outbox := smsSender(cfg, d, keys, clk)
-	courier := sms.NewCourier(keys, sender, d, clk, inserter)
-	codes := verify.New(d, clk, keys, courier)
-	accountService, err := accounts.New(accounts.Deps{
-		DB: d, Clock: clk, Hasher: passhash.Hasher{Params: passhash.Production},
-		Codes: codes, Courier: courier, Logger: logger,
-	})
-	if err != nil {
-		return err
-	}
-	staffService, err := staff.New(d, clk, passhash.Hasher{Params: passhash.Production}, keys, logger)
+	svc, err := services.New(services.Options{DB: d, Keys: keys, Clock: clk, Hasher: passhash.Hasher{Params: passhash.Production},
+		Sender: smsSender(cfg), Store: evidence, Logger: logger})
 	if err != nil {
 		return err
 	}
@@ -107,9 +91,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	}
 	// Role grants made on another instance are in force here within seconds.
 	enforcer.StartAutoReload(ctx, 5*time.Second)
-	recoveryService := recovery.New(recovery.Deps{DB: d, Clock: clk, Codes: codes, Courier: courier,
-		Hasher: passhash.Hasher{Params: passhash.Production}, Store: evidence, Logger: logger})
-	runner, err := jobs.Start(ctx, d, logger, jobs.Deps{Courier: courier, Recovery: recoveryService}, 500*time.Millisecond)
+	runner, err := jobs.Start(ctx, d, logger, jobs.Deps{Courier: svc.Courier, Recovery: svc.Recovery}, 500*time.Millisecond)
 	if err != nil {
 		return err
 	}
@@ -126,7 +108,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	app, err := handlers.New(handlers.Deps{
 		Config: cfg, DB: d, Evidence: evidence, Clock: clk, DevClock: devClock,
-		Courier: courier, Outbox: outbox, Accounts: accountService, Recovery: recoveryService, Staff: staffService, Enforcer: enforcer,
+		Courier: svc.Courier, Outbox: svc.Outbox, Accounts: svc.Accounts, Recovery: svc.Recovery, Staff: svc.Staff, Enforcer: enforcer,
 		Logger: logger, Metrics: reg,
 	})
 	if err != nil {
@@ -174,13 +156,12 @@ func openEvidenceStore(ctx context.Context, cfg config.Config, logger *slog.Logg
 	return store, stop, nil
 }
 
-// smsSender is the configured SMS driver, and the outbox when that is it.
-func smsSender(cfg config.Config, d *db.DB, keys *secret.Keys, clk clock.Clock) (sms.Sender, *sms.Outbox) {
+// smsSender is the configured gateway, or nil for the outbox driver.
+func smsSender(cfg config.Config) sms.Sender {
 	if cfg.SMSDriver == "http" {
-		return sms.HTTPSender{URL: cfg.SMSHTTPURL}, nil
+		return sms.HTTPSender{URL: cfg.SMSHTTPURL}
 	}
-	o := sms.NewOutbox(d.Ent, keys, clk)
-	return o, o
+	return nil
 }
 
 // sweepExpiredEntries removes expired sessions, CSRF tokens and counters.

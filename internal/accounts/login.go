@@ -174,7 +174,7 @@ func notEffectiveError(at *time.Time) error {
 // attemptsLeftError is a wrong password with the attempts before the lock.
 func attemptsLeftError(left int) error {
 	e := ErrBadCredentials.With("attempts_left", left)
-	e.Message = fmt.Sprintf("用户名或密码错误，再错误%d次账号将被锁定1小时", left)
+	e.Message = "用户名或密码错误，" + rules.DefaultLockout.AttemptsLeftMessage(left)
 	return e
 }
 
@@ -185,7 +185,7 @@ func withAction(e audit.Event, action string, detail map[string]any) audit.Event
 
 func lockedError(until time.Time) error {
 	e := ErrLocked.With("locked_until", until.Format(time.RFC3339))
-	e.Message = fmt.Sprintf("密码连续错误5次，账号已被锁定，请于 %s 后再试，或通过“密码找回”重置密码", until.In(rules.Shanghai).Format("2006-01-02 15:04"))
+	e.Message = rules.DefaultLockout.LockedMessage(until) + "，或通过“密码找回”重置密码"
 	return e
 }
 

@@ -47,7 +47,7 @@ func (f *fieldErrors) idNumber(field, s string, today time.Time) string {
 	}
 	n, err := rules.ValidateIDNumber(s, today)
 	if err != nil {
-		f.add(field, "invalid_id_number", certMessage(err, "身份证号码不正确"))
+		f.add(field, "invalid_id_number", rules.CertMessage(err, "身份证号码不正确"))
 		return ""
 	}
 	return n
@@ -65,7 +65,7 @@ func (f *fieldErrors) certNumber(certField, numberField, certType, s string, tod
 	}
 	n, err := rules.ValidateCert(t, s, today)
 	if err != nil {
-		f.add(numberField, "invalid_cert_number", certMessage(err, "证件号码不正确"))
+		f.add(numberField, "invalid_cert_number", rules.CertMessage(err, "证件号码不正确"))
 		return ""
 	}
 	return n
@@ -116,13 +116,6 @@ func (f *fieldErrors) region(field, code string) string {
 		return ""
 	}
 	return r.Code
-}
-
-func certMessage(err error, fallback string) string {
-	if ce, ok := err.(*rules.CertError); ok && ce.Message != "" {
-		return ce.Message
-	}
-	return fallback
 }
 
 // SameText compares names as people type them: ignoring surrounding and

@@ -163,7 +163,7 @@ func (s *Service) filters(rv Reviewer, f QueueFilter, now time.Time) []predicate
 	} else if f.City != "" {
 		ps = append(ps, regionPrefix(f.City))
 	}
-	today := startOfDay(now)
+	today := rules.StartOfDay(now)
 	switch f.SLA {
 	case SLAOverdue:
 		ps = append(ps, recoverycase.DueByLT(today))
@@ -193,17 +193,12 @@ func regionPrefix(prefix string) predicate.RecoveryCase {
 	return recoverycase.And(recoverycase.RegionCodeGTE(prefix), recoverycase.RegionCodeLT(upper))
 }
 
-func startOfDay(t time.Time) time.Time {
-	y, m, d := t.In(rules.Shanghai).Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, rules.Shanghai)
-}
-
 // SLAState is where a waiting case stands against its due date.
 func SLAState(due *time.Time, now time.Time) string {
 	if due == nil {
 		return ""
 	}
-	today := startOfDay(now)
+	today := rules.StartOfDay(now)
 	switch {
 	case due.Before(today):
 		return SLAOverdue

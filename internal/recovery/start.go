@@ -104,7 +104,7 @@ func (s *Service) checkStart(in StartInput) (certType, number, typedName string,
 		if t := rules.CertType(certType); t != rules.CertUSCC && t != rules.CertOrgCode {
 			add("cert_type", "invalid_cert_type", "请选择证件类型：统一社会信用代码或组织机构代码")
 		} else if number, err = rules.ValidateCert(t, in.CertNumber, today); err != nil {
-			add("cert_number", "invalid_cert_number", certMessage(err))
+			add("cert_number", "invalid_cert_number", rules.CertMessage(err, "证件号码不正确"))
 		}
 		if typedName == "" {
 			add("unit_name", "invalid_unit_name", "请输入单位名称")
@@ -115,19 +115,12 @@ func (s *Service) checkStart(in StartInput) (certType, number, typedName string,
 			add("name", "invalid_name", "请输入姓名")
 		}
 		if number, err = rules.ValidateIDNumber(in.IDNumber, today); err != nil {
-			add("id_number", "invalid_id_number", certMessage(err))
+			add("id_number", "invalid_id_number", rules.CertMessage(err, "身份证号码不正确"))
 		}
 	default:
 		add("kind", "invalid_kind", "请选择自然人找回密码或单位找回密码")
 	}
 	return certType, number, typedName, apperr.FromFields(fields)
-}
-
-func certMessage(err error) string {
-	if ce, ok := err.(*rules.CertError); ok && ce.Message != "" {
-		return ce.Message
-	}
-	return "证件号码不正确"
 }
 
 // refuseOpenCase fails with case_open when the account has a submitted case

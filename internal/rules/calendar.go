@@ -254,3 +254,10 @@ func loadYear(y int) (yd *yearDays, hasData bool) {
 	}
 	return yd, hasData
 }
+
+// StartOfDay is 00:00 of t's date in Asia/Shanghai: where a business day
+// begins for quotas and SLA states.
+func StartOfDay(t time.Time) time.Time {
+	y, m, d := t.In(Shanghai).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, Shanghai)
+}

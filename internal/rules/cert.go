@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"errors"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -315,4 +316,14 @@ func orgCodeCheckChar(body string) byte {
 	default:
 		return byte('0' + c)
 	}
+}
+
+// CertMessage is the Chinese message of a certificate or mobile-number
+// refusal, or fallback for any other error.
+func CertMessage(err error, fallback string) string {
+	var ce *CertError
+	if errors.As(err, &ce) && ce.Message != "" {
+		return ce.Message
+	}
+	return fallback
 }

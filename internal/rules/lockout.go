@@ -1,6 +1,9 @@
 package rules
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Lockout is the rule every sign-in shares, applicants' and staff's alike
 // (CONTRACT §4): MaxFailures consecutive wrong passwords lock the account
@@ -32,4 +35,22 @@ func (l Lockout) Fail(failures int, now time.Time) (stored int, lockedUntil *tim
 		return 0, &until, 0
 	}
 	return failures, nil, l.MaxFailures - failures
+}
+
+// LockedMessage tells the holder of a locked account until when, in the
+// words of the live system; sign-in pages may add what to do next.
+func (l Lockout) LockedMessage(until time.Time) string {
+	return fmt.Sprintf("密码连续错误%d次，账号已被锁定，请于 %s 后再试", l.MaxFailures, until.In(Shanghai).Format("2006-01-02 15:04"))
+}
+
+// AttemptsLeftMessage warns how many more wrong passwords lock the account.
+func (l Lockout) AttemptsLeftMessage(left int) string {
+	return fmt.Sprintf("再错误%d次账号将被锁定%s", left, chineseDuration(l.Duration))
+}
+
+func chineseDuration(d time.Duration) string {
+	if d%time.Hour == 0 {
+		return fmt.Sprintf("%d小时", d/time.Hour)
+	}
+	return fmt.Sprintf("%d分钟", d/time.Minute)
 }

@@ -151,13 +151,13 @@ func (s *Service) apply(ctx context.Context, tx *db.Tx, u *ent.StaffUser, passwo
 	}
 	e, _ := apperr.As(refusal)
 	e = e.With("attempts_left", left)
-	e.Message = fmt.Sprintf("%s，再错误%d次账号将被锁定1小时", e.Message, left)
+	e.Message = e.Message + "，" + lock.AttemptsLeftMessage(left)
 	return e, nil
 }
 
 func lockedError(until time.Time) error {
 	e := ErrLocked.With("locked_until", until.Format(time.RFC3339))
-	e.Message = fmt.Sprintf("密码连续错误5次，账号已被锁定，请于 %s 后再试", until.In(rules.Shanghai).Format("2006-01-02 15:04"))
+	e.Message = rules.DefaultLockout.LockedMessage(until)
 	return e
 }
 

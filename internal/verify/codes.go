@@ -106,8 +106,7 @@ func CheckQuota(ctx context.Context, tx *db.Tx, phone string, now time.Time) err
 			return ErrRateLimited.With("retry_after", secs)
 		}
 	}
-	y, m, d := now.In(rules.Shanghai).Date()
-	dayStart := time.Date(y, m, d, 0, 0, 0, 0, rules.Shanghai)
+	dayStart := rules.StartOfDay(now)
 	n, err := recent.Clone().Where(smsmessage.CreatedAtGTE(dayStart)).Count(ctx)
 	if err != nil {
 		return err
