@@ -1,8 +1,11 @@
 package handlers_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"image"
+	"image/jpeg"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -15,7 +18,9 @@ import (
 	"recoverydesk/ent/recoverycase"
 	"recoverydesk/ent/smsmessage"
 	"recoverydesk/ent/staffuser"
+	"recoverydesk/internal/db"
 	"recoverydesk/internal/recovery/state"
+	"recoverydesk/internal/testenv"
 )
 
 // submittedCase walks the recovery API for the fixture's unit jm_talent
@@ -344,4 +349,48 @@ func TestSupervisorReassignsToAReviewerOfTheRegion(t *testing.T) {
 	if resp, _ := a.post(t, "/console/cases/"+number+"/decision", url.Values{"outcome": {"approve"}, "version": {fmt.Sprint(rc.Version)}}); resp.StatusCode != 409 {
 		t.Fatalf("the former holder decided: %d", resp.StatusCode)
 	}
+}
+
+func TestCasePageFlagsEvidenceUsedByAnotherAccount(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, d *db.DB) {
+		s := newTestServerOn(t, d)
+		s.person(t, "jingban", "Abcd2468!x", "王经办", zhangID, "13800006666")
+		if resp, body := s.postJSON(t, "/api/v1/accounts/unit", jsonBody(t, unitBody("jingban", "Abcd2468!x", unitA, "jm_talent"))); resp.StatusCode != 201 {
+			t.Fatalf("unit: %s", body)
+		}
+		first := submittedCase(t, s) // its id_front is jpegBytes(photo(400, 300, 10))
+		// Another account: a person in 广州 who sends the very same ID photo,
+		// and a handheld photo that is the unit's, re-encoded.
+		s.person(t, "li_si", "Abcd2468!x", "李四", liID, "13800007777")
+		resp, body := s.postJSON(t, "/api/v1/recoveries", jsonBody(t, map[string]string{"kind": "person", "name": "李四", "id_number": liID}))
+		if resp.StatusCode != 201 {
+			t.Fatalf("start: %s", body)
+		}
+		var st struct{ ID, Token string }
+		mustJSON(t, body, &st)
+		a := &applicant{s: s, id: st.ID, token: st.Token}
+		a.verifyPhone(t, "13800007777")
+		a.upload(t, "id_front", jpegBytes(t, photo(400, 300, 10)))
+		handheld, _, _ := image.Decode(bytes.NewReader(jpegBytes(t, photo(400, 300, 11))))
+		var reencoded bytes.Buffer
+		jpeg.Encode(&reencoded, handheld, &jpeg.Options{Quality: 70})
+		a.upload(t, "id_handheld", reencoded.Bytes())
+		_, body = a.req(t, http.MethodPost, "/submit", "", nil)
+		second := regexp.MustCompile(`ZH\d{14}`).FindString(body)
+
+		sup := staffClient(t, s, "gd_super", "supervisor", "44")
+		_, page := sup.get(t, "/console/cases/"+second)
+		if !strings.Contains(page, `href="/console/cases/`+first+`">`+first+`</a> 的材料相同`) {
+			t.Fatalf("no exact-duplicate flag for %s on %s", first, second)
+		}
+		if !regexp.MustCompile(first + `</a> 的材料相似（差异 \d）`).MatchString(page) {
+			t.Fatal("no near-duplicate flag for the re-encoded photo")
+		}
+		// A reviewer of 广州 alone sees the number but gets no link into 江门.
+		gz := staffClient(t, s, "gz_reviewer", "reviewer", "4401")
+		_, page = gz.get(t, "/console/cases/"+second)
+		if !strings.Contains(page, first+`</span>（不在您的辖区）`) || strings.Contains(page, `href="/console/cases/`+first+`"`) {
+			t.Fatal("a duplicate outside the viewer's regions must not be linked")
+		}
+	})
 }

@@ -6,6 +6,8 @@ import (
 	"math/bits"
 	"strings"
 
+	"github.com/google/uuid"
+
 	"recoverydesk/ent"
 	"recoverydesk/ent/account"
 	"recoverydesk/ent/caseevent"
@@ -110,32 +112,51 @@ func (s *Service) Workspace(ctx context.Context, rv Reviewer, number string) (*W
 // imagecheck.NearDuplicateDistance).
 func (s *Service) duplicates(ctx context.Context, rv Reviewer, rc *ent.RecoveryCase, e *ent.Evidence) ([]Duplicate, error) {
 	others := evidence.HasCaseWith(recoverycase.Not(recoverycase.HasAccountWith(account.ID(rc.Edges.Account.ID))))
-	candidates, err := s.db.Ent.Evidence.Query().Where(others, evidence.KindEQ(e.Kind)).
-		Order(ent.Desc(evidence.FieldCreatedAt)).Limit(nearScan).WithCase().All(ctx)
+	// Only the hashes and case ids of the candidates are read; the cases
+	// are loaded for the few that match.
+	var candidates []struct {
+		CaseID uuid.UUID `json:"case_id"`
+		Sha256 string    `json:"sha256"`
+		Phash  int64     `json:"phash"`
+	}
+	if err := s.db.Ent.Evidence.Query().Where(others, evidence.KindEQ(e.Kind)).Order(ent.Desc(evidence.FieldCreatedAt)).
+		Limit(nearScan).Select(evidence.FieldCaseID, evidence.FieldSha256, evidence.FieldPhash).Scan(ctx, &candidates); err != nil {
+		return nil, err
+	}
+	var exact []struct {
+		CaseID uuid.UUID `json:"case_id"`
+	}
+	if err := s.db.Ent.Evidence.Query().Where(others, evidence.Sha256(e.Sha256)).
+		Select(evidence.FieldCaseID).Scan(ctx, &exact); err != nil {
+		return nil, err
+	}
+	found := map[uuid.UUID]Duplicate{}
+	for _, x := range exact {
+		found[x.CaseID] = Duplicate{Exact: true}
+	}
+	for _, c := range candidates {
+		d := bits.OnesCount64(uint64(c.Phash ^ e.Phash))
+		if _, seen := found[c.CaseID]; !seen && d <= imagecheck.NearDuplicateDistance {
+			found[c.CaseID] = Duplicate{Exact: c.Sha256 == e.Sha256, Distance: d}
+		}
+	}
+	if len(found) == 0 {
+		return nil, nil
+	}
+	ids := make([]uuid.UUID, 0, len(found))
+	for id := range found {
+		ids = append(ids, id)
+	}
+	cases, err := s.db.Ent.RecoveryCase.Query().Where(recoverycase.IDIn(ids...), recoverycase.CaseNumberNotNil()).
+		Order(ent.Asc(recoverycase.FieldCaseNumber)).All(ctx)
 	if err != nil {
 		return nil, err
 	}
-	exact, err := s.db.Ent.Evidence.Query().Where(others, evidence.Sha256(e.Sha256)).WithCase().All(ctx)
-	if err != nil {
-		return nil, err
-	}
-	seen := map[string]bool{}
-	var out []Duplicate
-	add := func(o *ent.Evidence, exact bool, d int) {
-		c := o.Edges.Case
-		if c == nil || c.CaseNumber == nil || seen[*c.CaseNumber] {
-			return
-		}
-		seen[*c.CaseNumber] = true
-		out = append(out, Duplicate{CaseNumber: *c.CaseNumber, Exact: exact, Distance: d, Visible: rv.covers(c.RegionCode)})
-	}
-	for _, o := range exact {
-		add(o, true, 0)
-	}
-	for _, o := range candidates {
-		if d := bits.OnesCount64(uint64(o.Phash ^ e.Phash)); d <= imagecheck.NearDuplicateDistance {
-			add(o, o.Sha256 == e.Sha256, d)
-		}
+	out := make([]Duplicate, 0, len(cases))
+	for _, c := range cases {
+		d := found[c.ID]
+		d.CaseNumber, d.Visible = *c.CaseNumber, rv.covers(c.RegionCode)
+		out = append(out, d)
 	}
 	return out, nil
 }
