@@ -109,7 +109,7 @@ func (s *Server) login(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := s.startApplicantSession(c, acc.ID, string(acc.Kind), acc.Username); err != nil {
+	if err := s.startApplicantSession(c, acc.ID); err != nil {
 		return err
 	}
 	return c.JSON(fiber.Map{"username": acc.Username, "kind": string(acc.Kind)})
@@ -117,7 +117,7 @@ func (s *Server) login(c *fiber.Ctx) error {
 
 // startApplicantSession gives the signed-in applicant a new session id, so a
 // session id planted before login is worthless after it.
-func (s *Server) startApplicantSession(c *fiber.Ctx, accountID int, kind, username string) error {
+func (s *Server) startApplicantSession(c *fiber.Ctx, accountID int) error {
 	sess, err := s.sessions.Get(c)
 	if err != nil {
 		return err
@@ -126,8 +126,6 @@ func (s *Server) startApplicantSession(c *fiber.Ctx, accountID int, kind, userna
 		return err
 	}
 	sess.Set(sessAccountID, accountID)
-	sess.Set(sessKind, kind)
-	sess.Set(sessUsername, username)
 	sess.Set(sessSignedInAt, s.deps.Clock.Now().UnixNano())
 	return sess.Save()
 }

@@ -105,8 +105,8 @@ func New(d Deps) (*fiber.App, error) {
 	app.Use(withRequestID())
 	app.Use(accessLog(d.Logger, newHTTPMetrics(d.Metrics)))
 	app.Use(withRecover())
-	app.Use(securityHeaders(false))
-	app.Use(secureCookies())
+	app.Use(securityHeaders())
+	app.Use(underTLS())
 	app.Use(withAuditRequest())
 	static, err := fs.Sub(views.FS, "static")
 	if err != nil {

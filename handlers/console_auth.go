@@ -49,9 +49,6 @@ func (s *Server) consoleLogin(c *fiber.Ctx) error {
 	if err := sess.Save(); err != nil {
 		return err
 	}
-	if u.TotpRequired && len(u.TotpSecret) == 0 {
-		return c.Redirect("/console/totp", fiber.StatusSeeOther)
-	}
 	return c.Redirect(safeNext(f.Next), fiber.StatusSeeOther)
 }
 
@@ -118,13 +115,14 @@ func (s *Server) totpConfirm(c *fiber.Ctx) error {
 		if !ok {
 			return err
 		}
+		status := toAPIError(err).Status
 		en, err := s.deps.Staff.StartEnrolment(signedInStaff(c), secret)
 		if err != nil {
 			return err
 		}
 		view := totpView{QRData: qrDataURL(en.QRPNG), Secret: en.Secret}
 		page := Page{Title: "动态口令", Nav: "totp", Staff: s.staffView(c), Error: msg, Fields: fields, Data: view}
-		return render(c, fiber.StatusUnprocessableEntity, "console/totp", layoutConsole, page)
+		return render(c, status, "console/totp", layoutConsole, page)
 	}
 	sess.Delete(sessTOTPSecret)
 	if err := sess.Save(); err != nil {

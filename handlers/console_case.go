@@ -11,6 +11,7 @@ import (
 
 	"recoverydesk/internal/apperr"
 	"recoverydesk/internal/recovery"
+	"recoverydesk/internal/recovery/state"
 	"recoverydesk/internal/rules"
 	"recoverydesk/internal/watermark"
 	"recoverydesk/policies"
@@ -62,7 +63,7 @@ func (s *Server) showCase(c *fiber.Ctx, status int, formError string, fields, fo
 	if err != nil {
 		return err
 	}
-	v := caseView{W: w, Number: number, StatusLabel: stateLabel(w), RegionName: rules.RegionFullName(w.Case.RegionCode),
+	v := caseView{W: w, Number: number, StatusLabel: state.Label(w.Case.Status), RegionName: rules.RegionFullName(w.Case.RegionCode),
 		Reasons: recovery.Reasons, CanDecide: w.ClaimedByMe, Stale: status == fiber.StatusConflict,
 		CanReassign:  s.allowedHere(c, permCaseReassign, w.Case.RegionCode),
 		EvidenceBase: "/console/cases/" + url.PathEscape(number) + "/evidence/"}
@@ -80,8 +81,6 @@ func (s *Server) showCase(c *fiber.Ctx, status int, formError string, fields, fo
 	return render(c, status, "console/case", layoutConsole,
 		Page{Title: "案件 " + number, Nav: "cases", Staff: s.staffView(c), Error: formError, Fields: fields, Form: form, Data: v})
 }
-
-func stateLabel(w *recovery.Workspace) string { return stateLabelOf(string(w.Case.Status)) }
 
 // claimCase claims (or renews the claim on) a case for the signed-in reviewer.
 func (s *Server) claimCase(c *fiber.Ctx) error {

@@ -6,7 +6,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"recoverydesk/internal/recovery"
-	"recoverydesk/internal/recovery/state"
 	"recoverydesk/internal/rules"
 	"recoverydesk/policies"
 )
@@ -78,9 +77,6 @@ var (
 	permCaseReassign = policies.Permission{Obj: policies.ObjCase, Act: policies.ActReassign}
 	permEvidence     = policies.Permission{Obj: policies.ObjEvidence, Act: policies.ActView}
 )
-
-// stateLabelOf is the Chinese label of a case status.
-func stateLabelOf(status string) string { return state.Label(state.Status(status)) }
 
 // consoleHome sends staff to their starting page: the queue for those who
 // review, the staff list for administrators (built with the supervision part).

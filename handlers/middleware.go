@@ -95,7 +95,7 @@ func accessLog(logger *slog.Logger, m *httpMetrics) fiber.Handler {
 func withRecover() fiber.Handler { return recover.New() }
 
 // securityHeaders sets the strict CSP and the usual hardening headers.
-func securityHeaders(tls bool) fiber.Handler {
+func securityHeaders() fiber.Handler {
 	cfg := helmet.Config{
 		ContentSecurityPolicy:     contentSecurityPolicy,
 		ReferrerPolicy:            "same-origin",
@@ -104,9 +104,6 @@ func securityHeaders(tls bool) fiber.Handler {
 		CrossOriginResourcePolicy: "same-origin",
 		PermissionPolicy:          "camera=(), microphone=(), geolocation=()",
 		XFrameOptions:             "DENY",
-	}
-	if tls {
-		cfg.HSTSMaxAge = 31536000
 	}
 	return helmet.New(cfg)
 }

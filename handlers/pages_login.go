@@ -58,7 +58,7 @@ func (s *Server) loginPagePost(c *fiber.Ctx) error {
 	if err != nil {
 		return loginForm.refuse(c, err, loginPage(kind, loginForm.shown(v)))
 	}
-	if err := s.startApplicantSession(c, acc.ID, string(acc.Kind), acc.Username); err != nil {
+	if err := s.startApplicantSession(c, acc.ID); err != nil {
 		return err
 	}
 	return c.Redirect("/account", fiber.StatusSeeOther)

@@ -1,7 +1,7 @@
 package handlers
 
 import (
-	"io"
+	"errors"
 	"strings"
 	"time"
 
@@ -107,11 +107,11 @@ func uploadedBytes(c *fiber.Ctx) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, imagecheck.MaxBytes+1))
-	if err != nil {
-		return nil, err
+	data, err := imagecheck.ReadLimited(f)
+	if errors.Is(err, imagecheck.ErrTooLarge) {
+		return nil, &APIError{Status: fiber.StatusRequestEntityTooLarge, Code: "file_too_large", Message: imagecheck.Message(err), Field: "file"}
 	}
-	return data, nil
+	return data, err
 }
 
 // submitRecovery is step 4 (POST /api/v1/recoveries/{id}/submit).

@@ -12,7 +12,7 @@ import (
 )
 
 // The applicant session: server-side (the cookie holds only a random id),
-// HttpOnly, SameSite=Lax, Secure under TLS (see secureCookies).
+// HttpOnly, SameSite=Lax, Secure under TLS (see underTLS).
 const (
 	applicantCookie  = "rd_session"
 	applicantIdleTTL = 2 * time.Hour
@@ -21,8 +21,6 @@ const (
 // Session keys of a signed-in applicant.
 const (
 	sessAccountID = "account_id"
-	sessKind      = "kind"
-	sessUsername  = "username"
 	// sessSignedInAt is when the session signed in (Unix ns): a password
 	// changed after it ends the session.
 	sessSignedInAt = "signed_in_at"
@@ -38,14 +36,16 @@ func newApplicantSessions(s *kvstore.Store) *session.Store {
 	})
 }
 
-// secureCookies marks every cookie Secure when the request came over TLS, so
-// the same build works behind a TLS-terminating proxy and on plain loopback.
-func secureCookies() fiber.Handler {
+// underTLS hardens a request that came over TLS (directly or through a
+// trusted proxy): HSTS, and every cookie marked Secure. Deciding per request
+// lets the same build work behind a TLS-terminating proxy and on loopback.
+func underTLS() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		err := c.Next()
 		if c.Protocol() != "https" {
 			return err
 		}
+		c.Set(fiber.HeaderStrictTransportSecurity, "max-age=31536000")
 		var names []string
 		c.Response().Header.VisitAllCookie(func(key, _ []byte) { names = append(names, string(key)) })
 		for _, name := range names {

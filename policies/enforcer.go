@@ -15,6 +15,7 @@ import (
 
 	"recoverydesk/ent"
 	"recoverydesk/ent/staffuser"
+	"recoverydesk/internal/rules"
 )
 
 // Grant is one role held by a staff user, with the region prefix it covers.
@@ -62,7 +63,7 @@ func NewEnforcer(ctx context.Context, client *ent.Client) (*Enforcer, error) {
 // prefix granted covers every requested region that starts with it. Casbin
 // calls it with the requested domain first and the stored one second.
 func regionCovers(requested, granted string) bool {
-	return strings.HasPrefix(requested, granted)
+	return rules.RegionCovers(granted, requested)
 }
 
 // load builds a fresh Casbin enforcer from the embedded files and the
@@ -193,7 +194,20 @@ func minimalPrefixes(regions []string) []string {
 // region. Route middleware uses it to let a request reach a handler, which
 // then checks the case's own region with Allowed or filters by Regions.
 func (e *Enforcer) AllowedAnywhere(subject, obj, act string) bool {
-	return len(e.Regions(subject, obj, act)) > 0
+	if validateSubject(subject) != nil {
+		return false
+	}
+	ce := e.cur.Load()
+	grants, err := ce.GetFilteredGroupingPolicy(0, subject)
+	if err != nil {
+		return false
+	}
+	for _, g := range grants {
+		if ok, err := ce.Enforce(subject, g[2], obj, act); err == nil && ok {
+			return true
+		}
+	}
+	return false
 }
 
 // RolesOf lists the grants of subject, sorted by role and region, as in

@@ -29,6 +29,8 @@ import (
 	"io"
 	"slices"
 	"strings"
+
+	"recoverydesk/internal/rules"
 )
 
 //go:embed model.conf
@@ -200,6 +202,9 @@ func ValidateGrant(role, region string) error {
 	}
 	if len(region) == 6 && region[4:6] == "00" {
 		return fmt.Errorf("%w %q: a 00 part names the level above; grant the city as %s", ErrInvalidRegion, region, region[:4])
+	}
+	if _, ok := rules.LookupRegion(region); !ok {
+		return fmt.Errorf("%w %q: not a Guangdong region code", ErrInvalidRegion, region)
 	}
 	return nil
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/gofiber/template/html/v2"
+
+	"recoverydesk/internal/rules"
 )
 
 // FS is every template and static file, embedded at build time. Templates
@@ -30,11 +32,6 @@ func Engine() *html.Engine {
 	e.AddFunc("cstdate", cstdate)
 	return e
 }
-
-// shanghai is Asia/Shanghai. China has kept UTC+8 without daylight saving
-// since 1991, so a fixed zone is exact for every time we show and needs no
-// tzdata on the server (the rules package makes the same choice).
-var shanghai = time.FixedZone("CST", 8*3600)
 
 // cst formats a moment as staff read it, in Asia/Shanghai to the minute:
 // {{cst .SubmittedAt}} → "2026-03-15 09:30". It takes a time.Time, a
@@ -67,7 +64,7 @@ func inShanghai(v any, layout string) string {
 	if t.IsZero() {
 		return ""
 	}
-	return t.In(shanghai).Format(layout)
+	return t.In(rules.Shanghai).Format(layout)
 }
 
 // dict builds a map from alternating keys and values so that a template can

@@ -52,9 +52,6 @@ func (s *Service) Upload(ctx context.Context, rc *ent.RecoveryCase, kind string,
 	if (rc.Status != state.Draft && rc.Status != state.Returned) || rc.PhoneVerifiedAt == nil {
 		return nil, ErrWrongStep
 	}
-	if len(data) > imagecheck.MaxBytes {
-		return nil, imageError(imagecheck.ErrTooLarge)
-	}
 	res, err := s.check(ctx, data)
 	if err != nil {
 		return nil, imageError(err)

@@ -2,8 +2,7 @@ package recovery
 
 import (
 	"context"
-	"io"
-	"math/bits"
+	"fmt"
 	"strings"
 
 	"github.com/google/uuid"
@@ -135,7 +134,7 @@ func (s *Service) duplicates(ctx context.Context, rv Reviewer, rc *ent.RecoveryC
 		found[x.CaseID] = Duplicate{Exact: true}
 	}
 	for _, c := range candidates {
-		d := bits.OnesCount64(uint64(c.Phash ^ e.Phash))
+		d := imagecheck.Hamming(uint64(c.Phash), uint64(e.Phash))
 		if _, seen := found[c.CaseID]; !seen && d <= imagecheck.NearDuplicateDistance {
 			found[c.CaseID] = Duplicate{Exact: c.Sha256 == e.Sha256, Distance: d}
 		}
@@ -182,9 +181,9 @@ func (s *Service) OpenEvidence(ctx context.Context, rv Reviewer, number, kind st
 		return nil, err
 	}
 	defer r.Close()
-	data, err := io.ReadAll(io.LimitReader(r, imagecheck.MaxBytes+1))
+	data, err := imagecheck.ReadLimited(r)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("read evidence %s: %w", key, err)
 	}
 	err = audit.Record(ctx, s.db.Ent, audit.Event{At: s.clock.Now(), ActorKind: audit.ActorStaff, Actor: rv.Username,
 		Action: "evidence.viewed", ObjectType: "case", ObjectID: *rc.CaseNumber, Detail: map[string]any{"kind": kind}})

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -94,7 +95,13 @@ func (h HTTPSender) Send(ctx context.Context, phone, text string) error {
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("sms gateway: %w", err)
+		// Keep the cause, not the *url.Error around it: its text carries the
+		// gateway URL, which may hold a key, and last_error is shown to staff.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return fmt.Errorf("sms gateway unreachable: %w", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode/100 != 2 {

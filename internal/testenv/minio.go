@@ -2,8 +2,6 @@ package testenv
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -21,10 +19,6 @@ import (
 
 	"recoverydesk/storage"
 )
-
-// EnvRequireAll makes a test fail instead of skipping when a real dependency
-// (such as the MinIO binary) is missing, so CI cannot pass by skipping.
-const EnvRequireAll = "RD_TEST_REQUIRE_ALL"
 
 // setupTimeout bounds starting a server and creating or removing a bucket.
 const setupTimeout = 60 * time.Second
@@ -145,8 +139,8 @@ func startServer(dir string) (*storage.LocalServer, error) {
 // binary skips it unless RD_TEST_REQUIRE_ALL=1; anything else fails it.
 func skipOrFail(t testing.TB, err error) {
 	t.Helper()
-	if errors.Is(err, storage.ErrNoBinary) && os.Getenv(EnvRequireAll) != "1" {
-		t.Skipf("testenv: no MinIO server binary, skipping (run `make bin/minio`; %s=1 makes this fail): %v", EnvRequireAll, err)
+	if errors.Is(err, storage.ErrNoBinary) {
+		Missing(t, "MinIO server binary (run `make bin/minio`)")
 	}
 	t.Fatalf("testenv: start minio: %v", err)
 }
@@ -179,12 +173,11 @@ func bucketName(testName string) string {
 	if len(base) > 40 {
 		base = strings.TrimRight(base[:40], "-")
 	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
+	suffix := randomHex(6)
 	if base == "" {
-		return "t-" + hex.EncodeToString(b)
+		return "t-" + suffix
 	}
-	return "t-" + base + "-" + hex.EncodeToString(b)
+	return "t-" + base + "-" + suffix
 }
 
 // MinIOBinary returns the MinIO server binary for tests that drive the
