@@ -81,7 +81,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		logger.Warn("dev mode: /dev/sms and /dev/clock are enabled; never run this in production")
 	}
 	svc, err := services.New(services.Options{DB: d, Keys: keys, Clock: clk, Hasher: passhash.Hasher{Params: passhash.Production},
-		Sender: smsSender(cfg), Store: evidence, Logger: logger})
+		Sender: smsSender(cfg), Store: evidence, Holidays: cfg.ExtraHolidays, Workdays: cfg.ExtraWorkdays, Logger: logger})
 	if err != nil {
 		return err
 	}

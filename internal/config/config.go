@@ -13,6 +13,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
+
+	"recoverydesk/internal/rules"
 )
 
 // DBKind names the database engine behind RD_DATABASE_URL.
@@ -46,6 +49,11 @@ type Config struct {
 
 	SMSDriver  string // "outbox" or "http"
 	SMSHTTPURL string // the generic gateway's endpoint when SMSDriver is "http"
+
+	// ExtraHolidays and ExtraWorkdays correct the working-day calendar
+	// (a holiday announced after the bundled data, or a year it lacks).
+	ExtraHolidays []time.Time
+	ExtraWorkdays []time.Time
 
 	Dev      bool
 	DevForce bool
@@ -116,6 +124,15 @@ func Load(get Getenv) (Config, error) {
 	}
 	c.SMSDriver = str("RD_SMS_DRIVER", "outbox")
 	c.SMSHTTPURL = str("RD_SMS_HTTP_URL", "")
+	for _, d := range []struct {
+		name string
+		into *[]time.Time
+	}{{"RD_EXTRA_HOLIDAYS", &c.ExtraHolidays}, {"RD_EXTRA_WORKDAYS", &c.ExtraWorkdays}} {
+		v := str(d.name, "")
+		if *d.into, err = rules.ParseDateList(v); err != nil {
+			return c, &Error{d.name, v, "YYYY-MM-DD dates separated by commas"}
+		}
+	}
 	switch c.SMSDriver {
 	case "outbox":
 	case "http":

@@ -36,6 +36,8 @@ func TestRejectsBadValues(t *testing.T) {
 		{map[string]string{"RD_SECRET_KEY": "short"}, "RD_SECRET_KEY"},
 		{map[string]string{"RD_S3_ENDPOINT": "minio:9000"}, "RD_S3_ACCESS_KEY"},
 		{map[string]string{"RD_S3_BUCKET": "Bad_Bucket"}, "RD_S3_BUCKET"},
+		{map[string]string{"RD_EXTRA_HOLIDAYS": "2026-10-09, 10/10/2026"}, "RD_EXTRA_HOLIDAYS"},
+		{map[string]string{"RD_EXTRA_WORKDAYS": "2026-13-01"}, "RD_EXTRA_WORKDAYS"},
 		{map[string]string{"RD_DEV": "1", "RD_DATABASE_URL": "postgres://u@h/db"}, "RD_DEV"},
 	}
 	for _, tc := range cases {
@@ -82,5 +84,16 @@ func TestEnsureSecretGeneratesOnceAndKeeps(t *testing.T) {
 	c2 := Config{DataDir: dir}
 	if err := c2.EnsureSecret(); err != nil || string(c2.SecretKey) != first {
 		t.Fatalf("second load should read the same key: %v", err)
+	}
+}
+
+func TestCalendarOverrides(t *testing.T) {
+	c, err := Load(FromMap(map[string]string{"RD_EXTRA_HOLIDAYS": "2026-10-09, 2026-10-12", "RD_EXTRA_WORKDAYS": "2026-10-10"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.ExtraHolidays) != 2 || c.ExtraHolidays[1].Format("2006-01-02") != "2026-10-12" ||
+		len(c.ExtraWorkdays) != 1 || c.ExtraWorkdays[0].Format("2006-01-02") != "2026-10-10" {
+		t.Fatalf("overrides %v %v", c.ExtraHolidays, c.ExtraWorkdays)
 	}
 }

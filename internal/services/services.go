@@ -5,6 +5,7 @@ package services
 
 import (
 	"log/slog"
+	"time"
 
 	"recoverydesk/internal/accounts"
 	"recoverydesk/internal/clock"
@@ -12,6 +13,7 @@ import (
 	"recoverydesk/internal/jobs"
 	"recoverydesk/internal/passhash"
 	"recoverydesk/internal/recovery"
+	"recoverydesk/internal/rules"
 	"recoverydesk/internal/secret"
 	"recoverydesk/internal/sms"
 	"recoverydesk/internal/staff"
@@ -27,7 +29,9 @@ type Options struct {
 	Hasher passhash.Hasher
 	Sender sms.Sender     // nil: the outbox driver
 	Store  *storage.Store // the evidence store; nil where no image is read or written
-	Logger *slog.Logger
+	// Holidays and Workdays override the bundled working-day calendar.
+	Holidays, Workdays []time.Time
+	Logger             *slog.Logger
 }
 
 // Services are the domain services of one process.
@@ -64,7 +68,8 @@ func New(o Options) (*Services, error) {
 	if s.Staff, err = staff.New(o.DB, o.Clock, o.Hasher, o.Keys, o.Logger); err != nil {
 		return nil, err
 	}
+	calendar := rules.NewCalendar(rules.WithLogger(o.Logger), rules.WithHolidays(o.Holidays...), rules.WithWorkdays(o.Workdays...))
 	s.Recovery = recovery.New(recovery.Deps{DB: o.DB, Clock: o.Clock, Codes: s.Codes, Courier: s.Courier,
-		Hasher: o.Hasher, Store: o.Store, Logger: o.Logger})
+		Hasher: o.Hasher, Store: o.Store, Calendar: calendar, Logger: o.Logger})
 	return s, nil
 }
