@@ -133,12 +133,14 @@ func (s *Service) ReleaseExpiredClaims(ctx context.Context) (int, error) {
 	released := 0
 	for _, rc := range expired {
 		err := s.db.InTx(ctx, func(tx *db.Tx) error {
-			n, err := tx.Ent.RecoveryCase.Update().Where(recoverycase.ID(rc.ID), recoverycase.Version(rc.Version)).
-				ClearClaimedBy().ClearClaimExpiresAt().AddVersion(1).SetUpdatedAt(now).Save(ctx)
-			if err != nil || n == 0 {
-				return err
+			// The version guard leaves a case alone that changed since it was
+			// listed (renewed or decided meanwhile).
+			err := tx.Ent.RecoveryCase.UpdateOneID(rc.ID).Where(recoverycase.Version(rc.Version)).SetStatus(state.Submitted).
+				ClearClaimedBy().ClearClaimExpiresAt().AddVersion(1).SetUpdatedAt(now).Exec(ctx)
+			if ent.IsNotFound(err) {
+				return nil
 			}
-			if err := tx.Ent.RecoveryCase.UpdateOneID(rc.ID).SetStatus(state.Submitted).Exec(ctx); err != nil {
+			if err != nil {
 				return err
 			}
 			released++
