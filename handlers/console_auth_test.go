@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -64,14 +65,22 @@ func TestConsoleSignInLockoutAndIdleTimeout(t *testing.T) {
 		t.Fatalf("right password while locked: %d", status)
 	}
 	s.clock.Advance(time.Hour + time.Second)
-	before := pc.jar.Cookies(&url.URL{Scheme: "http", Host: "example.com", Path: "/console/"})
-	status, loc, _ := consoleSignIn(t, pc, "jm_reviewer", "Review#2468", "")
-	if status != 303 || loc != "/console/cases" {
+	// A session id the visitor already holds (planted here) must not survive
+	// the sign-in: the console has to issue a fresh one.
+	consoleURL := &url.URL{Scheme: "http", Host: "example.com", Path: "/console/"}
+	pc.jar.SetCookies(consoleURL, []*http.Cookie{{Name: "rd_console", Value: "planted-id", Path: "/console"}})
+	if got := sessionID(pc.jar.Cookies(consoleURL)); got != "planted-id" {
+		t.Fatalf("planted console cookie not in the jar: %q", got)
+	}
+	pc.get(t, "/console/login")
+	before := sessionID(pc.jar.Cookies(consoleURL))
+	resp, _ = pc.post(t, "/console/login", url.Values{"username": {"jm_reviewer"}, "password": {"Review#2468"}})
+	if status, loc := resp.StatusCode, resp.Header.Get("Location"); status != 303 || loc != "/console/cases" {
 		t.Fatalf("sign-in after the lock: %d %s", status, loc)
 	}
-	after := pc.jar.Cookies(&url.URL{Scheme: "http", Host: "example.com", Path: "/console/"})
-	if sessionID(before) == sessionID(after) || sessionID(after) == "" {
-		t.Fatal("sign-in must give a fresh console session id")
+	after := sessionID(pc.jar.Cookies(consoleURL))
+	if after == "" || after == "planted-id" || after == before {
+		t.Fatalf("sign-in must give a fresh console session id: before %q, after %q", before, after)
 	}
 	if resp, _ := pc.get(t, "/console/totp"); resp.StatusCode != 200 {
 		t.Fatalf("signed in: %d", resp.StatusCode)
@@ -113,7 +122,7 @@ func TestConsoleTOTPEnrolmentThenRequired(t *testing.T) {
 	if m == nil || !strings.Contains(page, `src="data:image/png;base64,`) {
 		t.Fatalf("no QR code and secret on the enrolment page:\n%s", page)
 	}
-	if resp, _ := pc.post(t, "/console/totp", url.Values{"otp": {"000000"}}); resp.StatusCode != 422 {
+	if resp, _ := pc.post(t, "/console/totp", url.Values{"otp": {wrongTOTP(t, m[1], s.clock.Now())}}); resp.StatusCode != 422 {
 		t.Fatalf("wrong code at enrolment: %d", resp.StatusCode)
 	}
 	code, _ := totp.GenerateCode(m[1], s.clock.Now())
@@ -128,12 +137,31 @@ func TestConsoleTOTPEnrolmentThenRequired(t *testing.T) {
 	if status, _, body := consoleSignIn(t, other, "gd_super", "Super#2468", ""); status != 401 || !strings.Contains(body, "请输入动态口令") {
 		t.Fatalf("password alone after enrolment: %d", status)
 	}
-	if status, _, _ := consoleSignIn(t, other, "gd_super", "Super#2468", "123456"); status != 422 {
+	if status, _, _ := consoleSignIn(t, other, "gd_super", "Super#2468", wrongTOTP(t, m[1], s.clock.Now())); status != 422 {
 		t.Fatalf("wrong code: %d", status)
 	}
 	s.clock.Advance(time.Minute)
 	code, _ = totp.GenerateCode(m[1], s.clock.Now())
 	if status, loc, _ := consoleSignIn(t, other, "gd_super", "Super#2468", code); status != 303 || loc != "/console/cases" {
 		t.Fatalf("password and code: %d %s", status, loc)
+	}
+}
+
+// wrongTOTP returns a six-digit code that no accepted time step around now
+// (the service allows one step of skew either way) would produce for secret.
+func wrongTOTP(t testing.TB, secret string, now time.Time) string {
+	t.Helper()
+	valid := map[string]bool{}
+	for step := -2; step <= 2; step++ {
+		code, err := totp.GenerateCode(secret, now.Add(time.Duration(step)*30*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		valid[code] = true
+	}
+	for n := 0; ; n++ {
+		if code := fmt.Sprintf("%06d", n); !valid[code] {
+			return code
+		}
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"recoverydesk/ent/smsmessage"
 	"recoverydesk/ent/staffuser"
 	"recoverydesk/internal/db"
+	"recoverydesk/internal/recovery"
 	"recoverydesk/internal/recovery/state"
 	"recoverydesk/internal/testenv"
 )
@@ -26,6 +27,13 @@ import (
 // submittedCase walks the recovery API for the fixture's unit jm_talent
 // (region 440703, 江门市蓬江区) and returns the case number.
 func submittedCase(t testing.TB, s *testServer) string {
+	t.Helper()
+	_, number := submittedCaseOf(t, s)
+	return number
+}
+
+// submittedCaseOf is submittedCase that also returns the applicant.
+func submittedCaseOf(t testing.TB, s *testServer) (*applicant, string) {
 	t.Helper()
 	a := startUnit(t, s, nil)
 	a.verifyPhone(t, "13800006666")
@@ -39,7 +47,7 @@ func submittedCase(t testing.TB, s *testServer) string {
 	if number == "" {
 		t.Fatalf("submit: %s", body)
 	}
-	return number
+	return a, number
 }
 
 // staffClient signs a new staff user in and returns their browser.
@@ -73,7 +81,9 @@ func TestRoleRouteMatrix(t *testing.T) {
 	app := actors["applicant"]
 	app.get(t, "/login?kind=person")
 	s.person(t, "zhang_san", "Abcd2468!x", "张三", liID, "13800001234")
-	app.post(t, "/login", url.Values{"kind": {"person"}, "username": {"zhang_san"}, "password": {"Abcd2468!x"}})
+	if resp, body := app.post(t, "/login", url.Values{"kind": {"person"}, "username": {"zhang_san"}, "password": {"Abcd2468!x"}}); resp.StatusCode != 303 {
+		t.Fatalf("applicant sign-in: %d %.300s", resp.StatusCode, body)
+	}
 
 	c := "/console/cases/" + number
 	type want map[string]int // actor → status; "*" for all staff not listed
@@ -242,7 +252,9 @@ func TestRejectAndReturnTellTheApplicant(t *testing.T) {
 	number := submittedCase(t, s)
 	pc := staffClient(t, s, "jm_reviewer", "reviewer", "4407")
 	pc.get(t, "/console/cases/"+number)
-	pc.post(t, "/console/cases/"+number+"/claim", url.Values{})
+	if resp, body := pc.post(t, "/console/cases/"+number+"/claim", url.Values{}); resp.StatusCode != 303 {
+		t.Fatalf("claim: %d %.300s", resp.StatusCode, body)
+	}
 	v := caseVersion(t, s, number)
 	resp, body := pc.post(t, "/console/cases/"+number+"/decision", url.Values{"outcome": {"reject"}, "version": {fmt.Sprint(v)}})
 	if resp.StatusCode != 422 || !strings.Contains(body, "请至少选择一项原因") {
@@ -264,12 +276,58 @@ func TestRejectAndReturnTellTheApplicant(t *testing.T) {
 	}
 }
 
+func TestRejectWithAReasonTellsTheApplicant(t *testing.T) {
+	s := recoveryFixture(t)
+	a, number := submittedCaseOf(t, s)
+	pc := staffClient(t, s, "jm_reviewer", "reviewer", "4407")
+	pc.get(t, "/console/cases/"+number)
+	if resp, body := pc.post(t, "/console/cases/"+number+"/claim", url.Values{}); resp.StatusCode != 303 {
+		t.Fatalf("claim: %d %.300s", resp.StatusCode, body)
+	}
+	v := caseVersion(t, s, number)
+	pc.get(t, "/console/cases/"+number)
+	text := s.newSMS(t, "13800006666", func() {
+		resp, body := pc.post(t, "/console/cases/"+number+"/decision", url.Values{"outcome": {"reject"}, "version": {fmt.Sprint(v)},
+			"reason": {"unclear_image"}})
+		if resp.StatusCode != 303 {
+			t.Fatalf("reject: %d %.300s", resp.StatusCode, body)
+		}
+	})
+	reason := recovery.ReasonText("unclear_image")
+	if reason == "" {
+		t.Fatal("unclear_image has no text")
+	}
+	if !strings.Contains(text, "未通过审核") || !strings.Contains(text, reason) || !strings.Contains(text, number) {
+		t.Fatalf("reject SMS %q", text)
+	}
+	rc := s.db.Ent.RecoveryCase.Query().Where(recoverycase.CaseNumber(number)).OnlyX(context.Background())
+	if rc.Status != state.Rejected {
+		t.Fatalf("rejected case: %s", rc.Status)
+	}
+	// The applicant's status page says so, with the reason's text.
+	resp, body := a.req(t, http.MethodGet, "", "", nil)
+	var st struct {
+		Status   string
+		Decision *struct {
+			Outcome string
+			Reasons []string
+		}
+	}
+	mustJSON(t, body, &st)
+	if resp.StatusCode != 200 || st.Status != string(state.Rejected) || st.Decision == nil || st.Decision.Outcome != "reject" ||
+		len(st.Decision.Reasons) != 1 || st.Decision.Reasons[0] != reason {
+		t.Fatalf("applicant status: %d %s", resp.StatusCode, body)
+	}
+}
+
 func TestExpiredClaimsGoBackToTheQueue(t *testing.T) {
 	s := recoveryFixture(t)
 	number := submittedCase(t, s)
 	pc := staffClient(t, s, "jm_reviewer", "reviewer", "4407")
 	pc.get(t, "/console/cases/"+number)
-	pc.post(t, "/console/cases/"+number+"/claim", url.Values{})
+	if resp, body := pc.post(t, "/console/cases/"+number+"/claim", url.Values{}); resp.StatusCode != 303 {
+		t.Fatalf("claim: %d %.300s", resp.StatusCode, body)
+	}
 	s.clock.Advance(31 * time.Minute)
 	n, err := s.recovery.ReleaseExpiredClaims(context.Background())
 	if err != nil || n != 1 {
@@ -327,7 +385,14 @@ func TestSupervisorReassignsToAReviewerOfTheRegion(t *testing.T) {
 	staffClient(t, s, "gz_rev", "reviewer", "4401")
 	sup := staffClient(t, s, "gd_super", "supervisor", "44")
 	a.get(t, "/console/cases/"+number)
-	a.post(t, "/console/cases/"+number+"/claim", url.Values{})
+	if resp, body := a.post(t, "/console/cases/"+number+"/claim", url.Values{}); resp.StatusCode != 303 {
+		t.Fatalf("claim: %d %.300s", resp.StatusCode, body)
+	}
+	ctx := context.Background()
+	aUser := s.db.Ent.StaffUser.Query().Where(staffuser.UsernameKey("jm_rev_a")).OnlyX(ctx)
+	if rc := s.db.Ent.RecoveryCase.Query().Where(recoverycase.CaseNumber(number)).OnlyX(ctx); rc.ClaimedBy == nil || *rc.ClaimedBy != aUser.ID {
+		t.Fatalf("after a's claim: claimed by %v, want %v", rc.ClaimedBy, aUser.ID)
+	}
 	_, page := sup.get(t, "/console/cases/"+number)
 	if !strings.Contains(page, `action="/console/cases/`+number+`/reassign"`) {
 		t.Fatal("the supervisor sees no reassignment form")
@@ -338,7 +403,6 @@ func TestSupervisorReassignsToAReviewerOfTheRegion(t *testing.T) {
 	if resp, body := sup.post(t, "/console/cases/"+number+"/reassign", url.Values{"to": {"jm_rev_b"}}); resp.StatusCode != 303 {
 		t.Fatalf("reassign: %d %s", resp.StatusCode, body)
 	}
-	ctx := context.Background()
 	rc := s.db.Ent.RecoveryCase.Query().Where(recoverycase.CaseNumber(number)).OnlyX(ctx)
 	b := s.db.Ent.StaffUser.Query().Where(staffuser.UsernameKey("jm_rev_b")).OnlyX(ctx)
 	if rc.Status != state.InReview || rc.ClaimedBy == nil || *rc.ClaimedBy != b.ID {
@@ -370,13 +434,25 @@ func TestCasePageFlagsEvidenceUsedByAnotherAccount(t *testing.T) {
 		mustJSON(t, body, &st)
 		a := &applicant{s: s, id: st.ID, token: st.Token}
 		a.verifyPhone(t, "13800007777")
-		a.upload(t, "id_front", jpegBytes(t, photo(400, 300, 10)))
-		handheld, _, _ := image.Decode(bytes.NewReader(jpegBytes(t, photo(400, 300, 11))))
+		if resp, body := a.upload(t, "id_front", jpegBytes(t, photo(400, 300, 10))); resp.StatusCode != 201 {
+			t.Fatalf("upload id_front: %d %s", resp.StatusCode, body)
+		}
+		handheld, _, err := image.Decode(bytes.NewReader(jpegBytes(t, photo(400, 300, 11))))
+		if err != nil {
+			t.Fatal(err)
+		}
 		var reencoded bytes.Buffer
-		jpeg.Encode(&reencoded, handheld, &jpeg.Options{Quality: 70})
-		a.upload(t, "id_handheld", reencoded.Bytes())
+		if err := jpeg.Encode(&reencoded, handheld, &jpeg.Options{Quality: 70}); err != nil {
+			t.Fatal(err)
+		}
+		if resp, body := a.upload(t, "id_handheld", reencoded.Bytes()); resp.StatusCode != 201 {
+			t.Fatalf("upload id_handheld: %d %s", resp.StatusCode, body)
+		}
 		_, body = a.req(t, http.MethodPost, "/submit", "", nil)
 		second := regexp.MustCompile(`ZH\d{14}`).FindString(body)
+		if second == "" {
+			t.Fatalf("submit: %s", body)
+		}
 
 		sup := staffClient(t, s, "gd_super", "supervisor", "44")
 		_, page := sup.get(t, "/console/cases/"+second)

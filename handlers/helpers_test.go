@@ -139,3 +139,8 @@ func sha256Hex(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
+
+// wrongCode returns a six-digit code that differs from code.
+func wrongCode(code string) string {
+	return fmt.Sprintf("%06d", (mustAtoi(code)+1)%1000000)
+}

@@ -18,6 +18,7 @@ import (
 
 	"recoverydesk/ent/evidence"
 	"recoverydesk/internal/recovery/state"
+	"recoverydesk/internal/rules"
 	"recoverydesk/storage"
 )
 
@@ -137,6 +138,22 @@ func TestRecoveryWalkThrough(t *testing.T) {
 
 func TestRecoveryStartErrors(t *testing.T) {
 	s := recoveryFixture(t)
+	// unitA's 9th–17th characters are not a valid org code (wrong check
+	// character), so register a second unit whose USCC embeds a valid one.
+	orgCodeOfB := ""
+	for _, c := range "0123456789X" {
+		if code, err := rules.ValidateOrgCode("MA4UABCE" + string(c)); err == nil {
+			orgCodeOfB = code
+			break
+		}
+	}
+	unitB := uscc("91440703" + orgCodeOfB)
+	if orgCodeOfB == "" || unitB[8:17] != orgCodeOfB {
+		t.Fatalf("no unit B with a valid org code: %q %q", orgCodeOfB, unitB)
+	}
+	if resp, body := s.postJSON(t, "/api/v1/accounts/unit", jsonBody(t, unitBody("jingban", "Abcd2468!x", unitB, "jm_unit_b"))); resp.StatusCode != 201 {
+		t.Fatalf("unit B: %d %s", resp.StatusCode, body)
+	}
 	cases := []struct {
 		body   map[string]string
 		status int
@@ -148,6 +165,9 @@ func TestRecoveryStartErrors(t *testing.T) {
 		{map[string]string{"kind": "robot"}, 422, "invalid_kind"},
 		{map[string]string{"kind": "unit", "cert_type": "uscc", "cert_number": uscc("91440101MA5CXYKW1"), "unit_name": "x"}, 404, "account_not_found"},
 		{map[string]string{"kind": "person", "name": "李四", "id_number": liID}, 404, "account_not_found"},
+		// The org code inside a registered unit's USCC is a different
+		// certificate: it finds no account.
+		{map[string]string{"kind": "unit", "cert_type": "org_code", "cert_number": orgCodeOfB, "unit_name": "x"}, 404, "account_not_found"},
 	}
 	for _, c := range cases {
 		resp, body := s.postJSON(t, "/api/v1/recoveries", jsonBody(t, c.body))
@@ -155,7 +175,7 @@ func TestRecoveryStartErrors(t *testing.T) {
 			t.Errorf("%v: %d %s, want %d %s", c.body, resp.StatusCode, body, c.status, c.code)
 		}
 	}
-	// The org code inside the USCC is a different certificate: not found either.
+	// A person whose name is unlike the one on record may still start a case.
 	resp, body := s.postJSON(t, "/api/v1/recoveries", jsonBody(t, map[string]string{"kind": "person", "name": "随便", "id_number": zhangID}))
 	if resp.StatusCode != 201 || !strings.Contains(body, `"required_evidence":["id_front","id_handheld"]`) {
 		t.Fatalf("person with an unlike name still starts: %d %s", resp.StatusCode, body)
@@ -169,20 +189,25 @@ func TestRecoveryCodeGoesOnlyToThePhoneOnRecord(t *testing.T) {
 	if resp.StatusCode != 202 || body != `{"resend_after":60}` {
 		t.Fatalf("send: %d %s", resp.StatusCode, body)
 	}
-	s.waitSMS(t, "13800006666", "验证码为")
-	if msgs, _ := s.outbox.Messages(context.Background(), "13999999999", 10); len(msgs) != 0 {
-		t.Fatalf("a code went to the number in the request: %+v", msgs)
+	text := s.waitSMS(t, "13800006666", "验证码为")
+	m := sixDigits.FindStringSubmatch(text)
+	if m == nil {
+		t.Fatalf("no code in %q", text)
+	}
+	code := m[1]
+	if msgs, err := s.outbox.Messages(context.Background(), "13999999999", 10); err != nil || len(msgs) != 0 {
+		t.Fatalf("a code went to the number in the request: %+v (err %v)", msgs, err)
 	}
 	if resp, body := a.req(t, http.MethodPost, "/sms", "", nil); resp.StatusCode != 429 || decodeError(t, body).Error.Code != "rate_limited" {
 		t.Fatalf("resend within 60 s: %d %s", resp.StatusCode, body)
 	}
-	resp, body = a.req(t, http.MethodPost, "/verify", "application/json", []byte(`{"code":"000000"}`))
+	resp, body = a.req(t, http.MethodPost, "/verify", "application/json", []byte(`{"code":"`+wrongCode(code)+`"}`))
 	e := errorExtra(t, body)
 	if resp.StatusCode != 422 || e["code"] != "wrong_code" || e["attempts_left"].(float64) != 4 || e["field"] != "code" {
 		t.Fatalf("wrong code: %d %s", resp.StatusCode, body)
 	}
 	s.clock.Advance(6 * time.Minute)
-	if resp, body := a.req(t, http.MethodPost, "/verify", "application/json", []byte(`{"code":"000001"}`)); resp.StatusCode != 410 || decodeError(t, body).Error.Code != "code_expired" {
+	if resp, body := a.req(t, http.MethodPost, "/verify", "application/json", []byte(`{"code":"`+code+`"}`)); resp.StatusCode != 410 || decodeError(t, body).Error.Code != "code_expired" {
 		t.Fatalf("expired code: %d %s", resp.StatusCode, body)
 	}
 }

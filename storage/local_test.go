@@ -92,8 +92,12 @@ func TestLocalServerMissingBinary(t *testing.T) {
 
 func TestLocalServerRequiresDataDir(t *testing.T) {
 	t.Parallel()
-	if _, err := storage.StartLocal(t.Context(), storage.LocalOptions{Binary: "/bin/true"}); err == nil {
+	_, err := storage.StartLocal(t.Context(), storage.LocalOptions{Binary: "/bin/true"})
+	if err == nil {
 		t.Fatal("StartLocal without DataDir succeeded")
+	}
+	if !strings.Contains(err.Error(), "DataDir is required") {
+		t.Fatalf("StartLocal without DataDir: %v, want it to say DataDir is required", err)
 	}
 }
 

@@ -120,14 +120,32 @@ func TestStaffAdd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ok, _ := enf.Allowed(policies.Subject("jm_reviewer"), "440703", policies.ObjCase, policies.ActDecide); !ok {
-		t.Fatal("reviewer at 4407 cannot decide a 蓬江区 case")
+	if ok, err := enf.Allowed(policies.Subject("jm_reviewer"), "440703", policies.ObjCase, policies.ActDecide); err != nil || !ok {
+		t.Fatalf("reviewer at 4407 cannot decide a 蓬江区 case (err %v)", err)
 	}
-	if ok, _ := enf.Allowed(policies.Subject("jm_reviewer"), "440103", policies.ObjCase, policies.ActDecide); ok {
-		t.Fatal("reviewer at 4407 can decide a 广州 case")
+	if ok, err := enf.Allowed(policies.Subject("jm_reviewer"), "440103", policies.ObjCase, policies.ActDecide); err != nil || ok {
+		t.Fatalf("reviewer at 4407 can decide a 广州 case (err %v)", err)
 	}
 	if n := d.Ent.AuditEvent.Query().CountX(ctx); n != 2 {
 		t.Fatalf("%d audit events, want 2", n)
+	}
+	// The printed and the stdin passwords are the ones stored.
+	if err := cfg.EnsureSecret(); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := secret.New(cfg.SecretKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	staffSvc, err := staff.New(d, clock.Real{}, passhash.Hasher{Params: passhash.Testing}, keys, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := staffSvc.SignIn(ctx, "jm_reviewer", generated, ""); err != nil {
+		t.Errorf("jm_reviewer cannot sign in with the printed password: %v", err)
+	}
+	if _, err := staffSvc.SignIn(ctx, "gd_super", "Abcd2468!x", ""); err != nil {
+		t.Errorf("gd_super cannot sign in with the stdin password: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "recoverydesk.db")); err != nil {
 		t.Fatal(err)

@@ -111,16 +111,46 @@ func TestInTxSupportsMultiStatementWrites(t *testing.T) {
 		ctx := context.Background()
 		rc := newCase(t, ctx, d.Ent)
 		acc := rc.QueryAccount().OnlyX(ctx)
-		// An update that touches an edge runs several statements; inside our
-		// transaction it must use the same *sql.Tx.
-		err := d.InTx(ctx, func(tx *db.Tx) error {
-			return tx.Ent.Account.UpdateOneID(acc.ID).SetName("李四").ClearLockedUntil().Exec(ctx)
+		unit, err := d.Ent.Account.Create().SetKind("unit").SetUsername("jm_talent").SetUsernameKey("jm_talent").
+			SetPasswordHash("x").SetName("江门市人才发展有限公司").SetCertType("uscc").SetCertNumber("91440703MA4UABCD1X").
+			SetPhone("13812341234").Save(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// An update that touches an edge runs several statements (the row,
+		// then the unit's operator column); inside our transaction they must
+		// all use the same *sql.Tx: a rollback undoes every one of them ...
+		rollback := errors.New("rollback")
+		err = d.InTx(ctx, func(tx *db.Tx) error {
+			if err := tx.Ent.Account.UpdateOneID(acc.ID).SetName("王五").AddUnitIDs(unit.ID).Exec(ctx); err != nil {
+				return err
+			}
+			return rollback
+		})
+		if !errors.Is(err, rollback) {
+			t.Fatalf("rolled-back edge write: %v", err)
+		}
+		if got := d.Ent.Account.GetX(ctx, acc.ID); got.Name != "张三" {
+			t.Fatalf("rolled-back name kept: %s", got.Name)
+		}
+		if n := d.Ent.Account.GetX(ctx, unit.ID).QueryOperator().CountX(ctx); n != 0 {
+			t.Fatal("rolled-back edge write kept the unit's operator")
+		}
+		// ... and a commit keeps them all.
+		err = d.InTx(ctx, func(tx *db.Tx) error {
+			return tx.Ent.Account.UpdateOneID(acc.ID).SetName("李四").ClearLockedUntil().AddUnitIDs(unit.ID).Exec(ctx)
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got := d.Ent.Account.GetX(ctx, acc.ID); got.Name != "李四" {
 			t.Fatalf("update lost: %s", got.Name)
+		}
+		if op, err := d.Ent.Account.GetX(ctx, unit.ID).QueryOperator().OnlyID(ctx); err != nil || op != acc.ID {
+			t.Fatalf("unit's operator %d %v, want %d", op, err, acc.ID)
+		}
+		if ids := d.Ent.Account.GetX(ctx, acc.ID).QueryUnits().IDsX(ctx); len(ids) != 1 || ids[0] != unit.ID {
+			t.Fatalf("operator's units %v, want [%d]", ids, unit.ID)
 		}
 	})
 }

@@ -696,8 +696,14 @@ func TestLumaRows(t *testing.T) {
 				}
 			}
 		}
-		if dHash(img) != dHash(opaqueImage{img}) {
-			t.Logf("%s: dHash %d bits from the generic path", typeName(img), Hamming(dHash(img), dHash(opaqueImage{img})))
+		// Luma may differ by ±2 between the paths, which can flip a bit where
+		// neighbours are nearly equal; more than a couple of bits would eat
+		// into the near-duplicate budget (NearDuplicateDistance).
+		const maxBits = 2
+		if d := Hamming(dHash(img), dHash(opaqueImage{img})); d > maxBits {
+			t.Errorf("%s: dHash %d bits from the generic path, want at most %d", typeName(img), d, maxBits)
+		} else if d != 0 {
+			t.Logf("%s: dHash %d bits from the generic path", typeName(img), d)
 		}
 	}
 }

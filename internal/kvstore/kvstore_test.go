@@ -11,6 +11,16 @@ import (
 	"recoverydesk/internal/testenv"
 )
 
+// get reads key from s and fails the test on a read error.
+func get(t *testing.T, s *kvstore.Store, key string) []byte {
+	t.Helper()
+	v, err := s.Get(key)
+	if err != nil {
+		t.Fatalf("get %q: %v", key, err)
+	}
+	return v
+}
+
 func TestStore(t *testing.T) {
 	testenv.ForEachDB(t, func(t *testing.T, d *db.DB) {
 		clk := clock.NewAdjustable()
@@ -24,38 +34,42 @@ func TestStore(t *testing.T) {
 		if err := a.Set("k", []byte("two"), time.Hour); err != nil {
 			t.Fatal(err)
 		}
-		if v, _ := a.Get("k"); string(v) != "two" {
+		if v := get(t, a, "k"); string(v) != "two" {
 			t.Fatalf("overwrite: %q", v)
 		}
-		if v, _ := b.Get("k"); v != nil {
+		if v := get(t, b, "k"); v != nil {
 			t.Fatalf("prefixes leak: %q", v)
 		}
 		if err := a.Set("short", []byte("x"), time.Second); err != nil {
 			t.Fatal(err)
 		}
 		clk.Advance(2 * time.Second)
-		if v, _ := a.Get("short"); v != nil {
+		if v := get(t, a, "short"); v != nil {
 			t.Fatal("an entry past its expiry on the application clock is still readable")
 		}
 		n, err := kvstore.DeleteExpired(context.Background(), d.Ent, clk.Now())
 		if err != nil || n != 1 {
 			t.Fatalf("expired deleted: %d %v", n, err)
 		}
-		if v, _ := a.Get("short"); v != nil {
+		if v := get(t, a, "short"); v != nil {
 			t.Fatal("expired entry still readable")
 		}
-		_ = b.Set("k", []byte("b"), 0)
+		if err := b.Set("k", []byte("b"), 0); err != nil {
+			t.Fatal(err)
+		}
 		if err := a.Reset(); err != nil {
 			t.Fatal(err)
 		}
-		if v, _ := a.Get("k"); v != nil {
+		if v := get(t, a, "k"); v != nil {
 			t.Fatal("reset left a key")
 		}
-		if v, _ := b.Get("k"); string(v) != "b" {
+		if v := get(t, b, "k"); string(v) != "b" {
 			t.Fatal("reset of a: removed b's key")
 		}
-		_ = b.Delete("k")
-		if v, _ := b.Get("k"); v != nil {
+		if err := b.Delete("k"); err != nil {
+			t.Fatal(err)
+		}
+		if v := get(t, b, "k"); v != nil {
 			t.Fatal("delete")
 		}
 	})

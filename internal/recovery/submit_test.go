@@ -3,6 +3,7 @@ package recovery_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -73,8 +74,10 @@ func TestConcurrentSubmissionsGetDistinctSequentialNumbers(t *testing.T) {
 			}
 			seen[num] = true
 		}
-		if !seen["ZH20260302000001"] || !seen["ZH20260302000008"] {
-			t.Fatalf("not a gapless daily sequence: %v", numbers)
+		for i := 1; i <= n; i++ {
+			if want := fmt.Sprintf("ZH20260302%06d", i); !seen[want] {
+				t.Fatalf("not a gapless daily sequence, %s missing: %v", want, numbers)
+			}
 		}
 	})
 }

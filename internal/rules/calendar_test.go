@@ -271,8 +271,21 @@ func TestParseDateList(t *testing.T) {
 func TestCalendarDefaultLogger(t *testing.T) {
 	// Without WithLogger the calendar must still work (and log to the
 	// default logger rather than panic on a nil one).
+	// 2031 has no holiday data, so the calendar does warn: the warning must
+	// reach slog.Default(). (No test in this package runs in parallel, so
+	// swapping the default logger for this test is safe.)
+	var buf bytes.Buffer
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&buf, nil)))
+	t.Cleanup(func() { slog.SetDefault(prev) })
 	c := rules.NewCalendar(rules.WithLogger(nil))
-	if !c.IsWorkday(date(2026, 3, 11)) {
+	if !c.IsWorkday(date(2031, 3, 12)) {
 		t.Error("Wednesday is no working day")
+	}
+	if c.IsWorkday(date(2031, 3, 15)) {
+		t.Error("Saturday is a working day")
+	}
+	if out := buf.String(); !strings.Contains(out, "no holiday data") || !strings.Contains(out, "year=2031") {
+		t.Errorf("the fallback warning did not reach the default logger:\n%s", out)
 	}
 }

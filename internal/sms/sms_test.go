@@ -107,9 +107,11 @@ func TestFailedDeliveryIsMarkedOnLastTry(t *testing.T) {
 	if got := d.Ent.SMSMessage.GetX(ctx, id); got.Status != smsmessage.StatusQueued || got.SendCount != 1 {
 		t.Fatalf("after a retryable failure: %s %d", got.Status, got.SendCount)
 	}
-	_ = courier.Deliver(ctx, id, true)
-	if got := d.Ent.SMSMessage.GetX(ctx, id); got.Status != smsmessage.StatusFailed || got.LastError != "gateway down" {
-		t.Fatalf("after the last try: %s %q", got.Status, got.LastError)
+	if err := courier.Deliver(ctx, id, true); err == nil {
+		t.Fatal("want the gateway error on the last try too")
+	}
+	if got := d.Ent.SMSMessage.GetX(ctx, id); got.Status != smsmessage.StatusFailed || got.LastError != "gateway down" || got.SendCount != 2 {
+		t.Fatalf("after the last try: %s %q count %d", got.Status, got.LastError, got.SendCount)
 	}
 }
 
@@ -137,8 +139,11 @@ func TestPasswordTextIsErasedAfterSendAndTheHookRunsInTheSameTransaction(t *test
 			t.Fatal(err)
 		}
 		row := d.Ent.SMSMessage.GetX(ctx, id)
-		text, _ := keys.Open(row.TextSealed)
-		if strings.Contains(string(text), "Abcd2345xy!") || row.Status != smsmessage.StatusSent || row.SentAt == nil {
+		text, err := keys.Open(row.TextSealed)
+		if err != nil {
+			t.Fatalf("open the erased text: %v", err)
+		}
+		if strings.Contains(string(text), "Abcd2345xy!") || !strings.Contains(string(text), "内容已按规定清除") || row.Status != smsmessage.StatusSent || row.SentAt == nil {
 			t.Fatalf("queue row after send: %q %s", text, row.Status)
 		}
 		if hookSaw.IsZero() || hookSaw.Sub(*row.SentAt).Abs() > time.Millisecond || d.Ent.AuditEvent.Query().CountX(ctx) != 1 {
@@ -148,9 +153,44 @@ func TestPasswordTextIsErasedAfterSendAndTheHookRunsInTheSameTransaction(t *test
 		if err := courier.Deliver(ctx, id, false); err != nil {
 			t.Fatal(err)
 		}
-		msgs, _ := outbox.Messages(ctx, "13800000009", 10)
-		if len(msgs) != 1 || !strings.Contains(msgs[0].Text, "Abcd2345xy!") {
-			t.Fatalf("outbox %+v", msgs)
+		msgs, err := outbox.Messages(ctx, "13800000009", 10)
+		if err != nil || len(msgs) != 1 || !strings.Contains(msgs[0].Text, "Abcd2345xy!") {
+			t.Fatalf("outbox %+v (err %v)", msgs, err)
+		}
+	})
+}
+
+func TestAFailingAfterSendHookRollsBackTheSentMark(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		keys, _ := secret.New(bytes.Repeat([]byte("s"), 32))
+		ins, _ := jobs.NewInserter(d, slog.Default())
+		outbox := sms.NewOutbox(d.Ent, keys, clock.Real{})
+		courier := sms.NewCourier(keys, outbox, d, clock.Real{}, ins)
+		hookFailed := errors.New("hook failed")
+		courier.OnSent("fragile", func(ctx context.Context, tx *db.Tx, msg *ent.SMSMessage, sentAt time.Time) error {
+			// Written in the same transaction, then undone with it.
+			if err := tx.Ent.AuditEvent.Create().SetActorKind("system").SetActor("t").SetAction("sent:" + msg.Ref).Exec(ctx); err != nil {
+				return err
+			}
+			return hookFailed
+		})
+		var id int
+		if err := d.InTx(ctx, func(tx *db.Tx) (err error) {
+			id, err = courier.QueueRef(ctx, tx, "13800000010", "fragile", "case:y", "hello")
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if err := courier.Deliver(ctx, id, false); !errors.Is(err, hookFailed) {
+			t.Fatalf("Deliver = %v, want the hook's error", err)
+		}
+		row := d.Ent.SMSMessage.GetX(ctx, id)
+		if row.Status != smsmessage.StatusQueued || row.SentAt != nil {
+			t.Fatalf("row after a failed hook: %s sent_at %v", row.Status, row.SentAt)
+		}
+		if n := d.Ent.AuditEvent.Query().CountX(ctx); n != 0 {
+			t.Fatalf("%d audit rows survived the failed hook", n)
 		}
 	})
 }
