@@ -18,6 +18,8 @@ type AuditEvent struct {
 	config `json:"-"`
 	// ID of the ent.
 	ID int `json:"id,omitempty"`
+	// Seq holds the value of the "seq" field.
+	Seq *int64 `json:"seq,omitempty"`
 	// At holds the value of the "at" field.
 	At time.Time `json:"at,omitempty"`
 	// ActorKind holds the value of the "actor_kind" field.
@@ -50,7 +52,7 @@ func (*AuditEvent) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case auditevent.FieldDetail:
 			values[i] = new([]byte)
-		case auditevent.FieldID:
+		case auditevent.FieldID, auditevent.FieldSeq:
 			values[i] = new(sql.NullInt64)
 		case auditevent.FieldActorKind, auditevent.FieldActor, auditevent.FieldAction, auditevent.FieldObjectType, auditevent.FieldObjectID, auditevent.FieldIP, auditevent.FieldRequestID, auditevent.FieldPrevHash, auditevent.FieldHash:
 			values[i] = new(sql.NullString)
@@ -77,6 +79,13 @@ func (_m *AuditEvent) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field id", value)
 			}
 			_m.ID = int(value.Int64)
+		case auditevent.FieldSeq:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field seq", values[i])
+			} else if value.Valid {
+				_m.Seq = new(int64)
+				*_m.Seq = value.Int64
+			}
 		case auditevent.FieldAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
 				return fmt.Errorf("unexpected type %T for field at", values[i])
@@ -181,6 +190,11 @@ func (_m *AuditEvent) String() string {
 	var builder strings.Builder
 	builder.WriteString("AuditEvent(")
 	builder.WriteString(fmt.Sprintf("id=%v, ", _m.ID))
+	if v := _m.Seq; v != nil {
+		builder.WriteString("seq=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
 	builder.WriteString("at=")
 	builder.WriteString(_m.At.Format(time.ANSIC))
 	builder.WriteString(", ")

@@ -22,6 +22,20 @@ type AuditEventCreate struct {
 	conflict []sql.ConflictOption
 }
 
+// SetSeq sets the "seq" field.
+func (_c *AuditEventCreate) SetSeq(v int64) *AuditEventCreate {
+	_c.mutation.SetSeq(v)
+	return _c
+}
+
+// SetNillableSeq sets the "seq" field if the given value is not nil.
+func (_c *AuditEventCreate) SetNillableSeq(v *int64) *AuditEventCreate {
+	if v != nil {
+		_c.SetSeq(*v)
+	}
+	return _c
+}
+
 // SetAt sets the "at" field.
 func (_c *AuditEventCreate) SetAt(v time.Time) *AuditEventCreate {
 	_c.mutation.SetAt(v)
@@ -319,6 +333,10 @@ func (_c *AuditEventCreate) createSpec() (*AuditEvent, *sqlgraph.CreateSpec) {
 		_spec = sqlgraph.NewCreateSpec(auditevent.Table, sqlgraph.NewFieldSpec(auditevent.FieldID, field.TypeInt))
 	)
 	_spec.OnConflict = _c.conflict
+	if value, ok := _c.mutation.Seq(); ok {
+		_spec.SetField(auditevent.FieldSeq, field.TypeInt64, value)
+		_node.Seq = &value
+	}
 	if value, ok := _c.mutation.At(); ok {
 		_spec.SetField(auditevent.FieldAt, field.TypeTime, value)
 		_node.At = value
@@ -370,7 +388,7 @@ func (_c *AuditEventCreate) createSpec() (*AuditEvent, *sqlgraph.CreateSpec) {
 // of the `INSERT` statement. For example:
 //
 //	client.AuditEvent.Create().
-//		SetAt(v).
+//		SetSeq(v).
 //		OnConflict(
 //			// Update the row with the new values
 //			// the was proposed for insertion.
@@ -379,7 +397,7 @@ func (_c *AuditEventCreate) createSpec() (*AuditEvent, *sqlgraph.CreateSpec) {
 //		// Override some of the fields with custom
 //		// update values.
 //		Update(func(u *ent.AuditEventUpsert) {
-//			SetAt(v+v).
+//			SetSeq(v+v).
 //		}).
 //		Exec(ctx)
 func (_c *AuditEventCreate) OnConflict(opts ...sql.ConflictOption) *AuditEventUpsertOne {
@@ -438,6 +456,9 @@ func (u *AuditEventUpsert) UpdateHash() *AuditEventUpsert {
 func (u *AuditEventUpsertOne) UpdateNewValues() *AuditEventUpsertOne {
 	u.create.conflict = append(u.create.conflict, sql.ResolveWithNewValues())
 	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(s *sql.UpdateSet) {
+		if _, exists := u.create.mutation.Seq(); exists {
+			s.SetIgnore(auditevent.FieldSeq)
+		}
 		if _, exists := u.create.mutation.At(); exists {
 			s.SetIgnore(auditevent.FieldAt)
 		}
@@ -648,7 +669,7 @@ func (_c *AuditEventCreateBulk) ExecX(ctx context.Context) {
 //		// Override some of the fields with custom
 //		// update values.
 //		Update(func(u *ent.AuditEventUpsert) {
-//			SetAt(v+v).
+//			SetSeq(v+v).
 //		}).
 //		Exec(ctx)
 func (_c *AuditEventCreateBulk) OnConflict(opts ...sql.ConflictOption) *AuditEventUpsertBulk {
@@ -689,6 +710,9 @@ func (u *AuditEventUpsertBulk) UpdateNewValues() *AuditEventUpsertBulk {
 	u.create.conflict = append(u.create.conflict, sql.ResolveWithNewValues())
 	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(s *sql.UpdateSet) {
 		for _, b := range u.create.builders {
+			if _, exists := b.mutation.Seq(); exists {
+				s.SetIgnore(auditevent.FieldSeq)
+			}
 			if _, exists := b.mutation.At(); exists {
 				s.SetIgnore(auditevent.FieldAt)
 			}

@@ -265,12 +265,12 @@ func (_q *AuditEventQuery) Clone() *AuditEventQuery {
 // Example:
 //
 //	var v []struct {
-//		At time.Time `json:"at,omitempty"`
+//		Seq int64 `json:"seq,omitempty"`
 //		Count int `json:"count,omitempty"`
 //	}
 //
 //	client.AuditEvent.Query().
-//		GroupBy(auditevent.FieldAt).
+//		GroupBy(auditevent.FieldSeq).
 //		Aggregate(ent.Count()).
 //		Scan(ctx, &v)
 func (_q *AuditEventQuery) GroupBy(field string, fields ...string) *AuditEventGroupBy {
@@ -288,11 +288,11 @@ func (_q *AuditEventQuery) GroupBy(field string, fields ...string) *AuditEventGr
 // Example:
 //
 //	var v []struct {
-//		At time.Time `json:"at,omitempty"`
+//		Seq int64 `json:"seq,omitempty"`
 //	}
 //
 //	client.AuditEvent.Query().
-//		Select(auditevent.FieldAt).
+//		Select(auditevent.FieldSeq).
 //		Scan(ctx, &v)
 func (_q *AuditEventQuery) Select(fields ...string) *AuditEventSelect {
 	_q.ctx.Fields = append(_q.ctx.Fields, fields...)

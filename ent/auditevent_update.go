@@ -102,6 +102,9 @@ func (_u *AuditEventUpdate) sqlSave(ctx context.Context) (_node int, err error) 
 			}
 		}
 	}
+	if _u.mutation.SeqCleared() {
+		_spec.ClearField(auditevent.FieldSeq, field.TypeInt64)
+	}
 	if _u.mutation.DetailCleared() {
 		_spec.ClearField(auditevent.FieldDetail, field.TypeJSON)
 	}
@@ -233,6 +236,9 @@ func (_u *AuditEventUpdateOne) sqlSave(ctx context.Context) (_node *AuditEvent, 
 				ps[i](selector)
 			}
 		}
+	}
+	if _u.mutation.SeqCleared() {
+		_spec.ClearField(auditevent.FieldSeq, field.TypeInt64)
 	}
 	if _u.mutation.DetailCleared() {
 		_spec.ClearField(auditevent.FieldDetail, field.TypeJSON)

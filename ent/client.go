@@ -18,6 +18,8 @@ import (
 	"recoverydesk/ent/evidence"
 	"recoverydesk/ent/kventry"
 	"recoverydesk/ent/outboxmessage"
+	"recoverydesk/ent/qareview"
+	"recoverydesk/ent/reasoncode"
 	"recoverydesk/ent/recoverycase"
 	"recoverydesk/ent/smscode"
 	"recoverydesk/ent/smsmessage"
@@ -51,6 +53,10 @@ type Client struct {
 	KVEntry *KVEntryClient
 	// OutboxMessage is the client for interacting with the OutboxMessage builders.
 	OutboxMessage *OutboxMessageClient
+	// QAReview is the client for interacting with the QAReview builders.
+	QAReview *QAReviewClient
+	// ReasonCode is the client for interacting with the ReasonCode builders.
+	ReasonCode *ReasonCodeClient
 	// RecoveryCase is the client for interacting with the RecoveryCase builders.
 	RecoveryCase *RecoveryCaseClient
 	// SMSCode is the client for interacting with the SMSCode builders.
@@ -77,6 +83,8 @@ func (c *Client) init() {
 	c.Evidence = NewEvidenceClient(c.config)
 	c.KVEntry = NewKVEntryClient(c.config)
 	c.OutboxMessage = NewOutboxMessageClient(c.config)
+	c.QAReview = NewQAReviewClient(c.config)
+	c.ReasonCode = NewReasonCodeClient(c.config)
 	c.RecoveryCase = NewRecoveryCaseClient(c.config)
 	c.SMSCode = NewSMSCodeClient(c.config)
 	c.SMSMessage = NewSMSMessageClient(c.config)
@@ -180,6 +188,8 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Evidence:      NewEvidenceClient(cfg),
 		KVEntry:       NewKVEntryClient(cfg),
 		OutboxMessage: NewOutboxMessageClient(cfg),
+		QAReview:      NewQAReviewClient(cfg),
+		ReasonCode:    NewReasonCodeClient(cfg),
 		RecoveryCase:  NewRecoveryCaseClient(cfg),
 		SMSCode:       NewSMSCodeClient(cfg),
 		SMSMessage:    NewSMSMessageClient(cfg),
@@ -210,6 +220,8 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Evidence:      NewEvidenceClient(cfg),
 		KVEntry:       NewKVEntryClient(cfg),
 		OutboxMessage: NewOutboxMessageClient(cfg),
+		QAReview:      NewQAReviewClient(cfg),
+		ReasonCode:    NewReasonCodeClient(cfg),
 		RecoveryCase:  NewRecoveryCaseClient(cfg),
 		SMSCode:       NewSMSCodeClient(cfg),
 		SMSMessage:    NewSMSMessageClient(cfg),
@@ -244,7 +256,8 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.Account, c.AuditEvent, c.CasbinRule, c.CaseEvent, c.Evidence, c.KVEntry,
-		c.OutboxMessage, c.RecoveryCase, c.SMSCode, c.SMSMessage, c.StaffUser,
+		c.OutboxMessage, c.QAReview, c.ReasonCode, c.RecoveryCase, c.SMSCode,
+		c.SMSMessage, c.StaffUser,
 	} {
 		n.Use(hooks...)
 	}
@@ -255,7 +268,8 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.Account, c.AuditEvent, c.CasbinRule, c.CaseEvent, c.Evidence, c.KVEntry,
-		c.OutboxMessage, c.RecoveryCase, c.SMSCode, c.SMSMessage, c.StaffUser,
+		c.OutboxMessage, c.QAReview, c.ReasonCode, c.RecoveryCase, c.SMSCode,
+		c.SMSMessage, c.StaffUser,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -278,6 +292,10 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.KVEntry.mutate(ctx, m)
 	case *OutboxMessageMutation:
 		return c.OutboxMessage.mutate(ctx, m)
+	case *QAReviewMutation:
+		return c.QAReview.mutate(ctx, m)
+	case *ReasonCodeMutation:
+		return c.ReasonCode.mutate(ctx, m)
 	case *RecoveryCaseMutation:
 		return c.RecoveryCase.mutate(ctx, m)
 	case *SMSCodeMutation:
@@ -1303,6 +1321,288 @@ func (c *OutboxMessageClient) mutate(ctx context.Context, m *OutboxMessageMutati
 	}
 }
 
+// QAReviewClient is a client for the QAReview schema.
+type QAReviewClient struct {
+	config
+}
+
+// NewQAReviewClient returns a client for the QAReview from the given config.
+func NewQAReviewClient(c config) *QAReviewClient {
+	return &QAReviewClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `qareview.Hooks(f(g(h())))`.
+func (c *QAReviewClient) Use(hooks ...Hook) {
+	c.hooks.QAReview = append(c.hooks.QAReview, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `qareview.Intercept(f(g(h())))`.
+func (c *QAReviewClient) Intercept(interceptors ...Interceptor) {
+	c.inters.QAReview = append(c.inters.QAReview, interceptors...)
+}
+
+// Create returns a builder for creating a QAReview entity.
+func (c *QAReviewClient) Create() *QAReviewCreate {
+	mutation := newQAReviewMutation(c.config, OpCreate)
+	return &QAReviewCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of QAReview entities.
+func (c *QAReviewClient) CreateBulk(builders ...*QAReviewCreate) *QAReviewCreateBulk {
+	return &QAReviewCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *QAReviewClient) MapCreateBulk(slice any, setFunc func(*QAReviewCreate, int)) *QAReviewCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &QAReviewCreateBulk{err: fmt.Errorf("calling to QAReviewClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*QAReviewCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &QAReviewCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for QAReview.
+func (c *QAReviewClient) Update() *QAReviewUpdate {
+	mutation := newQAReviewMutation(c.config, OpUpdate)
+	return &QAReviewUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *QAReviewClient) UpdateOne(_m *QAReview) *QAReviewUpdateOne {
+	mutation := newQAReviewMutation(c.config, OpUpdateOne, withQAReview(_m))
+	return &QAReviewUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *QAReviewClient) UpdateOneID(id int) *QAReviewUpdateOne {
+	mutation := newQAReviewMutation(c.config, OpUpdateOne, withQAReviewID(id))
+	return &QAReviewUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for QAReview.
+func (c *QAReviewClient) Delete() *QAReviewDelete {
+	mutation := newQAReviewMutation(c.config, OpDelete)
+	return &QAReviewDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *QAReviewClient) DeleteOne(_m *QAReview) *QAReviewDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *QAReviewClient) DeleteOneID(id int) *QAReviewDeleteOne {
+	builder := c.Delete().Where(qareview.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &QAReviewDeleteOne{builder}
+}
+
+// Query returns a query builder for QAReview.
+func (c *QAReviewClient) Query() *QAReviewQuery {
+	return &QAReviewQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeQAReview},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a QAReview entity by its id.
+func (c *QAReviewClient) Get(ctx context.Context, id int) (*QAReview, error) {
+	return c.Query().Where(qareview.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *QAReviewClient) GetX(ctx context.Context, id int) *QAReview {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryCase queries the case edge of a QAReview.
+func (c *QAReviewClient) QueryCase(_m *QAReview) *RecoveryCaseQuery {
+	query := (&RecoveryCaseClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(qareview.Table, qareview.FieldID, id),
+			sqlgraph.To(recoverycase.Table, recoverycase.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, qareview.CaseTable, qareview.CaseColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *QAReviewClient) Hooks() []Hook {
+	return c.hooks.QAReview
+}
+
+// Interceptors returns the client interceptors.
+func (c *QAReviewClient) Interceptors() []Interceptor {
+	return c.inters.QAReview
+}
+
+func (c *QAReviewClient) mutate(ctx context.Context, m *QAReviewMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&QAReviewCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&QAReviewUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&QAReviewUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&QAReviewDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown QAReview mutation op: %q", m.Op())
+	}
+}
+
+// ReasonCodeClient is a client for the ReasonCode schema.
+type ReasonCodeClient struct {
+	config
+}
+
+// NewReasonCodeClient returns a client for the ReasonCode from the given config.
+func NewReasonCodeClient(c config) *ReasonCodeClient {
+	return &ReasonCodeClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `reasoncode.Hooks(f(g(h())))`.
+func (c *ReasonCodeClient) Use(hooks ...Hook) {
+	c.hooks.ReasonCode = append(c.hooks.ReasonCode, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `reasoncode.Intercept(f(g(h())))`.
+func (c *ReasonCodeClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ReasonCode = append(c.inters.ReasonCode, interceptors...)
+}
+
+// Create returns a builder for creating a ReasonCode entity.
+func (c *ReasonCodeClient) Create() *ReasonCodeCreate {
+	mutation := newReasonCodeMutation(c.config, OpCreate)
+	return &ReasonCodeCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ReasonCode entities.
+func (c *ReasonCodeClient) CreateBulk(builders ...*ReasonCodeCreate) *ReasonCodeCreateBulk {
+	return &ReasonCodeCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ReasonCodeClient) MapCreateBulk(slice any, setFunc func(*ReasonCodeCreate, int)) *ReasonCodeCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ReasonCodeCreateBulk{err: fmt.Errorf("calling to ReasonCodeClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ReasonCodeCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ReasonCodeCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ReasonCode.
+func (c *ReasonCodeClient) Update() *ReasonCodeUpdate {
+	mutation := newReasonCodeMutation(c.config, OpUpdate)
+	return &ReasonCodeUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ReasonCodeClient) UpdateOne(_m *ReasonCode) *ReasonCodeUpdateOne {
+	mutation := newReasonCodeMutation(c.config, OpUpdateOne, withReasonCode(_m))
+	return &ReasonCodeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ReasonCodeClient) UpdateOneID(id int) *ReasonCodeUpdateOne {
+	mutation := newReasonCodeMutation(c.config, OpUpdateOne, withReasonCodeID(id))
+	return &ReasonCodeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ReasonCode.
+func (c *ReasonCodeClient) Delete() *ReasonCodeDelete {
+	mutation := newReasonCodeMutation(c.config, OpDelete)
+	return &ReasonCodeDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ReasonCodeClient) DeleteOne(_m *ReasonCode) *ReasonCodeDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ReasonCodeClient) DeleteOneID(id int) *ReasonCodeDeleteOne {
+	builder := c.Delete().Where(reasoncode.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ReasonCodeDeleteOne{builder}
+}
+
+// Query returns a query builder for ReasonCode.
+func (c *ReasonCodeClient) Query() *ReasonCodeQuery {
+	return &ReasonCodeQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeReasonCode},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ReasonCode entity by its id.
+func (c *ReasonCodeClient) Get(ctx context.Context, id int) (*ReasonCode, error) {
+	return c.Query().Where(reasoncode.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ReasonCodeClient) GetX(ctx context.Context, id int) *ReasonCode {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *ReasonCodeClient) Hooks() []Hook {
+	return c.hooks.ReasonCode
+}
+
+// Interceptors returns the client interceptors.
+func (c *ReasonCodeClient) Interceptors() []Interceptor {
+	return c.inters.ReasonCode
+}
+
+func (c *ReasonCodeClient) mutate(ctx context.Context, m *ReasonCodeMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ReasonCodeCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ReasonCodeUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ReasonCodeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ReasonCodeDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ReasonCode mutation op: %q", m.Op())
+	}
+}
+
 // RecoveryCaseClient is a client for the RecoveryCase schema.
 type RecoveryCaseClient struct {
 	config
@@ -1452,6 +1752,22 @@ func (c *RecoveryCaseClient) QueryEvents(_m *RecoveryCase) *CaseEventQuery {
 			sqlgraph.From(recoverycase.Table, recoverycase.FieldID, id),
 			sqlgraph.To(caseevent.Table, caseevent.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, recoverycase.EventsTable, recoverycase.EventsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryQaReviews queries the qa_reviews edge of a RecoveryCase.
+func (c *RecoveryCaseClient) QueryQaReviews(_m *RecoveryCase) *QAReviewQuery {
+	query := (&QAReviewClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(recoverycase.Table, recoverycase.FieldID, id),
+			sqlgraph.To(qareview.Table, qareview.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, recoverycase.QaReviewsTable, recoverycase.QaReviewsColumn),
 		)
 		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
 		return fromV, nil
@@ -1888,11 +2204,12 @@ func (c *StaffUserClient) mutate(ctx context.Context, m *StaffUserMutation) (Val
 type (
 	hooks struct {
 		Account, AuditEvent, CasbinRule, CaseEvent, Evidence, KVEntry, OutboxMessage,
-		RecoveryCase, SMSCode, SMSMessage, StaffUser []ent.Hook
+		QAReview, ReasonCode, RecoveryCase, SMSCode, SMSMessage, StaffUser []ent.Hook
 	}
 	inters struct {
 		Account, AuditEvent, CasbinRule, CaseEvent, Evidence, KVEntry, OutboxMessage,
-		RecoveryCase, SMSCode, SMSMessage, StaffUser []ent.Interceptor
+		QAReview, ReasonCode, RecoveryCase, SMSCode, SMSMessage,
+		StaffUser []ent.Interceptor
 	}
 )
 

@@ -13,6 +13,8 @@ import (
 	"recoverydesk/ent/evidence"
 	"recoverydesk/ent/kventry"
 	"recoverydesk/ent/outboxmessage"
+	"recoverydesk/ent/qareview"
+	"recoverydesk/ent/reasoncode"
 	"recoverydesk/ent/recoverycase"
 	"recoverydesk/ent/smscode"
 	"recoverydesk/ent/smsmessage"
@@ -90,6 +92,8 @@ func checkColumn(t, c string) error {
 			evidence.Table:      evidence.ValidColumn,
 			kventry.Table:       kventry.ValidColumn,
 			outboxmessage.Table: outboxmessage.ValidColumn,
+			qareview.Table:      qareview.ValidColumn,
+			reasoncode.Table:    reasoncode.ValidColumn,
 			recoverycase.Table:  recoverycase.ValidColumn,
 			smscode.Table:       smscode.ValidColumn,
 			smsmessage.Table:    smsmessage.ValidColumn,

@@ -14,6 +14,8 @@ import (
 	"recoverydesk/ent/kventry"
 	"recoverydesk/ent/outboxmessage"
 	"recoverydesk/ent/predicate"
+	"recoverydesk/ent/qareview"
+	"recoverydesk/ent/reasoncode"
 	"recoverydesk/ent/recoverycase"
 	"recoverydesk/ent/smscode"
 	"recoverydesk/ent/smsmessage"
@@ -43,6 +45,8 @@ const (
 	TypeEvidence      = "Evidence"
 	TypeKVEntry       = "KVEntry"
 	TypeOutboxMessage = "OutboxMessage"
+	TypeQAReview      = "QAReview"
+	TypeReasonCode    = "ReasonCode"
 	TypeRecoveryCase  = "RecoveryCase"
 	TypeSMSCode       = "SMSCode"
 	TypeSMSMessage    = "SMSMessage"
@@ -1741,6 +1745,8 @@ type AuditEventMutation struct {
 	op            Op
 	typ           string
 	id            *int
+	seq           *int64
+	addseq        *int64
 	at            *time.Time
 	actor_kind    *string
 	actor         *string
@@ -1854,6 +1860,76 @@ func (m *AuditEventMutation) IDs(ctx context.Context) ([]int, error) {
 	default:
 		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
 	}
+}
+
+// SetSeq sets the "seq" field.
+func (m *AuditEventMutation) SetSeq(i int64) {
+	m.seq = &i
+	m.addseq = nil
+}
+
+// Seq returns the value of the "seq" field in the mutation.
+func (m *AuditEventMutation) Seq() (r int64, exists bool) {
+	v := m.seq
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSeq returns the old "seq" field's value of the AuditEvent entity.
+// If the AuditEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuditEventMutation) OldSeq(ctx context.Context) (v *int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSeq is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSeq requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSeq: %w", err)
+	}
+	return oldValue.Seq, nil
+}
+
+// AddSeq adds i to the "seq" field.
+func (m *AuditEventMutation) AddSeq(i int64) {
+	if m.addseq != nil {
+		*m.addseq += i
+	} else {
+		m.addseq = &i
+	}
+}
+
+// AddedSeq returns the value that was added to the "seq" field in this mutation.
+func (m *AuditEventMutation) AddedSeq() (r int64, exists bool) {
+	v := m.addseq
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearSeq clears the value of the "seq" field.
+func (m *AuditEventMutation) ClearSeq() {
+	m.seq = nil
+	m.addseq = nil
+	m.clearedFields[auditevent.FieldSeq] = struct{}{}
+}
+
+// SeqCleared returns if the "seq" field was cleared in this mutation.
+func (m *AuditEventMutation) SeqCleared() bool {
+	_, ok := m.clearedFields[auditevent.FieldSeq]
+	return ok
+}
+
+// ResetSeq resets all changes to the "seq" field.
+func (m *AuditEventMutation) ResetSeq() {
+	m.seq = nil
+	m.addseq = nil
+	delete(m.clearedFields, auditevent.FieldSeq)
 }
 
 // SetAt sets the "at" field.
@@ -2299,7 +2375,10 @@ func (m *AuditEventMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *AuditEventMutation) Fields() []string {
-	fields := make([]string, 0, 11)
+	fields := make([]string, 0, 12)
+	if m.seq != nil {
+		fields = append(fields, auditevent.FieldSeq)
+	}
 	if m.at != nil {
 		fields = append(fields, auditevent.FieldAt)
 	}
@@ -2341,6 +2420,8 @@ func (m *AuditEventMutation) Fields() []string {
 // schema.
 func (m *AuditEventMutation) Field(name string) (ent.Value, bool) {
 	switch name {
+	case auditevent.FieldSeq:
+		return m.Seq()
 	case auditevent.FieldAt:
 		return m.At()
 	case auditevent.FieldActorKind:
@@ -2372,6 +2453,8 @@ func (m *AuditEventMutation) Field(name string) (ent.Value, bool) {
 // database failed.
 func (m *AuditEventMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
 	switch name {
+	case auditevent.FieldSeq:
+		return m.OldSeq(ctx)
 	case auditevent.FieldAt:
 		return m.OldAt(ctx)
 	case auditevent.FieldActorKind:
@@ -2403,6 +2486,13 @@ func (m *AuditEventMutation) OldField(ctx context.Context, name string) (ent.Val
 // type.
 func (m *AuditEventMutation) SetField(name string, value ent.Value) error {
 	switch name {
+	case auditevent.FieldSeq:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSeq(v)
+		return nil
 	case auditevent.FieldAt:
 		v, ok := value.(time.Time)
 		if !ok {
@@ -2487,13 +2577,21 @@ func (m *AuditEventMutation) SetField(name string, value ent.Value) error {
 // AddedFields returns all numeric fields that were incremented/decremented during
 // this mutation.
 func (m *AuditEventMutation) AddedFields() []string {
-	return nil
+	var fields []string
+	if m.addseq != nil {
+		fields = append(fields, auditevent.FieldSeq)
+	}
+	return fields
 }
 
 // AddedField returns the numeric value that was incremented/decremented on a field
 // with the given name. The second boolean return value indicates that this field
 // was not set, or was not defined in the schema.
 func (m *AuditEventMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case auditevent.FieldSeq:
+		return m.AddedSeq()
+	}
 	return nil, false
 }
 
@@ -2502,6 +2600,13 @@ func (m *AuditEventMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *AuditEventMutation) AddField(name string, value ent.Value) error {
 	switch name {
+	case auditevent.FieldSeq:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSeq(v)
+		return nil
 	}
 	return fmt.Errorf("unknown AuditEvent numeric field %s", name)
 }
@@ -2510,6 +2615,9 @@ func (m *AuditEventMutation) AddField(name string, value ent.Value) error {
 // mutation.
 func (m *AuditEventMutation) ClearedFields() []string {
 	var fields []string
+	if m.FieldCleared(auditevent.FieldSeq) {
+		fields = append(fields, auditevent.FieldSeq)
+	}
 	if m.FieldCleared(auditevent.FieldDetail) {
 		fields = append(fields, auditevent.FieldDetail)
 	}
@@ -2527,6 +2635,9 @@ func (m *AuditEventMutation) FieldCleared(name string) bool {
 // error if the field is not defined in the schema.
 func (m *AuditEventMutation) ClearField(name string) error {
 	switch name {
+	case auditevent.FieldSeq:
+		m.ClearSeq()
+		return nil
 	case auditevent.FieldDetail:
 		m.ClearDetail()
 		return nil
@@ -2538,6 +2649,9 @@ func (m *AuditEventMutation) ClearField(name string) error {
 // It returns an error if the field is not defined in the schema.
 func (m *AuditEventMutation) ResetField(name string) error {
 	switch name {
+	case auditevent.FieldSeq:
+		m.ResetSeq()
+		return nil
 	case auditevent.FieldAt:
 		m.ResetAt()
 		return nil
@@ -6000,6 +6114,1742 @@ func (m *OutboxMessageMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown OutboxMessage edge %s", name)
 }
 
+// QAReviewMutation represents an operation that mutates the QAReview nodes in the graph.
+type QAReviewMutation struct {
+	config
+	op             Op
+	typ            string
+	id             *int
+	outcome        *qareview.Outcome
+	decided_by     *int
+	adddecided_by  *int
+	decided_at     *time.Time
+	region_code    *string
+	why            *qareview.Why
+	status         *qareview.Status
+	reviewer_id    *int
+	addreviewer_id *int
+	comment        *string
+	action         *qareview.Action
+	reviewed_at    *time.Time
+	created_at     *time.Time
+	clearedFields  map[string]struct{}
+	_case          *uuid.UUID
+	cleared_case   bool
+	done           bool
+	oldValue       func(context.Context) (*QAReview, error)
+	predicates     []predicate.QAReview
+}
+
+var _ ent.Mutation = (*QAReviewMutation)(nil)
+
+// qareviewOption allows management of the mutation configuration using functional options.
+type qareviewOption func(*QAReviewMutation)
+
+// newQAReviewMutation creates new mutation for the QAReview entity.
+func newQAReviewMutation(c config, op Op, opts ...qareviewOption) *QAReviewMutation {
+	m := &QAReviewMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeQAReview,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withQAReviewID sets the ID field of the mutation.
+func withQAReviewID(id int) qareviewOption {
+	return func(m *QAReviewMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *QAReview
+		)
+		m.oldValue = func(ctx context.Context) (*QAReview, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().QAReview.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withQAReview sets the old QAReview of the mutation.
+func withQAReview(node *QAReview) qareviewOption {
+	return func(m *QAReviewMutation) {
+		m.oldValue = func(context.Context) (*QAReview, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m QAReviewMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m QAReviewMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *QAReviewMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *QAReviewMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().QAReview.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCaseID sets the "case_id" field.
+func (m *QAReviewMutation) SetCaseID(u uuid.UUID) {
+	m._case = &u
+}
+
+// CaseID returns the value of the "case_id" field in the mutation.
+func (m *QAReviewMutation) CaseID() (r uuid.UUID, exists bool) {
+	v := m._case
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCaseID returns the old "case_id" field's value of the QAReview entity.
+// If the QAReview object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *QAReviewMutation) OldCaseID(ctx context.Context) (v uuid.UUID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCaseID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCaseID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCaseID: %w", err)
+	}
+	return oldValue.CaseID, nil
+}
+
+// ResetCaseID resets all changes to the "case_id" field.
+func (m *QAReviewMutation) ResetCaseID() {
+	m._case = nil
+}
+
+// SetOutcome sets the "outcome" field.
+func (m *QAReviewMutation) SetOutcome(q qareview.Outcome) {
+	m.outcome = &q
+}
+
+// Outcome returns the value of the "outcome" field in the mutation.
+func (m *QAReviewMutation) Outcome() (r qareview.Outcome, exists bool) {
+	v := m.outcome
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOutcome returns the old "outcome" field's value of the QAReview entity.
+// If the QAReview object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *QAReviewMutation) OldOutcome(ctx context.Context) (v qareview.Outcome, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOutcome is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOutcome requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOutcome: %w", err)
+	}
+	return oldValue.Outcome, nil
+}
+
+// ResetOutcome resets all changes to the "outcome" field.
+func (m *QAReviewMutation) ResetOutcome() {
+	m.outcome = nil
+}
+
+// SetDecidedBy sets the "decided_by" field.
+func (m *QAReviewMutation) SetDecidedBy(i int) {
+	m.decided_by = &i
+	m.adddecided_by = nil
+}
+
+// DecidedBy returns the value of the "decided_by" field in the mutation.
+func (m *QAReviewMutation) DecidedBy() (r int, exists bool) {
+	v := m.decided_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDecidedBy returns the old "decided_by" field's value of the QAReview entity.
+// If the QAReview object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *QAReviewMutation) OldDecidedBy(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDecidedBy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDecidedBy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDecidedBy: %w", err)
+	}
+	return oldValue.DecidedBy, nil
+}
+
+// AddDecidedBy adds i to the "decided_by" field.
+func (m *QAReviewMutation) AddDecidedBy(i int) {
+	if m.adddecided_by != nil {
+		*m.adddecided_by += i
+	} else {
+		m.adddecided_by = &i
+	}
+}
+
+// AddedDecidedBy returns the value that was added to the "decided_by" field in this mutation.
+func (m *QAReviewMutation) AddedDecidedBy() (r int, exists bool) {
+	v := m.adddecided_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetDecidedBy resets all changes to the "decided_by" field.
+func (m *QAReviewMutation) ResetDecidedBy() {
+	m.decided_by = nil
+	m.adddecided_by = nil
+}
+
+// SetDecidedAt sets the "decided_at" field.
+func (m *QAReviewMutation) SetDecidedAt(t time.Time) {
+	m.decided_at = &t
+}
+
+// DecidedAt returns the value of the "decided_at" field in the mutation.
+func (m *QAReviewMutation) DecidedAt() (r time.Time, exists bool) {
+	v := m.decided_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDecidedAt returns the old "decided_at" field's value of the QAReview entity.
+// If the QAReview object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *QAReviewMutation) OldDecidedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDecidedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDecidedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDecidedAt: %w", err)
+	}
+	return oldValue.DecidedAt, nil
+}
+
+// ResetDecidedAt resets all changes to the "decided_at" field.
+func (m *QAReviewMutation) ResetDecidedAt() {
+	m.decided_at = nil
+}
+
+// SetRegionCode sets the "region_code" field.
+func (m *QAReviewMutation) SetRegionCode(s string) {
+	m.region_code = &s
+}
+
+// RegionCode returns the value of the "region_code" field in the mutation.
+func (m *QAReviewMutation) RegionCode() (r string, exists bool) {
+	v := m.region_code
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRegionCode returns the old "region_code" field's value of the QAReview entity.
+// If the QAReview object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *QAReviewMutation) OldRegionCode(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRegionCode is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRegionCode requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRegionCode: %w", err)
+	}
+	return oldValue.RegionCode, nil
+}
+
+// ResetRegionCode resets all changes to the "region_code" field.
+func (m *QAReviewMutation) ResetRegionCode() {
+	m.region_code = nil
+}
+
+// SetWhy sets the "why" field.
+func (m *QAReviewMutation) SetWhy(q qareview.Why) {
+	m.why = &q
+}
+
+// Why returns the value of the "why" field in the mutation.
+func (m *QAReviewMutation) Why() (r qareview.Why, exists bool) {
+	v := m.why
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldWhy returns the old "why" field's value of the QAReview entity.
+// If the QAReview object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *QAReviewMutation) OldWhy(ctx context.Context) (v qareview.Why, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldWhy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldWhy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldWhy: %w", err)
+	}
+	return oldValue.Why, nil
+}
+
+// ResetWhy resets all changes to the "why" field.
+func (m *QAReviewMutation) ResetWhy() {
+	m.why = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *QAReviewMutation) SetStatus(q qareview.Status) {
+	m.status = &q
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *QAReviewMutation) Status() (r qareview.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the QAReview entity.
+// If the QAReview object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *QAReviewMutation) OldStatus(ctx context.Context) (v qareview.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *QAReviewMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetReviewerID sets the "reviewer_id" field.
+func (m *QAReviewMutation) SetReviewerID(i int) {
+	m.reviewer_id = &i
+	m.addreviewer_id = nil
+}
+
+// ReviewerID returns the value of the "reviewer_id" field in the mutation.
+func (m *QAReviewMutation) ReviewerID() (r int, exists bool) {
+	v := m.reviewer_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReviewerID returns the old "reviewer_id" field's value of the QAReview entity.
+// If the QAReview object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *QAReviewMutation) OldReviewerID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReviewerID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReviewerID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReviewerID: %w", err)
+	}
+	return oldValue.ReviewerID, nil
+}
+
+// AddReviewerID adds i to the "reviewer_id" field.
+func (m *QAReviewMutation) AddReviewerID(i int) {
+	if m.addreviewer_id != nil {
+		*m.addreviewer_id += i
+	} else {
+		m.addreviewer_id = &i
+	}
+}
+
+// AddedReviewerID returns the value that was added to the "reviewer_id" field in this mutation.
+func (m *QAReviewMutation) AddedReviewerID() (r int, exists bool) {
+	v := m.addreviewer_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearReviewerID clears the value of the "reviewer_id" field.
+func (m *QAReviewMutation) ClearReviewerID() {
+	m.reviewer_id = nil
+	m.addreviewer_id = nil
+	m.clearedFields[qareview.FieldReviewerID] = struct{}{}
+}
+
+// ReviewerIDCleared returns if the "reviewer_id" field was cleared in this mutation.
+func (m *QAReviewMutation) ReviewerIDCleared() bool {
+	_, ok := m.clearedFields[qareview.FieldReviewerID]
+	return ok
+}
+
+// ResetReviewerID resets all changes to the "reviewer_id" field.
+func (m *QAReviewMutation) ResetReviewerID() {
+	m.reviewer_id = nil
+	m.addreviewer_id = nil
+	delete(m.clearedFields, qareview.FieldReviewerID)
+}
+
+// SetComment sets the "comment" field.
+func (m *QAReviewMutation) SetComment(s string) {
+	m.comment = &s
+}
+
+// Comment returns the value of the "comment" field in the mutation.
+func (m *QAReviewMutation) Comment() (r string, exists bool) {
+	v := m.comment
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldComment returns the old "comment" field's value of the QAReview entity.
+// If the QAReview object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *QAReviewMutation) OldComment(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldComment is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldComment requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldComment: %w", err)
+	}
+	return oldValue.Comment, nil
+}
+
+// ResetComment resets all changes to the "comment" field.
+func (m *QAReviewMutation) ResetComment() {
+	m.comment = nil
+}
+
+// SetAction sets the "action" field.
+func (m *QAReviewMutation) SetAction(q qareview.Action) {
+	m.action = &q
+}
+
+// Action returns the value of the "action" field in the mutation.
+func (m *QAReviewMutation) Action() (r qareview.Action, exists bool) {
+	v := m.action
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAction returns the old "action" field's value of the QAReview entity.
+// If the QAReview object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *QAReviewMutation) OldAction(ctx context.Context) (v *qareview.Action, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAction is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAction requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAction: %w", err)
+	}
+	return oldValue.Action, nil
+}
+
+// ClearAction clears the value of the "action" field.
+func (m *QAReviewMutation) ClearAction() {
+	m.action = nil
+	m.clearedFields[qareview.FieldAction] = struct{}{}
+}
+
+// ActionCleared returns if the "action" field was cleared in this mutation.
+func (m *QAReviewMutation) ActionCleared() bool {
+	_, ok := m.clearedFields[qareview.FieldAction]
+	return ok
+}
+
+// ResetAction resets all changes to the "action" field.
+func (m *QAReviewMutation) ResetAction() {
+	m.action = nil
+	delete(m.clearedFields, qareview.FieldAction)
+}
+
+// SetReviewedAt sets the "reviewed_at" field.
+func (m *QAReviewMutation) SetReviewedAt(t time.Time) {
+	m.reviewed_at = &t
+}
+
+// ReviewedAt returns the value of the "reviewed_at" field in the mutation.
+func (m *QAReviewMutation) ReviewedAt() (r time.Time, exists bool) {
+	v := m.reviewed_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReviewedAt returns the old "reviewed_at" field's value of the QAReview entity.
+// If the QAReview object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *QAReviewMutation) OldReviewedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReviewedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReviewedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReviewedAt: %w", err)
+	}
+	return oldValue.ReviewedAt, nil
+}
+
+// ClearReviewedAt clears the value of the "reviewed_at" field.
+func (m *QAReviewMutation) ClearReviewedAt() {
+	m.reviewed_at = nil
+	m.clearedFields[qareview.FieldReviewedAt] = struct{}{}
+}
+
+// ReviewedAtCleared returns if the "reviewed_at" field was cleared in this mutation.
+func (m *QAReviewMutation) ReviewedAtCleared() bool {
+	_, ok := m.clearedFields[qareview.FieldReviewedAt]
+	return ok
+}
+
+// ResetReviewedAt resets all changes to the "reviewed_at" field.
+func (m *QAReviewMutation) ResetReviewedAt() {
+	m.reviewed_at = nil
+	delete(m.clearedFields, qareview.FieldReviewedAt)
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *QAReviewMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *QAReviewMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the QAReview entity.
+// If the QAReview object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *QAReviewMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *QAReviewMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// ClearCase clears the "case" edge to the RecoveryCase entity.
+func (m *QAReviewMutation) ClearCase() {
+	m.cleared_case = true
+	m.clearedFields[qareview.FieldCaseID] = struct{}{}
+}
+
+// CaseCleared reports if the "case" edge to the RecoveryCase entity was cleared.
+func (m *QAReviewMutation) CaseCleared() bool {
+	return m.cleared_case
+}
+
+// CaseIDs returns the "case" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// CaseID instead. It exists only for internal usage by the builders.
+func (m *QAReviewMutation) CaseIDs() (ids []uuid.UUID) {
+	if id := m._case; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetCase resets all changes to the "case" edge.
+func (m *QAReviewMutation) ResetCase() {
+	m._case = nil
+	m.cleared_case = false
+}
+
+// Where appends a list predicates to the QAReviewMutation builder.
+func (m *QAReviewMutation) Where(ps ...predicate.QAReview) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the QAReviewMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *QAReviewMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.QAReview, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *QAReviewMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *QAReviewMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (QAReview).
+func (m *QAReviewMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *QAReviewMutation) Fields() []string {
+	fields := make([]string, 0, 12)
+	if m._case != nil {
+		fields = append(fields, qareview.FieldCaseID)
+	}
+	if m.outcome != nil {
+		fields = append(fields, qareview.FieldOutcome)
+	}
+	if m.decided_by != nil {
+		fields = append(fields, qareview.FieldDecidedBy)
+	}
+	if m.decided_at != nil {
+		fields = append(fields, qareview.FieldDecidedAt)
+	}
+	if m.region_code != nil {
+		fields = append(fields, qareview.FieldRegionCode)
+	}
+	if m.why != nil {
+		fields = append(fields, qareview.FieldWhy)
+	}
+	if m.status != nil {
+		fields = append(fields, qareview.FieldStatus)
+	}
+	if m.reviewer_id != nil {
+		fields = append(fields, qareview.FieldReviewerID)
+	}
+	if m.comment != nil {
+		fields = append(fields, qareview.FieldComment)
+	}
+	if m.action != nil {
+		fields = append(fields, qareview.FieldAction)
+	}
+	if m.reviewed_at != nil {
+		fields = append(fields, qareview.FieldReviewedAt)
+	}
+	if m.created_at != nil {
+		fields = append(fields, qareview.FieldCreatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *QAReviewMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case qareview.FieldCaseID:
+		return m.CaseID()
+	case qareview.FieldOutcome:
+		return m.Outcome()
+	case qareview.FieldDecidedBy:
+		return m.DecidedBy()
+	case qareview.FieldDecidedAt:
+		return m.DecidedAt()
+	case qareview.FieldRegionCode:
+		return m.RegionCode()
+	case qareview.FieldWhy:
+		return m.Why()
+	case qareview.FieldStatus:
+		return m.Status()
+	case qareview.FieldReviewerID:
+		return m.ReviewerID()
+	case qareview.FieldComment:
+		return m.Comment()
+	case qareview.FieldAction:
+		return m.Action()
+	case qareview.FieldReviewedAt:
+		return m.ReviewedAt()
+	case qareview.FieldCreatedAt:
+		return m.CreatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *QAReviewMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case qareview.FieldCaseID:
+		return m.OldCaseID(ctx)
+	case qareview.FieldOutcome:
+		return m.OldOutcome(ctx)
+	case qareview.FieldDecidedBy:
+		return m.OldDecidedBy(ctx)
+	case qareview.FieldDecidedAt:
+		return m.OldDecidedAt(ctx)
+	case qareview.FieldRegionCode:
+		return m.OldRegionCode(ctx)
+	case qareview.FieldWhy:
+		return m.OldWhy(ctx)
+	case qareview.FieldStatus:
+		return m.OldStatus(ctx)
+	case qareview.FieldReviewerID:
+		return m.OldReviewerID(ctx)
+	case qareview.FieldComment:
+		return m.OldComment(ctx)
+	case qareview.FieldAction:
+		return m.OldAction(ctx)
+	case qareview.FieldReviewedAt:
+		return m.OldReviewedAt(ctx)
+	case qareview.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown QAReview field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *QAReviewMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case qareview.FieldCaseID:
+		v, ok := value.(uuid.UUID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCaseID(v)
+		return nil
+	case qareview.FieldOutcome:
+		v, ok := value.(qareview.Outcome)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOutcome(v)
+		return nil
+	case qareview.FieldDecidedBy:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDecidedBy(v)
+		return nil
+	case qareview.FieldDecidedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDecidedAt(v)
+		return nil
+	case qareview.FieldRegionCode:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRegionCode(v)
+		return nil
+	case qareview.FieldWhy:
+		v, ok := value.(qareview.Why)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetWhy(v)
+		return nil
+	case qareview.FieldStatus:
+		v, ok := value.(qareview.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case qareview.FieldReviewerID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReviewerID(v)
+		return nil
+	case qareview.FieldComment:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetComment(v)
+		return nil
+	case qareview.FieldAction:
+		v, ok := value.(qareview.Action)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAction(v)
+		return nil
+	case qareview.FieldReviewedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReviewedAt(v)
+		return nil
+	case qareview.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown QAReview field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *QAReviewMutation) AddedFields() []string {
+	var fields []string
+	if m.adddecided_by != nil {
+		fields = append(fields, qareview.FieldDecidedBy)
+	}
+	if m.addreviewer_id != nil {
+		fields = append(fields, qareview.FieldReviewerID)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *QAReviewMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case qareview.FieldDecidedBy:
+		return m.AddedDecidedBy()
+	case qareview.FieldReviewerID:
+		return m.AddedReviewerID()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *QAReviewMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case qareview.FieldDecidedBy:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddDecidedBy(v)
+		return nil
+	case qareview.FieldReviewerID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddReviewerID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown QAReview numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *QAReviewMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(qareview.FieldReviewerID) {
+		fields = append(fields, qareview.FieldReviewerID)
+	}
+	if m.FieldCleared(qareview.FieldAction) {
+		fields = append(fields, qareview.FieldAction)
+	}
+	if m.FieldCleared(qareview.FieldReviewedAt) {
+		fields = append(fields, qareview.FieldReviewedAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *QAReviewMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *QAReviewMutation) ClearField(name string) error {
+	switch name {
+	case qareview.FieldReviewerID:
+		m.ClearReviewerID()
+		return nil
+	case qareview.FieldAction:
+		m.ClearAction()
+		return nil
+	case qareview.FieldReviewedAt:
+		m.ClearReviewedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown QAReview nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *QAReviewMutation) ResetField(name string) error {
+	switch name {
+	case qareview.FieldCaseID:
+		m.ResetCaseID()
+		return nil
+	case qareview.FieldOutcome:
+		m.ResetOutcome()
+		return nil
+	case qareview.FieldDecidedBy:
+		m.ResetDecidedBy()
+		return nil
+	case qareview.FieldDecidedAt:
+		m.ResetDecidedAt()
+		return nil
+	case qareview.FieldRegionCode:
+		m.ResetRegionCode()
+		return nil
+	case qareview.FieldWhy:
+		m.ResetWhy()
+		return nil
+	case qareview.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case qareview.FieldReviewerID:
+		m.ResetReviewerID()
+		return nil
+	case qareview.FieldComment:
+		m.ResetComment()
+		return nil
+	case qareview.FieldAction:
+		m.ResetAction()
+		return nil
+	case qareview.FieldReviewedAt:
+		m.ResetReviewedAt()
+		return nil
+	case qareview.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown QAReview field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *QAReviewMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m._case != nil {
+		edges = append(edges, qareview.EdgeCase)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *QAReviewMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case qareview.EdgeCase:
+		if id := m._case; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *QAReviewMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *QAReviewMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *QAReviewMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.cleared_case {
+		edges = append(edges, qareview.EdgeCase)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *QAReviewMutation) EdgeCleared(name string) bool {
+	switch name {
+	case qareview.EdgeCase:
+		return m.cleared_case
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *QAReviewMutation) ClearEdge(name string) error {
+	switch name {
+	case qareview.EdgeCase:
+		m.ClearCase()
+		return nil
+	}
+	return fmt.Errorf("unknown QAReview unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *QAReviewMutation) ResetEdge(name string) error {
+	switch name {
+	case qareview.EdgeCase:
+		m.ResetCase()
+		return nil
+	}
+	return fmt.Errorf("unknown QAReview edge %s", name)
+}
+
+// ReasonCodeMutation represents an operation that mutates the ReasonCode nodes in the graph.
+type ReasonCodeMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	created_at    *time.Time
+	updated_at    *time.Time
+	code          *string
+	text          *string
+	active        *bool
+	position      *int
+	addposition   *int
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*ReasonCode, error)
+	predicates    []predicate.ReasonCode
+}
+
+var _ ent.Mutation = (*ReasonCodeMutation)(nil)
+
+// reasoncodeOption allows management of the mutation configuration using functional options.
+type reasoncodeOption func(*ReasonCodeMutation)
+
+// newReasonCodeMutation creates new mutation for the ReasonCode entity.
+func newReasonCodeMutation(c config, op Op, opts ...reasoncodeOption) *ReasonCodeMutation {
+	m := &ReasonCodeMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeReasonCode,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withReasonCodeID sets the ID field of the mutation.
+func withReasonCodeID(id int) reasoncodeOption {
+	return func(m *ReasonCodeMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ReasonCode
+		)
+		m.oldValue = func(ctx context.Context) (*ReasonCode, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ReasonCode.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withReasonCode sets the old ReasonCode of the mutation.
+func withReasonCode(node *ReasonCode) reasoncodeOption {
+	return func(m *ReasonCodeMutation) {
+		m.oldValue = func(context.Context) (*ReasonCode, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ReasonCodeMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ReasonCodeMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ReasonCodeMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ReasonCodeMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ReasonCode.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *ReasonCodeMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *ReasonCodeMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the ReasonCode entity.
+// If the ReasonCode object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReasonCodeMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *ReasonCodeMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *ReasonCodeMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *ReasonCodeMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the ReasonCode entity.
+// If the ReasonCode object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReasonCodeMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *ReasonCodeMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetCode sets the "code" field.
+func (m *ReasonCodeMutation) SetCode(s string) {
+	m.code = &s
+}
+
+// Code returns the value of the "code" field in the mutation.
+func (m *ReasonCodeMutation) Code() (r string, exists bool) {
+	v := m.code
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCode returns the old "code" field's value of the ReasonCode entity.
+// If the ReasonCode object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReasonCodeMutation) OldCode(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCode is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCode requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCode: %w", err)
+	}
+	return oldValue.Code, nil
+}
+
+// ResetCode resets all changes to the "code" field.
+func (m *ReasonCodeMutation) ResetCode() {
+	m.code = nil
+}
+
+// SetText sets the "text" field.
+func (m *ReasonCodeMutation) SetText(s string) {
+	m.text = &s
+}
+
+// Text returns the value of the "text" field in the mutation.
+func (m *ReasonCodeMutation) Text() (r string, exists bool) {
+	v := m.text
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldText returns the old "text" field's value of the ReasonCode entity.
+// If the ReasonCode object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReasonCodeMutation) OldText(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldText is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldText requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldText: %w", err)
+	}
+	return oldValue.Text, nil
+}
+
+// ResetText resets all changes to the "text" field.
+func (m *ReasonCodeMutation) ResetText() {
+	m.text = nil
+}
+
+// SetActive sets the "active" field.
+func (m *ReasonCodeMutation) SetActive(b bool) {
+	m.active = &b
+}
+
+// Active returns the value of the "active" field in the mutation.
+func (m *ReasonCodeMutation) Active() (r bool, exists bool) {
+	v := m.active
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldActive returns the old "active" field's value of the ReasonCode entity.
+// If the ReasonCode object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReasonCodeMutation) OldActive(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldActive is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldActive requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldActive: %w", err)
+	}
+	return oldValue.Active, nil
+}
+
+// ResetActive resets all changes to the "active" field.
+func (m *ReasonCodeMutation) ResetActive() {
+	m.active = nil
+}
+
+// SetPosition sets the "position" field.
+func (m *ReasonCodeMutation) SetPosition(i int) {
+	m.position = &i
+	m.addposition = nil
+}
+
+// Position returns the value of the "position" field in the mutation.
+func (m *ReasonCodeMutation) Position() (r int, exists bool) {
+	v := m.position
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPosition returns the old "position" field's value of the ReasonCode entity.
+// If the ReasonCode object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReasonCodeMutation) OldPosition(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPosition is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPosition requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPosition: %w", err)
+	}
+	return oldValue.Position, nil
+}
+
+// AddPosition adds i to the "position" field.
+func (m *ReasonCodeMutation) AddPosition(i int) {
+	if m.addposition != nil {
+		*m.addposition += i
+	} else {
+		m.addposition = &i
+	}
+}
+
+// AddedPosition returns the value that was added to the "position" field in this mutation.
+func (m *ReasonCodeMutation) AddedPosition() (r int, exists bool) {
+	v := m.addposition
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetPosition resets all changes to the "position" field.
+func (m *ReasonCodeMutation) ResetPosition() {
+	m.position = nil
+	m.addposition = nil
+}
+
+// Where appends a list predicates to the ReasonCodeMutation builder.
+func (m *ReasonCodeMutation) Where(ps ...predicate.ReasonCode) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ReasonCodeMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ReasonCodeMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ReasonCode, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ReasonCodeMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ReasonCodeMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ReasonCode).
+func (m *ReasonCodeMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ReasonCodeMutation) Fields() []string {
+	fields := make([]string, 0, 6)
+	if m.created_at != nil {
+		fields = append(fields, reasoncode.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, reasoncode.FieldUpdatedAt)
+	}
+	if m.code != nil {
+		fields = append(fields, reasoncode.FieldCode)
+	}
+	if m.text != nil {
+		fields = append(fields, reasoncode.FieldText)
+	}
+	if m.active != nil {
+		fields = append(fields, reasoncode.FieldActive)
+	}
+	if m.position != nil {
+		fields = append(fields, reasoncode.FieldPosition)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ReasonCodeMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case reasoncode.FieldCreatedAt:
+		return m.CreatedAt()
+	case reasoncode.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case reasoncode.FieldCode:
+		return m.Code()
+	case reasoncode.FieldText:
+		return m.Text()
+	case reasoncode.FieldActive:
+		return m.Active()
+	case reasoncode.FieldPosition:
+		return m.Position()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ReasonCodeMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case reasoncode.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case reasoncode.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case reasoncode.FieldCode:
+		return m.OldCode(ctx)
+	case reasoncode.FieldText:
+		return m.OldText(ctx)
+	case reasoncode.FieldActive:
+		return m.OldActive(ctx)
+	case reasoncode.FieldPosition:
+		return m.OldPosition(ctx)
+	}
+	return nil, fmt.Errorf("unknown ReasonCode field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ReasonCodeMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case reasoncode.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case reasoncode.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case reasoncode.FieldCode:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCode(v)
+		return nil
+	case reasoncode.FieldText:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetText(v)
+		return nil
+	case reasoncode.FieldActive:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetActive(v)
+		return nil
+	case reasoncode.FieldPosition:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPosition(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ReasonCode field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ReasonCodeMutation) AddedFields() []string {
+	var fields []string
+	if m.addposition != nil {
+		fields = append(fields, reasoncode.FieldPosition)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ReasonCodeMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case reasoncode.FieldPosition:
+		return m.AddedPosition()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ReasonCodeMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case reasoncode.FieldPosition:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPosition(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ReasonCode numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ReasonCodeMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ReasonCodeMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ReasonCodeMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown ReasonCode nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ReasonCodeMutation) ResetField(name string) error {
+	switch name {
+	case reasoncode.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case reasoncode.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case reasoncode.FieldCode:
+		m.ResetCode()
+		return nil
+	case reasoncode.FieldText:
+		m.ResetText()
+		return nil
+	case reasoncode.FieldActive:
+		m.ResetActive()
+		return nil
+	case reasoncode.FieldPosition:
+		m.ResetPosition()
+		return nil
+	}
+	return fmt.Errorf("unknown ReasonCode field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ReasonCodeMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ReasonCodeMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ReasonCodeMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ReasonCodeMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ReasonCodeMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ReasonCodeMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ReasonCodeMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown ReasonCode unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ReasonCodeMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown ReasonCode edge %s", name)
+}
+
 // RecoveryCaseMutation represents an operation that mutates the RecoveryCase nodes in the graph.
 type RecoveryCaseMutation struct {
 	config
@@ -6038,6 +7888,11 @@ type RecoveryCaseMutation struct {
 	decided_by             *int
 	adddecided_by          *int
 	decided_at             *time.Time
+	risk_flags             *[]string
+	appendrisk_flags       []string
+	first_approved_by      *int
+	addfirst_approved_by   *int
+	first_approved_at      *time.Time
 	clearedFields          map[string]struct{}
 	account                *int
 	clearedaccount         bool
@@ -6047,6 +7902,9 @@ type RecoveryCaseMutation struct {
 	events                 map[int]struct{}
 	removedevents          map[int]struct{}
 	clearedevents          bool
+	qa_reviews             map[int]struct{}
+	removedqa_reviews      map[int]struct{}
+	clearedqa_reviews      bool
 	done                   bool
 	oldValue               func(context.Context) (*RecoveryCase, error)
 	predicates             []predicate.RecoveryCase
@@ -7333,6 +9191,190 @@ func (m *RecoveryCaseMutation) ResetDecidedAt() {
 	delete(m.clearedFields, recoverycase.FieldDecidedAt)
 }
 
+// SetRiskFlags sets the "risk_flags" field.
+func (m *RecoveryCaseMutation) SetRiskFlags(s []string) {
+	m.risk_flags = &s
+	m.appendrisk_flags = nil
+}
+
+// RiskFlags returns the value of the "risk_flags" field in the mutation.
+func (m *RecoveryCaseMutation) RiskFlags() (r []string, exists bool) {
+	v := m.risk_flags
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRiskFlags returns the old "risk_flags" field's value of the RecoveryCase entity.
+// If the RecoveryCase object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RecoveryCaseMutation) OldRiskFlags(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRiskFlags is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRiskFlags requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRiskFlags: %w", err)
+	}
+	return oldValue.RiskFlags, nil
+}
+
+// AppendRiskFlags adds s to the "risk_flags" field.
+func (m *RecoveryCaseMutation) AppendRiskFlags(s []string) {
+	m.appendrisk_flags = append(m.appendrisk_flags, s...)
+}
+
+// AppendedRiskFlags returns the list of values that were appended to the "risk_flags" field in this mutation.
+func (m *RecoveryCaseMutation) AppendedRiskFlags() ([]string, bool) {
+	if len(m.appendrisk_flags) == 0 {
+		return nil, false
+	}
+	return m.appendrisk_flags, true
+}
+
+// ClearRiskFlags clears the value of the "risk_flags" field.
+func (m *RecoveryCaseMutation) ClearRiskFlags() {
+	m.risk_flags = nil
+	m.appendrisk_flags = nil
+	m.clearedFields[recoverycase.FieldRiskFlags] = struct{}{}
+}
+
+// RiskFlagsCleared returns if the "risk_flags" field was cleared in this mutation.
+func (m *RecoveryCaseMutation) RiskFlagsCleared() bool {
+	_, ok := m.clearedFields[recoverycase.FieldRiskFlags]
+	return ok
+}
+
+// ResetRiskFlags resets all changes to the "risk_flags" field.
+func (m *RecoveryCaseMutation) ResetRiskFlags() {
+	m.risk_flags = nil
+	m.appendrisk_flags = nil
+	delete(m.clearedFields, recoverycase.FieldRiskFlags)
+}
+
+// SetFirstApprovedBy sets the "first_approved_by" field.
+func (m *RecoveryCaseMutation) SetFirstApprovedBy(i int) {
+	m.first_approved_by = &i
+	m.addfirst_approved_by = nil
+}
+
+// FirstApprovedBy returns the value of the "first_approved_by" field in the mutation.
+func (m *RecoveryCaseMutation) FirstApprovedBy() (r int, exists bool) {
+	v := m.first_approved_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFirstApprovedBy returns the old "first_approved_by" field's value of the RecoveryCase entity.
+// If the RecoveryCase object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RecoveryCaseMutation) OldFirstApprovedBy(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFirstApprovedBy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFirstApprovedBy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFirstApprovedBy: %w", err)
+	}
+	return oldValue.FirstApprovedBy, nil
+}
+
+// AddFirstApprovedBy adds i to the "first_approved_by" field.
+func (m *RecoveryCaseMutation) AddFirstApprovedBy(i int) {
+	if m.addfirst_approved_by != nil {
+		*m.addfirst_approved_by += i
+	} else {
+		m.addfirst_approved_by = &i
+	}
+}
+
+// AddedFirstApprovedBy returns the value that was added to the "first_approved_by" field in this mutation.
+func (m *RecoveryCaseMutation) AddedFirstApprovedBy() (r int, exists bool) {
+	v := m.addfirst_approved_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearFirstApprovedBy clears the value of the "first_approved_by" field.
+func (m *RecoveryCaseMutation) ClearFirstApprovedBy() {
+	m.first_approved_by = nil
+	m.addfirst_approved_by = nil
+	m.clearedFields[recoverycase.FieldFirstApprovedBy] = struct{}{}
+}
+
+// FirstApprovedByCleared returns if the "first_approved_by" field was cleared in this mutation.
+func (m *RecoveryCaseMutation) FirstApprovedByCleared() bool {
+	_, ok := m.clearedFields[recoverycase.FieldFirstApprovedBy]
+	return ok
+}
+
+// ResetFirstApprovedBy resets all changes to the "first_approved_by" field.
+func (m *RecoveryCaseMutation) ResetFirstApprovedBy() {
+	m.first_approved_by = nil
+	m.addfirst_approved_by = nil
+	delete(m.clearedFields, recoverycase.FieldFirstApprovedBy)
+}
+
+// SetFirstApprovedAt sets the "first_approved_at" field.
+func (m *RecoveryCaseMutation) SetFirstApprovedAt(t time.Time) {
+	m.first_approved_at = &t
+}
+
+// FirstApprovedAt returns the value of the "first_approved_at" field in the mutation.
+func (m *RecoveryCaseMutation) FirstApprovedAt() (r time.Time, exists bool) {
+	v := m.first_approved_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFirstApprovedAt returns the old "first_approved_at" field's value of the RecoveryCase entity.
+// If the RecoveryCase object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RecoveryCaseMutation) OldFirstApprovedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFirstApprovedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFirstApprovedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFirstApprovedAt: %w", err)
+	}
+	return oldValue.FirstApprovedAt, nil
+}
+
+// ClearFirstApprovedAt clears the value of the "first_approved_at" field.
+func (m *RecoveryCaseMutation) ClearFirstApprovedAt() {
+	m.first_approved_at = nil
+	m.clearedFields[recoverycase.FieldFirstApprovedAt] = struct{}{}
+}
+
+// FirstApprovedAtCleared returns if the "first_approved_at" field was cleared in this mutation.
+func (m *RecoveryCaseMutation) FirstApprovedAtCleared() bool {
+	_, ok := m.clearedFields[recoverycase.FieldFirstApprovedAt]
+	return ok
+}
+
+// ResetFirstApprovedAt resets all changes to the "first_approved_at" field.
+func (m *RecoveryCaseMutation) ResetFirstApprovedAt() {
+	m.first_approved_at = nil
+	delete(m.clearedFields, recoverycase.FieldFirstApprovedAt)
+}
+
 // SetAccountID sets the "account" edge to the Account entity by id.
 func (m *RecoveryCaseMutation) SetAccountID(id int) {
 	m.account = &id
@@ -7480,6 +9522,60 @@ func (m *RecoveryCaseMutation) ResetEvents() {
 	m.removedevents = nil
 }
 
+// AddQaReviewIDs adds the "qa_reviews" edge to the QAReview entity by ids.
+func (m *RecoveryCaseMutation) AddQaReviewIDs(ids ...int) {
+	if m.qa_reviews == nil {
+		m.qa_reviews = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.qa_reviews[ids[i]] = struct{}{}
+	}
+}
+
+// ClearQaReviews clears the "qa_reviews" edge to the QAReview entity.
+func (m *RecoveryCaseMutation) ClearQaReviews() {
+	m.clearedqa_reviews = true
+}
+
+// QaReviewsCleared reports if the "qa_reviews" edge to the QAReview entity was cleared.
+func (m *RecoveryCaseMutation) QaReviewsCleared() bool {
+	return m.clearedqa_reviews
+}
+
+// RemoveQaReviewIDs removes the "qa_reviews" edge to the QAReview entity by IDs.
+func (m *RecoveryCaseMutation) RemoveQaReviewIDs(ids ...int) {
+	if m.removedqa_reviews == nil {
+		m.removedqa_reviews = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.qa_reviews, ids[i])
+		m.removedqa_reviews[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedQaReviews returns the removed IDs of the "qa_reviews" edge to the QAReview entity.
+func (m *RecoveryCaseMutation) RemovedQaReviewsIDs() (ids []int) {
+	for id := range m.removedqa_reviews {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// QaReviewsIDs returns the "qa_reviews" edge IDs in the mutation.
+func (m *RecoveryCaseMutation) QaReviewsIDs() (ids []int) {
+	for id := range m.qa_reviews {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetQaReviews resets all changes to the "qa_reviews" edge.
+func (m *RecoveryCaseMutation) ResetQaReviews() {
+	m.qa_reviews = nil
+	m.clearedqa_reviews = false
+	m.removedqa_reviews = nil
+}
+
 // Where appends a list predicates to the RecoveryCaseMutation builder.
 func (m *RecoveryCaseMutation) Where(ps ...predicate.RecoveryCase) {
 	m.predicates = append(m.predicates, ps...)
@@ -7514,7 +9610,7 @@ func (m *RecoveryCaseMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *RecoveryCaseMutation) Fields() []string {
-	fields := make([]string, 0, 25)
+	fields := make([]string, 0, 28)
 	if m.created_at != nil {
 		fields = append(fields, recoverycase.FieldCreatedAt)
 	}
@@ -7590,6 +9686,15 @@ func (m *RecoveryCaseMutation) Fields() []string {
 	if m.decided_at != nil {
 		fields = append(fields, recoverycase.FieldDecidedAt)
 	}
+	if m.risk_flags != nil {
+		fields = append(fields, recoverycase.FieldRiskFlags)
+	}
+	if m.first_approved_by != nil {
+		fields = append(fields, recoverycase.FieldFirstApprovedBy)
+	}
+	if m.first_approved_at != nil {
+		fields = append(fields, recoverycase.FieldFirstApprovedAt)
+	}
 	return fields
 }
 
@@ -7648,6 +9753,12 @@ func (m *RecoveryCaseMutation) Field(name string) (ent.Value, bool) {
 		return m.DecidedBy()
 	case recoverycase.FieldDecidedAt:
 		return m.DecidedAt()
+	case recoverycase.FieldRiskFlags:
+		return m.RiskFlags()
+	case recoverycase.FieldFirstApprovedBy:
+		return m.FirstApprovedBy()
+	case recoverycase.FieldFirstApprovedAt:
+		return m.FirstApprovedAt()
 	}
 	return nil, false
 }
@@ -7707,6 +9818,12 @@ func (m *RecoveryCaseMutation) OldField(ctx context.Context, name string) (ent.V
 		return m.OldDecidedBy(ctx)
 	case recoverycase.FieldDecidedAt:
 		return m.OldDecidedAt(ctx)
+	case recoverycase.FieldRiskFlags:
+		return m.OldRiskFlags(ctx)
+	case recoverycase.FieldFirstApprovedBy:
+		return m.OldFirstApprovedBy(ctx)
+	case recoverycase.FieldFirstApprovedAt:
+		return m.OldFirstApprovedAt(ctx)
 	}
 	return nil, fmt.Errorf("unknown RecoveryCase field %s", name)
 }
@@ -7891,6 +10008,27 @@ func (m *RecoveryCaseMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetDecidedAt(v)
 		return nil
+	case recoverycase.FieldRiskFlags:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRiskFlags(v)
+		return nil
+	case recoverycase.FieldFirstApprovedBy:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFirstApprovedBy(v)
+		return nil
+	case recoverycase.FieldFirstApprovedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFirstApprovedAt(v)
+		return nil
 	}
 	return fmt.Errorf("unknown RecoveryCase field %s", name)
 }
@@ -7914,6 +10052,9 @@ func (m *RecoveryCaseMutation) AddedFields() []string {
 	if m.adddecided_by != nil {
 		fields = append(fields, recoverycase.FieldDecidedBy)
 	}
+	if m.addfirst_approved_by != nil {
+		fields = append(fields, recoverycase.FieldFirstApprovedBy)
+	}
 	return fields
 }
 
@@ -7932,6 +10073,8 @@ func (m *RecoveryCaseMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedClaimedBy()
 	case recoverycase.FieldDecidedBy:
 		return m.AddedDecidedBy()
+	case recoverycase.FieldFirstApprovedBy:
+		return m.AddedFirstApprovedBy()
 	}
 	return nil, false
 }
@@ -7976,6 +10119,13 @@ func (m *RecoveryCaseMutation) AddField(name string, value ent.Value) error {
 		}
 		m.AddDecidedBy(v)
 		return nil
+	case recoverycase.FieldFirstApprovedBy:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddFirstApprovedBy(v)
+		return nil
 	}
 	return fmt.Errorf("unknown RecoveryCase numeric field %s", name)
 }
@@ -8016,6 +10166,15 @@ func (m *RecoveryCaseMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(recoverycase.FieldDecidedAt) {
 		fields = append(fields, recoverycase.FieldDecidedAt)
+	}
+	if m.FieldCleared(recoverycase.FieldRiskFlags) {
+		fields = append(fields, recoverycase.FieldRiskFlags)
+	}
+	if m.FieldCleared(recoverycase.FieldFirstApprovedBy) {
+		fields = append(fields, recoverycase.FieldFirstApprovedBy)
+	}
+	if m.FieldCleared(recoverycase.FieldFirstApprovedAt) {
+		fields = append(fields, recoverycase.FieldFirstApprovedAt)
 	}
 	return fields
 }
@@ -8063,6 +10222,15 @@ func (m *RecoveryCaseMutation) ClearField(name string) error {
 		return nil
 	case recoverycase.FieldDecidedAt:
 		m.ClearDecidedAt()
+		return nil
+	case recoverycase.FieldRiskFlags:
+		m.ClearRiskFlags()
+		return nil
+	case recoverycase.FieldFirstApprovedBy:
+		m.ClearFirstApprovedBy()
+		return nil
+	case recoverycase.FieldFirstApprovedAt:
+		m.ClearFirstApprovedAt()
 		return nil
 	}
 	return fmt.Errorf("unknown RecoveryCase nullable field %s", name)
@@ -8147,13 +10315,22 @@ func (m *RecoveryCaseMutation) ResetField(name string) error {
 	case recoverycase.FieldDecidedAt:
 		m.ResetDecidedAt()
 		return nil
+	case recoverycase.FieldRiskFlags:
+		m.ResetRiskFlags()
+		return nil
+	case recoverycase.FieldFirstApprovedBy:
+		m.ResetFirstApprovedBy()
+		return nil
+	case recoverycase.FieldFirstApprovedAt:
+		m.ResetFirstApprovedAt()
+		return nil
 	}
 	return fmt.Errorf("unknown RecoveryCase field %s", name)
 }
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *RecoveryCaseMutation) AddedEdges() []string {
-	edges := make([]string, 0, 3)
+	edges := make([]string, 0, 4)
 	if m.account != nil {
 		edges = append(edges, recoverycase.EdgeAccount)
 	}
@@ -8162,6 +10339,9 @@ func (m *RecoveryCaseMutation) AddedEdges() []string {
 	}
 	if m.events != nil {
 		edges = append(edges, recoverycase.EdgeEvents)
+	}
+	if m.qa_reviews != nil {
+		edges = append(edges, recoverycase.EdgeQaReviews)
 	}
 	return edges
 }
@@ -8186,18 +10366,27 @@ func (m *RecoveryCaseMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case recoverycase.EdgeQaReviews:
+		ids := make([]ent.Value, 0, len(m.qa_reviews))
+		for id := range m.qa_reviews {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *RecoveryCaseMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 3)
+	edges := make([]string, 0, 4)
 	if m.removedevidence != nil {
 		edges = append(edges, recoverycase.EdgeEvidence)
 	}
 	if m.removedevents != nil {
 		edges = append(edges, recoverycase.EdgeEvents)
+	}
+	if m.removedqa_reviews != nil {
+		edges = append(edges, recoverycase.EdgeQaReviews)
 	}
 	return edges
 }
@@ -8218,13 +10407,19 @@ func (m *RecoveryCaseMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case recoverycase.EdgeQaReviews:
+		ids := make([]ent.Value, 0, len(m.removedqa_reviews))
+		for id := range m.removedqa_reviews {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *RecoveryCaseMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 3)
+	edges := make([]string, 0, 4)
 	if m.clearedaccount {
 		edges = append(edges, recoverycase.EdgeAccount)
 	}
@@ -8233,6 +10428,9 @@ func (m *RecoveryCaseMutation) ClearedEdges() []string {
 	}
 	if m.clearedevents {
 		edges = append(edges, recoverycase.EdgeEvents)
+	}
+	if m.clearedqa_reviews {
+		edges = append(edges, recoverycase.EdgeQaReviews)
 	}
 	return edges
 }
@@ -8247,6 +10445,8 @@ func (m *RecoveryCaseMutation) EdgeCleared(name string) bool {
 		return m.clearedevidence
 	case recoverycase.EdgeEvents:
 		return m.clearedevents
+	case recoverycase.EdgeQaReviews:
+		return m.clearedqa_reviews
 	}
 	return false
 }
@@ -8274,6 +10474,9 @@ func (m *RecoveryCaseMutation) ResetEdge(name string) error {
 		return nil
 	case recoverycase.EdgeEvents:
 		m.ResetEvents()
+		return nil
+	case recoverycase.EdgeQaReviews:
+		m.ResetQaReviews()
 		return nil
 	}
 	return fmt.Errorf("unknown RecoveryCase edge %s", name)

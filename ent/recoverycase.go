@@ -71,6 +71,12 @@ type RecoveryCase struct {
 	DecidedBy *int `json:"decided_by,omitempty"`
 	// DecidedAt holds the value of the "decided_at" field.
 	DecidedAt *time.Time `json:"decided_at,omitempty"`
+	// RiskFlags holds the value of the "risk_flags" field.
+	RiskFlags []string `json:"risk_flags,omitempty"`
+	// FirstApprovedBy holds the value of the "first_approved_by" field.
+	FirstApprovedBy *int `json:"first_approved_by,omitempty"`
+	// FirstApprovedAt holds the value of the "first_approved_at" field.
+	FirstApprovedAt *time.Time `json:"first_approved_at,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the RecoveryCaseQuery when eager-loading is set.
 	Edges         RecoveryCaseEdges `json:"edges"`
@@ -86,9 +92,11 @@ type RecoveryCaseEdges struct {
 	Evidence []*Evidence `json:"evidence,omitempty"`
 	// Events holds the value of the events edge.
 	Events []*CaseEvent `json:"events,omitempty"`
+	// QaReviews holds the value of the qa_reviews edge.
+	QaReviews []*QAReview `json:"qa_reviews,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [3]bool
+	loadedTypes [4]bool
 }
 
 // AccountOrErr returns the Account value or an error if the edge
@@ -120,18 +128,27 @@ func (e RecoveryCaseEdges) EventsOrErr() ([]*CaseEvent, error) {
 	return nil, &NotLoadedError{edge: "events"}
 }
 
+// QaReviewsOrErr returns the QaReviews value or an error if the edge
+// was not loaded in eager-loading.
+func (e RecoveryCaseEdges) QaReviewsOrErr() ([]*QAReview, error) {
+	if e.loadedTypes[3] {
+		return e.QaReviews, nil
+	}
+	return nil, &NotLoadedError{edge: "qa_reviews"}
+}
+
 // scanValues returns the types for scanning values from sql.Rows.
 func (*RecoveryCase) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case recoverycase.FieldTokenHash, recoverycase.FieldReasons, recoverycase.FieldReturnKinds:
+		case recoverycase.FieldTokenHash, recoverycase.FieldReasons, recoverycase.FieldReturnKinds, recoverycase.FieldRiskFlags:
 			values[i] = new([]byte)
-		case recoverycase.FieldVersion, recoverycase.FieldUsernameSimilarity, recoverycase.FieldNameSimilarity, recoverycase.FieldClaimedBy, recoverycase.FieldDecidedBy:
+		case recoverycase.FieldVersion, recoverycase.FieldUsernameSimilarity, recoverycase.FieldNameSimilarity, recoverycase.FieldClaimedBy, recoverycase.FieldDecidedBy, recoverycase.FieldFirstApprovedBy:
 			values[i] = new(sql.NullInt64)
 		case recoverycase.FieldCaseNumber, recoverycase.FieldKind, recoverycase.FieldStatus, recoverycase.FieldRegionCode, recoverycase.FieldTypedUsername, recoverycase.FieldTypedName, recoverycase.FieldTypedCertType, recoverycase.FieldTypedCertNumber, recoverycase.FieldOutcome, recoverycase.FieldDecisionNote:
 			values[i] = new(sql.NullString)
-		case recoverycase.FieldCreatedAt, recoverycase.FieldUpdatedAt, recoverycase.FieldPhoneVerifiedAt, recoverycase.FieldSubmittedAt, recoverycase.FieldDueBy, recoverycase.FieldClaimExpiresAt, recoverycase.FieldDecidedAt:
+		case recoverycase.FieldCreatedAt, recoverycase.FieldUpdatedAt, recoverycase.FieldPhoneVerifiedAt, recoverycase.FieldSubmittedAt, recoverycase.FieldDueBy, recoverycase.FieldClaimExpiresAt, recoverycase.FieldDecidedAt, recoverycase.FieldFirstApprovedAt:
 			values[i] = new(sql.NullTime)
 		case recoverycase.FieldID:
 			values[i] = new(uuid.UUID)
@@ -321,6 +338,28 @@ func (_m *RecoveryCase) assignValues(columns []string, values []any) error {
 				_m.DecidedAt = new(time.Time)
 				*_m.DecidedAt = value.Time
 			}
+		case recoverycase.FieldRiskFlags:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field risk_flags", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.RiskFlags); err != nil {
+					return fmt.Errorf("unmarshal field risk_flags: %w", err)
+				}
+			}
+		case recoverycase.FieldFirstApprovedBy:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field first_approved_by", values[i])
+			} else if value.Valid {
+				_m.FirstApprovedBy = new(int)
+				*_m.FirstApprovedBy = int(value.Int64)
+			}
+		case recoverycase.FieldFirstApprovedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field first_approved_at", values[i])
+			} else if value.Valid {
+				_m.FirstApprovedAt = new(time.Time)
+				*_m.FirstApprovedAt = value.Time
+			}
 		case recoverycase.ForeignKeys[0]:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
 				return fmt.Errorf("unexpected type %T for edge-field account_cases", value)
@@ -354,6 +393,11 @@ func (_m *RecoveryCase) QueryEvidence() *EvidenceQuery {
 // QueryEvents queries the "events" edge of the RecoveryCase entity.
 func (_m *RecoveryCase) QueryEvents() *CaseEventQuery {
 	return NewRecoveryCaseClient(_m.config).QueryEvents(_m)
+}
+
+// QueryQaReviews queries the "qa_reviews" edge of the RecoveryCase entity.
+func (_m *RecoveryCase) QueryQaReviews() *QAReviewQuery {
+	return NewRecoveryCaseClient(_m.config).QueryQaReviews(_m)
 }
 
 // Update returns a builder for updating this RecoveryCase.
@@ -468,6 +512,19 @@ func (_m *RecoveryCase) String() string {
 	builder.WriteString(", ")
 	if v := _m.DecidedAt; v != nil {
 		builder.WriteString("decided_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	builder.WriteString("risk_flags=")
+	builder.WriteString(fmt.Sprintf("%v", _m.RiskFlags))
+	builder.WriteString(", ")
+	if v := _m.FirstApprovedBy; v != nil {
+		builder.WriteString("first_approved_by=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.FirstApprovedAt; v != nil {
+		builder.WriteString("first_approved_at=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
 	builder.WriteByte(')')

@@ -9,6 +9,7 @@ import (
 	"recoverydesk/ent/account"
 	"recoverydesk/ent/caseevent"
 	"recoverydesk/ent/evidence"
+	"recoverydesk/ent/qareview"
 	"recoverydesk/ent/recoverycase"
 	"recoverydesk/internal/recovery/state"
 	"time"
@@ -322,6 +323,40 @@ func (_c *RecoveryCaseCreate) SetNillableDecidedAt(v *time.Time) *RecoveryCaseCr
 	return _c
 }
 
+// SetRiskFlags sets the "risk_flags" field.
+func (_c *RecoveryCaseCreate) SetRiskFlags(v []string) *RecoveryCaseCreate {
+	_c.mutation.SetRiskFlags(v)
+	return _c
+}
+
+// SetFirstApprovedBy sets the "first_approved_by" field.
+func (_c *RecoveryCaseCreate) SetFirstApprovedBy(v int) *RecoveryCaseCreate {
+	_c.mutation.SetFirstApprovedBy(v)
+	return _c
+}
+
+// SetNillableFirstApprovedBy sets the "first_approved_by" field if the given value is not nil.
+func (_c *RecoveryCaseCreate) SetNillableFirstApprovedBy(v *int) *RecoveryCaseCreate {
+	if v != nil {
+		_c.SetFirstApprovedBy(*v)
+	}
+	return _c
+}
+
+// SetFirstApprovedAt sets the "first_approved_at" field.
+func (_c *RecoveryCaseCreate) SetFirstApprovedAt(v time.Time) *RecoveryCaseCreate {
+	_c.mutation.SetFirstApprovedAt(v)
+	return _c
+}
+
+// SetNillableFirstApprovedAt sets the "first_approved_at" field if the given value is not nil.
+func (_c *RecoveryCaseCreate) SetNillableFirstApprovedAt(v *time.Time) *RecoveryCaseCreate {
+	if v != nil {
+		_c.SetFirstApprovedAt(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *RecoveryCaseCreate) SetID(v uuid.UUID) *RecoveryCaseCreate {
 	_c.mutation.SetID(v)
@@ -375,6 +410,21 @@ func (_c *RecoveryCaseCreate) AddEvents(v ...*CaseEvent) *RecoveryCaseCreate {
 		ids[i] = v[i].ID
 	}
 	return _c.AddEventIDs(ids...)
+}
+
+// AddQaReviewIDs adds the "qa_reviews" edge to the QAReview entity by IDs.
+func (_c *RecoveryCaseCreate) AddQaReviewIDs(ids ...int) *RecoveryCaseCreate {
+	_c.mutation.AddQaReviewIDs(ids...)
+	return _c
+}
+
+// AddQaReviews adds the "qa_reviews" edges to the QAReview entity.
+func (_c *RecoveryCaseCreate) AddQaReviews(v ...*QAReview) *RecoveryCaseCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddQaReviewIDs(ids...)
 }
 
 // Mutation returns the RecoveryCaseMutation object of the builder.
@@ -694,6 +744,18 @@ func (_c *RecoveryCaseCreate) createSpec() (*RecoveryCase, *sqlgraph.CreateSpec)
 		_spec.SetField(recoverycase.FieldDecidedAt, field.TypeTime, value)
 		_node.DecidedAt = &value
 	}
+	if value, ok := _c.mutation.RiskFlags(); ok {
+		_spec.SetField(recoverycase.FieldRiskFlags, field.TypeJSON, value)
+		_node.RiskFlags = value
+	}
+	if value, ok := _c.mutation.FirstApprovedBy(); ok {
+		_spec.SetField(recoverycase.FieldFirstApprovedBy, field.TypeInt, value)
+		_node.FirstApprovedBy = &value
+	}
+	if value, ok := _c.mutation.FirstApprovedAt(); ok {
+		_spec.SetField(recoverycase.FieldFirstApprovedAt, field.TypeTime, value)
+		_node.FirstApprovedAt = &value
+	}
 	if nodes := _c.mutation.AccountIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -736,6 +798,22 @@ func (_c *RecoveryCaseCreate) createSpec() (*RecoveryCase, *sqlgraph.CreateSpec)
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(caseevent.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.QaReviewsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   recoverycase.QaReviewsTable,
+			Columns: []string{recoverycase.QaReviewsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(qareview.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {
@@ -1176,6 +1254,66 @@ func (u *RecoveryCaseUpsert) UpdateDecidedAt() *RecoveryCaseUpsert {
 // ClearDecidedAt clears the value of the "decided_at" field.
 func (u *RecoveryCaseUpsert) ClearDecidedAt() *RecoveryCaseUpsert {
 	u.SetNull(recoverycase.FieldDecidedAt)
+	return u
+}
+
+// SetRiskFlags sets the "risk_flags" field.
+func (u *RecoveryCaseUpsert) SetRiskFlags(v []string) *RecoveryCaseUpsert {
+	u.Set(recoverycase.FieldRiskFlags, v)
+	return u
+}
+
+// UpdateRiskFlags sets the "risk_flags" field to the value that was provided on create.
+func (u *RecoveryCaseUpsert) UpdateRiskFlags() *RecoveryCaseUpsert {
+	u.SetExcluded(recoverycase.FieldRiskFlags)
+	return u
+}
+
+// ClearRiskFlags clears the value of the "risk_flags" field.
+func (u *RecoveryCaseUpsert) ClearRiskFlags() *RecoveryCaseUpsert {
+	u.SetNull(recoverycase.FieldRiskFlags)
+	return u
+}
+
+// SetFirstApprovedBy sets the "first_approved_by" field.
+func (u *RecoveryCaseUpsert) SetFirstApprovedBy(v int) *RecoveryCaseUpsert {
+	u.Set(recoverycase.FieldFirstApprovedBy, v)
+	return u
+}
+
+// UpdateFirstApprovedBy sets the "first_approved_by" field to the value that was provided on create.
+func (u *RecoveryCaseUpsert) UpdateFirstApprovedBy() *RecoveryCaseUpsert {
+	u.SetExcluded(recoverycase.FieldFirstApprovedBy)
+	return u
+}
+
+// AddFirstApprovedBy adds v to the "first_approved_by" field.
+func (u *RecoveryCaseUpsert) AddFirstApprovedBy(v int) *RecoveryCaseUpsert {
+	u.Add(recoverycase.FieldFirstApprovedBy, v)
+	return u
+}
+
+// ClearFirstApprovedBy clears the value of the "first_approved_by" field.
+func (u *RecoveryCaseUpsert) ClearFirstApprovedBy() *RecoveryCaseUpsert {
+	u.SetNull(recoverycase.FieldFirstApprovedBy)
+	return u
+}
+
+// SetFirstApprovedAt sets the "first_approved_at" field.
+func (u *RecoveryCaseUpsert) SetFirstApprovedAt(v time.Time) *RecoveryCaseUpsert {
+	u.Set(recoverycase.FieldFirstApprovedAt, v)
+	return u
+}
+
+// UpdateFirstApprovedAt sets the "first_approved_at" field to the value that was provided on create.
+func (u *RecoveryCaseUpsert) UpdateFirstApprovedAt() *RecoveryCaseUpsert {
+	u.SetExcluded(recoverycase.FieldFirstApprovedAt)
+	return u
+}
+
+// ClearFirstApprovedAt clears the value of the "first_approved_at" field.
+func (u *RecoveryCaseUpsert) ClearFirstApprovedAt() *RecoveryCaseUpsert {
+	u.SetNull(recoverycase.FieldFirstApprovedAt)
 	return u
 }
 
@@ -1675,6 +1813,76 @@ func (u *RecoveryCaseUpsertOne) UpdateDecidedAt() *RecoveryCaseUpsertOne {
 func (u *RecoveryCaseUpsertOne) ClearDecidedAt() *RecoveryCaseUpsertOne {
 	return u.Update(func(s *RecoveryCaseUpsert) {
 		s.ClearDecidedAt()
+	})
+}
+
+// SetRiskFlags sets the "risk_flags" field.
+func (u *RecoveryCaseUpsertOne) SetRiskFlags(v []string) *RecoveryCaseUpsertOne {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.SetRiskFlags(v)
+	})
+}
+
+// UpdateRiskFlags sets the "risk_flags" field to the value that was provided on create.
+func (u *RecoveryCaseUpsertOne) UpdateRiskFlags() *RecoveryCaseUpsertOne {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.UpdateRiskFlags()
+	})
+}
+
+// ClearRiskFlags clears the value of the "risk_flags" field.
+func (u *RecoveryCaseUpsertOne) ClearRiskFlags() *RecoveryCaseUpsertOne {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.ClearRiskFlags()
+	})
+}
+
+// SetFirstApprovedBy sets the "first_approved_by" field.
+func (u *RecoveryCaseUpsertOne) SetFirstApprovedBy(v int) *RecoveryCaseUpsertOne {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.SetFirstApprovedBy(v)
+	})
+}
+
+// AddFirstApprovedBy adds v to the "first_approved_by" field.
+func (u *RecoveryCaseUpsertOne) AddFirstApprovedBy(v int) *RecoveryCaseUpsertOne {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.AddFirstApprovedBy(v)
+	})
+}
+
+// UpdateFirstApprovedBy sets the "first_approved_by" field to the value that was provided on create.
+func (u *RecoveryCaseUpsertOne) UpdateFirstApprovedBy() *RecoveryCaseUpsertOne {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.UpdateFirstApprovedBy()
+	})
+}
+
+// ClearFirstApprovedBy clears the value of the "first_approved_by" field.
+func (u *RecoveryCaseUpsertOne) ClearFirstApprovedBy() *RecoveryCaseUpsertOne {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.ClearFirstApprovedBy()
+	})
+}
+
+// SetFirstApprovedAt sets the "first_approved_at" field.
+func (u *RecoveryCaseUpsertOne) SetFirstApprovedAt(v time.Time) *RecoveryCaseUpsertOne {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.SetFirstApprovedAt(v)
+	})
+}
+
+// UpdateFirstApprovedAt sets the "first_approved_at" field to the value that was provided on create.
+func (u *RecoveryCaseUpsertOne) UpdateFirstApprovedAt() *RecoveryCaseUpsertOne {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.UpdateFirstApprovedAt()
+	})
+}
+
+// ClearFirstApprovedAt clears the value of the "first_approved_at" field.
+func (u *RecoveryCaseUpsertOne) ClearFirstApprovedAt() *RecoveryCaseUpsertOne {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.ClearFirstApprovedAt()
 	})
 }
 
@@ -2341,6 +2549,76 @@ func (u *RecoveryCaseUpsertBulk) UpdateDecidedAt() *RecoveryCaseUpsertBulk {
 func (u *RecoveryCaseUpsertBulk) ClearDecidedAt() *RecoveryCaseUpsertBulk {
 	return u.Update(func(s *RecoveryCaseUpsert) {
 		s.ClearDecidedAt()
+	})
+}
+
+// SetRiskFlags sets the "risk_flags" field.
+func (u *RecoveryCaseUpsertBulk) SetRiskFlags(v []string) *RecoveryCaseUpsertBulk {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.SetRiskFlags(v)
+	})
+}
+
+// UpdateRiskFlags sets the "risk_flags" field to the value that was provided on create.
+func (u *RecoveryCaseUpsertBulk) UpdateRiskFlags() *RecoveryCaseUpsertBulk {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.UpdateRiskFlags()
+	})
+}
+
+// ClearRiskFlags clears the value of the "risk_flags" field.
+func (u *RecoveryCaseUpsertBulk) ClearRiskFlags() *RecoveryCaseUpsertBulk {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.ClearRiskFlags()
+	})
+}
+
+// SetFirstApprovedBy sets the "first_approved_by" field.
+func (u *RecoveryCaseUpsertBulk) SetFirstApprovedBy(v int) *RecoveryCaseUpsertBulk {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.SetFirstApprovedBy(v)
+	})
+}
+
+// AddFirstApprovedBy adds v to the "first_approved_by" field.
+func (u *RecoveryCaseUpsertBulk) AddFirstApprovedBy(v int) *RecoveryCaseUpsertBulk {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.AddFirstApprovedBy(v)
+	})
+}
+
+// UpdateFirstApprovedBy sets the "first_approved_by" field to the value that was provided on create.
+func (u *RecoveryCaseUpsertBulk) UpdateFirstApprovedBy() *RecoveryCaseUpsertBulk {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.UpdateFirstApprovedBy()
+	})
+}
+
+// ClearFirstApprovedBy clears the value of the "first_approved_by" field.
+func (u *RecoveryCaseUpsertBulk) ClearFirstApprovedBy() *RecoveryCaseUpsertBulk {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.ClearFirstApprovedBy()
+	})
+}
+
+// SetFirstApprovedAt sets the "first_approved_at" field.
+func (u *RecoveryCaseUpsertBulk) SetFirstApprovedAt(v time.Time) *RecoveryCaseUpsertBulk {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.SetFirstApprovedAt(v)
+	})
+}
+
+// UpdateFirstApprovedAt sets the "first_approved_at" field to the value that was provided on create.
+func (u *RecoveryCaseUpsertBulk) UpdateFirstApprovedAt() *RecoveryCaseUpsertBulk {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.UpdateFirstApprovedAt()
+	})
+}
+
+// ClearFirstApprovedAt clears the value of the "first_approved_at" field.
+func (u *RecoveryCaseUpsertBulk) ClearFirstApprovedAt() *RecoveryCaseUpsertBulk {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.ClearFirstApprovedAt()
 	})
 }
 

@@ -11,6 +11,7 @@ import (
 	"recoverydesk/ent/caseevent"
 	"recoverydesk/ent/evidence"
 	"recoverydesk/ent/predicate"
+	"recoverydesk/ent/qareview"
 	"recoverydesk/ent/recoverycase"
 
 	"entgo.io/ent"
@@ -24,15 +25,16 @@ import (
 // RecoveryCaseQuery is the builder for querying RecoveryCase entities.
 type RecoveryCaseQuery struct {
 	config
-	ctx          *QueryContext
-	order        []recoverycase.OrderOption
-	inters       []Interceptor
-	predicates   []predicate.RecoveryCase
-	withAccount  *AccountQuery
-	withEvidence *EvidenceQuery
-	withEvents   *CaseEventQuery
-	withFKs      bool
-	modifiers    []func(*sql.Selector)
+	ctx           *QueryContext
+	order         []recoverycase.OrderOption
+	inters        []Interceptor
+	predicates    []predicate.RecoveryCase
+	withAccount   *AccountQuery
+	withEvidence  *EvidenceQuery
+	withEvents    *CaseEventQuery
+	withQaReviews *QAReviewQuery
+	withFKs       bool
+	modifiers     []func(*sql.Selector)
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -128,6 +130,28 @@ func (_q *RecoveryCaseQuery) QueryEvents() *CaseEventQuery {
 			sqlgraph.From(recoverycase.Table, recoverycase.FieldID, selector),
 			sqlgraph.To(caseevent.Table, caseevent.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, recoverycase.EventsTable, recoverycase.EventsColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryQaReviews chains the current query on the "qa_reviews" edge.
+func (_q *RecoveryCaseQuery) QueryQaReviews() *QAReviewQuery {
+	query := (&QAReviewClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(recoverycase.Table, recoverycase.FieldID, selector),
+			sqlgraph.To(qareview.Table, qareview.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, recoverycase.QaReviewsTable, recoverycase.QaReviewsColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -322,14 +346,15 @@ func (_q *RecoveryCaseQuery) Clone() *RecoveryCaseQuery {
 		return nil
 	}
 	return &RecoveryCaseQuery{
-		config:       _q.config,
-		ctx:          _q.ctx.Clone(),
-		order:        append([]recoverycase.OrderOption{}, _q.order...),
-		inters:       append([]Interceptor{}, _q.inters...),
-		predicates:   append([]predicate.RecoveryCase{}, _q.predicates...),
-		withAccount:  _q.withAccount.Clone(),
-		withEvidence: _q.withEvidence.Clone(),
-		withEvents:   _q.withEvents.Clone(),
+		config:        _q.config,
+		ctx:           _q.ctx.Clone(),
+		order:         append([]recoverycase.OrderOption{}, _q.order...),
+		inters:        append([]Interceptor{}, _q.inters...),
+		predicates:    append([]predicate.RecoveryCase{}, _q.predicates...),
+		withAccount:   _q.withAccount.Clone(),
+		withEvidence:  _q.withEvidence.Clone(),
+		withEvents:    _q.withEvents.Clone(),
+		withQaReviews: _q.withQaReviews.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -367,6 +392,17 @@ func (_q *RecoveryCaseQuery) WithEvents(opts ...func(*CaseEventQuery)) *Recovery
 		opt(query)
 	}
 	_q.withEvents = query
+	return _q
+}
+
+// WithQaReviews tells the query-builder to eager-load the nodes that are connected to
+// the "qa_reviews" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *RecoveryCaseQuery) WithQaReviews(opts ...func(*QAReviewQuery)) *RecoveryCaseQuery {
+	query := (&QAReviewClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withQaReviews = query
 	return _q
 }
 
@@ -449,10 +485,11 @@ func (_q *RecoveryCaseQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]
 		nodes       = []*RecoveryCase{}
 		withFKs     = _q.withFKs
 		_spec       = _q.querySpec()
-		loadedTypes = [3]bool{
+		loadedTypes = [4]bool{
 			_q.withAccount != nil,
 			_q.withEvidence != nil,
 			_q.withEvents != nil,
+			_q.withQaReviews != nil,
 		}
 	)
 	if _q.withAccount != nil {
@@ -499,6 +536,13 @@ func (_q *RecoveryCaseQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]
 		if err := _q.loadEvents(ctx, query, nodes,
 			func(n *RecoveryCase) { n.Edges.Events = []*CaseEvent{} },
 			func(n *RecoveryCase, e *CaseEvent) { n.Edges.Events = append(n.Edges.Events, e) }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withQaReviews; query != nil {
+		if err := _q.loadQaReviews(ctx, query, nodes,
+			func(n *RecoveryCase) { n.Edges.QaReviews = []*QAReview{} },
+			func(n *RecoveryCase, e *QAReview) { n.Edges.QaReviews = append(n.Edges.QaReviews, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -582,6 +626,36 @@ func (_q *RecoveryCaseQuery) loadEvents(ctx context.Context, query *CaseEventQue
 	}
 	query.Where(predicate.CaseEvent(func(s *sql.Selector) {
 		s.Where(sql.InValues(s.C(recoverycase.EventsColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.CaseID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "case_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *RecoveryCaseQuery) loadQaReviews(ctx context.Context, query *QAReviewQuery, nodes []*RecoveryCase, init func(*RecoveryCase), assign func(*RecoveryCase, *QAReview)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[uuid.UUID]*RecoveryCase)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(qareview.FieldCaseID)
+	}
+	query.Where(predicate.QAReview(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(recoverycase.QaReviewsColumn), fks...))
 	}))
 	neighbors, err := query.All(ctx)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"recoverydesk/ent/caseevent"
 	"recoverydesk/ent/evidence"
 	"recoverydesk/ent/predicate"
+	"recoverydesk/ent/qareview"
 	"recoverydesk/ent/recoverycase"
 	"recoverydesk/internal/recovery/state"
 	"time"
@@ -451,6 +452,71 @@ func (_u *RecoveryCaseUpdate) ClearDecidedAt() *RecoveryCaseUpdate {
 	return _u
 }
 
+// SetRiskFlags sets the "risk_flags" field.
+func (_u *RecoveryCaseUpdate) SetRiskFlags(v []string) *RecoveryCaseUpdate {
+	_u.mutation.SetRiskFlags(v)
+	return _u
+}
+
+// AppendRiskFlags appends value to the "risk_flags" field.
+func (_u *RecoveryCaseUpdate) AppendRiskFlags(v []string) *RecoveryCaseUpdate {
+	_u.mutation.AppendRiskFlags(v)
+	return _u
+}
+
+// ClearRiskFlags clears the value of the "risk_flags" field.
+func (_u *RecoveryCaseUpdate) ClearRiskFlags() *RecoveryCaseUpdate {
+	_u.mutation.ClearRiskFlags()
+	return _u
+}
+
+// SetFirstApprovedBy sets the "first_approved_by" field.
+func (_u *RecoveryCaseUpdate) SetFirstApprovedBy(v int) *RecoveryCaseUpdate {
+	_u.mutation.ResetFirstApprovedBy()
+	_u.mutation.SetFirstApprovedBy(v)
+	return _u
+}
+
+// SetNillableFirstApprovedBy sets the "first_approved_by" field if the given value is not nil.
+func (_u *RecoveryCaseUpdate) SetNillableFirstApprovedBy(v *int) *RecoveryCaseUpdate {
+	if v != nil {
+		_u.SetFirstApprovedBy(*v)
+	}
+	return _u
+}
+
+// AddFirstApprovedBy adds value to the "first_approved_by" field.
+func (_u *RecoveryCaseUpdate) AddFirstApprovedBy(v int) *RecoveryCaseUpdate {
+	_u.mutation.AddFirstApprovedBy(v)
+	return _u
+}
+
+// ClearFirstApprovedBy clears the value of the "first_approved_by" field.
+func (_u *RecoveryCaseUpdate) ClearFirstApprovedBy() *RecoveryCaseUpdate {
+	_u.mutation.ClearFirstApprovedBy()
+	return _u
+}
+
+// SetFirstApprovedAt sets the "first_approved_at" field.
+func (_u *RecoveryCaseUpdate) SetFirstApprovedAt(v time.Time) *RecoveryCaseUpdate {
+	_u.mutation.SetFirstApprovedAt(v)
+	return _u
+}
+
+// SetNillableFirstApprovedAt sets the "first_approved_at" field if the given value is not nil.
+func (_u *RecoveryCaseUpdate) SetNillableFirstApprovedAt(v *time.Time) *RecoveryCaseUpdate {
+	if v != nil {
+		_u.SetFirstApprovedAt(*v)
+	}
+	return _u
+}
+
+// ClearFirstApprovedAt clears the value of the "first_approved_at" field.
+func (_u *RecoveryCaseUpdate) ClearFirstApprovedAt() *RecoveryCaseUpdate {
+	_u.mutation.ClearFirstApprovedAt()
+	return _u
+}
+
 // SetAccountID sets the "account" edge to the Account entity by ID.
 func (_u *RecoveryCaseUpdate) SetAccountID(id int) *RecoveryCaseUpdate {
 	_u.mutation.SetAccountID(id)
@@ -490,6 +556,21 @@ func (_u *RecoveryCaseUpdate) AddEvents(v ...*CaseEvent) *RecoveryCaseUpdate {
 		ids[i] = v[i].ID
 	}
 	return _u.AddEventIDs(ids...)
+}
+
+// AddQaReviewIDs adds the "qa_reviews" edge to the QAReview entity by IDs.
+func (_u *RecoveryCaseUpdate) AddQaReviewIDs(ids ...int) *RecoveryCaseUpdate {
+	_u.mutation.AddQaReviewIDs(ids...)
+	return _u
+}
+
+// AddQaReviews adds the "qa_reviews" edges to the QAReview entity.
+func (_u *RecoveryCaseUpdate) AddQaReviews(v ...*QAReview) *RecoveryCaseUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddQaReviewIDs(ids...)
 }
 
 // Mutation returns the RecoveryCaseMutation object of the builder.
@@ -543,6 +624,27 @@ func (_u *RecoveryCaseUpdate) RemoveEvents(v ...*CaseEvent) *RecoveryCaseUpdate 
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveEventIDs(ids...)
+}
+
+// ClearQaReviews clears all "qa_reviews" edges to the QAReview entity.
+func (_u *RecoveryCaseUpdate) ClearQaReviews() *RecoveryCaseUpdate {
+	_u.mutation.ClearQaReviews()
+	return _u
+}
+
+// RemoveQaReviewIDs removes the "qa_reviews" edge to QAReview entities by IDs.
+func (_u *RecoveryCaseUpdate) RemoveQaReviewIDs(ids ...int) *RecoveryCaseUpdate {
+	_u.mutation.RemoveQaReviewIDs(ids...)
+	return _u
+}
+
+// RemoveQaReviews removes "qa_reviews" edges to QAReview entities.
+func (_u *RecoveryCaseUpdate) RemoveQaReviews(v ...*QAReview) *RecoveryCaseUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveQaReviewIDs(ids...)
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -788,6 +890,32 @@ func (_u *RecoveryCaseUpdate) sqlSave(ctx context.Context) (_node int, err error
 	if _u.mutation.DecidedAtCleared() {
 		_spec.ClearField(recoverycase.FieldDecidedAt, field.TypeTime)
 	}
+	if value, ok := _u.mutation.RiskFlags(); ok {
+		_spec.SetField(recoverycase.FieldRiskFlags, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedRiskFlags(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, recoverycase.FieldRiskFlags, value)
+		})
+	}
+	if _u.mutation.RiskFlagsCleared() {
+		_spec.ClearField(recoverycase.FieldRiskFlags, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.FirstApprovedBy(); ok {
+		_spec.SetField(recoverycase.FieldFirstApprovedBy, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedFirstApprovedBy(); ok {
+		_spec.AddField(recoverycase.FieldFirstApprovedBy, field.TypeInt, value)
+	}
+	if _u.mutation.FirstApprovedByCleared() {
+		_spec.ClearField(recoverycase.FieldFirstApprovedBy, field.TypeInt)
+	}
+	if value, ok := _u.mutation.FirstApprovedAt(); ok {
+		_spec.SetField(recoverycase.FieldFirstApprovedAt, field.TypeTime, value)
+	}
+	if _u.mutation.FirstApprovedAtCleared() {
+		_spec.ClearField(recoverycase.FieldFirstApprovedAt, field.TypeTime)
+	}
 	if _u.mutation.AccountCleared() {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -900,6 +1028,51 @@ func (_u *RecoveryCaseUpdate) sqlSave(ctx context.Context) (_node int, err error
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(caseevent.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.QaReviewsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   recoverycase.QaReviewsTable,
+			Columns: []string{recoverycase.QaReviewsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(qareview.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedQaReviewsIDs(); len(nodes) > 0 && !_u.mutation.QaReviewsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   recoverycase.QaReviewsTable,
+			Columns: []string{recoverycase.QaReviewsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(qareview.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.QaReviewsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   recoverycase.QaReviewsTable,
+			Columns: []string{recoverycase.QaReviewsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(qareview.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {
@@ -1346,6 +1519,71 @@ func (_u *RecoveryCaseUpdateOne) ClearDecidedAt() *RecoveryCaseUpdateOne {
 	return _u
 }
 
+// SetRiskFlags sets the "risk_flags" field.
+func (_u *RecoveryCaseUpdateOne) SetRiskFlags(v []string) *RecoveryCaseUpdateOne {
+	_u.mutation.SetRiskFlags(v)
+	return _u
+}
+
+// AppendRiskFlags appends value to the "risk_flags" field.
+func (_u *RecoveryCaseUpdateOne) AppendRiskFlags(v []string) *RecoveryCaseUpdateOne {
+	_u.mutation.AppendRiskFlags(v)
+	return _u
+}
+
+// ClearRiskFlags clears the value of the "risk_flags" field.
+func (_u *RecoveryCaseUpdateOne) ClearRiskFlags() *RecoveryCaseUpdateOne {
+	_u.mutation.ClearRiskFlags()
+	return _u
+}
+
+// SetFirstApprovedBy sets the "first_approved_by" field.
+func (_u *RecoveryCaseUpdateOne) SetFirstApprovedBy(v int) *RecoveryCaseUpdateOne {
+	_u.mutation.ResetFirstApprovedBy()
+	_u.mutation.SetFirstApprovedBy(v)
+	return _u
+}
+
+// SetNillableFirstApprovedBy sets the "first_approved_by" field if the given value is not nil.
+func (_u *RecoveryCaseUpdateOne) SetNillableFirstApprovedBy(v *int) *RecoveryCaseUpdateOne {
+	if v != nil {
+		_u.SetFirstApprovedBy(*v)
+	}
+	return _u
+}
+
+// AddFirstApprovedBy adds value to the "first_approved_by" field.
+func (_u *RecoveryCaseUpdateOne) AddFirstApprovedBy(v int) *RecoveryCaseUpdateOne {
+	_u.mutation.AddFirstApprovedBy(v)
+	return _u
+}
+
+// ClearFirstApprovedBy clears the value of the "first_approved_by" field.
+func (_u *RecoveryCaseUpdateOne) ClearFirstApprovedBy() *RecoveryCaseUpdateOne {
+	_u.mutation.ClearFirstApprovedBy()
+	return _u
+}
+
+// SetFirstApprovedAt sets the "first_approved_at" field.
+func (_u *RecoveryCaseUpdateOne) SetFirstApprovedAt(v time.Time) *RecoveryCaseUpdateOne {
+	_u.mutation.SetFirstApprovedAt(v)
+	return _u
+}
+
+// SetNillableFirstApprovedAt sets the "first_approved_at" field if the given value is not nil.
+func (_u *RecoveryCaseUpdateOne) SetNillableFirstApprovedAt(v *time.Time) *RecoveryCaseUpdateOne {
+	if v != nil {
+		_u.SetFirstApprovedAt(*v)
+	}
+	return _u
+}
+
+// ClearFirstApprovedAt clears the value of the "first_approved_at" field.
+func (_u *RecoveryCaseUpdateOne) ClearFirstApprovedAt() *RecoveryCaseUpdateOne {
+	_u.mutation.ClearFirstApprovedAt()
+	return _u
+}
+
 // SetAccountID sets the "account" edge to the Account entity by ID.
 func (_u *RecoveryCaseUpdateOne) SetAccountID(id int) *RecoveryCaseUpdateOne {
 	_u.mutation.SetAccountID(id)
@@ -1385,6 +1623,21 @@ func (_u *RecoveryCaseUpdateOne) AddEvents(v ...*CaseEvent) *RecoveryCaseUpdateO
 		ids[i] = v[i].ID
 	}
 	return _u.AddEventIDs(ids...)
+}
+
+// AddQaReviewIDs adds the "qa_reviews" edge to the QAReview entity by IDs.
+func (_u *RecoveryCaseUpdateOne) AddQaReviewIDs(ids ...int) *RecoveryCaseUpdateOne {
+	_u.mutation.AddQaReviewIDs(ids...)
+	return _u
+}
+
+// AddQaReviews adds the "qa_reviews" edges to the QAReview entity.
+func (_u *RecoveryCaseUpdateOne) AddQaReviews(v ...*QAReview) *RecoveryCaseUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddQaReviewIDs(ids...)
 }
 
 // Mutation returns the RecoveryCaseMutation object of the builder.
@@ -1438,6 +1691,27 @@ func (_u *RecoveryCaseUpdateOne) RemoveEvents(v ...*CaseEvent) *RecoveryCaseUpda
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveEventIDs(ids...)
+}
+
+// ClearQaReviews clears all "qa_reviews" edges to the QAReview entity.
+func (_u *RecoveryCaseUpdateOne) ClearQaReviews() *RecoveryCaseUpdateOne {
+	_u.mutation.ClearQaReviews()
+	return _u
+}
+
+// RemoveQaReviewIDs removes the "qa_reviews" edge to QAReview entities by IDs.
+func (_u *RecoveryCaseUpdateOne) RemoveQaReviewIDs(ids ...int) *RecoveryCaseUpdateOne {
+	_u.mutation.RemoveQaReviewIDs(ids...)
+	return _u
+}
+
+// RemoveQaReviews removes "qa_reviews" edges to QAReview entities.
+func (_u *RecoveryCaseUpdateOne) RemoveQaReviews(v ...*QAReview) *RecoveryCaseUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveQaReviewIDs(ids...)
 }
 
 // Where appends a list predicates to the RecoveryCaseUpdate builder.
@@ -1713,6 +1987,32 @@ func (_u *RecoveryCaseUpdateOne) sqlSave(ctx context.Context) (_node *RecoveryCa
 	if _u.mutation.DecidedAtCleared() {
 		_spec.ClearField(recoverycase.FieldDecidedAt, field.TypeTime)
 	}
+	if value, ok := _u.mutation.RiskFlags(); ok {
+		_spec.SetField(recoverycase.FieldRiskFlags, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedRiskFlags(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, recoverycase.FieldRiskFlags, value)
+		})
+	}
+	if _u.mutation.RiskFlagsCleared() {
+		_spec.ClearField(recoverycase.FieldRiskFlags, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.FirstApprovedBy(); ok {
+		_spec.SetField(recoverycase.FieldFirstApprovedBy, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedFirstApprovedBy(); ok {
+		_spec.AddField(recoverycase.FieldFirstApprovedBy, field.TypeInt, value)
+	}
+	if _u.mutation.FirstApprovedByCleared() {
+		_spec.ClearField(recoverycase.FieldFirstApprovedBy, field.TypeInt)
+	}
+	if value, ok := _u.mutation.FirstApprovedAt(); ok {
+		_spec.SetField(recoverycase.FieldFirstApprovedAt, field.TypeTime, value)
+	}
+	if _u.mutation.FirstApprovedAtCleared() {
+		_spec.ClearField(recoverycase.FieldFirstApprovedAt, field.TypeTime)
+	}
 	if _u.mutation.AccountCleared() {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -1825,6 +2125,51 @@ func (_u *RecoveryCaseUpdateOne) sqlSave(ctx context.Context) (_node *RecoveryCa
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(caseevent.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.QaReviewsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   recoverycase.QaReviewsTable,
+			Columns: []string{recoverycase.QaReviewsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(qareview.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedQaReviewsIDs(); len(nodes) > 0 && !_u.mutation.QaReviewsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   recoverycase.QaReviewsTable,
+			Columns: []string{recoverycase.QaReviewsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(qareview.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.QaReviewsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   recoverycase.QaReviewsTable,
+			Columns: []string{recoverycase.QaReviewsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(qareview.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

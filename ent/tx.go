@@ -28,6 +28,10 @@ type Tx struct {
 	KVEntry *KVEntryClient
 	// OutboxMessage is the client for interacting with the OutboxMessage builders.
 	OutboxMessage *OutboxMessageClient
+	// QAReview is the client for interacting with the QAReview builders.
+	QAReview *QAReviewClient
+	// ReasonCode is the client for interacting with the ReasonCode builders.
+	ReasonCode *ReasonCodeClient
 	// RecoveryCase is the client for interacting with the RecoveryCase builders.
 	RecoveryCase *RecoveryCaseClient
 	// SMSCode is the client for interacting with the SMSCode builders.
@@ -174,6 +178,8 @@ func (tx *Tx) init() {
 	tx.Evidence = NewEvidenceClient(tx.config)
 	tx.KVEntry = NewKVEntryClient(tx.config)
 	tx.OutboxMessage = NewOutboxMessageClient(tx.config)
+	tx.QAReview = NewQAReviewClient(tx.config)
+	tx.ReasonCode = NewReasonCodeClient(tx.config)
 	tx.RecoveryCase = NewRecoveryCaseClient(tx.config)
 	tx.SMSCode = NewSMSCodeClient(tx.config)
 	tx.SMSMessage = NewSMSMessageClient(tx.config)

@@ -19,6 +19,7 @@ import (
 	"recoverydesk/internal/accounts"
 	"recoverydesk/internal/clock"
 	"recoverydesk/internal/config"
+	"recoverydesk/internal/dashboard"
 	"recoverydesk/internal/db"
 	"recoverydesk/internal/imagecheck"
 	"recoverydesk/internal/kvstore"
@@ -46,9 +47,11 @@ type Deps struct {
 	Accounts *accounts.Service
 	Recovery *recovery.Service
 	Staff    *staff.Service
-	Enforcer *policies.Enforcer
-	Logger   *slog.Logger
-	Metrics  *prometheus.Registry
+	// Dashboard computes the supervisors' figures.
+	Dashboard *dashboard.Service
+	Enforcer  *policies.Enforcer
+	Logger    *slog.Logger
+	Metrics   *prometheus.Registry
 }
 
 // Server holds the dependencies the handlers share.

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -85,30 +86,10 @@ func TestRoleRouteMatrix(t *testing.T) {
 		t.Fatalf("applicant sign-in: %d %.300s", resp.StatusCode, body)
 	}
 
-	c := "/console/cases/" + number
-	type want map[string]int // actor → status; "*" for all staff not listed
-	matrix := []struct {
-		method, route, path string
-		want                want
-	}{
-		{"GET", "/console/login", "/console/login", want{"*": 200, "anonymous": 200, "applicant": 200}},
-		{"POST", "/console/login", "/console/login", want{"*": 401, "anonymous": 401, "applicant": 401}},
-		{"GET", "/console", "/console", want{"*": 303, "anonymous": 303, "applicant": 303}},
-		{"GET", "/console/totp", "/console/totp", want{"*": 200, "anonymous": 303, "applicant": 303}},
-		// Staff opened the enrolment page above; an empty code is refused.
-		{"POST", "/console/totp", "/console/totp", want{"*": 422, "anonymous": 303, "applicant": 303}},
-		{"GET", "/console/cases", "/console/cases", want{"*": 200, "admin": 403, "anonymous": 303, "applicant": 303}},
-		{"GET", "/console/cases/next", "/console/cases/next", want{"*": 303, "admin": 403, "anonymous": 303, "applicant": 303}},
-		{"GET", "/console/cases/:number", c, want{"*": 200, "outsider": 404, "admin": 403, "anonymous": 303, "applicant": 303}},
-		{"GET", "/console/cases/:number/evidence/:kind", c + "/evidence/id_front", want{"*": 200, "outsider": 404, "admin": 403, "anonymous": 303, "applicant": 303}},
-		{"POST", "/console/cases/:number/notes", c + "/notes", want{"*": 303, "outsider": 404, "admin": 403, "anonymous": 303, "applicant": 303}},
-		// Only supervisors reassign; the form names nobody valid here, so even they get 422.
-		{"POST", "/console/cases/:number/reassign", c + "/reassign", want{"supervisor": 422, "reviewer": 403, "outsider": 403, "admin": 403, "anonymous": 303, "applicant": 303}},
-		{"POST", "/console/cases/:number/decision", c + "/decision", want{"*": 409, "outsider": 404, "admin": 403, "anonymous": 303, "applicant": 303}},
-		// The supervisor comes first in the order below and claims it; then it is taken.
-		{"POST", "/console/cases/:number/claim", c + "/claim", want{"supervisor": 303, "reviewer": 409, "outsider": 404, "admin": 403, "anonymous": 303, "applicant": 303}},
-		{"POST", "/console/logout", "/console/logout", want{"*": 303, "anonymous": 303, "applicant": 303}},
-	}
+	rows := slices.Concat(reviewMatrix(number), auditMatrix(t, s, number), qaMatrix(t, s, number),
+		dashboardMatrix(t, s, number), adminMatrix(t, s, number))
+	// Signing out comes last: it ends each actor's session.
+	matrix := append(rows, matrixRow{"POST", "/console/logout", "/console/logout", want{"*": 303, "anonymous": 303, "applicant": 303}, nil})
 	covered := map[string]bool{}
 	for _, m := range matrix {
 		covered[m.method+" "+m.route] = true
@@ -134,6 +115,9 @@ func TestRoleRouteMatrix(t *testing.T) {
 				resp, body = pc.get(t, m.path)
 			} else {
 				form := url.Values{"outcome": {"approve"}, "version": {"1"}, "note": {"matrix"}, "username": {"x"}, "password": {"y"}}
+				if m.form != nil {
+					form = m.form
+				}
 				if pc.csrf == "" {
 					pc.get(t, "/console/login")
 				}
@@ -143,6 +127,44 @@ func TestRoleRouteMatrix(t *testing.T) {
 				t.Errorf("%s %s as %s: %d, want %d\n%.300s", m.method, m.path, who, resp.StatusCode, expected, body)
 			}
 		}
+	}
+}
+
+// want maps an actor of TestRoleRouteMatrix to the status it must get; "*"
+// stands for every staff actor not listed.
+type want map[string]int
+
+// matrixRow is one route of the role × route matrix: the route as
+// registered, the path requested, the expected statuses, and the form to post
+// (nil: a default form that satisfies no handler's validation by accident).
+type matrixRow struct {
+	method, route, path string
+	want                want
+	form                url.Values
+}
+
+// reviewMatrix are the rows of the sign-in and review routes, for the
+// submitted case number (in 江门, 4407).
+func reviewMatrix(number string) []matrixRow {
+	c := "/console/cases/" + number
+	return []matrixRow{
+		{"GET", "/console/login", "/console/login", want{"*": 200, "anonymous": 200, "applicant": 200}, nil},
+		{"POST", "/console/login", "/console/login", want{"*": 401, "anonymous": 401, "applicant": 401}, nil},
+		{"GET", "/console", "/console", want{"*": 303, "anonymous": 303, "applicant": 303}, nil},
+		{"GET", "/console/totp", "/console/totp", want{"*": 200, "anonymous": 303, "applicant": 303}, nil},
+		// Staff opened the enrolment page above; an empty code is refused.
+		{"POST", "/console/totp", "/console/totp", want{"*": 422, "anonymous": 303, "applicant": 303}, nil},
+		{"GET", "/console/cases", "/console/cases", want{"*": 200, "admin": 403, "anonymous": 303, "applicant": 303}, nil},
+		{"GET", "/console/cases/next", "/console/cases/next", want{"*": 303, "admin": 403, "anonymous": 303, "applicant": 303}, nil},
+		{"GET", "/console/cases/:number", c, want{"*": 200, "outsider": 404, "admin": 403, "anonymous": 303, "applicant": 303}, nil},
+		// An administrator never sees evidence (separation of duties).
+		{"GET", "/console/cases/:number/evidence/:kind", c + "/evidence/id_front", want{"*": 200, "outsider": 404, "admin": 403, "anonymous": 303, "applicant": 303}, nil},
+		{"POST", "/console/cases/:number/notes", c + "/notes", want{"*": 303, "outsider": 404, "admin": 403, "anonymous": 303, "applicant": 303}, nil},
+		// Only supervisors reassign; the form names nobody valid here, so even they get 422.
+		{"POST", "/console/cases/:number/reassign", c + "/reassign", want{"supervisor": 422, "reviewer": 403, "outsider": 403, "admin": 403, "anonymous": 303, "applicant": 303}, nil},
+		{"POST", "/console/cases/:number/decision", c + "/decision", want{"*": 409, "outsider": 404, "admin": 403, "anonymous": 303, "applicant": 303}, nil},
+		// The supervisor comes first in the order below and claims it; then it is taken.
+		{"POST", "/console/cases/:number/claim", c + "/claim", want{"supervisor": 303, "reviewer": 409, "outsider": 404, "admin": 403, "anonymous": 303, "applicant": 303}, nil},
 	}
 }
 

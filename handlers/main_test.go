@@ -101,7 +101,7 @@ func newTestServerOn(t testing.TB, d *db.DB, opts ...serverOption) *testServer {
 		t.Fatal(err)
 	}
 	deps := handlers.Deps{Config: cfg, DB: d, Clock: clk, DevClock: clk, Courier: svc.Courier, Outbox: svc.Outbox, Accounts: svc.Accounts,
-		Recovery: svc.Recovery, Staff: svc.Staff, Enforcer: enforcer, Logger: logger}
+		Recovery: svc.Recovery, Staff: svc.Staff, Dashboard: svc.Dashboard, Enforcer: enforcer, Logger: logger}
 	for _, o := range opts {
 		o(&deps)
 	}

@@ -1,6 +1,8 @@
 package handlers
 
 import (
+	"slices"
+
 	"github.com/gofiber/fiber/v2"
 
 	"recoverydesk/policies"
@@ -20,9 +22,15 @@ type route struct {
 // accessStaff marks console routes: a signed-in staff user, and perm when set.
 const accessStaff = "staff"
 
-// routes is every route of the product, in one table, so a reader sees the
-// whole surface at once.
+// routes is every route of the product, so a reader sees the whole surface
+// at once: this table, then the supervision and administration pages, each
+// area's table beside its handlers.
 func (s *Server) routes() []route {
+	return slices.Concat(s.baseRoutes(), s.auditRoutes(), s.qaRoutes(), s.dashboardRoutes(), s.adminRoutes())
+}
+
+// baseRoutes are the applicant, API, review console, operations and dev routes.
+func (s *Server) baseRoutes() []route {
 	return []route{
 		// Operations.
 		{method: fiber.MethodGet, path: "/healthz", access: "ops", handler: s.healthz},

@@ -81,7 +81,8 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		logger.Warn("dev mode: /dev/sms and /dev/clock are enabled; never run this in production")
 	}
 	svc, err := services.New(services.Options{DB: d, Keys: keys, Clock: clk, Hasher: passhash.Hasher{Params: passhash.Production},
-		Sender: smsSender(cfg), Store: evidence, Holidays: cfg.ExtraHolidays, Workdays: cfg.ExtraWorkdays, Logger: logger})
+		Sender: smsSender(cfg), Store: evidence, Holidays: cfg.ExtraHolidays, Workdays: cfg.ExtraWorkdays,
+		QASamplePercent: cfg.QASamplePercent, Logger: logger})
 	if err != nil {
 		return err
 	}
@@ -108,7 +109,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	app, err := handlers.New(handlers.Deps{
 		Config: cfg, DB: d, Evidence: evidence, Clock: clk, DevClock: devClock,
-		Courier: svc.Courier, Outbox: svc.Outbox, Accounts: svc.Accounts, Recovery: svc.Recovery, Staff: svc.Staff, Enforcer: enforcer,
+		Courier: svc.Courier, Outbox: svc.Outbox, Accounts: svc.Accounts, Recovery: svc.Recovery, Staff: svc.Staff, Dashboard: svc.Dashboard, Enforcer: enforcer,
 		Logger: logger, Metrics: reg,
 	})
 	if err != nil {

@@ -132,7 +132,7 @@ func createStaff(ctx context.Context, d *db.DB, n newStaff) error {
 		if err := enf.Grant(ctx, policies.Subject(key), n.role, n.region); err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx.Ent, audit.Event{
+		return audit.Record(ctx, tx, audit.Event{
 			ActorKind: audit.ActorSystem, Actor: "cli", Action: "staff.created",
 			ObjectType: "staff", ObjectID: key,
 			Detail: map[string]any{"role": n.role, "region": n.region},

@@ -14,6 +14,8 @@ const (
 	Label = "audit_event"
 	// FieldID holds the string denoting the id field in the database.
 	FieldID = "id"
+	// FieldSeq holds the string denoting the seq field in the database.
+	FieldSeq = "seq"
 	// FieldAt holds the string denoting the at field in the database.
 	FieldAt = "at"
 	// FieldActorKind holds the string denoting the actor_kind field in the database.
@@ -43,6 +45,7 @@ const (
 // Columns holds all SQL columns for auditevent fields.
 var Columns = []string{
 	FieldID,
+	FieldSeq,
 	FieldAt,
 	FieldActorKind,
 	FieldActor,
@@ -113,6 +116,11 @@ type OrderOption func(*sql.Selector)
 // ByID orders the results by the id field.
 func ByID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldID, opts...).ToFunc()
+}
+
+// BySeq orders the results by the seq field.
+func BySeq(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSeq, opts...).ToFunc()
 }
 
 // ByAt orders the results by the at field.

@@ -92,6 +92,30 @@ func (f OutboxMessageFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Valu
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.OutboxMessageMutation", m)
 }
 
+// The QAReviewFunc type is an adapter to allow the use of ordinary
+// function as QAReview mutator.
+type QAReviewFunc func(context.Context, *ent.QAReviewMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f QAReviewFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.QAReviewMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.QAReviewMutation", m)
+}
+
+// The ReasonCodeFunc type is an adapter to allow the use of ordinary
+// function as ReasonCode mutator.
+type ReasonCodeFunc func(context.Context, *ent.ReasonCodeMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ReasonCodeFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ReasonCodeMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ReasonCodeMutation", m)
+}
+
 // The RecoveryCaseFunc type is an adapter to allow the use of ordinary
 // function as RecoveryCase mutator.
 type RecoveryCaseFunc func(context.Context, *ent.RecoveryCaseMutation) (ent.Value, error)

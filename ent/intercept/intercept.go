@@ -15,6 +15,8 @@ import (
 	"recoverydesk/ent/kventry"
 	"recoverydesk/ent/outboxmessage"
 	"recoverydesk/ent/predicate"
+	"recoverydesk/ent/qareview"
+	"recoverydesk/ent/reasoncode"
 	"recoverydesk/ent/recoverycase"
 	"recoverydesk/ent/smscode"
 	"recoverydesk/ent/smsmessage"
@@ -268,6 +270,60 @@ func (f TraverseOutboxMessage) Traverse(ctx context.Context, q ent.Query) error 
 	return fmt.Errorf("unexpected query type %T. expect *ent.OutboxMessageQuery", q)
 }
 
+// The QAReviewFunc type is an adapter to allow the use of ordinary function as a Querier.
+type QAReviewFunc func(context.Context, *ent.QAReviewQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f QAReviewFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.QAReviewQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.QAReviewQuery", q)
+}
+
+// The TraverseQAReview type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseQAReview func(context.Context, *ent.QAReviewQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseQAReview) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseQAReview) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.QAReviewQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.QAReviewQuery", q)
+}
+
+// The ReasonCodeFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ReasonCodeFunc func(context.Context, *ent.ReasonCodeQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ReasonCodeFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ReasonCodeQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ReasonCodeQuery", q)
+}
+
+// The TraverseReasonCode type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseReasonCode func(context.Context, *ent.ReasonCodeQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseReasonCode) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseReasonCode) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ReasonCodeQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ReasonCodeQuery", q)
+}
+
 // The RecoveryCaseFunc type is an adapter to allow the use of ordinary function as a Querier.
 type RecoveryCaseFunc func(context.Context, *ent.RecoveryCaseQuery) (ent.Value, error)
 
@@ -393,6 +449,10 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.KVEntryQuery, predicate.KVEntry, kventry.OrderOption]{typ: ent.TypeKVEntry, tq: q}, nil
 	case *ent.OutboxMessageQuery:
 		return &query[*ent.OutboxMessageQuery, predicate.OutboxMessage, outboxmessage.OrderOption]{typ: ent.TypeOutboxMessage, tq: q}, nil
+	case *ent.QAReviewQuery:
+		return &query[*ent.QAReviewQuery, predicate.QAReview, qareview.OrderOption]{typ: ent.TypeQAReview, tq: q}, nil
+	case *ent.ReasonCodeQuery:
+		return &query[*ent.ReasonCodeQuery, predicate.ReasonCode, reasoncode.OrderOption]{typ: ent.TypeReasonCode, tq: q}, nil
 	case *ent.RecoveryCaseQuery:
 		return &query[*ent.RecoveryCaseQuery, predicate.RecoveryCase, recoverycase.OrderOption]{typ: ent.TypeRecoveryCase, tq: q}, nil
 	case *ent.SMSCodeQuery:

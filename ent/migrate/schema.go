@@ -62,6 +62,7 @@ var (
 	// AuditEventsColumns holds the columns for the "audit_events" table.
 	AuditEventsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "seq", Type: field.TypeInt64, Unique: true, Nullable: true},
 		{Name: "at", Type: field.TypeTime},
 		{Name: "actor_kind", Type: field.TypeString, Size: 16},
 		{Name: "actor", Type: field.TypeString, Size: 64},
@@ -83,17 +84,17 @@ var (
 			{
 				Name:    "auditevent_at",
 				Unique:  false,
-				Columns: []*schema.Column{AuditEventsColumns[1]},
+				Columns: []*schema.Column{AuditEventsColumns[2]},
 			},
 			{
 				Name:    "auditevent_actor_at",
 				Unique:  false,
-				Columns: []*schema.Column{AuditEventsColumns[3], AuditEventsColumns[1]},
+				Columns: []*schema.Column{AuditEventsColumns[4], AuditEventsColumns[2]},
 			},
 			{
 				Name:    "auditevent_object_type_object_id",
 				Unique:  false,
-				Columns: []*schema.Column{AuditEventsColumns[5], AuditEventsColumns[6]},
+				Columns: []*schema.Column{AuditEventsColumns[6], AuditEventsColumns[7]},
 			},
 		},
 	}
@@ -234,6 +235,64 @@ var (
 			},
 		},
 	}
+	// QaReviewsColumns holds the columns for the "qa_reviews" table.
+	QaReviewsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "outcome", Type: field.TypeEnum, Enums: []string{"approve", "reject", "return"}},
+		{Name: "decided_by", Type: field.TypeInt},
+		{Name: "decided_at", Type: field.TypeTime},
+		{Name: "region_code", Type: field.TypeString, Size: 12},
+		{Name: "why", Type: field.TypeEnum, Enums: []string{"sampled", "flagged"}},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"open", "agreed", "disagreed"}, Default: "open"},
+		{Name: "reviewer_id", Type: field.TypeInt, Nullable: true},
+		{Name: "comment", Type: field.TypeString, Size: 2147483647, Default: ""},
+		{Name: "action", Type: field.TypeEnum, Nullable: true, Enums: []string{"none", "cancel_password", "reopen"}},
+		{Name: "reviewed_at", Type: field.TypeTime, Nullable: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "case_id", Type: field.TypeUUID},
+	}
+	// QaReviewsTable holds the schema information for the "qa_reviews" table.
+	QaReviewsTable = &schema.Table{
+		Name:       "qa_reviews",
+		Columns:    QaReviewsColumns,
+		PrimaryKey: []*schema.Column{QaReviewsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "qa_reviews_recovery_cases_qa_reviews",
+				Columns:    []*schema.Column{QaReviewsColumns[12]},
+				RefColumns: []*schema.Column{RecoveryCasesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "qareview_status_decided_at",
+				Unique:  false,
+				Columns: []*schema.Column{QaReviewsColumns[6], QaReviewsColumns[3]},
+			},
+			{
+				Name:    "qareview_case_id",
+				Unique:  false,
+				Columns: []*schema.Column{QaReviewsColumns[12]},
+			},
+		},
+	}
+	// ReasonCodesColumns holds the columns for the "reason_codes" table.
+	ReasonCodesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "code", Type: field.TypeString, Unique: true, Size: 40},
+		{Name: "text", Type: field.TypeString, Size: 200},
+		{Name: "active", Type: field.TypeBool, Default: true},
+		{Name: "position", Type: field.TypeInt, Default: 0},
+	}
+	// ReasonCodesTable holds the schema information for the "reason_codes" table.
+	ReasonCodesTable = &schema.Table{
+		Name:       "reason_codes",
+		Columns:    ReasonCodesColumns,
+		PrimaryKey: []*schema.Column{ReasonCodesColumns[0]},
+	}
 	// RecoveryCasesColumns holds the columns for the "recovery_cases" table.
 	RecoveryCasesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeUUID},
@@ -241,7 +300,7 @@ var (
 		{Name: "updated_at", Type: field.TypeTime},
 		{Name: "case_number", Type: field.TypeString, Unique: true, Nullable: true, Size: 16},
 		{Name: "kind", Type: field.TypeEnum, Enums: []string{"person", "unit"}},
-		{Name: "status", Type: field.TypeEnum, Enums: []string{"draft", "submitted", "in_review", "returned", "approved", "rejected", "expired"}, Default: "draft"},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"draft", "submitted", "in_review", "awaiting_second", "returned", "approved", "rejected", "expired"}, Default: "draft"},
 		{Name: "version", Type: field.TypeInt, Default: 1},
 		{Name: "region_code", Type: field.TypeString, Size: 12},
 		{Name: "typed_username", Type: field.TypeString, Size: 64, Default: ""},
@@ -262,6 +321,9 @@ var (
 		{Name: "decision_note", Type: field.TypeString, Size: 2147483647, Default: ""},
 		{Name: "decided_by", Type: field.TypeInt, Nullable: true},
 		{Name: "decided_at", Type: field.TypeTime, Nullable: true},
+		{Name: "risk_flags", Type: field.TypeJSON, Nullable: true},
+		{Name: "first_approved_by", Type: field.TypeInt, Nullable: true},
+		{Name: "first_approved_at", Type: field.TypeTime, Nullable: true},
 		{Name: "account_cases", Type: field.TypeInt},
 	}
 	// RecoveryCasesTable holds the schema information for the "recovery_cases" table.
@@ -272,7 +334,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "recovery_cases_accounts_cases",
-				Columns:    []*schema.Column{RecoveryCasesColumns[26]},
+				Columns:    []*schema.Column{RecoveryCasesColumns[29]},
 				RefColumns: []*schema.Column{AccountsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -391,6 +453,8 @@ var (
 		EvidencesTable,
 		KvEntriesTable,
 		OutboxMessagesTable,
+		QaReviewsTable,
+		ReasonCodesTable,
 		RecoveryCasesTable,
 		SmsCodesTable,
 		SmsMessagesTable,
@@ -405,5 +469,6 @@ func init() {
 	KvEntriesTable.Annotation = &entsql.Annotation{
 		Table: "kv_entries",
 	}
+	QaReviewsTable.ForeignKeys[0].RefTable = RecoveryCasesTable
 	RecoveryCasesTable.ForeignKeys[0].RefTable = AccountsTable
 }

@@ -27,6 +27,12 @@ type KVEntry func(*sql.Selector)
 // OutboxMessage is the predicate function for outboxmessage builders.
 type OutboxMessage func(*sql.Selector)
 
+// QAReview is the predicate function for qareview builders.
+type QAReview func(*sql.Selector)
+
+// ReasonCode is the predicate function for reasoncode builders.
+type ReasonCode func(*sql.Selector)
+
 // RecoveryCase is the predicate function for recoverycase builders.
 type RecoveryCase func(*sql.Selector)
 

@@ -68,12 +68,20 @@ const (
 	FieldDecidedBy = "decided_by"
 	// FieldDecidedAt holds the string denoting the decided_at field in the database.
 	FieldDecidedAt = "decided_at"
+	// FieldRiskFlags holds the string denoting the risk_flags field in the database.
+	FieldRiskFlags = "risk_flags"
+	// FieldFirstApprovedBy holds the string denoting the first_approved_by field in the database.
+	FieldFirstApprovedBy = "first_approved_by"
+	// FieldFirstApprovedAt holds the string denoting the first_approved_at field in the database.
+	FieldFirstApprovedAt = "first_approved_at"
 	// EdgeAccount holds the string denoting the account edge name in mutations.
 	EdgeAccount = "account"
 	// EdgeEvidence holds the string denoting the evidence edge name in mutations.
 	EdgeEvidence = "evidence"
 	// EdgeEvents holds the string denoting the events edge name in mutations.
 	EdgeEvents = "events"
+	// EdgeQaReviews holds the string denoting the qa_reviews edge name in mutations.
+	EdgeQaReviews = "qa_reviews"
 	// Table holds the table name of the recoverycase in the database.
 	Table = "recovery_cases"
 	// AccountTable is the table that holds the account relation/edge.
@@ -97,6 +105,13 @@ const (
 	EventsInverseTable = "case_events"
 	// EventsColumn is the table column denoting the events relation/edge.
 	EventsColumn = "case_id"
+	// QaReviewsTable is the table that holds the qa_reviews relation/edge.
+	QaReviewsTable = "qa_reviews"
+	// QaReviewsInverseTable is the table name for the QAReview entity.
+	// It exists in this package in order to avoid circular dependency with the "qareview" package.
+	QaReviewsInverseTable = "qa_reviews"
+	// QaReviewsColumn is the table column denoting the qa_reviews relation/edge.
+	QaReviewsColumn = "case_id"
 )
 
 // Columns holds all SQL columns for recoverycase fields.
@@ -127,6 +142,9 @@ var Columns = []string{
 	FieldDecisionNote,
 	FieldDecidedBy,
 	FieldDecidedAt,
+	FieldRiskFlags,
+	FieldFirstApprovedBy,
+	FieldFirstApprovedAt,
 }
 
 // ForeignKeys holds the SQL foreign-keys that are owned by the "recovery_cases"
@@ -219,7 +237,7 @@ const DefaultStatus state.Status = "draft"
 // StatusValidator is a validator for the "status" field enum values. It is called by the builders before save.
 func StatusValidator(s state.Status) error {
 	switch s {
-	case "draft", "submitted", "in_review", "returned", "approved", "rejected", "expired":
+	case "draft", "submitted", "in_review", "awaiting_second", "returned", "approved", "rejected", "expired":
 		return nil
 	default:
 		return fmt.Errorf("recoverycase: invalid enum value for status field: %q", s)
@@ -368,6 +386,16 @@ func ByDecidedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldDecidedAt, opts...).ToFunc()
 }
 
+// ByFirstApprovedBy orders the results by the first_approved_by field.
+func ByFirstApprovedBy(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldFirstApprovedBy, opts...).ToFunc()
+}
+
+// ByFirstApprovedAt orders the results by the first_approved_at field.
+func ByFirstApprovedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldFirstApprovedAt, opts...).ToFunc()
+}
+
 // ByAccountField orders the results by account field.
 func ByAccountField(field string, opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
@@ -402,6 +430,20 @@ func ByEvents(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newEventsStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
+
+// ByQaReviewsCount orders the results by qa_reviews count.
+func ByQaReviewsCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newQaReviewsStep(), opts...)
+	}
+}
+
+// ByQaReviews orders the results by qa_reviews terms.
+func ByQaReviews(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newQaReviewsStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
 func newAccountStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -421,5 +463,12 @@ func newEventsStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(EventsInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, EventsTable, EventsColumn),
+	)
+}
+func newQaReviewsStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(QaReviewsInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, QaReviewsTable, QaReviewsColumn),
 	)
 }

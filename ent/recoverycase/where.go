@@ -157,6 +157,16 @@ func DecidedAt(v time.Time) predicate.RecoveryCase {
 	return predicate.RecoveryCase(sql.FieldEQ(FieldDecidedAt, v))
 }
 
+// FirstApprovedBy applies equality check predicate on the "first_approved_by" field. It's identical to FirstApprovedByEQ.
+func FirstApprovedBy(v int) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldEQ(FieldFirstApprovedBy, v))
+}
+
+// FirstApprovedAt applies equality check predicate on the "first_approved_at" field. It's identical to FirstApprovedAtEQ.
+func FirstApprovedAt(v time.Time) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldEQ(FieldFirstApprovedAt, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.RecoveryCase {
 	return predicate.RecoveryCase(sql.FieldEQ(FieldCreatedAt, v))
@@ -1312,6 +1322,116 @@ func DecidedAtNotNil() predicate.RecoveryCase {
 	return predicate.RecoveryCase(sql.FieldNotNull(FieldDecidedAt))
 }
 
+// RiskFlagsIsNil applies the IsNil predicate on the "risk_flags" field.
+func RiskFlagsIsNil() predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldIsNull(FieldRiskFlags))
+}
+
+// RiskFlagsNotNil applies the NotNil predicate on the "risk_flags" field.
+func RiskFlagsNotNil() predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldNotNull(FieldRiskFlags))
+}
+
+// FirstApprovedByEQ applies the EQ predicate on the "first_approved_by" field.
+func FirstApprovedByEQ(v int) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldEQ(FieldFirstApprovedBy, v))
+}
+
+// FirstApprovedByNEQ applies the NEQ predicate on the "first_approved_by" field.
+func FirstApprovedByNEQ(v int) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldNEQ(FieldFirstApprovedBy, v))
+}
+
+// FirstApprovedByIn applies the In predicate on the "first_approved_by" field.
+func FirstApprovedByIn(vs ...int) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldIn(FieldFirstApprovedBy, vs...))
+}
+
+// FirstApprovedByNotIn applies the NotIn predicate on the "first_approved_by" field.
+func FirstApprovedByNotIn(vs ...int) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldNotIn(FieldFirstApprovedBy, vs...))
+}
+
+// FirstApprovedByGT applies the GT predicate on the "first_approved_by" field.
+func FirstApprovedByGT(v int) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldGT(FieldFirstApprovedBy, v))
+}
+
+// FirstApprovedByGTE applies the GTE predicate on the "first_approved_by" field.
+func FirstApprovedByGTE(v int) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldGTE(FieldFirstApprovedBy, v))
+}
+
+// FirstApprovedByLT applies the LT predicate on the "first_approved_by" field.
+func FirstApprovedByLT(v int) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldLT(FieldFirstApprovedBy, v))
+}
+
+// FirstApprovedByLTE applies the LTE predicate on the "first_approved_by" field.
+func FirstApprovedByLTE(v int) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldLTE(FieldFirstApprovedBy, v))
+}
+
+// FirstApprovedByIsNil applies the IsNil predicate on the "first_approved_by" field.
+func FirstApprovedByIsNil() predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldIsNull(FieldFirstApprovedBy))
+}
+
+// FirstApprovedByNotNil applies the NotNil predicate on the "first_approved_by" field.
+func FirstApprovedByNotNil() predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldNotNull(FieldFirstApprovedBy))
+}
+
+// FirstApprovedAtEQ applies the EQ predicate on the "first_approved_at" field.
+func FirstApprovedAtEQ(v time.Time) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldEQ(FieldFirstApprovedAt, v))
+}
+
+// FirstApprovedAtNEQ applies the NEQ predicate on the "first_approved_at" field.
+func FirstApprovedAtNEQ(v time.Time) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldNEQ(FieldFirstApprovedAt, v))
+}
+
+// FirstApprovedAtIn applies the In predicate on the "first_approved_at" field.
+func FirstApprovedAtIn(vs ...time.Time) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldIn(FieldFirstApprovedAt, vs...))
+}
+
+// FirstApprovedAtNotIn applies the NotIn predicate on the "first_approved_at" field.
+func FirstApprovedAtNotIn(vs ...time.Time) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldNotIn(FieldFirstApprovedAt, vs...))
+}
+
+// FirstApprovedAtGT applies the GT predicate on the "first_approved_at" field.
+func FirstApprovedAtGT(v time.Time) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldGT(FieldFirstApprovedAt, v))
+}
+
+// FirstApprovedAtGTE applies the GTE predicate on the "first_approved_at" field.
+func FirstApprovedAtGTE(v time.Time) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldGTE(FieldFirstApprovedAt, v))
+}
+
+// FirstApprovedAtLT applies the LT predicate on the "first_approved_at" field.
+func FirstApprovedAtLT(v time.Time) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldLT(FieldFirstApprovedAt, v))
+}
+
+// FirstApprovedAtLTE applies the LTE predicate on the "first_approved_at" field.
+func FirstApprovedAtLTE(v time.Time) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldLTE(FieldFirstApprovedAt, v))
+}
+
+// FirstApprovedAtIsNil applies the IsNil predicate on the "first_approved_at" field.
+func FirstApprovedAtIsNil() predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldIsNull(FieldFirstApprovedAt))
+}
+
+// FirstApprovedAtNotNil applies the NotNil predicate on the "first_approved_at" field.
+func FirstApprovedAtNotNil() predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldNotNull(FieldFirstApprovedAt))
+}
+
 // HasAccount applies the HasEdge predicate on the "account" edge.
 func HasAccount() predicate.RecoveryCase {
 	return predicate.RecoveryCase(func(s *sql.Selector) {
@@ -1373,6 +1493,29 @@ func HasEvents() predicate.RecoveryCase {
 func HasEventsWith(preds ...predicate.CaseEvent) predicate.RecoveryCase {
 	return predicate.RecoveryCase(func(s *sql.Selector) {
 		step := newEventsStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasQaReviews applies the HasEdge predicate on the "qa_reviews" edge.
+func HasQaReviews() predicate.RecoveryCase {
+	return predicate.RecoveryCase(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, QaReviewsTable, QaReviewsColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasQaReviewsWith applies the HasEdge predicate on the "qa_reviews" edge with a given conditions (other predicates).
+func HasQaReviewsWith(preds ...predicate.QAReview) predicate.RecoveryCase {
+	return predicate.RecoveryCase(func(s *sql.Selector) {
+		step := newQaReviewsStep()
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)

@@ -10,6 +10,8 @@ import (
 	"recoverydesk/ent/evidence"
 	"recoverydesk/ent/kventry"
 	"recoverydesk/ent/outboxmessage"
+	"recoverydesk/ent/qareview"
+	"recoverydesk/ent/reasoncode"
 	"recoverydesk/ent/recoverycase"
 	"recoverydesk/ent/schema"
 	"recoverydesk/ent/smscode"
@@ -82,53 +84,53 @@ func init() {
 	auditeventFields := schema.AuditEvent{}.Fields()
 	_ = auditeventFields
 	// auditeventDescAt is the schema descriptor for at field.
-	auditeventDescAt := auditeventFields[0].Descriptor()
+	auditeventDescAt := auditeventFields[1].Descriptor()
 	// auditevent.DefaultAt holds the default value on creation for the at field.
 	auditevent.DefaultAt = auditeventDescAt.Default.(func() time.Time)
 	// auditeventDescActorKind is the schema descriptor for actor_kind field.
-	auditeventDescActorKind := auditeventFields[1].Descriptor()
+	auditeventDescActorKind := auditeventFields[2].Descriptor()
 	// auditevent.ActorKindValidator is a validator for the "actor_kind" field. It is called by the builders before save.
 	auditevent.ActorKindValidator = auditeventDescActorKind.Validators[0].(func(string) error)
 	// auditeventDescActor is the schema descriptor for actor field.
-	auditeventDescActor := auditeventFields[2].Descriptor()
+	auditeventDescActor := auditeventFields[3].Descriptor()
 	// auditevent.ActorValidator is a validator for the "actor" field. It is called by the builders before save.
 	auditevent.ActorValidator = auditeventDescActor.Validators[0].(func(string) error)
 	// auditeventDescAction is the schema descriptor for action field.
-	auditeventDescAction := auditeventFields[3].Descriptor()
+	auditeventDescAction := auditeventFields[4].Descriptor()
 	// auditevent.ActionValidator is a validator for the "action" field. It is called by the builders before save.
 	auditevent.ActionValidator = auditeventDescAction.Validators[0].(func(string) error)
 	// auditeventDescObjectType is the schema descriptor for object_type field.
-	auditeventDescObjectType := auditeventFields[4].Descriptor()
+	auditeventDescObjectType := auditeventFields[5].Descriptor()
 	// auditevent.DefaultObjectType holds the default value on creation for the object_type field.
 	auditevent.DefaultObjectType = auditeventDescObjectType.Default.(string)
 	// auditevent.ObjectTypeValidator is a validator for the "object_type" field. It is called by the builders before save.
 	auditevent.ObjectTypeValidator = auditeventDescObjectType.Validators[0].(func(string) error)
 	// auditeventDescObjectID is the schema descriptor for object_id field.
-	auditeventDescObjectID := auditeventFields[5].Descriptor()
+	auditeventDescObjectID := auditeventFields[6].Descriptor()
 	// auditevent.DefaultObjectID holds the default value on creation for the object_id field.
 	auditevent.DefaultObjectID = auditeventDescObjectID.Default.(string)
 	// auditevent.ObjectIDValidator is a validator for the "object_id" field. It is called by the builders before save.
 	auditevent.ObjectIDValidator = auditeventDescObjectID.Validators[0].(func(string) error)
 	// auditeventDescIP is the schema descriptor for ip field.
-	auditeventDescIP := auditeventFields[7].Descriptor()
+	auditeventDescIP := auditeventFields[8].Descriptor()
 	// auditevent.DefaultIP holds the default value on creation for the ip field.
 	auditevent.DefaultIP = auditeventDescIP.Default.(string)
 	// auditevent.IPValidator is a validator for the "ip" field. It is called by the builders before save.
 	auditevent.IPValidator = auditeventDescIP.Validators[0].(func(string) error)
 	// auditeventDescRequestID is the schema descriptor for request_id field.
-	auditeventDescRequestID := auditeventFields[8].Descriptor()
+	auditeventDescRequestID := auditeventFields[9].Descriptor()
 	// auditevent.DefaultRequestID holds the default value on creation for the request_id field.
 	auditevent.DefaultRequestID = auditeventDescRequestID.Default.(string)
 	// auditevent.RequestIDValidator is a validator for the "request_id" field. It is called by the builders before save.
 	auditevent.RequestIDValidator = auditeventDescRequestID.Validators[0].(func(string) error)
 	// auditeventDescPrevHash is the schema descriptor for prev_hash field.
-	auditeventDescPrevHash := auditeventFields[9].Descriptor()
+	auditeventDescPrevHash := auditeventFields[10].Descriptor()
 	// auditevent.DefaultPrevHash holds the default value on creation for the prev_hash field.
 	auditevent.DefaultPrevHash = auditeventDescPrevHash.Default.(string)
 	// auditevent.PrevHashValidator is a validator for the "prev_hash" field. It is called by the builders before save.
 	auditevent.PrevHashValidator = auditeventDescPrevHash.Validators[0].(func(string) error)
 	// auditeventDescHash is the schema descriptor for hash field.
-	auditeventDescHash := auditeventFields[10].Descriptor()
+	auditeventDescHash := auditeventFields[11].Descriptor()
 	// auditevent.DefaultHash holds the default value on creation for the hash field.
 	auditevent.DefaultHash = auditeventDescHash.Default.(string)
 	// auditevent.HashValidator is a validator for the "hash" field. It is called by the builders before save.
@@ -240,6 +242,51 @@ func init() {
 	outboxmessageDescCreatedAt := outboxmessageFields[2].Descriptor()
 	// outboxmessage.DefaultCreatedAt holds the default value on creation for the created_at field.
 	outboxmessage.DefaultCreatedAt = outboxmessageDescCreatedAt.Default.(func() time.Time)
+	qareviewFields := schema.QAReview{}.Fields()
+	_ = qareviewFields
+	// qareviewDescRegionCode is the schema descriptor for region_code field.
+	qareviewDescRegionCode := qareviewFields[4].Descriptor()
+	// qareview.RegionCodeValidator is a validator for the "region_code" field. It is called by the builders before save.
+	qareview.RegionCodeValidator = qareviewDescRegionCode.Validators[0].(func(string) error)
+	// qareviewDescComment is the schema descriptor for comment field.
+	qareviewDescComment := qareviewFields[8].Descriptor()
+	// qareview.DefaultComment holds the default value on creation for the comment field.
+	qareview.DefaultComment = qareviewDescComment.Default.(string)
+	// qareviewDescCreatedAt is the schema descriptor for created_at field.
+	qareviewDescCreatedAt := qareviewFields[11].Descriptor()
+	// qareview.DefaultCreatedAt holds the default value on creation for the created_at field.
+	qareview.DefaultCreatedAt = qareviewDescCreatedAt.Default.(func() time.Time)
+	reasoncodeMixin := schema.ReasonCode{}.Mixin()
+	reasoncodeMixinFields0 := reasoncodeMixin[0].Fields()
+	_ = reasoncodeMixinFields0
+	reasoncodeFields := schema.ReasonCode{}.Fields()
+	_ = reasoncodeFields
+	// reasoncodeDescCreatedAt is the schema descriptor for created_at field.
+	reasoncodeDescCreatedAt := reasoncodeMixinFields0[0].Descriptor()
+	// reasoncode.DefaultCreatedAt holds the default value on creation for the created_at field.
+	reasoncode.DefaultCreatedAt = reasoncodeDescCreatedAt.Default.(func() time.Time)
+	// reasoncodeDescUpdatedAt is the schema descriptor for updated_at field.
+	reasoncodeDescUpdatedAt := reasoncodeMixinFields0[1].Descriptor()
+	// reasoncode.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	reasoncode.DefaultUpdatedAt = reasoncodeDescUpdatedAt.Default.(func() time.Time)
+	// reasoncode.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	reasoncode.UpdateDefaultUpdatedAt = reasoncodeDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// reasoncodeDescCode is the schema descriptor for code field.
+	reasoncodeDescCode := reasoncodeFields[0].Descriptor()
+	// reasoncode.CodeValidator is a validator for the "code" field. It is called by the builders before save.
+	reasoncode.CodeValidator = reasoncodeDescCode.Validators[0].(func(string) error)
+	// reasoncodeDescText is the schema descriptor for text field.
+	reasoncodeDescText := reasoncodeFields[1].Descriptor()
+	// reasoncode.TextValidator is a validator for the "text" field. It is called by the builders before save.
+	reasoncode.TextValidator = reasoncodeDescText.Validators[0].(func(string) error)
+	// reasoncodeDescActive is the schema descriptor for active field.
+	reasoncodeDescActive := reasoncodeFields[2].Descriptor()
+	// reasoncode.DefaultActive holds the default value on creation for the active field.
+	reasoncode.DefaultActive = reasoncodeDescActive.Default.(bool)
+	// reasoncodeDescPosition is the schema descriptor for position field.
+	reasoncodeDescPosition := reasoncodeFields[3].Descriptor()
+	// reasoncode.DefaultPosition holds the default value on creation for the position field.
+	reasoncode.DefaultPosition = reasoncodeDescPosition.Default.(int)
 	recoverycaseMixin := schema.RecoveryCase{}.Mixin()
 	recoverycaseHooks := schema.RecoveryCase{}.Hooks()
 	recoverycase.Hooks[0] = recoverycaseHooks[0]

@@ -16,6 +16,9 @@ type AuditEvent struct{ ent.Schema }
 // Fields of AuditEvent.
 func (AuditEvent) Fields() []ent.Field {
 	return []ent.Field{
+		// seq is the entry's position in the hash chain (1, 2, 3, …), given
+		// under the chain lock; unique, so two appends can never share one.
+		field.Int64("seq").Optional().Nillable().Unique().Immutable(),
 		field.Time("at").Default(time.Now).Immutable(),
 		// actor_kind is staff, account, applicant or system.
 		field.String("actor_kind").MaxLen(16).Immutable(),

@@ -53,6 +53,14 @@ func (RecoveryCase) Fields() []ent.Field {
 		field.Text("decision_note").Default(""),
 		field.Int("decided_by").Optional().Nillable(),
 		field.Time("decided_at").Optional().Nillable(),
+		// risk_flags are the four-eyes reasons found when the reviewer
+		// approved (duplicate_evidence, low_similarity, recently_locked,
+		// recently_rejected); any flag holds the approval for a supervisor.
+		field.JSON("risk_flags", []string{}).Optional(),
+		// first_approved_by/at record the reviewer's approval of a flagged
+		// case while it awaits the supervisor's second approval.
+		field.Int("first_approved_by").Optional().Nillable(),
+		field.Time("first_approved_at").Optional().Nillable(),
 	}
 }
 
@@ -62,6 +70,7 @@ func (RecoveryCase) Edges() []ent.Edge {
 		edge.From("account", Account.Type).Ref("cases").Unique().Required(),
 		edge.To("evidence", Evidence.Type),
 		edge.To("events", CaseEvent.Type),
+		edge.To("qa_reviews", QAReview.Type),
 	}
 }
 

@@ -110,7 +110,7 @@ func (s *Service) applyAttempt(ctx context.Context, tx *db.Tx, a *ent.Account, c
 		upd.SetPasswordHash(a.PasswordHash).ClearPendingPasswordHash().ClearPendingEffectiveAt().
 			SetFailedLogins(0).ClearLockedUntil().SetPasswordChangedAt(now)
 		chk.matchesCurrent, chk.matchesPending = promoted && chk.matchesPending, false
-		if err := audit.Record(ctx, tx.Ent, withAction(ev, "password.activated", nil)); err != nil {
+		if err := audit.Record(ctx, tx, withAction(ev, "password.activated", nil)); err != nil {
 			return nil, nil, err
 		}
 	} else if a.PasswordHash != chk.acc.PasswordHash {
@@ -121,7 +121,7 @@ func (s *Service) applyAttempt(ctx context.Context, tx *db.Tx, a *ent.Account, c
 		if err := upd.Exec(ctx); err != nil {
 			return nil, nil, err
 		}
-		return nil, lockedError(*a.LockedUntil), audit.Record(ctx, tx.Ent, withAction(ev, purpose+".refused_locked", nil))
+		return nil, lockedError(*a.LockedUntil), audit.Record(ctx, tx, withAction(ev, purpose+".refused_locked", nil))
 	}
 	if a.LockedUntil != nil { // the lock has run out: a fresh count
 		a.FailedLogins = 0
@@ -133,12 +133,12 @@ func (s *Service) applyAttempt(ctx context.Context, tx *db.Tx, a *ent.Account, c
 		if err != nil {
 			return nil, nil, err
 		}
-		return a, nil, audit.Record(ctx, tx.Ent, withAction(ev, purpose+".success", nil))
+		return a, nil, audit.Record(ctx, tx, withAction(ev, purpose+".success", nil))
 	case chk.matchesPending && a.PendingPasswordHash != "":
 		if err := upd.Exec(ctx); err != nil {
 			return nil, nil, err
 		}
-		return nil, notEffectiveError(a.PendingEffectiveAt), audit.Record(ctx, tx.Ent, withAction(ev, purpose+".pending_not_effective", nil))
+		return nil, notEffectiveError(a.PendingEffectiveAt), audit.Record(ctx, tx, withAction(ev, purpose+".pending_not_effective", nil))
 	}
 	stored, until, left := rules.DefaultLockout.Fail(a.FailedLogins, now)
 	upd.SetFailedLogins(stored)
@@ -147,15 +147,15 @@ func (s *Service) applyAttempt(ctx context.Context, tx *db.Tx, a *ent.Account, c
 		if err := upd.SetLockedUntil(*until).Exec(ctx); err != nil {
 			return nil, nil, err
 		}
-		if err := audit.Record(ctx, tx.Ent, failure); err != nil {
+		if err := audit.Record(ctx, tx, failure); err != nil {
 			return nil, nil, err
 		}
-		return nil, lockedError(*until), audit.Record(ctx, tx.Ent, withAction(ev, "account.locked", map[string]any{"until": *until}))
+		return nil, lockedError(*until), audit.Record(ctx, tx, withAction(ev, "account.locked", map[string]any{"until": *until}))
 	}
 	if err := upd.Exec(ctx); err != nil {
 		return nil, nil, err
 	}
-	return nil, attemptsLeftError(left), audit.Record(ctx, tx.Ent, failure)
+	return nil, attemptsLeftError(left), audit.Record(ctx, tx, failure)
 }
 
 // notEffectiveError answers the new password before its time. Until its SMS
@@ -194,8 +194,10 @@ func (s *Service) recordFailure(ctx context.Context, username, purpose, reason s
 	if len(username) > 64 {
 		username = username[:64]
 	}
-	err := audit.Record(ctx, s.db.Ent, audit.Event{At: s.clock.Now(), ActorKind: audit.ActorApplicant, Actor: username,
-		Action: purpose + ".failure", ObjectType: "account", ObjectID: username, Detail: map[string]any{"reason": reason}})
+	err := s.db.InTx(ctx, func(tx *db.Tx) error {
+		return audit.Record(ctx, tx, audit.Event{At: s.clock.Now(), ActorKind: audit.ActorApplicant, Actor: username,
+			Action: purpose + ".failure", ObjectType: "account", ObjectID: username, Detail: map[string]any{"reason": reason}})
+	})
 	if err != nil {
 		s.logger.WarnContext(ctx, "audit failed login", "err", err)
 	}
@@ -241,7 +243,7 @@ func (s *Service) ChangePassword(ctx context.Context, in PasswordChange) error {
 			ClearPendingEffectiveAt().SetPasswordChangedAt(now).SetUpdatedAt(now).Exec(ctx); err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx.Ent, audit.Event{At: now, ActorKind: audit.ActorAccount, Actor: acc.Username,
+		return audit.Record(ctx, tx, audit.Event{At: now, ActorKind: audit.ActorAccount, Actor: acc.Username,
 			Action: "password.changed", ObjectType: "account", ObjectID: acc.Username})
 	})
 }

@@ -39,7 +39,7 @@ func (s *Service) RecoverUsername(ctx context.Context, in UsernameRecovery) (str
 		if _, err := s.courier.Queue(ctx, tx, acc.Phone, verify.PurposeUsername, sms.UsernameText(acc.Username)); err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx.Ent, audit.Event{At: now, ActorKind: audit.ActorApplicant, Actor: rules.MaskPhone(acc.Phone),
+		return audit.Record(ctx, tx, audit.Event{At: now, ActorKind: audit.ActorApplicant, Actor: rules.MaskPhone(acc.Phone),
 			Action: "username.sent", ObjectType: "account", ObjectID: acc.Username})
 	})
 	if err != nil {

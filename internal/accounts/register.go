@@ -129,7 +129,7 @@ func (s *Service) createPerson(ctx context.Context, p PersonRegistration) (*ent.
 		if err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx.Ent, audit.Event{At: now, ActorKind: audit.ActorAccount, Actor: p.Username,
+		return audit.Record(ctx, tx, audit.Event{At: now, ActorKind: audit.ActorAccount, Actor: p.Username,
 			Action: "account.registered", ObjectType: "account", ObjectID: p.Username,
 			Detail: map[string]any{"kind": "person", "id_number": rules.MaskIDNumber(p.IDNumber)}})
 	})
@@ -225,7 +225,7 @@ func (s *Service) CreateUnit(ctx context.Context, op *ent.Account, u UnitRegistr
 		if err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx.Ent, audit.Event{At: now, ActorKind: audit.ActorAccount, Actor: op.Username,
+		return audit.Record(ctx, tx, audit.Event{At: now, ActorKind: audit.ActorAccount, Actor: op.Username,
 			Action: "account.registered", ObjectType: "account", ObjectID: u.Username,
 			Detail: map[string]any{"kind": "unit", "cert_type": u.CertType, "cert_number": rules.MaskCertNumber(u.CertNumber), "region": u.RegionCode}})
 	})

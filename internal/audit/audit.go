@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	"recoverydesk/ent"
+	"recoverydesk/internal/db"
 )
 
 // Actor kinds.
@@ -54,7 +54,8 @@ func RequestFrom(ctx context.Context) Request {
 // Record appends an event through client, which should be the transaction's
 // client of the change being audited. Detail must never hold secrets or
 // unmasked personal data.
-func Record(ctx context.Context, client *ent.Client, e Event) error {
+func Record(ctx context.Context, tx *db.Tx, e Event) error {
+	client := tx.Ent
 	if r := RequestFrom(ctx); e.IP == "" && e.RequestID == "" {
 		e.IP, e.RequestID = r.IP, r.RequestID
 	}

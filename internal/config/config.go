@@ -55,6 +55,10 @@ type Config struct {
 	ExtraHolidays []time.Time
 	ExtraWorkdays []time.Time
 
+	// QASamplePercent is the share of decisions (0–100) drawn into the
+	// supervisors' quality-review queue; decisions on flagged cases always are.
+	QASamplePercent int
+
 	Dev      bool
 	DevForce bool
 }
@@ -141,6 +145,10 @@ func Load(get Getenv) (Config, error) {
 		}
 	default:
 		return c, &Error{"RD_SMS_DRIVER", c.SMSDriver, "outbox or http"}
+	}
+	qa := str("RD_QA_SAMPLE_PERCENT", "10")
+	if c.QASamplePercent, err = strconv.Atoi(qa); err != nil || c.QASamplePercent < 0 || c.QASamplePercent > 100 {
+		return c, &Error{"RD_QA_SAMPLE_PERCENT", qa, "a whole number from 0 to 100"}
 	}
 	if c.Dev, err = parseBool(get, "RD_DEV"); err != nil {
 		return c, err

@@ -93,7 +93,9 @@ type Deps struct {
 	Hasher   passhash.Hasher
 	Store    *storage.Store
 	Calendar *rules.Calendar
-	Logger   *slog.Logger
+	// QASamplePercent (0–100) is the share of decisions drawn for QA.
+	QASamplePercent int
+	Logger          *slog.Logger
 }
 
 // New returns the recovery service.

@@ -199,7 +199,7 @@ func (s *Service) record(ctx context.Context, tx *db.Tx, rc *ent.RecoveryCase, a
 	if actor == "system" {
 		kind = audit.ActorSystem
 	}
-	return audit.Record(ctx, tx.Ent, audit.Event{At: at, ActorKind: kind, Actor: actor, Action: "recovery." + event,
+	return audit.Record(ctx, tx, audit.Event{At: at, ActorKind: kind, Actor: actor, Action: "recovery." + event,
 		ObjectType: "case", ObjectID: rc.ID.String(), Detail: after})
 }
 

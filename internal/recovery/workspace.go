@@ -185,8 +185,10 @@ func (s *Service) OpenEvidence(ctx context.Context, rv Reviewer, number, kind st
 	if err != nil {
 		return nil, fmt.Errorf("read evidence %s: %w", key, err)
 	}
-	err = audit.Record(ctx, s.db.Ent, audit.Event{At: s.clock.Now(), ActorKind: audit.ActorStaff, Actor: rv.Username,
-		Action: "evidence.viewed", ObjectType: "case", ObjectID: *rc.CaseNumber, Detail: map[string]any{"kind": kind}})
+	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+		return audit.Record(ctx, tx, audit.Event{At: s.clock.Now(), ActorKind: audit.ActorStaff, Actor: rv.Username,
+			Action: "evidence.viewed", ObjectType: "case", ObjectID: *rc.CaseNumber, Detail: map[string]any{"kind": kind}})
+	})
 	return data, err
 }
 
@@ -208,7 +210,7 @@ func (s *Service) AddNote(ctx context.Context, rv Reviewer, number, note string)
 		if err := tx.Ent.CaseEvent.Create().SetCaseID(rc.ID).SetType("note").SetActor(rv.actor()).SetNote(note).SetCreatedAt(now).Exec(ctx); err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx.Ent, audit.Event{At: now, ActorKind: audit.ActorStaff, Actor: rv.Username,
+		return audit.Record(ctx, tx, audit.Event{At: now, ActorKind: audit.ActorStaff, Actor: rv.Username,
 			Action: "case.note", ObjectType: "case", ObjectID: *rc.CaseNumber})
 	})
 }

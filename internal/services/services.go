@@ -9,6 +9,7 @@ import (
 
 	"recoverydesk/internal/accounts"
 	"recoverydesk/internal/clock"
+	"recoverydesk/internal/dashboard"
 	"recoverydesk/internal/db"
 	"recoverydesk/internal/jobs"
 	"recoverydesk/internal/passhash"
@@ -31,17 +32,20 @@ type Options struct {
 	Store  *storage.Store // the evidence store; nil where no image is read or written
 	// Holidays and Workdays override the bundled working-day calendar.
 	Holidays, Workdays []time.Time
-	Logger             *slog.Logger
+	// QASamplePercent is the share of decisions drawn for quality review.
+	QASamplePercent int
+	Logger          *slog.Logger
 }
 
 // Services are the domain services of one process.
 type Services struct {
-	Courier  *sms.Courier
-	Outbox   *sms.Outbox // the outbox driver when it is the sender, else nil
-	Codes    *verify.Codes
-	Accounts *accounts.Service
-	Recovery *recovery.Service
-	Staff    *staff.Service
+	Courier   *sms.Courier
+	Outbox    *sms.Outbox // the outbox driver when it is the sender, else nil
+	Codes     *verify.Codes
+	Accounts  *accounts.Service
+	Recovery  *recovery.Service
+	Staff     *staff.Service
+	Dashboard *dashboard.Service
 }
 
 // New builds every service on o.
@@ -70,6 +74,7 @@ func New(o Options) (*Services, error) {
 	}
 	calendar := rules.NewCalendar(rules.WithLogger(o.Logger), rules.WithHolidays(o.Holidays...), rules.WithWorkdays(o.Workdays...))
 	s.Recovery = recovery.New(recovery.Deps{DB: o.DB, Clock: o.Clock, Codes: s.Codes, Courier: s.Courier,
-		Hasher: o.Hasher, Store: o.Store, Calendar: calendar, Logger: o.Logger})
+		Hasher: o.Hasher, Store: o.Store, Calendar: calendar, QASamplePercent: o.QASamplePercent, Logger: o.Logger})
+	s.Dashboard = dashboard.New(o.DB, o.Clock, calendar)
 	return s, nil
 }

@@ -69,7 +69,7 @@ func (s *Service) SignIn(ctx context.Context, username, password, code string) (
 	u, err := s.db.Ent.StaffUser.Query().Where(staffuser.UsernameKey(key)).Only(ctx)
 	if ent.IsNotFound(err) || key == "" {
 		_, _ = s.hasher.Verify(password, s.dummyHash)
-		s.audit(ctx, s.db.Ent, key, "staff.login.failure", map[string]any{"reason": "unknown_username"})
+		s.auditAlone(ctx, key, "staff.login.failure", map[string]any{"reason": "unknown_username"})
 		return nil, ErrBadCredentials
 	}
 	if err != nil {
@@ -107,7 +107,7 @@ func (s *Service) apply(ctx context.Context, tx *db.Tx, u *ent.StaffUser, passwo
 	lock := rules.DefaultLockout
 	upd := tx.Ent.StaffUser.UpdateOne(u).SetUpdatedAt(now)
 	if lock.Locked(u.LockedUntil, now) {
-		return lockedError(*u.LockedUntil), s.audit(ctx, tx.Ent, u.UsernameKey, "staff.login.refused_locked", nil)
+		return lockedError(*u.LockedUntil), s.audit(ctx, tx, u.UsernameKey, "staff.login.refused_locked", nil)
 	}
 	failures := u.FailedLogins
 	if u.LockedUntil != nil {
@@ -127,13 +127,13 @@ func (s *Service) apply(ctx context.Context, tx *db.Tx, u *ent.StaffUser, passwo
 	case len(u.TotpSecret) > 0 && !s.validCode(u, code, now):
 		refusal = ErrWrongOTP.WithField("otp")
 	case u.Disabled:
-		return ErrDisabled, s.audit(ctx, tx.Ent, u.UsernameKey, "staff.login.refused_disabled", nil)
+		return ErrDisabled, s.audit(ctx, tx, u.UsernameKey, "staff.login.refused_disabled", nil)
 	}
 	if refusal == nil {
 		if err := upd.SetFailedLogins(0).SetLastLoginAt(now).Exec(ctx); err != nil {
 			return nil, err
 		}
-		return nil, s.audit(ctx, tx.Ent, u.UsernameKey, "staff.login.success", nil)
+		return nil, s.audit(ctx, tx, u.UsernameKey, "staff.login.success", nil)
 	}
 	stored, until, left := lock.Fail(failures, now)
 	upd.SetFailedLogins(stored)
@@ -143,11 +143,11 @@ func (s *Service) apply(ctx context.Context, tx *db.Tx, u *ent.StaffUser, passwo
 	if err := upd.Exec(ctx); err != nil {
 		return nil, err
 	}
-	if err := s.audit(ctx, tx.Ent, u.UsernameKey, "staff.login.failure", map[string]any{"failures": failures + 1}); err != nil {
+	if err := s.audit(ctx, tx, u.UsernameKey, "staff.login.failure", map[string]any{"failures": failures + 1}); err != nil {
 		return nil, err
 	}
 	if until != nil {
-		return lockedError(*until), s.audit(ctx, tx.Ent, u.UsernameKey, "staff.locked", map[string]any{"until": *until})
+		return lockedError(*until), s.audit(ctx, tx, u.UsernameKey, "staff.locked", map[string]any{"until": *until})
 	}
 	e, _ := apperr.As(refusal)
 	e = e.With("attempts_left", left)
@@ -171,14 +171,19 @@ func (s *Service) validCode(u *ent.StaffUser, code string, now time.Time) bool {
 	return err == nil && ok
 }
 
-func (s *Service) audit(ctx context.Context, c *ent.Client, who, action string, detail map[string]any) error {
-	err := audit.Record(ctx, c, audit.Event{At: s.clock.Now(), ActorKind: audit.ActorStaff, Actor: who,
+func (s *Service) audit(ctx context.Context, tx *db.Tx, who, action string, detail map[string]any) error {
+	return audit.Record(ctx, tx, audit.Event{At: s.clock.Now(), ActorKind: audit.ActorStaff, Actor: who,
 		Action: action, ObjectType: "staff", ObjectID: who, Detail: detail})
-	if err != nil && c == s.db.Ent {
+}
+
+// auditAlone records an event that belongs to no other change (a refused
+// sign-in) in a transaction of its own; a failure is logged, not returned,
+// so that it never turns a refusal into a server error.
+func (s *Service) auditAlone(ctx context.Context, who, action string, detail map[string]any) {
+	err := s.db.InTx(ctx, func(tx *db.Tx) error { return s.audit(ctx, tx, who, action, detail) })
+	if err != nil {
 		s.logger.WarnContext(ctx, "audit", "action", action, "err", err)
-		return nil
 	}
-	return err
 }
 
 // Enrolment is a TOTP secret offered to a staff member, not yet confirmed.
@@ -228,7 +233,7 @@ func (s *Service) ConfirmEnrolment(ctx context.Context, staffID int, secretB32, 
 		if err != nil {
 			return err
 		}
-		return s.audit(ctx, tx.Ent, u.UsernameKey, "staff.totp_enrolled", nil)
+		return s.audit(ctx, tx, u.UsernameKey, "staff.totp_enrolled", nil)
 	})
 }
 

@@ -79,7 +79,7 @@ func (c *Codes) Send(ctx context.Context, phone, purpose string) (time.Duration,
 		if _, err := c.courier.Queue(ctx, tx, phone, PurposeCode, sms.CodeText(code)); err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx.Ent, audit.Event{At: now, ActorKind: audit.ActorApplicant, Actor: rules.MaskPhone(phone),
+		return audit.Record(ctx, tx, audit.Event{At: now, ActorKind: audit.ActorApplicant, Actor: rules.MaskPhone(phone),
 			Action: "sms_code.sent", ObjectType: "phone", ObjectID: rules.MaskPhone(phone), Detail: map[string]any{"purpose": purpose}})
 	})
 	if err != nil {

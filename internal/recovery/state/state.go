@@ -15,25 +15,31 @@ const (
 	Draft     Status = "draft"     // being filled in by the applicant
 	Submitted Status = "submitted" // waiting in the regional queue, unclaimed
 	InReview  Status = "in_review" // claimed by a reviewer
-	Returned  Status = "returned"  // 补正: the applicant must re-upload named evidence
-	Approved  Status = "approved"  // a new password was issued
-	Rejected  Status = "rejected"  // refused with reasons
-	Expired   Status = "expired"   // a draft or return not completed in time
+	// AwaitingSecond is a flagged case its reviewer approved, waiting for a
+	// supervisor's second approval before the password is issued (四眼复核).
+	// Applicants see it as in_review.
+	AwaitingSecond Status = "awaiting_second"
+	Returned       Status = "returned" // 补正: the applicant must re-upload named evidence
+	Approved       Status = "approved" // a new password was issued
+	Rejected       Status = "rejected" // refused with reasons
+	Expired        Status = "expired"  // a draft or return not completed in time
 )
 
 // All lists every status, in workflow order.
-var All = []Status{Draft, Submitted, InReview, Returned, Approved, Rejected, Expired}
+var All = []Status{Draft, Submitted, InReview, AwaitingSecond, Returned, Approved, Rejected, Expired}
 
 // transitions is the one table of legal moves. Approved and rejected cases
 // can go back to submitted only through a supervisor's reopening (QA).
 var transitions = map[Status][]Status{
 	Draft:     {Submitted, Expired},
 	Submitted: {InReview},
-	InReview:  {Submitted, Approved, Rejected, Returned},
-	Returned:  {Submitted, Expired},
-	Approved:  {Submitted},
-	Rejected:  {Submitted},
-	Expired:   {},
+	InReview:  {Submitted, Approved, Rejected, Returned, AwaitingSecond},
+	// The supervisor co-signs (approved) or declines (back to the queue).
+	AwaitingSecond: {Approved, Submitted},
+	Returned:       {Submitted, Expired},
+	Approved:       {Submitted},
+	Rejected:       {Submitted},
+	Expired:        {},
 }
 
 // Values lists the statuses as strings; ent uses it for the enum column.
@@ -74,7 +80,7 @@ func Next(s Status) []Status { return append([]Status(nil), transitions[s]...) }
 // Open reports whether a case in status s still occupies its account: an
 // account with an open case cannot start another one.
 func Open(s Status) bool {
-	return s == Draft || s == Submitted || s == InReview || s == Returned
+	return s == Draft || s == Submitted || s == InReview || s == AwaitingSecond || s == Returned
 }
 
 // IllegalTransitionError is returned when a status change is not in the table.
@@ -101,6 +107,8 @@ func Label(s Status) string {
 		return "待审核"
 	case InReview:
 		return "审核中"
+	case AwaitingSecond:
+		return "待主管复核"
 	case Returned:
 		return "已退回补正"
 	case Approved:

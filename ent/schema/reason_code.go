@@ -1,0 +1,25 @@
+package schema
+
+import (
+	"entgo.io/ent"
+	"entgo.io/ent/schema/field"
+)
+
+// ReasonCode is one entry of the rejection and return reason catalog that
+// reviewers pick from and applicants read in their SMS. Administrators edit
+// the text and retire codes; a code is never deleted or renamed, because
+// past decisions name it.
+type ReasonCode struct{ ent.Schema }
+
+// Mixin of ReasonCode.
+func (ReasonCode) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
+
+// Fields of ReasonCode.
+func (ReasonCode) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("code").MaxLen(40).Unique().Immutable(),
+		field.String("text").MaxLen(200),
+		field.Bool("active").Default(true),
+		field.Int("position").Default(0),
+	}
+}
