@@ -29,7 +29,7 @@ func recordOne(t testing.TB, d *db.DB, i int) {
 		return audit.Record(context.Background(), tx, audit.Event{At: at, ActorKind: audit.ActorStaff, Actor: fmt.Sprintf("reviewer%d", i%3),
 			Action: "recovery.decided", ObjectType: "case", ObjectID: fmt.Sprintf("ZH20261102%06d", i),
 			Detail: map[string]any{"n": i, "ratio": 0.5, "until": at, "reasons": []string{"blurry", "<seal>"}, "nested": map[string]any{"z": 1, "a": "甲"}},
-			IP: "10.0.0.1", RequestID: fmt.Sprintf("req-%d", i)})
+			IP:     "10.0.0.1", RequestID: fmt.Sprintf("req-%d", i)})
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -103,7 +103,7 @@ func TestFiftyConcurrentAppendsLeaveAnIntactChain(t *testing.T) {
 func rowID(t *testing.T, d *db.DB, seq int) int {
 	t.Helper()
 	var id int
-	if err := d.SQL.QueryRow("SELECT id FROM audit_events WHERE seq = "+fmt.Sprint(seq)).Scan(&id); err != nil {
+	if err := d.SQL.QueryRow("SELECT id FROM audit_events WHERE seq = " + fmt.Sprint(seq)).Scan(&id); err != nil {
 		t.Fatal(err)
 	}
 	return id
