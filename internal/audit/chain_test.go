@@ -58,15 +58,18 @@ func TestUntouchedChainVerifies(t *testing.T) {
 	})
 }
 
+// TestFiftyConcurrentAppendsLeaveAnIntactChain appends from two instances
+// (two pools on one database) at once, as two servers would.
 func TestFiftyConcurrentAppendsLeaveAnIntactChain(t *testing.T) {
 	testenv.ForEachDB(t, func(t *testing.T, d *db.DB) {
+		instances := []*db.DB{d, testenv.AnotherInstance(t, d)}
 		var wg sync.WaitGroup
 		errs := make(chan error, 50)
 		for i := 1; i <= 50; i++ {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				errs <- d.InTx(context.Background(), func(tx *db.Tx) error {
+				errs <- instances[i%2].InTx(context.Background(), func(tx *db.Tx) error {
 					return audit.Record(context.Background(), tx, audit.Event{ActorKind: audit.ActorSystem, Actor: "system",
 						Action: "test.concurrent", Detail: map[string]any{"i": i}})
 				})
