@@ -51,25 +51,44 @@ func RequestFrom(ctx context.Context) Request {
 	return r
 }
 
-// Record appends an event through client, which should be the transaction's
-// client of the change being audited. Detail must never hold secrets or
-// unmasked personal data.
+// Record appends an event to the hash chain inside tx, which must be the
+// transaction of the change being audited, so that the change and its entry
+// commit together or not at all. Detail must never hold secrets or unmasked
+// personal data.
+//
+// Appends are serialised by the chain lock (a PostgreSQL advisory lock held
+// until tx ends, across every instance; SQLite's write transactions are
+// serialised already), so each entry links to the one committed before it.
 func Record(ctx context.Context, tx *db.Tx, e Event) error {
-	client := tx.Ent
 	if r := RequestFrom(ctx); e.IP == "" && e.RequestID == "" {
 		e.IP, e.RequestID = r.IP, r.RequestID
 	}
-	c := client.AuditEvent.Create().
-		SetActorKind(e.ActorKind).SetActor(e.Actor).SetAction(e.Action).
-		SetObjectType(e.ObjectType).SetObjectID(e.ObjectID).
-		SetIP(e.IP).SetRequestID(e.RequestID)
-	if !e.At.IsZero() {
-		c.SetAt(e.At)
+	if e.At.IsZero() {
+		e.At = time.Now()
 	}
-	if e.Detail != nil {
-		c.SetDetail(e.Detail)
+	if err := tx.LockKey(ctx, chainLock); err != nil {
+		return fmt.Errorf("audit %s: %w", e.Action, err)
+	}
+	prev, err := lastLink(ctx, tx)
+	if err != nil {
+		return fmt.Errorf("audit %s: %w", e.Action, err)
+	}
+	entry, err := newEntry(e, prev)
+	if err != nil {
+		return fmt.Errorf("audit %s: %w", e.Action, err)
+	}
+	c := tx.Ent.AuditEvent.Create().SetSeq(entry.Seq).SetAt(entry.At).
+		SetActorKind(entry.ActorKind).SetActor(entry.Actor).SetAction(entry.Action).
+		SetObjectType(entry.ObjectType).SetObjectID(entry.ObjectID).
+		SetIP(entry.IP).SetRequestID(entry.RequestID).
+		SetPrevHash(entry.PrevHash).SetHash(entry.Hash)
+	if entry.Detail != nil {
+		c.SetDetail(entry.Detail)
 	}
 	if err := c.Exec(ctx); err != nil {
+		return fmt.Errorf("audit %s: %w", e.Action, err)
+	}
+	if err := saveHead(ctx, tx, entry.Seq, entry.Hash); err != nil {
 		return fmt.Errorf("audit %s: %w", e.Action, err)
 	}
 	return nil

@@ -39,6 +39,8 @@ func TestRejectsBadValues(t *testing.T) {
 		{map[string]string{"RD_EXTRA_HOLIDAYS": "2026-10-09, 10/10/2026"}, "RD_EXTRA_HOLIDAYS"},
 		{map[string]string{"RD_EXTRA_WORKDAYS": "2026-13-01"}, "RD_EXTRA_WORKDAYS"},
 		{map[string]string{"RD_DEV": "1", "RD_DATABASE_URL": "postgres://u@h/db"}, "RD_DEV"},
+		{map[string]string{"RD_QA_SAMPLE_PERCENT": "101"}, "RD_QA_SAMPLE_PERCENT"},
+		{map[string]string{"RD_QA_SAMPLE_PERCENT": "ten"}, "RD_QA_SAMPLE_PERCENT"},
 	}
 	for _, tc := range cases {
 		_, err := Load(FromMap(tc.env))
@@ -95,5 +97,14 @@ func TestCalendarOverrides(t *testing.T) {
 	if len(c.ExtraHolidays) != 2 || c.ExtraHolidays[1].Format("2006-01-02") != "2026-10-12" ||
 		len(c.ExtraWorkdays) != 1 || c.ExtraWorkdays[0].Format("2006-01-02") != "2026-10-10" {
 		t.Fatalf("overrides %v %v", c.ExtraHolidays, c.ExtraWorkdays)
+	}
+}
+
+func TestQASampleShare(t *testing.T) {
+	if c, err := Load(FromMap(nil)); err != nil || c.QASamplePercent != 10 {
+		t.Fatalf("default: %d %v", c.QASamplePercent, err)
+	}
+	if c, err := Load(FromMap(map[string]string{"RD_QA_SAMPLE_PERCENT": "25"})); err != nil || c.QASamplePercent != 25 {
+		t.Fatalf("25: %d %v", c.QASamplePercent, err)
 	}
 }

@@ -34,6 +34,8 @@ type DB struct {
 	Ent     *ent.Client
 	Kind    config.DBKind
 	Dialect string
+	// DSN is what the pool was opened with (tests open a second instance).
+	DSN string
 }
 
 // Open opens the database of the given kind. For SQLite it creates the
@@ -74,7 +76,7 @@ func Open(ctx context.Context, kind config.DBKind, dsn string) (*DB, error) {
 		return nil, fmt.Errorf("connect to %s: %w", kind, err)
 	}
 	drv := entsql.OpenDB(dia, pool)
-	return &DB{SQL: pool, Ent: ent.NewClient(ent.Driver(drv)), Kind: kind, Dialect: dia}, nil
+	return &DB{SQL: pool, Ent: ent.NewClient(ent.Driver(drv)), Kind: kind, Dialect: dia, DSN: dsn}, nil
 }
 
 // sqlitePath extracts the file path from a modernc DSN ("file:PATH?…").

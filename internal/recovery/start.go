@@ -195,12 +195,21 @@ func (s *Service) record(ctx context.Context, tx *db.Tx, rc *ent.RecoveryCase, a
 	if err := c.Exec(ctx); err != nil {
 		return fmt.Errorf("case event %s: %w", event, err)
 	}
-	kind := audit.ActorApplicant
-	if actor == "system" {
+	kind, who := audit.ActorApplicant, actor
+	switch {
+	case actor == "system":
 		kind = audit.ActorSystem
+	case strings.HasPrefix(actor, "staff:"):
+		kind, who = audit.ActorStaff, strings.TrimPrefix(actor, "staff:")
 	}
-	return audit.Record(ctx, tx, audit.Event{At: at, ActorKind: kind, Actor: actor, Action: "recovery." + event,
-		ObjectType: "case", ObjectID: rc.ID.String(), Detail: after})
+	// Cases are named by their number once they have one, so the audit page
+	// finds every entry of a case by the number staff know it by.
+	object := rc.ID.String()
+	if rc.CaseNumber != nil {
+		object = *rc.CaseNumber
+	}
+	return audit.Record(ctx, tx, audit.Event{At: at, ActorKind: kind, Actor: who, Action: "recovery." + event,
+		ObjectType: "case", ObjectID: object, Detail: after})
 }
 
 func trim(s string, n int) string {

@@ -91,6 +91,13 @@ func ForEachDB(t *testing.T, fn func(t *testing.T, d *db.DB)) {
 	}
 }
 
+// AnotherInstance opens a second pool on the same database as d, as a second
+// recoverydesk instance would, closed after the test.
+func AnotherInstance(t testing.TB, d *db.DB) *db.DB {
+	t.Helper()
+	return open(t, d.Kind, d.DSN)
+}
+
 func open(t testing.TB, kind config.DBKind, dsn string) *db.DB {
 	t.Helper()
 	ctx := context.Background()
