@@ -70,7 +70,9 @@ func (s *Server) auditVerify(c *fiber.Ctx) error {
 	}
 	v := &auditVerifyView{Checked: rep.Checked, Intact: rep.Intact, Broken: rep.FirstBroken}
 	if b := rep.FirstBroken; b != nil {
-		v.BrokenAt = b.At.In(rules.Shanghai).Format("2006-01-02 15:04:05")
+		if !b.At.IsZero() {
+			v.BrokenAt = b.At.In(rules.Shanghai).Format("2006-01-02 15:04:05")
+		}
 		v.BrokenLabel = audit.ActionLabel(b.Action)
 	}
 	return s.showAudit(c, v)

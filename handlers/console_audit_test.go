@@ -255,3 +255,39 @@ func TestAuditVerifyShowsAnIntactChain(t *testing.T) {
 		t.Error("the check forgot the filter")
 	}
 }
+
+func TestAuditVerifyNamesTheFirstTamperedEntry(t *testing.T) {
+	s := newTestServer(t)
+	for i := range 5 {
+		appendAudit(t, s, audit.Event{ActorKind: audit.ActorSystem, Actor: "system", Action: "test.tick", Detail: map[string]any{"n": i}})
+	}
+	sup := staffClient(t, s, "gd_super", "supervisor", "44")
+	if _, body := sup.post(t, "/console/audit/verify", url.Values{}); !strings.Contains(body, "哈希链完整") {
+		t.Fatalf("untouched log not reported intact:\n%.3000s", body)
+	}
+	// The attacker rewrites the third entry with SQL (ent refuses updates).
+	ctx := context.Background()
+	victim := s.db.Ent.AuditEvent.Query().Where(auditevent.Action("test.tick")).Order(auditevent.ByID()).AllX(ctx)[2]
+	if _, err := s.db.SQL.Exec("UPDATE audit_events SET action = 'test.innocent' WHERE id = ?", victim.ID); err != nil {
+		t.Fatal(err)
+	}
+	resp, body := sup.post(t, "/console/audit/verify", url.Values{})
+	if resp.StatusCode != 200 || strings.Contains(body, "哈希链完整") || !strings.Contains(body, "发现异常") {
+		t.Fatalf("tampered log: %d\n%.3000s", resp.StatusCode, body)
+	}
+	for _, want := range []string{
+		"序号 " + strconv.FormatInt(*victim.Seq, 10) + "（编号 " + strconv.Itoa(victim.ID) + "）",
+		"test.innocent",
+		"记录内容与其哈希不符",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the check's result does not name %q", want)
+		}
+	}
+	// An admin sees the same result.
+	admin := staffClient(t, s, "gd_admin", "admin", "44")
+	admin.get(t, "/console/audit")
+	if _, body := admin.post(t, "/console/audit/verify", url.Values{}); !strings.Contains(body, "记录内容与其哈希不符") {
+		t.Error("the admin's check misses the tampered entry")
+	}
+}
