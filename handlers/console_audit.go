@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -83,6 +84,10 @@ func (s *Server) auditVerify(c *fiber.Ctx) error {
 func (s *Server) showAudit(c *fiber.Ctx, check *auditVerifyView) error {
 	f := auditFilterFrom(c)
 	v := auditView{Filter: f, Filtered: !f.Empty(), Actions: audit.ActionChoices(), Verify: check}
+	if f.Action != "" && !slices.ContainsFunc(v.Actions, func(a audit.ActionChoice) bool { return a.Value == f.Action }) {
+		// An action from a link or a newer release: keep it selected.
+		v.Actions = append(v.Actions, audit.ActionChoice{Value: f.Action, Label: audit.ActionLabel(f.Action)})
+	}
 	if s.deps.Enforcer.AllowedAnywhere(policies.Subject(signedInStaff(c).UsernameKey), permAuditExport.Obj, permAuditExport.Act) {
 		v.ExportURL = "/console/audit/export.csv" + auditQuery(f, "")
 	}

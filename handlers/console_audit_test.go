@@ -72,6 +72,9 @@ func TestAuditPageFiltersByCaseStaffActionAndDateAndMasks(t *testing.T) {
 
 	// An action prefix, and personal data masked in actor, object and detail.
 	_, body = sup.get(t, "/console/audit?action=test.*")
+	if !strings.Contains(body, `<option value="test.*" selected>`) {
+		t.Error("the action filter is not shown as chosen")
+	}
 	id, uscc := rules.CompleteIDNumber("44070319900101123"), rules.CompleteUSCC("91440703MA4UKXXX0")
 	for _, want := range []string{"139****5678", rules.MaskIDNumber(id), rules.MaskCertNumber(uscc)} {
 		if !strings.Contains(body, want) {
