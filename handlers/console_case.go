@@ -64,7 +64,7 @@ func (s *Server) showCase(c *fiber.Ctx, status int, formError string, fields, fo
 		return err
 	}
 	v := caseView{W: w, Number: number, StatusLabel: state.Label(w.Case.Status), RegionName: rules.RegionFullName(w.Case.RegionCode),
-		Reasons: recovery.Reasons, CanDecide: w.ClaimedByMe, Stale: status == fiber.StatusConflict,
+		Reasons: s.decisionReasons(c), CanDecide: w.ClaimedByMe, Stale: status == fiber.StatusConflict,
 		CanReassign:  s.allowedHere(c, permCaseReassign, w.Case.RegionCode),
 		EvidenceBase: "/console/cases/" + url.PathEscape(number) + "/evidence/"}
 	for _, k := range recovery.RequiredEvidence(string(w.Case.Kind)) {

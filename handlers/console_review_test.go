@@ -20,7 +20,6 @@ import (
 	"recoverydesk/ent/smsmessage"
 	"recoverydesk/ent/staffuser"
 	"recoverydesk/internal/db"
-	"recoverydesk/internal/recovery"
 	"recoverydesk/internal/recovery/state"
 	"recoverydesk/internal/testenv"
 )
@@ -315,7 +314,7 @@ func TestRejectWithAReasonTellsTheApplicant(t *testing.T) {
 			t.Fatalf("reject: %d %.300s", resp.StatusCode, body)
 		}
 	})
-	reason := recovery.ReasonText("unclear_image")
+	reason := reasonText(t, s, "unclear_image")
 	if reason == "" {
 		t.Fatal("unclear_image has no text")
 	}

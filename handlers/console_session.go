@@ -63,6 +63,11 @@ func (s *Server) requireStaff(c *fiber.Ctx) error {
 		return err
 	}
 	c.Locals(localsStaff, u)
+	// An administrator required the second factor: until it is enrolled,
+	// the console offers only the enrolment page and signing out.
+	if u.TotpRequired && len(u.TotpSecret) == 0 && c.Path() != "/console/totp" && c.Path() != "/console/logout" {
+		return c.Redirect("/console/totp", fiber.StatusSeeOther)
+	}
 	return c.Next()
 }
 

@@ -194,7 +194,7 @@ func sampleCase() caseView {
 			LastError: "gateway timeout", CreatedAt: cstTime(2025, 6, 20, 9, 0)}},
 	}
 	v := caseView{W: w, Number: sampleNumber, StatusLabel: "审核中", RegionName: "广东省 / 江门市 / 蓬江区",
-		Reasons: recovery.Reasons, CanDecide: true, SMSFailing: true,
+		Reasons: recovery.DefaultReasons(), CanDecide: true, SMSFailing: true,
 		EvidenceBase: "/console/cases/" + sampleNumber + "/evidence/"}
 	for _, k := range recovery.RequiredEvidence("unit") {
 		v.Required = append(v.Required, evidenceKind{k, recovery.EvidenceLabel(k)})

@@ -8,12 +8,11 @@ import (
 	"io"
 	"strings"
 
-	"recoverydesk/ent"
 	"recoverydesk/internal/audit"
 	"recoverydesk/internal/db"
 	"recoverydesk/internal/passhash"
 	"recoverydesk/internal/rules"
-	"recoverydesk/policies"
+	"recoverydesk/internal/staff"
 )
 
 // runStaffAdd creates a staff user with one role in one region, in one
@@ -73,16 +72,12 @@ func runStaffAdd(args []string, stdin io.Reader, stdout, stderr io.Writer) error
 
 var errStaffExists = errors.New("staff user exists")
 
+// validateStaffInput lists the problems of the flags, by the rules the
+// console's form uses (staff.CheckNew).
 func validateStaffInput(username, name, role, region string) []string {
 	var problems []string
-	for _, v := range rules.CheckUsername(username) {
-		problems = append(problems, "--username: "+v.Message)
-	}
-	if strings.TrimSpace(name) == "" || len([]rune(name)) > 50 {
-		problems = append(problems, "--name: 请填写 1-50 个字符的姓名")
-	}
-	if err := policies.ValidateGrant(role, region); err != nil {
-		problems = append(problems, "--role/--region: "+err.Error())
+	for _, p := range staff.CheckNew(staff.NewStaff{Username: username, Name: name, Role: role, Region: region}) {
+		problems = append(problems, "--"+p.Field+": "+p.Message)
 	}
 	return problems
 }
@@ -114,28 +109,12 @@ type newStaff struct {
 }
 
 // createStaff creates a staff user, its role grant and its audit entry in
-// one transaction (staff add and seed --demo).
+// one transaction (staff add and seed --demo), through staff.Create.
 func createStaff(ctx context.Context, d *db.DB, n newStaff) error {
-	return d.InTx(ctx, func(tx *db.Tx) error {
-		key := rules.NormalizeUsername(n.username)
-		if _, err := tx.Ent.StaffUser.Create().SetUsername(n.username).SetUsernameKey(key).
-			SetName(n.name).SetPasswordHash(n.passwordHash).Save(ctx); err != nil {
-			if ent.IsConstraintError(err) {
-				return errStaffExists
-			}
-			return err
-		}
-		enf, err := policies.NewEnforcer(ctx, tx.Ent)
-		if err != nil {
-			return err
-		}
-		if err := enf.Grant(ctx, policies.Subject(key), n.role, n.region); err != nil {
-			return err
-		}
-		return audit.Record(ctx, tx, audit.Event{
-			ActorKind: audit.ActorSystem, Actor: "cli", Action: "staff.created",
-			ObjectType: "staff", ObjectID: key,
-			Detail: map[string]any{"role": n.role, "region": n.region},
-		})
-	})
+	err := staff.Create(ctx, d, staff.Creator{Kind: audit.ActorSystem, Actor: "cli"},
+		staff.NewStaff{Username: n.username, Name: n.name, Role: n.role, Region: n.region}, n.passwordHash)
+	if errors.Is(err, staff.ErrUsernameTaken) {
+		return errStaffExists
+	}
+	return err
 }

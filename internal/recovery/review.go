@@ -168,7 +168,7 @@ type Decision struct {
 // password, and its SMS is queued (sealed; erased once sent). Its 4-hour
 // clock starts when the SMS goes out. Rejection and return send an SMS too.
 func (s *Service) Decide(ctx context.Context, rv Reviewer, number string, d Decision) error {
-	if err := s.checkDecision(d); err != nil {
+	if err := s.checkDecision(ctx, d); err != nil {
 		return err
 	}
 	now := s.clock.Now()
@@ -208,17 +208,15 @@ func (s *Service) Decide(ctx context.Context, rv Reviewer, number string, d Deci
 	})
 }
 
-func (s *Service) checkDecision(d Decision) error {
+func (s *Service) checkDecision(ctx context.Context, d Decision) error {
 	switch d.Outcome {
 	case "approve":
 	case "reject":
 		if len(d.Reasons) == 0 {
 			return ErrNeedReasons.WithField("reason")
 		}
-		for _, r := range d.Reasons {
-			if ReasonText(r) == "" {
-				return apperr.New(apperr.Invalid, "invalid_reason", "未知的原因代码："+r).WithField("reason")
-			}
+		if err := s.checkReasons(ctx, d.Reasons); err != nil {
+			return err
 		}
 	case "return":
 		if len(d.ReturnKinds) == 0 {
@@ -266,9 +264,9 @@ func (s *Service) applyDecision(ctx context.Context, tx *db.Tx, rv Reviewer, rc 
 		upd.SetReasons([]string{}).SetReturnKinds([]string{})
 	case "reject":
 		to = state.Rejected
-		texts := make([]string, len(d.Reasons))
-		for i, r := range d.Reasons {
-			texts[i] = ReasonText(r)
+		texts, err := reasonTexts(ctx, tx.Ent, d.Reasons)
+		if err != nil {
+			return err
 		}
 		if _, err := s.courier.QueueRef(ctx, tx, acc.Phone, PurposeDecision, ref, sms.RejectedText(number, strings.Join(texts, "；"))); err != nil {
 			return err

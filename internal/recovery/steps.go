@@ -210,11 +210,9 @@ func (s *Service) Status(ctx context.Context, rc *ent.RecoveryCase) (*StatusView
 		v.DueBy = &d
 	}
 	if rc.Outcome != nil && rc.DecidedAt != nil {
-		texts := []string{}
-		for _, code := range rc.Reasons {
-			if t := ReasonText(code); t != "" {
-				texts = append(texts, t)
-			}
+		texts, err := reasonTexts(ctx, s.db.Ent, rc.Reasons)
+		if err != nil {
+			return nil, err
 		}
 		v.Decision = &DecisionView{Outcome: string(*rc.Outcome), Reasons: texts,
 			ReturnKinds: append([]string{}, rc.ReturnKinds...), DecidedAt: *rc.DecidedAt}
