@@ -268,7 +268,7 @@ func TestFourEyesApprovalOfAFlaggedCase(t *testing.T) {
 	if _, page := sup1.get(t, "/console/qa"); !strings.Contains(page, `id="awaiting-table"`) || !strings.Contains(page, number) {
 		t.Fatal("the QA page does not list the case awaiting a second approval")
 	}
-	_, page := sup1.get(t, "/console/cases/" + number)
+	_, page := sup1.get(t, "/console/cases/"+number)
 	if !strings.Contains(page, `id="second-approval-form"`) || !strings.Contains(page, recovery.FlagLabel(recovery.FlagLowSimilarity)) {
 		t.Fatal("the supervisor sees no second-approval form or no flag")
 	}
