@@ -31,6 +31,12 @@ type caseView struct {
 	Stale        bool
 	SMSFailing   bool
 	EvidenceBase string
+
+	// CanSecondApprove: the case awaits a second approval the viewer may
+	// give (the permission in its region, and not its first approver).
+	CanSecondApprove bool
+	// FirstApprovedByMe: the viewer's own approval awaits a supervisor.
+	FirstApprovedByMe bool
 }
 
 // evidenceKind is an evidence kind with its label, for the return form.
@@ -67,6 +73,10 @@ func (s *Server) showCase(c *fiber.Ctx, status int, formError string, fields, fo
 		Reasons: s.decisionReasons(c), CanDecide: w.ClaimedByMe, Stale: status == fiber.StatusConflict,
 		CanReassign:  s.allowedHere(c, permCaseReassign, w.Case.RegionCode),
 		EvidenceBase: "/console/cases/" + url.PathEscape(number) + "/evidence/"}
+	if w.Case.Status == state.AwaitingSecond && w.Case.FirstApprovedBy != nil {
+		v.FirstApprovedByMe = *w.Case.FirstApprovedBy == signedInStaff(c).ID
+		v.CanSecondApprove = !v.FirstApprovedByMe && s.allowedHere(c, permCaseApproveSecond, w.Case.RegionCode)
+	}
 	for _, k := range recovery.RequiredEvidence(string(w.Case.Kind)) {
 		v.Required = append(v.Required, evidenceKind{k, recovery.EvidenceLabel(k)})
 	}

@@ -1,6 +1,120 @@
 package handlers
 
+import (
+	"errors"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"recoverydesk/internal/recovery"
+	"recoverydesk/policies"
+)
+
+// The permissions of the QA queue and the second approval.
+var (
+	permQAReview          = policies.Permission{Obj: policies.ObjQA, Act: policies.ActReview}
+	permCaseApproveSecond = policies.Permission{Obj: policies.ObjCase, Act: policies.ActApproveSecond}
+)
+
 // qaRoutes are the console routes of the QA queue and the four-eyes second approval.
 func (s *Server) qaRoutes() []route {
-	return nil
+	return []route{
+		{method: fiber.MethodGet, path: "/console/qa", access: accessStaff, perm: permQAReview, handler: s.qaPage},
+		{method: fiber.MethodPost, path: "/console/qa/:id", access: accessStaff, perm: permQAReview, handler: s.qaVerdict},
+		{method: fiber.MethodPost, path: "/console/cases/:number/second-approval", access: accessStaff, perm: permCaseApproveSecond, handler: s.secondApproval},
+	}
+}
+
+// qaView is the QA page's data.
+type qaView struct {
+	Awaiting []recovery.QueueRow // flagged approvals waiting for a second approval
+	Items    []recovery.QAItem
+	Next     int
+	After    int
+	Done     string // what the last verdict did, for the notice
+	FormID   int    // the review a refused form was about
+}
+
+// qaPageSize is how many open reviews one page lists.
+const qaPageSize = 50
+
+// qaPage is /console/qa: the decisions drawn for quality review in the
+// supervisor's regions, oldest first, and the approvals awaiting a second one.
+func (s *Server) qaPage(c *fiber.Ctx) error {
+	return s.showQA(c, fiber.StatusOK, "", nil, nil)
+}
+
+// showQA renders the QA page, with an error and the form of a refused verdict.
+func (s *Server) showQA(c *fiber.Ctx, status int, formError string, fields, form map[string]string) error {
+	after, _ := strconv.Atoi(c.Query("after"))
+	page, err := s.deps.Recovery.QAQueue(c.UserContext(), s.reviewer(c, permQAReview), after, qaPageSize)
+	if err != nil {
+		return err
+	}
+	awaiting, err := s.deps.Recovery.AwaitingSecond(c.UserContext(), s.reviewer(c, permCaseApproveSecond), 100)
+	if err != nil {
+		return err
+	}
+	v := qaView{Awaiting: awaiting, Items: page.Items, Next: page.Next, After: after, Done: strings.Clone(c.Query("done"))}
+	v.FormID, _ = strconv.Atoi(form["id"])
+	return render(c, status, "console/qa", layoutConsole,
+		Page{Title: "质检", Nav: "qa", Staff: s.staffView(c), Error: formError, Fields: fields, Form: form, Data: v})
+}
+
+// qaForm is a verdict on one review.
+type qaForm struct {
+	Verdict        string `form:"verdict"`
+	Comment        string `form:"comment"`
+	CancelPassword string `form:"cancel_password"`
+}
+
+// qaVerdict records a supervisor's agreement or disagreement with a decision.
+func (s *Server) qaVerdict(c *fiber.Ctx) error {
+	var f qaForm
+	if err := c.BodyParser(&f); err != nil {
+		return fiber.ErrBadRequest
+	}
+	id, err := strconv.Atoi(c.Params("id"))
+	if err != nil {
+		return recovery.ErrQANotFound
+	}
+	v := recovery.QAVerdict{Verdict: f.Verdict, Comment: f.Comment, CancelPassword: f.CancelPassword == "1"}
+	action, err := s.deps.Recovery.Verdict(c.UserContext(), s.reviewer(c, permQAReview), id, v)
+	if err != nil {
+		fields, msg, ok := formErrors(err)
+		if !ok || errors.Is(err, recovery.ErrQANotFound) {
+			return err
+		}
+		return s.showQA(c, toAPIError(err).Status, msg, fields,
+			map[string]string{"id": strconv.Itoa(id), "verdict": f.Verdict, "comment": f.Comment, "cancel_password": f.CancelPassword})
+	}
+	return c.Redirect("/console/qa?done="+url.QueryEscape(action), fiber.StatusSeeOther)
+}
+
+// secondApprovalForm is a supervisor's answer to a flagged approval.
+type secondApprovalForm struct {
+	Verdict string `form:"verdict"`
+	Note    string `form:"note"`
+	Version int    `form:"version"`
+}
+
+// secondApproval co-signs (the password is issued) or declines (back to
+// the queue) a flagged case's approval.
+func (s *Server) secondApproval(c *fiber.Ctx) error {
+	var f secondApprovalForm
+	if err := c.BodyParser(&f); err != nil {
+		return fiber.ErrBadRequest
+	}
+	number := strings.ToUpper(strings.Clone(c.Params("number")))
+	d := recovery.SecondDecision{Verdict: f.Verdict, Note: f.Note, Version: f.Version}
+	if err := s.deps.Recovery.SecondApproval(c.UserContext(), s.reviewer(c, permCaseApproveSecond), number, d); err != nil {
+		fields, msg, ok := formErrors(err)
+		if !ok || errors.Is(err, recovery.ErrCaseNotFound) {
+			return err
+		}
+		return s.showCase(c, toAPIError(err).Status, msg, fields, map[string]string{"second_verdict": f.Verdict, "second_note": f.Note})
+	}
+	return c.Redirect("/console/cases/"+url.PathEscape(number), fiber.StatusSeeOther)
 }

@@ -62,6 +62,11 @@ func withEvidence(p handlers.Pinger) serverOption {
 	return func(d *handlers.Deps) { d.Evidence = p }
 }
 
+// qaSample sets the share of decisions drawn for QA (RD_QA_SAMPLE_PERCENT).
+func qaSample(percent int) serverOption {
+	return func(d *handlers.Deps) { d.Config.QASamplePercent = percent }
+}
+
 func newTestServer(t testing.TB, opts ...serverOption) *testServer {
 	t.Helper()
 	return newTestServerOn(t, testenv.SQLite(t), opts...)
@@ -80,8 +85,18 @@ func newTestServerOn(t testing.TB, d *db.DB, opts ...serverOption) *testServer {
 	logger := slog.New(slog.NewJSONHandler(logs, nil))
 	clk := clock.NewAdjustable()
 	store := testenv.MinIO(t)
+	cfg, err := config.Load(config.FromMap(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The options see the configuration first: the services read it too.
+	pre := handlers.Deps{Config: cfg}
+	for _, o := range opts {
+		o(&pre)
+	}
+	cfg = pre.Config
 	svc, err := services.New(services.Options{DB: d, Keys: keys, Clock: clk, Hasher: passhash.Hasher{Params: passhash.Testing},
-		Store: store, Logger: logger})
+		Store: store, QASamplePercent: cfg.QASamplePercent, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,10 +108,6 @@ func newTestServerOn(t testing.TB, d *db.DB, opts ...serverOption) *testServer {
 	}
 	t.Cleanup(func() { runner.Stop(context.Background()) })
 	enforcer, err := policies.NewEnforcer(ctx, d.Ent)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(config.FromMap(nil))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -268,3 +268,30 @@ const PendingDelay = 4 * time.Hour
 func StartPendingClock(ctx context.Context, tx *db.Tx, accountID int, sentAt time.Time) error {
 	return tx.Ent.Account.UpdateOneID(accountID).SetPendingEffectiveAt(sentAt.Add(PendingDelay)).Exec(ctx)
 }
+
+// CancelPendingPassword withdraws the account's pending password before it
+// takes effect (a supervisor disagreed with the approval that set it): the
+// current password stays the only valid one. A pending password whose time
+// has come is the account's password already and is not touched. The staff
+// member who cancelled is named in the audit entry.
+func CancelPendingPassword(ctx context.Context, tx *db.Tx, accountID int, staffUsername string, now time.Time) error {
+	if err := tx.LockKey(ctx, fmt.Sprintf("account:%d", accountID)); err != nil {
+		return err
+	}
+	a, err := tx.Ent.Account.Get(ctx, accountID)
+	if err != nil {
+		return err
+	}
+	if a.PendingPasswordHash == "" || (a.PendingEffectiveAt != nil && !now.Before(*a.PendingEffectiveAt)) {
+		return ErrNothingPending
+	}
+	if err := tx.Ent.Account.UpdateOne(a).ClearPendingPasswordHash().ClearPendingEffectiveAt().SetUpdatedAt(now).Exec(ctx); err != nil {
+		return err
+	}
+	return audit.Record(ctx, tx, audit.Event{At: now, ActorKind: audit.ActorStaff, Actor: staffUsername,
+		Action: "password.pending_cancelled", ObjectType: "account", ObjectID: a.Username})
+}
+
+// ErrNothingPending is a cancellation of a pending password that is not
+// there (never set, already effective, or replaced by the holder).
+var ErrNothingPending = apperr.New(apperr.Conflict, "no_pending_password", "该账号没有尚未生效的新密码")

@@ -167,25 +167,33 @@ type Decision struct {
 // password in the same transaction: it is hashed as the account's pending
 // password, and its SMS is queued (sealed; erased once sent). Its 4-hour
 // clock starts when the SMS goes out. Rejection and return send an SMS too.
+// An approval of a case with a risk flag issues nothing yet: the case awaits
+// a supervisor's second approval (SecondApproval).
 func (s *Service) Decide(ctx context.Context, rv Reviewer, number string, d Decision) error {
 	if err := s.checkDecision(ctx, d); err != nil {
 		return err
 	}
 	now := s.clock.Now()
-	var password, hash string
-	if d.Outcome == "approve" {
+	// The flags are found before the transaction (the duplicate search reads
+	// many rows); the version check inside it makes sure they were found on
+	// the case as decided.
+	rc, err := s.CaseFor(ctx, rv, number)
+	if err != nil {
+		return err
+	}
+	items, err := s.evidenceItems(ctx, rv, rc)
+	if err != nil {
+		return err
+	}
+	flags, err := s.riskFlags(ctx, rc, items, now)
+	if err != nil {
+		return err
+	}
+	var pw issued
+	if d.Outcome == "approve" && len(flags) == 0 {
 		// Hashing is slow; do it before the transaction holds any lock.
-		acc, err := s.db.Ent.RecoveryCase.Query().Where(recoverycase.CaseNumber(strings.ToUpper(number))).QueryAccount().Only(ctx)
-		if err != nil && !ent.IsNotFound(err) {
+		if pw, err = s.preparePassword(rc.Edges.Account); err != nil {
 			return err
-		}
-		if acc != nil {
-			if password, err = rules.GeneratePasswordFor(acc.Username); err != nil {
-				return err
-			}
-			if hash, err = s.hasher.Hash(password); err != nil {
-				return err
-			}
 		}
 	}
 	return s.db.InTx(ctx, func(tx *db.Tx) error {
@@ -204,8 +212,28 @@ func (s *Service) Decide(ctx context.Context, rv Reviewer, number string, d Deci
 				return err
 			}
 		}
-		return s.applyDecision(ctx, tx, rv, rc, d, now, password, hash)
+		if d.Outcome == "approve" && len(flags) > 0 {
+			return s.firstApproval(ctx, tx, rv, rc, d, now, flags)
+		}
+		return s.applyDecision(ctx, tx, rv, rc, d, now, pw, flags)
 	})
+}
+
+// issued is a reset password prepared for an approval: the clear text for
+// its SMS and the hash stored as the account's pending password.
+type issued struct{ password, hash string }
+
+// preparePassword generates and hashes a reset password for acc.
+func (s *Service) preparePassword(acc *ent.Account) (issued, error) {
+	password, err := rules.GeneratePasswordFor(acc.Username)
+	if err != nil {
+		return issued{}, err
+	}
+	hash, err := s.hasher.Hash(password)
+	if err != nil {
+		return issued{}, err
+	}
+	return issued{password: password, hash: hash}, nil
 }
 
 func (s *Service) checkDecision(ctx context.Context, d Decision) error {
@@ -240,25 +268,29 @@ func checkKinds(caseKind string, kinds []string) error {
 	return nil
 }
 
-// applyDecision writes the decision, its side effects, its case event and
-// its audit entry in tx.
-func (s *Service) applyDecision(ctx context.Context, tx *db.Tx, rv Reviewer, rc *ent.RecoveryCase, d Decision, now time.Time, password, hash string) error {
+// applyDecision writes the decision of rv (the decider), its side effects,
+// its case event and its audit entry in tx, and draws it for QA when the
+// case carried a risk flag or the random share picks it. It is the one home
+// of a decision's effects, the approval's password included, whether the
+// decision came straight from the reviewer or through a second approval.
+func (s *Service) applyDecision(ctx context.Context, tx *db.Tx, rv Reviewer, rc *ent.RecoveryCase, d Decision, now time.Time, pw issued, flags []string) error {
 	acc := rc.Edges.Account
 	number := *rc.CaseNumber
 	ref := "case:" + rc.ID.String()
 	upd := tx.Ent.RecoveryCase.UpdateOne(rc).SetOutcome(recoverycase.Outcome(d.Outcome)).SetDecidedBy(rv.ID).
-		SetDecidedAt(now).SetDecisionNote(strings.TrimSpace(d.Note)).ClearClaimExpiresAt().SetUpdatedAt(now).AddVersion(1)
+		SetDecidedAt(now).SetDecisionNote(strings.TrimSpace(d.Note)).ClearClaimExpiresAt().SetUpdatedAt(now).AddVersion(1).
+		SetRiskFlags(append([]string{}, flags...))
 	var to state.Status
 	switch d.Outcome {
 	case "approve":
 		to = state.Approved
-		if hash == "" {
+		if pw.hash == "" {
 			return fmt.Errorf("approve %s: no password was prepared", number)
 		}
-		if err := accounts.SetPendingPassword(ctx, tx, acc.ID, hash, nil); err != nil {
+		if err := accounts.SetPendingPassword(ctx, tx, acc.ID, pw.hash, nil); err != nil {
 			return err
 		}
-		if _, err := s.courier.QueueRef(ctx, tx, acc.Phone, PurposePassword, ref, sms.PasswordText(acc.Username, password)); err != nil {
+		if _, err := s.courier.QueueRef(ctx, tx, acc.Phone, PurposePassword, ref, sms.PasswordText(acc.Username, pw.password)); err != nil {
 			return err
 		}
 		upd.SetReasons([]string{}).SetReturnKinds([]string{})
@@ -287,6 +319,9 @@ func (s *Service) applyDecision(ctx context.Context, tx *db.Tx, rv Reviewer, rc 
 	if err := upd.SetStatus(to).Exec(ctx); err != nil {
 		return err
 	}
+	if err := s.drawForQA(ctx, tx, rc, d.Outcome, rv.ID, now, flags); err != nil {
+		return err
+	}
 	return s.record(ctx, tx, rc, now, rv.actor(), "decided",
 		map[string]any{"status": string(rc.Status), "version": rc.Version},
 		map[string]any{"status": string(to), "outcome": d.Outcome, "reasons": d.Reasons, "return_kinds": d.ReturnKinds})
@@ -302,6 +337,11 @@ func (s *Service) onPasswordSent(ctx context.Context, tx *db.Tx, msg *ent.SMSMes
 	rc, err := tx.Ent.RecoveryCase.Query().Where(recoverycase.IDEQ(mustUUID(id))).WithAccount().Only(ctx)
 	if err != nil {
 		return fmt.Errorf("password sent for %s: %w", msg.Ref, err)
+	}
+	if rc.Status != state.Approved || rc.Edges.Account.PendingPasswordHash == "" {
+		// A QA disagreement cancelled the password while its SMS was on
+		// its way: there is no pending password to start.
+		return s.record(ctx, tx, rc, sentAt, "system", "password_sms_sent", nil, map[string]any{"cancelled": true})
 	}
 	if err := accounts.StartPendingClock(ctx, tx, rc.Edges.Account.ID, sentAt); err != nil {
 		return err

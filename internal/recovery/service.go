@@ -82,6 +82,8 @@ type Service struct {
 	calendar *rules.Calendar
 	logger   *slog.Logger
 	checks   chan struct{} // bounds simultaneous image checks
+	// qaPercent (0–100) is the share of decisions drawn for QA.
+	qaPercent int
 }
 
 // Deps are what the service needs.
@@ -107,7 +109,8 @@ func New(d Deps) *Service {
 		d.Calendar = rules.NewCalendar(rules.WithLogger(d.Logger))
 	}
 	s := &Service{db: d.DB, clock: d.Clock, codes: d.Codes, courier: d.Courier, hasher: d.Hasher, store: d.Store,
-		calendar: d.Calendar, logger: d.Logger, checks: make(chan struct{}, runtime.NumCPU())}
+		calendar: d.Calendar, logger: d.Logger, checks: make(chan struct{}, runtime.NumCPU()),
+		qaPercent: min(max(d.QASamplePercent, 0), 100)}
 	if d.Courier != nil {
 		// A reset password exists in clear only sealed in its queued SMS,
 		// and not even there once sent; its clock starts at the send.

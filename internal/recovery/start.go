@@ -128,7 +128,7 @@ func (s *Service) checkStart(in StartInput) (certType, number, typedName string,
 // returned for deletion after commit.
 func (s *Service) refuseOpenCase(ctx context.Context, tx *db.Tx, accountID int, now time.Time) ([]string, error) {
 	open, err := tx.Ent.RecoveryCase.Query().Where(recoverycase.HasAccountWith(account.ID(accountID)),
-		recoverycase.StatusIn(state.Draft, state.Submitted, state.InReview, state.Returned)).WithEvidence().All(ctx)
+		recoverycase.StatusIn(openStatuses()...)).WithEvidence().All(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -183,9 +183,26 @@ func newToken() (string, []byte, error) {
 	return token, sum[:], nil
 }
 
+// openStatuses are the statuses that occupy an account (state.Open).
+func openStatuses() []state.Status {
+	var out []state.Status
+	for _, st := range state.All {
+		if state.Open(st) {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
 // record writes a case event and its audit entry in tx.
 func (s *Service) record(ctx context.Context, tx *db.Tx, rc *ent.RecoveryCase, at time.Time, actor, event string, before, after map[string]any) error {
-	c := tx.Ent.CaseEvent.Create().SetCaseID(rc.ID).SetType(event).SetActor(actor).SetCreatedAt(at)
+	return s.recordNote(ctx, tx, rc, at, actor, event, "", before, after)
+}
+
+// recordNote is record with a note in the case history (a staff member's
+// words; the audit entry does not repeat them).
+func (s *Service) recordNote(ctx context.Context, tx *db.Tx, rc *ent.RecoveryCase, at time.Time, actor, event, note string, before, after map[string]any) error {
+	c := tx.Ent.CaseEvent.Create().SetCaseID(rc.ID).SetType(event).SetActor(actor).SetCreatedAt(at).SetNote(note)
 	if before != nil {
 		c.SetBefore(before)
 	}
@@ -196,17 +213,17 @@ func (s *Service) record(ctx context.Context, tx *db.Tx, rc *ent.RecoveryCase, a
 		return fmt.Errorf("case event %s: %w", event, err)
 	}
 	kind, who := audit.ActorApplicant, actor
-	switch {
-	case actor == "system":
+	if actor == "system" {
 		kind = audit.ActorSystem
-	case strings.HasPrefix(actor, "staff:"):
-		kind, who = audit.ActorStaff, strings.TrimPrefix(actor, "staff:")
+	} else if name, ok := strings.CutPrefix(actor, "staff:"); ok {
+		kind, who = audit.ActorStaff, name
 	}
-	// Cases are named by their number once they have one, so the audit page
-	// finds every entry of a case by the number staff know it by.
+	// Case entries name the case by its number once it has one (drafts: the id).
 	object := rc.ID.String()
 	if rc.CaseNumber != nil {
 		object = *rc.CaseNumber
+	} else if n, ok := after["case_number"].(string); ok && n != "" {
+		object = n
 	}
 	return audit.Record(ctx, tx, audit.Event{At: at, ActorKind: kind, Actor: who, Action: "recovery." + event,
 		ObjectType: "case", ObjectID: object, Detail: after})

@@ -190,6 +190,16 @@ var applicantEvents = map[string]string{
 	"claimed":           "审核人员开始审核",
 	"decided":           "审核完成",
 	"returned":          "退回补正",
+	"reopened":          "复核后重新审核",
+}
+
+// ApplicantStatus is the status an applicant sees (CONTRACT §4 lists them):
+// a case waiting for a supervisor's second approval is still in review.
+func ApplicantStatus(s state.Status) state.Status {
+	if s == state.AwaitingSecond {
+		return state.InReview
+	}
+	return s
 }
 
 // Status returns the applicant's view of a case.
@@ -202,8 +212,9 @@ func (s *Service) Status(ctx context.Context, rc *ent.RecoveryCase) (*StatusView
 	if err != nil {
 		return nil, err
 	}
-	v := &StatusView{ID: rc.ID.String(), Kind: string(rc.Kind), CaseNumber: rc.CaseNumber, Status: rc.Status,
-		StatusLabel: state.Label(rc.Status), SubmittedAt: rc.SubmittedAt, PhoneVerified: rc.PhoneVerifiedAt != nil,
+	shown := ApplicantStatus(rc.Status)
+	v := &StatusView{ID: rc.ID.String(), Kind: string(rc.Kind), CaseNumber: rc.CaseNumber, Status: shown,
+		StatusLabel: state.Label(shown), SubmittedAt: rc.SubmittedAt, PhoneVerified: rc.PhoneVerifiedAt != nil,
 		RequiredEvidence: RequiredEvidence(string(rc.Kind)), Uploaded: kinds, Timeline: []EventView{}}
 	if rc.DueBy != nil {
 		d := rc.DueBy.In(rules.Shanghai).Format(time.DateOnly)

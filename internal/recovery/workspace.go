@@ -36,6 +36,13 @@ type Workspace struct {
 	// AccountLocked says whether the account is locked now (LockedUntil
 	// stays set after it runs out, until the next sign-in attempt).
 	AccountLocked bool
+	// Risk are the four-eyes flags: found now for a case still to be
+	// decided, or as stored at the reviewer's approval once it awaits the
+	// supervisor. Any flag means an approval needs a second one.
+	Risk []RiskFlag
+	// FirstApprover is the name of the reviewer whose approval awaits the
+	// supervisor's second approval.
+	FirstApprover string
 }
 
 // EvidenceItem is one image with its duplicate flags.
@@ -72,7 +79,7 @@ func (s *Service) Workspace(ctx context.Context, rv Reviewer, number string) (*W
 	now := s.clock.Now()
 	w := &Workspace{Case: rc, Account: acc, CertMatch: rc.TypedCertNumber == acc.CertNumber,
 		AccountLocked: rules.DefaultLockout.Locked(acc.LockedUntil, now)}
-	if rc.Status == state.Submitted || rc.Status == state.InReview {
+	if rc.Status == state.Submitted || rc.Status == state.InReview || rc.Status == state.AwaitingSecond {
 		w.SLA = SLAState(rc.DueBy, now)
 	}
 	if rc.Status == state.InReview && rc.ClaimedBy != nil && rc.ClaimExpiresAt != nil && now.Before(*rc.ClaimExpiresAt) {
@@ -81,18 +88,25 @@ func (s *Service) Workspace(ctx context.Context, rv Reviewer, number string) (*W
 			w.ClaimedBy = u.Name
 		}
 	}
-	for _, kind := range RequiredEvidence(string(rc.Kind)) {
-		for _, e := range rc.Edges.Evidence {
-			if string(e.Kind) != kind {
-				continue
+	if w.Evidence, err = s.evidenceItems(ctx, rv, rc); err != nil {
+		return nil, err
+	}
+	switch rc.Status {
+	case state.AwaitingSecond:
+		w.Risk = RiskFlags(rc.RiskFlags)
+		if rc.FirstApprovedBy != nil {
+			if u, err := s.db.Ent.StaffUser.Query().Where(staffuser.ID(*rc.FirstApprovedBy)).Only(ctx); err == nil {
+				w.FirstApprover = u.Name
 			}
-			dups, err := s.duplicates(ctx, rv, rc, e)
-			if err != nil {
-				return nil, err
-			}
-			w.Evidence = append(w.Evidence, EvidenceItem{Kind: kind, Label: EvidenceLabel(kind), Width: e.Width,
-				Height: e.Height, Size: e.Size, Duplicates: dups})
 		}
+	case state.Submitted, state.InReview:
+		flags, err := s.riskFlags(ctx, rc, w.Evidence, now)
+		if err != nil {
+			return nil, err
+		}
+		w.Risk = RiskFlags(flags)
+	default:
+		w.Risk = RiskFlags(rc.RiskFlags)
 	}
 	if w.Earlier, err = s.db.Ent.RecoveryCase.Query().Where(recoverycase.HasAccountWith(account.ID(acc.ID)),
 		recoverycase.IDNEQ(rc.ID), recoverycase.SubmittedAtNotNil()).Order(ent.Desc(recoverycase.FieldSubmittedAt)).Limit(20).All(ctx); err != nil {
@@ -104,6 +118,26 @@ func (s *Service) Workspace(ctx context.Context, rv Reviewer, number string) (*W
 	w.SMS, err = s.db.Ent.SMSMessage.Query().Where(smsmessage.Ref("case:" + rc.ID.String())).
 		Order(ent.Desc(smsmessage.FieldCreatedAt)).All(ctx)
 	return w, err
+}
+
+// evidenceItems lists the case's images in the order of RequiredEvidence,
+// each with the other accounts' cases that used the same or a near image.
+func (s *Service) evidenceItems(ctx context.Context, rv Reviewer, rc *ent.RecoveryCase) ([]EvidenceItem, error) {
+	var items []EvidenceItem
+	for _, kind := range RequiredEvidence(string(rc.Kind)) {
+		for _, e := range rc.Edges.Evidence {
+			if string(e.Kind) != kind {
+				continue
+			}
+			dups, err := s.duplicates(ctx, rv, rc, e)
+			if err != nil {
+				return nil, err
+			}
+			items = append(items, EvidenceItem{Kind: kind, Label: EvidenceLabel(kind), Width: e.Width,
+				Height: e.Height, Size: e.Size, Duplicates: dups})
+		}
+	}
+	return items, nil
 }
 
 // duplicates finds other accounts' cases whose image of the same kind is

@@ -30,3 +30,9 @@ func RejectedText(caseNumber, reasons string) string {
 func ReturnedText(caseNumber, kinds string) string {
 	return fmt.Sprintf("【广东人社】您的密码找回申请%s需要补正材料：%s。请在“查询申请进度”中重新上传后提交。", caseNumber, kinds)
 }
+
+// PasswordCancelledText tells the applicant that a reset password sent
+// earlier was withdrawn after a supervisor's review, before it took effect.
+func PasswordCancelledText(caseNumber string) string {
+	return fmt.Sprintf("【广东人社】您的密码找回申请%s经复核需重新审核，此前短信发送的新密码已作废，请继续使用原密码登录。审核结果将另行短信通知。", caseNumber)
+}

@@ -1,0 +1,113 @@
+package recovery
+
+import (
+	"context"
+	"time"
+
+	"recoverydesk/ent"
+	"recoverydesk/ent/account"
+	"recoverydesk/ent/auditevent"
+	"recoverydesk/ent/recoverycase"
+	"recoverydesk/internal/recovery/state"
+	"recoverydesk/internal/rules"
+)
+
+// Risk flags: any of them holds a reviewer's approval for a supervisor's
+// second approval before the reset password is issued (四眼复核).
+const (
+	FlagDuplicateEvidence = "duplicate_evidence"
+	FlagLowSimilarity     = "low_similarity"
+	FlagRecentlyLocked    = "recently_locked"
+	FlagRecentlyRejected  = "recently_rejected"
+)
+
+// Thresholds of the risk flags.
+const (
+	// LowSimilarity: a typed username or unit/person name scoring under it
+	// against the record is flagged.
+	LowSimilarity = 50
+	// RecentLockWindow: an account locked within it is flagged.
+	RecentLockWindow = 7 * 24 * time.Hour
+	// RecentRejectionWindow: a rejection of the same account within it is flagged.
+	RecentRejectionWindow = 30 * 24 * time.Hour
+)
+
+// RiskFlag is one flag with the Chinese explanation a reviewer reads.
+type RiskFlag struct {
+	Code  string
+	Label string
+}
+
+// FlagLabel explains a risk flag in Chinese.
+func FlagLabel(code string) string {
+	switch code {
+	case FlagDuplicateEvidence:
+		return "证件材料与其他账号的申请相同或相似"
+	case FlagLowSimilarity:
+		return "填写的用户名或单位名称/姓名与注册信息相似度低于50%"
+	case FlagRecentlyLocked:
+		return "该账号近7天内曾因密码连续错误被锁定"
+	case FlagRecentlyRejected:
+		return "该账号近30天内有未通过的密码找回申请"
+	}
+	return code
+}
+
+// RiskFlags pairs codes with their explanations, in the order given.
+func RiskFlags(codes []string) []RiskFlag {
+	out := make([]RiskFlag, 0, len(codes))
+	for _, c := range codes {
+		out = append(out, RiskFlag{Code: c, Label: FlagLabel(c)})
+	}
+	return out
+}
+
+// riskFlags is the one home of the four-eyes rule: the flags of case rc
+// (loaded with its account) at now, given its evidence with the duplicates
+// found for each image. The workspace shows them and Decide acts on them.
+func (s *Service) riskFlags(ctx context.Context, rc *ent.RecoveryCase, items []EvidenceItem, now time.Time) ([]string, error) {
+	acc := rc.Edges.Account
+	flags := []string{}
+	for _, e := range items {
+		if len(e.Duplicates) > 0 {
+			flags = append(flags, FlagDuplicateEvidence)
+			break
+		}
+	}
+	// Similarity is 0 when nothing was typed: an applicant who no longer
+	// knows the username may leave it empty (CONTRACT §4), which is not a
+	// mismatch. The name is required, so it is always scored.
+	if (rc.TypedUsername != "" && rc.UsernameSimilarity < LowSimilarity) || rc.NameSimilarity < LowSimilarity {
+		flags = append(flags, FlagLowSimilarity)
+	}
+	locked, err := s.recentlyLocked(ctx, acc, now)
+	if err != nil {
+		return nil, err
+	}
+	if locked {
+		flags = append(flags, FlagRecentlyLocked)
+	}
+	rejected, err := s.db.Ent.RecoveryCase.Query().Where(recoverycase.HasAccountWith(account.ID(acc.ID)),
+		recoverycase.IDNEQ(rc.ID), recoverycase.StatusEQ(state.Rejected),
+		recoverycase.DecidedAtGT(now.Add(-RecentRejectionWindow))).Exist(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if rejected {
+		flags = append(flags, FlagRecentlyRejected)
+	}
+	return flags, nil
+}
+
+// recentlyLocked reports whether the account was locked within
+// RecentLockWindow: its locked_until less the lock's duration is the moment
+// it locked. A sign-in attempt after the lock ran out clears locked_until,
+// so the audit log's account.locked entries are asked too.
+func (s *Service) recentlyLocked(ctx context.Context, acc *ent.Account, now time.Time) (bool, error) {
+	since := now.Add(-RecentLockWindow)
+	if acc.LockedUntil != nil && acc.LockedUntil.Add(-rules.DefaultLockout.Duration).After(since) {
+		return true, nil
+	}
+	return s.db.Ent.AuditEvent.Query().Where(auditevent.Action("account.locked"), auditevent.ObjectType("account"),
+		auditevent.ObjectID(acc.Username), auditevent.AtGT(since)).Exist(ctx)
+}
