@@ -302,19 +302,6 @@ func endConsoleSessions(ctx context.Context, tx *db.Tx, staffID int) (int, error
 	return tx.Ent.KVEntry.Delete().Where(kventry.IDIn(ids...)).Exec(ctx)
 }
 
-// decisionReasons are the active reasons the decision form offers. A
-// failure to read them is logged and leaves the list empty: the case page
-// itself just read the database, so this is a passing fault, and a reject
-// without a reason is refused anyway.
-func (s *Server) decisionReasons(c *fiber.Ctx) []recovery.Reason {
-	reasons, err := s.deps.Recovery.Reasons(c.UserContext())
-	if err != nil {
-		s.deps.Logger.ErrorContext(c.UserContext(), "read the reason catalog", "err", err, "request_id", requestID(c))
-		return nil
-	}
-	return reasons
-}
-
 // reasonsView is the reason catalog page's data.
 type reasonsView struct {
 	Reasons   []recovery.Reason

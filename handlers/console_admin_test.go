@@ -352,6 +352,12 @@ func TestReasonCatalogAddEditRetire(t *testing.T) {
 		st.Decision.Reasons[0] != "证件已过有效期，请使用有效证件重新拍摄" {
 		t.Fatalf("status after retiring: %s", status)
 	}
+	// The case page still names the retired reason in words, in the
+	// decision and in the history, and no longer offers it.
+	_, casePage := rv.get(t, "/console/cases/"+number)
+	if strings.Count(casePage, "证件已过有效期，请使用有效证件重新拍摄") < 2 || strings.Contains(casePage, `value="photo_expired"`) {
+		t.Fatalf("case page after retiring:\n%s", casePage)
+	}
 	rc := s.db.Ent.RecoveryCase.Query().Where(recoverycase.CaseNumber(number)).OnlyX(context.Background())
 	if len(rc.Reasons) != 1 || rc.Reasons[0] != "photo_expired" {
 		t.Fatalf("stored reasons %v", rc.Reasons)

@@ -19,11 +19,13 @@ import (
 
 // caseView is the case workspace's data.
 type caseView struct {
-	W            *recovery.Workspace
-	Number       string
-	StatusLabel  string
-	RegionName   string
-	Reasons      []recovery.Reason
+	W           *recovery.Workspace
+	Number      string
+	StatusLabel string
+	RegionName  string
+	Reasons     []recovery.Reason // the active reasons: the reject form's choices
+	// ReasonTexts names every code, retired ones too, for earlier decisions.
+	ReasonTexts  map[string]string
 	Required     []evidenceKind
 	CanDecide    bool
 	CanReassign  bool // the viewer may give the case to another reviewer
@@ -69,13 +71,23 @@ func (s *Server) showCase(c *fiber.Ctx, status int, formError string, fields, fo
 	if err != nil {
 		return err
 	}
+	catalog, err := s.deps.Recovery.ReasonCatalog(c.UserContext())
+	if err != nil {
+		return err
+	}
 	v := caseView{W: w, Number: number, StatusLabel: state.Label(w.Case.Status), RegionName: rules.RegionFullName(w.Case.RegionCode),
-		Reasons: s.decisionReasons(c), CanDecide: w.ClaimedByMe, Stale: status == fiber.StatusConflict,
+		ReasonTexts: map[string]string{}, CanDecide: w.ClaimedByMe, Stale: status == fiber.StatusConflict,
 		CanReassign:  s.allowedHere(c, permCaseReassign, w.Case.RegionCode),
 		EvidenceBase: "/console/cases/" + url.PathEscape(number) + "/evidence/"}
 	if w.Case.Status == state.AwaitingSecond && w.Case.FirstApprovedBy != nil {
 		v.FirstApprovedByMe = *w.Case.FirstApprovedBy == signedInStaff(c).ID
 		v.CanSecondApprove = !v.FirstApprovedByMe && s.allowedHere(c, permCaseApproveSecond, w.Case.RegionCode)
+	}
+	for _, r := range catalog {
+		v.ReasonTexts[r.Code] = r.Text
+		if r.Active {
+			v.Reasons = append(v.Reasons, r)
+		}
 	}
 	for _, k := range recovery.RequiredEvidence(string(w.Case.Kind)) {
 		v.Required = append(v.Required, evidenceKind{k, recovery.EvidenceLabel(k)})
