@@ -345,9 +345,12 @@ func TestQADisagreementReopensTheCase(t *testing.T) {
 	a, number := unitCase(t, s, nil, 10)
 	rev := staffClient(t, s, "jm_reviewer", "reviewer", "4407")
 	claim(t, rev, number)
-	if resp, body := decide(t, s, rev, number, url.Values{"outcome": {"reject"}, "reason": {"unclear_image"}}); resp.StatusCode != 303 {
-		t.Fatalf("reject: %d %.300s", resp.StatusCode, body)
-	}
+	phone := caseRow(t, s, number).QueryAccount().OnlyX(context.Background()).Phone
+	s.newSMS(t, phone, func() {
+		if resp, body := decide(t, s, rev, number, url.Values{"outcome": {"reject"}, "reason": {"unclear_image"}}); resp.StatusCode != 303 {
+			t.Fatalf("reject: %d %.300s", resp.StatusCode, body)
+		}
+	})
 	// Reviewed on Wednesday: the new review is due Friday the 6th.
 	s.clock.Advance(48 * time.Hour)
 	sup := staffClient(t, s, "gd_super", "supervisor", "44")
@@ -361,7 +364,14 @@ func TestQADisagreementReopensTheCase(t *testing.T) {
 	if resp, body := sup.post(t, qa, url.Values{"verdict": {"disagree"}}); resp.StatusCode != 422 || !strings.Contains(body, "不同意时请填写质检意见") {
 		t.Fatalf("disagree without a comment: %d", resp.StatusCode)
 	}
-	resp, body := sup.post(t, qa, url.Values{"verdict": {"disagree"}, "comment": {"照片清晰，不应拒绝"}})
+	var resp *http.Response
+	var body string
+	text := s.newSMS(t, phone, func() {
+		resp, body = sup.post(t, qa, url.Values{"verdict": {"disagree"}, "comment": {"照片清晰，不应拒绝"}})
+	})
+	if !strings.Contains(text, number) || !strings.Contains(text, "经复核将重新审核") {
+		t.Fatalf("the applicant's SMS about the reopening: %q", text)
+	}
 	page = sup.follow(t, resp, body, "/console/qa?done=reopen")
 	if !strings.Contains(page, "案件重新进入待审核队列") {
 		t.Fatal("no notice of the reopening")

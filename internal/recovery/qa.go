@@ -397,6 +397,11 @@ func (s *Service) disagree(ctx context.Context, tx *db.Tx, sup Reviewer, rc *ent
 		if !reopened {
 			return qareview.ActionNone, stale, nil
 		}
+		// The applicant was told the earlier outcome; they hear that it
+		// no longer stands.
+		if _, err := s.courier.QueueRef(ctx, tx, acc.Phone, PurposeDecision, "case:"+rc.ID.String(), sms.ReopenedText(*rc.CaseNumber)); err != nil {
+			return "", nil, err
+		}
 		return qareview.ActionReopen, stale, nil
 	}
 	// The password goes even when the case cannot be reopened (the

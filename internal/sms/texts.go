@@ -31,6 +31,12 @@ func ReturnedText(caseNumber, kinds string) string {
 	return fmt.Sprintf("【广东人社】您的密码找回申请%s需要补正材料：%s。请在“查询申请进度”中重新上传后提交。", caseNumber, kinds)
 }
 
+// ReopenedText tells the applicant that a decided application goes back to
+// review after a supervisor's quality review.
+func ReopenedText(caseNumber string) string {
+	return fmt.Sprintf("【广东人社】您的密码找回申请%s经复核将重新审核，审核结果将另行短信通知，请留意。", caseNumber)
+}
+
 // PasswordCancelledText tells the applicant that a reset password sent
 // earlier was withdrawn after a supervisor's review, before it took effect.
 func PasswordCancelledText(caseNumber string) string {
