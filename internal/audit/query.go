@@ -422,6 +422,24 @@ var actionLabels = map[string]string{
 	"staff.totp_enrolled":            "绑定动态口令",
 	"audit.exported":                 "导出审计日志",
 	"audit.export_interrupted":       "审计日志导出中断",
+	"recovery.first_approved":        "初审通过，待主管复核",
+	"recovery.second_approved":       "主管复核通过",
+	"recovery.second_declined":       "主管复核退回队列",
+	"recovery.qa_reviewed":           "质检",
+	"recovery.reopened":              "案件重新审核",
+	"recovery.password_cancelled":    "撤销未生效的新密码",
+	"password.pending_cancelled":     "新密码作废",
+	"staff.disabled":                 "停用工作人员",
+	"staff.enabled":                  "启用工作人员",
+	"staff.password_reset":           "重置工作人员密码",
+	"staff.totp_required":            "要求绑定动态口令",
+	"staff.role_granted":             "授予角色",
+	"staff.role_revoked":             "撤销角色",
+	"reason.added":                   "新增原因代码",
+	"reason.edited":                  "修改原因说明",
+	"reason.moved":                   "调整原因顺序",
+	"reason.retired":                 "停用原因代码",
+	"reason.restored":                "恢复原因代码",
 }
 
 // ActionLabel is the Chinese name of an action, or the action itself when
@@ -444,6 +462,7 @@ var actionGroups = []ActionChoice{
 	{"staff.*", "工作人员账号（全部）"},
 	{"login.*", "账号登录（全部）"},
 	{"audit.*", "审计日志（全部）"},
+	{"reason.*", "原因代码（全部）"},
 }
 
 // ActionChoices are the options of the action filter: the prefix groups,
