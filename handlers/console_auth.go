@@ -49,7 +49,11 @@ func (s *Server) consoleLogin(c *fiber.Ctx) error {
 	if err := sess.Save(); err != nil {
 		return err
 	}
-	return c.Redirect(safeNext(f.Next), fiber.StatusSeeOther)
+	next := safeNext(f.Next)
+	if next == "" {
+		next = s.landing(u.UsernameKey)
+	}
+	return c.Redirect(next, fiber.StatusSeeOther)
 }
 
 // consoleLogout ends the console session.

@@ -77,9 +77,3 @@ var (
 	permCaseReassign = policies.Permission{Obj: policies.ObjCase, Act: policies.ActReassign}
 	permEvidence     = policies.Permission{Obj: policies.ObjEvidence, Act: policies.ActView}
 )
-
-// consoleHome sends staff to their starting page: the queue for those who
-// review, the staff list for administrators (built with the supervision part).
-func (s *Server) consoleHome(c *fiber.Ctx) error {
-	return c.Redirect("/console/cases", fiber.StatusSeeOther)
-}

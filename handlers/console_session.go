@@ -89,7 +89,7 @@ func (s *Server) staffView(c *fiber.Ctx) *StaffView {
 	if u == nil {
 		return nil
 	}
-	v := &StaffView{Username: u.Username, Name: u.Name}
+	v := &StaffView{Username: u.Username, Name: u.Name, Nav: s.navFor(u.UsernameKey)}
 	seen := map[string]bool{}
 	for _, g := range s.deps.Enforcer.RolesOf(policies.Subject(u.UsernameKey)) {
 		if !seen[g.Role] {
@@ -100,10 +100,11 @@ func (s *Server) staffView(c *fiber.Ctx) *StaffView {
 	return v
 }
 
-// safeNext keeps a post-sign-in redirect inside the console.
+// safeNext keeps a post-sign-in redirect inside the console; anything else
+// gives "" (the caller's default).
 func safeNext(next string) string {
 	if strings.HasPrefix(next, "/console/") && !strings.HasPrefix(next, "//") && !strings.Contains(next, "\\") {
 		return next
 	}
-	return "/console/cases"
+	return ""
 }

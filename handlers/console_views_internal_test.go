@@ -194,7 +194,7 @@ func sampleCase() caseView {
 			LastError: "gateway timeout", CreatedAt: cstTime(2025, 6, 20, 9, 0)}},
 	}
 	v := caseView{W: w, Number: sampleNumber, StatusLabel: "审核中", RegionName: "广东省 / 江门市 / 蓬江区",
-		Reasons: recovery.DefaultReasons(), CanDecide: true, SMSFailing: true,
+		Reasons: recovery.DefaultReasons(), ReasonTexts: reasonTexts(recovery.DefaultReasons()), CanDecide: true, SMSFailing: true,
 		EvidenceBase: "/console/cases/" + sampleNumber + "/evidence/"}
 	for _, k := range recovery.RequiredEvidence("unit") {
 		v.Required = append(v.Required, evidenceKind{k, recovery.EvidenceLabel(k)})
@@ -325,4 +325,13 @@ func TestConsoleCaseTemplateStates(t *testing.T) {
 	wantAll(t, "decided", out, `<span class="badge status-rejected">未通过</span>`, "审核结果</dt><dd>不通过",
 		"手持证件照与证件不符", "填写信息与注册信息不符", "证件照与本人不符", "审核时间</dt><dd>2025-10-09 10:06")
 	wantNone(t, "decided", out, "decision-form", "claim-button", "sla-", "请先认领")
+}
+
+// reasonTexts names each reason code, as showCase does from the catalog.
+func reasonTexts(rs []recovery.Reason) map[string]string {
+	m := map[string]string{}
+	for _, r := range rs {
+		m[r.Code] = r.Text
+	}
+	return m
 }

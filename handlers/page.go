@@ -25,6 +25,7 @@ type StaffView struct {
 	Username string
 	Name     string
 	Roles    []string
+	Nav      []navLink // the pages their roles open
 }
 
 // ErrorView is the data of the error page.
