@@ -63,7 +63,8 @@ func TestDashboardPageShowsTheFiguresAndChartsOfRealDecisions(t *testing.T) {
 	if st := s.db.Ent.RecoveryCase.Query().OnlyX(context.Background()).Status; st != "rejected" {
 		t.Fatalf("status %s", st)
 	}
-	// The unit applies again: one case of 江门 waits.
+	// The unit, told of the rejection, applies again: one case of 江门 waits.
+	s.waitSMS(t, "13800006666", number+"未通过审核")
 	submittedCase(t, s)
 
 	sup := staffClient(t, s, "gd_super", "supervisor", "44")

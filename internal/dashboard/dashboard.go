@@ -411,7 +411,10 @@ func monday(day time.Time) time.Time {
 // decision (decided_by/decided_at are overwritten when a returned case is
 // decided again, or a reopened one), so counting rows would lose every
 // return and every decision later superseded — work the reviewer did. Each
-// decision event is counted once, in the range by its time.
+// decision event is counted once, in the range by its time. A reviewer's
+// approval held for a supervisor's second approval (awaiting_second) is
+// such an event too; a supervisor's co-signature counts for the supervisor
+// only if the four-eyes step records it as a "decided" event.
 //
 // ApprovalRate is Approved of Approved + Rejected: the share of the
 // reviewer's final outcomes that were approvals. A return (补正) is not an
