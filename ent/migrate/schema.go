@@ -152,6 +152,11 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{CaseEventsColumns[7], CaseEventsColumns[6]},
 			},
+			{
+				Name:    "caseevent_type_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{CaseEventsColumns[1], CaseEventsColumns[6]},
+			},
 		},
 	}
 	// EvidencesColumns holds the columns for the "evidences" table.
@@ -354,6 +359,11 @@ var (
 				Name:    "recoverycase_status_claimed_by",
 				Unique:  false,
 				Columns: []*schema.Column{RecoveryCasesColumns[5], RecoveryCasesColumns[18]},
+			},
+			{
+				Name:    "recoverycase_status_decided_at",
+				Unique:  false,
+				Columns: []*schema.Column{RecoveryCasesColumns[5], RecoveryCasesColumns[25]},
 			},
 		},
 	}

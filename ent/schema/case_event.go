@@ -37,5 +37,9 @@ func (CaseEvent) Edges() []ent.Edge {
 
 // Indexes of CaseEvent.
 func (CaseEvent) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("case_id", "created_at")}
+	return []ent.Index{
+		index.Fields("case_id", "created_at"),
+		// The dashboard counts the decisions ("decided") of a date range.
+		index.Fields("type", "created_at"),
+	}
 }

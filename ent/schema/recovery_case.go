@@ -83,6 +83,8 @@ func (RecoveryCase) Indexes() []ent.Index {
 		index.Fields("status", "due_by", "submitted_at", "id"),
 		index.Fields("status", "region_code", "due_by", "submitted_at", "id"),
 		index.Fields("status", "claimed_by"),
+		// The dashboard reads the decisions of a date range.
+		index.Fields("status", "decided_at"),
 	}
 }
 
