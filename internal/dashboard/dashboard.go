@@ -412,9 +412,10 @@ func monday(day time.Time) time.Time {
 // decided again, or a reopened one), so counting rows would lose every
 // return and every decision later superseded — work the reviewer did. Each
 // decision event is counted once, in the range by its time. A reviewer's
-// approval held for a supervisor's second approval (awaiting_second) is
-// such an event too; a supervisor's co-signature counts for the supervisor
-// only if the four-eyes step records it as a "decided" event.
+// approval of a risk-flagged case is recorded as "first_approved" and
+// becomes their "decided" approval when a supervisor co-signs it (at the
+// co-signature's time); the co-signature itself ("second_approved") and a
+// declined approval count for no one here.
 //
 // ApprovalRate is Approved of Approved + Rejected: the share of the
 // reviewer's final outcomes that were approvals. A return (补正) is not an
