@@ -28,7 +28,11 @@ type Page struct {
 type StaffView struct {
 	Username, Name string
 	Roles          []string
+	Nav            []NavLink
 }
+
+// NavLink is one console navigation entry (handlers.navLink).
+type NavLink struct{ Key, Path, Label string }
 
 type ErrorView struct {
 	Status         int
@@ -223,7 +227,9 @@ func TestConsoleFrameSignedIn(t *testing.T) {
 		Nav:       "cases",
 		CSRFToken: token,
 		RequestID: "req-42",
-		Staff:     &StaffView{Username: "lihua", Name: "李华", Roles: []string{"reviewer", "supervisor"}},
+		Staff: &StaffView{Username: "lihua", Name: "李华", Roles: []string{"reviewer", "supervisor"}, Nav: []NavLink{
+			{"cases", "/console/cases", "审核队列"}, {"audit", "/console/audit", "审计日志"},
+			{"dashboard", "/console/dashboard", "统计看板"}, {"staff", "/console/staff", "人员管理"}}},
 	})
 	assertContains(t, "console frame", out,
 		"李华", "lihua", "审核员", "主管",
