@@ -84,40 +84,48 @@ func CreateTeam(ctx context.Context, d *db.DB, passwordHash string, have Team, r
 	if len(have.Supervisors) == 0 {
 		wants = append(wants, want{"sup_gd_1", "孙主管", policies.RoleSupervisor, rules.ProvinceCode})
 	}
+	for _, w := range wants {
+		st, err := CreateStaff(ctx, d, w.username, w.name, w.role, w.region, passwordHash)
+		if err != nil {
+			return team, err
+		}
+		if w.role == policies.RoleSupervisor {
+			team.Supervisors = append(team.Supervisors, st)
+		} else {
+			team.Reviewers = append(team.Reviewers, st)
+		}
+	}
+	return team, nil
+}
+
+// CreateStaff creates one staff user with its role grant and its audit entry
+// in one transaction, as `staff add` does.
+func CreateStaff(ctx context.Context, d *db.DB, username, name, role, region, passwordHash string) (Staff, error) {
+	var out Staff
 	err := d.InTx(ctx, func(tx *db.Tx) error {
 		enf, err := policies.NewEnforcer(ctx, tx.Ent)
 		if err != nil {
 			return err
 		}
-		for _, w := range wants {
-			key := rules.NormalizeUsername(w.username)
-			if exists, err := tx.Ent.StaffUser.Query().Where(staffuser.UsernameKey(key)).Exist(ctx); err != nil {
-				return err
-			} else if exists {
-				return fmt.Errorf("demo staff %s already exists", w.username)
-			}
-			u, err := tx.Ent.StaffUser.Create().SetUsername(w.username).SetUsernameKey(key).SetName(w.name).
-				SetPasswordHash(passwordHash).Save(ctx)
-			if err != nil {
-				return err
-			}
-			if err := enf.Grant(ctx, policies.Subject(key), w.role, w.region); err != nil {
-				return err
-			}
-			if err := audit.Record(ctx, tx, audit.Event{ActorKind: audit.ActorSystem, Actor: "seed", Action: "staff.created",
-				ObjectType: "staff", ObjectID: key, Detail: map[string]any{"role": w.role, "region": w.region}}); err != nil {
-				return err
-			}
-			s := Staff{ID: u.ID, Username: w.username, Region: w.region}
-			if w.role == policies.RoleSupervisor {
-				team.Supervisors = append(team.Supervisors, s)
-			} else {
-				team.Reviewers = append(team.Reviewers, s)
-			}
+		key := rules.NormalizeUsername(username)
+		if exists, err := tx.Ent.StaffUser.Query().Where(staffuser.UsernameKey(key)).Exist(ctx); err != nil {
+			return err
+		} else if exists {
+			return fmt.Errorf("staff %s already exists", username)
 		}
-		return nil
+		u, err := tx.Ent.StaffUser.Create().SetUsername(username).SetUsernameKey(key).SetName(name).
+			SetPasswordHash(passwordHash).Save(ctx)
+		if err != nil {
+			return err
+		}
+		if err := enf.Grant(ctx, policies.Subject(key), role, region); err != nil {
+			return err
+		}
+		out = Staff{ID: u.ID, Username: username, Region: region}
+		return audit.Record(ctx, tx, audit.Event{ActorKind: audit.ActorSystem, Actor: "seed", Action: "staff.created",
+			ObjectType: "staff", ObjectID: key, Detail: map[string]any{"role": role, "region": region}})
 	})
-	return team, err
+	return out, err
 }
 
 // LoadStaff returns the staff users with these usernames as Team members of
