@@ -6,7 +6,7 @@ MINIO_MODULE  := github.com/minio/minio
 MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
 GOFILES        = $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './bin/*')
 
-.PHONY: run test build generate lint fuzz-smoke clean
+.PHONY: run test build bench generate lint fuzz-smoke clean
 
 ## run: build everything and serve on the embedded defaults in dev mode
 run: build
@@ -19,6 +19,10 @@ test: bin/minio
 ## build: the recoverydesk binary and the bundled MinIO server
 build: bin/minio
 	$(GO) build -o bin/recoverydesk ./cmd/recoverydesk
+
+## bench: the full benchmark (10 000 → 1 000 000 cases, under 15 minutes); writes docs/BENCHMARKS.md
+bench: build
+	$(GO) run ./cmd/bench --server bin/recoverydesk $(BENCH_FLAGS)
 
 # The MinIO server is a Go module; it is built once (about 2 minutes) with
 # the pinned version and kept in bin/ (never committed).

@@ -28,10 +28,10 @@ type queueView struct {
 	Decided string // case number just decided, for the notice
 }
 
-// queueTab is one tab with its label and count.
+// queueTab is one tab with its label and count ("999+" past the cap).
 type queueTab struct {
 	Key, Label string
-	Count      int
+	Count      string
 	Active     bool
 }
 
@@ -54,7 +54,7 @@ func (s *Server) queuePage(c *fiber.Ctx) error {
 	v := queueView{Tab: f.Tab, Filter: f, Rows: page.Rows, Next: page.Next, Cities: rules.Cities(),
 		Decided: strings.Clone(c.Query("decided"))}
 	for _, t := range recovery.Tabs {
-		v.Tabs = append(v.Tabs, queueTab{Key: t, Label: tabLabels[t], Count: page.Counts[t], Active: t == f.Tab})
+		v.Tabs = append(v.Tabs, queueTab{Key: t, Label: tabLabels[t], Count: page.CountLabel(t), Active: t == f.Tab})
 	}
 	return render(c, fiber.StatusOK, "console/cases", layoutConsole,
 		Page{Title: "审核队列", Nav: "cases", Staff: s.staffView(c), Data: v})

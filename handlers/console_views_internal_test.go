@@ -87,7 +87,7 @@ func cstTime(y int, m time.Month, d, h, min int) time.Time {
 func sampleQueue() queueView {
 	f := recovery.QueueFilter{Tab: recovery.TabPending, Kind: "unit", City: "4407", SLA: recovery.SLAOverdue, Search: "江门"}
 	v := queueView{Tab: f.Tab, Filter: f, Next: "MTc1OXwxNzU5fGFi", Cities: rules.Cities(), Decided: "ZH20250929000002"}
-	counts := map[string]int{recovery.TabPending: 12, recovery.TabMine: 1, recovery.TabReturned: 3, recovery.TabDone: 40}
+	counts := map[string]string{recovery.TabPending: "12", recovery.TabMine: "1", recovery.TabReturned: "3", recovery.TabDone: "999+"}
 	for _, tab := range recovery.Tabs {
 		v.Tabs = append(v.Tabs, queueTab{Key: tab, Label: tabLabels[tab], Count: counts[tab], Active: tab == f.Tab})
 	}
@@ -116,7 +116,7 @@ func TestConsoleQueueTemplate(t *testing.T) {
 		// tabs with counts, keeping the filters, the current one marked
 		`href="/console/cases?tab=pending&amp;kind=unit&amp;city=4407&amp;sla=overdue&amp;q=%e6%b1%9f%e9%97%a8" aria-current="page">待审核<span class="tab-count">12</span>`,
 		`href="/console/cases?tab=mine&amp;kind=unit&amp;city=4407&amp;sla=overdue&amp;q=%e6%b1%9f%e9%97%a8">我的<span class="tab-count">1</span>`,
-		`已退回<span class="tab-count">3</span>`, `已完成<span class="tab-count">40</span>`,
+		`已退回<span class="tab-count">3</span>`, `已完成<span class="tab-count">999&#43;</span>`,
 		// the filter form: a GET that keeps the tab
 		`method="get" action="/console/cases"`, `<input type="hidden" name="tab" value="pending">`,
 		`<option value="unit" selected>单位</option>`, `<option value="person">个人</option>`,

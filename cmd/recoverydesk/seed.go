@@ -5,11 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"time"
 
 	"recoverydesk/internal/accounts"
 	"recoverydesk/internal/clock"
+	"recoverydesk/internal/config"
 	"recoverydesk/internal/db"
+	"recoverydesk/internal/demodata"
 	"recoverydesk/internal/passhash"
+	"recoverydesk/internal/recovery/state"
 	"recoverydesk/internal/rules"
 	"recoverydesk/internal/secret"
 	"recoverydesk/internal/services"
@@ -67,6 +72,11 @@ func runSeed(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// Hashed once: every demo account and staff user shares the password.
+	hash, err := passhash.Hasher{Params: passhash.Production}.Hash(demoPassword)
+	if err != nil {
+		return err
+	}
 	fmt.Fprintf(stdout, "Demo accounts (password for all: %s)\n\n", demoPassword)
 	fmt.Fprintf(stdout, "%-6s %-12s %-30s %s\n", "kind", "username", "name", "region")
 	for _, p := range demoPeople {
@@ -74,7 +84,64 @@ func runSeed(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	return seedStaff(ctx, d, stdout)
+	if err := seedStaff(ctx, d, hash, stdout); err != nil {
+		return err
+	}
+	return seedHistory(ctx, cfg, d, hash, stdout)
+}
+
+// demoHistory is how many cases seed --demo adds, over demoMonths months,
+// and how many of them get evidence images in the object store.
+const (
+	demoHistory       = 3000
+	demoMonths        = 4
+	demoEvidenceCases = 400
+)
+
+// seedHistory adds a realistic history for the dashboard, the audit page and
+// the queue: cases across the cities over the last months, decided by the
+// demo reviewers and a team of two reviewers per other city (same password,
+// not printed), with audit entries, QA reviews and evidence images.
+func seedHistory(ctx context.Context, cfg config.Config, d *db.DB, hash string, stdout io.Writer) error {
+	reviewers, err := demodata.LoadStaff(ctx, d, "4407", "jm_reviewer")
+	if err != nil {
+		return err
+	}
+	gz, err := demodata.LoadStaff(ctx, d, "4401", "gz_reviewer")
+	if err != nil {
+		return err
+	}
+	sups, err := demodata.LoadStaff(ctx, d, rules.ProvinceCode, "gd_super")
+	if err != nil {
+		return err
+	}
+	team, err := demodata.CreateTeam(ctx, d, hash, demodata.Team{Reviewers: append(reviewers, gz...), Supervisors: sups}, 2)
+	if err != nil {
+		return err
+	}
+	st, err := demodata.Generate(ctx, d, demodata.Options{Cases: demoHistory, Months: demoMonths, Seed: uint64(time.Now().UnixNano()),
+		Team: team, PasswordHash: hash, QASamplePercent: cfg.QASamplePercent})
+	if err != nil {
+		return fmt.Errorf("demo history: %w", err)
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	store, stop, err := openEvidenceStore(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	withImages, err := demodata.SeedEvidence(ctx, d, store, demoEvidenceCases)
+	if err != nil {
+		return fmt.Errorf("demo evidence: %w", err)
+	}
+	fmt.Fprintf(stdout, "\nHistory: %d cases over the last %d months by %d reviewers and %d supervisor(s)\n", st.Cases, demoMonths,
+		len(team.Reviewers), len(team.Supervisors))
+	for _, s := range state.All {
+		fmt.Fprintf(stdout, "  %-16s %d\n", s, st.ByStatus[s])
+	}
+	fmt.Fprintf(stdout, "%d generated accounts (password %s), %d audit entries, %d QA reviews, evidence images for %d cases\n",
+		st.Accounts, demoPassword, st.Audits, st.QAReviews, withImages)
+	return nil
 }
 
 // demoStaff are the console's demo users: reviewers of two cities, a
@@ -86,11 +153,7 @@ var demoStaff = []newStaff{
 	{username: "gd_admin", name: "陈管理", role: "admin", region: "44"},
 }
 
-func seedStaff(ctx context.Context, d *db.DB, stdout io.Writer) error {
-	hash, err := passhash.Hasher{Params: passhash.Production}.Hash(demoPassword)
-	if err != nil {
-		return err
-	}
+func seedStaff(ctx context.Context, d *db.DB, hash string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "\nConsole staff at /console/login (same password)\n\n")
 	for _, st := range demoStaff {
 		st.passwordHash = hash

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"recoverydesk/ent"
 	"recoverydesk/internal/db"
 )
 
@@ -60,36 +61,58 @@ func RequestFrom(ctx context.Context) Request {
 // until tx ends, across every instance; SQLite's write transactions are
 // serialised already), so each entry links to the one committed before it.
 func Record(ctx context.Context, tx *db.Tx, e Event) error {
-	if r := RequestFrom(ctx); e.IP == "" && e.RequestID == "" {
-		e.IP, e.RequestID = r.IP, r.RequestID
-	}
-	if e.At.IsZero() {
-		e.At = time.Now()
+	return RecordAll(ctx, tx, []Event{e})
+}
+
+// bulkSize is how many entries RecordAll writes per statement.
+const bulkSize = 500
+
+// RecordAll appends events to the chain in the order given, taking the
+// chain lock and reading its end once: what bulk loaders (seed --demo, the
+// bench) use for thousands of entries in one transaction.
+func RecordAll(ctx context.Context, tx *db.Tx, events []Event) error {
+	if len(events) == 0 {
+		return nil
 	}
 	if err := tx.LockKey(ctx, chainLock); err != nil {
-		return fmt.Errorf("audit %s: %w", e.Action, err)
+		return fmt.Errorf("audit: %w", err)
 	}
 	prev, err := lastLink(ctx, tx)
 	if err != nil {
-		return fmt.Errorf("audit %s: %w", e.Action, err)
+		return fmt.Errorf("audit: %w", err)
 	}
-	entry, err := newEntry(e, prev)
-	if err != nil {
-		return fmt.Errorf("audit %s: %w", e.Action, err)
+	from := RequestFrom(ctx)
+	creates := make([]*ent.AuditEventCreate, 0, min(len(events), bulkSize))
+	for i, e := range events {
+		if e.IP == "" && e.RequestID == "" {
+			e.IP, e.RequestID = from.IP, from.RequestID
+		}
+		if e.At.IsZero() {
+			e.At = time.Now()
+		}
+		en, err := newEntry(e, prev)
+		if err != nil {
+			return fmt.Errorf("audit %s: %w", e.Action, err)
+		}
+		c := tx.Ent.AuditEvent.Create().SetSeq(en.Seq).SetAt(en.At).
+			SetActorKind(en.ActorKind).SetActor(en.Actor).SetAction(en.Action).
+			SetObjectType(en.ObjectType).SetObjectID(en.ObjectID).
+			SetIP(en.IP).SetRequestID(en.RequestID).
+			SetPrevHash(en.PrevHash).SetHash(en.Hash)
+		if en.Detail != nil {
+			c.SetDetail(en.Detail)
+		}
+		creates = append(creates, c)
+		prev = link{Seq: en.Seq, Hash: en.Hash}
+		if len(creates) == bulkSize || i == len(events)-1 {
+			if err := tx.Ent.AuditEvent.CreateBulk(creates...).Exec(ctx); err != nil {
+				return fmt.Errorf("audit %s: %w", e.Action, err)
+			}
+			creates = creates[:0]
+		}
 	}
-	c := tx.Ent.AuditEvent.Create().SetSeq(entry.Seq).SetAt(entry.At).
-		SetActorKind(entry.ActorKind).SetActor(entry.Actor).SetAction(entry.Action).
-		SetObjectType(entry.ObjectType).SetObjectID(entry.ObjectID).
-		SetIP(entry.IP).SetRequestID(entry.RequestID).
-		SetPrevHash(entry.PrevHash).SetHash(entry.Hash)
-	if entry.Detail != nil {
-		c.SetDetail(entry.Detail)
-	}
-	if err := c.Exec(ctx); err != nil {
-		return fmt.Errorf("audit %s: %w", e.Action, err)
-	}
-	if err := saveHead(ctx, tx, entry.Seq, entry.Hash); err != nil {
-		return fmt.Errorf("audit %s: %w", e.Action, err)
+	if err := saveHead(ctx, tx, prev.Seq, prev.Hash); err != nil {
+		return fmt.Errorf("audit: %w", err)
 	}
 	return nil
 }

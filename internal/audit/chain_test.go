@@ -215,3 +215,26 @@ func placeholders(d *db.DB, q string) string {
 	}
 	return b.String()
 }
+
+// TestRecordAllChainsABatch: a bulk append (mixed details, more than one
+// statement's worth) chains like single appends, before and after them.
+func TestRecordAllChainsABatch(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, d *db.DB) {
+		appendN(t, d, 3)
+		events := make([]audit.Event, 1203)
+		for i := range events {
+			events[i] = audit.Event{ActorKind: audit.ActorSystem, Actor: "seed", Action: "test.bulk"}
+			if i%2 == 0 {
+				events[i].Detail = map[string]any{"i": i}
+			}
+		}
+		err := d.InTx(context.Background(), func(tx *db.Tx) error { return audit.RecordAll(context.Background(), tx, events) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		recordOne(t, d, 4)
+		if rep := verify(t, d); !rep.Intact || rep.Checked != 3+1203+1 {
+			t.Fatalf("%+v %v", rep, rep.FirstBroken)
+		}
+	})
+}

@@ -5,9 +5,12 @@ import (
 	"encoding/base64"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
+	entsql "entgo.io/ent/dialect/sql"
 	"github.com/google/uuid"
 
 	"recoverydesk/ent"
@@ -67,6 +70,66 @@ type QueuePage struct {
 	Rows   []QueueRow
 	Next   string
 	Counts map[string]int
+	// Capped marks the tabs holding more than CountCap cases: their count
+	// reads "999+".
+	Capped map[string]bool
+}
+
+// CountCap is the largest tab count the queue computes exactly. Counting a
+// tab costs what it holds, and the 已完成 tab of a province-wide reviewer
+// grows without bound (it was 86–91 % of the page at 100 000 cases); past
+// CountCap the tab shows "999+". Counts are read on every page, never
+// cached: a case just claimed leaves 待审核 and appears under 我的 at once,
+// and the reviewer's own tab (我的) is always small enough to be exact.
+const CountCap = 999
+
+// bigTabTTL is how long a tab found past CountCap is shown as "999+"
+// without counting it again.
+const bigTabTTL = time.Minute
+
+// bigTabs remembers which tabs (of which scope and filters) were found past
+// CountCap. Only that fact is kept, never a number: a tab under the cap is
+// counted on every page, so claims and decisions show at once; a tab that
+// drops under the cap reads "999+" for at most bigTabTTL. Re-counting a
+// full tab on every page was still 45 % of the page at 100 000 cases.
+type bigTabs struct {
+	mu    sync.Mutex
+	until map[string]time.Time
+}
+
+func newBigTabs() *bigTabs { return &bigTabs{until: map[string]time.Time{}} }
+
+func (b *bigTabs) known(key string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return time.Now().Before(b.until[key])
+}
+
+func (b *bigTabs) remember(key string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.until) > 10_000 { // many distinct searches: start afresh
+		clear(b.until)
+	}
+	b.until[key] = time.Now().Add(bigTabTTL)
+}
+
+// bigTabKey names a tab's contents: the tab, the scope and every filter
+// (the keyset position does not change a count).
+func bigTabKey(tab string, rv Reviewer, f QueueFilter) string {
+	who := strings.Join(rv.Regions, ",")
+	if tab == TabMine {
+		who = fmt.Sprint(rv.ID)
+	}
+	return strings.Join([]string{tab, who, f.Kind, f.City, f.District, f.SLA, f.Search}, "|")
+}
+
+// CountLabel is how a tab's count reads: the number, or "999+".
+func (p *QueuePage) CountLabel(tab string) string {
+	if p.Capped[tab] {
+		return fmt.Sprintf("%d+", CountCap)
+	}
+	return fmt.Sprint(p.Counts[tab])
 }
 
 // Queue lists the cases of the reviewer's regions, sorted by due date then
@@ -81,29 +144,54 @@ func (s *Service) Queue(ctx context.Context, rv Reviewer, f QueueFilter) (*Queue
 	}
 	now := s.clock.Now()
 	base := s.filters(rv, f, now)
-	page := &QueuePage{Counts: map[string]int{}}
+	page := &QueuePage{Counts: map[string]int{}, Capped: map[string]bool{}}
 	for _, tab := range Tabs {
-		n, err := s.db.Ent.RecoveryCase.Query().Where(append(base, tabPredicate(tab, rv))...).Count(ctx)
+		key := bigTabKey(tab, rv, f)
+		if s.big.known(key) {
+			page.Counts[tab], page.Capped[tab] = CountCap, true
+			continue
+		}
+		// At most CountCap+1 rows of a constant, in no particular order: an
+		// index range read that stops early, never a sort.
+		ones, err := s.db.Ent.RecoveryCase.Query().Where(append(base, tabPredicate(tab, rv))...).Limit(CountCap + 1).
+			Modify(func(s *entsql.Selector) { s.SelectExpr(entsql.Expr("1")) }).Ints(ctx)
 		if err != nil {
 			return nil, err
 		}
-		page.Counts[tab] = n
+		page.Counts[tab], page.Capped[tab] = min(len(ones), CountCap), len(ones) > CountCap
+		if page.Capped[tab] {
+			s.big.remember(key)
+		}
 	}
-	q := s.db.Ent.RecoveryCase.Query().Where(append(base, tabPredicate(f.Tab, rv))...).WithAccount()
+	var after *cursor
 	if f.After != "" {
 		c, err := decodeCursor(f.After)
 		if err != nil {
 			return nil, ErrBadCursor
 		}
-		q = q.Where(c.after(f.Tab == TabReturned))
+		after = &c
 	}
-	if f.Tab != TabReturned {
-		q = q.Order(ent.Asc(recoverycase.FieldDueBy))
+	noDue := f.Tab == TabReturned
+	// One query per stream, each walking an index in queue order and
+	// stopping after a page; the streams are merged here. A single query
+	// over several statuses or a region range would sort every matching
+	// row first (SQLite: a temporary B-tree the size of the tab).
+	var rows []*ent.RecoveryCase
+	for _, stream := range s.streams(rv, f) {
+		q := s.db.Ent.RecoveryCase.Query().Where(append(base, tabPredicate(f.Tab, rv))...).Where(stream...).WithAccount()
+		if after != nil {
+			q = q.Where(after.after(noDue))
+		}
+		if !noDue {
+			q = q.Order(ent.Asc(recoverycase.FieldDueBy))
+		}
+		part, err := q.Order(ent.Asc(recoverycase.FieldSubmittedAt), ent.Asc(recoverycase.FieldID)).Limit(f.Limit + 1).All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, part...)
 	}
-	rows, err := q.Order(ent.Asc(recoverycase.FieldSubmittedAt), ent.Asc(recoverycase.FieldID)).Limit(f.Limit + 1).All(ctx)
-	if err != nil {
-		return nil, err
-	}
+	slices.SortFunc(rows, func(a, b *ent.RecoveryCase) int { return queueOrder(a, b, noDue) })
 	if len(rows) > f.Limit {
 		rows = rows[:f.Limit]
 		last := rows[len(rows)-1]
@@ -113,6 +201,91 @@ func (s *Service) Queue(ctx context.Context, rv Reviewer, f QueueFilter) (*Queue
 		page.Rows = append(page.Rows, s.row(rc, rv, now))
 	}
 	return page, nil
+}
+
+// maxStreams bounds the queries one page may take; a wider scope (many
+// regions) falls back to one query per status.
+const maxStreams = 48
+
+// streams splits the tab into parts that each match an index prefix by
+// equality — one status, and for a reviewer of some cities or counties one
+// region code — so that each part is read in queue order straight from the
+// index. With no split needed it returns one empty stream.
+func (s *Service) streams(rv Reviewer, f QueueFilter) [][]predicate.RecoveryCase {
+	statuses := tabStatuses(f.Tab)
+	var codes []string
+	switch {
+	case f.District != "":
+		codes = []string{f.District}
+	case slices.Contains(rv.Regions, rules.ProvinceCode) && f.City == "":
+		// Province-wide: the (status, due_by, …) index is in queue order.
+	default:
+		scope := rv.Regions
+		if f.City != "" {
+			scope = []string{f.City}
+		}
+		for _, r := range scope {
+			codes = append(codes, regionCodes(r)...)
+		}
+	}
+	if len(statuses)*max(len(codes), 1) > maxStreams {
+		codes = nil
+	}
+	var out [][]predicate.RecoveryCase
+	for _, st := range statuses {
+		if len(codes) == 0 {
+			out = append(out, []predicate.RecoveryCase{recoverycase.StatusEQ(st)})
+			continue
+		}
+		for _, c := range codes {
+			out = append(out, []predicate.RecoveryCase{recoverycase.StatusEQ(st), recoverycase.RegionCode(c)})
+		}
+	}
+	return out
+}
+
+// tabStatuses are the statuses a tab lists.
+func tabStatuses(tab string) []state.Status {
+	switch tab {
+	case TabMine:
+		return []state.Status{state.InReview}
+	case TabReturned:
+		return []state.Status{state.Returned}
+	case TabDone:
+		return []state.Status{state.Approved, state.Rejected}
+	}
+	return []state.Status{state.Submitted}
+}
+
+// regionCodes are the region codes a case under prefix can carry: the
+// prefix itself and every division below it.
+func regionCodes(prefix string) []string {
+	out := []string{prefix}
+	for _, k := range rules.RegionChildren(prefix) {
+		out = append(out, regionCodes(k.Code)...)
+	}
+	return out
+}
+
+// queueOrder is the queue's order: due date (no due date first, as the
+// database sorts NULLs in ascending order on SQLite), submission time, id.
+func queueOrder(a, b *ent.RecoveryCase, noDue bool) int {
+	if !noDue {
+		switch {
+		case a.DueBy == nil && b.DueBy != nil:
+			return -1
+		case a.DueBy != nil && b.DueBy == nil:
+			return 1
+		case a.DueBy != nil && b.DueBy != nil:
+			if c := a.DueBy.Compare(*b.DueBy); c != 0 {
+				return c
+			}
+		}
+	}
+	if c := a.SubmittedAt.Compare(*b.SubmittedAt); c != 0 {
+		return c
+	}
+	return strings.Compare(a.ID.String(), b.ID.String())
 }
 
 // ErrBadCursor is a page link that was tampered with or is too old.
@@ -238,9 +411,11 @@ type cursor struct {
 func (c cursor) encode() string {
 	due := "-"
 	if c.DueBy != nil {
-		due = fmt.Sprint(c.DueBy.UnixMicro())
+		due = fmt.Sprint(c.DueBy.UnixNano())
 	}
-	raw := fmt.Sprintf("%s|%d|%s", due, c.SubmittedAt.UnixMicro(), c.ID)
+	// Nanoseconds: the stored times carry them, and a cursor that rounded
+	// them would show the last row of a page again on the next.
+	raw := fmt.Sprintf("%s|%d|%s", due, c.SubmittedAt.UnixNano(), c.ID)
 	return base64.RawURLEncoding.EncodeToString([]byte(raw))
 }
 
@@ -255,18 +430,18 @@ func decodeCursor(s string) (cursor, error) {
 	}
 	var c cursor
 	if parts[0] != "-" {
-		var us int64
-		if _, err := fmt.Sscan(parts[0], &us); err != nil {
+		ns, err := strconv.ParseInt(parts[0], 10, 64)
+		if err != nil {
 			return c, err
 		}
-		t := time.UnixMicro(us)
+		t := time.Unix(0, ns)
 		c.DueBy = &t
 	}
-	var us int64
-	if _, err := fmt.Sscan(parts[1], &us); err != nil {
+	ns, err := strconv.ParseInt(parts[1], 10, 64)
+	if err != nil {
 		return c, err
 	}
-	c.SubmittedAt = time.UnixMicro(us)
+	c.SubmittedAt = time.Unix(0, ns)
 	if c.ID, err = uuid.Parse(parts[2]); err != nil {
 		return c, err
 	}
@@ -274,17 +449,16 @@ func decodeCursor(s string) (cursor, error) {
 }
 
 // after is the keyset predicate: rows strictly after the cursor in the
-// order (due_by, submitted_at, id), or (submitted_at, id) without due dates.
+// order (due_by, submitted_at, id), or (submitted_at, id) without due dates,
+// as one row-value comparison, which both SQLite and PostgreSQL turn into an
+// index seek (an OR of the three cases is a filter over every earlier row).
 func (c cursor) after(noDue bool) predicate.RecoveryCase {
-	tail := recoverycase.Or(
-		recoverycase.SubmittedAtGT(c.SubmittedAt),
-		recoverycase.And(recoverycase.SubmittedAt(c.SubmittedAt), recoverycase.IDGT(c.ID)),
-	)
-	if noDue || c.DueBy == nil {
-		return tail
+	return func(s *entsql.Selector) {
+		if noDue || c.DueBy == nil {
+			s.Where(entsql.CompositeGT([]string{s.C(recoverycase.FieldSubmittedAt), s.C(recoverycase.FieldID)}, c.SubmittedAt, c.ID))
+			return
+		}
+		s.Where(entsql.CompositeGT([]string{s.C(recoverycase.FieldDueBy), s.C(recoverycase.FieldSubmittedAt), s.C(recoverycase.FieldID)},
+			*c.DueBy, c.SubmittedAt, c.ID))
 	}
-	return recoverycase.Or(
-		recoverycase.DueByGT(*c.DueBy),
-		recoverycase.And(recoverycase.DueBy(*c.DueBy), tail),
-	)
 }

@@ -82,6 +82,7 @@ type Service struct {
 	calendar *rules.Calendar
 	logger   *slog.Logger
 	checks   chan struct{} // bounds simultaneous image checks
+	big      *bigTabs      // queue tabs known to hold more than CountCap cases
 	// qaPercent (0–100) is the share of decisions drawn for QA.
 	qaPercent int
 }
@@ -109,7 +110,7 @@ func New(d Deps) *Service {
 		d.Calendar = rules.NewCalendar(rules.WithLogger(d.Logger))
 	}
 	s := &Service{db: d.DB, clock: d.Clock, codes: d.Codes, courier: d.Courier, hasher: d.Hasher, store: d.Store,
-		calendar: d.Calendar, logger: d.Logger, checks: make(chan struct{}, runtime.NumCPU()),
+		calendar: d.Calendar, logger: d.Logger, checks: make(chan struct{}, runtime.NumCPU()), big: newBigTabs(),
 		qaPercent: min(max(d.QASamplePercent, 0), 100)}
 	if d.Courier != nil {
 		// A reset password exists in clear only sealed in its queued SMS,

@@ -1,0 +1,426 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"recoverydesk/ent/recoverycase"
+	"recoverydesk/internal/config"
+	"recoverydesk/internal/db"
+	"recoverydesk/internal/demodata"
+	"recoverydesk/internal/passhash"
+	"recoverydesk/internal/recovery/state"
+	"recoverydesk/internal/rules"
+	"recoverydesk/storage"
+)
+
+// benchPassword is the password of every seeded account and staff user.
+const benchPassword = "Bench#2468go"
+
+// queueDepth is how many pages deep the deep queue page lies.
+const queueDepth = 100
+
+// run does the whole bench and returns its report.
+func run(ctx context.Context, o benchOptions, logger *slog.Logger) (*report, error) {
+	dir, err := os.MkdirTemp("", "rd-bench-")
+	if err != nil {
+		return nil, err
+	}
+	if o.keep {
+		logger.Info("keeping the bench directory", "dir", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
+	bin, err := buildServer(ctx, o, dir)
+	if err != nil {
+		return nil, err
+	}
+	local, err := storage.StartLocal(ctx, storage.LocalOptions{DataDir: filepath.Join(dir, "minio")})
+	if err != nil {
+		return nil, fmt.Errorf("start MinIO: %w", err)
+	}
+	defer local.Stop()
+	const bucket = "recoverydesk-evidence"
+	store, err := storage.New(ctx, local.Config(bucket))
+	if err != nil {
+		return nil, err
+	}
+	dbURL := os.Getenv("RD_DATABASE_URL")
+	if dbURL == "" {
+		dbURL = "sqlite://" + filepath.Join(dir, "bench.db")
+	}
+	cfg, err := config.Load(config.FromMap(map[string]string{"RD_DATABASE_URL": dbURL, "RD_DATA_DIR": filepath.Join(dir, "data")}))
+	if err != nil {
+		return nil, err
+	}
+	d, err := db.Open(ctx, cfg.DBKind, cfg.DSN)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	if err := d.Migrate(ctx); err != nil {
+		return nil, err
+	}
+	if n, err := d.Ent.RecoveryCase.Query().Count(ctx); err != nil {
+		return nil, err
+	} else if n > 0 {
+		return nil, errors.New("the database already holds cases; the bench needs an empty one")
+	}
+	rep := newReport(ctx, d, o)
+
+	hasher := passhash.Hasher{Params: passhash.Production}
+	hash, err := hasher.Hash(benchPassword)
+	if err != nil {
+		return nil, err
+	}
+	team, err := demodata.CreateTeam(ctx, d, hash, demodata.Team{}, 2)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := demodata.CreateStaff(ctx, d, "bench_rv", "郑审核", "reviewer", rules.ProvinceCode, hash); err != nil {
+		return nil, err
+	}
+	persons, err := createPersons(ctx, d, hash, 60)
+	if err != nil {
+		return nil, err
+	}
+	env := []string{"RD_DATABASE_URL=" + dbURL, "RD_DATA_DIR=" + filepath.Join(dir, "data"), "RD_S3_ENDPOINT=" + local.Endpoint,
+		"RD_S3_ACCESS_KEY=" + local.AccessKey, "RD_S3_SECRET_KEY=" + local.SecretKey, "RD_S3_BUCKET=" + bucket,
+		"RD_SECRET_KEY=" + strings.Repeat("b", 32), "RD_DEV=1", "RD_DEV_FORCE=1", "RD_SMS_DRIVER=outbox"}
+
+	seeded := 0
+	for i, size := range o.sizes {
+		t0 := time.Now()
+		st, err := demodata.Generate(ctx, d, demodata.Options{Cases: size - seeded, Seed: uint64(i + 1), Team: team, PasswordHash: hash,
+			Progress: func(n int) {
+				if n%100_000 == 0 {
+					logger.Info("seeding", "cases", seeded+n, "of", size, "elapsed", time.Since(t0).Round(time.Second))
+				}
+			}})
+		if err != nil {
+			return nil, fmt.Errorf("seed %d cases: %w", size, err)
+		}
+		seedTook := time.Since(t0)
+		t1 := time.Now()
+		withImages, err := demodata.SeedEvidence(ctx, d, store, o.rounds(1000, 200))
+		if err != nil {
+			return nil, err
+		}
+		rep.seeds = append(rep.seeds, seedRun{size: size, added: size - seeded, took: seedTook, stats: st,
+			evidenceCases: withImages, evidenceTook: time.Since(t1)})
+		seeded = size
+		logger.Info("seeded", "cases", size, "took", seedTook.Round(time.Millisecond), "evidence cases", withImages)
+
+		srv, err := startServer(ctx, bin, dir, env)
+		if err != nil {
+			return nil, err
+		}
+		err = func() error {
+			defer srv.stop()
+			q, err := measureQueue(srv.base, o.rounds(200, 30))
+			if err != nil {
+				return fmt.Errorf("queue at %d cases: %w", size, err)
+			}
+			q.size = size
+			rep.queues = append(rep.queues, q)
+			logger.Info("queue measured", "cases", size, "first p99", q.first.p99(), "deep p99", q.deep.p99())
+			if i < len(o.sizes)-1 {
+				return nil
+			}
+			return measureRest(ctx, o, rep, srv, d, local, hasher, hash, persons, logger)
+		}()
+		if err != nil {
+			return nil, err
+		}
+	}
+	return rep, nil
+}
+
+// benchPerson is an applicant account made for the upload measurements.
+type benchPerson struct {
+	username, name, idNumber, phone string
+}
+
+// createPersons adds n verified persons (sequence digits 100–199 keep their
+// ID numbers apart from the generated and demo ones).
+func createPersons(ctx context.Context, d *db.DB, hash string, n int) ([]benchPerson, error) {
+	var out []benchPerson
+	err := d.InTx(ctx, func(tx *db.Tx) error {
+		for i := range n {
+			birth := time.Date(1985, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, i)
+			p := benchPerson{username: fmt.Sprintf("benchp%03d", i), name: "测试" + string([]rune("甲乙丙丁戊己庚辛壬癸")[i%10]),
+				idNumber: rules.CompleteIDNumber("440106" + birth.Format("20060102") + fmt.Sprintf("%03d", 100+i%100)),
+				phone:    fmt.Sprintf("1990000%04d", i)}
+			if err := tx.Ent.Account.Create().SetKind("person").SetUsername(p.username).SetUsernameKey(p.username).
+				SetPasswordHash(hash).SetName(p.name).SetCertType("id_card").SetCertNumber(p.idNumber).SetRegionCode("440106").
+				SetPhone(p.phone).SetVerified(true).SetVerifiedAt(time.Now()).Exec(ctx); err != nil {
+				return err
+			}
+			out = append(out, p)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// queueFigure is the queue page at one size, beside a static file.
+type queueFigure struct {
+	size                int
+	static, first, deep timings
+	depth               int
+}
+
+var nextLink = regexp.MustCompile(`href="/console/cases\?[^"]*after=([A-Za-z0-9_-]+)`)
+
+// measureQueue signs the province-wide bench reviewer in and times, round by
+// round, a static file, the queue's first page (待审核) and a page
+// queueDepth pages deep in the 已完成 tab.
+func measureQueue(base string, rounds int) (queueFigure, error) {
+	var q queueFigure
+	c := newClient(base, true)
+	if err := c.signIn("bench_rv", benchPassword); err != nil {
+		return q, err
+	}
+	deep := "/console/cases?tab=done"
+	for q.depth < queueDepth {
+		status, body, err := c.get(deep)
+		if err != nil || status != 200 {
+			return q, fmt.Errorf("walk the queue: %d %v", status, err)
+		}
+		m := nextLink.FindStringSubmatch(body)
+		if m == nil {
+			break
+		}
+		deep = "/console/cases?tab=done&after=" + url.QueryEscape(m[1])
+		q.depth++
+	}
+	page := func(path, want string) func() error {
+		return func() error {
+			status, body, err := c.get(path)
+			if err != nil {
+				return err
+			}
+			if status != 200 || !strings.Contains(body, want) {
+				return fmt.Errorf("GET %s: %d", path, status)
+			}
+			return nil
+		}
+	}
+	ops := []func() error{page("/static/css/app.css", "{"), page("/console/cases?tab=pending", "tab-count"), page(deep, "tab-count")}
+	got, err := interleave(rounds, 5, ops...)
+	if err != nil {
+		return q, err
+	}
+	q.static, q.first, q.deep = got[0], got[1], got[2]
+	return q, nil
+}
+
+// interleave times each op once per round, in turn, so a noisy neighbour
+// hits the measurement and its baseline alike.
+func interleave(rounds, warm int, ops ...func() error) ([]timings, error) {
+	out := make([]timings, len(ops))
+	for r := range rounds + warm {
+		for i, op := range ops {
+			t0 := time.Now()
+			if err := op(); err != nil {
+				return nil, err
+			}
+			if r >= warm {
+				out[i] = append(out[i], time.Since(t0))
+			}
+		}
+	}
+	return out, nil
+}
+
+// measureRest takes figures 2–5 on the largest data set.
+func measureRest(ctx context.Context, o benchOptions, rep *report, srv *server, d *db.DB, local *storage.LocalServer,
+	hasher passhash.Hasher, hash string, persons []benchPerson, logger *slog.Logger) error {
+	// 5. Peak memory of the server during 50 concurrent 2 MB uploads, taken
+	// first, while the server has served only queue pages: argon2id's 64 MiB
+	// per hash (approve, login) stays resident for a while after a burst of
+	// hashes, and would be counted otherwise.
+	photo2 := jpegAbout(1_900_000, 2<<20)
+	recs := make([]*recovery, 50)
+	var wg sync.WaitGroup
+	errs := make([]error, len(recs))
+	sem := make(chan struct{}, 8)
+	for i := range recs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			recs[i], errs[i] = startRecovery(ctx, srv.base, persons[1+i])
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	before, err := srv.memory("VmRSS")
+	if err != nil {
+		return err
+	}
+	if err := srv.resetPeak(); err != nil {
+		return fmt.Errorf("reset the peak RSS: %w", err)
+	}
+	t0 := time.Now()
+	for i, r := range recs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = r.upload("id_handheld", photo2)
+		}()
+	}
+	wg.Wait()
+	burst := time.Since(t0)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	peak, err := srv.memory("VmHWM")
+	if err != nil {
+		return err
+	}
+	rep.memory = memoryFigure{beforeKB: before, peakKB: peak, uploads: len(recs), size: len(photo2), took: burst}
+	logger.Info("memory measured", "rss before MB", before/1024, "peak MB", peak/1024)
+	// 2. Upload vs a direct PutObject of the same 1.5 MB JPEG.
+	photo15 := jpegAbout(1_500_000, 1_700_000)
+	rec, err := startRecovery(ctx, srv.base, persons[0])
+	if err != nil {
+		return err
+	}
+	mc, err := minio.New(local.Endpoint, &minio.Options{Creds: credentials.NewStaticV4(local.AccessKey, local.SecretKey, "")})
+	if err != nil {
+		return err
+	}
+	if err := mc.MakeBucket(ctx, "bench-direct", minio.MakeBucketOptions{}); err != nil {
+		return err
+	}
+	up, err := interleave(o.rounds(30, 6), 2,
+		func() error {
+			_, err := mc.PutObject(ctx, "bench-direct", "evidence/direct", bytes.NewReader(photo15), int64(len(photo15)),
+				minio.PutObjectOptions{ContentType: "image/jpeg"})
+			return err
+		},
+		func() error { return rec.upload("id_front", photo15) })
+	if err != nil {
+		return err
+	}
+	rep.upload = pair{measured: up[1], baseline: up[0], size: len(photo15)}
+	logger.Info("upload measured", "api", up[1].median(), "direct", up[0].median())
+
+	// 3. Approve vs one argon2id hash.
+	numbers, err := d.Ent.RecoveryCase.Query().Where(recoverycase.StatusEQ(state.Submitted), recoverycase.UsernameSimilarity(100),
+		recoverycase.NameSimilarity(100)).Limit(o.rounds(20, 5) + 2).Select(recoverycase.FieldCaseNumber).Strings(ctx)
+	if err != nil {
+		return err
+	}
+	rv := newClient(srv.base, true)
+	if err := rv.signIn("bench_rv", benchPassword); err != nil {
+		return err
+	}
+	next := 0
+	var approve, hashing timings
+	for r := range len(numbers) {
+		n := numbers[next]
+		next++
+		if status, body, err := rv.postForm("/console/cases/"+n+"/claim", url.Values{}); err != nil || status != http.StatusSeeOther {
+			return fmt.Errorf("claim %s: %d %v %.200s", n, status, err, body)
+		}
+		_, body, err := rv.get("/console/cases/" + n)
+		if err != nil {
+			return err
+		}
+		m := regexp.MustCompile(`name="version" value="(\d+)"`).FindStringSubmatch(body)
+		if m == nil {
+			return fmt.Errorf("case %s: no decision form", n)
+		}
+		t0 := time.Now()
+		status, body, err := rv.postForm("/console/cases/"+n+"/decision", url.Values{"outcome": {"approve"}, "version": {m[1]}})
+		took := time.Since(t0)
+		if err != nil || status != http.StatusSeeOther {
+			return fmt.Errorf("approve %s: %d %v %.300s", n, status, err, body)
+		}
+		t0 = time.Now()
+		if _, err := hasher.Hash(benchPassword); err != nil {
+			return err
+		}
+		if r >= 2 {
+			approve, hashing = append(approve, took), append(hashing, time.Since(t0))
+		}
+	}
+	rep.approve = pair{measured: approve, baseline: hashing}
+	logger.Info("approve measured", "approve", approve.median(), "hash", hashing.median())
+
+	// 4. Login vs one argon2id verification. Each login comes from its own
+	// address, as applicants' do, so the per-address limit does not count
+	// the bench as one client.
+	login, err := interleave(o.rounds(20, 5), 2,
+		func() error {
+			_, err := newClient(srv.base, false).api(http.MethodPost, "/api/v1/login", "",
+				map[string]string{"kind": "person", "username": persons[len(persons)-1].username, "password": benchPassword}, nil)
+			return err
+		},
+		func() error {
+			ok, err := hasher.Verify(benchPassword, hash)
+			if err == nil && !ok {
+				err = errors.New("the bench hash does not verify")
+			}
+			return err
+		})
+	if err != nil {
+		return err
+	}
+	rep.login = pair{measured: login[0], baseline: login[1]}
+	logger.Info("login measured", "login", login[0].median(), "verify", login[1].median())
+
+	return nil
+}
+
+// jpegAbout returns a noisy photo encoded as JPEG of between lo and hi
+// bytes (its width is scaled towards the middle of the band).
+func jpegAbout(lo, hi int) []byte {
+	encode := func(w int) []byte {
+		r := rand.New(rand.NewPCG(42, 7))
+		h := w * 3 / 4
+		img := image.NewRGBA(image.Rect(0, 0, w, h))
+		for y := range h {
+			for x := range w {
+				img.SetRGBA(x, y, color.RGBA{uint8(x * 255 / w), uint8(r.IntN(256)), uint8(y * 255 / h), 255})
+			}
+		}
+		var buf bytes.Buffer
+		_ = jpeg.Encode(&buf, img, &jpeg.Options{Quality: 85})
+		return buf.Bytes()
+	}
+	w := 1000
+	best := encode(w)
+	for range 8 {
+		if len(best) >= lo && len(best) <= hi {
+			break
+		}
+		w = int(float64(w) * math.Sqrt(float64(lo+hi)/2/float64(len(best))))
+		best = encode(w)
+	}
+	return best
+}
