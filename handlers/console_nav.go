@@ -16,11 +16,11 @@ type navLink struct {
 // to those whose roles open its page.
 var consoleNav = []navLink{
 	{"cases", "/console/cases", "审核队列", permCaseList},
-	{"qa", "/console/qa", "质检", policies.Permission{Obj: policies.ObjQA, Act: policies.ActReview}},
-	{"dashboard", "/console/dashboard", "统计看板", policies.Permission{Obj: policies.ObjDashboard, Act: policies.ActRead}},
-	{"audit", "/console/audit", "审计日志", policies.Permission{Obj: policies.ObjAudit, Act: policies.ActRead}},
-	{"staff", "/console/staff", "人员管理", policies.Permission{Obj: policies.ObjStaff, Act: policies.ActManage}},
-	{"reasons", "/console/reasons", "原因代码", policies.Permission{Obj: policies.ObjReasons, Act: policies.ActManage}},
+	{"qa", "/console/qa", "质检", permQAReview},
+	{"dashboard", "/console/dashboard", "统计看板", permDashboard},
+	{"audit", "/console/audit", "审计日志", permAuditRead},
+	{"staff", "/console/staff", "人员管理", permStaffManage},
+	{"reasons", "/console/reasons", "原因代码", permReasonsManage},
 }
 
 // navFor is the navigation the staff member (by username key) may use.
