@@ -198,6 +198,11 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{EvidencesColumns[5]},
 			},
+			{
+				Name:    "evidence_kind_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{EvidencesColumns[3], EvidencesColumns[1]},
+			},
 		},
 	}
 	// KvEntriesColumns holds the columns for the "kv_entries" table.
@@ -359,6 +364,11 @@ var (
 				Name:    "recoverycase_status_claimed_by",
 				Unique:  false,
 				Columns: []*schema.Column{RecoveryCasesColumns[5], RecoveryCasesColumns[18]},
+			},
+			{
+				Name:    "recoverycase_account_cases",
+				Unique:  false,
+				Columns: []*schema.Column{RecoveryCasesColumns[29]},
 			},
 			{
 				Name:    "recoverycase_status_decided_at",

@@ -38,10 +38,12 @@ func (Evidence) Edges() []ent.Edge {
 	}
 }
 
-// Indexes of Evidence: one image per kind per case; duplicate search by hash.
+// Indexes of Evidence: one image per kind per case; duplicate search by
+// hash, and the near-duplicate scan of the newest images of a kind.
 func (Evidence) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("case_id", "kind").Unique(),
 		index.Fields("sha256"),
+		index.Fields("kind", "created_at"),
 	}
 }

@@ -83,6 +83,10 @@ func (RecoveryCase) Indexes() []ent.Index {
 		index.Fields("status", "due_by", "submitted_at", "id"),
 		index.Fields("status", "region_code", "due_by", "submitted_at", "id"),
 		index.Fields("status", "claimed_by"),
+		// An account's cases: the open-case check at every start, the
+		// earlier cases on every case page, the four-eyes flags and
+		// reopening all ask by account; without it each is a full scan.
+		index.Edges("account"),
 		// The dashboard reads the decisions of a date range.
 		index.Fields("status", "decided_at"),
 	}

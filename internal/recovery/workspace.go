@@ -144,22 +144,23 @@ func (s *Service) evidenceItems(ctx context.Context, rv Reviewer, rc *ent.Recove
 // byte-identical (SHA-256) or perceptually near (dHash within
 // imagecheck.NearDuplicateDistance).
 func (s *Service) duplicates(ctx context.Context, rv Reviewer, rc *ent.RecoveryCase, e *ent.Evidence) ([]Duplicate, error) {
-	others := evidence.HasCaseWith(recoverycase.Not(recoverycase.HasAccountWith(account.ID(rc.Edges.Account.ID))))
-	// Only the hashes and case ids of the candidates are read; the cases
-	// are loaded for the few that match.
+	// Only the hashes and case ids of the candidates are read, each query
+	// straight from an index; the cases are loaded for the few that match,
+	// and the account's own cases are dropped there. (Excluding the
+	// account in these queries instead made each one walk every case.)
 	var candidates []struct {
 		CaseID uuid.UUID `json:"case_id"`
 		Sha256 string    `json:"sha256"`
 		Phash  int64     `json:"phash"`
 	}
-	if err := s.db.Ent.Evidence.Query().Where(others, evidence.KindEQ(e.Kind)).Order(ent.Desc(evidence.FieldCreatedAt)).
+	if err := s.db.Ent.Evidence.Query().Where(evidence.KindEQ(e.Kind), evidence.CaseIDNEQ(rc.ID)).Order(ent.Desc(evidence.FieldCreatedAt)).
 		Limit(nearScan).Select(evidence.FieldCaseID, evidence.FieldSha256, evidence.FieldPhash).Scan(ctx, &candidates); err != nil {
 		return nil, err
 	}
 	var exact []struct {
 		CaseID uuid.UUID `json:"case_id"`
 	}
-	if err := s.db.Ent.Evidence.Query().Where(others, evidence.Sha256(e.Sha256)).
+	if err := s.db.Ent.Evidence.Query().Where(evidence.Sha256(e.Sha256), evidence.CaseIDNEQ(rc.ID)).
 		Select(evidence.FieldCaseID).Scan(ctx, &exact); err != nil {
 		return nil, err
 	}
@@ -180,7 +181,8 @@ func (s *Service) duplicates(ctx context.Context, rv Reviewer, rc *ent.RecoveryC
 	for id := range found {
 		ids = append(ids, id)
 	}
-	cases, err := s.db.Ent.RecoveryCase.Query().Where(recoverycase.IDIn(ids...), recoverycase.CaseNumberNotNil()).
+	cases, err := s.db.Ent.RecoveryCase.Query().Where(recoverycase.IDIn(ids...), recoverycase.CaseNumberNotNil(),
+		recoverycase.Not(recoverycase.HasAccountWith(account.ID(rc.Edges.Account.ID)))).
 		Order(ent.Asc(recoverycase.FieldCaseNumber)).All(ctx)
 	if err != nil {
 		return nil, err
