@@ -371,6 +371,11 @@ var (
 				Columns: []*schema.Column{RecoveryCasesColumns[29]},
 			},
 			{
+				Name:    "recoverycase_status_account_cases",
+				Unique:  false,
+				Columns: []*schema.Column{RecoveryCasesColumns[5], RecoveryCasesColumns[29]},
+			},
+			{
 				Name:    "recoverycase_status_decided_at",
 				Unique:  false,
 				Columns: []*schema.Column{RecoveryCasesColumns[5], RecoveryCasesColumns[25]},

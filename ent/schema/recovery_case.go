@@ -83,10 +83,13 @@ func (RecoveryCase) Indexes() []ent.Index {
 		index.Fields("status", "due_by", "submitted_at", "id"),
 		index.Fields("status", "region_code", "due_by", "submitted_at", "id"),
 		index.Fields("status", "claimed_by"),
-		// An account's cases: the open-case check at every start, the
-		// earlier cases on every case page, the four-eyes flags and
-		// reopening all ask by account; without it each is a full scan.
+		// An account's cases: the earlier cases on every case page ask by
+		// account alone; the open-case check at every start, the four-eyes
+		// flags and reopening ask by account and status. Both equalities in
+		// one index make SQLite's planner (which has no statistics) prefer
+		// it to a status-and-date range over every account's cases.
 		index.Edges("account"),
+		index.Fields("status").Edges("account"),
 		// The dashboard reads the decisions of a date range.
 		index.Fields("status", "decided_at"),
 	}

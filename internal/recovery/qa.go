@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"recoverydesk/ent"
-	"recoverydesk/ent/account"
 	"recoverydesk/ent/caseevent"
 	"recoverydesk/ent/predicate"
 	"recoverydesk/ent/qareview"
@@ -429,7 +428,7 @@ func (s *Service) disagree(ctx context.Context, tx *db.Tx, sup Reviewer, rc *ent
 // another case under way; a draft of the account is expired instead, its
 // object keys returned for deletion after commit.
 func (s *Service) reopen(ctx context.Context, tx *db.Tx, sup Reviewer, rc *ent.RecoveryCase, now time.Time) ([]string, bool, error) {
-	others, err := tx.Ent.RecoveryCase.Query().Where(recoverycase.HasAccountWith(account.ID(rc.Edges.Account.ID)),
+	others, err := tx.Ent.RecoveryCase.Query().Where(ofAccount(rc.Edges.Account.ID),
 		recoverycase.IDNEQ(rc.ID), recoverycase.StatusIn(openStatuses()...)).All(ctx)
 	if err != nil {
 		return nil, false, err

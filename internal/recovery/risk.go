@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"recoverydesk/ent"
-	"recoverydesk/ent/account"
 	"recoverydesk/ent/auditevent"
 	"recoverydesk/ent/recoverycase"
 	"recoverydesk/internal/recovery/state"
@@ -87,11 +86,19 @@ func (s *Service) riskFlags(ctx context.Context, rc *ent.RecoveryCase, items []E
 	if locked {
 		flags = append(flags, FlagRecentlyLocked)
 	}
-	rejected, err := s.db.Ent.RecoveryCase.Query().Where(recoverycase.HasAccountWith(account.ID(acc.ID)),
-		recoverycase.IDNEQ(rc.ID), recoverycase.StatusEQ(state.Rejected),
-		recoverycase.DecidedAtGT(now.Add(-RecentRejectionWindow))).Exist(ctx)
-	if err != nil {
+	// The account's rejections are few: read their times and compare here,
+	// so the query is the (status, account) index's and never a walk of
+	// every recent rejection.
+	var rejections []struct {
+		DecidedAt *time.Time `json:"decided_at"`
+	}
+	if err := s.db.Ent.RecoveryCase.Query().Where(ofAccount(acc.ID), recoverycase.IDNEQ(rc.ID), recoverycase.StatusEQ(state.Rejected)).
+		Select(recoverycase.FieldDecidedAt).Scan(ctx, &rejections); err != nil {
 		return nil, err
+	}
+	rejected := false
+	for _, r := range rejections {
+		rejected = rejected || (r.DecidedAt != nil && r.DecidedAt.After(now.Add(-RecentRejectionWindow)))
 	}
 	if rejected {
 		flags = append(flags, FlagRecentlyRejected)

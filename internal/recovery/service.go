@@ -11,6 +11,10 @@ import (
 	"github.com/google/uuid"
 	"time"
 
+	entsql "entgo.io/ent/dialect/sql"
+
+	"recoverydesk/ent/predicate"
+	"recoverydesk/ent/recoverycase"
 	"recoverydesk/internal/apperr"
 	"recoverydesk/internal/clock"
 	"recoverydesk/internal/db"
@@ -127,4 +131,17 @@ func mustUUID(s string) uuid.UUID {
 		return uuid.Nil
 	}
 	return id
+}
+
+// ofAccount selects an account's cases by the foreign key itself. ent's
+// HasAccountWith(account.ID(id)) is a correlated EXISTS that no index
+// serves: every such query walked the cases of the status it asked for
+// (6 ms at 100 000 cases, 60 ms at a million, on each decision).
+func ofAccount(id int) predicate.RecoveryCase {
+	return predicate.RecoveryCase(entsql.FieldEQ(recoverycase.AccountColumn, id))
+}
+
+// notOfAccount selects the cases of every other account.
+func notOfAccount(id int) predicate.RecoveryCase {
+	return predicate.RecoveryCase(entsql.FieldNEQ(recoverycase.AccountColumn, id))
 }

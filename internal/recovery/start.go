@@ -127,7 +127,7 @@ func (s *Service) checkStart(in StartInput) (certType, number, typedName string,
 // still open; an abandoned draft is expired instead, and its object keys are
 // returned for deletion after commit.
 func (s *Service) refuseOpenCase(ctx context.Context, tx *db.Tx, accountID int, now time.Time) ([]string, error) {
-	open, err := tx.Ent.RecoveryCase.Query().Where(recoverycase.HasAccountWith(account.ID(accountID)),
+	open, err := tx.Ent.RecoveryCase.Query().Where(ofAccount(accountID),
 		recoverycase.StatusIn(openStatuses()...)).WithEvidence().All(ctx)
 	if err != nil {
 		return nil, err

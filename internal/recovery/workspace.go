@@ -8,7 +8,6 @@ import (
 	"github.com/google/uuid"
 
 	"recoverydesk/ent"
-	"recoverydesk/ent/account"
 	"recoverydesk/ent/caseevent"
 	"recoverydesk/ent/evidence"
 	"recoverydesk/ent/recoverycase"
@@ -108,7 +107,7 @@ func (s *Service) Workspace(ctx context.Context, rv Reviewer, number string) (*W
 	default:
 		w.Risk = RiskFlags(rc.RiskFlags)
 	}
-	if w.Earlier, err = s.db.Ent.RecoveryCase.Query().Where(recoverycase.HasAccountWith(account.ID(acc.ID)),
+	if w.Earlier, err = s.db.Ent.RecoveryCase.Query().Where(ofAccount(acc.ID),
 		recoverycase.IDNEQ(rc.ID), recoverycase.SubmittedAtNotNil()).Order(ent.Desc(recoverycase.FieldSubmittedAt)).Limit(20).All(ctx); err != nil {
 		return nil, err
 	}
@@ -182,7 +181,7 @@ func (s *Service) duplicates(ctx context.Context, rv Reviewer, rc *ent.RecoveryC
 		ids = append(ids, id)
 	}
 	cases, err := s.db.Ent.RecoveryCase.Query().Where(recoverycase.IDIn(ids...), recoverycase.CaseNumberNotNil(),
-		recoverycase.Not(recoverycase.HasAccountWith(account.ID(rc.Edges.Account.ID)))).
+		notOfAccount(rc.Edges.Account.ID)).
 		Order(ent.Asc(recoverycase.FieldCaseNumber)).All(ctx)
 	if err != nil {
 		return nil, err
