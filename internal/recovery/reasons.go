@@ -253,10 +253,7 @@ func (s *Service) EditReason(ctx context.Context, by, code, text string) error {
 		return err
 	}
 	return s.db.InTx(ctx, func(tx *db.Tx) error {
-		r, err := tx.Ent.ReasonCode.Query().Where(reasoncode.Code(code)).Only(ctx)
-		if ent.IsNotFound(err) {
-			return ErrReasonNotFound
-		}
+		r, err := reasonByCode(ctx, tx, code)
 		if err != nil {
 			return err
 		}
@@ -273,10 +270,7 @@ func (s *Service) EditReason(ctx context.Context, by, code, text string) error {
 // SetReasonActive retires (active false) or restores a reason.
 func (s *Service) SetReasonActive(ctx context.Context, by, code string, active bool) error {
 	return s.db.InTx(ctx, func(tx *db.Tx) error {
-		r, err := tx.Ent.ReasonCode.Query().Where(reasoncode.Code(code)).Only(ctx)
-		if ent.IsNotFound(err) {
-			return ErrReasonNotFound
-		}
+		r, err := reasonByCode(ctx, tx, code)
 		if err != nil {
 			return err
 		}
@@ -334,4 +328,14 @@ func (s *Service) MoveReason(ctx context.Context, by, code string, delta int) er
 func (s *Service) auditReason(ctx context.Context, tx *db.Tx, by, action, code string, detail map[string]any) error {
 	return audit.Record(ctx, tx, audit.Event{At: s.clock.Now(), ActorKind: audit.ActorStaff, Actor: by,
 		Action: action, ObjectType: "reason", ObjectID: code, Detail: detail})
+}
+
+// reasonByCode reads one catalog entry in tx (ErrReasonNotFound when the
+// code does not exist).
+func reasonByCode(ctx context.Context, tx *db.Tx, code string) (*ent.ReasonCode, error) {
+	r, err := tx.Ent.ReasonCode.Query().Where(reasoncode.Code(code)).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, ErrReasonNotFound
+	}
+	return r, err
 }
