@@ -252,13 +252,39 @@ func interleave(rounds, warm int, ops ...func() error) ([]timings, error) {
 	return out, nil
 }
 
-// measureRest takes figures 2–5 on the largest data set.
+// rest is what figures 2–5 share: the server on the largest data set, its
+// database and MinIO, the hasher and hash of the bench password, the
+// bench's applicants.
+type rest struct {
+	o       benchOptions
+	rep     *report
+	srv     *server
+	d       *db.DB
+	local   *storage.LocalServer
+	hasher  passhash.Hasher
+	hash    string
+	persons []benchPerson
+	logger  *slog.Logger
+}
+
+// measureRest takes figures 2–5 on the largest data set. Memory comes
+// first, while the server has served only queue pages: argon2id's 64 MiB
+// per hash (approve, login) stays resident for a while after a burst of
+// hashes, and would be counted otherwise.
 func measureRest(ctx context.Context, o benchOptions, rep *report, srv *server, d *db.DB, local *storage.LocalServer,
 	hasher passhash.Hasher, hash string, persons []benchPerson, logger *slog.Logger) error {
-	// 5. Peak memory of the server during 50 concurrent 2 MB uploads, taken
-	// first, while the server has served only queue pages: argon2id's 64 MiB
-	// per hash (approve, login) stays resident for a while after a burst of
-	// hashes, and would be counted otherwise.
+	m := rest{o: o, rep: rep, srv: srv, d: d, local: local, hasher: hasher, hash: hash, persons: persons, logger: logger}
+	for _, step := range []func(context.Context) error{m.memory, m.upload, m.approve, m.login} {
+		if err := step(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// memory is figure 5: peak memory of the server during 50 concurrent 2 MB uploads.
+func (m rest) memory(ctx context.Context) error {
+	rep, srv, persons, logger := m.rep, m.srv, m.persons, m.logger
 	photo2 := jpegAbout(1_900_000, 2<<20)
 	recs := make([]*recovery, 50)
 	var wg sync.WaitGroup
@@ -303,7 +329,12 @@ func measureRest(ctx context.Context, o benchOptions, rep *report, srv *server, 
 	}
 	rep.memory = memoryFigure{beforeKB: before, peakKB: peak, uploads: len(recs), size: len(photo2), took: burst}
 	logger.Info("memory measured", "rss before MB", before/1024, "peak MB", peak/1024)
-	// 2. Upload vs a direct PutObject of the same 1.5 MB JPEG.
+	return nil
+}
+
+// upload is figure 2: an upload through the API vs a direct PutObject of the same 1.5 MB JPEG.
+func (m rest) upload(ctx context.Context) error {
+	o, rep, srv, local, persons, logger := m.o, m.rep, m.srv, m.local, m.persons, m.logger
 	photo15 := jpegAbout(1_500_000, 1_700_000)
 	rec, err := startRecovery(ctx, srv.base, persons[0])
 	if err != nil {
@@ -328,8 +359,12 @@ func measureRest(ctx context.Context, o benchOptions, rep *report, srv *server, 
 	}
 	rep.upload = pair{measured: up[1], baseline: up[0], size: len(photo15)}
 	logger.Info("upload measured", "api", up[1].median(), "direct", up[0].median())
+	return nil
+}
 
-	// 3. Approve vs one argon2id hash.
+// approve is figure 3: a decision to approve vs one argon2id hash.
+func (m rest) approve(ctx context.Context) error {
+	o, rep, srv, d, hasher, logger := m.o, m.rep, m.srv, m.d, m.hasher, m.logger
 	numbers, err := d.Ent.RecoveryCase.Query().Where(recoverycase.StatusEQ(state.Submitted), recoverycase.UsernameSimilarity(100),
 		recoverycase.NameSimilarity(100)).Limit(o.rounds(20, 5) + 2).Select(recoverycase.FieldCaseNumber).Strings(ctx)
 	if err != nil {
@@ -371,10 +406,14 @@ func measureRest(ctx context.Context, o benchOptions, rep *report, srv *server, 
 	}
 	rep.approve = pair{measured: approve, baseline: hashing}
 	logger.Info("approve measured", "approve", approve.median(), "hash", hashing.median())
+	return nil
+}
 
-	// 4. Login vs one argon2id verification. Each login comes from its own
-	// address, as applicants' do, so the per-address limit does not count
-	// the bench as one client.
+// login is figure 4: a login vs one argon2id verification. Each login
+// comes from its own address, as applicants' do, so the per-address limit
+// does not count the bench as one client.
+func (m rest) login(ctx context.Context) error {
+	o, rep, srv, hasher, hash, persons, logger := m.o, m.rep, m.srv, m.hasher, m.hash, m.persons, m.logger
 	login, err := interleave(o.rounds(20, 5), 2,
 		func() error {
 			_, err := newClient(srv.base, false).api(http.MethodPost, "/api/v1/login", "",
@@ -393,7 +432,6 @@ func measureRest(ctx context.Context, o benchOptions, rep *report, srv *server, 
 	}
 	rep.login = pair{measured: login[0], baseline: login[1]}
 	logger.Info("login measured", "login", login[0].median(), "verify", login[1].median())
-
 	return nil
 }
 
