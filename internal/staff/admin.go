@@ -235,7 +235,8 @@ func (a *Admin) Create(ctx context.Context, actor Actor, n NewStaff) (string, er
 	if err := Create(ctx, a.s.db, Creator{Kind: audit.ActorStaff, Actor: actor.Key}, n, hash); err != nil {
 		return "", err
 	}
-	return password, a.reload(ctx)
+	a.reload(ctx)
+	return password, nil
 }
 
 func (a *Admin) newPassword(username string) (password, hash string, err error) {
@@ -249,11 +250,15 @@ func (a *Admin) newPassword(username string) (password, hash string, err error) 
 }
 
 // reload puts a committed change of grants in force on this instance now.
-func (a *Admin) reload(ctx context.Context) error {
+//
+// A failed reload is logged, not returned: the change is committed, the
+// automatic reload puts it in force within seconds, and an error here would
+// hide a result the administrator must see (a new person's password is
+// shown only once).
+func (a *Admin) reload(ctx context.Context) {
 	if err := a.enf.Reload(ctx); err != nil {
-		return fmt.Errorf("grants changed, but reloading the rules failed (they apply within seconds): %w", err)
+		a.s.logger.WarnContext(ctx, "grants changed, but reloading the rules failed; the automatic reload will apply them", "err", err)
 	}
-	return nil
 }
 
 // change runs fn on the target in a transaction after the checks every
@@ -405,5 +410,6 @@ func (a *Admin) changeGrant(ctx context.Context, actor Actor, username, role, re
 	if err != nil {
 		return err
 	}
-	return a.reload(ctx)
+	a.reload(ctx)
+	return nil
 }
