@@ -199,9 +199,9 @@ var (
 				Columns: []*schema.Column{EvidencesColumns[5]},
 			},
 			{
-				Name:    "evidence_kind_created_at",
+				Name:    "evidence_kind_created_at_phash",
 				Unique:  false,
-				Columns: []*schema.Column{EvidencesColumns[3], EvidencesColumns[1]},
+				Columns: []*schema.Column{EvidencesColumns[3], EvidencesColumns[1], EvidencesColumns[6]},
 			},
 		},
 	}

@@ -143,34 +143,48 @@ func (s *Service) evidenceItems(ctx context.Context, rv Reviewer, rc *ent.Recove
 // byte-identical (SHA-256) or perceptually near (dHash within
 // imagecheck.NearDuplicateDistance).
 func (s *Service) duplicates(ctx context.Context, rv Reviewer, rc *ent.RecoveryCase, e *ent.Evidence) ([]Duplicate, error) {
-	// Only the hashes and case ids of the candidates are read, each query
-	// straight from an index; the cases are loaded for the few that match,
-	// and the account's own cases are dropped there. (Excluding the
-	// account in these queries instead made each one walk every case.)
+	// The near-duplicate scan reads two integers per image (its id and its
+	// dHash) from the covering (kind, created_at, phash) index alone, so it
+	// filters nothing else; only the few that match are read again, with
+	// exact copies from the SHA-256 index, this case's own images left out.
+	// The account's other cases are dropped when the cases are loaded.
+	// (Excluding the account in these queries made each one walk every
+	// case; reading case ids and hashes from the table for all 5 000
+	// candidates cost 10–15 ms per decision at 100 000 cases.)
 	var candidates []struct {
-		CaseID uuid.UUID `json:"case_id"`
-		Sha256 string    `json:"sha256"`
-		Phash  int64     `json:"phash"`
+		ID    int   `json:"id"`
+		Phash int64 `json:"phash"`
 	}
-	if err := s.db.Ent.Evidence.Query().Where(evidence.KindEQ(e.Kind), evidence.CaseIDNEQ(rc.ID)).Order(ent.Desc(evidence.FieldCreatedAt)).
-		Limit(nearScan).Select(evidence.FieldCaseID, evidence.FieldSha256, evidence.FieldPhash).Scan(ctx, &candidates); err != nil {
+	if err := s.db.Ent.Evidence.Query().Where(evidence.KindEQ(e.Kind)).Order(ent.Desc(evidence.FieldCreatedAt)).
+		Limit(nearScan).Select(evidence.FieldID, evidence.FieldPhash).Scan(ctx, &candidates); err != nil {
 		return nil, err
 	}
-	var exact []struct {
-		CaseID uuid.UUID `json:"case_id"`
+	near := map[int]int{} // evidence id → distance
+	nearIDs := []int{}
+	for _, c := range candidates {
+		if d := imagecheck.Hamming(uint64(c.Phash), uint64(e.Phash)); d <= imagecheck.NearDuplicateDistance {
+			near[c.ID] = d
+			nearIDs = append(nearIDs, c.ID)
+		}
 	}
-	if err := s.db.Ent.Evidence.Query().Where(evidence.Sha256(e.Sha256), evidence.CaseIDNEQ(rc.ID)).
-		Select(evidence.FieldCaseID).Scan(ctx, &exact); err != nil {
+	var matches []struct {
+		ID     int       `json:"id"`
+		CaseID uuid.UUID `json:"case_id"`
+		Sha256 string    `json:"sha256"`
+	}
+	if err := s.db.Ent.Evidence.Query().Where(evidence.CaseIDNEQ(rc.ID), evidence.Or(evidence.Sha256(e.Sha256), evidence.IDIn(nearIDs...))).
+		Select(evidence.FieldID, evidence.FieldCaseID, evidence.FieldSha256).Scan(ctx, &matches); err != nil {
 		return nil, err
 	}
 	found := map[uuid.UUID]Duplicate{}
-	for _, x := range exact {
-		found[x.CaseID] = Duplicate{Exact: true}
+	for _, m := range matches {
+		if m.Sha256 == e.Sha256 {
+			found[m.CaseID] = Duplicate{Exact: true}
+		}
 	}
-	for _, c := range candidates {
-		d := imagecheck.Hamming(uint64(c.Phash), uint64(e.Phash))
-		if _, seen := found[c.CaseID]; !seen && d <= imagecheck.NearDuplicateDistance {
-			found[c.CaseID] = Duplicate{Exact: c.Sha256 == e.Sha256, Distance: d}
+	for _, m := range matches {
+		if _, seen := found[m.CaseID]; !seen {
+			found[m.CaseID] = Duplicate{Distance: near[m.ID]}
 		}
 	}
 	if len(found) == 0 {
