@@ -283,8 +283,9 @@ func predicates(ctx context.Context, c *ent.Client, f Filter) ([]predicate.Audit
 
 // staffActors lists the actor values a staff user's entries may carry.
 func staffActors(ctx context.Context, c *ent.Client, username string) []string {
-	names := []string{username, strings.ToLower(username)}
-	if u, err := c.StaffUser.Query().Where(staffuser.UsernameKey(strings.ToLower(username))).Only(ctx); err == nil {
+	key := rules.NormalizeUsername(username)
+	names := []string{username, key}
+	if u, err := c.StaffUser.Query().Where(staffuser.UsernameKey(key)).Only(ctx); err == nil {
 		names = append(names, u.Username, u.UsernameKey)
 	}
 	var out []string

@@ -8,6 +8,7 @@ import (
 	"recoverydesk/ent"
 	"recoverydesk/ent/auditevent"
 	"recoverydesk/internal/db"
+	"recoverydesk/internal/rules"
 )
 
 // Report is the result of checking the whole chain.
@@ -33,16 +34,8 @@ func (b *Broken) String() string {
 		return fmt.Sprintf("第 %d 条：%s", b.Seq, b.Reason)
 	}
 	return fmt.Sprintf("第 %d 条（id %d，%s，%s）：%s", b.Seq, b.ID,
-		b.At.In(shanghai).Format("2006-01-02 15:04:05"), b.Action, b.Reason)
+		b.At.In(rules.Shanghai).Format("2006-01-02 15:04:05"), b.Action, b.Reason)
 }
-
-var shanghai = func() *time.Location {
-	loc, err := time.LoadLocation("Asia/Shanghai")
-	if err != nil {
-		return time.FixedZone("CST", 8*3600)
-	}
-	return loc
-}()
 
 // verifyBatch is how many entries Verify reads per query.
 const verifyBatch = 2000

@@ -2,6 +2,7 @@ package recovery
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -25,10 +26,17 @@ func (s *Service) expireDraft(ctx context.Context, tx *db.Tx, rc *ent.RecoveryCa
 	for _, r := range rows {
 		keys = append(keys, r.ObjectKey)
 	}
-	if _, err := tx.Ent.Evidence.Delete().Where(evidence.CaseID(rc.ID)).Exec(ctx); err != nil {
+	// The version guard leaves alone a draft that changed since rc was read
+	// (submitted meanwhile), before anything of it is deleted.
+	err = tx.Ent.RecoveryCase.UpdateOneID(rc.ID).Where(recoverycase.Version(rc.Version)).
+		SetStatus(state.Expired).SetUpdatedAt(now).AddVersion(1).Exec(ctx)
+	if ent.IsNotFound(err) {
+		return nil, errDraftMoved
+	}
+	if err != nil {
 		return nil, err
 	}
-	if err := tx.Ent.RecoveryCase.UpdateOneID(rc.ID).SetStatus(state.Expired).SetUpdatedAt(now).AddVersion(1).Exec(ctx); err != nil {
+	if _, err := tx.Ent.Evidence.Delete().Where(evidence.CaseID(rc.ID)).Exec(ctx); err != nil {
 		return nil, err
 	}
 	return keys, s.record(ctx, tx, rc, now, "system", "expired", map[string]any{"status": string(rc.Status)},
@@ -44,19 +52,28 @@ func (s *Service) ExpireDrafts(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	expired := 0
 	for _, rc := range drafts {
 		var keys []string
-		if err := s.db.InTx(ctx, func(tx *db.Tx) error {
+		err := s.db.InTx(ctx, func(tx *db.Tx) error {
 			var err error
 			keys, err = s.expireDraft(ctx, tx, rc, now, "draft_ttl")
 			return err
-		}); err != nil {
-			return 0, fmt.Errorf("expire draft %s: %w", rc.ID, err)
+		})
+		if errors.Is(err, errDraftMoved) {
+			continue // submitted since it was listed
 		}
+		if err != nil {
+			return expired, fmt.Errorf("expire draft %s: %w", rc.ID, err)
+		}
+		expired++
 		s.deleteObjects(ctx, keys)
 	}
-	return len(drafts), nil
+	return expired, nil
 }
+
+// errDraftMoved is a draft that changed after it was read for expiry.
+var errDraftMoved = errors.New("the draft changed since it was read")
 
 // DeleteOrphans deletes evidence objects older than OrphanAge that no
 // evidence row points to (an upload whose transaction never committed, a

@@ -291,25 +291,16 @@ func queueOrder(a, b *ent.RecoveryCase, noDue bool) int {
 // ErrBadCursor is a page link that was tampered with or is too old.
 var ErrBadCursor = ErrCaseNotFound
 
-func validTab(t string) bool {
-	for _, x := range Tabs {
-		if x == t {
-			return true
-		}
-	}
-	return false
-}
+func validTab(t string) bool { return slices.Contains(Tabs, t) }
 
+// tabPredicate selects a tab's cases: its statuses (tabStatuses, the one
+// table of them), and for 我的 the reviewer's own claims.
 func tabPredicate(tab string, rv Reviewer) predicate.RecoveryCase {
-	switch tab {
-	case TabMine:
-		return recoverycase.And(recoverycase.StatusEQ(state.InReview), recoverycase.ClaimedBy(rv.ID))
-	case TabReturned:
-		return recoverycase.StatusEQ(state.Returned)
-	case TabDone:
-		return recoverycase.StatusIn(state.Approved, state.Rejected)
+	p := recoverycase.StatusIn(tabStatuses(tab)...)
+	if tab == TabMine {
+		return recoverycase.And(p, recoverycase.ClaimedBy(rv.ID))
 	}
-	return recoverycase.StatusEQ(state.Submitted)
+	return p
 }
 
 // filters are the predicates every tab shares: the reviewer's regions and

@@ -167,7 +167,7 @@ func (s *Service) validCode(u *ent.StaffUser, code string, now time.Time) bool {
 		s.logger.Error("cannot unseal a TOTP secret", "staff", u.UsernameKey)
 		return false
 	}
-	ok, err := totp.ValidateCustom(code, string(secretKey), now, totp.ValidateOpts{Period: 30, Skew: 1, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+	ok, err := totp.ValidateCustom(code, string(secretKey), now, totpOptions)
 	return err == nil && ok
 }
 
@@ -223,7 +223,7 @@ func (s *Service) StartEnrolment(u *ent.StaffUser, pending string) (*Enrolment, 
 // their app produces its codes; from then on the code is required.
 func (s *Service) ConfirmEnrolment(ctx context.Context, staffID int, secretB32, code string) error {
 	now := s.clock.Now()
-	ok, err := totp.ValidateCustom(strings.TrimSpace(code), secretB32, now, totp.ValidateOpts{Period: 30, Skew: 1, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+	ok, err := totp.ValidateCustom(strings.TrimSpace(code), secretB32, now, totpOptions)
 	if err != nil || !ok {
 		return ErrWrongOTP.WithField("otp")
 	}
@@ -242,3 +242,7 @@ func (s *Service) ConfirmEnrolment(ctx context.Context, staffID int, secretB32, 
 func (s *Service) Get(ctx context.Context, id int) (*ent.StaffUser, error) {
 	return s.db.Ent.StaffUser.Get(ctx, id)
 }
+
+// totpOptions are the one set of TOTP parameters: enrolment and sign-in must
+// accept exactly the same codes.
+var totpOptions = totp.ValidateOpts{Period: 30, Skew: 1, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1}
