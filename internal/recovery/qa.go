@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"recoverydesk/ent"
 	"recoverydesk/ent/caseevent"
 	"recoverydesk/ent/predicate"
@@ -230,14 +232,18 @@ func (s *Service) QAQueue(ctx context.Context, sup Reviewer, after, limit int) (
 		names[u.ID] = u.Name
 	}
 	now := s.clock.Now()
+	caseIDs := make([]uuid.UUID, len(reviews))
+	for i, r := range reviews {
+		caseIDs[i] = r.CaseID
+	}
+	cosigned, err := cosignedBy(ctx, s.db.Ent, sup, caseIDs...)
+	if err != nil {
+		return nil, err
+	}
 	for _, r := range reviews {
 		rc := r.Edges.Case
-		own, err := s.ownDecision(ctx, s.db.Ent, sup, r)
-		if err != nil {
-			return nil, err
-		}
 		item := QAItem{ID: r.ID, Case: s.row(rc, sup, now), Outcome: string(r.Outcome), DecidedBy: names[r.DecidedBy],
-			DecidedAt: r.DecidedAt, Why: string(r.Why), Own: own, Cancellable: cancellable(rc, rc.Edges.Account, r, now)}
+			DecidedAt: r.DecidedAt, Why: string(r.Why), Own: isOwn(sup, r, cosigned), Cancellable: cancellable(rc, rc.Edges.Account, r, now)}
 		if standing(rc, r) {
 			item.Flags = RiskFlags(rc.RiskFlags)
 		}
@@ -263,23 +269,31 @@ func cancellable(rc *ent.RecoveryCase, acc *ent.Account, r *ent.QAReview, now ti
 // second-approved it (the second approval is written with the decision, at
 // the same moment).
 func (s *Service) ownDecision(ctx context.Context, client *ent.Client, sup Reviewer, r *ent.QAReview) (bool, error) {
-	if r.DecidedBy == sup.ID {
-		return true, nil
-	}
-	if r.Outcome != qareview.OutcomeApprove {
-		return false, nil
-	}
-	cosigned, err := client.CaseEvent.Query().Where(caseevent.CaseID(r.CaseID), caseevent.Type("second_approved"),
+	cosigned, err := cosignedBy(ctx, client, sup, r.CaseID)
+	return isOwn(sup, r, cosigned), err
+}
+
+// cosignedBy reads, in one query, when sup second-approved each of the cases.
+func cosignedBy(ctx context.Context, client *ent.Client, sup Reviewer, caseIDs ...uuid.UUID) (map[uuid.UUID][]time.Time, error) {
+	events, err := client.CaseEvent.Query().Where(caseevent.CaseIDIn(caseIDs...), caseevent.Type("second_approved"),
 		caseevent.Actor(sup.actor())).All(ctx)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
-	for _, e := range cosigned {
-		if e.CreatedAt.Equal(r.DecidedAt) {
-			return true, nil
-		}
+	at := map[uuid.UUID][]time.Time{}
+	for _, e := range events {
+		at[e.CaseID] = append(at[e.CaseID], e.CreatedAt)
 	}
-	return false, nil
+	return at, nil
+}
+
+// isOwn reports whether sup decided r, or co-signed it (the co-signature is
+// written with the decision, at the same moment).
+func isOwn(sup Reviewer, r *ent.QAReview, cosigned map[uuid.UUID][]time.Time) bool {
+	if r.DecidedBy == sup.ID {
+		return true
+	}
+	return r.Outcome == qareview.OutcomeApprove && slices.ContainsFunc(cosigned[r.CaseID], r.DecidedAt.Equal)
 }
 
 // QA verdicts and what a disagreement did.
