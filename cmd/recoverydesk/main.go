@@ -33,7 +33,6 @@ func commands() []command {
 		{"staff", "manage staff users (staff add …)", runStaff},
 		{"audit", "verify the audit log's hash chain (audit verify)", runAudit},
 		{"seed", "fill an empty database with demo data (seed --demo)", runSeed},
-		{"audit", "verify the audit log's hash chain (audit verify)", runAudit},
 	}
 }
 

@@ -103,7 +103,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 			logger.Warn("stop workers", "err", err)
 		}
 	}()
-	go sweepExpiredEntries(ctx, d, logger)
+	go sweepExpiredEntries(ctx, d, clk, logger)
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -166,15 +166,17 @@ func smsSender(cfg config.Config) sms.Sender {
 }
 
 // sweepExpiredEntries removes expired sessions, CSRF tokens and counters.
-func sweepExpiredEntries(ctx context.Context, d *db.DB, logger *slog.Logger) {
+// Their expiry is written on the application clock, so it is read on the
+// same clock: a dev clock moved back must not make live sessions look old.
+func sweepExpiredEntries(ctx context.Context, d *db.DB, clk clock.Clock, logger *slog.Logger) {
 	t := time.NewTicker(10 * time.Minute)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case now := <-t.C:
-			if _, err := kvstore.DeleteExpired(ctx, d.Ent, now); err != nil && !errors.Is(err, context.Canceled) {
+		case <-t.C:
+			if _, err := kvstore.DeleteExpired(ctx, d.Ent, clk.Now()); err != nil && !errors.Is(err, context.Canceled) {
 				logger.Warn("sweep expired entries", "err", err)
 			}
 		}

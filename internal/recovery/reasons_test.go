@@ -111,6 +111,9 @@ func TestReasonCatalogChanges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(active) != len(all)-1 {
+		t.Fatalf("%d active reasons of %d, want all but the retired one", len(active), len(all))
+	}
 	for _, r := range active {
 		if r.Code == "handheld_mismatch" {
 			t.Fatal("a retired reason is offered")

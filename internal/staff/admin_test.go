@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"recoverydesk/ent/auditevent"
 	"recoverydesk/ent/casbinrule"
@@ -180,7 +181,7 @@ func TestResetPasswordReplacesTheOldOneAndLiftsTheLock(t *testing.T) {
 	hash, _ := passhash.Hasher{Params: passhash.Testing}.Hash("Old#Pass2468")
 	f.d.Ent.StaffUser.Update().Where(staffuser.UsernameKey("gd_admin")).SetPasswordHash(hash).ExecX(ctx)
 	target := f.add(t, "jm_reviewer", "reviewer", "4407")
-	f.d.Ent.StaffUser.UpdateOneID(target.ID).SetPasswordHash(hash).SetFailedLogins(4).ExecX(ctx)
+	f.d.Ent.StaffUser.UpdateOneID(target.ID).SetPasswordHash(hash).SetFailedLogins(4).SetLockedUntil(time.Now().Add(24 * time.Hour)).ExecX(ctx)
 	var ended []int
 	end := func(ctx context.Context, tx *db.Tx, id int) (int, error) { ended = append(ended, id); return 2, nil }
 	password, err := f.admin.ResetPassword(ctx, gd, "jm_reviewer", end)
