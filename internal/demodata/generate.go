@@ -258,6 +258,7 @@ type caseSpec struct {
 	decidedAt   time.Time
 	firstBy     *Staff
 	firstAt     time.Time
+	secondBy    *Staff // the supervisor who co-signed a flagged approval
 	flags       []string
 	typedUser   string
 	userSim     int
@@ -417,8 +418,10 @@ func (g *generator) decide(c *caseSpec, rv Staff, at, due time.Time) {
 			// A flagged approval: the reviewer first, a supervisor second.
 			c.flags = g.flags(c)
 			c.firstBy, c.firstAt = &rv, c.decidedAt
+			// As recovery.SecondApproval does: the decision stays the
+			// reviewer's, the co-signature is the supervisor's own event.
 			sup := g.o.Team.Supervisors[r.IntN(len(g.o.Team.Supervisors))]
-			c.decidedBy = &sup
+			c.secondBy = &sup
 			c.decidedAt = c.decidedAt.Add(time.Duration(10+r.IntN(240)) * time.Minute)
 			if c.decidedAt.After(g.o.Now) {
 				c.decidedAt = g.o.Now
@@ -718,6 +721,10 @@ func (g *generator) insertEvents(ctx context.Context, tx *db.Tx, batch []*caseSp
 			if c.firstBy != nil {
 				from = "awaiting_second"
 			}
+			if c.secondBy != nil {
+				ev(c, c.decidedAt, "staff:"+c.secondBy.Username, "second_approved", map[string]any{"status": from},
+					map[string]any{"risk_flags": c.flags})
+			}
 			ev(c, c.decidedAt, "staff:"+c.decidedBy.Username, "decided", map[string]any{"status": from},
 				map[string]any{"status": to, "outcome": c.outcome, "reasons": nonNil(c.reasons), "return_kinds": nonNil(c.returnKinds)})
 		}
@@ -797,6 +804,11 @@ func (g *generator) auditDecisions(ctx context.Context, tx *db.Tx, batch []*case
 		}
 		if c.outcome == "" {
 			continue
+		}
+		if c.secondBy != nil {
+			entries = append(entries, entry{c.decidedAt, audit.Event{At: c.decidedAt, ActorKind: audit.ActorStaff, Actor: c.secondBy.Username,
+				Action: "recovery.second_approved", ObjectType: "case", ObjectID: c.number,
+				Detail: map[string]any{"risk_flags": c.flags}}})
 		}
 		entries = append(entries, entry{c.decidedAt, audit.Event{At: c.decidedAt, ActorKind: audit.ActorStaff, Actor: c.decidedBy.Username,
 			Action: "recovery.decided", ObjectType: "case", ObjectID: c.number,
