@@ -76,6 +76,11 @@ type Config struct {
 	DevForce bool
 }
 
+// SMSTrySlack is what one SMS delivery try may take beyond its gateway
+// call (the database writes around it); a try is bounded by RD_SMS_TIMEOUT
+// plus this, and a job is rescued only after longer than that.
+const SMSTrySlack = 10 * time.Second
+
 // Error is a configuration error: which variable, and what it accepts.
 type Error struct {
 	Var      string
@@ -175,8 +180,9 @@ func Load(get Getenv) (Config, error) {
 			return c, &Error{d.name, v, fmt.Sprintf("a duration of at least %s such as 90s, 10m, 24h or 7d", d.min)}
 		}
 	}
-	if c.JobRescueAfter <= c.SMSTimeout {
-		return c, &Error{"RD_JOB_RESCUE_AFTER", str("RD_JOB_RESCUE_AFTER", "2m"), "a duration longer than RD_SMS_TIMEOUT (a delivery still talking to the gateway must not run twice)"}
+	if c.JobRescueAfter <= c.SMSTimeout+SMSTrySlack {
+		return c, &Error{"RD_JOB_RESCUE_AFTER", str("RD_JOB_RESCUE_AFTER", "2m"),
+			fmt.Sprintf("a duration longer than RD_SMS_TIMEOUT plus %s (a delivery still talking to the gateway must not run twice)", SMSTrySlack)}
 	}
 	qa := str("RD_QA_SAMPLE_PERCENT", "10")
 	if c.QASamplePercent, err = strconv.Atoi(qa); err != nil || c.QASamplePercent < 0 || c.QASamplePercent > 100 {

@@ -48,6 +48,7 @@ func TestRejectsBadValues(t *testing.T) {
 		{map[string]string{"RD_SMS_RETRY_FOR": "-1h"}, "RD_SMS_RETRY_FOR"},
 		{map[string]string{"RD_JOB_RESCUE_AFTER": "1s"}, "RD_JOB_RESCUE_AFTER"},
 		{map[string]string{"RD_SMS_TIMEOUT": "3m"}, "RD_JOB_RESCUE_AFTER"},
+		{map[string]string{"RD_SMS_TIMEOUT": "5s", "RD_JOB_RESCUE_AFTER": "15s"}, "RD_JOB_RESCUE_AFTER"},
 		{map[string]string{"RD_SHUTDOWN_GRACE": "later"}, "RD_SHUTDOWN_GRACE"},
 		{map[string]string{"RD_DEV": "1", "RD_DATABASE_URL": "postgres://u@h/db"}, "RD_DEV"},
 		{map[string]string{"RD_QA_SAMPLE_PERCENT": "101"}, "RD_QA_SAMPLE_PERCENT"},

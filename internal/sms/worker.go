@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+
+	"recoverydesk/internal/config"
 )
 
 // Worker is the River worker that delivers queued messages.
@@ -35,8 +37,5 @@ func (w *Worker) NextRetry(job *river.Job[DeliverArgs]) time.Time {
 // Timeout gives one try the gateway call's bound plus time for the database
 // writes around it; the job's rescue delay must exceed it (config checks).
 func (w *Worker) Timeout(*river.Job[DeliverArgs]) time.Duration {
-	return w.courier.policy.Timeout + DeliverySlack
+	return w.courier.policy.Timeout + config.SMSTrySlack
 }
-
-// DeliverySlack is what one try may take beyond the gateway call.
-const DeliverySlack = 10 * time.Second
