@@ -1,13 +1,13 @@
 package handlers
 
 import (
-	"errors"
 	"net/url"
 	"strconv"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
+	"recoverydesk/internal/apperr"
 	"recoverydesk/internal/recovery"
 	"recoverydesk/policies"
 )
@@ -84,7 +84,7 @@ func (s *Server) qaVerdict(c *fiber.Ctx) error {
 	action, err := s.deps.Recovery.Verdict(c.UserContext(), s.reviewer(c, permQAReview), id, v)
 	if err != nil {
 		fields, msg, ok := formErrors(err)
-		if !ok || errors.Is(err, recovery.ErrQANotFound) {
+		if !ok || apperr.IsKind(err, apperr.NotFound) { // the review or its case: the 404 page
 			return err
 		}
 		return s.showQA(c, toAPIError(err).Status, msg, fields,
@@ -111,7 +111,7 @@ func (s *Server) secondApproval(c *fiber.Ctx) error {
 	d := recovery.SecondDecision{Verdict: f.Verdict, Note: f.Note, Version: f.Version}
 	if err := s.deps.Recovery.SecondApproval(c.UserContext(), s.reviewer(c, permCaseApproveSecond), number, d); err != nil {
 		fields, msg, ok := formErrors(err)
-		if !ok || errors.Is(err, recovery.ErrCaseNotFound) {
+		if !ok || apperr.IsKind(err, apperr.NotFound) {
 			return err
 		}
 		return s.showCase(c, toAPIError(err).Status, msg, fields, map[string]string{"second_verdict": f.Verdict, "second_note": f.Note})

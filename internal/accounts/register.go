@@ -2,6 +2,7 @@ package accounts
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -232,7 +233,7 @@ func (s *Service) CreateUnit(ctx context.Context, op *ent.Account, u UnitRegistr
 	if ent.IsConstraintError(err) {
 		err = s.unitConflicts(ctx, s.db.Ent, u)
 	}
-	if e, ok := apperr.As(err); ok && e.Code == ErrCertNumberTaken.Code {
+	if e, ok := apperr.As(err); ok && errors.Is(err, ErrCertNumberTaken) {
 		trace := uuid.NewString()
 		s.logger.WarnContext(ctx, "unit certificate number already registered", "trace_id", trace,
 			"operator", op.Username, "cert_type", u.CertType, "cert_number", rules.MaskCertNumber(u.CertNumber))
