@@ -17,41 +17,6 @@ import (
 	"recoverydesk/policies"
 )
 
-// The permissions of the administration pages.
-var (
-	permStaffManage   = policies.Permission{Obj: policies.ObjStaff, Act: policies.ActManage}
-	permReasonsManage = policies.Permission{Obj: policies.ObjReasons, Act: policies.ActManage}
-)
-
-// adminRoutes are the console routes of staff, role grants and the reason catalog.
-func (s *Server) adminRoutes() []route {
-	st := func(method, path string, h fiber.Handler) route {
-		return route{method: method, path: path, access: accessStaff, perm: permStaffManage, handler: h}
-	}
-	rs := func(method, path string, h fiber.Handler) route {
-		return route{method: method, path: path, access: accessStaff, perm: permReasonsManage, handler: h}
-	}
-	return []route{
-		st(fiber.MethodGet, "/console/staff", s.staffListPage),
-		st(fiber.MethodGet, "/console/staff/new", s.staffNewPage),
-		st(fiber.MethodPost, "/console/staff", s.staffCreate),
-		st(fiber.MethodGet, "/console/staff/:username", s.staffPage),
-		st(fiber.MethodPost, "/console/staff/:username/disable", s.staffSetDisabled(true)),
-		st(fiber.MethodPost, "/console/staff/:username/enable", s.staffSetDisabled(false)),
-		st(fiber.MethodPost, "/console/staff/:username/password", s.staffResetPassword),
-		st(fiber.MethodPost, "/console/staff/:username/totp", s.staffRequireTOTP),
-		st(fiber.MethodPost, "/console/staff/:username/grants", s.staffGrant(true)),
-		st(fiber.MethodPost, "/console/staff/:username/grants/revoke", s.staffGrant(false)),
-
-		rs(fiber.MethodGet, "/console/reasons", s.reasonsPage),
-		rs(fiber.MethodPost, "/console/reasons", s.reasonAdd),
-		rs(fiber.MethodPost, "/console/reasons/:code", s.reasonEdit),
-		rs(fiber.MethodPost, "/console/reasons/:code/move", s.reasonMove),
-		rs(fiber.MethodPost, "/console/reasons/:code/retire", s.reasonSetActive(false)),
-		rs(fiber.MethodPost, "/console/reasons/:code/restore", s.reasonSetActive(true)),
-	}
-}
-
 // staffAdmin is the staff administration acting for the signed-in user.
 func (s *Server) staffAdmin(c *fiber.Ctx) (*staff.Admin, staff.Actor) {
 	u := signedInStaff(c)
