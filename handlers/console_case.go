@@ -81,8 +81,8 @@ func (s *Server) showCase(c *fiber.Ctx, status int, formError string, fields, fo
 		EvidenceBase: "/console/cases/" + url.PathEscape(number) + "/evidence/"}
 	if w.Case.Status == state.AwaitingSecond && w.Case.FirstApprovedBy != nil {
 		v.FirstApprovedByMe = *w.Case.FirstApprovedBy == signedInStaff(c).ID
-		v.CanSecondApprove = !v.FirstApprovedByMe && s.allowedHere(c, policies.PermCaseApproveSecond, w.Case.RegionCode)
 	}
+	v.CanSecondApprove = recovery.MayCoSign(w.Case, s.reviewer(c, policies.PermCaseApproveSecond))
 	for _, r := range catalog {
 		v.ReasonTexts[r.Code] = r.Text
 		if r.Active {
