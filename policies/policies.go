@@ -98,6 +98,9 @@ const (
 	// case. The rule that the second approver differs from the first is the
 	// workflow's (internal/recovery), not the policy's.
 	ActApproveSecond = "approve_second"
+	// ActResendSMS sends a message about a case that failed for good once
+	// more, with the same text.
+	ActResendSMS = "resend_sms"
 	// ActExport downloads the audit log.
 	ActExport = "export"
 	// ActReview records a QA review of a decided case.
@@ -128,6 +131,7 @@ var (
 	PermCaseNote          = Permission{ObjCase, ActNote}
 	PermCaseReassign      = Permission{ObjCase, ActReassign}
 	PermCaseApproveSecond = Permission{ObjCase, ActApproveSecond}
+	PermCaseResendSMS     = Permission{ObjCase, ActResendSMS}
 	PermEvidenceView      = Permission{ObjEvidence, ActView}
 	PermAuditRead         = Permission{ObjAudit, ActRead}
 	PermAuditExport       = Permission{ObjAudit, ActExport}
@@ -143,6 +147,7 @@ var (
 func KnownPermissions() []Permission {
 	return []Permission{
 		PermCaseList, PermCaseRead, PermCaseClaim, PermCaseDecide, PermCaseNote, PermCaseReassign, PermCaseApproveSecond,
+		PermCaseResendSMS,
 		PermEvidenceView,
 		PermAuditRead, PermAuditExport,
 		PermQAReview,
