@@ -57,7 +57,10 @@ type ObjectInfo struct {
 // Store is the evidence store on one bucket of an S3-compatible server. It is
 // safe for concurrent use.
 type Store struct {
-	core    minio.Core
+	core minio.Core
+	// probe is the same client without retries, for Ping: readiness must
+	// say how the server is now, not once a retry got through.
+	probe   *minio.Client
 	bucket  string
 	timeout time.Duration
 }
@@ -76,15 +79,22 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storage: connect %s: %w", cfg.Endpoint, err)
 	}
-	client, err := minio.New(cfg.Endpoint, &minio.Options{
+	opts := &minio.Options{
 		Creds:     credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
 		Secure:    cfg.TLS,
 		Transport: transport,
-	})
+	}
+	client, err := minio.New(cfg.Endpoint, opts)
 	if err != nil {
 		return nil, fmt.Errorf("storage: connect %s: %w", cfg.Endpoint, err)
 	}
-	s := &Store{core: minio.Core{Client: client}, bucket: cfg.Bucket, timeout: timeout}
+	probeOpts := *opts
+	probeOpts.MaxRetries = 1
+	probe, err := minio.New(cfg.Endpoint, &probeOpts)
+	if err != nil {
+		return nil, fmt.Errorf("storage: connect %s: %w", cfg.Endpoint, err)
+	}
+	s := &Store{core: minio.Core{Client: client}, probe: probe, bucket: cfg.Bucket, timeout: timeout}
 	if err := s.ensureBucket(ctx); err != nil {
 		return nil, err
 	}
@@ -318,7 +328,7 @@ func (s *Store) Ping(ctx context.Context) error {
 	}
 	ctx, cancel := s.deadline(ctx)
 	defer cancel()
-	exists, err := s.core.BucketExists(ctx, s.bucket)
+	exists, err := s.probe.BucketExists(ctx, s.bucket)
 	if err != nil {
 		return fmt.Errorf("ping %s: %w", s.bucket, classify(ctx, err))
 	}
