@@ -38,7 +38,7 @@ func TestMetricsAlwaysAnswerWithBoundedLabelsAndBusinessGauges(t *testing.T) {
 	s := recoveryFixture(t)
 	ctx := context.Background()
 	s.clock.Set(time.Date(2026, 6, 1, 10, 0, 0, 0, rules.Shanghai)) // a Monday
-	number := submittedCase(t, s)                                 // 440703, submitted, due 2026-06-03
+	number := submittedCase(t, s)                                   // 440703, submitted, due 2026-06-03
 
 	// Two cases in Guangzhou (4401): one in review past its due date, one
 	// rejected past it (finally decided, so not overdue); and a message the
@@ -74,7 +74,9 @@ func TestMetricsAlwaysAnswerWithBoundedLabelsAndBusinessGauges(t *testing.T) {
 		func(int) *http.Request { return httptest.NewRequest("GET", "/", nil) },
 		func(int) *http.Request { return httptest.NewRequest("HEAD", "/login", nil) },
 		func(i int) *http.Request { return httptest.NewRequest("GET", fmt.Sprintf("/no/such/page/%d", i), nil) },
-		func(i int) *http.Request { return httptest.NewRequest("GET", fmt.Sprintf("/api/v1/recoveries/%d", i), nil) },
+		func(i int) *http.Request {
+			return httptest.NewRequest("GET", fmt.Sprintf("/api/v1/recoveries/%d", i), nil)
+		},
 		func(int) *http.Request {
 			r := httptest.NewRequest("PUT", "/api/v1/recoveries/"+id+"/evidence/id_front", strings.NewReader("x"))
 			r.Header.Set("Authorization", "Bearer nope")
@@ -92,10 +94,14 @@ func TestMetricsAlwaysAnswerWithBoundedLabelsAndBusinessGauges(t *testing.T) {
 		func(i int) *http.Request { return httptest.NewRequest("CONNECT", fmt.Sprintf("/x/%d", i), nil) },
 		// Fiber refuses a method it does not know before any middleware.
 		func(int) *http.Request { return httptest.NewRequest("PROPFIND", "/", nil) },
-		func(int) *http.Request { return httptest.NewRequest("GET", "/console/cases/"+number+"/evidence/id_front", nil) },
+		func(int) *http.Request {
+			return httptest.NewRequest("GET", "/console/cases/"+number+"/evidence/id_front", nil)
+		},
 		func(int) *http.Request { return httptest.NewRequest("POST", "/console/cases/"+number+"/claim", nil) },
 		func(int) *http.Request { return httptest.NewRequest("GET", "/static/css/app.css", nil) },
-		func(i int) *http.Request { return httptest.NewRequest("GET", fmt.Sprintf("/static/css/none%d.css", i), nil) },
+		func(i int) *http.Request {
+			return httptest.NewRequest("GET", fmt.Sprintf("/static/css/none%d.css", i), nil)
+		},
 		func(int) *http.Request { return httptest.NewRequest("GET", "/api/v1/regions", nil) },
 		func(int) *http.Request { return httptest.NewRequest("GET", "/healthz", nil) },
 		func(int) *http.Request { return httptest.NewRequest("GET", "/readyz", nil) },
