@@ -32,6 +32,10 @@ type caseView struct {
 	Events       []eventView
 	Stale        bool
 	SMSFailing   bool
+	// CanResendSMS: the viewer may resend a failed message of this case;
+	// Resent: one was just resent.
+	CanResendSMS bool
+	Resent       bool
 	EvidenceBase string
 
 	// CanSecondApprove: the case awaits a second approval the viewer may
@@ -78,6 +82,8 @@ func (s *Server) showCase(c *fiber.Ctx, status int, formError string, fields, fo
 	v := caseView{W: w, Number: number, StatusLabel: state.Label(w.Case.Status), RegionName: rules.RegionFullName(w.Case.RegionCode),
 		ReasonTexts: map[string]string{}, CanDecide: w.ClaimedByMe, Stale: status == fiber.StatusConflict,
 		CanReassign:  s.allowedHere(c, policies.PermCaseReassign, w.Case.RegionCode),
+		CanResendSMS: s.allowedHere(c, policies.PermCaseResendSMS, w.Case.RegionCode),
+		Resent:       c.Query("resent") == "1",
 		EvidenceBase: "/console/cases/" + url.PathEscape(number) + "/evidence/"}
 	if w.Case.Status == state.AwaitingSecond && w.Case.FirstApprovedBy != nil {
 		v.FirstApprovedByMe = *w.Case.FirstApprovedBy == signedInStaff(c).ID

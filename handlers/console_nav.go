@@ -17,6 +17,7 @@ type navLink struct {
 var consoleNav = []navLink{
 	{"cases", "/console/cases", "审核队列", policies.PermCaseList},
 	{"qa", "/console/qa", "质检", policies.PermQAReview},
+	{"sms", "/console/sms/failed", "短信失败", policies.PermCaseResendSMS},
 	{"dashboard", "/console/dashboard", "统计看板", policies.PermDashboardRead},
 	{"audit", "/console/audit", "审计日志", policies.PermAuditRead},
 	{"staff", "/console/staff", "人员管理", policies.PermStaffManage},

@@ -157,7 +157,7 @@ func (s *Server) routes() []route {
 // access it does not know or that names a permission no check would ask for,
 // so such a route stops the server at start instead of going unguarded.
 func (s *Server) chain(r route) ([]fiber.Handler, error) {
-	var hs []fiber.Handler
+	hs := []fiber.Handler{labelRoute(r.path)}
 	if r.limit != nil {
 		hs = append(hs, r.limit)
 	}

@@ -42,6 +42,9 @@ type Config struct {
 	S3SecretKey string
 	S3Bucket    string
 	S3TLS       bool
+	// S3Timeout bounds each object-store call (RD_S3_TIMEOUT); past it an
+	// upload or evidence view answers 503 storage_unavailable.
+	S3Timeout time.Duration
 
 	// SecretKey seals sensitive values at rest and signs tokens. Empty after
 	// Load when RD_SECRET_KEY is unset; EnsureSecret fills it from the data dir.
@@ -174,6 +177,7 @@ func Load(get Getenv) (Config, error) {
 		{"RD_SMS_BACKOFF_MAX", "10m", time.Second, &c.SMSBackoffMax},
 		{"RD_JOB_RESCUE_AFTER", "2m", 5 * time.Second, &c.JobRescueAfter},
 		{"RD_SHUTDOWN_GRACE", "10s", 0, &c.ShutdownGrace},
+		{"RD_S3_TIMEOUT", "10s", 100 * time.Millisecond, &c.S3Timeout},
 	} {
 		v := str(d.name, d.def)
 		if *d.into, err = ParseDuration(v); err != nil || *d.into < d.min {

@@ -24,6 +24,7 @@ import (
 	"recoverydesk/internal/rules"
 	"recoverydesk/internal/secret"
 	"recoverydesk/internal/services"
+	"recoverydesk/internal/sms"
 	"recoverydesk/internal/staff"
 	"recoverydesk/internal/testenv"
 )
@@ -31,13 +32,21 @@ import (
 // review is the recovery service on a real database, as serve wires it,
 // with cases put in place as the applicant API would leave them.
 type review struct {
-	d     *db.DB
-	clock *clock.Adjustable
-	svc   *recovery.Service
-	n     int
+	d        *db.DB
+	clock    *clock.Adjustable
+	svc      *recovery.Service
+	courier  *sms.Courier
+	accounts *accounts.Service
+	n        int
 }
 
 func newReview(t *testing.T, d *db.DB, qaPercent int) *review {
+	t.Helper()
+	return newReviewSending(t, d, qaPercent, nil)
+}
+
+// newReviewSending is newReview with a gateway of the test's (nil: the outbox).
+func newReviewSending(t *testing.T, d *db.DB, qaPercent int, sender sms.Sender) *review {
 	t.Helper()
 	keys, err := secret.New(bytes.Repeat([]byte("r"), 32))
 	if err != nil {
@@ -46,11 +55,11 @@ func newReview(t *testing.T, d *db.DB, qaPercent int) *review {
 	clk := clock.NewAdjustable()
 	clk.Set(time.Date(2026, 3, 16, 9, 0, 0, 0, rules.Shanghai)) // a Monday
 	svc, err := services.New(services.Options{DB: d, Keys: keys, Clock: clk, Hasher: passhash.Hasher{Params: passhash.Testing},
-		QASamplePercent: qaPercent})
+		QASamplePercent: qaPercent, Sender: sender})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &review{d: d, clock: clk, svc: svc.Recovery}
+	return &review{d: d, clock: clk, svc: svc.Recovery, courier: svc.Courier, accounts: svc.Accounts}
 }
 
 // submitted puts a person's verified case with its evidence in place in
