@@ -25,13 +25,13 @@ type caseView struct {
 	RegionName  string
 	Reasons     []recovery.Reason // the active reasons: the reject form's choices
 	// ReasonTexts names every code, retired ones too, for earlier decisions.
-	ReasonTexts  map[string]string
-	Required     []evidenceKind
-	CanDecide    bool
-	CanReassign  bool // the viewer may give the case to another reviewer
-	Events       []eventView
-	Stale        bool
-	SMSFailing   bool
+	ReasonTexts map[string]string
+	Required    []evidenceKind
+	CanDecide   bool
+	CanReassign bool // the viewer may give the case to another reviewer
+	Events      []eventView
+	Stale       bool
+	SMSFailing  bool
 	// CanResendSMS: the viewer may resend a failed message of this case;
 	// Resent: one was just resent.
 	CanResendSMS bool

@@ -61,7 +61,7 @@ func (f *fixture) code(t *testing.T, phone string) string {
 	if err != nil {
 		t.Fatalf("no SMS queued: %v", err)
 	}
-	if err := f.svc.Courier.Deliver(ctx, m.ID, false); err != nil {
+	if err := f.svc.Courier.Deliver(ctx, m.ID); err != nil {
 		t.Fatal(err)
 	}
 	msgs, err := f.svc.Outbox.Messages(ctx, phone, 1)
