@@ -10,6 +10,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"recoverydesk/internal/apperr"
+	"recoverydesk/internal/passhash"
 	"recoverydesk/storage"
 )
 
@@ -75,6 +76,16 @@ var kindStatus = map[apperr.Kind]int{
 var errStorageUnavailable = &APIError{Status: fiber.StatusServiceUnavailable, Code: "storage_unavailable",
 	Message: "证件照存储服务暂时无法访问，请稍后重试"}
 
+// busyRetryAfter is the Retry-After (seconds) of a 503 busy: about one
+// MaxWait, by when the burst that filled the hashing slots has usually passed.
+const busyRetryAfter = 2
+
+// errBusy is what a caller sees when every password-hashing slot stayed
+// taken (passhash.ErrBusy): the server sheds the request instead of queueing
+// it, and says when to try again.
+var errBusy = &APIError{Status: fiber.StatusServiceUnavailable, Code: "busy",
+	Message: "系统繁忙，请稍后重试", Extra: map[string]any{"retry_after": busyRetryAfter}}
+
 // toAPIError maps any error to what the client sees. Unknown errors are
 // internal: the client gets a generic 500, never err.Error().
 func toAPIError(err error) *APIError {
@@ -84,6 +95,9 @@ func toAPIError(err error) *APIError {
 	}
 	if errors.Is(err, storage.ErrUnavailable) {
 		return errStorageUnavailable
+	}
+	if errors.Is(err, passhash.ErrBusy) {
+		return errBusy
 	}
 	if de, ok := apperr.As(err); ok {
 		if status, known := kindStatus[de.Kind]; known {
@@ -128,12 +142,12 @@ func errorHandler(logger *slog.Logger) fiber.ErrorHandler {
 	return func(c *fiber.Ctx, err error) error {
 		ae := toAPIError(err)
 		rid := requestID(c)
-		if ae.Status == fiber.StatusTooManyRequests {
-			if secs, ok := ae.Extra["retry_after"].(int); ok {
-				c.Set(fiber.HeaderRetryAfter, strconv.Itoa(secs))
-			}
+		if secs, ok := ae.Extra["retry_after"].(int); ok {
+			c.Set(fiber.HeaderRetryAfter, strconv.Itoa(secs))
 		}
-		if ae.Status >= 500 {
+		if ae == errBusy {
+			logger.Warn("shed: password hashing at capacity", "request_id", rid, "method", c.Method(), "path", c.Path())
+		} else if ae.Status >= 500 {
 			logger.Error("request failed", "request_id", rid, "method", c.Method(), "path", c.Path(), "err", err)
 		}
 		if wantsJSON(c) {
@@ -163,6 +177,9 @@ func errorPageMessage(ae *APIError) string {
 		return "您访问的页面不存在或已被移除，请检查网址，或返回首页重新进入。"
 	case fiber.StatusForbidden:
 		return "您没有权限访问此页面。如有疑问请联系管理员。"
+	}
+	if ae == errBusy {
+		return "当前访问人数较多，请稍等片刻后重试。"
 	}
 	if ae == errStorageUnavailable {
 		return "证件照存储服务未能及时响应，请稍后刷新重试；如持续出现，请联系系统运维人员。"
