@@ -135,7 +135,7 @@ func accessLog(logger *slog.Logger, m *httpMetrics) fiber.Handler {
 			slog.String("path", c.Path()),
 			slog.Int("status", status),
 			slog.Duration("duration", elapsed),
-			slog.String("ip", c.IP()),
+			slog.String("ip", clientIP(c)),
 		)
 		return nil
 	}
