@@ -129,10 +129,15 @@ func withFields(extra map[string]any, fields []apperr.FieldError) map[string]any
 	return out
 }
 
-// wantsJSON reports whether the client of this path speaks the JSON API.
+// wantsJSON reports whether the client of this path is a program: the JSON
+// API, the dev helpers, and the operations endpoints (probes, metrics).
 func wantsJSON(c *fiber.Ctx) bool {
-	p := c.Path()
-	return strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/dev/")
+	return jsonPath(c.Path())
+}
+
+func jsonPath(p string) bool {
+	return strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/dev/") || p == "/api" || p == "/dev" ||
+		p == metricsPath || p == "/healthz" || p == "/readyz"
 }
 
 // errorHandler is the one place errors become responses: the JSON envelope
