@@ -102,7 +102,11 @@ func New(d Deps) (*fiber.App, error) {
 		// a trusted proxy: c.Protocol() is "http" for anyone else's claim.
 		EnableTrustedProxyCheck: true,
 		TrustedProxies:          prefixStrings(d.Config.TrustedProxies),
+		// A multipart body is parsed when a handler reads it, so a malformed
+		// one is an error of that request, answered like any other.
+		DisablePreParseMultipartForm: true,
 	})
+	ownPreRoutingAnswers(app, d.Logger)
 	counters := kvstore.NewCounters(d.DB, "hits:", d.Clock)
 	s := &Server{
 		deps:     d,

@@ -45,15 +45,18 @@ func (e *APIError) errorBody(traceID string) fiber.Map {
 // statusErrors gives the code and message of errors raised by Fiber itself
 // (unknown route, wrong method, oversized body, …).
 var statusErrors = map[int][2]string{
-	http.StatusBadRequest:            {"bad_request", "请求格式不正确"},
-	http.StatusUnauthorized:          {"unauthorized", "请先登录"},
-	http.StatusForbidden:             {"forbidden", "没有权限执行此操作"},
-	http.StatusNotFound:              {"not_found", "请求的页面或资源不存在"},
-	http.StatusMethodNotAllowed:      {"method_not_allowed", "不支持该请求方式"},
-	http.StatusRequestEntityTooLarge: {"file_too_large", "文件大小不能超过2M"},
-	http.StatusUnsupportedMediaType:  {"unsupported_type", "不支持的内容类型"},
-	http.StatusTooManyRequests:       {"rate_limited", "操作过于频繁，请稍后再试"},
-	http.StatusServiceUnavailable:    {"unavailable", "服务暂不可用，请稍后再试"},
+	http.StatusBadRequest:                  {"bad_request", "请求格式不正确"},
+	http.StatusUnauthorized:                {"unauthorized", "请先登录"},
+	http.StatusForbidden:                   {"forbidden", "没有权限执行此操作"},
+	http.StatusNotFound:                    {"not_found", "请求的页面或资源不存在"},
+	http.StatusMethodNotAllowed:            {"method_not_allowed", "不支持该请求方式"},
+	http.StatusRequestEntityTooLarge:       {"file_too_large", "文件大小不能超过2M"},
+	http.StatusUnsupportedMediaType:        {"unsupported_type", "不支持的内容类型"},
+	http.StatusTooManyRequests:             {"rate_limited", "操作过于频繁，请稍后再试"},
+	http.StatusRequestTimeout:              {"request_timeout", "请求发送超时，请检查网络后重试"},
+	http.StatusRequestHeaderFieldsTooLarge: {"headers_too_large", "请求的网址或请求头过长"},
+	http.StatusRequestURITooLong:           {"uri_too_long", "请求的网址过长"},
+	http.StatusServiceUnavailable:          {"unavailable", "服务暂不可用，请稍后再试"},
 }
 
 // kindStatus maps each kind of domain refusal to its HTTP status, once.
@@ -145,6 +148,7 @@ func jsonPath(p string) bool {
 // Internal errors are logged with the request id and never shown.
 func errorHandler(logger *slog.Logger) fiber.ErrorHandler {
 	return func(c *fiber.Ctx, err error) error {
+		ensureOwnHeaders(c)
 		ae := toAPIError(err)
 		rid := requestID(c)
 		if secs, ok := ae.Extra["retry_after"].(int); ok {
