@@ -244,4 +244,3 @@ func eventually(timeout time.Duration, cond func() bool) time.Duration {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
-
