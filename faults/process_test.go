@@ -210,8 +210,9 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 	if msgs := sc.db.passwordMessages(t, r.number); len(msgs) != 1 || msgs[0].Status != "sent" || msgs[0].SendCount != 1 {
 		t.Errorf("after the shutdown the password message is %+v, want sent once", msgs)
 	}
-	t.Logf("FIGURES SIGTERM: /readyz 503 %s after the signal; %d requests served (%d during the %s grace), %d refused after it, %d failed; the slow send (%s) completed once; exit %d after %s",
-		first503.Round(time.Millisecond), served, duringGrace, grace, refused, failed, slow, code, exitedAfter.Round(100*time.Millisecond))
+	t.Logf("FIGURES SIGTERM: /readyz 503 %s after the signal; %d requests served (%d during the %s grace), %d refused after it, %d failed; the send under way (gateway answering after %s): %d request(s), answered=%v; exit %d after %s",
+		first503.Round(time.Millisecond), served, duringGrace, grace, refused, failed, slow, len(reqs), len(reqs) > 0 && reqs[0].Answered,
+		code, exitedAfter.Round(100*time.Millisecond))
 	// A restart finds nothing to send again.
 	sc.srv.start()
 	time.Sleep(3 * time.Second)

@@ -292,7 +292,7 @@ func (s *server) dumpLogs() {
 		if len(b) > 6000 {
 			b = b[len(b)-6000:]
 		}
-		s.t.Logf("serve log %d (tail):\n%s", i, b)
+		s.t.Logf("serve log %d of %s (tail):\n%s", i, s.addr, b)
 	}
 }
 

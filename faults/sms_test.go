@@ -76,8 +76,8 @@ func TestGatewayHangsLongerThanTimeout(t *testing.T) {
 	if len(delivered) != 1 {
 		t.Errorf("the phone received the password %d times, want exactly once", len(delivered))
 	}
-	t.Logf("FIGURES hang: %d requests for key %s (%d while hanging, each cut at the timeout), delivered %d time(s); sent %s after the gateway answered again",
-		len(reqs), key, hung, len(delivered), took.Round(100*time.Millisecond))
+	t.Logf("FIGURES hang: %d requests for key %q (%d while the gateway hung %s per call with RD_SMS_TIMEOUT=%s), delivered %d time(s) by the deduplicating gateway; sent %s after the gateway answered at once again",
+		len(reqs), key, hung, hang, timeout, len(delivered), took.Round(100*time.Millisecond))
 	sc.finish(cases, "approved")
 }
 
