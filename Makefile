@@ -18,7 +18,7 @@ test: bin/minio
 
 ## faults: the fault suite (real binary, PostgreSQL on 127.0.0.1:5432, MinIO, a stub SMS gateway); see faults/
 faults: build
-	$(GO) test -tags faults -count=1 -timeout 15m ./faults/
+	$(GO) test -tags faults -count=1 -parallel 3 -timeout 15m ./faults/
 
 ## build: the recoverydesk binary and the bundled MinIO server
 build: bin/minio
