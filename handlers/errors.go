@@ -10,6 +10,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"recoverydesk/internal/apperr"
+	"recoverydesk/storage"
 )
 
 // APIError is an error with everything a client needs: the HTTP status, a
@@ -69,12 +70,20 @@ var kindStatus = map[apperr.Kind]int{
 	apperr.BadRequest:   fiber.StatusBadRequest,
 }
 
+// errStorageUnavailable is what a user sees when the evidence store does
+// not answer in time (storage.ErrUnavailable): a 503 worth retrying.
+var errStorageUnavailable = &APIError{Status: fiber.StatusServiceUnavailable, Code: "storage_unavailable",
+	Message: "证件照存储服务暂时无法访问，请稍后重试"}
+
 // toAPIError maps any error to what the client sees. Unknown errors are
 // internal: the client gets a generic 500, never err.Error().
 func toAPIError(err error) *APIError {
 	var ae *APIError
 	if errors.As(err, &ae) {
 		return ae
+	}
+	if errors.Is(err, storage.ErrUnavailable) {
+		return errStorageUnavailable
 	}
 	if de, ok := apperr.As(err); ok {
 		if status, known := kindStatus[de.Kind]; known {
@@ -154,6 +163,9 @@ func errorPageMessage(ae *APIError) string {
 		return "您访问的页面不存在或已被移除，请检查网址，或返回首页重新进入。"
 	case fiber.StatusForbidden:
 		return "您没有权限访问此页面。如有疑问请联系管理员。"
+	}
+	if ae == errStorageUnavailable {
+		return "证件照存储服务未能及时响应，请稍后刷新重试；如持续出现，请联系系统运维人员。"
 	}
 	if ae.Status >= 500 {
 		return "系统暂时无法处理您的请求，请稍后重试。"

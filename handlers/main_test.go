@@ -84,7 +84,6 @@ func newTestServerOn(t testing.TB, d *db.DB, opts ...serverOption) *testServer {
 	logs := &bytes.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, nil))
 	clk := clock.NewAdjustable()
-	store := testenv.MinIO(t)
 	cfg, err := config.Load(config.FromMap(nil))
 	if err != nil {
 		t.Fatal(err)
@@ -95,6 +94,12 @@ func newTestServerOn(t testing.TB, d *db.DB, opts ...serverOption) *testServer {
 		o(&pre)
 	}
 	cfg = pre.Config
+	// withEvidence(a *storage.Store) makes it the store the services use
+	// too (a server a test stops or freezes); otherwise a fresh bucket.
+	store, ok := pre.Evidence.(*storage.Store)
+	if !ok {
+		store = testenv.MinIO(t)
+	}
 	svc, err := services.New(services.Options{DB: d, Keys: keys, Clock: clk, Hasher: passhash.Hasher{Params: passhash.Testing},
 		Store: store, QASamplePercent: cfg.QASamplePercent, Logger: logger})
 	if err != nil {

@@ -59,9 +59,9 @@ func (a *applicant) verifyPhone(t testing.TB, phone string) {
 
 // recoveryFixture registers the operator 王经办 (phone 13800006666) and the
 // unit jm_talent, and returns the server.
-func recoveryFixture(t testing.TB) *testServer {
+func recoveryFixture(t testing.TB, opts ...serverOption) *testServer {
 	t.Helper()
-	s := newTestServer(t)
+	s := newTestServer(t, opts...)
 	s.person(t, "jingban", "Abcd2468!x", "王经办", zhangID, "13800006666")
 	if resp, body := s.postJSON(t, "/api/v1/accounts/unit", jsonBody(t, unitBody("jingban", "Abcd2468!x", unitA, "jm_talent"))); resp.StatusCode != 201 {
 		t.Fatalf("unit: %s", body)

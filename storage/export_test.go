@@ -15,7 +15,7 @@ func (s *Store) PutServerCheckOnly(ctx context.Context, key string, r io.Reader,
 	}
 	upload := randomHex(16)
 	if err := s.upload(ctx, key, r, size, want, "application/octet-stream", upload); err != nil {
-		return s.failedPut(ctx, key, upload, nil, err)
+		return s.failedPut(ctx, ctx, key, upload, nil, err)
 	}
 	return nil
 }

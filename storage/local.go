@@ -49,19 +49,45 @@ type LocalOptions struct {
 	StartTimeout time.Duration
 }
 
-// LocalServer is a MinIO server process started by StartLocal. Its fields
-// are what a client needs to connect.
+// LocalServer is a supervised MinIO server started by StartLocal. Its
+// fields are what a client needs to connect; they stay the same across
+// restarts.
 type LocalServer struct {
 	Endpoint  string // 127.0.0.1:port
 	AccessKey string
 	SecretKey string
 
-	cmd      *exec.Cmd
-	log      *serverLog
-	exited   chan struct{} // closed once the process has been reaped
-	stopOnce sync.Once
-	stopErr  error
+	opts        LocalOptions
+	creds       rootCredentials
+	consoleAddr string
+
+	mu       sync.Mutex
+	proc     *process // the current process; replaced by each restart
+	restarts int
+
+	quit      context.Context // ended by Stop: no more restarts
+	quitNow   context.CancelFunc
+	supervise chan struct{} // closed when the supervisor has returned
+	done      chan struct{} // closed when Stop has ended the server
+	stopOnce  sync.Once
+	stopErr   error
 }
+
+// process is one run of the MinIO server binary.
+type process struct {
+	cmd    *exec.Cmd
+	log    *serverLog
+	exited chan struct{} // closed once the process has been reaped
+}
+
+// Restart back-off of the supervisor: the first restart follows a crash
+// after a short pause, each failed attempt doubles the pause up to the cap,
+// and a server that stayed up for stableAfter starts over at the shortest.
+const (
+	restartMinBackoff = 200 * time.Millisecond
+	restartMaxBackoff = 5 * time.Second
+	stableAfter       = 30 * time.Second
+)
 
 // StartLocal starts a private MinIO server on a free loopback port with its
 // data under opts.DataDir and waits until it serves requests. The root
@@ -70,6 +96,12 @@ type LocalServer struct {
 // in its own process group and is killed by the kernel if this process dies
 // (Pdeathsig), so it cannot outlive us; Stop ends it gracefully. ctx bounds
 // the start only, not the server's life.
+//
+// Once started, the server is supervised: if its process exits for any
+// reason but Stop (a crash, kill -9), it is started again on the same
+// address with the same credentials and data, with back-off between failed
+// attempts, until Stop. Meanwhile calls to it fail (ErrUnavailable), and
+// /readyz reports it down.
 func StartLocal(ctx context.Context, opts LocalOptions) (*LocalServer, error) {
 	opts, err := opts.resolve()
 	if err != nil {
@@ -83,10 +115,25 @@ func StartLocal(ctx context.Context, opts LocalOptions) (*LocalServer, error) {
 		return nil, fmt.Errorf("start minio: %w", err)
 	}
 	for attempt := 1; ; attempt++ {
-		srv, err := launch(ctx, opts, creds)
-		if err == nil || attempt == startAttempts || !errors.Is(err, errPortTaken) {
-			return srv, err
+		ports, err := freePorts(2)
+		if err != nil {
+			return nil, fmt.Errorf("start minio: %w", err)
 		}
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))
+		consoleAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[1]))
+		p, err := launch(ctx, opts, creds, addr, consoleAddr)
+		if err != nil {
+			if attempt < startAttempts && errors.Is(err, errPortTaken) {
+				continue
+			}
+			return nil, err
+		}
+		quit, quitNow := context.WithCancel(context.Background())
+		srv := &LocalServer{Endpoint: addr, AccessKey: creds.AccessKey, SecretKey: creds.SecretKey,
+			opts: opts, creds: creds, consoleAddr: consoleAddr, proc: p,
+			quit: quit, quitNow: quitNow, supervise: make(chan struct{}), done: make(chan struct{})}
+		go srv.superviseLoop()
+		return srv, nil
 	}
 }
 
@@ -131,14 +178,9 @@ func checkExecutable(path string) error {
 // errPortTaken marks a start that failed because a port we picked was taken.
 var errPortTaken = errors.New("port already in use")
 
-// launch runs one attempt: pick ports, spawn, wait until ready.
-func launch(ctx context.Context, opts LocalOptions, creds rootCredentials) (*LocalServer, error) {
-	ports, err := freePorts(2)
-	if err != nil {
-		return nil, fmt.Errorf("start minio: %w", err)
-	}
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))
-	consoleAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[1]))
+// launch runs the server once on the given addresses and waits until it is
+// ready; on failure the process is gone when launch returns.
+func launch(ctx context.Context, opts LocalOptions, creds rootCredentials, addr, consoleAddr string) (*process, error) {
 	log, err := openServerLog(filepath.Join(opts.DataDir, logFile), opts.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("start minio: %w", err)
@@ -152,32 +194,31 @@ func launch(ctx context.Context, opts LocalOptions, creds rootCredentials) (*Loc
 		log.Close()
 		return nil, fmt.Errorf("start minio %s: %w", opts.Binary, err)
 	}
-	srv := &LocalServer{Endpoint: addr, AccessKey: creds.AccessKey, SecretKey: creds.SecretKey,
-		cmd: cmd, log: log, exited: make(chan struct{})}
-	go srv.reap()
+	p := &process{cmd: cmd, log: log, exited: make(chan struct{})}
+	go p.reap()
 	opts.Logger.Debug("minio starting", "pid", cmd.Process.Pid, "addr", addr, "data", opts.DataDir)
-	if err := srv.waitReady(ctx, opts.StartTimeout); err != nil {
-		_ = srv.Stop()
+	if err := p.waitReady(ctx, addr, opts.StartTimeout); err != nil {
+		_ = p.stop()
 		return nil, err
 	}
 	opts.Logger.Info("minio ready", "addr", addr, "pid", cmd.Process.Pid)
-	return srv, nil
+	return p, nil
 }
 
 // reap waits for the process to end and releases its log.
-func (s *LocalServer) reap() {
-	_ = s.cmd.Wait()
-	s.log.Close()
-	close(s.exited)
+func (p *process) reap() {
+	_ = p.cmd.Wait()
+	p.log.Close()
+	close(p.exited)
 }
 
 // waitReady polls the health endpoint until it answers 200, the process
 // exits, ctx ends or the timeout passes; failures carry the output's tail.
-func (s *LocalServer) waitReady(ctx context.Context, timeout time.Duration) error {
+func (p *process) waitReady(ctx context.Context, addr string, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	client := &http.Client{Timeout: time.Second}
-	url := "http://" + s.Endpoint + readyPath
+	url := "http://" + addr + readyPath
 	tick := time.NewTicker(readyPollInterval)
 	defer tick.Stop()
 	for {
@@ -185,18 +226,18 @@ func (s *LocalServer) waitReady(ctx context.Context, timeout time.Duration) erro
 			return nil
 		}
 		select {
-		case <-s.exited:
-			return s.startFailure("exited during start-up")
+		case <-p.exited:
+			return p.startFailure("exited during start-up")
 		case <-ctx.Done():
-			return s.startFailure(fmt.Sprintf("not ready within %s (%v)", timeout, context.Cause(ctx)))
+			return p.startFailure(fmt.Sprintf("not ready within %s (%v)", timeout, context.Cause(ctx)))
 		case <-tick.C:
 		}
 	}
 }
 
 // startFailure builds the error for a server that did not come up.
-func (s *LocalServer) startFailure(what string) error {
-	tail := s.log.Tail()
+func (p *process) startFailure(what string) error {
+	tail := p.log.Tail()
 	err := fmt.Errorf("start minio: server %s; its last output:\n%s", what, tail)
 	if strings.Contains(tail, "address already in use") {
 		err = fmt.Errorf("%w (%w)", err, errPortTaken)
@@ -218,22 +259,88 @@ func healthy(ctx context.Context, client *http.Client, url string) bool {
 	return resp.StatusCode == http.StatusOK
 }
 
-// Stop ends the server: SIGTERM to its process group, then SIGKILL if it is
-// still there after five seconds. It returns once the process is gone and
-// may be called any number of times.
+// superviseLoop restarts the server whenever its process exits before
+// Stop, on the same address, credentials and data, with back-off.
+func (s *LocalServer) superviseLoop() {
+	defer close(s.supervise)
+	log := s.opts.Logger
+	backoff := restartMinBackoff
+	for {
+		p := s.current()
+		up := time.Now()
+		select {
+		case <-s.quit.Done():
+			return
+		case <-p.exited:
+		}
+		if time.Since(up) >= stableAfter {
+			backoff = restartMinBackoff
+		}
+		log.Error("minio exited; restarting it", "pid", p.cmd.Process.Pid, "state", p.cmd.ProcessState.String(),
+			"output", lastLine(p.log.Tail()))
+		for {
+			select {
+			case <-s.quit.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, restartMaxBackoff)
+			np, err := launch(s.quit, s.opts, s.creds, s.Endpoint, s.consoleAddr)
+			if err != nil {
+				if s.quit.Err() != nil {
+					return
+				}
+				log.Error("restart minio failed; trying again", "err", err, "retry_in", backoff)
+				continue
+			}
+			s.mu.Lock()
+			s.proc = np
+			s.restarts++
+			n := s.restarts
+			s.mu.Unlock()
+			log.Warn("minio restarted", "pid", np.cmd.Process.Pid, "addr", s.Endpoint, "restarts", n)
+			break
+		}
+	}
+}
+
+// lastLine is the last line of a process's output, for a one-line log.
+func lastLine(out string) string {
+	if i := strings.LastIndexByte(out, '\n'); i >= 0 {
+		return out[i+1:]
+	}
+	return out
+}
+
+// current returns the current process.
+func (s *LocalServer) current() *process {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.proc
+}
+
+// Stop ends the server for good: no restart follows. It sends SIGTERM to
+// the process group, then SIGKILL if it is still there after five seconds,
+// and returns once the process is gone. It may be called any number of
+// times.
 func (s *LocalServer) Stop() error {
-	s.stopOnce.Do(func() { s.stopErr = s.stop() })
+	s.stopOnce.Do(func() {
+		s.quitNow()
+		<-s.supervise // no restart can begin after this
+		s.stopErr = s.current().stop()
+		close(s.done)
+	})
 	return s.stopErr
 }
 
-// stop does the work of Stop once.
-func (s *LocalServer) stop() error {
-	pgid := s.cmd.Process.Pid // Setpgid: the group id is the leader's pid
+// stop ends one process: SIGTERM to its group, SIGKILL after a grace.
+func (p *process) stop() error {
+	pgid := p.cmd.Process.Pid // Setpgid: the group id is the leader's pid
 	if err := signalGroup(pgid, syscall.SIGTERM); err != nil {
 		return err
 	}
 	select {
-	case <-s.exited:
+	case <-p.exited:
 		return nil
 	case <-time.After(stopGrace):
 	}
@@ -241,7 +348,7 @@ func (s *LocalServer) stop() error {
 		return err
 	}
 	select {
-	case <-s.exited:
+	case <-p.exited:
 		return nil
 	case <-time.After(stopGrace):
 		return fmt.Errorf("stop minio: process %d still running after SIGKILL", pgid)
@@ -257,12 +364,20 @@ func signalGroup(pgid int, sig syscall.Signal) error {
 	return nil
 }
 
-// PID returns the server's process id (also its process group id).
-func (s *LocalServer) PID() int { return s.cmd.Process.Pid }
+// PID returns the process id (also the process group id) of the server's
+// current process; it changes when the supervisor restarts it.
+func (s *LocalServer) PID() int { return s.current().cmd.Process.Pid }
 
-// Done is closed when the server process has exited, whether through Stop
-// or on its own, so a supervisor can notice a crash.
-func (s *LocalServer) Done() <-chan struct{} { return s.exited }
+// Restarts returns how many times the supervisor has restarted the server.
+func (s *LocalServer) Restarts() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.restarts
+}
+
+// Done is closed once Stop has ended the server for good. A crash does not
+// close it: the supervisor restarts the server instead.
+func (s *LocalServer) Done() <-chan struct{} { return s.done }
 
 // Config returns the Store configuration that reaches this server.
 func (s *LocalServer) Config(bucket string) Config {

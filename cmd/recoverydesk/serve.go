@@ -131,10 +131,12 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 }
 
 // openEvidenceStore connects to the configured MinIO, or starts the bundled
-// one when RD_S3_ENDPOINT is empty. The returned stop function ends the
-// bundled server (it is a no-op for an external one).
+// one when RD_S3_ENDPOINT is empty; the bundled server is supervised (a
+// crashed process is restarted on the same port). The returned stop
+// function ends the bundled server for good (a no-op for an external one).
 func openEvidenceStore(ctx context.Context, cfg config.Config, logger *slog.Logger) (*storage.Store, func(), error) {
-	sc := storage.Config{Endpoint: cfg.S3Endpoint, AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey, Bucket: cfg.S3Bucket, TLS: cfg.S3TLS}
+	sc := storage.Config{Endpoint: cfg.S3Endpoint, AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey, Bucket: cfg.S3Bucket, TLS: cfg.S3TLS,
+		Timeout: cfg.S3Timeout}
 	stop := func() {}
 	if cfg.S3Endpoint == "" {
 		local, err := storage.StartLocal(ctx, storage.LocalOptions{DataDir: filepath.Join(cfg.DataDir, "minio"), Logger: logger})
@@ -143,6 +145,7 @@ func openEvidenceStore(ctx context.Context, cfg config.Config, logger *slog.Logg
 		}
 		logger.Info("bundled MinIO started", "endpoint", local.Endpoint, "data", filepath.Join(cfg.DataDir, "minio"))
 		sc = local.Config(cfg.S3Bucket)
+		sc.Timeout = cfg.S3Timeout
 		stop = func() {
 			if err := local.Stop(); err != nil {
 				logger.Warn("stop MinIO", "err", err)

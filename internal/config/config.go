@@ -42,6 +42,9 @@ type Config struct {
 	S3SecretKey string
 	S3Bucket    string
 	S3TLS       bool
+	// S3Timeout bounds each object-store call (RD_S3_TIMEOUT); past it an
+	// upload or evidence view answers 503 storage_unavailable.
+	S3Timeout time.Duration
 
 	// SecretKey seals sensitive values at rest and signs tokens. Empty after
 	// Load when RD_SECRET_KEY is unset; EnsureSecret fills it from the data dir.
@@ -118,6 +121,9 @@ func Load(get Getenv) (Config, error) {
 		return c, &Error{"RD_S3_BUCKET", c.S3Bucket, "3-63 characters of a-z, 0-9, '.' and '-'"}
 	}
 	if c.S3TLS, err = parseBool(get, "RD_S3_TLS"); err != nil {
+		return c, err
+	}
+	if c.S3Timeout, err = parseDuration(get, "RD_S3_TIMEOUT", 10*time.Second); err != nil {
 		return c, err
 	}
 	if v := str("RD_SECRET_KEY", ""); v != "" {
@@ -197,6 +203,20 @@ func parseBool(get Getenv, k string) (bool, error) {
 		return false, &Error{k, v, "1/0 or true/false"}
 	}
 	return b, nil
+}
+
+// parseDuration reads a positive Go duration (10s, 1m30s), def when unset.
+func parseDuration(get Getenv, k string, def time.Duration) (time.Duration, error) {
+	v, ok := get(k)
+	v = strings.TrimSpace(v)
+	if !ok || v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, &Error{k, v, "a positive duration such as 10s, 500ms or 1m"}
+	}
+	return d, nil
 }
 
 func validBucket(b string) bool {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestDefaults(t *testing.T) {
@@ -19,6 +20,12 @@ func TestDefaults(t *testing.T) {
 	}
 	if c.DatabaseURL != "sqlite://var/recoverydesk.db" {
 		t.Fatalf("default database URL = %q", c.DatabaseURL)
+	}
+	if c.S3Timeout != 10*time.Second {
+		t.Fatalf("default RD_S3_TIMEOUT = %v, want 10s", c.S3Timeout)
+	}
+	if c, err := Load(FromMap(map[string]string{"RD_S3_TIMEOUT": "2500ms"})); err != nil || c.S3Timeout != 2500*time.Millisecond {
+		t.Fatalf("RD_S3_TIMEOUT=2500ms: %v, %v", c.S3Timeout, err)
 	}
 }
 
@@ -41,6 +48,9 @@ func TestRejectsBadValues(t *testing.T) {
 		{map[string]string{"RD_DEV": "1", "RD_DATABASE_URL": "postgres://u@h/db"}, "RD_DEV"},
 		{map[string]string{"RD_QA_SAMPLE_PERCENT": "101"}, "RD_QA_SAMPLE_PERCENT"},
 		{map[string]string{"RD_QA_SAMPLE_PERCENT": "ten"}, "RD_QA_SAMPLE_PERCENT"},
+		{map[string]string{"RD_S3_TIMEOUT": "10"}, "RD_S3_TIMEOUT"},
+		{map[string]string{"RD_S3_TIMEOUT": "0s"}, "RD_S3_TIMEOUT"},
+		{map[string]string{"RD_S3_TIMEOUT": "-5s"}, "RD_S3_TIMEOUT"},
 	}
 	for _, tc := range cases {
 		_, err := Load(FromMap(tc.env))
