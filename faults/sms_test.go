@@ -4,6 +4,7 @@ package faults
 
 import (
 	"net/http"
+	"strconv"
 	"net/url"
 	"regexp"
 	"strings"
@@ -183,16 +184,22 @@ func TestGatewayRefusesThenSupervisorResends(t *testing.T) {
 
 	sup := sc.signIn(supervisorName)
 	_, page := sup.get("/console/cases/" + r.number)
+	// The failed message is on the case page, named by its id (the row's
+	// id or its gateway id: the page's own value is what the form posts).
 	marks := failedMarker.FindAllString(page, -1)
-	shown := false
+	shownID := ""
 	for _, m := range marks {
-		shown = shown || strings.Contains(m, `data-message-id="`+key+`"`)
+		for _, id := range []string{strconv.Itoa(msg.ID), key} {
+			if strings.Contains(m, `data-message-id="`+id+`"`) {
+				shownID = id
+			}
+		}
 	}
-	if !shown {
-		t.Fatalf("the case page does not show the failed message %s (data-sms-failed elements: %q)", key, marks)
+	if shownID == "" {
+		t.Fatalf("the case page does not show the failed message %d (gateway id %s); data-sms-failed elements: %q", msg.ID, key, marks)
 	}
 	sc.gw.setMode(modeOK)
-	status, body := sup.postForm("/console/cases/"+r.number+"/sms/resend", url.Values{"message_id": {key}})
+	status, body := sup.postForm("/console/cases/"+r.number+"/sms/resend", url.Values{"message_id": {shownID}})
 	if status != http.StatusSeeOther && status != http.StatusOK {
 		t.Fatalf("resend: %d %.300s", status, body)
 	}
