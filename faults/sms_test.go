@@ -4,9 +4,9 @@ package faults
 
 import (
 	"net/http"
-	"strconv"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
