@@ -18,8 +18,9 @@ import (
 // minute, none is lost and no phone gets its password twice.
 func TestKillWhilePasswordsInFlight(t *testing.T) {
 	t.Parallel()
-	const n, rescueAfter = 4, 15 * time.Second
-	sc := newScenario(t, map[string]string{"RD_JOB_RESCUE_AFTER": rescueAfter.String()})
+	const n, rescueAfter = 4, 25 * time.Second
+	// The held calls outlast the approvals of all four (RD_SMS_TIMEOUT 10 s).
+	sc := newScenario(t, map[string]string{"RD_SMS_TIMEOUT": "10s", "RD_JOB_RESCUE_AFTER": rescueAfter.String()})
 	sc.gw.setMode(modeHold)
 	cases := sc.approvedCases(n)
 	// Wait until the held requests stop coming (the workers took what they could).
@@ -83,8 +84,8 @@ func TestKillWhilePasswordsInFlight(t *testing.T) {
 func TestSIGTERMUnderLoad(t *testing.T) {
 	t.Parallel()
 	const grace, slow = 4 * time.Second, 6 * time.Second
-	sc := newScenario(t, map[string]string{"RD_SHUTDOWN_GRACE": grace.String()})
-	sc.gw.hang(slow) // a slow gateway, well within RD_SMS_TIMEOUT (30 s)
+	sc := newScenario(t, map[string]string{"RD_SHUTDOWN_GRACE": grace.String(), "RD_SMS_TIMEOUT": "10s", "RD_JOB_RESCUE_AFTER": "25s"})
+	sc.gw.hang(slow) // a slow gateway, within RD_SMS_TIMEOUT
 	cases := sc.approvedCases(1)
 	r := cases[0]
 	if eventually(20*time.Second, func() bool { return sc.gw.inFlight() > 0 }) < 0 {

@@ -73,15 +73,18 @@ func newServer(t *testing.T, db *pg, extra map[string]string) *server {
 	addr := freeAddr(t)
 	dir := t.TempDir()
 	env := map[string]string{
-		"RD_ADDR":              addr,
-		"RD_DATA_DIR":          filepath.Join(dir, "data"),
-		"RD_DATABASE_URL":      db.URL,
-		"RD_SECRET_KEY":        secretKey,
-		"RD_DEV":               "1",
-		"RD_DEV_FORCE":         "1",
-		"RD_SMS_DRIVER":        "outbox",
-		"RD_SMS_BACKOFF_MAX":   "2s",
-		"RD_JOB_RESCUE_AFTER":  "15s",
+		"RD_ADDR":            addr,
+		"RD_DATA_DIR":        filepath.Join(dir, "data"),
+		"RD_DATABASE_URL":    db.URL,
+		"RD_SECRET_KEY":      secretKey,
+		"RD_DEV":             "1",
+		"RD_DEV_FORCE":       "1",
+		"RD_SMS_DRIVER":      "outbox",
+		"RD_SMS_BACKOFF_MAX": "2s",
+		// A job's rescue must wait longer than one try may take (the
+		// gateway call plus the database writes around it).
+		"RD_SMS_TIMEOUT":       "5s",
+		"RD_JOB_RESCUE_AFTER":  "20s",
 		"RD_SHUTDOWN_GRACE":    "3s",
 		"RD_S3_TIMEOUT":        "3s",
 		"RD_QA_SAMPLE_PERCENT": "0",
