@@ -380,17 +380,30 @@ func (sc *scenario) finish(cases []*recoveryCase, want string) {
 	t := sc.t
 	t.Helper()
 	sc.srv.verifyAudit()
+	submitted := 0
 	for _, r := range cases {
 		if r.number == "" {
 			continue
 		}
+		submitted++
 		if got := sc.db.caseStatus(t, r.number); got != want {
 			t.Errorf("case %s: status %q in the database, want %q", r.number, got, want)
 		}
-		if want == "approved" {
-			if msgs := sc.db.passwordMessages(t, r.number); len(msgs) != 1 {
-				t.Errorf("case %s has %d password messages, want exactly 1", r.number, len(msgs))
-			}
+		if want != "approved" {
+			continue
 		}
+		// Approved and whole: one password message, sent, and the new
+		// password's clock started.
+		if msgs := sc.db.passwordMessages(t, r.number); len(msgs) != 1 || msgs[0].Status != "sent" {
+			t.Errorf("case %s: password messages %+v, want exactly one, sent", r.number, msgs)
+		}
+		if !sc.db.pendingEffectiveAt(t, r.number).Valid {
+			t.Errorf("case %s: the account's new password has no effective_at", r.number)
+		}
+	}
+	var inDB int
+	sc.db.one(t, &inDB, `SELECT count(*) FROM recovery_cases WHERE case_number IS NOT NULL`)
+	if inDB != submitted {
+		t.Errorf("%d submitted cases in the database, the scenario submitted %d", inDB, submitted)
 	}
 }
