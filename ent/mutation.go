@@ -11203,6 +11203,10 @@ type SMSMessageMutation struct {
 	status        *smsmessage.Status
 	send_count    *int
 	addsend_count *int
+	delivery_key  *string
+	queued_at     *time.Time
+	resends       *int
+	addresends    *int
 	last_error    *string
 	created_at    *time.Time
 	sent_at       *time.Time
@@ -11546,6 +11550,160 @@ func (m *SMSMessageMutation) ResetSendCount() {
 	m.addsend_count = nil
 }
 
+// SetDeliveryKey sets the "delivery_key" field.
+func (m *SMSMessageMutation) SetDeliveryKey(s string) {
+	m.delivery_key = &s
+}
+
+// DeliveryKey returns the value of the "delivery_key" field in the mutation.
+func (m *SMSMessageMutation) DeliveryKey() (r string, exists bool) {
+	v := m.delivery_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDeliveryKey returns the old "delivery_key" field's value of the SMSMessage entity.
+// If the SMSMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SMSMessageMutation) OldDeliveryKey(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDeliveryKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDeliveryKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDeliveryKey: %w", err)
+	}
+	return oldValue.DeliveryKey, nil
+}
+
+// ClearDeliveryKey clears the value of the "delivery_key" field.
+func (m *SMSMessageMutation) ClearDeliveryKey() {
+	m.delivery_key = nil
+	m.clearedFields[smsmessage.FieldDeliveryKey] = struct{}{}
+}
+
+// DeliveryKeyCleared returns if the "delivery_key" field was cleared in this mutation.
+func (m *SMSMessageMutation) DeliveryKeyCleared() bool {
+	_, ok := m.clearedFields[smsmessage.FieldDeliveryKey]
+	return ok
+}
+
+// ResetDeliveryKey resets all changes to the "delivery_key" field.
+func (m *SMSMessageMutation) ResetDeliveryKey() {
+	m.delivery_key = nil
+	delete(m.clearedFields, smsmessage.FieldDeliveryKey)
+}
+
+// SetQueuedAt sets the "queued_at" field.
+func (m *SMSMessageMutation) SetQueuedAt(t time.Time) {
+	m.queued_at = &t
+}
+
+// QueuedAt returns the value of the "queued_at" field in the mutation.
+func (m *SMSMessageMutation) QueuedAt() (r time.Time, exists bool) {
+	v := m.queued_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldQueuedAt returns the old "queued_at" field's value of the SMSMessage entity.
+// If the SMSMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SMSMessageMutation) OldQueuedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldQueuedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldQueuedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldQueuedAt: %w", err)
+	}
+	return oldValue.QueuedAt, nil
+}
+
+// ClearQueuedAt clears the value of the "queued_at" field.
+func (m *SMSMessageMutation) ClearQueuedAt() {
+	m.queued_at = nil
+	m.clearedFields[smsmessage.FieldQueuedAt] = struct{}{}
+}
+
+// QueuedAtCleared returns if the "queued_at" field was cleared in this mutation.
+func (m *SMSMessageMutation) QueuedAtCleared() bool {
+	_, ok := m.clearedFields[smsmessage.FieldQueuedAt]
+	return ok
+}
+
+// ResetQueuedAt resets all changes to the "queued_at" field.
+func (m *SMSMessageMutation) ResetQueuedAt() {
+	m.queued_at = nil
+	delete(m.clearedFields, smsmessage.FieldQueuedAt)
+}
+
+// SetResends sets the "resends" field.
+func (m *SMSMessageMutation) SetResends(i int) {
+	m.resends = &i
+	m.addresends = nil
+}
+
+// Resends returns the value of the "resends" field in the mutation.
+func (m *SMSMessageMutation) Resends() (r int, exists bool) {
+	v := m.resends
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldResends returns the old "resends" field's value of the SMSMessage entity.
+// If the SMSMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SMSMessageMutation) OldResends(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldResends is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldResends requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldResends: %w", err)
+	}
+	return oldValue.Resends, nil
+}
+
+// AddResends adds i to the "resends" field.
+func (m *SMSMessageMutation) AddResends(i int) {
+	if m.addresends != nil {
+		*m.addresends += i
+	} else {
+		m.addresends = &i
+	}
+}
+
+// AddedResends returns the value that was added to the "resends" field in this mutation.
+func (m *SMSMessageMutation) AddedResends() (r int, exists bool) {
+	v := m.addresends
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetResends resets all changes to the "resends" field.
+func (m *SMSMessageMutation) ResetResends() {
+	m.resends = nil
+	m.addresends = nil
+}
+
 // SetLastError sets the "last_error" field.
 func (m *SMSMessageMutation) SetLastError(s string) {
 	m.last_error = &s
@@ -11701,7 +11859,7 @@ func (m *SMSMessageMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *SMSMessageMutation) Fields() []string {
-	fields := make([]string, 0, 9)
+	fields := make([]string, 0, 12)
 	if m.phone != nil {
 		fields = append(fields, smsmessage.FieldPhone)
 	}
@@ -11719,6 +11877,15 @@ func (m *SMSMessageMutation) Fields() []string {
 	}
 	if m.send_count != nil {
 		fields = append(fields, smsmessage.FieldSendCount)
+	}
+	if m.delivery_key != nil {
+		fields = append(fields, smsmessage.FieldDeliveryKey)
+	}
+	if m.queued_at != nil {
+		fields = append(fields, smsmessage.FieldQueuedAt)
+	}
+	if m.resends != nil {
+		fields = append(fields, smsmessage.FieldResends)
 	}
 	if m.last_error != nil {
 		fields = append(fields, smsmessage.FieldLastError)
@@ -11749,6 +11916,12 @@ func (m *SMSMessageMutation) Field(name string) (ent.Value, bool) {
 		return m.Status()
 	case smsmessage.FieldSendCount:
 		return m.SendCount()
+	case smsmessage.FieldDeliveryKey:
+		return m.DeliveryKey()
+	case smsmessage.FieldQueuedAt:
+		return m.QueuedAt()
+	case smsmessage.FieldResends:
+		return m.Resends()
 	case smsmessage.FieldLastError:
 		return m.LastError()
 	case smsmessage.FieldCreatedAt:
@@ -11776,6 +11949,12 @@ func (m *SMSMessageMutation) OldField(ctx context.Context, name string) (ent.Val
 		return m.OldStatus(ctx)
 	case smsmessage.FieldSendCount:
 		return m.OldSendCount(ctx)
+	case smsmessage.FieldDeliveryKey:
+		return m.OldDeliveryKey(ctx)
+	case smsmessage.FieldQueuedAt:
+		return m.OldQueuedAt(ctx)
+	case smsmessage.FieldResends:
+		return m.OldResends(ctx)
 	case smsmessage.FieldLastError:
 		return m.OldLastError(ctx)
 	case smsmessage.FieldCreatedAt:
@@ -11833,6 +12012,27 @@ func (m *SMSMessageMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetSendCount(v)
 		return nil
+	case smsmessage.FieldDeliveryKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDeliveryKey(v)
+		return nil
+	case smsmessage.FieldQueuedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetQueuedAt(v)
+		return nil
+	case smsmessage.FieldResends:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetResends(v)
+		return nil
 	case smsmessage.FieldLastError:
 		v, ok := value.(string)
 		if !ok {
@@ -11865,6 +12065,9 @@ func (m *SMSMessageMutation) AddedFields() []string {
 	if m.addsend_count != nil {
 		fields = append(fields, smsmessage.FieldSendCount)
 	}
+	if m.addresends != nil {
+		fields = append(fields, smsmessage.FieldResends)
+	}
 	return fields
 }
 
@@ -11875,6 +12078,8 @@ func (m *SMSMessageMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
 	case smsmessage.FieldSendCount:
 		return m.AddedSendCount()
+	case smsmessage.FieldResends:
+		return m.AddedResends()
 	}
 	return nil, false
 }
@@ -11891,6 +12096,13 @@ func (m *SMSMessageMutation) AddField(name string, value ent.Value) error {
 		}
 		m.AddSendCount(v)
 		return nil
+	case smsmessage.FieldResends:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddResends(v)
+		return nil
 	}
 	return fmt.Errorf("unknown SMSMessage numeric field %s", name)
 }
@@ -11899,6 +12111,12 @@ func (m *SMSMessageMutation) AddField(name string, value ent.Value) error {
 // mutation.
 func (m *SMSMessageMutation) ClearedFields() []string {
 	var fields []string
+	if m.FieldCleared(smsmessage.FieldDeliveryKey) {
+		fields = append(fields, smsmessage.FieldDeliveryKey)
+	}
+	if m.FieldCleared(smsmessage.FieldQueuedAt) {
+		fields = append(fields, smsmessage.FieldQueuedAt)
+	}
 	if m.FieldCleared(smsmessage.FieldSentAt) {
 		fields = append(fields, smsmessage.FieldSentAt)
 	}
@@ -11916,6 +12134,12 @@ func (m *SMSMessageMutation) FieldCleared(name string) bool {
 // error if the field is not defined in the schema.
 func (m *SMSMessageMutation) ClearField(name string) error {
 	switch name {
+	case smsmessage.FieldDeliveryKey:
+		m.ClearDeliveryKey()
+		return nil
+	case smsmessage.FieldQueuedAt:
+		m.ClearQueuedAt()
+		return nil
 	case smsmessage.FieldSentAt:
 		m.ClearSentAt()
 		return nil
@@ -11944,6 +12168,15 @@ func (m *SMSMessageMutation) ResetField(name string) error {
 		return nil
 	case smsmessage.FieldSendCount:
 		m.ResetSendCount()
+		return nil
+	case smsmessage.FieldDeliveryKey:
+		m.ResetDeliveryKey()
+		return nil
+	case smsmessage.FieldQueuedAt:
+		m.ResetQueuedAt()
+		return nil
+	case smsmessage.FieldResends:
+		m.ResetResends()
 		return nil
 	case smsmessage.FieldLastError:
 		m.ResetLastError()

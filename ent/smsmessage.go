@@ -29,6 +29,12 @@ type SMSMessage struct {
 	Status smsmessage.Status `json:"status,omitempty"`
 	// SendCount holds the value of the "send_count" field.
 	SendCount int `json:"send_count,omitempty"`
+	// DeliveryKey holds the value of the "delivery_key" field.
+	DeliveryKey string `json:"delivery_key,omitempty"`
+	// QueuedAt holds the value of the "queued_at" field.
+	QueuedAt *time.Time `json:"queued_at,omitempty"`
+	// Resends holds the value of the "resends" field.
+	Resends int `json:"resends,omitempty"`
 	// LastError holds the value of the "last_error" field.
 	LastError string `json:"last_error,omitempty"`
 	// CreatedAt holds the value of the "created_at" field.
@@ -45,11 +51,11 @@ func (*SMSMessage) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case smsmessage.FieldTextSealed:
 			values[i] = new([]byte)
-		case smsmessage.FieldID, smsmessage.FieldSendCount:
+		case smsmessage.FieldID, smsmessage.FieldSendCount, smsmessage.FieldResends:
 			values[i] = new(sql.NullInt64)
-		case smsmessage.FieldPhone, smsmessage.FieldPurpose, smsmessage.FieldRef, smsmessage.FieldStatus, smsmessage.FieldLastError:
+		case smsmessage.FieldPhone, smsmessage.FieldPurpose, smsmessage.FieldRef, smsmessage.FieldStatus, smsmessage.FieldDeliveryKey, smsmessage.FieldLastError:
 			values[i] = new(sql.NullString)
-		case smsmessage.FieldCreatedAt, smsmessage.FieldSentAt:
+		case smsmessage.FieldQueuedAt, smsmessage.FieldCreatedAt, smsmessage.FieldSentAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -107,6 +113,25 @@ func (_m *SMSMessage) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field send_count", values[i])
 			} else if value.Valid {
 				_m.SendCount = int(value.Int64)
+			}
+		case smsmessage.FieldDeliveryKey:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field delivery_key", values[i])
+			} else if value.Valid {
+				_m.DeliveryKey = value.String
+			}
+		case smsmessage.FieldQueuedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field queued_at", values[i])
+			} else if value.Valid {
+				_m.QueuedAt = new(time.Time)
+				*_m.QueuedAt = value.Time
+			}
+		case smsmessage.FieldResends:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field resends", values[i])
+			} else if value.Valid {
+				_m.Resends = int(value.Int64)
 			}
 		case smsmessage.FieldLastError:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -179,6 +204,17 @@ func (_m *SMSMessage) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("send_count=")
 	builder.WriteString(fmt.Sprintf("%v", _m.SendCount))
+	builder.WriteString(", ")
+	builder.WriteString("delivery_key=")
+	builder.WriteString(_m.DeliveryKey)
+	builder.WriteString(", ")
+	if v := _m.QueuedAt; v != nil {
+		builder.WriteString("queued_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	builder.WriteString("resends=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Resends))
 	builder.WriteString(", ")
 	builder.WriteString("last_error=")
 	builder.WriteString(_m.LastError)

@@ -82,6 +82,48 @@ func (_c *SMSMessageCreate) SetNillableSendCount(v *int) *SMSMessageCreate {
 	return _c
 }
 
+// SetDeliveryKey sets the "delivery_key" field.
+func (_c *SMSMessageCreate) SetDeliveryKey(v string) *SMSMessageCreate {
+	_c.mutation.SetDeliveryKey(v)
+	return _c
+}
+
+// SetNillableDeliveryKey sets the "delivery_key" field if the given value is not nil.
+func (_c *SMSMessageCreate) SetNillableDeliveryKey(v *string) *SMSMessageCreate {
+	if v != nil {
+		_c.SetDeliveryKey(*v)
+	}
+	return _c
+}
+
+// SetQueuedAt sets the "queued_at" field.
+func (_c *SMSMessageCreate) SetQueuedAt(v time.Time) *SMSMessageCreate {
+	_c.mutation.SetQueuedAt(v)
+	return _c
+}
+
+// SetNillableQueuedAt sets the "queued_at" field if the given value is not nil.
+func (_c *SMSMessageCreate) SetNillableQueuedAt(v *time.Time) *SMSMessageCreate {
+	if v != nil {
+		_c.SetQueuedAt(*v)
+	}
+	return _c
+}
+
+// SetResends sets the "resends" field.
+func (_c *SMSMessageCreate) SetResends(v int) *SMSMessageCreate {
+	_c.mutation.SetResends(v)
+	return _c
+}
+
+// SetNillableResends sets the "resends" field if the given value is not nil.
+func (_c *SMSMessageCreate) SetNillableResends(v *int) *SMSMessageCreate {
+	if v != nil {
+		_c.SetResends(*v)
+	}
+	return _c
+}
+
 // SetLastError sets the "last_error" field.
 func (_c *SMSMessageCreate) SetLastError(v string) *SMSMessageCreate {
 	_c.mutation.SetLastError(v)
@@ -171,6 +213,10 @@ func (_c *SMSMessageCreate) defaults() {
 		v := smsmessage.DefaultSendCount
 		_c.mutation.SetSendCount(v)
 	}
+	if _, ok := _c.mutation.Resends(); !ok {
+		v := smsmessage.DefaultResends
+		_c.mutation.SetResends(v)
+	}
 	if _, ok := _c.mutation.LastError(); !ok {
 		v := smsmessage.DefaultLastError
 		_c.mutation.SetLastError(v)
@@ -220,6 +266,14 @@ func (_c *SMSMessageCreate) check() error {
 	}
 	if _, ok := _c.mutation.SendCount(); !ok {
 		return &ValidationError{Name: "send_count", err: errors.New(`ent: missing required field "SMSMessage.send_count"`)}
+	}
+	if v, ok := _c.mutation.DeliveryKey(); ok {
+		if err := smsmessage.DeliveryKeyValidator(v); err != nil {
+			return &ValidationError{Name: "delivery_key", err: fmt.Errorf(`ent: validator failed for field "SMSMessage.delivery_key": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.Resends(); !ok {
+		return &ValidationError{Name: "resends", err: errors.New(`ent: missing required field "SMSMessage.resends"`)}
 	}
 	if _, ok := _c.mutation.LastError(); !ok {
 		return &ValidationError{Name: "last_error", err: errors.New(`ent: missing required field "SMSMessage.last_error"`)}
@@ -282,6 +336,18 @@ func (_c *SMSMessageCreate) createSpec() (*SMSMessage, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.SendCount(); ok {
 		_spec.SetField(smsmessage.FieldSendCount, field.TypeInt, value)
 		_node.SendCount = value
+	}
+	if value, ok := _c.mutation.DeliveryKey(); ok {
+		_spec.SetField(smsmessage.FieldDeliveryKey, field.TypeString, value)
+		_node.DeliveryKey = value
+	}
+	if value, ok := _c.mutation.QueuedAt(); ok {
+		_spec.SetField(smsmessage.FieldQueuedAt, field.TypeTime, value)
+		_node.QueuedAt = &value
+	}
+	if value, ok := _c.mutation.Resends(); ok {
+		_spec.SetField(smsmessage.FieldResends, field.TypeInt, value)
+		_node.Resends = value
 	}
 	if value, ok := _c.mutation.LastError(); ok {
 		_spec.SetField(smsmessage.FieldLastError, field.TypeString, value)
@@ -422,6 +488,60 @@ func (u *SMSMessageUpsert) UpdateSendCount() *SMSMessageUpsert {
 // AddSendCount adds v to the "send_count" field.
 func (u *SMSMessageUpsert) AddSendCount(v int) *SMSMessageUpsert {
 	u.Add(smsmessage.FieldSendCount, v)
+	return u
+}
+
+// SetDeliveryKey sets the "delivery_key" field.
+func (u *SMSMessageUpsert) SetDeliveryKey(v string) *SMSMessageUpsert {
+	u.Set(smsmessage.FieldDeliveryKey, v)
+	return u
+}
+
+// UpdateDeliveryKey sets the "delivery_key" field to the value that was provided on create.
+func (u *SMSMessageUpsert) UpdateDeliveryKey() *SMSMessageUpsert {
+	u.SetExcluded(smsmessage.FieldDeliveryKey)
+	return u
+}
+
+// ClearDeliveryKey clears the value of the "delivery_key" field.
+func (u *SMSMessageUpsert) ClearDeliveryKey() *SMSMessageUpsert {
+	u.SetNull(smsmessage.FieldDeliveryKey)
+	return u
+}
+
+// SetQueuedAt sets the "queued_at" field.
+func (u *SMSMessageUpsert) SetQueuedAt(v time.Time) *SMSMessageUpsert {
+	u.Set(smsmessage.FieldQueuedAt, v)
+	return u
+}
+
+// UpdateQueuedAt sets the "queued_at" field to the value that was provided on create.
+func (u *SMSMessageUpsert) UpdateQueuedAt() *SMSMessageUpsert {
+	u.SetExcluded(smsmessage.FieldQueuedAt)
+	return u
+}
+
+// ClearQueuedAt clears the value of the "queued_at" field.
+func (u *SMSMessageUpsert) ClearQueuedAt() *SMSMessageUpsert {
+	u.SetNull(smsmessage.FieldQueuedAt)
+	return u
+}
+
+// SetResends sets the "resends" field.
+func (u *SMSMessageUpsert) SetResends(v int) *SMSMessageUpsert {
+	u.Set(smsmessage.FieldResends, v)
+	return u
+}
+
+// UpdateResends sets the "resends" field to the value that was provided on create.
+func (u *SMSMessageUpsert) UpdateResends() *SMSMessageUpsert {
+	u.SetExcluded(smsmessage.FieldResends)
+	return u
+}
+
+// AddResends adds v to the "resends" field.
+func (u *SMSMessageUpsert) AddResends(v int) *SMSMessageUpsert {
+	u.Add(smsmessage.FieldResends, v)
 	return u
 }
 
@@ -588,6 +708,69 @@ func (u *SMSMessageUpsertOne) AddSendCount(v int) *SMSMessageUpsertOne {
 func (u *SMSMessageUpsertOne) UpdateSendCount() *SMSMessageUpsertOne {
 	return u.Update(func(s *SMSMessageUpsert) {
 		s.UpdateSendCount()
+	})
+}
+
+// SetDeliveryKey sets the "delivery_key" field.
+func (u *SMSMessageUpsertOne) SetDeliveryKey(v string) *SMSMessageUpsertOne {
+	return u.Update(func(s *SMSMessageUpsert) {
+		s.SetDeliveryKey(v)
+	})
+}
+
+// UpdateDeliveryKey sets the "delivery_key" field to the value that was provided on create.
+func (u *SMSMessageUpsertOne) UpdateDeliveryKey() *SMSMessageUpsertOne {
+	return u.Update(func(s *SMSMessageUpsert) {
+		s.UpdateDeliveryKey()
+	})
+}
+
+// ClearDeliveryKey clears the value of the "delivery_key" field.
+func (u *SMSMessageUpsertOne) ClearDeliveryKey() *SMSMessageUpsertOne {
+	return u.Update(func(s *SMSMessageUpsert) {
+		s.ClearDeliveryKey()
+	})
+}
+
+// SetQueuedAt sets the "queued_at" field.
+func (u *SMSMessageUpsertOne) SetQueuedAt(v time.Time) *SMSMessageUpsertOne {
+	return u.Update(func(s *SMSMessageUpsert) {
+		s.SetQueuedAt(v)
+	})
+}
+
+// UpdateQueuedAt sets the "queued_at" field to the value that was provided on create.
+func (u *SMSMessageUpsertOne) UpdateQueuedAt() *SMSMessageUpsertOne {
+	return u.Update(func(s *SMSMessageUpsert) {
+		s.UpdateQueuedAt()
+	})
+}
+
+// ClearQueuedAt clears the value of the "queued_at" field.
+func (u *SMSMessageUpsertOne) ClearQueuedAt() *SMSMessageUpsertOne {
+	return u.Update(func(s *SMSMessageUpsert) {
+		s.ClearQueuedAt()
+	})
+}
+
+// SetResends sets the "resends" field.
+func (u *SMSMessageUpsertOne) SetResends(v int) *SMSMessageUpsertOne {
+	return u.Update(func(s *SMSMessageUpsert) {
+		s.SetResends(v)
+	})
+}
+
+// AddResends adds v to the "resends" field.
+func (u *SMSMessageUpsertOne) AddResends(v int) *SMSMessageUpsertOne {
+	return u.Update(func(s *SMSMessageUpsert) {
+		s.AddResends(v)
+	})
+}
+
+// UpdateResends sets the "resends" field to the value that was provided on create.
+func (u *SMSMessageUpsertOne) UpdateResends() *SMSMessageUpsertOne {
+	return u.Update(func(s *SMSMessageUpsert) {
+		s.UpdateResends()
 	})
 }
 
@@ -925,6 +1108,69 @@ func (u *SMSMessageUpsertBulk) AddSendCount(v int) *SMSMessageUpsertBulk {
 func (u *SMSMessageUpsertBulk) UpdateSendCount() *SMSMessageUpsertBulk {
 	return u.Update(func(s *SMSMessageUpsert) {
 		s.UpdateSendCount()
+	})
+}
+
+// SetDeliveryKey sets the "delivery_key" field.
+func (u *SMSMessageUpsertBulk) SetDeliveryKey(v string) *SMSMessageUpsertBulk {
+	return u.Update(func(s *SMSMessageUpsert) {
+		s.SetDeliveryKey(v)
+	})
+}
+
+// UpdateDeliveryKey sets the "delivery_key" field to the value that was provided on create.
+func (u *SMSMessageUpsertBulk) UpdateDeliveryKey() *SMSMessageUpsertBulk {
+	return u.Update(func(s *SMSMessageUpsert) {
+		s.UpdateDeliveryKey()
+	})
+}
+
+// ClearDeliveryKey clears the value of the "delivery_key" field.
+func (u *SMSMessageUpsertBulk) ClearDeliveryKey() *SMSMessageUpsertBulk {
+	return u.Update(func(s *SMSMessageUpsert) {
+		s.ClearDeliveryKey()
+	})
+}
+
+// SetQueuedAt sets the "queued_at" field.
+func (u *SMSMessageUpsertBulk) SetQueuedAt(v time.Time) *SMSMessageUpsertBulk {
+	return u.Update(func(s *SMSMessageUpsert) {
+		s.SetQueuedAt(v)
+	})
+}
+
+// UpdateQueuedAt sets the "queued_at" field to the value that was provided on create.
+func (u *SMSMessageUpsertBulk) UpdateQueuedAt() *SMSMessageUpsertBulk {
+	return u.Update(func(s *SMSMessageUpsert) {
+		s.UpdateQueuedAt()
+	})
+}
+
+// ClearQueuedAt clears the value of the "queued_at" field.
+func (u *SMSMessageUpsertBulk) ClearQueuedAt() *SMSMessageUpsertBulk {
+	return u.Update(func(s *SMSMessageUpsert) {
+		s.ClearQueuedAt()
+	})
+}
+
+// SetResends sets the "resends" field.
+func (u *SMSMessageUpsertBulk) SetResends(v int) *SMSMessageUpsertBulk {
+	return u.Update(func(s *SMSMessageUpsert) {
+		s.SetResends(v)
+	})
+}
+
+// AddResends adds v to the "resends" field.
+func (u *SMSMessageUpsertBulk) AddResends(v int) *SMSMessageUpsertBulk {
+	return u.Update(func(s *SMSMessageUpsert) {
+		s.AddResends(v)
+	})
+}
+
+// UpdateResends sets the "resends" field to the value that was provided on create.
+func (u *SMSMessageUpsertBulk) UpdateResends() *SMSMessageUpsertBulk {
+	return u.Update(func(s *SMSMessageUpsert) {
+		s.UpdateResends()
 	})
 }
 

@@ -112,6 +112,67 @@ func (_u *SMSMessageUpdate) AddSendCount(v int) *SMSMessageUpdate {
 	return _u
 }
 
+// SetDeliveryKey sets the "delivery_key" field.
+func (_u *SMSMessageUpdate) SetDeliveryKey(v string) *SMSMessageUpdate {
+	_u.mutation.SetDeliveryKey(v)
+	return _u
+}
+
+// SetNillableDeliveryKey sets the "delivery_key" field if the given value is not nil.
+func (_u *SMSMessageUpdate) SetNillableDeliveryKey(v *string) *SMSMessageUpdate {
+	if v != nil {
+		_u.SetDeliveryKey(*v)
+	}
+	return _u
+}
+
+// ClearDeliveryKey clears the value of the "delivery_key" field.
+func (_u *SMSMessageUpdate) ClearDeliveryKey() *SMSMessageUpdate {
+	_u.mutation.ClearDeliveryKey()
+	return _u
+}
+
+// SetQueuedAt sets the "queued_at" field.
+func (_u *SMSMessageUpdate) SetQueuedAt(v time.Time) *SMSMessageUpdate {
+	_u.mutation.SetQueuedAt(v)
+	return _u
+}
+
+// SetNillableQueuedAt sets the "queued_at" field if the given value is not nil.
+func (_u *SMSMessageUpdate) SetNillableQueuedAt(v *time.Time) *SMSMessageUpdate {
+	if v != nil {
+		_u.SetQueuedAt(*v)
+	}
+	return _u
+}
+
+// ClearQueuedAt clears the value of the "queued_at" field.
+func (_u *SMSMessageUpdate) ClearQueuedAt() *SMSMessageUpdate {
+	_u.mutation.ClearQueuedAt()
+	return _u
+}
+
+// SetResends sets the "resends" field.
+func (_u *SMSMessageUpdate) SetResends(v int) *SMSMessageUpdate {
+	_u.mutation.ResetResends()
+	_u.mutation.SetResends(v)
+	return _u
+}
+
+// SetNillableResends sets the "resends" field if the given value is not nil.
+func (_u *SMSMessageUpdate) SetNillableResends(v *int) *SMSMessageUpdate {
+	if v != nil {
+		_u.SetResends(*v)
+	}
+	return _u
+}
+
+// AddResends adds value to the "resends" field.
+func (_u *SMSMessageUpdate) AddResends(v int) *SMSMessageUpdate {
+	_u.mutation.AddResends(v)
+	return _u
+}
+
 // SetLastError sets the "last_error" field.
 func (_u *SMSMessageUpdate) SetLastError(v string) *SMSMessageUpdate {
 	_u.mutation.SetLastError(v)
@@ -200,6 +261,11 @@ func (_u *SMSMessageUpdate) check() error {
 			return &ValidationError{Name: "status", err: fmt.Errorf(`ent: validator failed for field "SMSMessage.status": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.DeliveryKey(); ok {
+		if err := smsmessage.DeliveryKeyValidator(v); err != nil {
+			return &ValidationError{Name: "delivery_key", err: fmt.Errorf(`ent: validator failed for field "SMSMessage.delivery_key": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.LastError(); ok {
 		if err := smsmessage.LastErrorValidator(v); err != nil {
 			return &ValidationError{Name: "last_error", err: fmt.Errorf(`ent: validator failed for field "SMSMessage.last_error": %w`, err)}
@@ -246,6 +312,24 @@ func (_u *SMSMessageUpdate) sqlSave(ctx context.Context) (_node int, err error) 
 	}
 	if value, ok := _u.mutation.AddedSendCount(); ok {
 		_spec.AddField(smsmessage.FieldSendCount, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.DeliveryKey(); ok {
+		_spec.SetField(smsmessage.FieldDeliveryKey, field.TypeString, value)
+	}
+	if _u.mutation.DeliveryKeyCleared() {
+		_spec.ClearField(smsmessage.FieldDeliveryKey, field.TypeString)
+	}
+	if value, ok := _u.mutation.QueuedAt(); ok {
+		_spec.SetField(smsmessage.FieldQueuedAt, field.TypeTime, value)
+	}
+	if _u.mutation.QueuedAtCleared() {
+		_spec.ClearField(smsmessage.FieldQueuedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.Resends(); ok {
+		_spec.SetField(smsmessage.FieldResends, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedResends(); ok {
+		_spec.AddField(smsmessage.FieldResends, field.TypeInt, value)
 	}
 	if value, ok := _u.mutation.LastError(); ok {
 		_spec.SetField(smsmessage.FieldLastError, field.TypeString, value)
@@ -361,6 +445,67 @@ func (_u *SMSMessageUpdateOne) AddSendCount(v int) *SMSMessageUpdateOne {
 	return _u
 }
 
+// SetDeliveryKey sets the "delivery_key" field.
+func (_u *SMSMessageUpdateOne) SetDeliveryKey(v string) *SMSMessageUpdateOne {
+	_u.mutation.SetDeliveryKey(v)
+	return _u
+}
+
+// SetNillableDeliveryKey sets the "delivery_key" field if the given value is not nil.
+func (_u *SMSMessageUpdateOne) SetNillableDeliveryKey(v *string) *SMSMessageUpdateOne {
+	if v != nil {
+		_u.SetDeliveryKey(*v)
+	}
+	return _u
+}
+
+// ClearDeliveryKey clears the value of the "delivery_key" field.
+func (_u *SMSMessageUpdateOne) ClearDeliveryKey() *SMSMessageUpdateOne {
+	_u.mutation.ClearDeliveryKey()
+	return _u
+}
+
+// SetQueuedAt sets the "queued_at" field.
+func (_u *SMSMessageUpdateOne) SetQueuedAt(v time.Time) *SMSMessageUpdateOne {
+	_u.mutation.SetQueuedAt(v)
+	return _u
+}
+
+// SetNillableQueuedAt sets the "queued_at" field if the given value is not nil.
+func (_u *SMSMessageUpdateOne) SetNillableQueuedAt(v *time.Time) *SMSMessageUpdateOne {
+	if v != nil {
+		_u.SetQueuedAt(*v)
+	}
+	return _u
+}
+
+// ClearQueuedAt clears the value of the "queued_at" field.
+func (_u *SMSMessageUpdateOne) ClearQueuedAt() *SMSMessageUpdateOne {
+	_u.mutation.ClearQueuedAt()
+	return _u
+}
+
+// SetResends sets the "resends" field.
+func (_u *SMSMessageUpdateOne) SetResends(v int) *SMSMessageUpdateOne {
+	_u.mutation.ResetResends()
+	_u.mutation.SetResends(v)
+	return _u
+}
+
+// SetNillableResends sets the "resends" field if the given value is not nil.
+func (_u *SMSMessageUpdateOne) SetNillableResends(v *int) *SMSMessageUpdateOne {
+	if v != nil {
+		_u.SetResends(*v)
+	}
+	return _u
+}
+
+// AddResends adds value to the "resends" field.
+func (_u *SMSMessageUpdateOne) AddResends(v int) *SMSMessageUpdateOne {
+	_u.mutation.AddResends(v)
+	return _u
+}
+
 // SetLastError sets the "last_error" field.
 func (_u *SMSMessageUpdateOne) SetLastError(v string) *SMSMessageUpdateOne {
 	_u.mutation.SetLastError(v)
@@ -462,6 +607,11 @@ func (_u *SMSMessageUpdateOne) check() error {
 			return &ValidationError{Name: "status", err: fmt.Errorf(`ent: validator failed for field "SMSMessage.status": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.DeliveryKey(); ok {
+		if err := smsmessage.DeliveryKeyValidator(v); err != nil {
+			return &ValidationError{Name: "delivery_key", err: fmt.Errorf(`ent: validator failed for field "SMSMessage.delivery_key": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.LastError(); ok {
 		if err := smsmessage.LastErrorValidator(v); err != nil {
 			return &ValidationError{Name: "last_error", err: fmt.Errorf(`ent: validator failed for field "SMSMessage.last_error": %w`, err)}
@@ -525,6 +675,24 @@ func (_u *SMSMessageUpdateOne) sqlSave(ctx context.Context) (_node *SMSMessage, 
 	}
 	if value, ok := _u.mutation.AddedSendCount(); ok {
 		_spec.AddField(smsmessage.FieldSendCount, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.DeliveryKey(); ok {
+		_spec.SetField(smsmessage.FieldDeliveryKey, field.TypeString, value)
+	}
+	if _u.mutation.DeliveryKeyCleared() {
+		_spec.ClearField(smsmessage.FieldDeliveryKey, field.TypeString)
+	}
+	if value, ok := _u.mutation.QueuedAt(); ok {
+		_spec.SetField(smsmessage.FieldQueuedAt, field.TypeTime, value)
+	}
+	if _u.mutation.QueuedAtCleared() {
+		_spec.ClearField(smsmessage.FieldQueuedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.Resends(); ok {
+		_spec.SetField(smsmessage.FieldResends, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedResends(); ok {
+		_spec.AddField(smsmessage.FieldResends, field.TypeInt, value)
 	}
 	if value, ok := _u.mutation.LastError(); ok {
 		_spec.SetField(smsmessage.FieldLastError, field.TypeString, value)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -52,6 +53,10 @@ type Deps struct {
 	Enforcer  *policies.Enforcer
 	Logger    *slog.Logger
 	Metrics   *prometheus.Registry
+	// Draining is set when the process is shutting down: /readyz answers
+	// 503 so the proxy sends new work elsewhere, and responses close their
+	// connections. Nil: never.
+	Draining *atomic.Bool
 }
 
 // Server holds the dependencies the handlers share.
@@ -106,6 +111,7 @@ func New(d Deps) (*fiber.App, error) {
 		},
 	}
 	app.Use(withRequestID())
+	app.Use(closeWhenDraining(d.Draining))
 	app.Use(accessLog(d.Logger, newHTTPMetrics(d.Metrics)))
 	app.Use(withRecover())
 	app.Use(securityHeaders())

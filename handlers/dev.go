@@ -52,13 +52,17 @@ func (s *Server) devClockSet(c *fiber.Ctx) error {
 		if err != nil {
 			return &APIError{Status: fiber.StatusUnprocessableEntity, Code: "invalid_duration", Message: "advance 应为时长，例如 4h、30m", Field: "advance"}
 		}
-		s.deps.DevClock.Advance(d)
+		if err := s.deps.DevClock.AdvanceShared(c.UserContext(), d); err != nil {
+			return err
+		}
 	case body.Set != "" && body.Advance == "":
 		t, err := time.Parse(time.RFC3339, body.Set)
 		if err != nil {
 			return &APIError{Status: fiber.StatusUnprocessableEntity, Code: "invalid_time", Message: "set 应为 RFC 3339 时间，例如 2026-09-30T10:00:00+08:00", Field: "set"}
 		}
-		s.deps.DevClock.Set(t)
+		if err := s.deps.DevClock.SetShared(c.UserContext(), t); err != nil {
+			return err
+		}
 	default:
 		return &APIError{Status: fiber.StatusUnprocessableEntity, Code: "invalid_clock_change", Message: "请只提供 advance 或 set 其中之一"}
 	}

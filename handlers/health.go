@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -24,6 +25,10 @@ type readinessView struct {
 // readyz checks that the database and the object store answer, naming the
 // dependency that does not (503), so an operator knows where to look.
 func (s *Server) readyz(c *fiber.Ctx) error {
+	if s.draining() {
+		return c.Status(fiber.StatusServiceUnavailable).JSON(readinessView{Status: "draining",
+			Checks: map[string]string{"shutdown": "draining"}, Down: []string{"shutdown"}})
+	}
 	ctx, cancel := context.WithTimeout(c.UserContext(), 3*time.Second)
 	defer cancel()
 	view := readinessView{Status: "ok", Checks: map[string]string{}}
@@ -48,6 +53,22 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 		return c.Status(fiber.StatusServiceUnavailable).JSON(view)
 	}
 	return c.JSON(view)
+}
+
+// draining says whether the process is shutting down.
+func (s *Server) draining() bool { return s.deps.Draining != nil && s.deps.Draining.Load() }
+
+// closeWhenDraining ends each connection after its response once the
+// process is shutting down, so keep-alive clients reconnect (through the
+// proxy, to another instance) between requests instead of being cut off
+// in the middle of one when the server stops.
+func closeWhenDraining(draining *atomic.Bool) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if draining != nil && draining.Load() {
+			c.Context().SetConnectionClose()
+		}
+		return c.Next()
+	}
 }
 
 // metrics serves the Prometheus registry.

@@ -107,7 +107,7 @@ func newTestServerOn(t testing.TB, d *db.DB, opts ...serverOption) *testServer {
 	}
 	// Only the SMS worker runs: tests call the periodic clean-ups themselves,
 	// at the moment of the (adjustable) clock they need.
-	runner, err := jobs.Start(ctx, d, logger, jobs.Deps{Courier: svc.Courier}, 50*time.Millisecond)
+	runner, err := jobs.Start(ctx, d, logger, jobs.Deps{Courier: svc.Courier}, jobs.Options{PollInterval: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

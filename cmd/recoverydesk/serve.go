@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -50,8 +52,16 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
-// serve runs until ctx ends, then shuts down in reverse order of start: the
-// HTTP server, the workers, the local MinIO, the database.
+// drainTimeout bounds how long in-flight requests may take to finish once
+// the listener is closed (an upload on a slow phone link).
+const drainTimeout = 30 * time.Second
+
+// serve runs until ctx ends, then shuts down gracefully (CONTRACT §7):
+// /readyz answers 503 at once and requests are still served for
+// RD_SHUTDOWN_GRACE while the proxy moves traffic away; the background jobs
+// stop fetching and finish what they hold; then the listener closes,
+// in-flight requests finish and keep-alive connections are closed cleanly;
+// the bundled MinIO stops last, then the database.
 func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	if err := cfg.EnsureSecret(); err != nil {
 		return err
@@ -76,12 +86,16 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	var clk clock.Clock = clock.Real{}
 	var devClock *clock.Adjustable
 	if cfg.Dev {
-		devClock = clock.NewAdjustable()
+		// Every instance of a dev deployment reads one shared clock.
+		if devClock, err = clock.NewShared(ctx, kvstore.ClockOffset{DB: d}, devClockRefresh); err != nil {
+			return err
+		}
 		clk = devClock
 		logger.Warn("dev mode: /dev/sms and /dev/clock are enabled; never run this in production")
 	}
 	svc, err := services.New(services.Options{DB: d, Keys: keys, Clock: clk, Hasher: passhash.Hasher{Params: passhash.Production},
-		Sender: smsSender(cfg), Store: evidence, Holidays: cfg.ExtraHolidays, Workdays: cfg.ExtraWorkdays,
+		Sender: smsSender(cfg), SMSPolicy: sms.Policy{Timeout: cfg.SMSTimeout, RetryFor: cfg.SMSRetryFor, BackoffMax: cfg.SMSBackoffMax},
+		Store: evidence, Holidays: cfg.ExtraHolidays, Workdays: cfg.ExtraWorkdays,
 		QASamplePercent: cfg.QASamplePercent, Logger: logger})
 	if err != nil {
 		return err
@@ -92,27 +106,23 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	}
 	// Role grants made on another instance are in force here within seconds.
 	enforcer.StartAutoReload(ctx, 5*time.Second)
-	runner, err := jobs.Start(ctx, d, logger, jobs.Deps{Courier: svc.Courier, Recovery: svc.Recovery}, 500*time.Millisecond)
+	runner, err := jobs.Start(ctx, d, logger, jobs.Deps{Courier: svc.Courier, Accounts: svc.Accounts, Recovery: svc.Recovery},
+		jobs.Options{PollInterval: 500 * time.Millisecond, RescueAfter: cfg.JobRescueAfter})
 	if err != nil {
 		return err
 	}
-	defer func() {
-		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := runner.Stop(stopCtx); err != nil {
-			logger.Warn("stop workers", "err", err)
-		}
-	}()
 	go sweepExpiredEntries(ctx, d, clk, logger)
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	var draining atomic.Bool
 	app, err := handlers.New(handlers.Deps{
 		Config: cfg, DB: d, Evidence: evidence, Clock: clk, DevClock: devClock,
 		Courier: svc.Courier, Outbox: svc.Outbox, Accounts: svc.Accounts, Recovery: svc.Recovery, Staff: svc.Staff, Dashboard: svc.Dashboard, Enforcer: enforcer,
-		Logger: logger, Metrics: reg,
+		Logger: logger, Metrics: reg, Draining: &draining,
 	})
 	if err != nil {
+		stopJobs(runner, logger, time.Second)
 		return err
 	}
 	errc := make(chan error, 1)
@@ -120,14 +130,45 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	logger.Info("recoverydesk is serving", "url", "http://"+cfg.Addr+"/")
 	select {
 	case err := <-errc:
+		stopJobs(runner, logger, time.Second)
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	case <-ctx.Done():
 	}
-	logger.Info("shutting down")
-	if err := app.ShutdownWithTimeout(10 * time.Second); err != nil {
+
+	draining.Store(true)
+	logger.Info("shutting down: /readyz says 503, still serving", "grace", cfg.ShutdownGrace)
+	// Jobs stop fetching now and finish the tries they hold; a try is bounded
+	// by the gateway timeout, so none is cancelled mid-send.
+	jobsDone := make(chan struct{})
+	go func() {
+		stopJobs(runner, logger, cfg.ShutdownGrace+cfg.SMSTimeout+config.SMSTrySlack)
+		close(jobsDone)
+	}()
+	select {
+	case <-time.After(cfg.ShutdownGrace):
+	case err := <-errc:
+		logger.Warn("listener ended during the grace period", "err", err)
+	}
+	logger.Info("draining: new connections are refused, in-flight requests finish")
+	if err := app.ShutdownWithTimeout(drainTimeout); err != nil {
 		logger.Warn("http shutdown", "err", err)
 	}
+	<-jobsDone
+	logger.Info("stopped")
 	return nil
+}
+
+// devClockRefresh is how soon an instance sees another's move of the dev
+// clock.
+const devClockRefresh = 500 * time.Millisecond
+
+// stopJobs gives the workers a soft stop of at most within.
+func stopJobs(runner *jobs.Runner, logger *slog.Logger, within time.Duration) {
+	stopCtx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	if err := runner.Stop(stopCtx); err != nil {
+		logger.Warn("stop workers", "err", err)
+	}
 }
 
 // openEvidenceStore connects to the configured MinIO, or starts the bundled
@@ -160,10 +201,11 @@ func openEvidenceStore(ctx context.Context, cfg config.Config, logger *slog.Logg
 	return store, stop, nil
 }
 
-// smsSender is the configured gateway, or nil for the outbox driver.
+// smsSender is the configured gateway, or nil for the outbox driver. Each
+// call is bounded by the courier (RD_SMS_TIMEOUT), not by the client.
 func smsSender(cfg config.Config) sms.Sender {
 	if cfg.SMSDriver == "http" {
-		return sms.HTTPSender{URL: cfg.SMSHTTPURL}
+		return sms.HTTPSender{URL: cfg.SMSHTTPURL, Client: &http.Client{}}
 	}
 	return nil
 }

@@ -420,6 +420,9 @@ var (
 		{Name: "text_sealed", Type: field.TypeBytes},
 		{Name: "status", Type: field.TypeEnum, Enums: []string{"queued", "sent", "failed"}, Default: "queued"},
 		{Name: "send_count", Type: field.TypeInt, Default: 0},
+		{Name: "delivery_key", Type: field.TypeString, Unique: true, Nullable: true, Size: 64},
+		{Name: "queued_at", Type: field.TypeTime, Nullable: true},
+		{Name: "resends", Type: field.TypeInt, Default: 0},
 		{Name: "last_error", Type: field.TypeString, Size: 200, Default: ""},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "sent_at", Type: field.TypeTime, Nullable: true},
@@ -433,7 +436,7 @@ var (
 			{
 				Name:    "smsmessage_phone_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{SmsMessagesColumns[1], SmsMessagesColumns[8]},
+				Columns: []*schema.Column{SmsMessagesColumns[1], SmsMessagesColumns[11]},
 			},
 			{
 				Name:    "smsmessage_status",

@@ -24,6 +24,15 @@ func (SMSMessage) Fields() []ent.Field {
 		field.Bytes("text_sealed").Sensitive(),
 		field.Enum("status").Values("queued", "sent", "failed").Default("queued"),
 		field.Int("send_count").Default(0),
+		// delivery_key is the message's stable id at the gateway: sent as
+		// Idempotency-Key on every try, so a gateway that deduplicates
+		// delivers it once however often a timeout makes us retry. A
+		// supervisor's resend of a failed message gets a key of its own.
+		field.String("delivery_key").MaxLen(64).Optional().Unique(),
+		// queued_at starts the retry window (RD_SMS_RETRY_FOR): the message's
+		// creation, or a supervisor's resend.
+		field.Time("queued_at").Optional().Nillable(),
+		field.Int("resends").Default(0),
 		field.String("last_error").MaxLen(200).Default(""),
 		field.Time("created_at").Default(time.Now).Immutable(),
 		field.Time("sent_at").Optional().Nillable(),

@@ -26,6 +26,12 @@ const (
 	FieldStatus = "status"
 	// FieldSendCount holds the string denoting the send_count field in the database.
 	FieldSendCount = "send_count"
+	// FieldDeliveryKey holds the string denoting the delivery_key field in the database.
+	FieldDeliveryKey = "delivery_key"
+	// FieldQueuedAt holds the string denoting the queued_at field in the database.
+	FieldQueuedAt = "queued_at"
+	// FieldResends holds the string denoting the resends field in the database.
+	FieldResends = "resends"
 	// FieldLastError holds the string denoting the last_error field in the database.
 	FieldLastError = "last_error"
 	// FieldCreatedAt holds the string denoting the created_at field in the database.
@@ -45,6 +51,9 @@ var Columns = []string{
 	FieldTextSealed,
 	FieldStatus,
 	FieldSendCount,
+	FieldDeliveryKey,
+	FieldQueuedAt,
+	FieldResends,
 	FieldLastError,
 	FieldCreatedAt,
 	FieldSentAt,
@@ -71,6 +80,10 @@ var (
 	RefValidator func(string) error
 	// DefaultSendCount holds the default value on creation for the "send_count" field.
 	DefaultSendCount int
+	// DeliveryKeyValidator is a validator for the "delivery_key" field. It is called by the builders before save.
+	DeliveryKeyValidator func(string) error
+	// DefaultResends holds the default value on creation for the "resends" field.
+	DefaultResends int
 	// DefaultLastError holds the default value on creation for the "last_error" field.
 	DefaultLastError string
 	// LastErrorValidator is a validator for the "last_error" field. It is called by the builders before save.
@@ -137,6 +150,21 @@ func ByStatus(opts ...sql.OrderTermOption) OrderOption {
 // BySendCount orders the results by the send_count field.
 func BySendCount(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldSendCount, opts...).ToFunc()
+}
+
+// ByDeliveryKey orders the results by the delivery_key field.
+func ByDeliveryKey(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldDeliveryKey, opts...).ToFunc()
+}
+
+// ByQueuedAt orders the results by the queued_at field.
+func ByQueuedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldQueuedAt, opts...).ToFunc()
+}
+
+// ByResends orders the results by the resends field.
+func ByResends(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldResends, opts...).ToFunc()
 }
 
 // ByLastError orders the results by the last_error field.

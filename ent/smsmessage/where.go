@@ -79,6 +79,21 @@ func SendCount(v int) predicate.SMSMessage {
 	return predicate.SMSMessage(sql.FieldEQ(FieldSendCount, v))
 }
 
+// DeliveryKey applies equality check predicate on the "delivery_key" field. It's identical to DeliveryKeyEQ.
+func DeliveryKey(v string) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldEQ(FieldDeliveryKey, v))
+}
+
+// QueuedAt applies equality check predicate on the "queued_at" field. It's identical to QueuedAtEQ.
+func QueuedAt(v time.Time) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldEQ(FieldQueuedAt, v))
+}
+
+// Resends applies equality check predicate on the "resends" field. It's identical to ResendsEQ.
+func Resends(v int) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldEQ(FieldResends, v))
+}
+
 // LastError applies equality check predicate on the "last_error" field. It's identical to LastErrorEQ.
 func LastError(v string) predicate.SMSMessage {
 	return predicate.SMSMessage(sql.FieldEQ(FieldLastError, v))
@@ -387,6 +402,171 @@ func SendCountLT(v int) predicate.SMSMessage {
 // SendCountLTE applies the LTE predicate on the "send_count" field.
 func SendCountLTE(v int) predicate.SMSMessage {
 	return predicate.SMSMessage(sql.FieldLTE(FieldSendCount, v))
+}
+
+// DeliveryKeyEQ applies the EQ predicate on the "delivery_key" field.
+func DeliveryKeyEQ(v string) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldEQ(FieldDeliveryKey, v))
+}
+
+// DeliveryKeyNEQ applies the NEQ predicate on the "delivery_key" field.
+func DeliveryKeyNEQ(v string) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldNEQ(FieldDeliveryKey, v))
+}
+
+// DeliveryKeyIn applies the In predicate on the "delivery_key" field.
+func DeliveryKeyIn(vs ...string) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldIn(FieldDeliveryKey, vs...))
+}
+
+// DeliveryKeyNotIn applies the NotIn predicate on the "delivery_key" field.
+func DeliveryKeyNotIn(vs ...string) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldNotIn(FieldDeliveryKey, vs...))
+}
+
+// DeliveryKeyGT applies the GT predicate on the "delivery_key" field.
+func DeliveryKeyGT(v string) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldGT(FieldDeliveryKey, v))
+}
+
+// DeliveryKeyGTE applies the GTE predicate on the "delivery_key" field.
+func DeliveryKeyGTE(v string) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldGTE(FieldDeliveryKey, v))
+}
+
+// DeliveryKeyLT applies the LT predicate on the "delivery_key" field.
+func DeliveryKeyLT(v string) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldLT(FieldDeliveryKey, v))
+}
+
+// DeliveryKeyLTE applies the LTE predicate on the "delivery_key" field.
+func DeliveryKeyLTE(v string) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldLTE(FieldDeliveryKey, v))
+}
+
+// DeliveryKeyContains applies the Contains predicate on the "delivery_key" field.
+func DeliveryKeyContains(v string) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldContains(FieldDeliveryKey, v))
+}
+
+// DeliveryKeyHasPrefix applies the HasPrefix predicate on the "delivery_key" field.
+func DeliveryKeyHasPrefix(v string) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldHasPrefix(FieldDeliveryKey, v))
+}
+
+// DeliveryKeyHasSuffix applies the HasSuffix predicate on the "delivery_key" field.
+func DeliveryKeyHasSuffix(v string) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldHasSuffix(FieldDeliveryKey, v))
+}
+
+// DeliveryKeyIsNil applies the IsNil predicate on the "delivery_key" field.
+func DeliveryKeyIsNil() predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldIsNull(FieldDeliveryKey))
+}
+
+// DeliveryKeyNotNil applies the NotNil predicate on the "delivery_key" field.
+func DeliveryKeyNotNil() predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldNotNull(FieldDeliveryKey))
+}
+
+// DeliveryKeyEqualFold applies the EqualFold predicate on the "delivery_key" field.
+func DeliveryKeyEqualFold(v string) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldEqualFold(FieldDeliveryKey, v))
+}
+
+// DeliveryKeyContainsFold applies the ContainsFold predicate on the "delivery_key" field.
+func DeliveryKeyContainsFold(v string) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldContainsFold(FieldDeliveryKey, v))
+}
+
+// QueuedAtEQ applies the EQ predicate on the "queued_at" field.
+func QueuedAtEQ(v time.Time) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldEQ(FieldQueuedAt, v))
+}
+
+// QueuedAtNEQ applies the NEQ predicate on the "queued_at" field.
+func QueuedAtNEQ(v time.Time) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldNEQ(FieldQueuedAt, v))
+}
+
+// QueuedAtIn applies the In predicate on the "queued_at" field.
+func QueuedAtIn(vs ...time.Time) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldIn(FieldQueuedAt, vs...))
+}
+
+// QueuedAtNotIn applies the NotIn predicate on the "queued_at" field.
+func QueuedAtNotIn(vs ...time.Time) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldNotIn(FieldQueuedAt, vs...))
+}
+
+// QueuedAtGT applies the GT predicate on the "queued_at" field.
+func QueuedAtGT(v time.Time) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldGT(FieldQueuedAt, v))
+}
+
+// QueuedAtGTE applies the GTE predicate on the "queued_at" field.
+func QueuedAtGTE(v time.Time) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldGTE(FieldQueuedAt, v))
+}
+
+// QueuedAtLT applies the LT predicate on the "queued_at" field.
+func QueuedAtLT(v time.Time) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldLT(FieldQueuedAt, v))
+}
+
+// QueuedAtLTE applies the LTE predicate on the "queued_at" field.
+func QueuedAtLTE(v time.Time) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldLTE(FieldQueuedAt, v))
+}
+
+// QueuedAtIsNil applies the IsNil predicate on the "queued_at" field.
+func QueuedAtIsNil() predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldIsNull(FieldQueuedAt))
+}
+
+// QueuedAtNotNil applies the NotNil predicate on the "queued_at" field.
+func QueuedAtNotNil() predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldNotNull(FieldQueuedAt))
+}
+
+// ResendsEQ applies the EQ predicate on the "resends" field.
+func ResendsEQ(v int) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldEQ(FieldResends, v))
+}
+
+// ResendsNEQ applies the NEQ predicate on the "resends" field.
+func ResendsNEQ(v int) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldNEQ(FieldResends, v))
+}
+
+// ResendsIn applies the In predicate on the "resends" field.
+func ResendsIn(vs ...int) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldIn(FieldResends, vs...))
+}
+
+// ResendsNotIn applies the NotIn predicate on the "resends" field.
+func ResendsNotIn(vs ...int) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldNotIn(FieldResends, vs...))
+}
+
+// ResendsGT applies the GT predicate on the "resends" field.
+func ResendsGT(v int) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldGT(FieldResends, v))
+}
+
+// ResendsGTE applies the GTE predicate on the "resends" field.
+func ResendsGTE(v int) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldGTE(FieldResends, v))
+}
+
+// ResendsLT applies the LT predicate on the "resends" field.
+func ResendsLT(v int) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldLT(FieldResends, v))
+}
+
+// ResendsLTE applies the LTE predicate on the "resends" field.
+func ResendsLTE(v int) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldLTE(FieldResends, v))
 }
 
 // LastErrorEQ applies the EQ predicate on the "last_error" field.

@@ -102,17 +102,14 @@ func (s *Service) applyAttempt(ctx context.Context, tx *db.Tx, a *ent.Account, c
 	upd := tx.Ent.Account.UpdateOne(a).SetUpdatedAt(now)
 	ev := audit.Event{At: now, ActorKind: audit.ActorAccount, Actor: a.Username, ObjectType: "account", ObjectID: a.Username}
 
-	// A pending password whose time has come becomes the password.
-	if a.PendingPasswordHash != "" && a.PendingEffectiveAt != nil && !now.Before(*a.PendingEffectiveAt) {
+	// A pending password whose time has come becomes the password (the
+	// promotion job may not have reached it yet).
+	if promotionDue(a, now) {
 		promoted := a.PendingPasswordHash == chk.acc.PendingPasswordHash
-		a.PasswordHash, a.PendingPasswordHash, a.PendingEffectiveAt = a.PendingPasswordHash, "", nil
-		a.FailedLogins, a.LockedUntil = 0, nil
-		upd.SetPasswordHash(a.PasswordHash).ClearPendingPasswordHash().ClearPendingEffectiveAt().
-			SetFailedLogins(0).ClearLockedUntil().SetPasswordChangedAt(now)
-		chk.matchesCurrent, chk.matchesPending = promoted && chk.matchesPending, false
-		if err := audit.Record(ctx, tx, withAction(ev, "password.activated", nil)); err != nil {
+		if err := promote(ctx, tx, upd, a, ev); err != nil {
 			return nil, nil, err
 		}
+		chk.matchesCurrent, chk.matchesPending = promoted && chk.matchesPending, false
 	} else if a.PasswordHash != chk.acc.PasswordHash {
 		// The password changed while we verified: judge by the new one next time.
 		chk.matchesCurrent = false

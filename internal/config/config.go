@@ -52,6 +52,19 @@ type Config struct {
 
 	SMSDriver  string // "outbox" or "http"
 	SMSHTTPURL string // the generic gateway's endpoint when SMSDriver is "http"
+	// SMSTimeout bounds one gateway call; SMSRetryFor is how long a message
+	// is retried before it fails for good; SMSBackoffMax caps the wait
+	// between two tries (the backoff doubles from one second up to it).
+	SMSTimeout    time.Duration
+	SMSRetryFor   time.Duration
+	SMSBackoffMax time.Duration
+
+	// JobRescueAfter is how long a job may stay running with its worker gone
+	// before another worker runs it again (after a kill -9).
+	JobRescueAfter time.Duration
+	// ShutdownGrace is how long requests are still served after SIGTERM,
+	// with /readyz already answering 503, before the server drains.
+	ShutdownGrace time.Duration
 
 	// ExtraHolidays and ExtraWorkdays correct the working-day calendar
 	// (a holiday announced after the bundled data, or a year it lacks).
@@ -65,6 +78,11 @@ type Config struct {
 	Dev      bool
 	DevForce bool
 }
+
+// SMSTrySlack is what one SMS delivery try may take beyond its gateway
+// call (the database writes around it); a try is bounded by RD_SMS_TIMEOUT
+// plus this, and a job is rescued only after longer than that.
+const SMSTrySlack = 10 * time.Second
 
 // Error is a configuration error: which variable, and what it accepts.
 type Error struct {
@@ -152,6 +170,26 @@ func Load(get Getenv) (Config, error) {
 	default:
 		return c, &Error{"RD_SMS_DRIVER", c.SMSDriver, "outbox or http"}
 	}
+	for _, d := range []struct {
+		name, def string
+		min       time.Duration
+		into      *time.Duration
+	}{
+		{"RD_SMS_TIMEOUT", "30s", time.Second, &c.SMSTimeout},
+		{"RD_SMS_RETRY_FOR", "24h", time.Second, &c.SMSRetryFor},
+		{"RD_SMS_BACKOFF_MAX", "10m", time.Second, &c.SMSBackoffMax},
+		{"RD_JOB_RESCUE_AFTER", "2m", 5 * time.Second, &c.JobRescueAfter},
+		{"RD_SHUTDOWN_GRACE", "10s", 0, &c.ShutdownGrace},
+	} {
+		v := str(d.name, d.def)
+		if *d.into, err = ParseDuration(v); err != nil || *d.into < d.min {
+			return c, &Error{d.name, v, fmt.Sprintf("a duration of at least %s such as 90s, 10m, 24h or 7d", d.min)}
+		}
+	}
+	if c.JobRescueAfter <= c.SMSTimeout+SMSTrySlack {
+		return c, &Error{"RD_JOB_RESCUE_AFTER", str("RD_JOB_RESCUE_AFTER", "2m"),
+			fmt.Sprintf("a duration longer than RD_SMS_TIMEOUT plus %s (a delivery still talking to the gateway must not run twice)", SMSTrySlack)}
+	}
 	qa := str("RD_QA_SAMPLE_PERCENT", "10")
 	if c.QASamplePercent, err = strconv.Atoi(qa); err != nil || c.QASamplePercent < 0 || c.QASamplePercent > 100 {
 		return c, &Error{"RD_QA_SAMPLE_PERCENT", qa, "a whole number from 0 to 100"}
@@ -190,6 +228,23 @@ func parseDatabaseURL(u string) (DBKind, string, error) {
 // formats would sort wrong).
 func SQLiteDSN(path string) string {
 	return "file:" + path + "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate&_time_format=sqlite&_timezone=UTC"
+}
+
+// ParseDuration reads a duration as Go writes it ("90s", "10m", "24h") or a
+// whole number of days ("180d"), the units operators use for retention.
+func ParseDuration(v string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 || n > 36500 {
+			return 0, fmt.Errorf("bad number of days %q", v)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("bad duration %q", v)
+	}
+	return d, nil
 }
 
 func parseBool(get Getenv, k string) (bool, error) {

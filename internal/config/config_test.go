@@ -18,6 +18,10 @@ func TestDefaults(t *testing.T) {
 		c.SMSDriver != "outbox" || c.Dev || c.S3TLS || c.DBKind != SQLite {
 		t.Fatalf("unexpected defaults: %+v", c)
 	}
+	if c.SMSTimeout != 30*time.Second || c.SMSRetryFor != 24*time.Hour || c.SMSBackoffMax != 10*time.Minute ||
+		c.JobRescueAfter != 2*time.Minute || c.ShutdownGrace != 10*time.Second {
+		t.Fatalf("unexpected reliability defaults: %+v", c)
+	}
 	if c.DatabaseURL != "sqlite://var/recoverydesk.db" {
 		t.Fatalf("default database URL = %q", c.DatabaseURL)
 	}
@@ -45,6 +49,13 @@ func TestRejectsBadValues(t *testing.T) {
 		{map[string]string{"RD_S3_BUCKET": "Bad_Bucket"}, "RD_S3_BUCKET"},
 		{map[string]string{"RD_EXTRA_HOLIDAYS": "2026-10-09, 10/10/2026"}, "RD_EXTRA_HOLIDAYS"},
 		{map[string]string{"RD_EXTRA_WORKDAYS": "2026-13-01"}, "RD_EXTRA_WORKDAYS"},
+		{map[string]string{"RD_SMS_TIMEOUT": "soon"}, "RD_SMS_TIMEOUT"},
+		{map[string]string{"RD_SMS_TIMEOUT": "10ms"}, "RD_SMS_TIMEOUT"},
+		{map[string]string{"RD_SMS_RETRY_FOR": "-1h"}, "RD_SMS_RETRY_FOR"},
+		{map[string]string{"RD_JOB_RESCUE_AFTER": "1s"}, "RD_JOB_RESCUE_AFTER"},
+		{map[string]string{"RD_SMS_TIMEOUT": "3m"}, "RD_JOB_RESCUE_AFTER"},
+		{map[string]string{"RD_SMS_TIMEOUT": "5s", "RD_JOB_RESCUE_AFTER": "15s"}, "RD_JOB_RESCUE_AFTER"},
+		{map[string]string{"RD_SHUTDOWN_GRACE": "later"}, "RD_SHUTDOWN_GRACE"},
 		{map[string]string{"RD_DEV": "1", "RD_DATABASE_URL": "postgres://u@h/db"}, "RD_DEV"},
 		{map[string]string{"RD_QA_SAMPLE_PERCENT": "101"}, "RD_QA_SAMPLE_PERCENT"},
 		{map[string]string{"RD_QA_SAMPLE_PERCENT": "ten"}, "RD_QA_SAMPLE_PERCENT"},
@@ -116,5 +127,18 @@ func TestQASampleShare(t *testing.T) {
 	}
 	if c, err := Load(FromMap(map[string]string{"RD_QA_SAMPLE_PERCENT": "25"})); err != nil || c.QASamplePercent != 25 {
 		t.Fatalf("25: %d %v", c.QASamplePercent, err)
+	}
+}
+
+func TestParseDurationTakesDays(t *testing.T) {
+	for in, want := range map[string]time.Duration{"180d": 180 * 24 * time.Hour, "90s": 90 * time.Second, "2m": 2 * time.Minute, "0s": 0} {
+		if got, err := ParseDuration(in); err != nil || got != want {
+			t.Errorf("ParseDuration(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "d", "-3d", "1.5d", "10", "-1s"} {
+		if _, err := ParseDuration(bad); err == nil {
+			t.Errorf("ParseDuration(%q) accepted", bad)
+		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -95,8 +96,61 @@ func sqlitePath(dsn string) string {
 func (d *DB) Close() error { return d.SQL.Close() }
 
 // Migrate brings the ent tables and River's tables up to date. It is safe to
-// run on every start.
+// run on every start, and by several instances at once: the migration holds
+// a lock every migrating process takes (PostgreSQL: a session advisory lock;
+// SQLite: an exclusive lock on a file beside the database), so the others
+// wait and then find the schema up to date, instead of racing to create the
+// same tables.
 func (d *DB) Migrate(ctx context.Context) error {
+	unlock, err := d.lockMigrations(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return d.migrate(ctx)
+}
+
+// migrationLockKey is the advisory lock key of schema migrations (any fixed
+// number; "rdmigrat" in ASCII).
+const migrationLockKey int64 = 0x72646d6967726174
+
+// lockMigrations takes the migration lock and returns its release.
+func (d *DB) lockMigrations(ctx context.Context) (func(), error) {
+	if d.Kind == config.Postgres {
+		// An advisory lock belongs to one session: hold a connection of our
+		// own for it, while the migration runs on the pool.
+		conn, err := d.SQL.Conn(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("migration lock: %w", err)
+		}
+		if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", migrationLockKey); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("migration lock: %w", err)
+		}
+		return func() {
+			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", migrationLockKey)
+			conn.Close()
+		}, nil
+	}
+	path := sqlitePath(d.DSN)
+	if path == "" {
+		return func() {}, nil // an in-memory database has one process
+	}
+	f, err := os.OpenFile(path+".migrate-lock", os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("migration lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("migration lock: %w", err)
+	}
+	return func() {
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}, nil
+}
+
+func (d *DB) migrate(ctx context.Context) error {
 	if err := d.Ent.Schema.Create(ctx); err != nil {
 		return fmt.Errorf("migrate tables: %w", err)
 	}

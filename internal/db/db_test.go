@@ -3,12 +3,14 @@ package db_test
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"recoverydesk/ent"
 	"recoverydesk/ent/auditevent"
 	"recoverydesk/ent/schema"
+	"recoverydesk/internal/config"
 	"recoverydesk/internal/db"
 	"recoverydesk/internal/recovery/state"
 	"recoverydesk/internal/testenv"
@@ -173,6 +175,48 @@ func TestTimesInMixedZonesCompareCorrectly(t *testing.T) {
 		first := d.Ent.AuditEvent.Query().Order(ent.Asc(auditevent.FieldAt)).FirstX(ctx)
 		if !first.At.Equal(early) {
 			t.Fatalf("earliest is %v", first.At)
+		}
+	})
+}
+
+// Several instances started at once on an empty database all migrate: the
+// migration lock makes the later ones wait and find the schema up to date,
+// instead of racing to create the same tables (on PostgreSQL that race
+// failed with a duplicate pg_type row).
+func TestInstancesStartedTogetherAllMigrate(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		if d.Kind == config.Postgres {
+			if _, err := d.SQL.ExecContext(ctx, "DROP SCHEMA public CASCADE; CREATE SCHEMA public"); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			// A brand-new file beside the migrated one.
+			d = testenv.AnotherInstance(t, d)
+			fresh := filepath.Join(t.TempDir(), "empty.db")
+			var err error
+			if d, err = db.Open(ctx, config.SQLite, config.SQLiteDSN(fresh)); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { d.Close() })
+		}
+		const instances = 4
+		errs := make(chan error, instances)
+		for range instances {
+			other, err := db.Open(ctx, d.Kind, d.DSN)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { other.Close() })
+			go func() { errs <- other.Migrate(ctx) }()
+		}
+		for range instances {
+			if err := <-errs; err != nil {
+				t.Errorf("an instance failed to migrate: %v", err)
+			}
+		}
+		if _, err := d.Ent.AuditEvent.Query().Count(ctx); err != nil {
+			t.Fatalf("the schema is not there after the concurrent migrations: %v", err)
 		}
 	})
 }

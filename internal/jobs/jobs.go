@@ -4,14 +4,17 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/riverqueue/river"
 
+	"recoverydesk/internal/accounts"
 	"recoverydesk/internal/db"
 	"recoverydesk/internal/recovery"
 	"recoverydesk/internal/sms"
@@ -35,6 +38,7 @@ type Runner struct {
 // Deps are the services the workers call.
 type Deps struct {
 	Courier  *sms.Courier
+	Accounts *accounts.Service // nil: no password promotion (tests of other parts)
 	Recovery *recovery.Service // nil: no recovery clean-up (tests of other parts)
 }
 
@@ -44,15 +48,46 @@ const CleanupInterval = 15 * time.Minute
 // ClaimReleaseInterval is how often expired claims go back to the queue.
 const ClaimReleaseInterval = time.Minute
 
-// Start registers every worker and starts working. PollInterval bounds how
-// long a queued job waits when the database has no listen/notify (SQLite,
-// database/sql on PostgreSQL).
-func Start(ctx context.Context, d *db.DB, logger *slog.Logger, deps Deps, pollInterval time.Duration) (*Runner, error) {
+// Options tune the runner; the zero value is the contract's defaults.
+type Options struct {
+	// PollInterval bounds how long a queued job waits when the database has
+	// no listen/notify (SQLite, database/sql on PostgreSQL). Zero: 1 s.
+	PollInterval time.Duration
+	// RescueAfter is how long a job may stay running before another worker
+	// takes it as stuck (its worker was killed): RD_JOB_RESCUE_AFTER.
+	// Zero: DefaultRescueAfter.
+	RescueAfter time.Duration
+}
+
+// DefaultRescueAfter is RD_JOB_RESCUE_AFTER's default.
+const DefaultRescueAfter = 2 * time.Minute
+
+// maxJobTimeout bounds the housekeeping jobs; it is lowered to RescueAfter
+// when that is shorter, because River refuses a rescue delay below it. An
+// SMS try has its own bound (sms.Worker.Timeout).
+const maxJobTimeout = time.Minute
+
+// PasswordPromoteInterval is how often pending passwords whose time has come
+// are made the password (and older sessions ended).
+const PasswordPromoteInterval = 30 * time.Second
+
+// Start registers every worker and starts working. The workers run until
+// Stop, not until ctx ends: a signal must give running jobs a soft stop
+// (Stop), not cancel them mid-send.
+func Start(ctx context.Context, d *db.DB, logger *slog.Logger, deps Deps, opts Options) (*Runner, error) {
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, sms.NewWorker(deps.Courier)); err != nil {
 		return nil, err
 	}
 	var periodic []*river.PeriodicJob
+	if deps.Accounts != nil {
+		if err := river.AddWorkerSafely(workers, &accounts.PromoteWorker{Service: deps.Accounts}); err != nil {
+			return nil, err
+		}
+		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(PasswordPromoteInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return accounts.PromoteArgs{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: true}))
+	}
 	if deps.Recovery != nil {
 		if err := river.AddWorkerSafely(workers, &recovery.CleanupWorker{Service: deps.Recovery}); err != nil {
 			return nil, err
@@ -66,9 +101,8 @@ func Start(ctx context.Context, d *db.DB, logger *slog.Logger, deps Deps, pollIn
 			func() (river.JobArgs, *river.InsertOpts) { return recovery.CleanupArgs{}, nil },
 			&river.PeriodicJobOpts{RunOnStart: true}))
 	}
-	if pollInterval <= 0 {
-		pollInterval = time.Second
-	}
+	pollInterval := cmp.Or(opts.PollInterval, time.Second)
+	rescueAfter := cmp.Or(opts.RescueAfter, DefaultRescueAfter)
 	client, err := river.NewClient(d.RiverDriver(), &river.Config{
 		Logger:            quiet(logger),
 		FetchPollInterval: pollInterval,
@@ -79,19 +113,33 @@ func Start(ctx context.Context, d *db.DB, logger *slog.Logger, deps Deps, pollIn
 		},
 		Workers:      workers,
 		PeriodicJobs: periodic,
-		JobTimeout:   30 * time.Second,
+		JobTimeout:   min(maxJobTimeout, rescueAfter),
+		// A job still running this long has lost its worker (kill -9): run
+		// it again. The SMS worker's tries carry an idempotency key, so a
+		// rescued try the gateway had already accepted is delivered once.
+		RescueStuckJobsAfter: rescueAfter,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("river client: %w", err)
 	}
-	if err := client.Start(ctx); err != nil {
+	if err := client.Start(context.WithoutCancel(ctx)); err != nil {
 		return nil, fmt.Errorf("start river: %w", err)
 	}
 	return &Runner{client: client}, nil
 }
 
-// Stop lets running jobs finish (up to ctx's deadline) and stops fetching.
-func (r *Runner) Stop(ctx context.Context) error { return r.client.Stop(ctx) }
+// Stop stops fetching and lets running jobs finish; when ctx ends first,
+// the jobs still running are cancelled (a hard stop) and Stop waits briefly
+// for them to return, so nothing is left half-written by this process.
+func (r *Runner) Stop(ctx context.Context) error {
+	err := r.client.Stop(ctx)
+	if err == nil {
+		return nil
+	}
+	hard, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return errors.Join(err, r.client.StopAndCancel(hard))
+}
 
 // quiet keeps River's own logging to warnings and errors.
 func quiet(l *slog.Logger) *slog.Logger {

@@ -121,6 +121,7 @@ func New(d Deps) *Service {
 		// and not even there once sent; its clock starts at the send.
 		d.Courier.EraseAfterSend(PurposePassword)
 		d.Courier.OnSent(PurposePassword, s.onPasswordSent)
+		d.Courier.OnFailedForGood(s.onSMSFailed)
 	}
 	return s
 }

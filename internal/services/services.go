@@ -29,6 +29,8 @@ type Options struct {
 	Clock  clock.Clock
 	Hasher passhash.Hasher
 	Sender sms.Sender     // nil: the outbox driver
+	// SMSPolicy is how the courier talks to the gateway; zero: sms.DefaultPolicy.
+	SMSPolicy sms.Policy
 	Store  *storage.Store // the evidence store; nil where no image is read or written
 	// Holidays and Workdays override the bundled working-day calendar.
 	Holidays, Workdays []time.Time
@@ -64,6 +66,9 @@ func New(o Options) (*Services, error) {
 		sender = s.Outbox
 	}
 	s.Courier = sms.NewCourier(o.Keys, sender, o.DB, o.Clock, ins)
+	if o.SMSPolicy != (sms.Policy{}) {
+		s.Courier.SetPolicy(o.SMSPolicy)
+	}
 	s.Codes = verify.New(o.DB, o.Clock, o.Keys, s.Courier)
 	if s.Accounts, err = accounts.New(accounts.Deps{DB: o.DB, Clock: o.Clock, Hasher: o.Hasher,
 		Codes: s.Codes, Courier: s.Courier, Logger: o.Logger}); err != nil {

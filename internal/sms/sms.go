@@ -12,10 +12,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
@@ -27,10 +31,25 @@ import (
 	"recoverydesk/internal/secret"
 )
 
-// Sender delivers one text to one phone: the far end of the courier.
-type Sender interface {
-	Send(ctx context.Context, phone, text string) error
+// Outgoing is one message as a gateway receives it.
+type Outgoing struct {
+	// Key is the message's stable id: the same on every try, so a gateway
+	// that deduplicates by it delivers the message once.
+	Key   string
+	Phone string
+	Text  string
 }
+
+// Sender delivers one message to one phone: the far end of the courier. An
+// error wrapping ErrRejected is the gateway's final refusal; any other error
+// (a timeout, a broken connection, a busy gateway) is worth another try.
+type Sender interface {
+	Send(ctx context.Context, m Outgoing) error
+}
+
+// ErrRejected marks a gateway's final refusal of a message (a bad number, a
+// malformed request): trying the same message again cannot help.
+var ErrRejected = errors.New("sms gateway refused the message")
 
 // Outbox is the default driver: nothing leaves the machine; each message is
 // kept (sealed) as the phone would have received it, readable under
@@ -47,8 +66,8 @@ func NewOutbox(client *ent.Client, keys *secret.Keys, clk clock.Clock) *Outbox {
 }
 
 // Send keeps the message as delivered.
-func (o *Outbox) Send(ctx context.Context, phone, text string) error {
-	return o.client.OutboxMessage.Create().SetPhone(phone).SetTextSealed(o.keys.Seal([]byte(text))).
+func (o *Outbox) Send(ctx context.Context, m Outgoing) error {
+	return o.client.OutboxMessage.Create().SetPhone(m.Phone).SetTextSealed(o.keys.Seal([]byte(m.Text))).
 		SetCreatedAt(o.clock.Now()).Exec(ctx)
 }
 
@@ -74,24 +93,29 @@ func (o *Outbox) Messages(ctx context.Context, phone string, limit int) ([]Messa
 	return out, nil
 }
 
-// HTTPSender posts {"phone","text"} as JSON to a generic SMS gateway and
-// treats any 2xx answer as accepted.
+// HTTPSender posts {"id","phone","text"} as JSON to a generic SMS gateway
+// with the header Idempotency-Key: id (CONTRACT §7). A 2xx answer is
+// acceptance; 429, 5xx, a timeout or a broken connection are worth another
+// try; any other answer is the gateway's final refusal (ErrRejected).
 type HTTPSender struct {
-	URL    string
+	URL string
+	// Client makes the call; nil uses a client without a timeout of its
+	// own, because the courier bounds every call with RD_SMS_TIMEOUT.
 	Client *http.Client
 }
 
 // Send posts the message to the gateway.
-func (h HTTPSender) Send(ctx context.Context, phone, text string) error {
-	body, _ := json.Marshal(map[string]string{"phone": phone, "text": text})
+func (h HTTPSender) Send(ctx context.Context, m Outgoing) error {
+	body, _ := json.Marshal(map[string]string{"id": m.Key, "phone": m.Phone, "text": m.Text})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.URL, bytes.NewReader(body))
 	if err != nil {
-		return err
+		return fmt.Errorf("sms gateway request: %w", ErrRejected)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", m.Key)
 	client := h.Client
 	if client == nil {
-		client = &http.Client{Timeout: 10 * time.Second}
+		client = http.DefaultClient
 	}
 	resp, err := client.Do(req)
 	if err != nil {
@@ -104,10 +128,17 @@ func (h HTTPSender) Send(ctx context.Context, phone, text string) error {
 		return fmt.Errorf("sms gateway unreachable: %w", err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("sms gateway answered %d", resp.StatusCode)
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // lets the connection be reused
+	switch code := resp.StatusCode; {
+	case code/100 == 2:
+		return nil
+	case code == http.StatusTooManyRequests || code/100 == 5:
+		return fmt.Errorf("sms gateway answered %d", code)
+	case code/100 == 4:
+		return fmt.Errorf("sms gateway answered %d: %w", code, ErrRejected)
+	default:
+		return fmt.Errorf("sms gateway answered %d", code)
 	}
-	return nil
 }
 
 // Inserter is the part of a River client the courier needs: inserting the
@@ -124,7 +155,10 @@ type DeliverArgs struct {
 // Kind names the job in River's table.
 func (DeliverArgs) Kind() string { return "sms_deliver" }
 
-// InsertOpts keeps SMS jobs on their own queue with a bounded number of tries.
+// InsertOpts keeps SMS jobs on their own queue. The number of tries is not
+// what ends a delivery (the retry window is, see Policy); MaxAttempts is
+// only a bound no real window reaches, so River never discards a job whose
+// message is still queued.
 func (DeliverArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{Queue: Queue, MaxAttempts: MaxAttempts}
 }
@@ -132,13 +166,47 @@ func (DeliverArgs) InsertOpts() river.InsertOpts {
 // Queue is the River queue of SMS deliveries.
 const Queue = "sms"
 
-// MaxAttempts bounds the delivery tries of one message before it is marked failed.
-const MaxAttempts = 5
+// MaxAttempts is far above the tries of a 24-hour window at a 10-minute cap
+// (about 160), and within River's smallint column.
+const MaxAttempts = 10000
+
+// Policy is how the courier talks to the gateway (CONTRACT §7).
+type Policy struct {
+	// Timeout bounds one gateway call (RD_SMS_TIMEOUT).
+	Timeout time.Duration
+	// RetryFor is how long a message is retried before it fails for good
+	// (RD_SMS_RETRY_FOR), counted from when it was queued.
+	RetryFor time.Duration
+	// BackoffMax caps the wait between two tries; the wait doubles from one
+	// second up to it.
+	BackoffMax time.Duration
+}
+
+// DefaultPolicy is the contract's defaults.
+var DefaultPolicy = Policy{Timeout: 30 * time.Second, RetryFor: 24 * time.Hour, BackoffMax: 10 * time.Minute}
+
+// Backoff is the wait before try attempt+1 after attempt failed: one second,
+// doubling, capped at BackoffMax, with up to a tenth added at random so that
+// the messages of one outage do not all return to the gateway at once.
+func (p Policy) Backoff(attempt int) time.Duration {
+	d := p.BackoffMax
+	if attempt < 30 {
+		d = min(time.Second<<max(attempt-1, 0), p.BackoffMax)
+	}
+	if d > 0 {
+		d += rand.N(d/10 + 1)
+	}
+	return d
+}
 
 // AfterSend runs in the transaction that marks a message sent, for the
 // change that must start only once the message went out (a reset password's
 // 4-hour clock).
 type AfterSend func(ctx context.Context, tx *db.Tx, msg *ent.SMSMessage, sentAt time.Time) error
+
+// OnFailed runs in the transaction that marks a message failed for good, so
+// that whatever the message was about records it (the case history).
+type OnFailed func(ctx context.Context, tx *db.Tx, msg *ent.SMSMessage, at time.Time) error
 
 // Courier queues and delivers messages.
 type Courier struct {
@@ -147,20 +215,32 @@ type Courier struct {
 	db     *db.DB
 	clock  clock.Clock
 	jobs   Inserter
+	policy Policy
 	after  map[string]AfterSend
+	failed OnFailed
 	// erase lists purposes whose text is erased from the queue once sent.
 	erase map[string]bool
 }
 
-// NewCourier builds a courier. jobs inserts the delivery jobs.
+// NewCourier builds a courier with DefaultPolicy. jobs inserts the delivery
+// jobs.
 func NewCourier(keys *secret.Keys, sender Sender, d *db.DB, clk clock.Clock, jobs Inserter) *Courier {
-	return &Courier{keys: keys, sender: sender, db: d, clock: clk, jobs: jobs,
+	return &Courier{keys: keys, sender: sender, db: d, clock: clk, jobs: jobs, policy: DefaultPolicy,
 		after: map[string]AfterSend{}, erase: map[string]bool{}}
 }
+
+// SetPolicy replaces the delivery policy. Call it before the workers start.
+func (c *Courier) SetPolicy(p Policy) { c.policy = p }
+
+// Policy returns the delivery policy (the worker reads its backoff).
+func (c *Courier) Policy() Policy { return c.policy }
 
 // OnSent registers fn to run when a message of purpose has been handed to
 // the gateway. Register before the workers start.
 func (c *Courier) OnSent(purpose string, fn AfterSend) { c.after[purpose] = fn }
+
+// OnFailedForGood registers fn to run when any message fails for good.
+func (c *Courier) OnFailedForGood(fn OnFailed) { c.failed = fn }
 
 // EraseAfterSend makes the courier replace the text of purpose's messages
 // once sent, so a password exists in clear nowhere after it went out.
@@ -178,9 +258,10 @@ func (c *Courier) Queue(ctx context.Context, tx *db.Tx, phone, purpose, text str
 // QueueRef is Queue with a reference to what the message is about
 // ("case:<id>"), so its delivery state can be shown there.
 func (c *Courier) QueueRef(ctx context.Context, tx *db.Tx, phone, purpose, ref, text string) (int, error) {
+	now := c.clock.Now()
 	msg, err := tx.Ent.SMSMessage.Create().
 		SetPhone(phone).SetPurpose(purpose).SetRef(ref).SetTextSealed(c.keys.Seal([]byte(text))).
-		SetCreatedAt(c.clock.Now()).Save(ctx)
+		SetDeliveryKey(uuid.NewString()).SetCreatedAt(now).SetQueuedAt(now).Save(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("queue sms: %w", err)
 	}
@@ -190,13 +271,66 @@ func (c *Courier) QueueRef(ctx context.Context, tx *db.Tx, phone, purpose, ref, 
 	return msg.ID, nil
 }
 
+// ErrNotFailed is a resend of a message that has not failed for good.
+var ErrNotFailed = errors.New("sms message has not failed for good")
+
+// Requeue sends a message that failed for good once more, with the same
+// text, in tx (a supervisor's resend). It gets a delivery key of its own,
+// derived from the first, because the gateway that refused the first may
+// remember its answer to that key; its retry window starts anew.
+func (c *Courier) Requeue(ctx context.Context, tx *db.Tx, id int) (*ent.SMSMessage, error) {
+	msg, err := tx.Ent.SMSMessage.Get(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("requeue sms %d: %w", id, err)
+	}
+	if msg.Status != smsmessage.StatusFailed {
+		return nil, fmt.Errorf("requeue sms %d: %w", id, ErrNotFailed)
+	}
+	key := fmt.Sprintf("%s-r%d", baseKey(msg), msg.Resends+1)
+	// The status guard makes two simultaneous resends queue one delivery.
+	n, err := tx.Ent.SMSMessage.Update().Where(smsmessage.ID(id), smsmessage.StatusEQ(smsmessage.StatusFailed)).
+		SetStatus(smsmessage.StatusQueued).SetDeliveryKey(key).SetQueuedAt(c.clock.Now()).AddResends(1).
+		SetLastError("").Save(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("requeue sms %d: %w", id, err)
+	}
+	if n == 0 {
+		return nil, fmt.Errorf("requeue sms %d: %w", id, ErrNotFailed)
+	}
+	if _, err := c.jobs.InsertTx(ctx, tx.SQL, DeliverArgs{MessageID: id}, nil); err != nil {
+		return nil, fmt.Errorf("requeue sms job: %w", err)
+	}
+	return tx.Ent.SMSMessage.Get(ctx, id)
+}
+
+// baseKey is the delivery key of a message's first send; rows queued before
+// keys existed fall back to their id.
+func baseKey(m *ent.SMSMessage) string {
+	if m.DeliveryKey == "" {
+		return fmt.Sprintf("rd-sms-%d", m.ID)
+	}
+	base, _, _ := strings.Cut(m.DeliveryKey, "-r") // a UUID has no "r"
+	return base
+}
+
+// deliveryKey is the key of the current send of m.
+func deliveryKey(m *ent.SMSMessage) string {
+	if m.DeliveryKey == "" {
+		return baseKey(m)
+	}
+	return m.DeliveryKey
+}
+
 // ErrGiveUp marks a message that will not be retried.
 var ErrGiveUp = errors.New("sms delivery abandoned")
 
-// Deliver sends one queued message. It is idempotent: a message already sent
-// is not sent again, and a retry resends the same text. lastTry marks the
-// message failed when sending fails.
-func (c *Courier) Deliver(ctx context.Context, id int, lastTry bool) error {
+// Deliver makes one try at a queued message. It is idempotent: a message
+// already sent or failed is not sent again, and every try carries the same
+// delivery key, so a gateway that accepted a try we never heard back from
+// (a timeout, a crash before we marked it) delivers it once. A refusal, or a
+// failure past the retry window, fails the message for good (ErrGiveUp);
+// another failure is returned for River to try again after Backoff.
+func (c *Courier) Deliver(ctx context.Context, id int) error {
 	msg, err := c.db.Ent.SMSMessage.Get(ctx, id)
 	if ent.IsNotFound(err) {
 		return fmt.Errorf("message %d: %w", id, ErrGiveUp)
@@ -209,26 +343,38 @@ func (c *Courier) Deliver(ctx context.Context, id int, lastTry bool) error {
 	}
 	text, err := c.keys.Open(msg.TextSealed)
 	if err != nil {
-		_ = c.db.Ent.SMSMessage.UpdateOneID(id).SetStatus(smsmessage.StatusFailed).SetLastError("cannot unseal").Exec(ctx)
-		return fmt.Errorf("message %d: %w", id, ErrGiveUp)
+		return c.fail(ctx, msg, errors.New("cannot unseal"))
 	}
-	if sendErr := c.sender.Send(ctx, msg.Phone, string(text)); sendErr != nil {
-		upd := c.db.Ent.SMSMessage.UpdateOneID(id).AddSendCount(1).SetLastError(truncate(sendErr.Error(), 200))
-		if lastTry {
-			upd.SetStatus(smsmessage.StatusFailed)
-		}
-		if err := upd.Exec(ctx); err != nil {
-			return errors.Join(sendErr, err)
-		}
-		return sendErr
+	callCtx, cancel := context.WithTimeout(ctx, c.policy.Timeout)
+	sendErr := c.sender.Send(callCtx, Outgoing{Key: deliveryKey(msg), Phone: msg.Phone, Text: string(text)})
+	cancel()
+	if sendErr == nil {
+		return c.markSent(ctx, msg)
 	}
+	if errors.Is(sendErr, ErrRejected) || !c.clock.Now().Before(queuedAt(msg).Add(c.policy.RetryFor)) {
+		return c.fail(ctx, msg, sendErr)
+	}
+	err = c.db.Ent.SMSMessage.UpdateOneID(id).Where(smsmessage.StatusEQ(smsmessage.StatusQueued)).
+		AddSendCount(1).SetLastError(truncate(sendErr.Error(), 200)).Exec(ctx)
+	if err != nil && !ent.IsNotFound(err) {
+		return errors.Join(sendErr, err)
+	}
+	return sendErr
+}
+
+// markSent records the gateway's acceptance and runs the purpose's hook in
+// the same transaction. The write is guarded by the status, so a message two
+// workers raced for is marked, and its hook run, once.
+func (c *Courier) markSent(ctx context.Context, msg *ent.SMSMessage) error {
 	now := c.clock.Now()
 	return c.db.InTx(ctx, func(tx *db.Tx) error {
-		upd := tx.Ent.SMSMessage.UpdateOneID(id).AddSendCount(1).SetStatus(smsmessage.StatusSent).SetSentAt(now).SetLastError("")
+		upd := tx.Ent.SMSMessage.Update().Where(smsmessage.ID(msg.ID), smsmessage.StatusEQ(smsmessage.StatusQueued)).
+			AddSendCount(1).SetStatus(smsmessage.StatusSent).SetSentAt(now).SetLastError("")
 		if c.erase[msg.Purpose] {
 			upd.SetTextSealed(c.keys.Seal([]byte(erasedText)))
 		}
-		if err := upd.Exec(ctx); err != nil {
+		n, err := upd.Save(ctx)
+		if err != nil || n == 0 {
 			return err
 		}
 		if fn := c.after[msg.Purpose]; fn != nil {
@@ -236,6 +382,32 @@ func (c *Courier) Deliver(ctx context.Context, id int, lastTry bool) error {
 		}
 		return nil
 	})
+}
+
+// fail marks msg failed for good with cause, and tells the registered
+// OnFailed in the same transaction.
+func (c *Courier) fail(ctx context.Context, msg *ent.SMSMessage, cause error) error {
+	now := c.clock.Now()
+	err := c.db.InTx(ctx, func(tx *db.Tx) error {
+		n, err := tx.Ent.SMSMessage.Update().Where(smsmessage.ID(msg.ID), smsmessage.StatusEQ(smsmessage.StatusQueued)).
+			AddSendCount(1).SetStatus(smsmessage.StatusFailed).SetLastError(truncate(cause.Error(), 200)).Save(ctx)
+		if err != nil || n == 0 || c.failed == nil {
+			return err
+		}
+		return c.failed(ctx, tx, msg, now)
+	})
+	if err != nil {
+		return errors.Join(cause, err)
+	}
+	return fmt.Errorf("message %d: %w: %w", msg.ID, ErrGiveUp, cause)
+}
+
+// queuedAt starts a message's retry window.
+func queuedAt(m *ent.SMSMessage) time.Time {
+	if m.QueuedAt != nil {
+		return *m.QueuedAt
+	}
+	return m.CreatedAt
 }
 
 func truncate(s string, n int) string {

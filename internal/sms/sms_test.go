@@ -3,8 +3,13 @@ package sms_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -29,7 +34,7 @@ func TestQueuedMessageIsDeliveredAfterCommitOnly(t *testing.T) {
 		}
 		outbox := sms.NewOutbox(d.Ent, keys, clock.Real{})
 		courier := sms.NewCourier(keys, outbox, d, clock.Real{}, ins)
-		runner, err := jobs.Start(ctx, d, slog.Default(), jobs.Deps{Courier: courier}, 50*time.Millisecond)
+		runner, err := jobs.Start(ctx, d, slog.Default(), jobs.Deps{Courier: courier}, jobs.Options{PollInterval: 50 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -84,34 +89,173 @@ func TestQueuedMessageIsDeliveredAfterCommitOnly(t *testing.T) {
 	})
 }
 
-type failingSender struct{}
+// scriptedSender answers each try with the next error of its script (nil:
+// accepted) and records the keys it was sent.
+type scriptedSender struct {
+	answers []error
+	keys    []string
+}
 
-func (failingSender) Send(context.Context, string, string) error { return errors.New("gateway down") }
+func (s *scriptedSender) Send(_ context.Context, m sms.Outgoing) error {
+	s.keys = append(s.keys, m.Key)
+	if len(s.answers) == 0 {
+		return nil
+	}
+	err := s.answers[0]
+	s.answers = s.answers[1:]
+	return err
+}
 
-func TestFailedDeliveryIsMarkedOnLastTry(t *testing.T) {
-	d := testenv.SQLite(t)
-	ctx := context.Background()
-	keys, _ := secret.New(bytes.Repeat([]byte("s"), 32))
-	ins, _ := jobs.NewInserter(d, slog.Default())
-	courier := sms.NewCourier(keys, failingSender{}, d, clock.Real{}, ins)
+func queueOne(t *testing.T, d *db.DB, courier *sms.Courier, phone string) int {
+	t.Helper()
 	var id int
-	if err := d.InTx(ctx, func(tx *db.Tx) (err error) {
-		id, err = courier.Queue(ctx, tx, "13800000003", "test", "x")
+	if err := d.InTx(context.Background(), func(tx *db.Tx) (err error) {
+		id, err = courier.QueueRef(context.Background(), tx, phone, "test", "case:z", "x")
 		return err
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if err := courier.Deliver(ctx, id, false); err == nil {
-		t.Fatal("want the gateway error")
+	return id
+}
+
+func TestARetryableFailureKeepsTheMessageQueuedUntilTheWindowCloses(t *testing.T) {
+	d := testenv.SQLite(t)
+	ctx := context.Background()
+	keys, _ := secret.New(bytes.Repeat([]byte("s"), 32))
+	ins, _ := jobs.NewInserter(d, slog.Default())
+	clk := clock.NewAdjustable()
+	down := errors.New("gateway down")
+	sender := &scriptedSender{answers: []error{down, down, down}}
+	courier := sms.NewCourier(keys, sender, d, clk, ins)
+	courier.SetPolicy(sms.Policy{Timeout: time.Second, RetryFor: time.Hour, BackoffMax: time.Minute})
+	var failedFor []string
+	courier.OnFailedForGood(func(ctx context.Context, tx *db.Tx, msg *ent.SMSMessage, at time.Time) error {
+		failedFor = append(failedFor, msg.Ref)
+		return nil
+	})
+	id := queueOne(t, d, courier, "13800000003")
+	if err := courier.Deliver(ctx, id); err == nil || errors.Is(err, sms.ErrGiveUp) {
+		t.Fatalf("a try inside the window = %v, want the gateway error to retry", err)
 	}
-	if got := d.Ent.SMSMessage.GetX(ctx, id); got.Status != smsmessage.StatusQueued || got.SendCount != 1 {
-		t.Fatalf("after a retryable failure: %s %d", got.Status, got.SendCount)
+	if got := d.Ent.SMSMessage.GetX(ctx, id); got.Status != smsmessage.StatusQueued || got.SendCount != 1 || got.LastError != "gateway down" {
+		t.Fatalf("after a retryable failure: %s %d %q", got.Status, got.SendCount, got.LastError)
 	}
-	if err := courier.Deliver(ctx, id, true); err == nil {
-		t.Fatal("want the gateway error on the last try too")
+	clk.Advance(59 * time.Minute)
+	if err := courier.Deliver(ctx, id); errors.Is(err, sms.ErrGiveUp) {
+		t.Fatal("gave up inside the window")
 	}
-	if got := d.Ent.SMSMessage.GetX(ctx, id); got.Status != smsmessage.StatusFailed || got.LastError != "gateway down" || got.SendCount != 2 {
-		t.Fatalf("after the last try: %s %q count %d", got.Status, got.LastError, got.SendCount)
+	clk.Advance(time.Minute)
+	if err := courier.Deliver(ctx, id); !errors.Is(err, sms.ErrGiveUp) {
+		t.Fatalf("a failure past the window = %v, want ErrGiveUp", err)
+	}
+	got := d.Ent.SMSMessage.GetX(ctx, id)
+	if got.Status != smsmessage.StatusFailed || got.SendCount != 3 || len(failedFor) != 1 || failedFor[0] != "case:z" {
+		t.Fatalf("after the window: %s count %d, hook saw %v", got.Status, got.SendCount, failedFor)
+	}
+	// Every try carried the same key; a failed message is not tried again.
+	if err := courier.Deliver(ctx, id); err != nil || len(sender.keys) != 3 || sender.keys[0] != sender.keys[2] || sender.keys[0] != got.DeliveryKey {
+		t.Fatalf("keys %v (row %q), err %v", sender.keys, got.DeliveryKey, err)
+	}
+}
+
+func TestARefusalFailsAtOnceAndAResendGetsItsOwnKeyAndTheSameText(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		keys, _ := secret.New(bytes.Repeat([]byte("s"), 32))
+		ins, _ := jobs.NewInserter(d, slog.Default())
+		sender := &scriptedSender{answers: []error{fmt.Errorf("answered 400: %w", sms.ErrRejected)}}
+		courier := sms.NewCourier(keys, sender, d, clock.Real{}, ins)
+		id := queueOne(t, d, courier, "13800000004")
+		if err := courier.Deliver(ctx, id); !errors.Is(err, sms.ErrGiveUp) {
+			t.Fatalf("Deliver after a refusal = %v", err)
+		}
+		if got := d.Ent.SMSMessage.GetX(ctx, id); got.Status != smsmessage.StatusFailed {
+			t.Fatalf("status %s after a refusal", got.Status)
+		}
+		var again *ent.SMSMessage
+		if err := d.InTx(ctx, func(tx *db.Tx) (err error) { again, err = courier.Requeue(ctx, tx, id); return err }); err != nil {
+			t.Fatal(err)
+		}
+		if again.Status != smsmessage.StatusQueued || again.Resends != 1 || again.DeliveryKey != sender.keys[0]+"-r1" {
+			t.Fatalf("requeued: %s resends %d key %q (first %q)", again.Status, again.Resends, again.DeliveryKey, sender.keys[0])
+		}
+		// A second resend of a message that is queued again is refused.
+		if err := d.InTx(ctx, func(tx *db.Tx) error { _, err := courier.Requeue(ctx, tx, id); return err }); !errors.Is(err, sms.ErrNotFailed) {
+			t.Fatalf("resend of a queued message = %v", err)
+		}
+		if err := courier.Deliver(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		if got := d.Ent.SMSMessage.GetX(ctx, id); got.Status != smsmessage.StatusSent || len(sender.keys) != 2 || sender.keys[1] != again.DeliveryKey {
+			t.Fatalf("after the resend: %s keys %v", got.Status, sender.keys)
+		}
+	})
+}
+
+func TestHTTPSenderSpeaksTheContract(t *testing.T) {
+	type seen struct {
+		key, id, phone, text string
+	}
+	var got []seen
+	status := http.StatusOK
+	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body map[string]string
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		got = append(got, seen{r.Header.Get("Idempotency-Key"), body["id"], body["phone"], body["text"]})
+		w.WriteHeader(status)
+	}))
+	defer gw.Close()
+	send := func(code int) error {
+		status = code
+		return sms.HTTPSender{URL: gw.URL}.Send(context.Background(), sms.Outgoing{Key: "k-1", Phone: "13800000005", Text: "你好"})
+	}
+	if err := send(http.StatusAccepted); err != nil {
+		t.Fatalf("202: %v", err)
+	}
+	if got[0] != (seen{"k-1", "k-1", "13800000005", "你好"}) {
+		t.Fatalf("gateway saw %+v", got[0])
+	}
+	for _, code := range []int{429, 500, 502, 503} {
+		if err := send(code); err == nil || errors.Is(err, sms.ErrRejected) {
+			t.Errorf("%d = %v, want a retryable error", code, err)
+		}
+	}
+	for _, code := range []int{400, 401, 403, 404, 422} {
+		if err := send(code); !errors.Is(err, sms.ErrRejected) {
+			t.Errorf("%d = %v, want ErrRejected", code, err)
+		}
+	}
+	// A gateway that does not answer in time is worth another try.
+	release := make(chan struct{})
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	defer hang.Close()
+	defer close(release)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if err := (sms.HTTPSender{URL: hang.URL}).Send(ctx, sms.Outgoing{Key: "k-2"}); err == nil || errors.Is(err, sms.ErrRejected) {
+		t.Fatalf("timeout = %v, want a retryable error", err)
+	}
+	// A broken connection too, and its message does not leak the URL.
+	dead := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	dead.Close()
+	if err := (sms.HTTPSender{URL: dead.URL + "/?key=secret"}).Send(context.Background(), sms.Outgoing{Key: "k-3"}); err == nil ||
+		errors.Is(err, sms.ErrRejected) || strings.Contains(err.Error(), "secret") {
+		t.Fatalf("refused connection = %v", err)
+	}
+}
+
+func TestBackoffDoublesUpToTheCap(t *testing.T) {
+	p := sms.Policy{BackoffMax: 10 * time.Minute}
+	for attempt, base := range map[int]time.Duration{1: time.Second, 2: 2 * time.Second, 5: 16 * time.Second, 10: 512 * time.Second, 11: 10 * time.Minute, 200: 10 * time.Minute} {
+		if got := p.Backoff(attempt); got < base || got > base+base/10 {
+			t.Errorf("Backoff(%d) = %v, want %v plus at most a tenth", attempt, got, base)
+		}
 	}
 }
 
@@ -135,7 +279,7 @@ func TestPasswordTextIsErasedAfterSendAndTheHookRunsInTheSameTransaction(t *test
 		}); err != nil {
 			t.Fatal(err)
 		}
-		if err := courier.Deliver(ctx, id, false); err != nil {
+		if err := courier.Deliver(ctx, id); err != nil {
 			t.Fatal(err)
 		}
 		row := d.Ent.SMSMessage.GetX(ctx, id)
@@ -150,7 +294,7 @@ func TestPasswordTextIsErasedAfterSendAndTheHookRunsInTheSameTransaction(t *test
 			t.Fatal("the after-send hook did not run with the send time")
 		}
 		// The phone got the password; delivering again sends nothing more.
-		if err := courier.Deliver(ctx, id, false); err != nil {
+		if err := courier.Deliver(ctx, id); err != nil {
 			t.Fatal(err)
 		}
 		msgs, err := outbox.Messages(ctx, "13800000009", 10)
@@ -182,7 +326,7 @@ func TestAFailingAfterSendHookRollsBackTheSentMark(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		if err := courier.Deliver(ctx, id, false); !errors.Is(err, hookFailed) {
+		if err := courier.Deliver(ctx, id); !errors.Is(err, hookFailed) {
 			t.Fatalf("Deliver = %v, want the hook's error", err)
 		}
 		row := d.Ent.SMSMessage.GetX(ctx, id)
