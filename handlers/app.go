@@ -24,6 +24,7 @@ import (
 	"recoverydesk/internal/db"
 	"recoverydesk/internal/imagecheck"
 	"recoverydesk/internal/kvstore"
+	"recoverydesk/internal/opsmetrics"
 	"recoverydesk/internal/recovery"
 	"recoverydesk/internal/sms"
 	"recoverydesk/internal/staff"
@@ -113,6 +114,7 @@ func New(d Deps) (*fiber.App, error) {
 	app.Use(withRequestID())
 	app.Use(closeWhenDraining(d.Draining))
 	app.Use(accessLog(d.Logger, newHTTPMetrics(d.Metrics)))
+	d.Metrics.MustRegister(opsmetrics.New(d.DB, d.Clock, d.Logger))
 	app.Use(withRecover())
 	app.Use(securityHeaders())
 	app.Use(underTLS())
@@ -121,7 +123,7 @@ func New(d Deps) (*fiber.App, error) {
 	if err != nil {
 		return nil, err
 	}
-	app.Use("/static", filesystem.New(filesystem.Config{Root: http.FS(static), MaxAge: 3600}))
+	app.Use("/static", labelRoute(staticRoute), filesystem.New(filesystem.Config{Root: http.FS(static), MaxAge: 3600}))
 	app.Use(csrfProtection(kvstore.New(d.DB.Ent, "csrf:", d.Clock)))
 	for _, r := range s.routes() {
 		if r.devOnly && !d.Config.Dev {
@@ -135,7 +137,7 @@ func New(d Deps) (*fiber.App, error) {
 // chain is a route's handlers: its rate limit, then for staff routes the
 // session and permission checks, then the handler.
 func (s *Server) chain(r route) []fiber.Handler {
-	var hs []fiber.Handler
+	hs := []fiber.Handler{labelRoute(r.path)}
 	if r.limit != nil {
 		hs = append(hs, r.limit)
 	}

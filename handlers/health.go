@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"log/slog"
 	"sync/atomic"
 	"time"
 
@@ -71,7 +72,13 @@ func closeWhenDraining(draining *atomic.Bool) fiber.Handler {
 	}
 }
 
-// metrics serves the Prometheus registry.
+// metrics serves the Prometheus registry. A collector that fails leaves
+// its series out and the rest is served (200): the business gauges skip
+// themselves on a database error, and nothing else may turn a scrape into
+// a 500.
 func (s *Server) metrics() fiber.Handler {
-	return adaptor.HTTPHandler(promhttp.HandlerFor(s.deps.Metrics, promhttp.HandlerOpts{}))
+	return adaptor.HTTPHandler(promhttp.HandlerFor(s.deps.Metrics, promhttp.HandlerOpts{
+		ErrorHandling: promhttp.ContinueOnError,
+		ErrorLog:      slog.NewLogLogger(s.deps.Logger.Handler(), slog.LevelWarn),
+	}))
 }

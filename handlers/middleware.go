@@ -19,7 +19,58 @@ import (
 const (
 	requestIDKey   = "requestid"
 	csrfContextKey = "csrf"
+	routeLabelKey  = "route_label"
 )
+
+// unmatchedRoute is the route label of a request no route's handlers ran
+// for: an unknown path, a wrong method, a refusal by a middleware before
+// routing (CSRF). One fixed value keeps the series of /metrics bounded
+// whatever paths clients invent.
+const unmatchedRoute = "(unmatched)"
+
+// staticRoute is the route label of the files under /static.
+const staticRoute = "/static/*"
+
+// labelRoute marks the request with its route's pattern, a string of the
+// route table rather than of the request, for accessLog's metrics.
+func labelRoute(pattern string) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		c.Locals(routeLabelKey, pattern)
+		return c.Next()
+	}
+}
+
+// routeLabel is the pattern labelRoute recorded, or unmatchedRoute.
+func routeLabel(c *fiber.Ctx) string {
+	if p, ok := c.Locals(routeLabelKey).(string); ok {
+		return p
+	}
+	return unmatchedRoute
+}
+
+// methodLabel maps the request method to a constant of a fixed set. The
+// method Fiber returns points into a buffer reused by the next request, so
+// a label must never keep it (a kept one turned into "GETT" and "POS", and
+// Prometheus refused the duplicate series).
+func methodLabel(m string) string {
+	switch m {
+	case fiber.MethodGet:
+		return fiber.MethodGet
+	case fiber.MethodHead:
+		return fiber.MethodHead
+	case fiber.MethodPost:
+		return fiber.MethodPost
+	case fiber.MethodPut:
+		return fiber.MethodPut
+	case fiber.MethodPatch:
+		return fiber.MethodPatch
+	case fiber.MethodDelete:
+		return fiber.MethodDelete
+	case fiber.MethodOptions:
+		return fiber.MethodOptions
+	}
+	return "OTHER"
+}
 
 // contentSecurityPolicy allows nothing from outside and no inline script or
 // style: every page works from /static alone.
@@ -56,9 +107,11 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 	return m
 }
 
-// accessLog writes one structured line per request and records metrics. It
-// runs the error handler itself so the logged status is the one sent. It logs
-// the path without the query string, which may carry personal data.
+// accessLog writes one structured line per request and records metrics
+// labelled by method (a fixed set) and route pattern (the route table), so
+// the series stay few whatever the requests. It runs the error handler
+// itself so the logged status is the one sent. It logs the path without the
+// query string, which may carry personal data.
 func accessLog(logger *slog.Logger, m *httpMetrics) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		start := time.Now()
@@ -69,12 +122,9 @@ func accessLog(logger *slog.Logger, m *httpMetrics) fiber.Handler {
 		}
 		elapsed := time.Since(start)
 		status := c.Response().StatusCode()
-		route := c.Route().Path
-		if status == fiber.StatusNotFound && route == "/" && c.Path() != "/" {
-			route = "(unmatched)"
-		}
-		m.requests.WithLabelValues(c.Method(), route, strconv.Itoa(status)).Inc()
-		m.duration.WithLabelValues(c.Method(), route).Observe(elapsed.Seconds())
+		route, method := routeLabel(c), methodLabel(c.Method())
+		m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
+		m.duration.WithLabelValues(method, route).Observe(elapsed.Seconds())
 		level := slog.LevelInfo
 		if status >= 500 {
 			level = slog.LevelError
