@@ -374,6 +374,17 @@ func (sc *scenario) afterCodes() {
 	newClient(sc.t, sc.srv.base).api(http.MethodPost, "/dev/clock", "", map[string]string{"advance": "61s"}, http.StatusOK, nil)
 }
 
+// clockOffset is how far the application's (dev) clock runs ahead of real
+// time: the database's times are written on it.
+func (sc *scenario) clockOffset() time.Duration {
+	var out struct {
+		Now time.Time `json:"now"`
+	}
+	t0 := time.Now()
+	newClient(sc.t, sc.srv.base).api(http.MethodGet, "/dev/clock", "", nil, http.StatusOK, &out)
+	return out.Now.Sub(t0.Add(time.Since(t0) / 2))
+}
+
 // finish runs the closing checks of every scenario: the audit chain
 // verifies and every case the scenario made is whole in the database.
 func (sc *scenario) finish(cases []*recoveryCase, want string) {
