@@ -116,7 +116,7 @@ func TestGatewayDownThenUp(t *testing.T) {
 	}
 	acceptedAt := delivered[0].At.Add(sc.clockOffset()) // on the application clock, as the database's times
 	if delivered[0].At.Before(upAt) {
-		t.Errorf("delivered at %s, before the gateway came back at %s", acceptedAt, upAt)
+		t.Errorf("delivered at %s, before the gateway came back at %s", delivered[0].At, upAt)
 	}
 	var msg smsRow
 	eventually(10*time.Second, func() bool {
