@@ -12258,6 +12258,8 @@ type StaffUserMutation struct {
 	addfailed_logins *int
 	locked_until     *time.Time
 	last_login_at    *time.Time
+	session_epoch    *int
+	addsession_epoch *int
 	clearedFields    map[string]struct{}
 	done             bool
 	oldValue         func(context.Context) (*StaffUser, error)
@@ -12853,6 +12855,62 @@ func (m *StaffUserMutation) ResetLastLoginAt() {
 	delete(m.clearedFields, staffuser.FieldLastLoginAt)
 }
 
+// SetSessionEpoch sets the "session_epoch" field.
+func (m *StaffUserMutation) SetSessionEpoch(i int) {
+	m.session_epoch = &i
+	m.addsession_epoch = nil
+}
+
+// SessionEpoch returns the value of the "session_epoch" field in the mutation.
+func (m *StaffUserMutation) SessionEpoch() (r int, exists bool) {
+	v := m.session_epoch
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSessionEpoch returns the old "session_epoch" field's value of the StaffUser entity.
+// If the StaffUser object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StaffUserMutation) OldSessionEpoch(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSessionEpoch is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSessionEpoch requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSessionEpoch: %w", err)
+	}
+	return oldValue.SessionEpoch, nil
+}
+
+// AddSessionEpoch adds i to the "session_epoch" field.
+func (m *StaffUserMutation) AddSessionEpoch(i int) {
+	if m.addsession_epoch != nil {
+		*m.addsession_epoch += i
+	} else {
+		m.addsession_epoch = &i
+	}
+}
+
+// AddedSessionEpoch returns the value that was added to the "session_epoch" field in this mutation.
+func (m *StaffUserMutation) AddedSessionEpoch() (r int, exists bool) {
+	v := m.addsession_epoch
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSessionEpoch resets all changes to the "session_epoch" field.
+func (m *StaffUserMutation) ResetSessionEpoch() {
+	m.session_epoch = nil
+	m.addsession_epoch = nil
+}
+
 // Where appends a list predicates to the StaffUserMutation builder.
 func (m *StaffUserMutation) Where(ps ...predicate.StaffUser) {
 	m.predicates = append(m.predicates, ps...)
@@ -12887,7 +12945,7 @@ func (m *StaffUserMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *StaffUserMutation) Fields() []string {
-	fields := make([]string, 0, 12)
+	fields := make([]string, 0, 13)
 	if m.created_at != nil {
 		fields = append(fields, staffuser.FieldCreatedAt)
 	}
@@ -12924,6 +12982,9 @@ func (m *StaffUserMutation) Fields() []string {
 	if m.last_login_at != nil {
 		fields = append(fields, staffuser.FieldLastLoginAt)
 	}
+	if m.session_epoch != nil {
+		fields = append(fields, staffuser.FieldSessionEpoch)
+	}
 	return fields
 }
 
@@ -12956,6 +13017,8 @@ func (m *StaffUserMutation) Field(name string) (ent.Value, bool) {
 		return m.LockedUntil()
 	case staffuser.FieldLastLoginAt:
 		return m.LastLoginAt()
+	case staffuser.FieldSessionEpoch:
+		return m.SessionEpoch()
 	}
 	return nil, false
 }
@@ -12989,6 +13052,8 @@ func (m *StaffUserMutation) OldField(ctx context.Context, name string) (ent.Valu
 		return m.OldLockedUntil(ctx)
 	case staffuser.FieldLastLoginAt:
 		return m.OldLastLoginAt(ctx)
+	case staffuser.FieldSessionEpoch:
+		return m.OldSessionEpoch(ctx)
 	}
 	return nil, fmt.Errorf("unknown StaffUser field %s", name)
 }
@@ -13082,6 +13147,13 @@ func (m *StaffUserMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetLastLoginAt(v)
 		return nil
+	case staffuser.FieldSessionEpoch:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSessionEpoch(v)
+		return nil
 	}
 	return fmt.Errorf("unknown StaffUser field %s", name)
 }
@@ -13093,6 +13165,9 @@ func (m *StaffUserMutation) AddedFields() []string {
 	if m.addfailed_logins != nil {
 		fields = append(fields, staffuser.FieldFailedLogins)
 	}
+	if m.addsession_epoch != nil {
+		fields = append(fields, staffuser.FieldSessionEpoch)
+	}
 	return fields
 }
 
@@ -13103,6 +13178,8 @@ func (m *StaffUserMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
 	case staffuser.FieldFailedLogins:
 		return m.AddedFailedLogins()
+	case staffuser.FieldSessionEpoch:
+		return m.AddedSessionEpoch()
 	}
 	return nil, false
 }
@@ -13118,6 +13195,13 @@ func (m *StaffUserMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddFailedLogins(v)
+		return nil
+	case staffuser.FieldSessionEpoch:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSessionEpoch(v)
 		return nil
 	}
 	return fmt.Errorf("unknown StaffUser numeric field %s", name)
@@ -13202,6 +13286,9 @@ func (m *StaffUserMutation) ResetField(name string) error {
 		return nil
 	case staffuser.FieldLastLoginAt:
 		m.ResetLastLoginAt()
+		return nil
+	case staffuser.FieldSessionEpoch:
+		m.ResetSessionEpoch()
 		return nil
 	}
 	return fmt.Errorf("unknown StaffUser field %s", name)

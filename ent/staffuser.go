@@ -40,7 +40,9 @@ type StaffUser struct {
 	// LockedUntil holds the value of the "locked_until" field.
 	LockedUntil *time.Time `json:"locked_until,omitempty"`
 	// LastLoginAt holds the value of the "last_login_at" field.
-	LastLoginAt  *time.Time `json:"last_login_at,omitempty"`
+	LastLoginAt *time.Time `json:"last_login_at,omitempty"`
+	// SessionEpoch holds the value of the "session_epoch" field.
+	SessionEpoch int `json:"session_epoch,omitempty"`
 	selectValues sql.SelectValues
 }
 
@@ -53,7 +55,7 @@ func (*StaffUser) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case staffuser.FieldTotpRequired, staffuser.FieldDisabled:
 			values[i] = new(sql.NullBool)
-		case staffuser.FieldID, staffuser.FieldFailedLogins:
+		case staffuser.FieldID, staffuser.FieldFailedLogins, staffuser.FieldSessionEpoch:
 			values[i] = new(sql.NullInt64)
 		case staffuser.FieldUsername, staffuser.FieldUsernameKey, staffuser.FieldName, staffuser.FieldPasswordHash:
 			values[i] = new(sql.NullString)
@@ -154,6 +156,12 @@ func (_m *StaffUser) assignValues(columns []string, values []any) error {
 				_m.LastLoginAt = new(time.Time)
 				*_m.LastLoginAt = value.Time
 			}
+		case staffuser.FieldSessionEpoch:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field session_epoch", values[i])
+			} else if value.Valid {
+				_m.SessionEpoch = int(value.Int64)
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -227,6 +235,9 @@ func (_m *StaffUser) String() string {
 		builder.WriteString("last_login_at=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
+	builder.WriteString(", ")
+	builder.WriteString("session_epoch=")
+	builder.WriteString(fmt.Sprintf("%v", _m.SessionEpoch))
 	builder.WriteByte(')')
 	return builder.String()
 }

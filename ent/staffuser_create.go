@@ -150,6 +150,20 @@ func (_c *StaffUserCreate) SetNillableLastLoginAt(v *time.Time) *StaffUserCreate
 	return _c
 }
 
+// SetSessionEpoch sets the "session_epoch" field.
+func (_c *StaffUserCreate) SetSessionEpoch(v int) *StaffUserCreate {
+	_c.mutation.SetSessionEpoch(v)
+	return _c
+}
+
+// SetNillableSessionEpoch sets the "session_epoch" field if the given value is not nil.
+func (_c *StaffUserCreate) SetNillableSessionEpoch(v *int) *StaffUserCreate {
+	if v != nil {
+		_c.SetSessionEpoch(*v)
+	}
+	return _c
+}
+
 // Mutation returns the StaffUserMutation object of the builder.
 func (_c *StaffUserCreate) Mutation() *StaffUserMutation {
 	return _c.mutation
@@ -205,6 +219,10 @@ func (_c *StaffUserCreate) defaults() {
 		v := staffuser.DefaultFailedLogins
 		_c.mutation.SetFailedLogins(v)
 	}
+	if _, ok := _c.mutation.SessionEpoch(); !ok {
+		v := staffuser.DefaultSessionEpoch
+		_c.mutation.SetSessionEpoch(v)
+	}
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -250,6 +268,9 @@ func (_c *StaffUserCreate) check() error {
 	}
 	if _, ok := _c.mutation.FailedLogins(); !ok {
 		return &ValidationError{Name: "failed_logins", err: errors.New(`ent: missing required field "StaffUser.failed_logins"`)}
+	}
+	if _, ok := _c.mutation.SessionEpoch(); !ok {
+		return &ValidationError{Name: "session_epoch", err: errors.New(`ent: missing required field "StaffUser.session_epoch"`)}
 	}
 	return nil
 }
@@ -325,6 +346,10 @@ func (_c *StaffUserCreate) createSpec() (*StaffUser, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.LastLoginAt(); ok {
 		_spec.SetField(staffuser.FieldLastLoginAt, field.TypeTime, value)
 		_node.LastLoginAt = &value
+	}
+	if value, ok := _c.mutation.SessionEpoch(); ok {
+		_spec.SetField(staffuser.FieldSessionEpoch, field.TypeInt, value)
+		_node.SessionEpoch = value
 	}
 	return _node, _spec
 }
@@ -531,6 +556,24 @@ func (u *StaffUserUpsert) UpdateLastLoginAt() *StaffUserUpsert {
 // ClearLastLoginAt clears the value of the "last_login_at" field.
 func (u *StaffUserUpsert) ClearLastLoginAt() *StaffUserUpsert {
 	u.SetNull(staffuser.FieldLastLoginAt)
+	return u
+}
+
+// SetSessionEpoch sets the "session_epoch" field.
+func (u *StaffUserUpsert) SetSessionEpoch(v int) *StaffUserUpsert {
+	u.Set(staffuser.FieldSessionEpoch, v)
+	return u
+}
+
+// UpdateSessionEpoch sets the "session_epoch" field to the value that was provided on create.
+func (u *StaffUserUpsert) UpdateSessionEpoch() *StaffUserUpsert {
+	u.SetExcluded(staffuser.FieldSessionEpoch)
+	return u
+}
+
+// AddSessionEpoch adds v to the "session_epoch" field.
+func (u *StaffUserUpsert) AddSessionEpoch(v int) *StaffUserUpsert {
+	u.Add(staffuser.FieldSessionEpoch, v)
 	return u
 }
 
@@ -758,6 +801,27 @@ func (u *StaffUserUpsertOne) UpdateLastLoginAt() *StaffUserUpsertOne {
 func (u *StaffUserUpsertOne) ClearLastLoginAt() *StaffUserUpsertOne {
 	return u.Update(func(s *StaffUserUpsert) {
 		s.ClearLastLoginAt()
+	})
+}
+
+// SetSessionEpoch sets the "session_epoch" field.
+func (u *StaffUserUpsertOne) SetSessionEpoch(v int) *StaffUserUpsertOne {
+	return u.Update(func(s *StaffUserUpsert) {
+		s.SetSessionEpoch(v)
+	})
+}
+
+// AddSessionEpoch adds v to the "session_epoch" field.
+func (u *StaffUserUpsertOne) AddSessionEpoch(v int) *StaffUserUpsertOne {
+	return u.Update(func(s *StaffUserUpsert) {
+		s.AddSessionEpoch(v)
+	})
+}
+
+// UpdateSessionEpoch sets the "session_epoch" field to the value that was provided on create.
+func (u *StaffUserUpsertOne) UpdateSessionEpoch() *StaffUserUpsertOne {
+	return u.Update(func(s *StaffUserUpsert) {
+		s.UpdateSessionEpoch()
 	})
 }
 
@@ -1151,6 +1215,27 @@ func (u *StaffUserUpsertBulk) UpdateLastLoginAt() *StaffUserUpsertBulk {
 func (u *StaffUserUpsertBulk) ClearLastLoginAt() *StaffUserUpsertBulk {
 	return u.Update(func(s *StaffUserUpsert) {
 		s.ClearLastLoginAt()
+	})
+}
+
+// SetSessionEpoch sets the "session_epoch" field.
+func (u *StaffUserUpsertBulk) SetSessionEpoch(v int) *StaffUserUpsertBulk {
+	return u.Update(func(s *StaffUserUpsert) {
+		s.SetSessionEpoch(v)
+	})
+}
+
+// AddSessionEpoch adds v to the "session_epoch" field.
+func (u *StaffUserUpsertBulk) AddSessionEpoch(v int) *StaffUserUpsertBulk {
+	return u.Update(func(s *StaffUserUpsert) {
+		s.AddSessionEpoch(v)
+	})
+}
+
+// UpdateSessionEpoch sets the "session_epoch" field to the value that was provided on create.
+func (u *StaffUserUpsertBulk) UpdateSessionEpoch() *StaffUserUpsertBulk {
+	return u.Update(func(s *StaffUserUpsert) {
+		s.UpdateSessionEpoch()
 	})
 }
 

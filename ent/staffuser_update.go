@@ -192,6 +192,27 @@ func (_u *StaffUserUpdate) ClearLastLoginAt() *StaffUserUpdate {
 	return _u
 }
 
+// SetSessionEpoch sets the "session_epoch" field.
+func (_u *StaffUserUpdate) SetSessionEpoch(v int) *StaffUserUpdate {
+	_u.mutation.ResetSessionEpoch()
+	_u.mutation.SetSessionEpoch(v)
+	return _u
+}
+
+// SetNillableSessionEpoch sets the "session_epoch" field if the given value is not nil.
+func (_u *StaffUserUpdate) SetNillableSessionEpoch(v *int) *StaffUserUpdate {
+	if v != nil {
+		_u.SetSessionEpoch(*v)
+	}
+	return _u
+}
+
+// AddSessionEpoch adds value to the "session_epoch" field.
+func (_u *StaffUserUpdate) AddSessionEpoch(v int) *StaffUserUpdate {
+	_u.mutation.AddSessionEpoch(v)
+	return _u
+}
+
 // Mutation returns the StaffUserMutation object of the builder.
 func (_u *StaffUserUpdate) Mutation() *StaffUserMutation {
 	return _u.mutation
@@ -315,6 +336,12 @@ func (_u *StaffUserUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.LastLoginAtCleared() {
 		_spec.ClearField(staffuser.FieldLastLoginAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.SessionEpoch(); ok {
+		_spec.SetField(staffuser.FieldSessionEpoch, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedSessionEpoch(); ok {
+		_spec.AddField(staffuser.FieldSessionEpoch, field.TypeInt, value)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
@@ -501,6 +528,27 @@ func (_u *StaffUserUpdateOne) ClearLastLoginAt() *StaffUserUpdateOne {
 	return _u
 }
 
+// SetSessionEpoch sets the "session_epoch" field.
+func (_u *StaffUserUpdateOne) SetSessionEpoch(v int) *StaffUserUpdateOne {
+	_u.mutation.ResetSessionEpoch()
+	_u.mutation.SetSessionEpoch(v)
+	return _u
+}
+
+// SetNillableSessionEpoch sets the "session_epoch" field if the given value is not nil.
+func (_u *StaffUserUpdateOne) SetNillableSessionEpoch(v *int) *StaffUserUpdateOne {
+	if v != nil {
+		_u.SetSessionEpoch(*v)
+	}
+	return _u
+}
+
+// AddSessionEpoch adds value to the "session_epoch" field.
+func (_u *StaffUserUpdateOne) AddSessionEpoch(v int) *StaffUserUpdateOne {
+	_u.mutation.AddSessionEpoch(v)
+	return _u
+}
+
 // Mutation returns the StaffUserMutation object of the builder.
 func (_u *StaffUserUpdateOne) Mutation() *StaffUserMutation {
 	return _u.mutation
@@ -654,6 +702,12 @@ func (_u *StaffUserUpdateOne) sqlSave(ctx context.Context) (_node *StaffUser, er
 	}
 	if _u.mutation.LastLoginAtCleared() {
 		_spec.ClearField(staffuser.FieldLastLoginAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.SessionEpoch(); ok {
+		_spec.SetField(staffuser.FieldSessionEpoch, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedSessionEpoch(); ok {
+		_spec.AddField(staffuser.FieldSessionEpoch, field.TypeInt, value)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &StaffUser{config: _u.config}

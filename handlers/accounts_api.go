@@ -35,11 +35,7 @@ func (s *Server) sendSMSCode(c *fiber.Ctx) error {
 	if req.Purpose != accounts.PurposeRegister {
 		return apperr.New(apperr.Invalid, "invalid_purpose", "purpose 只能为 register").WithField("purpose")
 	}
-	phone, err := rules.NormalizeMobile(req.Phone)
-	if err != nil {
-		return apperr.New(apperr.Invalid, "invalid_phone", "请输入正确的11位手机号码").WithField("phone")
-	}
-	wait, err := s.deps.Accounts.Codes().Send(c.UserContext(), phone, req.Purpose)
+	wait, _, err := s.deps.Accounts.SendRegistrationCode(c.UserContext(), req.Phone)
 	if err != nil {
 		return err
 	}

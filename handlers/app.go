@@ -126,26 +126,13 @@ func New(d Deps) (*fiber.App, error) {
 	app.Use("/static", labelRoute(staticRoute), filesystem.New(filesystem.Config{Root: http.FS(static), MaxAge: 3600}))
 	app.Use(csrfProtection(kvstore.New(d.DB.Ent, "csrf:", d.Clock)))
 	for _, r := range s.routes() {
-		if r.devOnly && !d.Config.Dev {
-			continue
+		hs, err := s.chain(r)
+		if err != nil {
+			return nil, err
 		}
-		app.Add(r.method, r.path, s.chain(r)...)
+		if hs != nil {
+			app.Add(r.method, r.path, hs...)
+		}
 	}
 	return app, nil
-}
-
-// chain is a route's handlers: its rate limit, then for staff routes the
-// session and permission checks, then the handler.
-func (s *Server) chain(r route) []fiber.Handler {
-	hs := []fiber.Handler{labelRoute(r.path)}
-	if r.limit != nil {
-		hs = append(hs, r.limit)
-	}
-	if r.access == accessStaff {
-		hs = append(hs, s.requireStaff)
-		if r.perm != (policies.Permission{}) {
-			hs = append(hs, s.requirePermission(r.perm))
-		}
-	}
-	return append(hs, r.handler)
 }

@@ -1,56 +1,16 @@
 package handlers
 
 import (
-	"bytes"
-	"context"
-	"encoding/gob"
 	"net/url"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
-	"recoverydesk/ent/kventry"
-	"recoverydesk/internal/db"
 	"recoverydesk/internal/recovery"
 	"recoverydesk/internal/rules"
 	"recoverydesk/internal/staff"
 	"recoverydesk/policies"
 )
-
-// The permissions of the administration pages.
-var (
-	permStaffManage   = policies.Permission{Obj: policies.ObjStaff, Act: policies.ActManage}
-	permReasonsManage = policies.Permission{Obj: policies.ObjReasons, Act: policies.ActManage}
-)
-
-// adminRoutes are the console routes of staff, role grants and the reason catalog.
-func (s *Server) adminRoutes() []route {
-	st := func(method, path string, h fiber.Handler) route {
-		return route{method: method, path: path, access: accessStaff, perm: permStaffManage, handler: h}
-	}
-	rs := func(method, path string, h fiber.Handler) route {
-		return route{method: method, path: path, access: accessStaff, perm: permReasonsManage, handler: h}
-	}
-	return []route{
-		st(fiber.MethodGet, "/console/staff", s.staffListPage),
-		st(fiber.MethodGet, "/console/staff/new", s.staffNewPage),
-		st(fiber.MethodPost, "/console/staff", s.staffCreate),
-		st(fiber.MethodGet, "/console/staff/:username", s.staffPage),
-		st(fiber.MethodPost, "/console/staff/:username/disable", s.staffSetDisabled(true)),
-		st(fiber.MethodPost, "/console/staff/:username/enable", s.staffSetDisabled(false)),
-		st(fiber.MethodPost, "/console/staff/:username/password", s.staffResetPassword),
-		st(fiber.MethodPost, "/console/staff/:username/totp", s.staffRequireTOTP),
-		st(fiber.MethodPost, "/console/staff/:username/grants", s.staffGrant(true)),
-		st(fiber.MethodPost, "/console/staff/:username/grants/revoke", s.staffGrant(false)),
-
-		rs(fiber.MethodGet, "/console/reasons", s.reasonsPage),
-		rs(fiber.MethodPost, "/console/reasons", s.reasonAdd),
-		rs(fiber.MethodPost, "/console/reasons/:code", s.reasonEdit),
-		rs(fiber.MethodPost, "/console/reasons/:code/move", s.reasonMove),
-		rs(fiber.MethodPost, "/console/reasons/:code/retire", s.reasonSetActive(false)),
-		rs(fiber.MethodPost, "/console/reasons/:code/restore", s.reasonSetActive(true)),
-	}
-}
 
 // staffAdmin is the staff administration acting for the signed-in user.
 func (s *Server) staffAdmin(c *fiber.Ctx) (*staff.Admin, staff.Actor) {
@@ -244,7 +204,7 @@ func (s *Server) staffRequireTOTP(c *fiber.Ctx) error {
 // on the page this request renders, and ends their console sessions.
 func (s *Server) staffResetPassword(c *fiber.Ctx) error {
 	a, actor := s.staffAdmin(c)
-	password, err := a.ResetPassword(c.UserContext(), actor, strings.Clone(c.Params("username")), endConsoleSessions)
+	password, err := a.ResetPassword(c.UserContext(), actor, strings.Clone(c.Params("username")))
 	if err != nil {
 		return s.staffDone(c, err, "")
 	}
@@ -271,35 +231,6 @@ func (s *Server) staffGrant(grant bool) fiber.Handler {
 		}
 		return s.staffDone(c, a.Revoke(c.UserContext(), actor, username, f.Role, f.Region), "revoked")
 	}
-}
-
-// consoleSessionPrefix is the kv_entries key prefix of console sessions
-// (the store built in New).
-const consoleSessionPrefix = "console:"
-
-// endConsoleSessions deletes, inside tx, every console session of the staff
-// user staffID. Sessions are Fiber session data (a gob-encoded map) under
-// consoleSessionPrefix; the few console sessions are read and matched on
-// their staff id, which is what requireStaff trusts.
-func endConsoleSessions(ctx context.Context, tx *db.Tx, staffID int) (int, error) {
-	rows, err := tx.Ent.KVEntry.Query().Where(kventry.KeyHasPrefix(consoleSessionPrefix)).All(ctx)
-	if err != nil {
-		return 0, err
-	}
-	var ids []int
-	for _, r := range rows {
-		var data map[string]any
-		if gob.NewDecoder(bytes.NewReader(r.Value)).Decode(&data) != nil {
-			continue
-		}
-		if id, ok := data[sessStaffID].(int); ok && id == staffID {
-			ids = append(ids, r.ID)
-		}
-	}
-	if len(ids) == 0 {
-		return 0, nil
-	}
-	return tx.Ent.KVEntry.Delete().Where(kventry.IDIn(ids...)).Exec(ctx)
 }
 
 // reasonsView is the reason catalog page's data.

@@ -13,8 +13,10 @@ import (
 	"recoverydesk/ent/auditevent"
 	"recoverydesk/ent/casbinrule"
 	"recoverydesk/ent/recoverycase"
+	"recoverydesk/internal/db"
 	"recoverydesk/internal/recovery"
 	"recoverydesk/internal/recovery/state"
+	"recoverydesk/internal/testenv"
 )
 
 // adminMatrix are the role × route rows of the admin pages (TestRoleRouteMatrix).
@@ -377,4 +379,48 @@ func TestReasonCatalogAddEditRetire(t *testing.T) {
 			t.Errorf("%d %s entries, want %d", n, action, want)
 		}
 	}
+}
+
+// TestResetAndDisableEndTheSessionOnEveryInstance: an administrator on one
+// instance resets a reviewer's password, then disables and enables them;
+// the reviewer's open session on another instance is refused at its next
+// request each time, and a session ended by disabling stays ended.
+func TestResetAndDisableEndTheSessionOnEveryInstance(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, d *db.DB) {
+		a := newTestServerOn(t, d)
+		b := newTestServerOn(t, testenv.AnotherInstance(t, d))
+		admin := staffClient(t, b, "gd_admin", "admin", "44")
+		target := staffClient(t, a, "jm_reviewer", "reviewer", "4407")
+		page := "/console/staff/jm_reviewer"
+		refused := func(what string) {
+			t.Helper()
+			if resp, _ := target.get(t, "/console/cases"); resp.StatusCode != 303 || !strings.HasPrefix(resp.Header.Get("Location"), "/console/login") {
+				t.Fatalf("%s: the session on the other instance got %d %s", what, resp.StatusCode, resp.Header.Get("Location"))
+			}
+		}
+		if resp, _ := target.get(t, "/console/cases"); resp.StatusCode != 200 {
+			t.Fatalf("signed in: %d", resp.StatusCode)
+		}
+
+		admin.get(t, page)
+		resp, body := admin.post(t, page+"/password", url.Values{})
+		if resp.StatusCode != 200 {
+			t.Fatalf("reset: %d\n%.1000s", resp.StatusCode, body)
+		}
+		refused("after the reset")
+
+		target = newPagesClient(t, a)
+		if status, _, _ := consoleSignIn(t, target, "jm_reviewer", passwordOnPage(t, body), ""); status != 303 {
+			t.Fatalf("sign-in with the new password: %d", status)
+		}
+		admin.get(t, page)
+		if resp, _ := admin.post(t, page+"/disable", url.Values{}); resp.StatusCode != 303 {
+			t.Fatalf("disable: %d", resp.StatusCode)
+		}
+		refused("after disabling")
+		if resp, _ := admin.post(t, page+"/enable", url.Values{}); resp.StatusCode != 303 {
+			t.Fatalf("enable: %d", resp.StatusCode)
+		}
+		refused("after enabling again")
+	})
 }

@@ -16,21 +16,6 @@ import (
 	"recoverydesk/policies"
 )
 
-// The permissions of the audit routes.
-var (
-	permAuditRead   = policies.Permission{Obj: policies.ObjAudit, Act: policies.ActRead}
-	permAuditExport = policies.Permission{Obj: policies.ObjAudit, Act: policies.ActExport}
-)
-
-// auditRoutes are the console routes of the audit log page, its CSV export and the chain check.
-func (s *Server) auditRoutes() []route {
-	return []route{
-		{method: fiber.MethodGet, path: "/console/audit", access: accessStaff, perm: permAuditRead, handler: s.auditPage},
-		{method: fiber.MethodGet, path: "/console/audit/export.csv", access: accessStaff, perm: permAuditExport, handler: s.auditExport},
-		{method: fiber.MethodPost, path: "/console/audit/verify", access: accessStaff, perm: permAuditRead, handler: s.auditVerify},
-	}
-}
-
 // auditView is the audit page's data.
 type auditView struct {
 	Filter    audit.Filter
@@ -88,7 +73,7 @@ func (s *Server) showAudit(c *fiber.Ctx, check *auditVerifyView) error {
 		// An action from a link or a newer release: keep it selected.
 		v.Actions = append(v.Actions, audit.ActionChoice{Value: f.Action, Label: audit.ActionLabel(f.Action)})
 	}
-	if s.deps.Enforcer.AllowedAnywhere(policies.Subject(signedInStaff(c).UsernameKey), permAuditExport.Obj, permAuditExport.Act) {
+	if s.deps.Enforcer.AllowedAnywhere(policies.Subject(signedInStaff(c).UsernameKey), policies.PermAuditExport.Obj, policies.PermAuditExport.Act) {
 		v.ExportURL = "/console/audit/export.csv" + auditQuery(f, "")
 	}
 	p := Page{Title: "审计日志", Nav: "audit", Staff: s.staffView(c), Data: &v}

@@ -46,6 +46,7 @@ func (s *Server) consoleLogin(c *fiber.Ctx) error {
 		return err
 	}
 	sess.Set(sessStaffID, u.ID)
+	sess.Set(sessStaffEpoch, u.SessionEpoch)
 	if err := sess.Save(); err != nil {
 		return err
 	}

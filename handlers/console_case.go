@@ -25,13 +25,17 @@ type caseView struct {
 	RegionName  string
 	Reasons     []recovery.Reason // the active reasons: the reject form's choices
 	// ReasonTexts names every code, retired ones too, for earlier decisions.
-	ReasonTexts  map[string]string
-	Required     []evidenceKind
-	CanDecide    bool
-	CanReassign  bool // the viewer may give the case to another reviewer
-	Events       []eventView
-	Stale        bool
-	SMSFailing   bool
+	ReasonTexts map[string]string
+	Required    []evidenceKind
+	CanDecide   bool
+	CanReassign bool // the viewer may give the case to another reviewer
+	Events      []eventView
+	Stale       bool
+	SMSFailing  bool
+	// CanResendSMS: the viewer may resend a failed message of this case;
+	// Resent: one was just resent.
+	CanResendSMS bool
+	Resent       bool
 	EvidenceBase string
 
 	// CanSecondApprove: the case awaits a second approval the viewer may
@@ -57,7 +61,7 @@ type eventView struct {
 // casePage is the case workspace /console/cases/{number}. Opening a case
 // one holds renews the claim: working on it keeps it.
 func (s *Server) casePage(c *fiber.Ctx) error {
-	if err := s.deps.Recovery.RenewClaim(c.UserContext(), s.reviewer(c, permCaseClaim), strings.ToUpper(strings.Clone(c.Params("number")))); err != nil {
+	if err := s.deps.Recovery.RenewClaim(c.UserContext(), s.reviewer(c, policies.PermCaseClaim), strings.ToUpper(strings.Clone(c.Params("number")))); err != nil {
 		return err
 	}
 	return s.showCase(c, fiber.StatusOK, "", nil, nil)
@@ -67,7 +71,7 @@ func (s *Server) casePage(c *fiber.Ctx) error {
 // the reviewer had chosen after a refused decision.
 func (s *Server) showCase(c *fiber.Ctx, status int, formError string, fields, form map[string]string) error {
 	number := strings.ToUpper(strings.Clone(c.Params("number")))
-	w, err := s.deps.Recovery.Workspace(c.UserContext(), s.reviewer(c, permCaseRead), number)
+	w, err := s.deps.Recovery.Workspace(c.UserContext(), s.reviewer(c, policies.PermCaseRead), number)
 	if err != nil {
 		return err
 	}
@@ -77,12 +81,14 @@ func (s *Server) showCase(c *fiber.Ctx, status int, formError string, fields, fo
 	}
 	v := caseView{W: w, Number: number, StatusLabel: state.Label(w.Case.Status), RegionName: rules.RegionFullName(w.Case.RegionCode),
 		ReasonTexts: map[string]string{}, CanDecide: w.ClaimedByMe, Stale: status == fiber.StatusConflict,
-		CanReassign:  s.allowedHere(c, permCaseReassign, w.Case.RegionCode),
+		CanReassign:  s.allowedHere(c, policies.PermCaseReassign, w.Case.RegionCode),
+		CanResendSMS: s.allowedHere(c, policies.PermCaseResendSMS, w.Case.RegionCode),
+		Resent:       c.Query("resent") == "1",
 		EvidenceBase: "/console/cases/" + url.PathEscape(number) + "/evidence/"}
 	if w.Case.Status == state.AwaitingSecond && w.Case.FirstApprovedBy != nil {
 		v.FirstApprovedByMe = *w.Case.FirstApprovedBy == signedInStaff(c).ID
-		v.CanSecondApprove = !v.FirstApprovedByMe && s.allowedHere(c, permCaseApproveSecond, w.Case.RegionCode)
 	}
+	v.CanSecondApprove = recovery.MayCoSign(w.Case, s.reviewer(c, policies.PermCaseApproveSecond))
 	for _, r := range catalog {
 		v.ReasonTexts[r.Code] = r.Text
 		if r.Active {
@@ -107,7 +113,7 @@ func (s *Server) showCase(c *fiber.Ctx, status int, formError string, fields, fo
 // claimCase claims (or renews the claim on) a case for the signed-in reviewer.
 func (s *Server) claimCase(c *fiber.Ctx) error {
 	number := strings.ToUpper(strings.Clone(c.Params("number")))
-	if _, err := s.deps.Recovery.Claim(c.UserContext(), s.reviewer(c, permCaseClaim), number); err != nil {
+	if _, err := s.deps.Recovery.Claim(c.UserContext(), s.reviewer(c, policies.PermCaseClaim), number); err != nil {
 		if e, ok := apperr.As(err); ok && e.Kind == apperr.Conflict {
 			return s.showCase(c, fiber.StatusConflict, e.Message, nil, nil)
 		}
@@ -135,7 +141,7 @@ func (s *Server) decideCase(c *fiber.Ctx) error {
 	}
 	number := strings.ToUpper(strings.Clone(c.Params("number")))
 	d := recovery.Decision{Outcome: f.Outcome, Reasons: f.Reasons, ReturnKinds: f.Kinds, Note: f.Note, Version: f.Version}
-	if err := s.deps.Recovery.Decide(c.UserContext(), s.reviewer(c, permCaseDecide), number, d); err != nil {
+	if err := s.deps.Recovery.Decide(c.UserContext(), s.reviewer(c, policies.PermCaseDecide), number, d); err != nil {
 		fields, msg, ok := formErrors(err)
 		if !ok {
 			return err
@@ -151,7 +157,7 @@ func (s *Server) decideCase(c *fiber.Ctx) error {
 // nextCase opens the first case of the pending queue ("decide and open the
 // next case"), or the queue when it is empty.
 func (s *Server) nextCase(c *fiber.Ctx) error {
-	page, err := s.deps.Recovery.Queue(c.UserContext(), s.reviewer(c, permCaseList), recovery.QueueFilter{Tab: recovery.TabPending, Limit: 1})
+	page, err := s.deps.Recovery.Queue(c.UserContext(), s.reviewer(c, policies.PermCaseList), recovery.QueueFilter{Tab: recovery.TabPending, Limit: 1})
 	if err != nil {
 		return err
 	}
@@ -165,7 +171,7 @@ func (s *Server) nextCase(c *fiber.Ctx) error {
 // noteCase adds a note to the case history.
 func (s *Server) noteCase(c *fiber.Ctx) error {
 	number := strings.ToUpper(strings.Clone(c.Params("number")))
-	if err := s.deps.Recovery.AddNote(c.UserContext(), s.reviewer(c, permCaseNote), number, strings.Clone(c.FormValue("note"))); err != nil {
+	if err := s.deps.Recovery.AddNote(c.UserContext(), s.reviewer(c, policies.PermCaseNote), number, strings.Clone(c.FormValue("note"))); err != nil {
 		return err
 	}
 	return c.Redirect("/console/cases/"+url.PathEscape(number)+"#history", fiber.StatusSeeOther)
@@ -176,7 +182,7 @@ func (s *Server) noteCase(c *fiber.Ctx) error {
 // an audit event.
 func (s *Server) evidenceImage(c *fiber.Ctx) error {
 	number := strings.ToUpper(strings.Clone(c.Params("number")))
-	rv := s.reviewer(c, permEvidence)
+	rv := s.reviewer(c, policies.PermEvidenceView)
 	data, err := s.deps.Recovery.OpenEvidence(c.UserContext(), rv, number, strings.Clone(c.Params("kind")))
 	if err != nil {
 		return err
@@ -208,10 +214,10 @@ func (s *Server) reassignCase(c *fiber.Ctx) error {
 	number := strings.ToUpper(strings.Clone(c.Params("number")))
 	to := strings.Clone(c.FormValue("to"))
 	canDecide := func(key, region string) bool {
-		ok, err := s.deps.Enforcer.Allowed(policies.Subject(key), region, permCaseDecide.Obj, permCaseDecide.Act)
+		ok, err := s.deps.Enforcer.Allowed(policies.Subject(key), region, policies.PermCaseDecide.Obj, policies.PermCaseDecide.Act)
 		return err == nil && ok
 	}
-	if err := s.deps.Recovery.Reassign(c.UserContext(), s.reviewer(c, permCaseReassign), number, to, canDecide); err != nil {
+	if err := s.deps.Recovery.Reassign(c.UserContext(), s.reviewer(c, policies.PermCaseReassign), number, to, canDecide); err != nil {
 		fields, msg, ok := formErrors(err)
 		if !ok {
 			return err

@@ -47,7 +47,7 @@ func (s *Server) queuePage(c *fiber.Ctx) error {
 	if _, known := tabLabels[f.Tab]; !known {
 		f.Tab = recovery.TabPending
 	}
-	page, err := s.deps.Recovery.Queue(c.UserContext(), s.reviewer(c, permCaseList), f)
+	page, err := s.deps.Recovery.Queue(c.UserContext(), s.reviewer(c, policies.PermCaseList), f)
 	if err != nil {
 		return err
 	}
@@ -66,14 +66,3 @@ func cloneFilter(f recovery.QueueFilter) recovery.QueueFilter {
 	f.SLA, f.Search, f.After = strings.Clone(f.SLA), strings.Clone(f.Search), strings.Clone(f.After)
 	return f
 }
-
-// The permissions of the console's case routes.
-var (
-	permCaseList     = policies.Permission{Obj: policies.ObjCase, Act: policies.ActList}
-	permCaseRead     = policies.Permission{Obj: policies.ObjCase, Act: policies.ActRead}
-	permCaseClaim    = policies.Permission{Obj: policies.ObjCase, Act: policies.ActClaim}
-	permCaseDecide   = policies.Permission{Obj: policies.ObjCase, Act: policies.ActDecide}
-	permCaseNote     = policies.Permission{Obj: policies.ObjCase, Act: policies.ActNote}
-	permCaseReassign = policies.Permission{Obj: policies.ObjCase, Act: policies.ActReassign}
-	permEvidence     = policies.Permission{Obj: policies.ObjEvidence, Act: policies.ActView}
-)

@@ -12,16 +12,6 @@ import (
 	"recoverydesk/policies"
 )
 
-// permDashboard reads the supervisors' dashboard.
-var permDashboard = policies.Permission{Obj: policies.ObjDashboard, Act: policies.ActRead}
-
-// dashboardRoutes are the console routes of the supervisors' dashboard.
-func (s *Server) dashboardRoutes() []route {
-	return []route{
-		{method: fiber.MethodGet, path: "/console/dashboard", access: accessStaff, perm: permDashboard, handler: s.dashboardPage},
-	}
-}
-
 // dashboardView is the dashboard page's data: the report, the filter as
 // typed, and the charts laid out from the report.
 type dashboardView struct {
@@ -53,7 +43,7 @@ func (s *Server) dashboardPage(c *fiber.Ctx) error {
 		}
 		status, f, v.Defaulted = fiber.StatusUnprocessableEntity, s.deps.Dashboard.DefaultFilter(), true
 	}
-	scope := s.deps.Enforcer.Regions(policies.Subject(signedInStaff(c).UsernameKey), permDashboard.Obj, permDashboard.Act)
+	scope := s.deps.Enforcer.Regions(policies.Subject(signedInStaff(c).UsernameKey), policies.PermDashboardRead.Obj, policies.PermDashboardRead.Act)
 	r, err := s.deps.Dashboard.Compute(c.UserContext(), scope, f)
 	if err != nil {
 		return err

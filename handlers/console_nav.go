@@ -15,12 +15,13 @@ type navLink struct {
 // consoleNav is the console's navigation, in order. Each link is shown only
 // to those whose roles open its page.
 var consoleNav = []navLink{
-	{"cases", "/console/cases", "审核队列", permCaseList},
-	{"qa", "/console/qa", "质检", permQAReview},
-	{"dashboard", "/console/dashboard", "统计看板", permDashboard},
-	{"audit", "/console/audit", "审计日志", permAuditRead},
-	{"staff", "/console/staff", "人员管理", permStaffManage},
-	{"reasons", "/console/reasons", "原因代码", permReasonsManage},
+	{"cases", "/console/cases", "审核队列", policies.PermCaseList},
+	{"qa", "/console/qa", "质检", policies.PermQAReview},
+	{"sms", "/console/sms/failed", "短信失败", policies.PermCaseResendSMS},
+	{"dashboard", "/console/dashboard", "统计看板", policies.PermDashboardRead},
+	{"audit", "/console/audit", "审计日志", policies.PermAuditRead},
+	{"staff", "/console/staff", "人员管理", policies.PermStaffManage},
+	{"reasons", "/console/reasons", "原因代码", policies.PermReasonsManage},
 }
 
 // navFor is the navigation the staff member (by username key) may use.

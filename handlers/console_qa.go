@@ -1,31 +1,16 @@
 package handlers
 
 import (
-	"errors"
 	"net/url"
 	"strconv"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
+	"recoverydesk/internal/apperr"
 	"recoverydesk/internal/recovery"
 	"recoverydesk/policies"
 )
-
-// The permissions of the QA queue and the second approval.
-var (
-	permQAReview          = policies.Permission{Obj: policies.ObjQA, Act: policies.ActReview}
-	permCaseApproveSecond = policies.Permission{Obj: policies.ObjCase, Act: policies.ActApproveSecond}
-)
-
-// qaRoutes are the console routes of the QA queue and the four-eyes second approval.
-func (s *Server) qaRoutes() []route {
-	return []route{
-		{method: fiber.MethodGet, path: "/console/qa", access: accessStaff, perm: permQAReview, handler: s.qaPage},
-		{method: fiber.MethodPost, path: "/console/qa/:id", access: accessStaff, perm: permQAReview, handler: s.qaVerdict},
-		{method: fiber.MethodPost, path: "/console/cases/:number/second-approval", access: accessStaff, perm: permCaseApproveSecond, handler: s.secondApproval},
-	}
-}
 
 // qaView is the QA page's data.
 type qaView struct {
@@ -49,11 +34,11 @@ func (s *Server) qaPage(c *fiber.Ctx) error {
 // showQA renders the QA page, with an error and the form of a refused verdict.
 func (s *Server) showQA(c *fiber.Ctx, status int, formError string, fields, form map[string]string) error {
 	after, _ := strconv.Atoi(c.Query("after"))
-	page, err := s.deps.Recovery.QAQueue(c.UserContext(), s.reviewer(c, permQAReview), after, qaPageSize)
+	page, err := s.deps.Recovery.QAQueue(c.UserContext(), s.reviewer(c, policies.PermQAReview), after, qaPageSize)
 	if err != nil {
 		return err
 	}
-	awaiting, err := s.deps.Recovery.AwaitingSecond(c.UserContext(), s.reviewer(c, permCaseApproveSecond), 100)
+	awaiting, err := s.deps.Recovery.AwaitingSecond(c.UserContext(), s.reviewer(c, policies.PermCaseApproveSecond), 100)
 	if err != nil {
 		return err
 	}
@@ -81,10 +66,10 @@ func (s *Server) qaVerdict(c *fiber.Ctx) error {
 		return recovery.ErrQANotFound
 	}
 	v := recovery.QAVerdict{Verdict: f.Verdict, Comment: f.Comment, CancelPassword: f.CancelPassword == "1"}
-	action, err := s.deps.Recovery.Verdict(c.UserContext(), s.reviewer(c, permQAReview), id, v)
+	action, err := s.deps.Recovery.Verdict(c.UserContext(), s.reviewer(c, policies.PermQAReview), id, v)
 	if err != nil {
 		fields, msg, ok := formErrors(err)
-		if !ok || errors.Is(err, recovery.ErrQANotFound) {
+		if !ok || apperr.IsKind(err, apperr.NotFound) { // the review or its case: the 404 page
 			return err
 		}
 		return s.showQA(c, toAPIError(err).Status, msg, fields,
@@ -109,9 +94,9 @@ func (s *Server) secondApproval(c *fiber.Ctx) error {
 	}
 	number := strings.ToUpper(strings.Clone(c.Params("number")))
 	d := recovery.SecondDecision{Verdict: f.Verdict, Note: f.Note, Version: f.Version}
-	if err := s.deps.Recovery.SecondApproval(c.UserContext(), s.reviewer(c, permCaseApproveSecond), number, d); err != nil {
+	if err := s.deps.Recovery.SecondApproval(c.UserContext(), s.reviewer(c, policies.PermCaseApproveSecond), number, d); err != nil {
 		fields, msg, ok := formErrors(err)
-		if !ok || errors.Is(err, recovery.ErrCaseNotFound) {
+		if !ok || apperr.IsKind(err, apperr.NotFound) {
 			return err
 		}
 		return s.showCase(c, toAPIError(err).Status, msg, fields, map[string]string{"second_verdict": f.Verdict, "second_note": f.Note})

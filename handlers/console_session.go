@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"errors"
 	"net/url"
 	"strings"
 	"time"
@@ -10,6 +11,7 @@ import (
 
 	"recoverydesk/ent"
 	"recoverydesk/internal/kvstore"
+	"recoverydesk/internal/staff"
 	"recoverydesk/policies"
 )
 
@@ -19,6 +21,7 @@ const (
 	consoleCookie  = "rd_console"
 	consoleIdleTTL = 30 * time.Minute
 	sessStaffID    = "staff_id"
+	sessStaffEpoch = "staff_epoch" // the user's session epoch at sign-in (staff.Service.SessionUser)
 	localsStaff    = "staff"
 )
 
@@ -39,8 +42,9 @@ func signedInStaff(c *fiber.Ctx) *ent.StaffUser {
 	return u
 }
 
-// requireStaff lets a request through only with a live console session of an
-// enabled staff user, and renews the session's idle timeout. Anyone else is
+// requireStaff lets a request through only with a console session that
+// still stands (an enabled user, no reset or disabling since it signed in),
+// and renews the session's idle timeout. Anyone else is
 // sent to the sign-in page, which brings them back afterwards.
 func (s *Server) requireStaff(c *fiber.Ctx) error {
 	sess, err := s.console.Get(c)
@@ -51,8 +55,9 @@ func (s *Server) requireStaff(c *fiber.Ctx) error {
 	if !ok {
 		return c.Redirect("/console/login?next="+url.QueryEscape(c.OriginalURL()), fiber.StatusSeeOther)
 	}
-	u, err := s.deps.Staff.Get(c.UserContext(), id)
-	if ent.IsNotFound(err) || (err == nil && u.Disabled) {
+	epoch, _ := sess.Get(sessStaffEpoch).(int)
+	u, err := s.deps.Staff.SessionUser(c.UserContext(), id, epoch)
+	if errors.Is(err, staff.ErrSessionEnded) {
 		_ = sess.Destroy()
 		return c.Redirect("/console/login", fiber.StatusSeeOther)
 	}

@@ -1,8 +1,6 @@
 package handlers
 
 import (
-	"errors"
-
 	"github.com/gofiber/fiber/v2"
 
 	"recoverydesk/internal/accounts"
@@ -66,30 +64,7 @@ func (s *Server) loginPagePost(c *fiber.Ctx) error {
 
 // accountPage is the signed-in applicant's page.
 func (s *Server) accountPage(c *fiber.Ctx) error {
-	sess, err := s.sessions.Get(c)
-	if err != nil {
-		return err
-	}
-	id, _ := sess.Get(sessAccountID).(int)
-	if id == 0 {
-		return c.Redirect("/login", fiber.StatusSeeOther)
-	}
-	acc, err := s.deps.Accounts.Account(c.UserContext(), id)
-	if errors.Is(err, accounts.ErrAccountNotFound) {
-		return c.Redirect("/login", fiber.StatusSeeOther)
-	}
-	if err != nil {
-		return err
-	}
-	// A password changed since this session signed in ends it: whoever
-	// changed it may have done so because the old one leaked.
-	signedIn, _ := sess.Get(sessSignedInAt).(int64)
-	if acc.PasswordChangedAt != nil && acc.PasswordChangedAt.UnixNano() > signedIn {
-		if err := sess.Destroy(); err != nil {
-			return err
-		}
-		return c.Redirect("/login", fiber.StatusSeeOther)
-	}
+	acc := signedInAccount(c)
 	v := accountView{Username: acc.Username, Kind: string(acc.Kind), KindLabel: "个人账号"}
 	if string(acc.Kind) == accounts.KindUnit {
 		v.KindLabel = "单位账号"

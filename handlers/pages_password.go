@@ -4,8 +4,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"recoverydesk/internal/accounts"
-	"recoverydesk/internal/apperr"
-	"recoverydesk/internal/rules"
 )
 
 var passwordForm = pageForm{
@@ -43,17 +41,13 @@ func (s *Server) passwordChangePost(c *fiber.Ctx) error {
 	v := passwordForm.values(c)
 	kind := accountKind(v["kind"])
 	p := passwordPage(kind, passwordForm.shown(v))
+	in := accounts.PasswordChange{Kind: kind, Username: v["username"], OldPassword: v["old_password"], NewPassword: v["new_password"]}
 	var err error
 	if v["new_password"] != v["new_password_confirm"] {
 		// Nothing is changed; show the policy too so one retry suffices.
-		var problems []apperr.FieldError
-		for _, viol := range rules.CheckPassword(v["new_password"], v["username"]) {
-			problems = append(problems, apperr.FieldError{Field: "new_password", Code: "weak_password", Message: viol.Message})
-		}
-		err = apperr.FromFields(append(problems, confirmError("new_password_confirm")))
+		err = withFieldErrors(accounts.CheckNewPassword(in), confirmError("new_password_confirm"))
 	} else {
-		err = s.deps.Accounts.ChangePassword(c.UserContext(), accounts.PasswordChange{Kind: kind, Username: v["username"],
-			OldPassword: v["old_password"], NewPassword: v["new_password"]})
+		err = s.deps.Accounts.ChangePassword(c.UserContext(), in)
 	}
 	if err != nil {
 		return passwordForm.refuse(c, err, p)

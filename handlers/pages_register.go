@@ -204,41 +204,23 @@ func (s *Server) registerPersonPost(c *fiber.Ctx) error {
 	}
 	in := accounts.PersonRegistration{Username: v["username"], Password: v["password"], Name: v["name"],
 		IDNumber: v["id_number"], Phone: v["phone"], SMSCode: v["sms_code"]}
-	var extra []apperr.FieldError
 	if v["password"] != v["password_confirm"] {
-		// Check the rest without creating anything: with no code,
-		// RegisterPerson validates every field and stops at the code.
-		extra, in.SMSCode = append(extra, confirmError("password_confirm")), ""
+		// Nothing is created (nor the code used up): show every other
+		// problem too, so that one retry suffices.
+		_, err := s.deps.Accounts.CheckPersonForm(c.UserContext(), in)
+		return personForm.refuse(c, withFieldErrors(err, confirmError("password_confirm")), p)
 	}
-	_, err := s.deps.Accounts.RegisterPerson(c.UserContext(), in)
-	if len(extra) > 0 && v["sms_code"] != "" && isMissingCode(err) {
-		err = nil // the code was typed; only the missing confirmation is wrong
-	}
-	if err = withFieldErrors(err, extra...); err != nil {
+	if _, err := s.deps.Accounts.RegisterPerson(c.UserContext(), in); err != nil {
 		return personForm.refuse(c, err, p)
 	}
 	return c.Redirect("/login?kind=person&registered=1", fiber.StatusSeeOther)
 }
 
-// isMissingCode reports whether err is RegisterPerson's refusal of an empty
-// SMS code, which comes only once every other field is right.
-func isMissingCode(err error) bool {
-	de, ok := apperr.As(err)
-	return ok && de.Code == "wrong_code" && de.Field == "sms_code" && len(de.Fields) == 0
-}
-
 // sendRegistrationCode sends the registration code to the typed phone and
 // shows the form again with what was typed and where the code went.
 func (s *Server) sendRegistrationCode(c *fiber.Ctx, typed string, p Page) error {
-	phone, err := rules.NormalizeMobile(typed)
+	_, phone, err := s.deps.Accounts.SendRegistrationCode(c.UserContext(), typed)
 	if err != nil {
-		msg := "请输入正确的11位手机号码"
-		if strings.TrimSpace(typed) == "" {
-			msg = "请输入手机号码，验证码将发送到该手机"
-		}
-		return personForm.refuse(c, apperr.New(apperr.Invalid, "invalid_phone", msg).WithField("phone"), p)
-	}
-	if _, err := s.deps.Accounts.Codes().Send(c.UserContext(), phone, accounts.PurposeRegister); err != nil {
 		if de, ok := apperr.As(err); ok && de.Field == "" {
 			err = de.WithField("sms_code") // shown beside the button that caused it
 		}

@@ -36,18 +36,31 @@ func (s *Server) startRecovery(c *fiber.Ctx) error {
 		"phone_masked": st.PhoneMasked, "required_evidence": st.RequiredEvidence})
 }
 
-// recoveryCase authorises the request's bearer token for the case in the path.
-func (s *Server) recoveryCase(c *fiber.Ctx) (*ent.RecoveryCase, error) {
+// localsCase holds the case a bearer token opened (requireCaseToken).
+const localsCase = "recovery_case"
+
+// requireCaseToken lets a request through only with the bearer token of
+// the case in :id, and keeps that case for the handler (caseOf). A wrong
+// token and an unknown case look the same (404), so ids cannot be probed.
+func (s *Server) requireCaseToken(c *fiber.Ctx) error {
 	token, _ := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
-	return s.deps.Recovery.Authorize(c.UserContext(), c.Params("id"), strings.TrimSpace(token))
+	rc, err := s.deps.Recovery.Authorize(c.UserContext(), c.Params("id"), strings.TrimSpace(token))
+	if err != nil {
+		return err
+	}
+	c.Locals(localsCase, rc)
+	return c.Next()
+}
+
+// caseOf is the case of a token route, set by requireCaseToken.
+func caseOf(c *fiber.Ctx) *ent.RecoveryCase {
+	rc, _ := c.Locals(localsCase).(*ent.RecoveryCase)
+	return rc
 }
 
 // sendRecoveryCode is step 2's code (POST /api/v1/recoveries/{id}/sms).
 func (s *Server) sendRecoveryCode(c *fiber.Ctx) error {
-	rc, err := s.recoveryCase(c)
-	if err != nil {
-		return err
-	}
+	rc := caseOf(c)
 	wait, err := s.deps.Recovery.SendCode(c.UserContext(), rc)
 	if err != nil {
 		return err
@@ -57,10 +70,7 @@ func (s *Server) sendRecoveryCode(c *fiber.Ctx) error {
 
 // verifyRecoveryCode is step 2's check (POST /api/v1/recoveries/{id}/verify).
 func (s *Server) verifyRecoveryCode(c *fiber.Ctx) error {
-	rc, err := s.recoveryCase(c)
-	if err != nil {
-		return err
-	}
+	rc := caseOf(c)
 	var r struct {
 		Code string `json:"code"`
 	}
@@ -77,10 +87,7 @@ func (s *Server) verifyRecoveryCode(c *fiber.Ctx) error {
 // the image as the raw body, or the multipart field "file". What the file is
 // comes from its bytes, never from its name or declared type.
 func (s *Server) uploadEvidence(c *fiber.Ctx) error {
-	rc, err := s.recoveryCase(c)
-	if err != nil {
-		return err
-	}
+	rc := caseOf(c)
 	data, err := uploadedBytes(c)
 	if err != nil {
 		return err
@@ -116,10 +123,7 @@ func uploadedBytes(c *fiber.Ctx) ([]byte, error) {
 
 // submitRecovery is step 4 (POST /api/v1/recoveries/{id}/submit).
 func (s *Server) submitRecovery(c *fiber.Ctx) error {
-	rc, err := s.recoveryCase(c)
-	if err != nil {
-		return err
-	}
+	rc := caseOf(c)
 	sub, err := s.deps.Recovery.Submit(c.UserContext(), rc)
 	if err != nil {
 		return err
@@ -130,10 +134,7 @@ func (s *Server) submitRecovery(c *fiber.Ctx) error {
 
 // recoveryStatus is the applicant's view of the case (GET /api/v1/recoveries/{id}).
 func (s *Server) recoveryStatus(c *fiber.Ctx) error {
-	rc, err := s.recoveryCase(c)
-	if err != nil {
-		return err
-	}
+	rc := caseOf(c)
 	v, err := s.deps.Recovery.Status(c.UserContext(), rc)
 	if err != nil {
 		return err

@@ -1,12 +1,15 @@
 package handlers
 
 import (
+	"errors"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/session"
 	"github.com/valyala/fasthttp"
 
+	"recoverydesk/ent"
+	"recoverydesk/internal/accounts"
 	"recoverydesk/internal/audit"
 	"recoverydesk/internal/kvstore"
 )
@@ -25,6 +28,45 @@ const (
 	// changed after it ends the session.
 	sessSignedInAt = "signed_in_at"
 )
+
+// localsAccount holds the signed-in applicant (requireApplicant).
+const localsAccount = "account"
+
+// signedInAccount is the applicant of a session route, set by requireApplicant.
+func signedInAccount(c *fiber.Ctx) *ent.Account {
+	acc, _ := c.Locals(localsAccount).(*ent.Account)
+	return acc
+}
+
+// requireApplicant lets a request through only with an applicant session
+// that still stands (accounts.SessionStands); anyone else is sent to the
+// login page, and a session that no longer stands is ended.
+func (s *Server) requireApplicant(c *fiber.Ctx) error {
+	sess, err := s.sessions.Get(c)
+	if err != nil {
+		return err
+	}
+	id, _ := sess.Get(sessAccountID).(int)
+	if id == 0 {
+		return c.Redirect("/login", fiber.StatusSeeOther)
+	}
+	acc, err := s.deps.Accounts.Account(c.UserContext(), id)
+	if errors.Is(err, accounts.ErrAccountNotFound) {
+		return c.Redirect("/login", fiber.StatusSeeOther)
+	}
+	if err != nil {
+		return err
+	}
+	signedIn, _ := sess.Get(sessSignedInAt).(int64)
+	if !accounts.SessionStands(acc, time.Unix(0, signedIn)) {
+		if err := sess.Destroy(); err != nil {
+			return err
+		}
+		return c.Redirect("/login", fiber.StatusSeeOther)
+	}
+	c.Locals(localsAccount, acc)
+	return c.Next()
+}
 
 func newApplicantSessions(s *kvstore.Store) *session.Store {
 	return session.New(session.Config{

@@ -98,6 +98,9 @@ const (
 	// case. The rule that the second approver differs from the first is the
 	// workflow's (internal/recovery), not the policy's.
 	ActApproveSecond = "approve_second"
+	// ActResendSMS sends a message about a case that failed for good once
+	// more, with the same text.
+	ActResendSMS = "resend_sms"
 	// ActExport downloads the audit log.
 	ActExport = "export"
 	// ActReview records a QA review of a decided case.
@@ -117,20 +120,40 @@ type Permission struct {
 // String renders the permission as "obj:act", the form used in messages.
 func (p Permission) String() string { return p.Obj + ":" + p.Act }
 
+// The permissions the application checks, each named once: the route
+// table asks for them, the handlers scope their queries by them, and
+// policy.csv may grant only these.
+var (
+	PermCaseList          = Permission{ObjCase, ActList}
+	PermCaseRead          = Permission{ObjCase, ActRead}
+	PermCaseClaim         = Permission{ObjCase, ActClaim}
+	PermCaseDecide        = Permission{ObjCase, ActDecide}
+	PermCaseNote          = Permission{ObjCase, ActNote}
+	PermCaseReassign      = Permission{ObjCase, ActReassign}
+	PermCaseApproveSecond = Permission{ObjCase, ActApproveSecond}
+	PermCaseResendSMS     = Permission{ObjCase, ActResendSMS}
+	PermEvidenceView      = Permission{ObjEvidence, ActView}
+	PermAuditRead         = Permission{ObjAudit, ActRead}
+	PermAuditExport       = Permission{ObjAudit, ActExport}
+	PermQAReview          = Permission{ObjQA, ActReview}
+	PermDashboardRead     = Permission{ObjDashboard, ActRead}
+	PermStaffManage       = Permission{ObjStaff, ActManage}
+	PermReasonsManage     = Permission{ObjReasons, ActManage}
+)
+
 // KnownPermissions lists every (object, action) pair the application checks.
 // policy.csv may grant only these, which turns a typo in the file into a
 // start-up error instead of a silently missing permission.
 func KnownPermissions() []Permission {
 	return []Permission{
-		{ObjCase, ActList}, {ObjCase, ActRead}, {ObjCase, ActClaim},
-		{ObjCase, ActDecide}, {ObjCase, ActNote}, {ObjCase, ActReassign},
-		{ObjCase, ActApproveSecond},
-		{ObjEvidence, ActView},
-		{ObjAudit, ActRead}, {ObjAudit, ActExport},
-		{ObjQA, ActReview},
-		{ObjDashboard, ActRead},
-		{ObjStaff, ActManage},
-		{ObjReasons, ActManage},
+		PermCaseList, PermCaseRead, PermCaseClaim, PermCaseDecide, PermCaseNote, PermCaseReassign, PermCaseApproveSecond,
+		PermCaseResendSMS,
+		PermEvidenceView,
+		PermAuditRead, PermAuditExport,
+		PermQAReview,
+		PermDashboardRead,
+		PermStaffManage,
+		PermReasonsManage,
 	}
 }
 

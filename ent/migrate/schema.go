@@ -465,6 +465,7 @@ var (
 		{Name: "failed_logins", Type: field.TypeInt, Default: 0},
 		{Name: "locked_until", Type: field.TypeTime, Nullable: true},
 		{Name: "last_login_at", Type: field.TypeTime, Nullable: true},
+		{Name: "session_epoch", Type: field.TypeInt, Default: 0},
 	}
 	// StaffUsersTable holds the schema information for the "staff_users" table.
 	StaffUsersTable = &schema.Table{

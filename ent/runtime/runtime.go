@@ -443,6 +443,10 @@ func init() {
 	staffuserDescFailedLogins := staffuserFields[7].Descriptor()
 	// staffuser.DefaultFailedLogins holds the default value on creation for the failed_logins field.
 	staffuser.DefaultFailedLogins = staffuserDescFailedLogins.Default.(int)
+	// staffuserDescSessionEpoch is the schema descriptor for session_epoch field.
+	staffuserDescSessionEpoch := staffuserFields[10].Descriptor()
+	// staffuser.DefaultSessionEpoch holds the default value on creation for the session_epoch field.
+	staffuser.DefaultSessionEpoch = staffuserDescSessionEpoch.Default.(int)
 }
 
 const (

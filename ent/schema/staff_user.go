@@ -26,5 +26,11 @@ func (StaffUser) Fields() []ent.Field {
 		field.Int("failed_logins").Default(0),
 		field.Time("locked_until").Optional().Nillable(),
 		field.Time("last_login_at").Optional().Nillable(),
+		// session_epoch moves on whenever every console session of the
+		// user must end (a password reset, disabling). A session keeps the
+		// epoch it signed in under and stands only while it is still the
+		// user's: the product's own index of a person's sessions, in the
+		// database so that every instance refuses an ended session at once.
+		field.Int("session_epoch").Default(0),
 	}
 }

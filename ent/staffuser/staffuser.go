@@ -37,6 +37,8 @@ const (
 	FieldLockedUntil = "locked_until"
 	// FieldLastLoginAt holds the string denoting the last_login_at field in the database.
 	FieldLastLoginAt = "last_login_at"
+	// FieldSessionEpoch holds the string denoting the session_epoch field in the database.
+	FieldSessionEpoch = "session_epoch"
 	// Table holds the table name of the staffuser in the database.
 	Table = "staff_users"
 )
@@ -56,6 +58,7 @@ var Columns = []string{
 	FieldFailedLogins,
 	FieldLockedUntil,
 	FieldLastLoginAt,
+	FieldSessionEpoch,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -87,6 +90,8 @@ var (
 	DefaultDisabled bool
 	// DefaultFailedLogins holds the default value on creation for the "failed_logins" field.
 	DefaultFailedLogins int
+	// DefaultSessionEpoch holds the default value on creation for the "session_epoch" field.
+	DefaultSessionEpoch int
 )
 
 // OrderOption defines the ordering options for the StaffUser queries.
@@ -150,4 +155,9 @@ func ByLockedUntil(opts ...sql.OrderTermOption) OrderOption {
 // ByLastLoginAt orders the results by the last_login_at field.
 func ByLastLoginAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldLastLoginAt, opts...).ToFunc()
+}
+
+// BySessionEpoch orders the results by the session_epoch field.
+func BySessionEpoch(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSessionEpoch, opts...).ToFunc()
 }

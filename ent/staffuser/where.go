@@ -114,6 +114,11 @@ func LastLoginAt(v time.Time) predicate.StaffUser {
 	return predicate.StaffUser(sql.FieldEQ(FieldLastLoginAt, v))
 }
 
+// SessionEpoch applies equality check predicate on the "session_epoch" field. It's identical to SessionEpochEQ.
+func SessionEpoch(v int) predicate.StaffUser {
+	return predicate.StaffUser(sql.FieldEQ(FieldSessionEpoch, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.StaffUser {
 	return predicate.StaffUser(sql.FieldEQ(FieldCreatedAt, v))
@@ -662,6 +667,46 @@ func LastLoginAtIsNil() predicate.StaffUser {
 // LastLoginAtNotNil applies the NotNil predicate on the "last_login_at" field.
 func LastLoginAtNotNil() predicate.StaffUser {
 	return predicate.StaffUser(sql.FieldNotNull(FieldLastLoginAt))
+}
+
+// SessionEpochEQ applies the EQ predicate on the "session_epoch" field.
+func SessionEpochEQ(v int) predicate.StaffUser {
+	return predicate.StaffUser(sql.FieldEQ(FieldSessionEpoch, v))
+}
+
+// SessionEpochNEQ applies the NEQ predicate on the "session_epoch" field.
+func SessionEpochNEQ(v int) predicate.StaffUser {
+	return predicate.StaffUser(sql.FieldNEQ(FieldSessionEpoch, v))
+}
+
+// SessionEpochIn applies the In predicate on the "session_epoch" field.
+func SessionEpochIn(vs ...int) predicate.StaffUser {
+	return predicate.StaffUser(sql.FieldIn(FieldSessionEpoch, vs...))
+}
+
+// SessionEpochNotIn applies the NotIn predicate on the "session_epoch" field.
+func SessionEpochNotIn(vs ...int) predicate.StaffUser {
+	return predicate.StaffUser(sql.FieldNotIn(FieldSessionEpoch, vs...))
+}
+
+// SessionEpochGT applies the GT predicate on the "session_epoch" field.
+func SessionEpochGT(v int) predicate.StaffUser {
+	return predicate.StaffUser(sql.FieldGT(FieldSessionEpoch, v))
+}
+
+// SessionEpochGTE applies the GTE predicate on the "session_epoch" field.
+func SessionEpochGTE(v int) predicate.StaffUser {
+	return predicate.StaffUser(sql.FieldGTE(FieldSessionEpoch, v))
+}
+
+// SessionEpochLT applies the LT predicate on the "session_epoch" field.
+func SessionEpochLT(v int) predicate.StaffUser {
+	return predicate.StaffUser(sql.FieldLT(FieldSessionEpoch, v))
+}
+
+// SessionEpochLTE applies the LTE predicate on the "session_epoch" field.
+func SessionEpochLTE(v int) predicate.StaffUser {
+	return predicate.StaffUser(sql.FieldLTE(FieldSessionEpoch, v))
 }
 
 // And groups predicates with the AND operator between them.

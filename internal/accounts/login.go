@@ -215,12 +215,7 @@ func (s *Service) ChangePassword(ctx context.Context, in PasswordChange) error {
 	if in.Kind != KindPerson && in.Kind != KindUnit {
 		return apperr.New(apperr.Invalid, "invalid_kind", "请选择个人账号或单位账号").WithField("kind")
 	}
-	var f fieldErrors
-	f.password("new_password", in.NewPassword, in.Username)
-	if in.NewPassword != "" && in.NewPassword == in.OldPassword {
-		f.add("new_password", "password_unchanged", "新密码不能与原密码相同")
-	}
-	if err := f.err(); err != nil {
+	if err := CheckNewPassword(in); err != nil {
 		return err
 	}
 	acc, err := s.authenticate(ctx, Credentials{Kind: in.Kind, Username: in.Username, Password: in.OldPassword}, "password_change")
@@ -243,6 +238,20 @@ func (s *Service) ChangePassword(ctx context.Context, in PasswordChange) error {
 		return audit.Record(ctx, tx, audit.Event{At: now, ActorKind: audit.ActorAccount, Actor: acc.Username,
 			Action: "password.changed", ObjectType: "account", ObjectID: acc.Username})
 	})
+}
+
+// CheckNewPassword checks the new password of a change against the policy
+// (CONTRACT §3) and the old one, without authenticating anything: every
+// problem under the field new_password, nil when there is none. The page
+// asks it when it refuses the form for a reason of its own (a confirmation
+// that differs), so that one retry suffices.
+func CheckNewPassword(in PasswordChange) error {
+	var f fieldErrors
+	f.password("new_password", in.NewPassword, in.Username)
+	if in.NewPassword != "" && in.NewPassword == in.OldPassword {
+		f.add("new_password", "password_unchanged", "新密码不能与原密码相同")
+	}
+	return f.err()
 }
 
 // SetPendingPassword gives an account a new password that becomes the only

@@ -2,6 +2,7 @@ package accounts
 
 import (
 	"context"
+	"time"
 
 	"recoverydesk/ent"
 )
@@ -15,4 +16,11 @@ func (s *Service) Account(ctx context.Context, id int) (*ent.Account, error) {
 		return nil, ErrAccountNotFound
 	}
 	return acc, err
+}
+
+// SessionStands reports whether an applicant session that signed in at
+// signedIn still stands for acc: a password changed since ends it, because
+// whoever changed it may have done so because the old one leaked.
+func SessionStands(acc *ent.Account, signedIn time.Time) bool {
+	return acc.PasswordChangedAt == nil || !acc.PasswordChangedAt.After(signedIn)
 }

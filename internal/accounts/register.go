@@ -2,6 +2,7 @@ package accounts
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -34,7 +35,7 @@ func (s *Service) RegisterPerson(ctx context.Context, in PersonRegistration) (*e
 		return nil, err
 	}
 	if strings.TrimSpace(in.SMSCode) == "" {
-		return nil, apperr.New(apperr.Invalid, "wrong_code", "请输入短信验证码").WithField("sms_code")
+		return nil, ErrCodeMissing.WithField("sms_code")
 	}
 	if err := s.codes.Verify(ctx, p.Phone, PurposeRegister, strings.TrimSpace(in.SMSCode)); err != nil {
 		if e, ok := apperr.As(err); ok {
@@ -43,6 +44,19 @@ func (s *Service) RegisterPerson(ctx context.Context, in PersonRegistration) (*e
 		return nil, err
 	}
 	return s.createPerson(ctx, p)
+}
+
+// CheckPersonForm checks a person registration as RegisterPerson does —
+// every field, the real name, nothing taken, a code typed — without
+// creating anything or using the code up. The page asks it when it refuses
+// the form for a reason of its own (a password confirmation that differs),
+// so that one retry can fix everything.
+func (s *Service) CheckPersonForm(ctx context.Context, in PersonRegistration) (PersonRegistration, error) {
+	p, err := s.checkPerson(ctx, in)
+	if err == nil && strings.TrimSpace(in.SMSCode) == "" {
+		err = ErrCodeMissing.WithField("sms_code")
+	}
+	return p, err
 }
 
 // CreateVerifiedPerson creates a person account without an SMS code, for the
@@ -232,7 +246,7 @@ func (s *Service) CreateUnit(ctx context.Context, op *ent.Account, u UnitRegistr
 	if ent.IsConstraintError(err) {
 		err = s.unitConflicts(ctx, s.db.Ent, u)
 	}
-	if e, ok := apperr.As(err); ok && e.Code == ErrCertNumberTaken.Code {
+	if e, ok := apperr.As(err); ok && errors.Is(err, ErrCertNumberTaken) {
 		trace := uuid.NewString()
 		s.logger.WarnContext(ctx, "unit certificate number already registered", "trace_id", trace,
 			"operator", op.Username, "cert_type", u.CertType, "cert_number", rules.MaskCertNumber(u.CertNumber))

@@ -6,11 +6,14 @@ package accounts
 import (
 	"context"
 	"log/slog"
+	"strings"
+	"time"
 
 	"recoverydesk/internal/apperr"
 	"recoverydesk/internal/clock"
 	"recoverydesk/internal/db"
 	"recoverydesk/internal/passhash"
+	"recoverydesk/internal/rules"
 	"recoverydesk/internal/sms"
 	"recoverydesk/internal/verify"
 )
@@ -36,6 +39,11 @@ var (
 	ErrCertNumberTaken      = apperr.New(apperr.Conflict, "cert_number_taken", "单位证件号码已被使用")
 	ErrAccountNotFound      = apperr.New(apperr.NotFound, "account_not_found", "未找到与所填信息相符的账号，请核对后重试")
 	ErrRealNameMismatch     = apperr.New(apperr.Invalid, "real_name_mismatch", "姓名与身份证号码不一致，实名认证未通过")
+	ErrPhoneMissing         = apperr.New(apperr.Invalid, "invalid_phone", "请输入手机号码，验证码将发送到该手机")
+	ErrPhoneInvalid         = apperr.New(apperr.Invalid, "invalid_phone", "请输入正确的11位手机号码")
+	// ErrCodeMissing is a registration without its SMS code; CONTRACT §4
+	// names it wrong_code like a mistyped one.
+	ErrCodeMissing = apperr.New(apperr.Invalid, "wrong_code", "请输入短信验证码")
 )
 
 // RealNameVerifier checks that a name belongs to an ID number. The built-in
@@ -86,5 +94,30 @@ func New(d Deps) (*Service, error) {
 		verifier: d.Verifier, logger: d.Logger, dummyHash: dummy}, nil
 }
 
-// Codes exposes the verification-code service (the SMS-code endpoint uses it).
+// Codes exposes the verification-code service.
 func (s *Service) Codes() *verify.Codes { return s.codes }
+
+// NormalizePhone is the one reading of a typed mainland mobile number: the
+// canonical 11 digits, or the refusal to show beside the field "phone".
+func NormalizePhone(typed string) (string, error) {
+	if strings.TrimSpace(typed) == "" {
+		return "", ErrPhoneMissing.WithField("phone")
+	}
+	p, err := rules.NormalizeMobile(typed)
+	if err != nil {
+		return "", ErrPhoneInvalid.WithField("phone")
+	}
+	return p, nil
+}
+
+// SendRegistrationCode sends the person-registration code to the typed
+// phone and returns how long until another may be sent and the phone as
+// normalised (for the page's notice).
+func (s *Service) SendRegistrationCode(ctx context.Context, typedPhone string) (time.Duration, string, error) {
+	phone, err := NormalizePhone(typedPhone)
+	if err != nil {
+		return 0, "", err
+	}
+	wait, err := s.codes.Send(ctx, phone, PurposeRegister)
+	return wait, phone, err
+}

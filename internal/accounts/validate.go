@@ -72,13 +72,9 @@ func (f *fieldErrors) certNumber(certField, numberField, certType, s string, tod
 }
 
 func (f *fieldErrors) phone(field, s string) string {
-	if !f.required(field, s, "invalid_phone", "请输入手机号码") {
-		return ""
-	}
-	p, err := rules.NormalizeMobile(s)
-	if err != nil {
-		f.add(field, "invalid_phone", "请输入正确的11位手机号码")
-		return ""
+	p, err := NormalizePhone(s)
+	if e, ok := apperr.As(err); ok {
+		f.add(field, e.Code, e.Message)
 	}
 	return p
 }

@@ -42,6 +42,9 @@ type Error struct {
 	// Fields lists every field problem when several fields are wrong; Code,
 	// Message and Field then repeat the first one.
 	Fields []FieldError
+	// origin is the sentinel this error was copied from (by With,
+	// WithField or WithMessage); nil on a sentinel itself.
+	origin *Error
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
@@ -51,29 +54,62 @@ func New(kind Kind, code, message string) *Error {
 	return &Error{Kind: kind, Code: code, Message: message}
 }
 
+// sentinel is the error e was copied from, or e itself.
+func (e *Error) sentinel() *Error {
+	if e.origin != nil {
+		return e.origin
+	}
+	return e
+}
+
+// copy returns a copy of e that still answers to e's sentinel.
+func (e *Error) copy() *Error {
+	c := *e
+	c.origin = e.sentinel()
+	return &c
+}
+
 // WithField returns a copy of e about field.
 func (e *Error) WithField(field string) *Error {
-	c := *e
+	c := e.copy()
 	c.Field = field
-	return &c
+	return c
+}
+
+// WithMessage returns a copy of e with other words for the same refusal
+// (a more precise message in one place), still matching e's sentinel.
+func (e *Error) WithMessage(message string) *Error {
+	c := e.copy()
+	c.Message = message
+	return c
 }
 
 // With returns a copy of e with an extra member.
 func (e *Error) With(key string, value any) *Error {
-	c := *e
+	c := e.copy()
 	c.Extra = make(map[string]any, len(e.Extra)+1)
 	for k, v := range e.Extra {
 		c.Extra[k] = v
 	}
 	c.Extra[key] = value
-	return &c
+	return c
 }
 
-// Is makes errors.Is match on kind and code, so sentinel values such as
-// accounts.ErrLocked still match after With or WithField.
+// Is makes errors.Is match a copy made by With, WithField or WithMessage to
+// the sentinel it came from, and to nothing else: identity is the sentinel
+// value, not its kind and code. Two sentinels may share a code (staff and
+// applicant lockouts are both account_locked to a program) yet are
+// different refusals to the code that branches on them.
 func (e *Error) Is(target error) bool {
 	t, ok := target.(*Error)
-	return ok && t.Kind == e.Kind && t.Code == e.Code
+	return ok && e.sentinel() == t.sentinel()
+}
+
+// IsKind reports whether err is a refusal of kind k (whatever its sentinel),
+// for callers that branch on the class of refusal, such as "not found".
+func IsKind(err error, k Kind) bool {
+	e, ok := As(err)
+	return ok && e.Kind == k
 }
 
 // Fields builds a 422 from several field problems; nil when there are none.

@@ -6,14 +6,25 @@ import (
 	"testing"
 )
 
-func TestIsMatchesKindAndCodeThroughCopiesAndWrapping(t *testing.T) {
+func TestIsMatchesItsOwnSentinelThroughCopiesAndWrapping(t *testing.T) {
 	sentinel := New(Locked, "account_locked", "账号已锁定")
-	err := fmt.Errorf("login: %w", sentinel.With("locked_until", "x").WithField("password"))
+	err := fmt.Errorf("login: %w", sentinel.With("locked_until", "x").WithField("password").WithMessage("账号已被锁定"))
 	if !errors.Is(err, sentinel) {
 		t.Fatal("a copy with extras should match its sentinel")
 	}
 	if errors.Is(err, New(Locked, "other", "")) || errors.Is(err, New(Gone, "account_locked", "")) {
 		t.Fatal("different kind or code must not match")
+	}
+	// Another sentinel with the same kind and code is another refusal.
+	twin := New(Locked, "account_locked", "账号已被锁定")
+	if errors.Is(err, twin) || errors.Is(sentinel, twin) || errors.Is(twin, sentinel) {
+		t.Fatal("two sentinels with the same code must not match each other")
+	}
+	if !errors.Is(fmt.Errorf("again: %w", twin.With("locked_until", "y")), twin) {
+		t.Fatal("the twin's own copies match the twin")
+	}
+	if !IsKind(err, Locked) || IsKind(err, NotFound) || IsKind(fmt.Errorf("plain"), Locked) {
+		t.Fatal("IsKind answers on the kind")
 	}
 	if sentinel.Extra != nil {
 		t.Fatal("With must not modify the sentinel")

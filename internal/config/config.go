@@ -141,9 +141,6 @@ func Load(get Getenv) (Config, error) {
 	if c.S3TLS, err = parseBool(get, "RD_S3_TLS"); err != nil {
 		return c, err
 	}
-	if c.S3Timeout, err = parseDuration(get, "RD_S3_TIMEOUT", 10*time.Second); err != nil {
-		return c, err
-	}
 	if v := str("RD_SECRET_KEY", ""); v != "" {
 		if len(v) < 32 {
 			return c, &Error{"RD_SECRET_KEY", "(hidden)", "at least 32 bytes"}
@@ -180,6 +177,7 @@ func Load(get Getenv) (Config, error) {
 		{"RD_SMS_BACKOFF_MAX", "10m", time.Second, &c.SMSBackoffMax},
 		{"RD_JOB_RESCUE_AFTER", "2m", 5 * time.Second, &c.JobRescueAfter},
 		{"RD_SHUTDOWN_GRACE", "10s", 0, &c.ShutdownGrace},
+		{"RD_S3_TIMEOUT", "10s", 100 * time.Millisecond, &c.S3Timeout},
 	} {
 		v := str(d.name, d.def)
 		if *d.into, err = ParseDuration(v); err != nil || *d.into < d.min {
@@ -258,20 +256,6 @@ func parseBool(get Getenv, k string) (bool, error) {
 		return false, &Error{k, v, "1/0 or true/false"}
 	}
 	return b, nil
-}
-
-// parseDuration reads a positive Go duration (10s, 1m30s), def when unset.
-func parseDuration(get Getenv, k string, def time.Duration) (time.Duration, error) {
-	v, ok := get(k)
-	v = strings.TrimSpace(v)
-	if !ok || v == "" {
-		return def, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d <= 0 {
-		return 0, &Error{k, v, "a positive duration such as 10s, 500ms or 1m"}
-	}
-	return d, nil
 }
 
 func validBucket(b string) bool {

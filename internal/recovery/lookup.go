@@ -20,7 +20,7 @@ func (s *Service) byNumber(ctx context.Context, number string) (*ent.RecoveryCas
 	number = strings.ToUpper(strings.TrimSpace(number))
 	rc, err := s.db.Ent.RecoveryCase.Query().Where(recoverycase.CaseNumber(number)).WithAccount().Only(ctx)
 	if ent.IsNotFound(err) {
-		return nil, "", apperr.New(apperr.NotFound, "not_found", "未找到该申请编号，请核对后重试").WithField("case_number")
+		return nil, "", ErrCaseNotFound.WithMessage("未找到该申请编号，请核对后重试").WithField("case_number")
 	}
 	if err != nil {
 		return nil, "", err

@@ -113,14 +113,8 @@ func (s *Service) SecondApproval(ctx context.Context, sup Reviewer, number strin
 		if rc.Version != d.Version {
 			return ErrStale
 		}
-		if rc.Status != state.AwaitingSecond {
-			return ErrNotAwaiting
-		}
-		if rc.FirstApprovedBy == nil {
-			return errNoFirstApprover
-		}
-		if *rc.FirstApprovedBy == sup.ID {
-			return ErrSameApprover
+		if err := coSignRefusal(rc, sup); err != nil {
+			return err
 		}
 		if d.Verdict == "decline" {
 			if err := tx.Ent.RecoveryCase.UpdateOne(rc).SetStatus(state.Submitted).ClearFirstApprovedBy().ClearFirstApprovedAt().
@@ -143,6 +137,31 @@ func (s *Service) SecondApproval(ctx context.Context, sup Reviewer, number strin
 		return s.applyDecision(ctx, tx, Reviewer{ID: first.ID, Username: first.Username}, rc,
 			Decision{Outcome: "approve", Note: rc.DecisionNote}, now, pw, rc.RiskFlags)
 	})
+}
+
+// coSignRefusal is why sup may not give the case its second approval, nil
+// when they may: the case awaits one, lies in sup's regions (sup is a
+// Reviewer of the permission case:approve_second), and sup is not its first
+// approver (four eyes).
+func coSignRefusal(rc *ent.RecoveryCase, sup Reviewer) error {
+	switch {
+	case !sup.covers(rc.RegionCode):
+		return ErrCaseNotFound
+	case rc.Status != state.AwaitingSecond:
+		return ErrNotAwaiting
+	case rc.FirstApprovedBy == nil:
+		return errNoFirstApprover
+	case *rc.FirstApprovedBy == sup.ID:
+		return ErrSameApprover
+	}
+	return nil
+}
+
+// MayCoSign reports whether sup, a Reviewer of the permission
+// case:approve_second, may give the case its second approval now: the rule
+// SecondApproval enforces, asked by the case page before it offers the form.
+func MayCoSign(rc *ent.RecoveryCase, sup Reviewer) bool {
+	return coSignRefusal(rc, sup) == nil
 }
 
 // AwaitingSecond lists the flagged approvals waiting for a second approval

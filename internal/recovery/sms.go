@@ -7,12 +7,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"recoverydesk/ent"
 	"recoverydesk/ent/recoverycase"
 	"recoverydesk/ent/smsmessage"
 	"recoverydesk/internal/apperr"
 	"recoverydesk/internal/db"
 	"recoverydesk/internal/recovery/state"
+	"recoverydesk/internal/rules"
 	"recoverydesk/internal/sms"
 )
 
@@ -70,4 +73,65 @@ func (s *Service) ResendSMS(ctx context.Context, sup Reviewer, number string, me
 		}
 		return s.record(ctx, tx, rc, now, sup.actor(), "sms_resent", nil, map[string]any{"message_id": msg.ID, "purpose": msg.Purpose})
 	})
+}
+
+// FailedSMS is a message about a case that failed for good, as a
+// supervisor's list shows it.
+type FailedSMS struct {
+	ID         int
+	CaseNumber string
+	Purpose    string
+	// PurposeLabel names the message as staff know it.
+	PurposeLabel string
+	Phone        string // masked
+	Tries        int
+	LastError    string
+	QueuedAt     time.Time
+}
+
+// failedListLimit bounds the supervisor's list of failed messages.
+const failedListLimit = 200
+
+// FailedSMSList lists the messages about cases in the supervisor's regions
+// that failed for good, newest first, for the resend page.
+func (s *Service) FailedSMSList(ctx context.Context, sup Reviewer) ([]FailedSMS, error) {
+	msgs, err := s.db.Ent.SMSMessage.Query().
+		Where(smsmessage.StatusEQ(smsmessage.StatusFailed), smsmessage.RefHasPrefix("case:")).
+		Order(ent.Desc(smsmessage.FieldCreatedAt)).Limit(failedListLimit).All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]uuid.UUID, 0, len(msgs))
+	for _, m := range msgs {
+		ids = append(ids, mustUUID(strings.TrimPrefix(m.Ref, "case:")))
+	}
+	cases, err := s.db.Ent.RecoveryCase.Query().Where(recoverycase.IDIn(ids...)).All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[uuid.UUID]*ent.RecoveryCase, len(cases))
+	for _, rc := range cases {
+		byID[rc.ID] = rc
+	}
+	var out []FailedSMS
+	for _, m := range msgs {
+		rc := byID[mustUUID(strings.TrimPrefix(m.Ref, "case:"))]
+		if rc == nil || rc.CaseNumber == nil || !sup.covers(rc.RegionCode) {
+			continue
+		}
+		out = append(out, FailedSMS{ID: m.ID, CaseNumber: *rc.CaseNumber, Purpose: m.Purpose, PurposeLabel: SMSPurposeLabel(m.Purpose), Phone: rules.MaskPhone(m.Phone),
+			Tries: m.SendCount, LastError: m.LastError, QueuedAt: sms.QueuedAt(m)})
+	}
+	return out, nil
+}
+
+// SMSPurposeLabel names a message about a case by its purpose.
+func SMSPurposeLabel(purpose string) string {
+	switch purpose {
+	case PurposePassword:
+		return "新密码短信"
+	case PurposeDecision:
+		return "审核结果短信"
+	}
+	return "短信"
 }

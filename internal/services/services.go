@@ -28,10 +28,10 @@ type Options struct {
 	Keys   *secret.Keys
 	Clock  clock.Clock
 	Hasher passhash.Hasher
-	Sender sms.Sender     // nil: the outbox driver
+	Sender sms.Sender // nil: the outbox driver
 	// SMSPolicy is how the courier talks to the gateway; zero: sms.DefaultPolicy.
 	SMSPolicy sms.Policy
-	Store  *storage.Store // the evidence store; nil where no image is read or written
+	Store     *storage.Store // the evidence store; nil where no image is read or written
 	// Holidays and Workdays override the bundled working-day calendar.
 	Holidays, Workdays []time.Time
 	// QASamplePercent is the share of decisions drawn for quality review.

@@ -351,7 +351,7 @@ func (c *Courier) Deliver(ctx context.Context, id int) error {
 	if sendErr == nil {
 		return c.markSent(ctx, msg)
 	}
-	if errors.Is(sendErr, ErrRejected) || !c.clock.Now().Before(queuedAt(msg).Add(c.policy.RetryFor)) {
+	if errors.Is(sendErr, ErrRejected) || !c.clock.Now().Before(QueuedAt(msg).Add(c.policy.RetryFor)) {
 		return c.fail(ctx, msg, sendErr)
 	}
 	err = c.db.Ent.SMSMessage.UpdateOneID(id).Where(smsmessage.StatusEQ(smsmessage.StatusQueued)).
@@ -402,8 +402,9 @@ func (c *Courier) fail(ctx context.Context, msg *ent.SMSMessage, cause error) er
 	return fmt.Errorf("message %d: %w: %w", msg.ID, ErrGiveUp, cause)
 }
 
-// queuedAt starts a message's retry window.
-func queuedAt(m *ent.SMSMessage) time.Time {
+// QueuedAt is when a message's current send was queued: it starts the
+// retry window.
+func QueuedAt(m *ent.SMSMessage) time.Time {
 	if m.QueuedAt != nil {
 		return *m.QueuedAt
 	}

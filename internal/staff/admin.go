@@ -143,11 +143,6 @@ type Member struct {
 	LastLoginAt         *time.Time
 }
 
-// SessionEnder ends, inside tx, every console session of the staff user
-// with the given id, and reports how many it ended. The HTTP layer owns the
-// session format and provides it.
-type SessionEnder func(ctx context.Context, tx *db.Tx, staffID int) (int, error)
-
 // Admin manages staff accounts and role grants for administrators. Every
 // change is audited in its own transaction, and an administrator acts only
 // within the regions where they hold staff:manage and never on their own
@@ -289,14 +284,18 @@ func (a *Admin) audit(ctx context.Context, tx *db.Tx, actor Actor, action, targe
 }
 
 // SetDisabled disables or enables a staff user. A disabled user cannot sign
-// in, and their open console sessions stop at the next request (the console
-// reloads the user on every request).
+// in, and disabling ends their console sessions (SessionUser): enabling the
+// account again does not bring them back.
 func (a *Admin) SetDisabled(ctx context.Context, actor Actor, username string, disabled bool) error {
 	return a.change(ctx, actor, username, func(tx *db.Tx, u *ent.StaffUser) error {
 		if u.Disabled == disabled {
 			return nil
 		}
-		if err := tx.Ent.StaffUser.UpdateOne(u).SetDisabled(disabled).SetUpdatedAt(a.s.clock.Now()).Exec(ctx); err != nil {
+		upd := tx.Ent.StaffUser.UpdateOne(u).SetDisabled(disabled).SetUpdatedAt(a.s.clock.Now())
+		if disabled {
+			upd.AddSessionEpoch(1)
+		}
+		if err := upd.Exec(ctx); err != nil {
 			return err
 		}
 		action := "staff.enabled"
@@ -309,8 +308,9 @@ func (a *Admin) SetDisabled(ctx context.Context, actor Actor, username string, d
 
 // ResetPassword gives a staff user a new generated password, returned to be
 // shown once. The old password stops working at once, a lockout is lifted,
-// and end ends the user's console sessions in the same transaction.
-func (a *Admin) ResetPassword(ctx context.Context, actor Actor, username string, end SessionEnder) (string, error) {
+// and every console session of the user ends (SessionUser) in the same
+// transaction.
+func (a *Admin) ResetPassword(ctx context.Context, actor Actor, username string) (string, error) {
 	target, err := a.find(ctx, a.s.db.Ent, username)
 	if err != nil {
 		return "", err
@@ -322,16 +322,10 @@ func (a *Admin) ResetPassword(ctx context.Context, actor Actor, username string,
 	}
 	err = a.change(ctx, actor, username, func(tx *db.Tx, u *ent.StaffUser) error {
 		if err := tx.Ent.StaffUser.UpdateOne(u).SetPasswordHash(hash).SetFailedLogins(0).ClearLockedUntil().
-			SetUpdatedAt(a.s.clock.Now()).Exec(ctx); err != nil {
+			AddSessionEpoch(1).SetUpdatedAt(a.s.clock.Now()).Exec(ctx); err != nil {
 			return err
 		}
-		ended := 0
-		if end != nil {
-			if ended, err = end(ctx, tx, u.ID); err != nil {
-				return err
-			}
-		}
-		return a.audit(ctx, tx, actor, "staff.password_reset", u.UsernameKey, map[string]any{"sessions_ended": ended})
+		return a.audit(ctx, tx, actor, "staff.password_reset", u.UsernameKey, nil)
 	})
 	if err != nil {
 		return "", err

@@ -136,7 +136,7 @@ func TestAdministratorsActOnlyOnOthersAndWithinTheirRegions(t *testing.T) {
 	if err := f.admin.Revoke(ctx, gd, "gd_admin", "admin", "44"); !errors.Is(err, staff.ErrSelfRoles) {
 		t.Fatalf("self-revoke: %v", err)
 	}
-	if _, err := f.admin.ResetPassword(ctx, gd, "GD_Admin", nil); !errors.Is(err, staff.ErrSelfAccount) {
+	if _, err := f.admin.ResetPassword(ctx, gd, "GD_Admin"); !errors.Is(err, staff.ErrSelfAccount) {
 		t.Fatalf("self-reset: %v", err)
 	}
 	// The city administrator works inside 江门 only.
@@ -181,27 +181,72 @@ func TestResetPasswordReplacesTheOldOneAndLiftsTheLock(t *testing.T) {
 	hash, _ := passhash.Hasher{Params: passhash.Testing}.Hash("Old#Pass2468")
 	f.d.Ent.StaffUser.Update().Where(staffuser.UsernameKey("gd_admin")).SetPasswordHash(hash).ExecX(ctx)
 	target := f.add(t, "jm_reviewer", "reviewer", "4407")
-	f.d.Ent.StaffUser.UpdateOneID(target.ID).SetPasswordHash(hash).SetFailedLogins(4).SetLockedUntil(time.Now().Add(24 * time.Hour)).ExecX(ctx)
-	var ended []int
-	end := func(ctx context.Context, tx *db.Tx, id int) (int, error) { ended = append(ended, id); return 2, nil }
-	password, err := f.admin.ResetPassword(ctx, gd, "jm_reviewer", end)
+	f.d.Ent.StaffUser.UpdateOneID(target.ID).SetPasswordHash(hash).ExecX(ctx)
+	before, err := f.svc.SignIn(ctx, "jm_reviewer", "Old#Pass2468", "") // a session open before the reset
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ended) != 1 || ended[0] != target.ID {
-		t.Fatalf("sessions ended for %v", ended)
+	if _, err := f.svc.SessionUser(ctx, target.ID, before.SessionEpoch); err != nil {
+		t.Fatalf("the session before the reset: %v", err)
+	}
+	f.d.Ent.StaffUser.UpdateOneID(target.ID).SetFailedLogins(4).SetLockedUntil(time.Now().Add(24 * time.Hour)).ExecX(ctx)
+	password, err := f.admin.ResetPassword(ctx, gd, "jm_reviewer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.SessionUser(ctx, target.ID, before.SessionEpoch); !errors.Is(err, staff.ErrSessionEnded) {
+		t.Fatalf("the session before the reset still stands: %v", err)
 	}
 	if _, err := f.svc.SignIn(ctx, "jm_reviewer", "Old#Pass2468", ""); !errors.Is(err, staff.ErrBadCredentials) {
 		t.Fatalf("old password: %v", err)
 	}
-	if _, err := f.svc.SignIn(ctx, "jm_reviewer", password, ""); err != nil {
+	after, err := f.svc.SignIn(ctx, "jm_reviewer", password, "")
+	if err != nil {
 		t.Fatalf("new password: %v", err)
 	}
+	if _, err := f.svc.SessionUser(ctx, target.ID, after.SessionEpoch); err != nil {
+		t.Fatalf("a session signed in with the new password: %v", err)
+	}
 	ev := f.d.Ent.AuditEvent.Query().Where(auditevent.Action("staff.password_reset")).OnlyX(ctx)
-	if ev.Actor != "gd_admin" || ev.ObjectID != "jm_reviewer" || ev.Detail["sessions_ended"] != float64(2) {
+	if ev.Actor != "gd_admin" || ev.ObjectID != "jm_reviewer" {
 		t.Fatalf("audit entry %+v", ev)
 	}
 	if strings.Contains(ev.String(), password) {
 		t.Fatal("the audit entry holds the password")
+	}
+}
+
+func TestDisablingEndsTheSessionsForGoodAndEnablingDoesNotBringThemBack(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	gd := f.add(t, "gd_admin", "admin", "44")
+	target := f.add(t, "jm_reviewer", "reviewer", "4407")
+	hash, _ := passhash.Hasher{Params: passhash.Testing}.Hash("Old#Pass2468")
+	f.d.Ent.StaffUser.UpdateOneID(target.ID).SetPasswordHash(hash).ExecX(ctx)
+	u, err := f.svc.SignIn(ctx, "jm_reviewer", "Old#Pass2468", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.admin.SetDisabled(ctx, gd, "jm_reviewer", true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.SessionUser(ctx, target.ID, u.SessionEpoch); !errors.Is(err, staff.ErrSessionEnded) {
+		t.Fatalf("a disabled user's session: %v", err)
+	}
+	if err := f.admin.SetDisabled(ctx, gd, "jm_reviewer", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.SessionUser(ctx, target.ID, u.SessionEpoch); !errors.Is(err, staff.ErrSessionEnded) {
+		t.Fatalf("the session opened before disabling came back with enabling: %v", err)
+	}
+	again, err := f.svc.SignIn(ctx, "jm_reviewer", "Old#Pass2468", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := f.svc.SessionUser(ctx, target.ID, again.SessionEpoch); err != nil || got.ID != target.ID {
+		t.Fatalf("a new session after enabling: %v", err)
+	}
+	if _, err := f.svc.SessionUser(ctx, target.ID+1000, 0); !errors.Is(err, staff.ErrSessionEnded) {
+		t.Fatalf("a session of nobody: %v", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base32"
+	"errors"
 	"fmt"
 	"image/png"
 	"log/slog"
@@ -237,10 +238,22 @@ func (s *Service) ConfirmEnrolment(ctx context.Context, staffID int, secretB32, 
 	})
 }
 
-// Get returns a staff user by id (the console loads the signed-in user on
-// every request, so a disabled one is out at once).
-func (s *Service) Get(ctx context.Context, id int) (*ent.StaffUser, error) {
-	return s.db.Ent.StaffUser.Get(ctx, id)
+// ErrSessionEnded is a console session that no longer stands: its user is
+// gone or disabled, or a password reset or disabling ended their sessions
+// since it signed in.
+var ErrSessionEnded = errors.New("staff: console session ended")
+
+// SessionUser returns the staff user of a console session that signed in
+// as staffID under epoch (the user's SessionEpoch then), while the session
+// stands; otherwise ErrSessionEnded. The console asks on every request, so
+// a reset or a disabling ends the user's sessions at their next request, on
+// every instance: the epoch is in the database, not in the session store.
+func (s *Service) SessionUser(ctx context.Context, staffID, epoch int) (*ent.StaffUser, error) {
+	u, err := s.db.Ent.StaffUser.Get(ctx, staffID)
+	if ent.IsNotFound(err) || (err == nil && (u.Disabled || u.SessionEpoch != epoch)) {
+		return nil, ErrSessionEnded
+	}
+	return u, err
 }
 
 // totpOptions are the one set of TOTP parameters: enrolment and sign-in must

@@ -113,8 +113,7 @@ func CheckQuota(ctx context.Context, tx *db.Tx, phone string, now time.Time) err
 	}
 	if n >= DailyLimit {
 		secs := int(dayStart.AddDate(0, 0, 1).Sub(now) / time.Second)
-		e := apperr.New(apperr.RateLimited, "rate_limited", "该手机号今日接收短信次数已达上限，请明天再试")
-		return e.With("retry_after", secs)
+		return ErrRateLimited.WithMessage("该手机号今日接收短信次数已达上限，请明天再试").With("retry_after", secs)
 	}
 	return nil
 }
@@ -141,7 +140,7 @@ func (c *Codes) Verify(ctx context.Context, phone, purpose, code string) error {
 			outcome = ErrCodeExpired
 			return nil
 		case rec.Attempts >= MaxAttempts:
-			outcome = apperr.New(apperr.Gone, "code_expired", "验证码错误次数过多，已失效，请重新获取")
+			outcome = ErrCodeExpired.WithMessage("验证码错误次数过多，已失效，请重新获取")
 			return nil
 		}
 		if !hmac.Equal(rec.CodeHash, c.hash(phone, purpose, code)) {
@@ -153,7 +152,7 @@ func (c *Codes) Verify(ctx context.Context, phone, purpose, code string) error {
 			if left == 0 {
 				msg = "验证码错误次数过多，已失效，请重新获取"
 			}
-			outcome = apperr.New(apperr.Invalid, "wrong_code", msg).With("attempts_left", left)
+			outcome = ErrWrongCode.WithMessage(msg).With("attempts_left", left)
 			return nil
 		}
 		return tx.Ent.SMSCode.UpdateOne(rec).SetConsumedAt(now).Exec(ctx)
