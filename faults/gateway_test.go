@@ -32,6 +32,7 @@ type smsRequest struct {
 	Delivered            bool // this request put the text on the phone (the first accepted one of its key)
 	Answered             bool // the gateway wrote its answer while the caller was still connected
 	Status               int
+	Done                 bool // the gateway is through with the request (answered, or the caller left)
 }
 
 // gateway is a deduplicating SMS gateway on loopback: a message is delivered
@@ -102,6 +103,11 @@ func (g *gateway) serve(w http.ResponseWriter, r *http.Request) {
 	hangFor, changed := g.hangFor, g.changed
 	g.requests = append(g.requests, req)
 	g.mu.Unlock()
+	defer func() {
+		g.mu.Lock()
+		req.Done = true
+		g.mu.Unlock()
+	}()
 
 	switch req.Mode {
 	case modeDown:
@@ -199,11 +205,11 @@ func (g *gateway) passwordsDelivered(phone string) []smsRequest {
 	return out
 }
 
-// inFlight counts password requests being held right now.
+// inFlight counts password requests the gateway is holding right now.
 func (g *gateway) inFlight() int {
 	n := 0
 	for _, r := range g.snapshot() {
-		if isPassword(r.Text) && (r.Mode == modeHold || r.Mode == modeHang) && r.Status == 0 {
+		if isPassword(r.Text) && !r.Done {
 			n++
 		}
 	}

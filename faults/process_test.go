@@ -23,9 +23,9 @@ func TestKillWhilePasswordsInFlight(t *testing.T) {
 	sc := newScenario(t, map[string]string{"RD_SMS_TIMEOUT": "10s", "RD_JOB_RESCUE_AFTER": rescueAfter.String()})
 	sc.gw.setMode(modeHold)
 	cases := sc.approvedCases(n)
-	// Wait until the held requests stop coming (the workers took what they could).
+	// Wait until all n are held, or no more come (the workers took what they could).
 	last, stable := -1, time.Now()
-	for time.Since(stable) < 2*time.Second {
+	for time.Since(stable) < 2*time.Second && last < n {
 		if c := sc.gw.inFlight(); c != last {
 			last, stable = c, time.Now()
 		}
