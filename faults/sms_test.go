@@ -202,6 +202,12 @@ func TestGatewayRefusesThenSupervisorResends(t *testing.T) {
 	if shownID == "" {
 		t.Fatalf("the case page does not show the failed message %d (gateway id %s); data-sms-failed elements: %q", msg.ID, key, marks)
 	}
+	// ...and in the supervisor's list of failed messages.
+	_, list := sup.get("/console/sms/failed")
+	if !strings.Contains(list, `data-message-id="`+shownID+`"`) {
+		t.Errorf("the supervisor's list of failed messages (/console/sms/failed) does not show message %s", shownID)
+	}
+	sup.get("/console/cases/" + r.number) // the form's CSRF token
 	sc.gw.setMode(modeOK)
 	status, body := sup.postForm("/console/cases/"+r.number+"/sms/resend", url.Values{"message_id": {shownID}})
 	if status != http.StatusSeeOther && status != http.StatusOK {
@@ -221,6 +227,9 @@ func TestGatewayRefusesThenSupervisorResends(t *testing.T) {
 	}
 	if msgs := sc.db.passwordMessages(t, r.number); len(msgs) != 1 || msgs[0].Status != "sent" {
 		t.Errorf("after the resend the case's password messages are %+v, want the one message, sent", msgs)
+	}
+	if _, page := sup.get("/console/cases/" + r.number); strings.Contains(page, "data-sms-failed") {
+		t.Errorf("the case page still shows a failed message after the resend was delivered")
 	}
 	// The password works when it takes effect.
 	m := newPassword.FindStringSubmatch(delivered[0].Text)
