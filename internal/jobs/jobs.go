@@ -122,10 +122,26 @@ func Start(ctx context.Context, d *db.DB, logger *slog.Logger, deps Deps, opts O
 	if err != nil {
 		return nil, fmt.Errorf("river client: %w", err)
 	}
+	if err := liftOldSMSJobs(ctx, d); err != nil {
+		return nil, err
+	}
 	if err := client.Start(context.WithoutCancel(ctx)); err != nil {
 		return nil, fmt.Errorf("start river: %w", err)
 	}
 	return &Runner{client: client}, nil
+}
+
+// liftOldSMSJobs gives delivery jobs queued by an earlier release, which
+// gave up after 5 tries and then left their message queued for good, the
+// bound of today's (the retry window decides instead).
+func liftOldSMSJobs(ctx context.Context, d *db.DB) error {
+	_, err := d.SQL.ExecContext(ctx, fmt.Sprintf(`UPDATE river_job SET max_attempts = %d
+		WHERE kind = 'sms_deliver' AND max_attempts < %d AND state IN ('available', 'retryable', 'scheduled', 'running')`,
+		sms.MaxAttempts, sms.MaxAttempts))
+	if err != nil {
+		return fmt.Errorf("lift old sms jobs: %w", err)
+	}
+	return nil
 }
 
 // Stop stops fetching and lets running jobs finish; when ctx ends first,
