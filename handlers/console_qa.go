@@ -9,6 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"recoverydesk/internal/recovery"
+	"recoverydesk/internal/vocab"
 	"recoverydesk/policies"
 )
 
@@ -80,7 +81,7 @@ func (s *Server) qaVerdict(c *fiber.Ctx) error {
 	if err != nil {
 		return recovery.ErrQANotFound
 	}
-	v := recovery.QAVerdict{Verdict: f.Verdict, Comment: f.Comment, CancelPassword: f.CancelPassword == "1"}
+	v := recovery.QAVerdict{Verdict: vocab.Verdict(f.Verdict), Comment: f.Comment, CancelPassword: f.CancelPassword == "1"}
 	action, err := s.deps.Recovery.Verdict(c.UserContext(), s.reviewer(c, permQAReview), id, v)
 	if err != nil {
 		fields, msg, ok := formErrors(err)
@@ -108,7 +109,7 @@ func (s *Server) secondApproval(c *fiber.Ctx) error {
 		return fiber.ErrBadRequest
 	}
 	number := strings.ToUpper(strings.Clone(c.Params("number")))
-	d := recovery.SecondDecision{Verdict: f.Verdict, Note: f.Note, Version: f.Version}
+	d := recovery.SecondDecision{Verdict: vocab.SecondVerdict(f.Verdict), Note: f.Note, Version: f.Version}
 	if err := s.deps.Recovery.SecondApproval(c.UserContext(), s.reviewer(c, permCaseApproveSecond), number, d); err != nil {
 		fields, msg, ok := formErrors(err)
 		if !ok || errors.Is(err, recovery.ErrCaseNotFound) {

@@ -19,6 +19,7 @@ import (
 	"recoverydesk/internal/recovery"
 	"recoverydesk/internal/recovery/state"
 	"recoverydesk/internal/rules"
+	"recoverydesk/internal/vocab"
 	"recoverydesk/views"
 )
 
@@ -197,7 +198,7 @@ func sampleCase() caseView {
 		Reasons: recovery.DefaultReasons(), ReasonTexts: reasonTexts(recovery.DefaultReasons()), CanDecide: true, SMSFailing: true,
 		EvidenceBase: "/console/cases/" + sampleNumber + "/evidence/"}
 	for _, k := range recovery.RequiredEvidence("unit") {
-		v.Required = append(v.Required, evidenceKind{k, recovery.EvidenceLabel(k)})
+		v.Required = append(v.Required, evidenceKind{k, vocab.EvidenceKind(k).Label()})
 	}
 	// Payloads as they come back from the database: JSON numbers and arrays.
 	v.Events = []eventView{

@@ -15,6 +15,7 @@ import (
 	"recoverydesk/internal/audit"
 	"recoverydesk/internal/db"
 	"recoverydesk/internal/rules"
+	"recoverydesk/internal/vocab"
 	"recoverydesk/policies"
 )
 
@@ -86,8 +87,8 @@ func checkGrant(role, region string) error {
 
 // Creator is who creates a staff user, as the audit log names them.
 type Creator struct {
-	Kind  string // audit.ActorStaff or audit.ActorSystem
-	Actor string // a username key, or "cli"
+	Kind  vocab.ActorKind // audit.ActorStaff or audit.ActorSystem
+	Actor string          // a username key, or "cli"
 }
 
 // Create stores a new staff user with its one role grant and its audit
@@ -283,7 +284,7 @@ func (a *Admin) change(ctx context.Context, actor Actor, username string, fn fun
 	})
 }
 
-func (a *Admin) audit(ctx context.Context, tx *db.Tx, actor Actor, action, target string, detail map[string]any) error {
+func (a *Admin) audit(ctx context.Context, tx *db.Tx, actor Actor, action vocab.Action, target string, detail map[string]any) error {
 	return audit.Record(ctx, tx, audit.Event{At: a.s.clock.Now(), ActorKind: audit.ActorStaff, Actor: actor.Key,
 		Action: action, ObjectType: "staff", ObjectID: target, Detail: detail})
 }
@@ -299,9 +300,9 @@ func (a *Admin) SetDisabled(ctx context.Context, actor Actor, username string, d
 		if err := tx.Ent.StaffUser.UpdateOne(u).SetDisabled(disabled).SetUpdatedAt(a.s.clock.Now()).Exec(ctx); err != nil {
 			return err
 		}
-		action := "staff.enabled"
+		action := vocab.ActionStaffEnabled
 		if disabled {
-			action = "staff.disabled"
+			action = vocab.ActionStaffDisabled
 		}
 		return a.audit(ctx, tx, actor, action, u.UsernameKey, nil)
 	})
@@ -390,11 +391,11 @@ func (a *Admin) changeGrant(ctx context.Context, actor Actor, username, role, re
 		if err != nil {
 			return err
 		}
-		subject, action := policies.Subject(u.UsernameKey), "staff.role_granted"
+		subject, action := policies.Subject(u.UsernameKey), vocab.ActionStaffRoleGranted
 		if grant {
 			err = enf.Grant(ctx, subject, role, region)
 		} else {
-			action = "staff.role_revoked"
+			action = vocab.ActionStaffRoleRevoked
 			err = enf.Revoke(ctx, subject, role, region)
 		}
 		switch {
