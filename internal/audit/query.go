@@ -364,9 +364,11 @@ func toRow(e *ent.AuditEvent, reasons reasonTexts) Row {
 		Actor: MaskText(e.Actor), Action: e.Action, ActionLabel: action.Label(), ObjectType: e.ObjectType,
 		ObjectLabel: vocab.ObjectType(e.ObjectType).Label(), ObjectID: MaskText(e.ObjectID),
 		Details: items, Detail: detailText(items), IP: e.IP, RequestID: e.RequestID}
-	if r.Actor == r.ActorKind {
-		// Applicant and system entries name no one: the kind says it all.
-		r.Actor = ""
+	switch {
+	case r.Actor == r.ActorKind && r.ActorKind == string(vocab.ActorApplicant):
+		r.Actor = "" // an applicant has no name here: the kind says it all
+	case r.ActorKind == string(vocab.ActorSystem):
+		r.Actor = vocab.SystemActor(e.Actor).Label()
 	}
 	if e.Seq != nil {
 		r.Seq = *e.Seq

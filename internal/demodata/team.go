@@ -123,7 +123,7 @@ func CreateStaff(ctx context.Context, d *db.DB, username, name, role, region, pa
 			return err
 		}
 		out = Staff{ID: u.ID, Username: username, Region: region}
-		return audit.Record(ctx, tx, audit.Event{ActorKind: audit.ActorSystem, Actor: "seed", Action: vocab.ActionStaffCreated,
+		return audit.Record(ctx, tx, audit.Event{ActorKind: audit.ActorSystem, Actor: string(vocab.SystemSeed), Action: vocab.ActionStaffCreated,
 			ObjectType: "staff", ObjectID: key, Detail: map[string]any{"role": role, "region": region}})
 	})
 	return out, err

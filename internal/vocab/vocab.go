@@ -264,6 +264,22 @@ var actorKindLabels = map[ActorKind]string{
 // Label is the actor kind's Chinese name.
 func (k ActorKind) Label() string { return label(actorKindLabels, k) }
 
+// SystemActor names the part of the product that acted for an entry whose
+// actor kind is system.
+type SystemActor string
+
+// The system actors.
+const (
+	SystemJobs SystemActor = "system" // the background jobs and the workflow's timers
+	SystemSeed SystemActor = "seed"   // recoverydesk seed --demo
+	SystemCLI  SystemActor = "cli"    // recoverydesk staff add
+)
+
+var systemActorLabels = map[SystemActor]string{SystemJobs: "后台任务", SystemSeed: "演示数据生成", SystemCLI: "命令行"}
+
+// Label is the system actor's Chinese name.
+func (a SystemActor) Label() string { return label(systemActorLabels, a) }
+
 // ObjectType is what an audit entry is about.
 type ObjectType string
 
@@ -378,4 +394,5 @@ var vocabularies = map[string]func(string) string{
 	"close_reason":   func(s string) string { return CloseReason(s).Label() },
 	"sla":            func(s string) string { return SLA(s).Label() },
 	"detail":         func(s string) string { return DetailKey(s).Label() },
+	"system_actor":   func(s string) string { return SystemActor(s).Label() },
 }
