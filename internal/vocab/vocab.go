@@ -54,8 +54,8 @@ const (
 	KindUnit   CaseKind = "unit"
 )
 
-// CaseKinds lists the account kinds.
-var CaseKinds = []CaseKind{KindPerson, KindUnit}
+// CaseKinds lists the account kinds, in the order the queue filter offers them.
+var CaseKinds = []CaseKind{KindUnit, KindPerson}
 
 var caseKindLabels = map[CaseKind]string{KindPerson: "个人", KindUnit: "单位"}
 
@@ -371,6 +371,50 @@ func Label(vocabulary string, v any) (string, error) {
 		return "", fmt.Errorf("label: no vocabulary %q", vocabulary)
 	}
 	return fn(s), nil
+}
+
+// Codes lists the codes of a vocabulary in its order, for a template that
+// offers them ({{range codes "sla"}}) or a script's table (Table).
+func Codes(vocabulary string) ([]string, error) {
+	switch vocabulary {
+	case "status":
+		return codesOf(state.All), nil
+	case "kind":
+		return codesOf(CaseKinds), nil
+	case "outcome":
+		return codesOf(Outcomes), nil
+	case "evidence":
+		return codesOf(EvidenceKinds), nil
+	case "sla":
+		return codesOf(SLAs), nil
+	case "role":
+		return codesOf(Roles), nil
+	case "flag":
+		return codesOf(Flags), nil
+	}
+	return nil, fmt.Errorf("codes: no list of %q", vocabulary)
+}
+
+func codesOf[T word](list []T) []string {
+	out := make([]string, len(list))
+	for i, v := range list {
+		out[i] = string(v)
+	}
+	return out
+}
+
+// Table is a whole vocabulary, code → label, for a script that labels codes
+// it receives (rendered into a data- attribute).
+func Table(vocabulary string) (map[string]string, error) {
+	codes, err := Codes(vocabulary)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(codes))
+	for _, k := range codes {
+		out[k] = vocabularies[vocabulary](k)
+	}
+	return out, nil
 }
 
 // vocabularies are the tables the label function reads, by name.
