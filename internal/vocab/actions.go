@@ -212,6 +212,7 @@ var detailLabelsByAction = map[Action]map[DetailKey]string{
 	EventCreated.Action():   {DetailKind: "申请类型"},
 	ActionAccountRegistered: {DetailKind: "账号类型"},
 	ActionReasonMoved:       {DetailFrom: "原位置", DetailTo: "新位置"},
+	ActionAuditExported:     {DetailAction: "操作", DetailStaff: "工作人员", DetailCase: "案件"},
 	ActionStaffLocked:       {DetailUntil: "锁定至"},
 }
 
