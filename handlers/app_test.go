@@ -14,6 +14,7 @@ import (
 	"recoverydesk/internal/db"
 	"recoverydesk/internal/sms"
 	"recoverydesk/internal/testenv"
+	"recoverydesk/internal/verify"
 )
 
 func TestHomePageShowsTheLiveNavigation(t *testing.T) {
@@ -193,7 +194,7 @@ func TestDevSMSShowsDeliveredMessagesNewestFirst(t *testing.T) {
 	for _, code := range []string{"111111", "222222"} {
 		s.newSMS(t, "13800138000", func() {
 			if err := s.db.InTx(ctx, func(tx *db.Tx) error {
-				_, err := s.courier.Queue(ctx, tx, "13800138000", "test", sms.CodeText(code))
+				_, err := s.courier.Queue(ctx, tx, "13800138000", "test", sms.CodeText(code, verify.CodeTTL))
 				return err
 			}); err != nil {
 				t.Fatal(err)

@@ -18,6 +18,7 @@ func copyNumbers() Numbers {
 		"claim_minutes":        int(recovery.ClaimTTL / time.Minute),
 		"draft_ttl_hours":      int(recovery.DraftTTL / time.Hour),
 		"similarity_low":       recovery.LowSimilarity,
+		"due_workdays":         rules.DueWorkdays,
 		"password_delay_hours": int(accounts.PendingDelay / time.Hour),
 		"lock_failures":        rules.DefaultLockout.MaxFailures,
 		"lock_hours":           int(rules.DefaultLockout.Duration / time.Hour),

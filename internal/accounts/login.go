@@ -164,7 +164,7 @@ func (s *Service) applyAttempt(ctx context.Context, tx *db.Tx, a *ent.Account, c
 func notEffectiveError(at *time.Time) error {
 	if at == nil {
 		e := ErrPasswordNotEffective.With("effective_at", nil)
-		e.Message = "新密码短信正在发送，收到短信4小时后新密码才生效，在此之前请使用原密码登录"
+		e.Message = fmt.Sprintf("新密码短信正在发送，收到短信%d小时后新密码才生效，在此之前请使用原密码登录", int(PendingDelay/time.Hour))
 		return e
 	}
 	e := ErrPasswordNotEffective.With("effective_at", at.Format(time.RFC3339))

@@ -291,7 +291,7 @@ func (s *Service) applyDecision(ctx context.Context, tx *db.Tx, rv Reviewer, rc 
 		if err := accounts.SetPendingPassword(ctx, tx, acc.ID, pw.hash, nil); err != nil {
 			return err
 		}
-		if _, err := s.courier.QueueRef(ctx, tx, acc.Phone, PurposePassword, ref, sms.PasswordText(acc.Username, pw.password)); err != nil {
+		if _, err := s.courier.QueueRef(ctx, tx, acc.Phone, PurposePassword, ref, sms.PasswordText(acc.Username, pw.password, accounts.PendingDelay)); err != nil {
 			return err
 		}
 		upd.SetReasons([]string{}).SetReturnKinds([]string{})
