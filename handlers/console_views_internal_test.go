@@ -321,6 +321,7 @@ func TestConsoleCaseTemplateStates(t *testing.T) {
 	v = sampleCase()
 	v.W.Case.Status, v.W.Case.Reasons, v.W.Case.DecisionNote = state.Rejected, []string{"handheld_mismatch", "info_mismatch"}, "证件照与本人不符"
 	v.W.Case.DecidedAt, v.W.Case.ClaimedBy = ptr(cstTime(2025, 10, 9, 10, 6)), nil
+	v.W.Case.Outcome = ptr(recoverycase.OutcomeReject)
 	v.W.SLA, v.W.ClaimedBy, v.W.ClaimedByMe, v.CanDecide, v.StatusLabel = "", "", false, false, "未通过"
 	out = renderConsole(t, "console/case", Page{Nav: "cases", Data: v})
 	wantAll(t, "decided", out, `<span class="badge status-rejected">未通过</span>`, "审核结果</dt><dd>不通过",
