@@ -42,9 +42,11 @@ func TestHomePageShowsTheLiveNavigation(t *testing.T) {
 
 func TestStaticAssetsAreServed(t *testing.T) {
 	s := newTestServer(t)
-	resp, body := s.get(t, "/static/css/app.css")
-	if resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Content-Type"), "text/css") || len(body) < 100 {
-		t.Fatalf("css: %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+	for _, css := range []string{"base", "public", "wizard", "console", "dashboard"} {
+		resp, body := s.get(t, "/static/css/"+css+".css")
+		if resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Content-Type"), "text/css") || len(body) < 100 {
+			t.Fatalf("%s.css: %d %q", css, resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
 	}
 }
 
