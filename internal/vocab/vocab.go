@@ -21,28 +21,58 @@ import (
 // word is what every vocabulary type is: a string code.
 type word interface{ ~string }
 
-// label is the label of v in table, or v itself when it has none: a code the
+// entry is one code with its label.
+type entry[T word] struct {
+	code  T
+	label string
+}
+
+// table is a vocabulary: its codes in order, each with its label, so that a
+// code is written once beside its label (a test checks that every constant
+// of this package is in its table).
+type table[T word] []entry[T]
+
+// find returns the label of v and whether v has one.
+func (t table[T]) find(v T) (string, bool) {
+	for _, e := range t {
+		if e.code == v {
+			return e.label, true
+		}
+	}
+	return "", false
+}
+
+// label is the label of v, or v itself when it has none: a code the
 // product does not know (an old row, a newer release) still shows.
-func label[T word](table map[T]string, v T) string {
-	if l, ok := table[v]; ok {
+func (t table[T]) label(v T) string {
+	if l, ok := t.find(v); ok {
 		return l
 	}
 	return string(v)
 }
 
+// codes lists the table's codes in order.
+func (t table[T]) codes() []T {
+	out := make([]T, len(t))
+	for i, e := range t {
+		out[i] = e.code
+	}
+	return out
+}
+
 // StatusLabel is the Chinese name of a case status as applicants and staff
 // see it.
-func StatusLabel(s state.Status) string { return label(statusLabels, s) }
+func StatusLabel(s state.Status) string { return statusLabels.label(s) }
 
-var statusLabels = map[state.Status]string{
-	state.Draft:          "草稿",
-	state.Submitted:      "待审核",
-	state.InReview:       "审核中",
-	state.AwaitingSecond: "待主管复核",
-	state.Returned:       "已退回补正",
-	state.Approved:       "已通过",
-	state.Rejected:       "未通过",
-	state.Expired:        "已过期",
+var statusLabels = table[state.Status]{
+	{state.Draft, "草稿"},
+	{state.Submitted, "待审核"},
+	{state.InReview, "审核中"},
+	{state.AwaitingSecond, "待主管复核"},
+	{state.Returned, "已退回补正"},
+	{state.Approved, "已通过"},
+	{state.Rejected, "未通过"},
+	{state.Expired, "已过期"},
 }
 
 // CaseKind is whose account a case or an account is: a person's or a unit's.
@@ -55,12 +85,12 @@ const (
 )
 
 // CaseKinds lists the account kinds, in the order the queue filter offers them.
-var CaseKinds = []CaseKind{KindUnit, KindPerson}
+var CaseKinds = caseKindLabels.codes()
 
-var caseKindLabels = map[CaseKind]string{KindPerson: "个人", KindUnit: "单位"}
+var caseKindLabels = table[CaseKind]{{KindUnit, "单位"}, {KindPerson, "个人"}}
 
 // Label is the kind's Chinese name: 个人 or 单位.
-func (k CaseKind) Label() string { return label(caseKindLabels, k) }
+func (k CaseKind) Label() string { return caseKindLabels.label(k) }
 
 // Outcome is a reviewer's decision on a case.
 type Outcome string
@@ -73,12 +103,12 @@ const (
 )
 
 // Outcomes lists the outcomes in the order the decision form offers them.
-var Outcomes = []Outcome{OutcomeApprove, OutcomeReject, OutcomeReturn}
+var Outcomes = outcomeLabels.codes()
 
-var outcomeLabels = map[Outcome]string{OutcomeApprove: "通过", OutcomeReject: "不通过", OutcomeReturn: "退回补正"}
+var outcomeLabels = table[Outcome]{{OutcomeApprove, "通过"}, {OutcomeReject, "不通过"}, {OutcomeReturn, "退回补正"}}
 
 // Label is the outcome's Chinese name.
-func (o Outcome) Label() string { return label(outcomeLabels, o) }
+func (o Outcome) Label() string { return outcomeLabels.label(o) }
 
 // SecondVerdict is a supervisor's answer to a flagged approval (四眼复核).
 type SecondVerdict string
@@ -90,12 +120,12 @@ const (
 )
 
 // SecondVerdicts lists the second-approval verdicts.
-var SecondVerdicts = []SecondVerdict{SecondApprove, SecondDecline}
+var SecondVerdicts = secondVerdictLabels.codes()
 
-var secondVerdictLabels = map[SecondVerdict]string{SecondApprove: "复核通过，发放新密码", SecondDecline: "退回重审"}
+var secondVerdictLabels = table[SecondVerdict]{{SecondApprove, "复核通过，发放新密码"}, {SecondDecline, "退回重审"}}
 
 // Label is the verdict's Chinese name.
-func (v SecondVerdict) Label() string { return label(secondVerdictLabels, v) }
+func (v SecondVerdict) Label() string { return secondVerdictLabels.label(v) }
 
 // Verdict is a supervisor's quality review (质检) of a decision.
 type Verdict string
@@ -107,12 +137,12 @@ const (
 )
 
 // Verdicts lists the QA verdicts.
-var Verdicts = []Verdict{VerdictAgree, VerdictDisagree}
+var Verdicts = verdictLabels.codes()
 
-var verdictLabels = map[Verdict]string{VerdictAgree: "同意", VerdictDisagree: "不同意"}
+var verdictLabels = table[Verdict]{{VerdictAgree, "同意"}, {VerdictDisagree, "不同意"}}
 
 // Label is the verdict's Chinese name.
-func (v Verdict) Label() string { return label(verdictLabels, v) }
+func (v Verdict) Label() string { return verdictLabels.label(v) }
 
 // QAAction is what a disagreeing QA review did to the case.
 type QAAction string
@@ -125,12 +155,12 @@ const (
 )
 
 // QAActions lists the QA actions.
-var QAActions = []QAAction{QANone, QACancelPassword, QAReopen}
+var QAActions = qaActionLabels.codes()
 
-var qaActionLabels = map[QAAction]string{QANone: "无", QACancelPassword: "撤销新密码并重新审核", QAReopen: "重新审核"}
+var qaActionLabels = table[QAAction]{{QANone, "无"}, {QACancelPassword, "撤销新密码并重新审核"}, {QAReopen, "重新审核"}}
 
 // Label is the action's Chinese name.
-func (a QAAction) Label() string { return label(qaActionLabels, a) }
+func (a QAAction) Label() string { return qaActionLabels.label(a) }
 
 // QAWhy is why a decision is in the QA list.
 type QAWhy string
@@ -142,12 +172,12 @@ const (
 )
 
 // QAWhys lists the reasons a decision is up for QA.
-var QAWhys = []QAWhy{QASampled, QAFlagged}
+var QAWhys = qaWhyLabels.codes()
 
-var qaWhyLabels = map[QAWhy]string{QASampled: "随机抽样", QAFlagged: "风险提示"}
+var qaWhyLabels = table[QAWhy]{{QASampled, "随机抽样"}, {QAFlagged, "风险提示"}}
 
 // Label is the reason's Chinese name.
-func (w QAWhy) Label() string { return label(qaWhyLabels, w) }
+func (w QAWhy) Label() string { return qaWhyLabels.label(w) }
 
 // Flag is a risk flag: any of them holds a reviewer's approval for a
 // supervisor's second approval (四眼复核). The thresholds the labels name
@@ -163,17 +193,17 @@ const (
 )
 
 // Flags lists the risk flags.
-var Flags = []Flag{FlagDuplicateEvidence, FlagLowSimilarity, FlagRecentlyLocked, FlagRecentlyRejected}
+var Flags = flagLabels.codes()
 
-var flagLabels = map[Flag]string{
-	FlagDuplicateEvidence: "证件材料与其他账号的申请相同或相似",
-	FlagLowSimilarity:     "填写的用户名或单位名称/姓名与注册信息相似度低于50%",
-	FlagRecentlyLocked:    "该账号近7天内曾因密码连续错误被锁定",
-	FlagRecentlyRejected:  "该账号近30天内有未通过的密码找回申请",
+var flagLabels = table[Flag]{
+	{FlagDuplicateEvidence, "证件材料与其他账号的申请相同或相似"},
+	{FlagLowSimilarity, "填写的用户名或单位名称/姓名与注册信息相似度低于50%"},
+	{FlagRecentlyLocked, "该账号近7天内曾因密码连续错误被锁定"},
+	{FlagRecentlyRejected, "该账号近30天内有未通过的密码找回申请"},
 }
 
 // Label explains the flag in Chinese.
-func (f Flag) Label() string { return label(flagLabels, f) }
+func (f Flag) Label() string { return flagLabels.label(f) }
 
 // Role is a staff role (CONTRACT §1: staff add --role).
 type Role string
@@ -186,12 +216,12 @@ const (
 )
 
 // Roles lists the staff roles.
-var Roles = []Role{RoleReviewer, RoleSupervisor, RoleAdmin}
+var Roles = roleLabels.codes()
 
-var roleLabels = map[Role]string{RoleReviewer: "审核员", RoleSupervisor: "审核主管", RoleAdmin: "系统管理员"}
+var roleLabels = table[Role]{{RoleReviewer, "审核员"}, {RoleSupervisor, "审核主管"}, {RoleAdmin, "系统管理员"}}
 
 // Label is the role's Chinese name.
-func (r Role) Label() string { return label(roleLabels, r) }
+func (r Role) Label() string { return roleLabels.label(r) }
 
 // CertType is the type of a certificate number (CONTRACT §3).
 type CertType string
@@ -204,20 +234,23 @@ const (
 )
 
 // CertTypes lists the certificate types.
-var CertTypes = []CertType{CertUSCC, CertOrgCode, CertIDCard}
+var CertTypes = certTypeLabels.codes()
 
-var certTypeLabels = map[CertType]string{CertUSCC: "统一社会信用代码", CertOrgCode: "组织机构代码", CertIDCard: "居民身份证"}
+var certTypeLabels = table[CertType]{{CertUSCC, "统一社会信用代码"}, {CertOrgCode, "组织机构代码"}, {CertIDCard, "居民身份证"}}
 
 // Valid reports whether t is one of the known certificate types, so a handler
 // can refuse an unknown `cert_type` before looking at the number.
 func (t CertType) Valid() bool {
-	_, ok := certTypeLabels[t]
+	_, ok := certTypeLabels.find(t)
 	return ok
 }
 
 // Label is the Chinese name of the certificate type as forms show it
 // ("统一社会信用代码"); empty for an unknown type.
-func (t CertType) Label() string { return certTypeLabels[t] }
+func (t CertType) Label() string {
+	l, _ := certTypeLabels.find(t)
+	return l
+}
 
 // EvidenceKind is a kind of evidence image (CONTRACT §4).
 type EvidenceKind string
@@ -231,17 +264,17 @@ const (
 )
 
 // EvidenceKinds lists the evidence kinds in the order a unit uploads them.
-var EvidenceKinds = []EvidenceKind{EvidenceIDFront, EvidenceIDHandheld, EvidenceUnitLicense, EvidenceAuthorization}
+var EvidenceKinds = evidenceLabels.codes()
 
-var evidenceLabels = map[EvidenceKind]string{
-	EvidenceIDFront:       "个人身份证正面照",
-	EvidenceIDHandheld:    "手持个人身份证正面照",
-	EvidenceUnitLicense:   "加盖单位公章的单位证件照",
-	EvidenceAuthorization: "单位授权函",
+var evidenceLabels = table[EvidenceKind]{
+	{EvidenceIDFront, "个人身份证正面照"},
+	{EvidenceIDHandheld, "手持个人身份证正面照"},
+	{EvidenceUnitLicense, "加盖单位公章的单位证件照"},
+	{EvidenceAuthorization, "单位授权函"},
 }
 
 // Label is the Chinese name of the evidence kind, as on the live page.
-func (k EvidenceKind) Label() string { return label(evidenceLabels, k) }
+func (k EvidenceKind) Label() string { return evidenceLabels.label(k) }
 
 // ActorKind is who did something, as the audit log records it.
 type ActorKind string
@@ -255,14 +288,14 @@ const (
 )
 
 // ActorKinds lists the actor kinds.
-var ActorKinds = []ActorKind{ActorStaff, ActorAccount, ActorApplicant, ActorSystem}
+var ActorKinds = actorKindLabels.codes()
 
-var actorKindLabels = map[ActorKind]string{
-	ActorStaff: "工作人员", ActorAccount: "账号用户", ActorApplicant: "申请人", ActorSystem: "系统",
+var actorKindLabels = table[ActorKind]{
+	{ActorStaff, "工作人员"}, {ActorAccount, "账号用户"}, {ActorApplicant, "申请人"}, {ActorSystem, "系统"},
 }
 
 // Label is the actor kind's Chinese name.
-func (k ActorKind) Label() string { return label(actorKindLabels, k) }
+func (k ActorKind) Label() string { return actorKindLabels.label(k) }
 
 // SystemActor names the part of the product that acted for an entry whose
 // actor kind is system.
@@ -275,10 +308,10 @@ const (
 	SystemCLI  SystemActor = "cli"    // recoverydesk staff add
 )
 
-var systemActorLabels = map[SystemActor]string{SystemJobs: "后台任务", SystemSeed: "演示数据生成", SystemCLI: "命令行"}
+var systemActorLabels = table[SystemActor]{{SystemJobs, "后台任务"}, {SystemSeed, "演示数据生成"}, {SystemCLI, "命令行"}}
 
 // Label is the system actor's Chinese name.
-func (a SystemActor) Label() string { return label(systemActorLabels, a) }
+func (a SystemActor) Label() string { return systemActorLabels.label(a) }
 
 // ObjectType is what an audit entry is about.
 type ObjectType string
@@ -294,15 +327,15 @@ const (
 )
 
 // ObjectTypes lists the audited object types.
-var ObjectTypes = []ObjectType{ObjectCase, ObjectAccount, ObjectPhone, ObjectStaff, ObjectAudit, ObjectReason}
+var ObjectTypes = objectTypeLabels.codes()
 
-var objectTypeLabels = map[ObjectType]string{
-	ObjectCase: "案件", ObjectAccount: "账号", ObjectPhone: "手机号码", ObjectStaff: "工作人员",
-	ObjectAudit: "审计日志", ObjectReason: "原因代码",
+var objectTypeLabels = table[ObjectType]{
+	{ObjectCase, "案件"}, {ObjectAccount, "账号"}, {ObjectPhone, "手机号码"}, {ObjectStaff, "工作人员"},
+	{ObjectAudit, "审计日志"}, {ObjectReason, "原因代码"},
 }
 
 // Label is the object type's Chinese name.
-func (t ObjectType) Label() string { return label(objectTypeLabels, t) }
+func (t ObjectType) Label() string { return objectTypeLabels.label(t) }
 
 // Purpose is what an SMS is for.
 type Purpose string
@@ -317,15 +350,15 @@ const (
 )
 
 // Purposes lists the SMS purposes.
-var Purposes = []Purpose{PurposeRegister, PurposeCode, PurposeUsername, PurposePassword, PurposeDecision}
+var Purposes = purposeLabels.codes()
 
-var purposeLabels = map[Purpose]string{
-	PurposeRegister: "注册验证码", PurposeCode: "密码找回验证码", PurposeUsername: "用户名短信",
-	PurposePassword: "新密码短信", PurposeDecision: "审核结果短信",
+var purposeLabels = table[Purpose]{
+	{PurposeRegister, "注册验证码"}, {PurposeCode, "密码找回验证码"}, {PurposeUsername, "用户名短信"},
+	{PurposePassword, "新密码短信"}, {PurposeDecision, "审核结果短信"},
 }
 
 // Label is the purpose's Chinese name.
-func (p Purpose) Label() string { return label(purposeLabels, p) }
+func (p Purpose) Label() string { return purposeLabels.label(p) }
 
 // CloseReason is why a case was closed without a decision, or why an
 // attempt failed: the "reason" of an expiry or a refused sign-in.
@@ -340,15 +373,15 @@ const (
 )
 
 // CloseReasons lists the closing and failure reasons.
-var CloseReasons = []CloseReason{ReasonDraftTTL, ReasonReturnTTL, ReasonReplaced, ReasonUnknownUsername}
+var CloseReasons = closeReasonLabels.codes()
 
-var closeReasonLabels = map[CloseReason]string{
-	ReasonDraftTTL: "草稿超时未提交", ReasonReturnTTL: "退回后超时未补正", ReasonReplaced: "已被新的申请取代",
-	ReasonUnknownUsername: "用户名不存在",
+var closeReasonLabels = table[CloseReason]{
+	{ReasonDraftTTL, "草稿超时未提交"}, {ReasonReturnTTL, "退回后超时未补正"}, {ReasonReplaced, "已被新的申请取代"},
+	{ReasonUnknownUsername, "用户名不存在"},
 }
 
 // Label is the reason's Chinese name.
-func (r CloseReason) Label() string { return label(closeReasonLabels, r) }
+func (r CloseReason) Label() string { return closeReasonLabels.label(r) }
 
 // Label is the template function `label`: {{label "event" .Type}} is the
 // Chinese label of the code in the named vocabulary. An unknown vocabulary
