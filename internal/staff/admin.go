@@ -24,7 +24,7 @@ var (
 	ErrStaffNotFound = apperr.New(apperr.NotFound, "staff_not_found", "未找到该工作人员")
 	ErrUsernameTaken = apperr.New(apperr.Conflict, "username_taken", "该用户名已被使用")
 	ErrInvalidName   = apperr.New(apperr.Invalid, "invalid_name", "请填写1-50个字符的姓名")
-	ErrInvalidRole   = apperr.New(apperr.Invalid, "invalid_role", "请选择角色：审核员、审核主管或系统管理员")
+	ErrInvalidRole   = apperr.New(apperr.Invalid, "invalid_role", "请选择角色："+vocab.RoleReviewer.Label()+"、"+vocab.RoleSupervisor.Label()+"或"+vocab.RoleAdmin.Label())
 	ErrInvalidRegion = apperr.New(apperr.Invalid, "invalid_region", "请选择广东省内的地区（如 44 全省、4407 江门市、440703 蓬江区）")
 	// ErrSelfRoles keeps anyone, an administrator included, from widening
 	// or narrowing their own access: another administrator must do it.
