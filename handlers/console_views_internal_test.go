@@ -138,7 +138,7 @@ func TestConsoleQueueTemplate(t *testing.T) {
 		"江门市&lt;测试&gt;公司",
 		// keyset paging: next page with the filters, no page numbers
 		`rel="next" href="/console/cases?tab=pending&amp;kind=unit&amp;city=4407&amp;sla=overdue&amp;q=%e6%b1%9f%e9%97%a8&amp;after=MTc1OXwxNzU5fGFi">下一页</a>`,
-		`<script src="/static/js/console-queue.js" defer></script>`,
+		`<script type="module" src="/static/js/console-queue.js"></script>`,
 	)
 	wantNone(t, "queue", out, "当前没有待审核的案件", "回到第一页", "广东省 /")
 	if n := strings.Count(out, `<tr class=`); n != 3 {

@@ -533,7 +533,7 @@ func TestRegisterUnitSteps(t *testing.T) {
 		`<optgroup label="江门市">`, `<option value="440703" selected>蓬江区</option>`, `<option value="440704">江海区</option>`,
 		`<optgroup label="东莞市">`, `<option value="4419">东莞市</option>`,
 		`value="12440"`, `value="江门市人才"`, `value="Unit_01"`,
-		`<script src="/static/js/region-picker.js" defer></script>`,
+		`<script type="module" src="/static/js/region-picker.js"></script>`,
 	)
 	assertFieldError(t, "unit step 2", out, "cert_number", "单位证件号码已被使用[b3b2e342-cee0-49d5-a3af-52e7f29c327b]")
 	assertFieldError(t, "unit step 2", out, "password", "密码应为8-30位\n密码不能包含用户名")

@@ -11,6 +11,8 @@
  *   countdown(button, s, …)  the wait before a code may be sent again
  *   formatDate, formatTime, formatSize
  *   codeSent(masked, el)     "验证码已发送至 …，N分钟内有效"
+ *   regions(parent)          the divisions under a region code (GET /api/v1/regions)
+ * region-picker.js and console-queue.js use regions.
  * Numbers and labels come from data- attributes the server renders from the
  * constants and the vocabulary: never copied here.
  */
@@ -215,4 +217,26 @@ export function labels(el, name) {
 // data-code-ttl-minutes (verify.CodeTTL).
 export function codeSent(masked, el) {
   return "验证码已发送至 " + masked + "，" + number(el, "code-ttl-minutes") + "分钟内有效";
+}
+
+var regionCache = {};
+
+// regions lists the divisions under the region code parent, [{code, name}],
+// each list fetched once per page.
+export function regions(parent) {
+  if (regionCache[parent]) {
+    return Promise.resolve(regionCache[parent]);
+  }
+  return fetch("/api/v1/regions?parent=" + encodeURIComponent(parent), {
+    headers: { Accept: "application/json" },
+    credentials: "same-origin"
+  }).then(function (resp) {
+    if (!resp.ok) {
+      throw new Error("regions " + resp.status);
+    }
+    return resp.json();
+  }).then(function (body) {
+    regionCache[parent] = body.regions || [];
+    return regionCache[parent];
+  });
 }
