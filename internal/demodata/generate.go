@@ -449,7 +449,7 @@ func (g *generator) decide(c *caseSpec, rv Staff, at, due time.Time) {
 func (g *generator) reasons(kind string) []string {
 	var pool []string
 	for _, rs := range recovery.DefaultReasons() {
-		if kind == "person" && (rs.Code == "license_no_seal" || rs.Code == "letter_irregular") {
+		if kind == string(vocab.KindPerson) && (rs.Code == "license_no_seal" || rs.Code == "letter_irregular") {
 			continue
 		}
 		pool = append(pool, rs.Code)
@@ -476,7 +476,7 @@ func (g *generator) newAccount() acct {
 	if r.IntN(100) < 35 {
 		// A unit: a USCC of its county; the 9 characters after the division
 		// code (the organisation code) come from the index.
-		a.kind, a.certType = "unit", string(rules.CertUSCC)
+		a.kind, a.certType = string(vocab.KindUnit), string(rules.CertUSCC)
 		a.cert = rules.CompleteUSCC(fmt.Sprintf("91%s%09d", division6(place), i))
 		a.username = fmt.Sprintf("dw%07d", i)
 		a.name = unitName(r, place)
@@ -485,7 +485,7 @@ func (g *generator) newAccount() acct {
 		// numbers apart from the hand-made demo ones.
 		birth := time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, i%14600)
 		body := fmt.Sprintf("%s%s%03d", division6(place), birth.Format("20060102"), 700+(i/14600)%300)
-		a.kind, a.certType = "person", string(rules.CertIDCard)
+		a.kind, a.certType = string(vocab.KindPerson), string(rules.CertIDCard)
 		a.cert = rules.CompleteIDNumber(body)
 		a.username = fmt.Sprintf("gr%07d", i)
 		a.name = person
@@ -556,8 +556,8 @@ func (g *generator) insertAccounts(ctx context.Context, tx *db.Tx, batch []*case
 		at := c.created.Add(-time.Duration(30+g.r.IntN(900)) * 24 * time.Hour)
 		cr := tx.Ent.Account.Create().SetKind(account.Kind(a.kind)).SetUsername(a.username).SetUsernameKey(a.username).
 			SetPasswordHash(g.o.PasswordHash).SetName(a.name).SetCertType(a.certType).SetCertNumber(a.cert).
-			SetRegionCode(a.region).SetPhone(a.phone).SetVerified(a.kind == "person").SetCreatedAt(at).SetUpdatedAt(at)
-		if a.kind == "person" {
+			SetRegionCode(a.region).SetPhone(a.phone).SetVerified(a.kind == string(vocab.KindPerson)).SetCreatedAt(at).SetUpdatedAt(at)
+		if a.kind == string(vocab.KindPerson) {
 			cr.SetVerifiedAt(at)
 			lastPerson = len(creates)
 		} else if lastPerson >= 0 {
@@ -575,7 +575,7 @@ func (g *generator) insertAccounts(ctx context.Context, tx *db.Tx, batch []*case
 		var part []*ent.AccountCreate
 		var idx []int
 		for i, c := range owners {
-			if (c.acct.kind == "person") == (pass == 0) {
+			if (c.acct.kind == string(vocab.KindPerson)) == (pass == 0) {
 				if pass == 1 && c.operator >= 0 {
 					creates[i].SetOperatorID(ids[c.operator])
 				}

@@ -320,7 +320,7 @@ func (s *Service) filters(rv Reviewer, f QueueFilter, now time.Time) []predicate
 		// planner walks the (status, due_by, …) index in queue order.
 		ps = ps[1:]
 	}
-	if f.Kind == "person" || f.Kind == "unit" {
+	if f.Kind == string(vocab.KindPerson) || f.Kind == string(vocab.KindUnit) {
 		ps = append(ps, recoverycase.KindEQ(recoverycase.Kind(f.Kind)))
 	}
 	if f.District != "" {

@@ -22,6 +22,7 @@ import (
 	"recoverydesk/internal/rules"
 	"recoverydesk/internal/secret"
 	"recoverydesk/internal/sms"
+	"recoverydesk/internal/vocab"
 )
 
 // The code rules.
@@ -40,8 +41,8 @@ func SentNotice(maskedPhone string) string {
 
 // SMS purposes a person triggers; they share the per-phone send quota.
 const (
-	PurposeCode     = "code"
-	PurposeUsername = "username"
+	PurposeCode     = string(vocab.PurposeCode)
+	PurposeUsername = string(vocab.PurposeUsername)
 )
 
 var throttled = []string{PurposeCode, PurposeUsername}
