@@ -45,12 +45,14 @@ export function session(key) {
         // no storage
       }
     },
+    // forget removes the value and returns null, for state = store.forget().
     forget: function () {
       try {
         window.sessionStorage.removeItem(key);
       } catch (e) {
         // nothing stored
       }
+      return null;
     }
   };
 }

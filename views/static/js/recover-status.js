@@ -30,15 +30,6 @@ import {
     return page.getAttribute("data-explain-" + status) || "";
   }
 
-  function save() {
-    store.save(state);
-  }
-
-  function forget() {
-    store.forget();
-    state = null;
-  }
-
   function api(method, path, body) {
     return call("/api/v1/recoveries", method, path, body, method === "GET" && state ? state.token : "");
   }
@@ -142,13 +133,13 @@ import {
     try {
       var v = await api("GET", "/" + encodeURIComponent(state.id));
       state.kind = v.kind;
-      save();
+      store.save(state);
       render(v);
       return true;
     } catch (err) {
       show($("status-loading"), false);
       if (err.status === 404) {
-        forget();
+        state = store.forget();
       } else {
         formError(err.body.message);
       }
@@ -224,7 +215,7 @@ import {
     try {
       var r = await api("POST", "/lookup/verify", { case_number: number, code: code });
       state = { id: r.id, token: r.token, case_number: number };
-      save();
+      store.save(state);
       $("lookup_code").value = "";
       await showStatus();
     } catch (err) {

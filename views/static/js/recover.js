@@ -47,19 +47,6 @@ import {
 
   /* ---------- storage and API ---------- */
 
-  function load() {
-    return store.load();
-  }
-
-  function save() {
-    store.save(state);
-  }
-
-  function forget() {
-    store.forget();
-    state = null;
-  }
-
   function api(method, path, body) {
     return call("/api/v1/recoveries", method, path, body, state && state.token && path !== "" ? state.token : "");
   }
@@ -105,7 +92,7 @@ import {
 
   // caseGone handles a 404 on a case: the token was replaced or the draft expired.
   function caseGone() {
-    forget();
+    state = store.forget();
     showStart(true);
     notice("之前的申请已失效（超过" + number(wizard, "draft-ttl-hours") + "小时未提交，或已在其他页面重新办理），请重新填写。");
   }
@@ -183,7 +170,7 @@ import {
         state.unit_name = body.unit_name;
         state.cert_number = body.cert_number;
       }
-      save();
+      store.save(state);
       showVerify(true);
     } catch (err) {
       showStartError(err);
@@ -494,7 +481,7 @@ import {
       t.okURL = t.url;
       if (!isUploaded(k)) {
         state.uploaded.push(k);
-        save();
+        store.save(state);
       }
       t.status.textContent = "已上传（" + (r.width || "?") + "×" + (r.height || "?") + "，" + formatSize(r.size || file.size) + "）";
       t.action.textContent = "重新上传";
@@ -571,7 +558,7 @@ import {
     try {
       var r = await api("POST", casePath("/submit"));
       state.case_number = r.case_number;
-      save();
+      store.save(state);
       showDone({ case_number: r.case_number, status: r.status, due_by: r.due_by }, true);
     } catch (err) {
       var b = err.body;
@@ -588,7 +575,7 @@ import {
             tileError(k, "请上传此项材料");
           }
         });
-        save();
+        store.save(state);
         alertBox("submit-error", b.message);
       } else {
         alertBox("submit-error", b.message);
@@ -616,7 +603,7 @@ import {
   /* ---------- start: resume the case this browser holds ---------- */
 
   function restart() {
-    forget();
+    state = store.forget();
     window.location.assign("/recover?kind=" + kind);
   }
   Array.prototype.forEach.call(document.querySelectorAll(".restart"), function (b) {
@@ -644,7 +631,7 @@ import {
     }
     state.required = v.required_evidence || state.required || [];
     state.uploaded = v.uploaded || [];
-    save();
+    store.save(state);
     if (v.status === "draft" && !v.phone_verified) {
       showVerify(moveFocus);
     } else if (v.status === "draft") {
@@ -662,7 +649,7 @@ import {
     }
   }
 
-  state = load();
+  state = store.load();
   if (state && !Array.isArray(state.uploaded)) {
     state.uploaded = [];
   }
