@@ -389,15 +389,8 @@ func (r CloseReason) Label() string { return closeReasonLabels.label(r) }
 // renders it) instead of showing a code.
 func Label(vocabulary string, v any) (string, error) {
 	s, ok := v.(string)
-	if !ok {
-		if st, isStringer := v.(fmt.Stringer); isStringer {
-			s = st.String()
-		} else {
-			s = fmt.Sprint(v)
-		}
-	}
-	if v == nil {
-		s = ""
+	if !ok && v != nil {
+		s = fmt.Sprint(v) // typed codes, ent's enums (Stringers, pointers too)
 	}
 	fn, ok := vocabularies[vocabulary]
 	if !ok {
