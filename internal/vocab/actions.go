@@ -102,6 +102,8 @@ var actionLabels = table[Action]{
 	{EventQAReviewed.Action(), "质检"},
 	{EventReopened.Action(), "案件重新审核"},
 	{EventPasswordCancelled.Action(), "撤销未生效的新密码"},
+	{EventSMSFailed.Action(), "短信发送失败"},
+	{EventSMSResent.Action(), "重发失败的短信"},
 	{ActionEvidenceViewed, "查看证件照"},
 	{ActionCaseNote, "添加案件备注"},
 	{ActionStaffCreated, "创建工作人员"},
@@ -178,6 +180,7 @@ const (
 	DetailRows          DetailKey = "rows"
 	DetailUpto          DetailKey = "upto"
 	DetailWritten       DetailKey = "written"
+	DetailMessageID     DetailKey = "message_id"
 )
 
 // DetailKeys lists the detail keys.
@@ -194,6 +197,7 @@ var detailLabels = table[DetailKey]{
 	{DetailSessionsEnded, "结束的登录会话"}, {DetailText, "说明"}, {DetailPosition, "位置"}, {DetailBefore, "修改前"},
 	{DetailAfter, "修改后"}, {DetailFrom, "开始日期"}, {DetailTo, "结束日期"}, {DetailStaff, "工作人员"},
 	{DetailCase, "案件"}, {DetailRows, "条数"}, {DetailUpto, "截至"}, {DetailWritten, "已写出"},
+	{DetailMessageID, "短信编号"},
 }
 
 // detailLabelsByAction name a key whose meaning depends on the action.

@@ -24,6 +24,8 @@ const (
 	EventQAReviewed        EventType = "qa_reviewed"
 	EventReopened          EventType = "reopened"
 	EventPasswordCancelled EventType = "password_cancelled"
+	EventSMSFailed         EventType = "sms_failed"
+	EventSMSResent         EventType = "sms_resent"
 )
 
 // EventTypes lists the case event types.
@@ -49,6 +51,8 @@ var eventLabels = table[EventType]{
 	{EventQAReviewed, "质检"},
 	{EventReopened, "重新打开审核"},
 	{EventPasswordCancelled, "撤销新密码"},
+	{EventSMSFailed, "短信发送失败，已停止重试"},
+	{EventSMSResent, "重发短信"},
 }
 
 // Label is the event's Chinese name in a case's history.

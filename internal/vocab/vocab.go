@@ -360,6 +360,24 @@ var purposeLabels = table[Purpose]{
 // Label is the purpose's Chinese name.
 func (p Purpose) Label() string { return purposeLabels.label(p) }
 
+// SMSStatus is where a message is in its delivery (sms_messages.status).
+type SMSStatus string
+
+// The delivery states of a message.
+const (
+	SMSQueued SMSStatus = "queued" // waiting for its first or next try
+	SMSSent   SMSStatus = "sent"   // accepted by the gateway
+	SMSFailed SMSStatus = "failed" // refused, or not accepted within the retry window
+)
+
+// SMSStatuses lists the delivery states.
+var SMSStatuses = smsStatusLabels.codes()
+
+var smsStatusLabels = table[SMSStatus]{{SMSQueued, "等待发送"}, {SMSSent, "已发送"}, {SMSFailed, "发送失败"}}
+
+// Label is the delivery state's Chinese name.
+func (s SMSStatus) Label() string { return smsStatusLabels.label(s) }
+
 // CloseReason is why a case was closed without a decision, or why an
 // attempt failed: the "reason" of an expiry or a refused sign-in.
 type CloseReason string
@@ -461,6 +479,7 @@ var vocabularies = map[string]func(string) string{
 	"actor_kind":     func(s string) string { return ActorKind(s).Label() },
 	"object":         func(s string) string { return ObjectType(s).Label() },
 	"purpose":        func(s string) string { return Purpose(s).Label() },
+	"sms_status":     func(s string) string { return SMSStatus(s).Label() },
 	"close_reason":   func(s string) string { return CloseReason(s).Label() },
 	"sla":            func(s string) string { return SLA(s).Label() },
 	"detail":         func(s string) string { return DetailKey(s).Label() },

@@ -18,7 +18,7 @@ var vocabularyOf = map[string]string{
 	"Verdict": "verdict", "QAAction": "qa_action", "QAWhy": "qa_why", "Flag": "flag", "Role": "role",
 	"CertType": "cert", "EvidenceKind": "evidence", "Action": "action", "ActorKind": "actor_kind",
 	"ObjectType": "object", "Purpose": "purpose", "CloseReason": "close_reason", "SLA": "sla",
-	"DetailKey": "detail", "SystemActor": "system_actor", "AttemptPurpose": "",
+	"DetailKey": "detail", "SystemActor": "system_actor", "AttemptPurpose": "", "SMSStatus": "sms_status",
 }
 
 // chinese reports whether s is a label people can read: not empty, and not
