@@ -307,7 +307,7 @@ var (
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
 		{Name: "code", Type: field.TypeString, Unique: true, Size: 40},
-		{Name: "text", Type: field.TypeString, Size: 200},
+		{Name: "text", Type: field.TypeString, Size: 800},
 		{Name: "active", Type: field.TypeBool, Default: true},
 		{Name: "position", Type: field.TypeInt, Default: 0},
 	}
