@@ -144,6 +144,10 @@ func TestConsoleSignInTellsNothingAboutWhoIsStaff(t *testing.T) {
 			t.Fatalf("the lock:\n%s", first)
 		}
 	}
+	// Any typed name is counted, however long and in whatever script.
+	if status, _, _ := consoleSignIn(t, newPagesClient(t, s), strings.Repeat("名", 5000), "x", ""); status != 401 {
+		t.Fatalf("a 5 000-character name: %d", status)
+	}
 	// The unknown name stays locked for the hour, like a real one, and then
 	// starts afresh.
 	s.clock.Advance(time.Hour + time.Second)

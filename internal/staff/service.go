@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
@@ -188,9 +189,7 @@ func (s *Service) failUnknown(ctx context.Context, key string) error {
 	if key == "" {
 		return ErrBadCredentials
 	}
-	if r := []rune(key); len(r) > 64 {
-		key = string(r[:64])
-	}
+	key = clip(key, 64) // no username is longer than 20; the column and the audit actor hold 64 bytes
 	var outcome error
 	err := s.db.InTx(ctx, func(tx *db.Tx) error {
 		if err := tx.LockKey(ctx, "staff-login:"+key); err != nil {
@@ -237,6 +236,17 @@ func (s *Service) failUnknown(ctx context.Context, key string) error {
 		return err
 	}
 	return outcome
+}
+
+// clip cuts s to at most n bytes on a character boundary.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 func lockedError(until time.Time) error {
