@@ -6,7 +6,7 @@ MINIO_MODULE  := github.com/minio/minio
 MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
 GOFILES        = $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './bin/*')
 
-.PHONY: run test build bench generate lint fuzz-smoke clean
+.PHONY: run test build bench faults generate lint fuzz-smoke clean
 
 ## run: build everything and serve on the embedded defaults in dev mode
 run: build
@@ -15,6 +15,10 @@ run: build
 ## test: the whole suite (uses bin/minio; PostgreSQL when RD_TEST_POSTGRES_URL is set)
 test: bin/minio
 	$(GO) test -count=1 -timeout 20m ./...
+
+## faults: the fault suite (real binary, PostgreSQL on 127.0.0.1:5432, MinIO, a stub SMS gateway); see faults/
+faults: build
+	$(GO) test -tags faults -count=1 -parallel 3 -timeout 15m ./faults/
 
 ## build: the recoverydesk binary and the bundled MinIO server
 build: bin/minio
@@ -36,6 +40,7 @@ generate:
 ## lint: go vet and a gofmt check
 lint:
 	$(GO) vet ./...
+	$(GO) vet -tags faults ./faults/
 	@out="$$(gofmt -l $(GOFILES))"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 clean:

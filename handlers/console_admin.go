@@ -10,6 +10,7 @@ import (
 	"recoverydesk/internal/recovery"
 	"recoverydesk/internal/rules"
 	"recoverydesk/internal/staff"
+	"recoverydesk/internal/vocab"
 	"recoverydesk/policies"
 )
 
@@ -41,18 +42,13 @@ type grantView struct {
 	Role, RoleLabel, Region, RegionName string
 }
 
-// roleLabels are the roles' names in the console.
-var roleLabels = map[string]string{
-	policies.RoleReviewer: "审核员", policies.RoleSupervisor: "审核主管", policies.RoleAdmin: "系统管理员",
-}
-
 // roleOption is a role of the role select.
 type roleOption struct{ Role, Label string }
 
 func roleOptions() []roleOption {
 	var out []roleOption
 	for _, r := range policies.Roles() {
-		out = append(out, roleOption{r, roleLabels[r]})
+		out = append(out, roleOption{r, vocab.Role(r).Label()})
 	}
 	return out
 }
@@ -76,7 +72,7 @@ func newMemberView(m staff.Member, viewerKey string) memberView {
 }
 
 func newGrantView(role, region string) grantView {
-	return grantView{Role: role, RoleLabel: roleLabels[role], Region: region, RegionName: rules.RegionFullName(region)}
+	return grantView{Role: role, RoleLabel: vocab.Role(role).Label(), Region: region, RegionName: rules.RegionFullName(region)}
 }
 
 // staffListView is the staff list's data: every member, and those with

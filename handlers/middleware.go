@@ -53,23 +53,17 @@ func routeLabel(c *fiber.Ctx) string {
 // a label must never keep it (a kept one turned into "GETT" and "POS", and
 // Prometheus refused the duplicate series).
 func methodLabel(m string) string {
-	switch m {
-	case fiber.MethodGet:
-		return fiber.MethodGet
-	case fiber.MethodHead:
-		return fiber.MethodHead
-	case fiber.MethodPost:
-		return fiber.MethodPost
-	case fiber.MethodPut:
-		return fiber.MethodPut
-	case fiber.MethodPatch:
-		return fiber.MethodPatch
-	case fiber.MethodDelete:
-		return fiber.MethodDelete
-	case fiber.MethodOptions:
-		return fiber.MethodOptions
+	if label, ok := methodLabels[m]; ok {
+		return label
 	}
 	return "OTHER"
+}
+
+// methodLabels are the methods counted by name; the values are constants.
+var methodLabels = map[string]string{
+	fiber.MethodGet: fiber.MethodGet, fiber.MethodHead: fiber.MethodHead, fiber.MethodPost: fiber.MethodPost,
+	fiber.MethodPut: fiber.MethodPut, fiber.MethodPatch: fiber.MethodPatch, fiber.MethodDelete: fiber.MethodDelete,
+	fiber.MethodOptions: fiber.MethodOptions,
 }
 
 // contentSecurityPolicy allows nothing from outside and no inline script or

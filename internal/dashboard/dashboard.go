@@ -207,18 +207,22 @@ type Backlog struct {
 	Total BacklogCounts
 }
 
-// backlog counts open cases GROUP BY status and city in the database; it
-// reads the (status, region_code, …) index and returns at most 4 × 22 rows.
-func (s *Service) backlog(ctx context.Context, scope []string, f Filter) (Backlog, error) {
-	var rows []struct {
-		Status string `sql:"status"`
-		City   string `sql:"city"`
-		N      int    `sql:"n"`
-	}
-	open := make([]state.Status, len(OpenStatuses))
-	copy(open, OpenStatuses)
-	err := s.db.Ent.RecoveryCase.Query().
-		Where(append(caseRegions(scope, f.City), recoverycase.StatusIn(open...))...).
+// StatusCityCount is how many cases of one status lie in one city: City is
+// the first four digits of their region code (a province-level code gives
+// "44" or "4400", which is no city).
+type StatusCityCount struct {
+	Status string `sql:"status"`
+	City   string `sql:"city"`
+	N      int    `sql:"n"`
+}
+
+// CountByStatusAndCity counts the cases matching where GROUP BY status and
+// city in the database; on the (status, region_code, …) index it returns at
+// most a row per status and city. The dashboard's backlog and the operators'
+// gauges read it.
+func CountByStatusAndCity(ctx context.Context, client *ent.Client, where ...predicate.RecoveryCase) ([]StatusCityCount, error) {
+	var rows []StatusCityCount
+	err := client.RecoveryCase.Query().Where(where...).
 		Modify(func(sel *sql.Selector) {
 			city := sql.ExprFunc(func(b *sql.Builder) {
 				b.WriteString("SUBSTR(").Ident(sel.C(recoverycase.FieldRegionCode)).WriteString(", 1, 4)")
@@ -228,6 +232,14 @@ func (s *Service) backlog(ctx context.Context, scope []string, f Filter) (Backlo
 				AppendSelectExprAs(sql.Raw("COUNT(*)"), "n").
 				GroupBy(sel.C(recoverycase.FieldStatus), "city")
 		}).Scan(ctx, &rows)
+	return rows, err
+}
+
+// backlog counts the open cases of the viewer's scope by status and city.
+func (s *Service) backlog(ctx context.Context, scope []string, f Filter) (Backlog, error) {
+	open := make([]state.Status, len(OpenStatuses))
+	copy(open, OpenStatuses)
+	rows, err := CountByStatusAndCity(ctx, s.db.Ent, append(caseRegions(scope, f.City), recoverycase.StatusIn(open...))...)
 	if err != nil {
 		return Backlog{}, err
 	}

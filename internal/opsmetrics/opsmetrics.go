@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"time"
 
-	"entgo.io/ent/dialect/sql"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"recoverydesk/ent"
@@ -108,20 +107,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 
 // collectCases counts cases GROUP BY status and city in the database.
 func (c *Collector) collectCases(ctx context.Context, ch chan<- prometheus.Metric) error {
-	var rows []struct {
-		Status string `sql:"status"`
-		City   string `sql:"city"`
-		N      int    `sql:"n"`
-	}
-	err := c.db.Ent.RecoveryCase.Query().Modify(func(sel *sql.Selector) {
-		city := sql.ExprFunc(func(b *sql.Builder) {
-			b.WriteString("SUBSTR(").Ident(sel.C(recoverycase.FieldRegionCode)).WriteString(", 1, 4)")
-		})
-		sel.Select(sel.C(recoverycase.FieldStatus)).
-			AppendSelectExprAs(city, "city").
-			AppendSelectExprAs(sql.Raw("COUNT(*)"), "n").
-			GroupBy(sel.C(recoverycase.FieldStatus), "city")
-	}).Scan(ctx, &rows)
+	rows, err := dashboard.CountByStatusAndCity(ctx, c.db.Ent)
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 	"recoverydesk/internal/audit"
 	"recoverydesk/internal/db"
 	"recoverydesk/internal/rules"
+	"recoverydesk/internal/vocab"
 	"recoverydesk/policies"
 )
 
@@ -24,7 +25,7 @@ var (
 	ErrStaffNotFound = apperr.New(apperr.NotFound, "staff_not_found", "未找到该工作人员")
 	ErrUsernameTaken = apperr.New(apperr.Conflict, "username_taken", "该用户名已被使用")
 	ErrInvalidName   = apperr.New(apperr.Invalid, "invalid_name", "请填写1-50个字符的姓名")
-	ErrInvalidRole   = apperr.New(apperr.Invalid, "invalid_role", "请选择角色：审核员、审核主管或系统管理员")
+	ErrInvalidRole   = apperr.New(apperr.Invalid, "invalid_role", "请选择角色："+vocab.RoleReviewer.Label()+"、"+vocab.RoleSupervisor.Label()+"或"+vocab.RoleAdmin.Label())
 	ErrInvalidRegion = apperr.New(apperr.Invalid, "invalid_region", "请选择广东省内的地区（如 44 全省、4407 江门市、440703 蓬江区）")
 	// ErrSelfRoles keeps anyone, an administrator included, from widening
 	// or narrowing their own access: another administrator must do it.
@@ -95,8 +96,8 @@ func checkGrant(role, region string) error {
 
 // Creator is who creates a staff user, as the audit log names them.
 type Creator struct {
-	Kind  string // audit.ActorStaff or audit.ActorSystem
-	Actor string // a username key, or "cli"
+	Kind  vocab.ActorKind // audit.ActorStaff or audit.ActorSystem
+	Actor string          // a username key, or "cli"
 }
 
 // Create stores a new staff user with its one role grant and its audit
@@ -300,7 +301,7 @@ func (a *Admin) Create(ctx context.Context, actor Actor, n NewStaff) (string, er
 			return err
 		}
 		detail := map[string]any{"role": n.Role, "region": n.Region}
-		if err := a.audit(ctx, tx, actor, "staff.created", key, detail); err != nil {
+		if err := a.audit(ctx, tx, actor, vocab.ActionStaffCreated, key, detail); err != nil {
 			return err
 		}
 		if policies.NeedsSecondAdmin(n.Role) {
@@ -309,7 +310,7 @@ func (a *Admin) Create(ctx context.Context, actor Actor, n NewStaff) (string, er
 		if err := grantInTx(ctx, tx, key, n.Role, n.Region); err != nil {
 			return err
 		}
-		return a.audit(ctx, tx, actor, "staff.role_granted", key, detail)
+		return a.audit(ctx, tx, actor, vocab.ActionStaffRoleGranted, key, detail)
 	})
 	if err != nil {
 		return "", err
@@ -329,7 +330,7 @@ func (a *Admin) request(ctx context.Context, tx *db.Tx, actor Actor, key, role, 
 	if err != nil {
 		return err
 	}
-	return a.audit(ctx, tx, actor, "staff.role_requested", key, map[string]any{"role": role, "region": region})
+	return a.audit(ctx, tx, actor, vocab.ActionStaffRoleRequested, key, map[string]any{"role": role, "region": region})
 }
 
 func (a *Admin) newPassword(username string) (password, hash string, err error) {
@@ -376,7 +377,7 @@ func (a *Admin) change(ctx context.Context, actor Actor, username string, fn fun
 	})
 }
 
-func (a *Admin) audit(ctx context.Context, tx *db.Tx, actor Actor, action, target string, detail map[string]any) error {
+func (a *Admin) audit(ctx context.Context, tx *db.Tx, actor Actor, action vocab.Action, target string, detail map[string]any) error {
 	return audit.Record(ctx, tx, audit.Event{At: a.s.clock.Now(), ActorKind: audit.ActorStaff, Actor: actor.Key,
 		Action: action, ObjectType: "staff", ObjectID: target, Detail: detail})
 }
@@ -396,9 +397,9 @@ func (a *Admin) SetDisabled(ctx context.Context, actor Actor, username string, d
 		if err := upd.Exec(ctx); err != nil {
 			return err
 		}
-		action := "staff.enabled"
+		action := vocab.ActionStaffEnabled
 		if disabled {
-			action = "staff.disabled"
+			action = vocab.ActionStaffDisabled
 		}
 		return a.audit(ctx, tx, actor, action, u.UsernameKey, nil)
 	})
@@ -500,7 +501,7 @@ func (a *Admin) Confirm(ctx context.Context, actor Actor, username, role, region
 		if err := enf.Grant(ctx, policies.Subject(u.UsernameKey), role, region); err != nil && !errors.Is(err, policies.ErrAlreadyGranted) {
 			return err
 		}
-		return a.audit(ctx, tx, actor, "staff.role_confirmed", u.UsernameKey,
+		return a.audit(ctx, tx, actor, vocab.ActionStaffRoleConfirmed, u.UsernameKey,
 			map[string]any{"role": role, "region": region, "requested_by": req.RequestedBy})
 	})
 	if err != nil {
@@ -541,7 +542,7 @@ func (a *Admin) changeGrant(ctx context.Context, actor Actor, username, role, re
 		if err != nil {
 			return err
 		}
-		subject, action := policies.Subject(u.UsernameKey), "staff.role_granted"
+		subject, action := policies.Subject(u.UsernameKey), vocab.ActionStaffRoleGranted
 		switch {
 		case grant && policies.NeedsSecondAdmin(role):
 			if slices.Contains(enf.RolesOf(subject), policies.Grant{Role: role, Region: region}) {
@@ -558,9 +559,9 @@ func (a *Admin) changeGrant(ctx context.Context, actor Actor, username, role, re
 				return derr
 			}
 			if n > 0 {
-				return a.audit(ctx, tx, actor, "staff.role_request_withdrawn", u.UsernameKey, map[string]any{"role": role, "region": region})
+				return a.audit(ctx, tx, actor, vocab.ActionStaffRoleWithdrawn, u.UsernameKey, map[string]any{"role": role, "region": region})
 			}
-			action = "staff.role_revoked"
+			action = vocab.ActionStaffRoleRevoked
 			err = enf.Revoke(ctx, subject, role, region)
 		}
 		switch {

@@ -29,6 +29,7 @@ import (
 	"recoverydesk/internal/passhash"
 	"recoverydesk/internal/rules"
 	"recoverydesk/internal/secret"
+	"recoverydesk/internal/vocab"
 )
 
 // Errors a staff member can act on.
@@ -117,7 +118,7 @@ func (s *Service) apply(ctx context.Context, tx *db.Tx, u *ent.StaffUser, passwo
 	lock := rules.DefaultLockout
 	upd := tx.Ent.StaffUser.UpdateOne(u).SetUpdatedAt(now)
 	if lock.Locked(u.LockedUntil, now) {
-		return lockedError(*u.LockedUntil), s.audit(ctx, tx, u.UsernameKey, "staff.login.refused_locked", nil)
+		return lockedError(*u.LockedUntil), s.audit(ctx, tx, u.UsernameKey, vocab.ActionStaffLoginLocked, nil)
 	}
 	failures := u.FailedLogins
 	if u.LockedUntil != nil {
@@ -125,14 +126,14 @@ func (s *Service) apply(ctx context.Context, tx *db.Tx, u *ent.StaffUser, passwo
 		upd.ClearLockedUntil()
 	}
 	var refusal error
-	reason := ""
+	var reason vocab.CloseReason
 	switch {
 	case !passwordOK:
-		refusal, reason = ErrBadCredentials, "wrong_password"
+		refusal, reason = ErrBadCredentials, vocab.ReasonWrongPassword
 	case u.Disabled:
 		// The same answer as a wrong password: the form must not confirm
 		// that a disabled account exists, nor that its password is right.
-		refusal, reason = ErrBadCredentials, "disabled"
+		refusal, reason = ErrBadCredentials, vocab.ReasonDisabled
 	case len(u.TotpSecret) > 0 && code == "":
 		// Not a failure: the password was right and the form asks for the code.
 		if err := upd.SetFailedLogins(failures).Exec(ctx); err != nil {
@@ -142,7 +143,7 @@ func (s *Service) apply(ctx context.Context, tx *db.Tx, u *ent.StaffUser, passwo
 	case len(u.TotpSecret) > 0:
 		step, valid := s.codeStep(u, code, now)
 		if !valid {
-			refusal, reason = ErrWrongOTP.WithField("otp"), "wrong_otp"
+			refusal, reason = ErrWrongOTP.WithField("otp"), vocab.ReasonWrongOTP
 			break
 		}
 		fresh, err := useStep(ctx, tx, u.ID, step)
@@ -150,14 +151,14 @@ func (s *Service) apply(ctx context.Context, tx *db.Tx, u *ent.StaffUser, passwo
 			return nil, err
 		}
 		if !fresh {
-			refusal, reason = ErrOTPReused.WithField("otp"), "otp_reused"
+			refusal, reason = ErrOTPReused.WithField("otp"), vocab.ReasonOTPReused
 		}
 	}
 	if refusal == nil {
 		if err := upd.SetFailedLogins(0).SetLastLoginAt(now).Exec(ctx); err != nil {
 			return nil, err
 		}
-		return nil, s.audit(ctx, tx, u.UsernameKey, "staff.login.success", nil)
+		return nil, s.audit(ctx, tx, u.UsernameKey, vocab.ActionStaffLoginSuccess, nil)
 	}
 	stored, until, _ := lock.Fail(failures, now)
 	upd.SetFailedLogins(stored)
@@ -167,15 +168,15 @@ func (s *Service) apply(ctx context.Context, tx *db.Tx, u *ent.StaffUser, passwo
 	if err := upd.Exec(ctx); err != nil {
 		return nil, err
 	}
-	action := "staff.login.failure"
+	action := vocab.ActionStaffLoginFailure
 	if u.Disabled {
-		action = "staff.login.refused_disabled"
+		action = vocab.ActionStaffLoginDisabled
 	}
-	if err := s.audit(ctx, tx, u.UsernameKey, action, map[string]any{"failures": failures + 1, "reason": reason}); err != nil {
+	if err := s.audit(ctx, tx, u.UsernameKey, action, map[string]any{"failures": failures + 1, "reason": string(reason)}); err != nil {
 		return nil, err
 	}
 	if until != nil {
-		return lockedError(*until), s.audit(ctx, tx, u.UsernameKey, "staff.locked", map[string]any{"until": *until})
+		return lockedError(*until), s.audit(ctx, tx, u.UsernameKey, vocab.ActionStaffLocked, map[string]any{"until": *until})
 	}
 	return refusal, nil
 }
@@ -230,7 +231,7 @@ func (s *Service) failUnknown(ctx context.Context, key string) error {
 		if until != nil {
 			outcome = lockedError(*until)
 		}
-		return s.audit(ctx, tx, key, "staff.login.failure", map[string]any{"reason": "unknown_username", "failures": failures + 1})
+		return s.audit(ctx, tx, key, vocab.ActionStaffLoginFailure, map[string]any{"reason": string(vocab.ReasonUnknownUsername), "failures": failures + 1})
 	})
 	if err != nil {
 		return err
@@ -294,7 +295,7 @@ func useStep(ctx context.Context, tx *db.Tx, staffID int, step int64) (bool, err
 	return n == 1, err
 }
 
-func (s *Service) audit(ctx context.Context, tx *db.Tx, who, action string, detail map[string]any) error {
+func (s *Service) audit(ctx context.Context, tx *db.Tx, who string, action vocab.Action, detail map[string]any) error {
 	return audit.Record(ctx, tx, audit.Event{At: s.clock.Now(), ActorKind: audit.ActorStaff, Actor: who,
 		Action: action, ObjectType: "staff", ObjectID: who, Detail: detail})
 }
@@ -302,7 +303,7 @@ func (s *Service) audit(ctx context.Context, tx *db.Tx, who, action string, deta
 // auditAlone records an event that belongs to no other change (a refused
 // sign-in) in a transaction of its own; a failure is logged, not returned,
 // so that it never turns a refusal into a server error.
-func (s *Service) auditAlone(ctx context.Context, who, action string, detail map[string]any) {
+func (s *Service) auditAlone(ctx context.Context, who string, action vocab.Action, detail map[string]any) {
 	err := s.db.InTx(ctx, func(tx *db.Tx) error { return s.audit(ctx, tx, who, action, detail) })
 	if err != nil {
 		s.logger.WarnContext(ctx, "audit", "action", action, "err", err)
@@ -357,7 +358,7 @@ func (s *Service) ConfirmEnrolment(ctx context.Context, staffID int, secretB32, 
 		if err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, u.UsernameKey, "staff.totp_enrolled", nil)
+		return s.audit(ctx, tx, u.UsernameKey, vocab.ActionStaffTOTPEnrolled, nil)
 	})
 }
 
@@ -423,7 +424,7 @@ func (s *Service) ChangePassword(ctx context.Context, staffID int, current, next
 			if err := upd.Exec(ctx); err != nil {
 				return err
 			}
-			return s.audit(ctx, tx, u.UsernameKey, "staff.login.failure", map[string]any{"reason": "wrong_current_password"})
+			return s.audit(ctx, tx, u.UsernameKey, vocab.ActionStaffLoginFailure, map[string]any{"reason": string(vocab.ReasonWrongCurrent)})
 		}
 		saved, err := tx.Ent.StaffUser.UpdateOne(fresh).SetPasswordHash(hash).SetPasswordTemporary(false).
 			SetFailedLogins(0).AddSessionEpoch(1).SetUpdatedAt(now).Save(ctx)
@@ -431,7 +432,7 @@ func (s *Service) ChangePassword(ctx context.Context, staffID int, current, next
 			return err
 		}
 		epoch = saved.SessionEpoch
-		return s.audit(ctx, tx, u.UsernameKey, "staff.password_changed", map[string]any{"was_temporary": u.PasswordTemporary})
+		return s.audit(ctx, tx, u.UsernameKey, vocab.ActionStaffPasswordChanged, map[string]any{"was_temporary": u.PasswordTemporary})
 	})
 	if err != nil {
 		return 0, err
