@@ -17,8 +17,8 @@ import (
 )
 
 // enrolTOTP enrols pc's signed-in user in TOTP through the console pages
-// and returns the secret.
-func enrolTOTP(t testing.TB, s *testServer, pc *pagesClient) string {
+// and returns the secret and the code that enrolled it.
+func enrolTOTP(t testing.TB, s *testServer, pc *pagesClient) (string, string) {
 	t.Helper()
 	_, page := pc.get(t, "/console/totp")
 	m := secretOnPage.FindStringSubmatch(page)
@@ -29,7 +29,7 @@ func enrolTOTP(t testing.TB, s *testServer, pc *pagesClient) string {
 	if resp, _ := pc.post(t, "/console/totp", url.Values{"otp": {code}}); resp.StatusCode != 303 {
 		t.Fatalf("enrol: %d", resp.StatusCode)
 	}
-	return m[1]
+	return m[1], code
 }
 
 // TestTOTPCodeWorksOnceOnEveryInstance: a code that signed a staff member in
@@ -40,10 +40,14 @@ func TestTOTPCodeWorksOnceOnEveryInstance(t *testing.T) {
 	testenv.ForEachDB(t, func(t *testing.T, d *db.DB) {
 		a := newTestServerOn(t, d)
 		b := newTestServerOn(t, testenv.AnotherInstance(t, d))
+		// Both clocks start 1 s into a 30-second step, so no step ends
+		// unnoticed between generating a code and using it.
+		start := time.Now().Truncate(30 * time.Second).Add(30*time.Second + time.Second)
+		a.clock.Set(start)
+		b.clock.Set(start)
 		advance := func(dt time.Duration) { a.clock.Advance(dt); b.clock.Advance(dt) }
 		pc := staffClient(t, a, "gd_super", "supervisor", "44")
-		secret := enrolTOTP(t, a, pc)
-		enrolCode, _ := totp.GenerateCode(secret, a.clock.Now())
+		secret, enrolCode := enrolTOTP(t, a, pc)
 		if status, _, body := consoleSignIn(t, newPagesClient(t, b), "gd_super", "Staff#2468go", enrolCode); status != 422 || !strings.Contains(body, "已使用过") {
 			t.Fatalf("the enrolment code signs in: %d", status)
 		}
@@ -65,7 +69,8 @@ func TestTOTPCodeWorksOnceOnEveryInstance(t *testing.T) {
 
 		// The same fresh code on both instances at once: one wins.
 		advance(time.Minute)
-		code, _ = totp.GenerateCode(secret, a.clock.Now())
+		at := a.clock.Now()
+		code, _ = totp.GenerateCode(secret, at)
 		clients := []*pagesClient{newPagesClient(t, a), newPagesClient(t, b)}
 		for _, c := range clients {
 			c.get(t, "/console/login")
@@ -85,7 +90,7 @@ func TestTOTPCodeWorksOnceOnEveryInstance(t *testing.T) {
 			t.Fatalf("the same code at once on two instances: %v, want one 303 and one 422", statuses)
 		}
 		u := d.Ent.StaffUser.Query().Where(staffuser.UsernameKey("gd_super")).OnlyX(context.Background())
-		if want := a.clock.Now().Unix() / 30; u.TotpLastStep != want {
+		if want := at.Unix() / 30; u.TotpLastStep != want {
 			t.Fatalf("last step %d, want %d", u.TotpLastStep, want)
 		}
 	})
