@@ -17,10 +17,12 @@ import (
 	"recoverydesk/ent/caseevent"
 	"recoverydesk/ent/evidence"
 	"recoverydesk/ent/kventry"
+	"recoverydesk/ent/loginthrottle"
 	"recoverydesk/ent/outboxmessage"
 	"recoverydesk/ent/qareview"
 	"recoverydesk/ent/reasoncode"
 	"recoverydesk/ent/recoverycase"
+	"recoverydesk/ent/rolerequest"
 	"recoverydesk/ent/smscode"
 	"recoverydesk/ent/smsmessage"
 	"recoverydesk/ent/staffuser"
@@ -51,6 +53,8 @@ type Client struct {
 	Evidence *EvidenceClient
 	// KVEntry is the client for interacting with the KVEntry builders.
 	KVEntry *KVEntryClient
+	// LoginThrottle is the client for interacting with the LoginThrottle builders.
+	LoginThrottle *LoginThrottleClient
 	// OutboxMessage is the client for interacting with the OutboxMessage builders.
 	OutboxMessage *OutboxMessageClient
 	// QAReview is the client for interacting with the QAReview builders.
@@ -59,6 +63,8 @@ type Client struct {
 	ReasonCode *ReasonCodeClient
 	// RecoveryCase is the client for interacting with the RecoveryCase builders.
 	RecoveryCase *RecoveryCaseClient
+	// RoleRequest is the client for interacting with the RoleRequest builders.
+	RoleRequest *RoleRequestClient
 	// SMSCode is the client for interacting with the SMSCode builders.
 	SMSCode *SMSCodeClient
 	// SMSMessage is the client for interacting with the SMSMessage builders.
@@ -82,10 +88,12 @@ func (c *Client) init() {
 	c.CaseEvent = NewCaseEventClient(c.config)
 	c.Evidence = NewEvidenceClient(c.config)
 	c.KVEntry = NewKVEntryClient(c.config)
+	c.LoginThrottle = NewLoginThrottleClient(c.config)
 	c.OutboxMessage = NewOutboxMessageClient(c.config)
 	c.QAReview = NewQAReviewClient(c.config)
 	c.ReasonCode = NewReasonCodeClient(c.config)
 	c.RecoveryCase = NewRecoveryCaseClient(c.config)
+	c.RoleRequest = NewRoleRequestClient(c.config)
 	c.SMSCode = NewSMSCodeClient(c.config)
 	c.SMSMessage = NewSMSMessageClient(c.config)
 	c.StaffUser = NewStaffUserClient(c.config)
@@ -187,10 +195,12 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		CaseEvent:     NewCaseEventClient(cfg),
 		Evidence:      NewEvidenceClient(cfg),
 		KVEntry:       NewKVEntryClient(cfg),
+		LoginThrottle: NewLoginThrottleClient(cfg),
 		OutboxMessage: NewOutboxMessageClient(cfg),
 		QAReview:      NewQAReviewClient(cfg),
 		ReasonCode:    NewReasonCodeClient(cfg),
 		RecoveryCase:  NewRecoveryCaseClient(cfg),
+		RoleRequest:   NewRoleRequestClient(cfg),
 		SMSCode:       NewSMSCodeClient(cfg),
 		SMSMessage:    NewSMSMessageClient(cfg),
 		StaffUser:     NewStaffUserClient(cfg),
@@ -219,10 +229,12 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		CaseEvent:     NewCaseEventClient(cfg),
 		Evidence:      NewEvidenceClient(cfg),
 		KVEntry:       NewKVEntryClient(cfg),
+		LoginThrottle: NewLoginThrottleClient(cfg),
 		OutboxMessage: NewOutboxMessageClient(cfg),
 		QAReview:      NewQAReviewClient(cfg),
 		ReasonCode:    NewReasonCodeClient(cfg),
 		RecoveryCase:  NewRecoveryCaseClient(cfg),
+		RoleRequest:   NewRoleRequestClient(cfg),
 		SMSCode:       NewSMSCodeClient(cfg),
 		SMSMessage:    NewSMSMessageClient(cfg),
 		StaffUser:     NewStaffUserClient(cfg),
@@ -256,8 +268,8 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.Account, c.AuditEvent, c.CasbinRule, c.CaseEvent, c.Evidence, c.KVEntry,
-		c.OutboxMessage, c.QAReview, c.ReasonCode, c.RecoveryCase, c.SMSCode,
-		c.SMSMessage, c.StaffUser,
+		c.LoginThrottle, c.OutboxMessage, c.QAReview, c.ReasonCode, c.RecoveryCase,
+		c.RoleRequest, c.SMSCode, c.SMSMessage, c.StaffUser,
 	} {
 		n.Use(hooks...)
 	}
@@ -268,8 +280,8 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.Account, c.AuditEvent, c.CasbinRule, c.CaseEvent, c.Evidence, c.KVEntry,
-		c.OutboxMessage, c.QAReview, c.ReasonCode, c.RecoveryCase, c.SMSCode,
-		c.SMSMessage, c.StaffUser,
+		c.LoginThrottle, c.OutboxMessage, c.QAReview, c.ReasonCode, c.RecoveryCase,
+		c.RoleRequest, c.SMSCode, c.SMSMessage, c.StaffUser,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -290,6 +302,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Evidence.mutate(ctx, m)
 	case *KVEntryMutation:
 		return c.KVEntry.mutate(ctx, m)
+	case *LoginThrottleMutation:
+		return c.LoginThrottle.mutate(ctx, m)
 	case *OutboxMessageMutation:
 		return c.OutboxMessage.mutate(ctx, m)
 	case *QAReviewMutation:
@@ -298,6 +312,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.ReasonCode.mutate(ctx, m)
 	case *RecoveryCaseMutation:
 		return c.RecoveryCase.mutate(ctx, m)
+	case *RoleRequestMutation:
+		return c.RoleRequest.mutate(ctx, m)
 	case *SMSCodeMutation:
 		return c.SMSCode.mutate(ctx, m)
 	case *SMSMessageMutation:
@@ -1188,6 +1204,139 @@ func (c *KVEntryClient) mutate(ctx context.Context, m *KVEntryMutation) (Value, 
 	}
 }
 
+// LoginThrottleClient is a client for the LoginThrottle schema.
+type LoginThrottleClient struct {
+	config
+}
+
+// NewLoginThrottleClient returns a client for the LoginThrottle from the given config.
+func NewLoginThrottleClient(c config) *LoginThrottleClient {
+	return &LoginThrottleClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `loginthrottle.Hooks(f(g(h())))`.
+func (c *LoginThrottleClient) Use(hooks ...Hook) {
+	c.hooks.LoginThrottle = append(c.hooks.LoginThrottle, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `loginthrottle.Intercept(f(g(h())))`.
+func (c *LoginThrottleClient) Intercept(interceptors ...Interceptor) {
+	c.inters.LoginThrottle = append(c.inters.LoginThrottle, interceptors...)
+}
+
+// Create returns a builder for creating a LoginThrottle entity.
+func (c *LoginThrottleClient) Create() *LoginThrottleCreate {
+	mutation := newLoginThrottleMutation(c.config, OpCreate)
+	return &LoginThrottleCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of LoginThrottle entities.
+func (c *LoginThrottleClient) CreateBulk(builders ...*LoginThrottleCreate) *LoginThrottleCreateBulk {
+	return &LoginThrottleCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *LoginThrottleClient) MapCreateBulk(slice any, setFunc func(*LoginThrottleCreate, int)) *LoginThrottleCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &LoginThrottleCreateBulk{err: fmt.Errorf("calling to LoginThrottleClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*LoginThrottleCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &LoginThrottleCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for LoginThrottle.
+func (c *LoginThrottleClient) Update() *LoginThrottleUpdate {
+	mutation := newLoginThrottleMutation(c.config, OpUpdate)
+	return &LoginThrottleUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *LoginThrottleClient) UpdateOne(_m *LoginThrottle) *LoginThrottleUpdateOne {
+	mutation := newLoginThrottleMutation(c.config, OpUpdateOne, withLoginThrottle(_m))
+	return &LoginThrottleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *LoginThrottleClient) UpdateOneID(id int) *LoginThrottleUpdateOne {
+	mutation := newLoginThrottleMutation(c.config, OpUpdateOne, withLoginThrottleID(id))
+	return &LoginThrottleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for LoginThrottle.
+func (c *LoginThrottleClient) Delete() *LoginThrottleDelete {
+	mutation := newLoginThrottleMutation(c.config, OpDelete)
+	return &LoginThrottleDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *LoginThrottleClient) DeleteOne(_m *LoginThrottle) *LoginThrottleDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *LoginThrottleClient) DeleteOneID(id int) *LoginThrottleDeleteOne {
+	builder := c.Delete().Where(loginthrottle.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &LoginThrottleDeleteOne{builder}
+}
+
+// Query returns a query builder for LoginThrottle.
+func (c *LoginThrottleClient) Query() *LoginThrottleQuery {
+	return &LoginThrottleQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeLoginThrottle},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a LoginThrottle entity by its id.
+func (c *LoginThrottleClient) Get(ctx context.Context, id int) (*LoginThrottle, error) {
+	return c.Query().Where(loginthrottle.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *LoginThrottleClient) GetX(ctx context.Context, id int) *LoginThrottle {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *LoginThrottleClient) Hooks() []Hook {
+	return c.hooks.LoginThrottle
+}
+
+// Interceptors returns the client interceptors.
+func (c *LoginThrottleClient) Interceptors() []Interceptor {
+	return c.inters.LoginThrottle
+}
+
+func (c *LoginThrottleClient) mutate(ctx context.Context, m *LoginThrottleMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&LoginThrottleCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&LoginThrottleUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&LoginThrottleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&LoginThrottleDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown LoginThrottle mutation op: %q", m.Op())
+	}
+}
+
 // OutboxMessageClient is a client for the OutboxMessage schema.
 type OutboxMessageClient struct {
 	config
@@ -1801,6 +1950,139 @@ func (c *RecoveryCaseClient) mutate(ctx context.Context, m *RecoveryCaseMutation
 	}
 }
 
+// RoleRequestClient is a client for the RoleRequest schema.
+type RoleRequestClient struct {
+	config
+}
+
+// NewRoleRequestClient returns a client for the RoleRequest from the given config.
+func NewRoleRequestClient(c config) *RoleRequestClient {
+	return &RoleRequestClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `rolerequest.Hooks(f(g(h())))`.
+func (c *RoleRequestClient) Use(hooks ...Hook) {
+	c.hooks.RoleRequest = append(c.hooks.RoleRequest, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `rolerequest.Intercept(f(g(h())))`.
+func (c *RoleRequestClient) Intercept(interceptors ...Interceptor) {
+	c.inters.RoleRequest = append(c.inters.RoleRequest, interceptors...)
+}
+
+// Create returns a builder for creating a RoleRequest entity.
+func (c *RoleRequestClient) Create() *RoleRequestCreate {
+	mutation := newRoleRequestMutation(c.config, OpCreate)
+	return &RoleRequestCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of RoleRequest entities.
+func (c *RoleRequestClient) CreateBulk(builders ...*RoleRequestCreate) *RoleRequestCreateBulk {
+	return &RoleRequestCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *RoleRequestClient) MapCreateBulk(slice any, setFunc func(*RoleRequestCreate, int)) *RoleRequestCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &RoleRequestCreateBulk{err: fmt.Errorf("calling to RoleRequestClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*RoleRequestCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &RoleRequestCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for RoleRequest.
+func (c *RoleRequestClient) Update() *RoleRequestUpdate {
+	mutation := newRoleRequestMutation(c.config, OpUpdate)
+	return &RoleRequestUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *RoleRequestClient) UpdateOne(_m *RoleRequest) *RoleRequestUpdateOne {
+	mutation := newRoleRequestMutation(c.config, OpUpdateOne, withRoleRequest(_m))
+	return &RoleRequestUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *RoleRequestClient) UpdateOneID(id int) *RoleRequestUpdateOne {
+	mutation := newRoleRequestMutation(c.config, OpUpdateOne, withRoleRequestID(id))
+	return &RoleRequestUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for RoleRequest.
+func (c *RoleRequestClient) Delete() *RoleRequestDelete {
+	mutation := newRoleRequestMutation(c.config, OpDelete)
+	return &RoleRequestDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *RoleRequestClient) DeleteOne(_m *RoleRequest) *RoleRequestDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *RoleRequestClient) DeleteOneID(id int) *RoleRequestDeleteOne {
+	builder := c.Delete().Where(rolerequest.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &RoleRequestDeleteOne{builder}
+}
+
+// Query returns a query builder for RoleRequest.
+func (c *RoleRequestClient) Query() *RoleRequestQuery {
+	return &RoleRequestQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeRoleRequest},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a RoleRequest entity by its id.
+func (c *RoleRequestClient) Get(ctx context.Context, id int) (*RoleRequest, error) {
+	return c.Query().Where(rolerequest.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *RoleRequestClient) GetX(ctx context.Context, id int) *RoleRequest {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *RoleRequestClient) Hooks() []Hook {
+	return c.hooks.RoleRequest
+}
+
+// Interceptors returns the client interceptors.
+func (c *RoleRequestClient) Interceptors() []Interceptor {
+	return c.inters.RoleRequest
+}
+
+func (c *RoleRequestClient) mutate(ctx context.Context, m *RoleRequestMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&RoleRequestCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&RoleRequestUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&RoleRequestUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&RoleRequestDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown RoleRequest mutation op: %q", m.Op())
+	}
+}
+
 // SMSCodeClient is a client for the SMSCode schema.
 type SMSCodeClient struct {
 	config
@@ -2203,13 +2485,14 @@ func (c *StaffUserClient) mutate(ctx context.Context, m *StaffUserMutation) (Val
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		Account, AuditEvent, CasbinRule, CaseEvent, Evidence, KVEntry, OutboxMessage,
-		QAReview, ReasonCode, RecoveryCase, SMSCode, SMSMessage, StaffUser []ent.Hook
+		Account, AuditEvent, CasbinRule, CaseEvent, Evidence, KVEntry, LoginThrottle,
+		OutboxMessage, QAReview, ReasonCode, RecoveryCase, RoleRequest, SMSCode,
+		SMSMessage, StaffUser []ent.Hook
 	}
 	inters struct {
-		Account, AuditEvent, CasbinRule, CaseEvent, Evidence, KVEntry, OutboxMessage,
-		QAReview, ReasonCode, RecoveryCase, SMSCode, SMSMessage,
-		StaffUser []ent.Interceptor
+		Account, AuditEvent, CasbinRule, CaseEvent, Evidence, KVEntry, LoginThrottle,
+		OutboxMessage, QAReview, ReasonCode, RecoveryCase, RoleRequest, SMSCode,
+		SMSMessage, StaffUser []ent.Interceptor
 	}
 )
 

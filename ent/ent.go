@@ -12,10 +12,12 @@ import (
 	"recoverydesk/ent/caseevent"
 	"recoverydesk/ent/evidence"
 	"recoverydesk/ent/kventry"
+	"recoverydesk/ent/loginthrottle"
 	"recoverydesk/ent/outboxmessage"
 	"recoverydesk/ent/qareview"
 	"recoverydesk/ent/reasoncode"
 	"recoverydesk/ent/recoverycase"
+	"recoverydesk/ent/rolerequest"
 	"recoverydesk/ent/smscode"
 	"recoverydesk/ent/smsmessage"
 	"recoverydesk/ent/staffuser"
@@ -91,10 +93,12 @@ func checkColumn(t, c string) error {
 			caseevent.Table:     caseevent.ValidColumn,
 			evidence.Table:      evidence.ValidColumn,
 			kventry.Table:       kventry.ValidColumn,
+			loginthrottle.Table: loginthrottle.ValidColumn,
 			outboxmessage.Table: outboxmessage.ValidColumn,
 			qareview.Table:      qareview.ValidColumn,
 			reasoncode.Table:    reasoncode.ValidColumn,
 			recoverycase.Table:  recoverycase.ValidColumn,
+			rolerequest.Table:   rolerequest.ValidColumn,
 			smscode.Table:       smscode.ValidColumn,
 			smsmessage.Table:    smsmessage.ValidColumn,
 			staffuser.Table:     staffuser.ValidColumn,

@@ -43,7 +43,11 @@ type StaffUser struct {
 	LastLoginAt *time.Time `json:"last_login_at,omitempty"`
 	// SessionEpoch holds the value of the "session_epoch" field.
 	SessionEpoch int `json:"session_epoch,omitempty"`
-	selectValues sql.SelectValues
+	// TotpLastStep holds the value of the "totp_last_step" field.
+	TotpLastStep int64 `json:"totp_last_step,omitempty"`
+	// PasswordTemporary holds the value of the "password_temporary" field.
+	PasswordTemporary bool `json:"password_temporary,omitempty"`
+	selectValues      sql.SelectValues
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -53,9 +57,9 @@ func (*StaffUser) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case staffuser.FieldTotpSecret:
 			values[i] = new([]byte)
-		case staffuser.FieldTotpRequired, staffuser.FieldDisabled:
+		case staffuser.FieldTotpRequired, staffuser.FieldDisabled, staffuser.FieldPasswordTemporary:
 			values[i] = new(sql.NullBool)
-		case staffuser.FieldID, staffuser.FieldFailedLogins, staffuser.FieldSessionEpoch:
+		case staffuser.FieldID, staffuser.FieldFailedLogins, staffuser.FieldSessionEpoch, staffuser.FieldTotpLastStep:
 			values[i] = new(sql.NullInt64)
 		case staffuser.FieldUsername, staffuser.FieldUsernameKey, staffuser.FieldName, staffuser.FieldPasswordHash:
 			values[i] = new(sql.NullString)
@@ -162,6 +166,18 @@ func (_m *StaffUser) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.SessionEpoch = int(value.Int64)
 			}
+		case staffuser.FieldTotpLastStep:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field totp_last_step", values[i])
+			} else if value.Valid {
+				_m.TotpLastStep = value.Int64
+			}
+		case staffuser.FieldPasswordTemporary:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field password_temporary", values[i])
+			} else if value.Valid {
+				_m.PasswordTemporary = value.Bool
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -238,6 +254,12 @@ func (_m *StaffUser) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("session_epoch=")
 	builder.WriteString(fmt.Sprintf("%v", _m.SessionEpoch))
+	builder.WriteString(", ")
+	builder.WriteString("totp_last_step=")
+	builder.WriteString(fmt.Sprintf("%v", _m.TotpLastStep))
+	builder.WriteString(", ")
+	builder.WriteString("password_temporary=")
+	builder.WriteString(fmt.Sprintf("%v", _m.PasswordTemporary))
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -164,6 +164,34 @@ func (_c *StaffUserCreate) SetNillableSessionEpoch(v *int) *StaffUserCreate {
 	return _c
 }
 
+// SetTotpLastStep sets the "totp_last_step" field.
+func (_c *StaffUserCreate) SetTotpLastStep(v int64) *StaffUserCreate {
+	_c.mutation.SetTotpLastStep(v)
+	return _c
+}
+
+// SetNillableTotpLastStep sets the "totp_last_step" field if the given value is not nil.
+func (_c *StaffUserCreate) SetNillableTotpLastStep(v *int64) *StaffUserCreate {
+	if v != nil {
+		_c.SetTotpLastStep(*v)
+	}
+	return _c
+}
+
+// SetPasswordTemporary sets the "password_temporary" field.
+func (_c *StaffUserCreate) SetPasswordTemporary(v bool) *StaffUserCreate {
+	_c.mutation.SetPasswordTemporary(v)
+	return _c
+}
+
+// SetNillablePasswordTemporary sets the "password_temporary" field if the given value is not nil.
+func (_c *StaffUserCreate) SetNillablePasswordTemporary(v *bool) *StaffUserCreate {
+	if v != nil {
+		_c.SetPasswordTemporary(*v)
+	}
+	return _c
+}
+
 // Mutation returns the StaffUserMutation object of the builder.
 func (_c *StaffUserCreate) Mutation() *StaffUserMutation {
 	return _c.mutation
@@ -223,6 +251,14 @@ func (_c *StaffUserCreate) defaults() {
 		v := staffuser.DefaultSessionEpoch
 		_c.mutation.SetSessionEpoch(v)
 	}
+	if _, ok := _c.mutation.TotpLastStep(); !ok {
+		v := staffuser.DefaultTotpLastStep
+		_c.mutation.SetTotpLastStep(v)
+	}
+	if _, ok := _c.mutation.PasswordTemporary(); !ok {
+		v := staffuser.DefaultPasswordTemporary
+		_c.mutation.SetPasswordTemporary(v)
+	}
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -271,6 +307,12 @@ func (_c *StaffUserCreate) check() error {
 	}
 	if _, ok := _c.mutation.SessionEpoch(); !ok {
 		return &ValidationError{Name: "session_epoch", err: errors.New(`ent: missing required field "StaffUser.session_epoch"`)}
+	}
+	if _, ok := _c.mutation.TotpLastStep(); !ok {
+		return &ValidationError{Name: "totp_last_step", err: errors.New(`ent: missing required field "StaffUser.totp_last_step"`)}
+	}
+	if _, ok := _c.mutation.PasswordTemporary(); !ok {
+		return &ValidationError{Name: "password_temporary", err: errors.New(`ent: missing required field "StaffUser.password_temporary"`)}
 	}
 	return nil
 }
@@ -350,6 +392,14 @@ func (_c *StaffUserCreate) createSpec() (*StaffUser, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.SessionEpoch(); ok {
 		_spec.SetField(staffuser.FieldSessionEpoch, field.TypeInt, value)
 		_node.SessionEpoch = value
+	}
+	if value, ok := _c.mutation.TotpLastStep(); ok {
+		_spec.SetField(staffuser.FieldTotpLastStep, field.TypeInt64, value)
+		_node.TotpLastStep = value
+	}
+	if value, ok := _c.mutation.PasswordTemporary(); ok {
+		_spec.SetField(staffuser.FieldPasswordTemporary, field.TypeBool, value)
+		_node.PasswordTemporary = value
 	}
 	return _node, _spec
 }
@@ -574,6 +624,36 @@ func (u *StaffUserUpsert) UpdateSessionEpoch() *StaffUserUpsert {
 // AddSessionEpoch adds v to the "session_epoch" field.
 func (u *StaffUserUpsert) AddSessionEpoch(v int) *StaffUserUpsert {
 	u.Add(staffuser.FieldSessionEpoch, v)
+	return u
+}
+
+// SetTotpLastStep sets the "totp_last_step" field.
+func (u *StaffUserUpsert) SetTotpLastStep(v int64) *StaffUserUpsert {
+	u.Set(staffuser.FieldTotpLastStep, v)
+	return u
+}
+
+// UpdateTotpLastStep sets the "totp_last_step" field to the value that was provided on create.
+func (u *StaffUserUpsert) UpdateTotpLastStep() *StaffUserUpsert {
+	u.SetExcluded(staffuser.FieldTotpLastStep)
+	return u
+}
+
+// AddTotpLastStep adds v to the "totp_last_step" field.
+func (u *StaffUserUpsert) AddTotpLastStep(v int64) *StaffUserUpsert {
+	u.Add(staffuser.FieldTotpLastStep, v)
+	return u
+}
+
+// SetPasswordTemporary sets the "password_temporary" field.
+func (u *StaffUserUpsert) SetPasswordTemporary(v bool) *StaffUserUpsert {
+	u.Set(staffuser.FieldPasswordTemporary, v)
+	return u
+}
+
+// UpdatePasswordTemporary sets the "password_temporary" field to the value that was provided on create.
+func (u *StaffUserUpsert) UpdatePasswordTemporary() *StaffUserUpsert {
+	u.SetExcluded(staffuser.FieldPasswordTemporary)
 	return u
 }
 
@@ -822,6 +902,41 @@ func (u *StaffUserUpsertOne) AddSessionEpoch(v int) *StaffUserUpsertOne {
 func (u *StaffUserUpsertOne) UpdateSessionEpoch() *StaffUserUpsertOne {
 	return u.Update(func(s *StaffUserUpsert) {
 		s.UpdateSessionEpoch()
+	})
+}
+
+// SetTotpLastStep sets the "totp_last_step" field.
+func (u *StaffUserUpsertOne) SetTotpLastStep(v int64) *StaffUserUpsertOne {
+	return u.Update(func(s *StaffUserUpsert) {
+		s.SetTotpLastStep(v)
+	})
+}
+
+// AddTotpLastStep adds v to the "totp_last_step" field.
+func (u *StaffUserUpsertOne) AddTotpLastStep(v int64) *StaffUserUpsertOne {
+	return u.Update(func(s *StaffUserUpsert) {
+		s.AddTotpLastStep(v)
+	})
+}
+
+// UpdateTotpLastStep sets the "totp_last_step" field to the value that was provided on create.
+func (u *StaffUserUpsertOne) UpdateTotpLastStep() *StaffUserUpsertOne {
+	return u.Update(func(s *StaffUserUpsert) {
+		s.UpdateTotpLastStep()
+	})
+}
+
+// SetPasswordTemporary sets the "password_temporary" field.
+func (u *StaffUserUpsertOne) SetPasswordTemporary(v bool) *StaffUserUpsertOne {
+	return u.Update(func(s *StaffUserUpsert) {
+		s.SetPasswordTemporary(v)
+	})
+}
+
+// UpdatePasswordTemporary sets the "password_temporary" field to the value that was provided on create.
+func (u *StaffUserUpsertOne) UpdatePasswordTemporary() *StaffUserUpsertOne {
+	return u.Update(func(s *StaffUserUpsert) {
+		s.UpdatePasswordTemporary()
 	})
 }
 
@@ -1236,6 +1351,41 @@ func (u *StaffUserUpsertBulk) AddSessionEpoch(v int) *StaffUserUpsertBulk {
 func (u *StaffUserUpsertBulk) UpdateSessionEpoch() *StaffUserUpsertBulk {
 	return u.Update(func(s *StaffUserUpsert) {
 		s.UpdateSessionEpoch()
+	})
+}
+
+// SetTotpLastStep sets the "totp_last_step" field.
+func (u *StaffUserUpsertBulk) SetTotpLastStep(v int64) *StaffUserUpsertBulk {
+	return u.Update(func(s *StaffUserUpsert) {
+		s.SetTotpLastStep(v)
+	})
+}
+
+// AddTotpLastStep adds v to the "totp_last_step" field.
+func (u *StaffUserUpsertBulk) AddTotpLastStep(v int64) *StaffUserUpsertBulk {
+	return u.Update(func(s *StaffUserUpsert) {
+		s.AddTotpLastStep(v)
+	})
+}
+
+// UpdateTotpLastStep sets the "totp_last_step" field to the value that was provided on create.
+func (u *StaffUserUpsertBulk) UpdateTotpLastStep() *StaffUserUpsertBulk {
+	return u.Update(func(s *StaffUserUpsert) {
+		s.UpdateTotpLastStep()
+	})
+}
+
+// SetPasswordTemporary sets the "password_temporary" field.
+func (u *StaffUserUpsertBulk) SetPasswordTemporary(v bool) *StaffUserUpsertBulk {
+	return u.Update(func(s *StaffUserUpsert) {
+		s.SetPasswordTemporary(v)
+	})
+}
+
+// UpdatePasswordTemporary sets the "password_temporary" field to the value that was provided on create.
+func (u *StaffUserUpsertBulk) UpdatePasswordTemporary() *StaffUserUpsertBulk {
+	return u.Update(func(s *StaffUserUpsert) {
+		s.UpdatePasswordTemporary()
 	})
 }
 

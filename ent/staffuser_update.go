@@ -213,6 +213,41 @@ func (_u *StaffUserUpdate) AddSessionEpoch(v int) *StaffUserUpdate {
 	return _u
 }
 
+// SetTotpLastStep sets the "totp_last_step" field.
+func (_u *StaffUserUpdate) SetTotpLastStep(v int64) *StaffUserUpdate {
+	_u.mutation.ResetTotpLastStep()
+	_u.mutation.SetTotpLastStep(v)
+	return _u
+}
+
+// SetNillableTotpLastStep sets the "totp_last_step" field if the given value is not nil.
+func (_u *StaffUserUpdate) SetNillableTotpLastStep(v *int64) *StaffUserUpdate {
+	if v != nil {
+		_u.SetTotpLastStep(*v)
+	}
+	return _u
+}
+
+// AddTotpLastStep adds value to the "totp_last_step" field.
+func (_u *StaffUserUpdate) AddTotpLastStep(v int64) *StaffUserUpdate {
+	_u.mutation.AddTotpLastStep(v)
+	return _u
+}
+
+// SetPasswordTemporary sets the "password_temporary" field.
+func (_u *StaffUserUpdate) SetPasswordTemporary(v bool) *StaffUserUpdate {
+	_u.mutation.SetPasswordTemporary(v)
+	return _u
+}
+
+// SetNillablePasswordTemporary sets the "password_temporary" field if the given value is not nil.
+func (_u *StaffUserUpdate) SetNillablePasswordTemporary(v *bool) *StaffUserUpdate {
+	if v != nil {
+		_u.SetPasswordTemporary(*v)
+	}
+	return _u
+}
+
 // Mutation returns the StaffUserMutation object of the builder.
 func (_u *StaffUserUpdate) Mutation() *StaffUserMutation {
 	return _u.mutation
@@ -342,6 +377,15 @@ func (_u *StaffUserUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.AddedSessionEpoch(); ok {
 		_spec.AddField(staffuser.FieldSessionEpoch, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.TotpLastStep(); ok {
+		_spec.SetField(staffuser.FieldTotpLastStep, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedTotpLastStep(); ok {
+		_spec.AddField(staffuser.FieldTotpLastStep, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.PasswordTemporary(); ok {
+		_spec.SetField(staffuser.FieldPasswordTemporary, field.TypeBool, value)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
@@ -549,6 +593,41 @@ func (_u *StaffUserUpdateOne) AddSessionEpoch(v int) *StaffUserUpdateOne {
 	return _u
 }
 
+// SetTotpLastStep sets the "totp_last_step" field.
+func (_u *StaffUserUpdateOne) SetTotpLastStep(v int64) *StaffUserUpdateOne {
+	_u.mutation.ResetTotpLastStep()
+	_u.mutation.SetTotpLastStep(v)
+	return _u
+}
+
+// SetNillableTotpLastStep sets the "totp_last_step" field if the given value is not nil.
+func (_u *StaffUserUpdateOne) SetNillableTotpLastStep(v *int64) *StaffUserUpdateOne {
+	if v != nil {
+		_u.SetTotpLastStep(*v)
+	}
+	return _u
+}
+
+// AddTotpLastStep adds value to the "totp_last_step" field.
+func (_u *StaffUserUpdateOne) AddTotpLastStep(v int64) *StaffUserUpdateOne {
+	_u.mutation.AddTotpLastStep(v)
+	return _u
+}
+
+// SetPasswordTemporary sets the "password_temporary" field.
+func (_u *StaffUserUpdateOne) SetPasswordTemporary(v bool) *StaffUserUpdateOne {
+	_u.mutation.SetPasswordTemporary(v)
+	return _u
+}
+
+// SetNillablePasswordTemporary sets the "password_temporary" field if the given value is not nil.
+func (_u *StaffUserUpdateOne) SetNillablePasswordTemporary(v *bool) *StaffUserUpdateOne {
+	if v != nil {
+		_u.SetPasswordTemporary(*v)
+	}
+	return _u
+}
+
 // Mutation returns the StaffUserMutation object of the builder.
 func (_u *StaffUserUpdateOne) Mutation() *StaffUserMutation {
 	return _u.mutation
@@ -708,6 +787,15 @@ func (_u *StaffUserUpdateOne) sqlSave(ctx context.Context) (_node *StaffUser, er
 	}
 	if value, ok := _u.mutation.AddedSessionEpoch(); ok {
 		_spec.AddField(staffuser.FieldSessionEpoch, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.TotpLastStep(); ok {
+		_spec.SetField(staffuser.FieldTotpLastStep, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedTotpLastStep(); ok {
+		_spec.AddField(staffuser.FieldTotpLastStep, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.PasswordTemporary(); ok {
+		_spec.SetField(staffuser.FieldPasswordTemporary, field.TypeBool, value)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &StaffUser{config: _u.config}

@@ -26,6 +26,8 @@ type Tx struct {
 	Evidence *EvidenceClient
 	// KVEntry is the client for interacting with the KVEntry builders.
 	KVEntry *KVEntryClient
+	// LoginThrottle is the client for interacting with the LoginThrottle builders.
+	LoginThrottle *LoginThrottleClient
 	// OutboxMessage is the client for interacting with the OutboxMessage builders.
 	OutboxMessage *OutboxMessageClient
 	// QAReview is the client for interacting with the QAReview builders.
@@ -34,6 +36,8 @@ type Tx struct {
 	ReasonCode *ReasonCodeClient
 	// RecoveryCase is the client for interacting with the RecoveryCase builders.
 	RecoveryCase *RecoveryCaseClient
+	// RoleRequest is the client for interacting with the RoleRequest builders.
+	RoleRequest *RoleRequestClient
 	// SMSCode is the client for interacting with the SMSCode builders.
 	SMSCode *SMSCodeClient
 	// SMSMessage is the client for interacting with the SMSMessage builders.
@@ -177,10 +181,12 @@ func (tx *Tx) init() {
 	tx.CaseEvent = NewCaseEventClient(tx.config)
 	tx.Evidence = NewEvidenceClient(tx.config)
 	tx.KVEntry = NewKVEntryClient(tx.config)
+	tx.LoginThrottle = NewLoginThrottleClient(tx.config)
 	tx.OutboxMessage = NewOutboxMessageClient(tx.config)
 	tx.QAReview = NewQAReviewClient(tx.config)
 	tx.ReasonCode = NewReasonCodeClient(tx.config)
 	tx.RecoveryCase = NewRecoveryCaseClient(tx.config)
+	tx.RoleRequest = NewRoleRequestClient(tx.config)
 	tx.SMSCode = NewSMSCodeClient(tx.config)
 	tx.SMSMessage = NewSMSMessageClient(tx.config)
 	tx.StaffUser = NewStaffUserClient(tx.config)

@@ -3,6 +3,7 @@ package handlers
 import (
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -23,7 +24,17 @@ func (s *Server) staffAdmin(c *fiber.Ctx) (*staff.Admin, staff.Actor) {
 // labels.
 type memberView struct {
 	staff.Member
-	GrantViews []grantView
+	GrantViews   []grantView
+	PendingViews []pendingView
+}
+
+// pendingView is a grant awaiting a second administrator. Mine: the viewer
+// asked for it, so the page offers no confirm button (they may not).
+type pendingView struct {
+	grantView
+	RequestedBy string
+	At          time.Time
+	Mine        bool
 }
 
 // grantView is one role grant with its Chinese labels.
@@ -48,18 +59,27 @@ func regionOptions() []rules.Region {
 	return append([]rules.Region{p}, rules.Cities()...)
 }
 
-func newMemberView(m staff.Member) memberView {
+func newMemberView(m staff.Member, viewerKey string) memberView {
 	v := memberView{Member: m}
 	for _, g := range m.Grants {
-		v.GrantViews = append(v.GrantViews, grantView{Role: g.Role, RoleLabel: vocab.Role(g.Role).Label(), Region: g.Region,
-			RegionName: rules.RegionFullName(g.Region)})
+		v.GrantViews = append(v.GrantViews, newGrantView(g.Role, g.Region))
+	}
+	for _, p := range m.Pending {
+		v.PendingViews = append(v.PendingViews, pendingView{grantView: newGrantView(p.Role, p.Region),
+			RequestedBy: p.RequestedBy, At: p.At, Mine: p.RequestedBy == viewerKey})
 	}
 	return v
 }
 
-// staffListView is the staff list's data.
+func newGrantView(role, region string) grantView {
+	return grantView{Role: role, RoleLabel: vocab.Role(role).Label(), Region: region, RegionName: rules.RegionFullName(region)}
+}
+
+// staffListView is the staff list's data: every member, and those with
+// grants awaiting a second administrator's confirmation.
 type staffListView struct {
 	Members []memberView
+	Pending []memberView
 }
 
 // staffFormView is the data of the new-staff form and of the page that
@@ -84,23 +104,29 @@ type staffPageView struct {
 // staffNotices are the notices after a change (?done=…), fixed texts so
 // nothing from the URL reaches the page.
 var staffNotices = map[string]string{
-	"disabled": "已停用该账号，其登录会话已失效。",
-	"enabled":  "已启用该账号。",
-	"totp":     "已要求该人员使用动态口令，其下次访问审核台时须先完成绑定。",
-	"granted":  "已授予角色。",
-	"revoked":  "已撤销角色。",
+	"disabled":  "已停用该账号，其登录会话已失效。",
+	"enabled":   "已启用该账号。",
+	"totp":      "已要求该人员使用动态口令，其下次访问审核台时须先完成绑定。",
+	"granted":   "已授予角色。",
+	"requested": "已提交授权申请：须由另一名管理员确认后生效。",
+	"confirmed": "已确认授权，该角色现已生效。",
+	"revoked":   "已撤销角色（或撤回了待确认的申请）。",
 }
 
 // staffListPage lists every staff user with roles, TOTP state and last sign-in.
 func (s *Server) staffListPage(c *fiber.Ctx) error {
-	a, _ := s.staffAdmin(c)
+	a, actor := s.staffAdmin(c)
 	members, err := a.List(c.UserContext())
 	if err != nil {
 		return err
 	}
 	v := staffListView{}
 	for _, m := range members {
-		v.Members = append(v.Members, newMemberView(m))
+		mv := newMemberView(m, actor.Key)
+		v.Members = append(v.Members, mv)
+		if len(mv.PendingViews) > 0 {
+			v.Pending = append(v.Pending, mv)
+		}
 	}
 	return render(c, fiber.StatusOK, "console/staff", layoutConsole,
 		Page{Title: "人员管理", Nav: "staff", Staff: s.staffView(c), Data: v})
@@ -146,7 +172,7 @@ func (s *Server) staffCreate(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	mv := newMemberView(m)
+	mv := newMemberView(m, actor.Key)
 	return render(c, fiber.StatusCreated, "console/staff_new", layoutConsole, Page{Title: "新增人员", Nav: "staff",
 		Staff: s.staffView(c), Data: staffFormView{Created: &mv, Password: password}})
 }
@@ -162,7 +188,7 @@ func (s *Server) showStaff(c *fiber.Ctx, status int, msg string, fields map[stri
 	if err != nil {
 		return err
 	}
-	v := staffPageView{M: newMemberView(m), Self: m.Key == actor.Key, Roles: roleOptions(), Regions: regionOptions(),
+	v := staffPageView{M: newMemberView(m, actor.Key), Self: m.Key == actor.Key, Roles: roleOptions(), Regions: regionOptions(),
 		Notice: staffNotices[c.Query("done")], Password: password}
 	return render(c, status, "console/staff_member", layoutConsole, Page{Title: "人员 " + m.Username, Nav: "staff",
 		Staff: s.staffView(c), Error: msg, Fields: fields, Data: v})
@@ -223,10 +249,21 @@ func (s *Server) staffGrant(grant bool) fiber.Handler {
 		a, actor := s.staffAdmin(c)
 		username := strings.Clone(c.Params("username"))
 		if grant {
-			return s.staffDone(c, a.Grant(c.UserContext(), actor, username, f.Role, f.Region), "granted")
+			pending, err := a.Grant(c.UserContext(), actor, username, f.Role, f.Region)
+			return s.staffDone(c, err, map[bool]string{true: "requested", false: "granted"}[pending])
 		}
 		return s.staffDone(c, a.Revoke(c.UserContext(), actor, username, f.Role, f.Region), "revoked")
 	}
+}
+
+// staffConfirmGrant puts in force a grant another administrator requested.
+func (s *Server) staffConfirmGrant(c *fiber.Ctx) error {
+	var f grantForm
+	if err := c.BodyParser(&f); err != nil {
+		return fiber.ErrBadRequest
+	}
+	a, actor := s.staffAdmin(c)
+	return s.staffDone(c, a.Confirm(c.UserContext(), actor, strings.Clone(c.Params("username")), f.Role, f.Region), "confirmed")
 }
 
 // reasonsView is the reason catalog page's data.

@@ -9,6 +9,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/pquerna/otp/totp"
 
 	"recoverydesk/ent/auditevent"
 	"recoverydesk/ent/casbinrule"
@@ -24,6 +27,8 @@ import (
 // (mx_target), so the other rows' actors keep working.
 func adminMatrix(t *testing.T, s *testServer, number string) []matrixRow {
 	s.staffUser(t, "mx_target", "Target#2468go", "矩阵对象", "reviewer", "4401")
+	s.db.Ent.RoleRequest.Create().SetSubject("mx_target").SetRole("reviewer").SetRegion("4405").
+		SetRequestedBy("mx_other_admin").SetCreatedAt(s.clock.Now()).ExecX(context.Background())
 	admin := func(status int) want { return want{"admin": status, "*": 403, "anonymous": 303, "applicant": 303} }
 	grant := url.Values{"role": {"reviewer"}, "region": {"4403"}}
 	u := "/console/staff/mx_target"
@@ -39,6 +44,8 @@ func adminMatrix(t *testing.T, s *testServer, number string) []matrixRow {
 		{"POST", "/console/staff/:username/totp", u + "/totp", admin(303), url.Values{}},
 		{"POST", "/console/staff/:username/grants", u + "/grants", admin(303), grant},
 		{"POST", "/console/staff/:username/grants/revoke", u + "/grants/revoke", admin(303), grant},
+		// Another administrator asked for this grant, so this one may confirm it.
+		{"POST", "/console/staff/:username/grants/confirm", u + "/grants/confirm", admin(303), url.Values{"role": {"reviewer"}, "region": {"4405"}}},
 		{"GET", "/console/reasons", "/console/reasons", admin(200), nil},
 		{"POST", "/console/reasons", "/console/reasons", admin(303), url.Values{"code": {"mx_reason"}, "text": {"矩阵原因"}}},
 		{"POST", "/console/reasons/:code", "/console/reasons/mx_reason", admin(303), url.Values{"text": {"矩阵原因（改）"}}},
@@ -93,7 +100,11 @@ func passwordOnPage(t testing.TB, body string) string {
 	return html.UnescapeString(m[1])
 }
 
-func TestAdminCreatesStaffWhoseShownPasswordSignsIn(t *testing.T) {
+// TestAdminCreatedReviewerSetsUpAloneAndWaitsForASecondAdmin: the password
+// an administrator sees is temporary and opens only the own-password page,
+// then TOTP enrolment; the reviewer role is in force only once a second
+// administrator confirms it, and the creating one cannot (三员分立).
+func TestAdminCreatedReviewerSetsUpAloneAndWaitsForASecondAdmin(t *testing.T) {
 	s := newTestServer(t)
 	admin := staffClient(t, s, "gd_admin", "admin", "44")
 	admin.get(t, "/console/staff/new")
@@ -104,35 +115,97 @@ func TestAdminCreatesStaffWhoseShownPasswordSignsIn(t *testing.T) {
 		t.Fatalf("bad form: %d\n%.3000s", resp.StatusCode, body)
 	}
 	resp, body = admin.post(t, "/console/staff", url.Values{"username": {"SZ_Reviewer"}, "name": {"黄审核"}, "role": {"reviewer"}, "region": {"4403"}})
-	if resp.StatusCode != 201 || !strings.Contains(body, "仅显示这一次") || !strings.Contains(body, "审核员 · 广东省 / 深圳市") {
+	if resp.StatusCode != 201 || !strings.Contains(body, "仅显示这一次") || !strings.Contains(body, "审核员 · 广东省 / 深圳市（待另一名管理员确认后生效）") {
 		t.Fatalf("create: %d\n%.3000s", resp.StatusCode, body)
 	}
 	password := passwordOnPage(t, body)
 	if resp.Header.Get("Cache-Control") != "no-store" {
 		t.Fatalf("the password page may be cached: %q", resp.Header.Get("Cache-Control"))
 	}
-	// The list shows the new person with their role, no TOTP, never signed in.
+	// The list shows the new person with the role awaiting confirmation, TOTP required, never signed in.
 	_, list := admin.get(t, "/console/staff")
-	pageHasAll(t, "staff list", list, `href="/console/staff/SZ_Reviewer"`, "黄审核", "审核员 · 广东省 / 深圳市", "从未登录", "未启用")
+	pageHasAll(t, "staff list", list, `href="/console/staff/SZ_Reviewer"`, "黄审核", "待确认：审核员 · 广东省 / 深圳市", "从未登录", "已要求，待绑定",
+		"待确认的授权", "须由另一名管理员确认")
+	if strings.Contains(list, `action="/console/staff/SZ_Reviewer/grants/confirm"`) {
+		t.Error("the list offers the requesting administrator a confirm button")
+	}
 	// The same username in another case is taken.
 	admin.get(t, "/console/staff/new")
 	if resp, body := admin.post(t, "/console/staff", url.Values{"username": {"sz_reviewer"}, "name": {"重名"}, "role": {"reviewer"}, "region": {"4403"}}); resp.StatusCode != 409 || !strings.Contains(body, "该用户名已被使用") {
 		t.Fatalf("duplicate: %d", resp.StatusCode)
 	}
-	// The shown password signs in, and the role opens Shenzhen's queue.
+
+	// The shown password signs in to the own-password page and nothing else.
 	pc := newPagesClient(t, s)
-	if status, loc, body := consoleSignIn(t, pc, "sz_reviewer", password, ""); status != 303 || loc != "/console/cases" {
+	if status, loc, body := consoleSignIn(t, pc, "sz_reviewer", password, ""); status != 303 || loc != "/console/password" {
 		t.Fatalf("sign in with the shown password: %d %s %.300s", status, loc, body)
 	}
+	for _, path := range []string{"/console/cases", "/console/totp", "/console/staff", "/console"} {
+		if resp, _ := pc.get(t, path); resp.StatusCode != 303 || resp.Header.Get("Location") != "/console/password" {
+			t.Fatalf("%s with the temporary password: %d %s", path, resp.StatusCode, resp.Header.Get("Location"))
+		}
+	}
+	resp, body = pc.get(t, "/console/password")
+	if resp.StatusCode != 200 || !strings.Contains(body, "临时密码") {
+		t.Fatalf("own-password page: %d\n%.2000s", resp.StatusCode, body)
+	}
+	mine := "Mine#Own2468"
+	if resp, body := pc.post(t, "/console/password", url.Values{"password": {password}, "new_password": {"weak"}, "repeat_password": {"weak"}}); resp.StatusCode != 422 || fieldError(body, "new_password") == "" {
+		t.Fatalf("weak new password: %d", resp.StatusCode)
+	}
+	if resp, body := pc.post(t, "/console/password", url.Values{"password": {"Wrong#2468x"}, "new_password": {mine}, "repeat_password": {mine}}); resp.StatusCode != 422 || fieldError(body, "password") != "当前密码不正确" {
+		t.Fatalf("wrong current password: %d", resp.StatusCode)
+	}
+	resp, _ = pc.post(t, "/console/password", url.Values{"password": {password}, "new_password": {mine}, "repeat_password": {mine}})
+	if resp.StatusCode != 303 {
+		t.Fatalf("set own password: %d", resp.StatusCode)
+	}
+	// Next, TOTP on the person's own device, before any other page.
+	if resp, _ := pc.get(t, "/console/cases"); resp.StatusCode != 303 || resp.Header.Get("Location") != "/console/totp" {
+		t.Fatalf("after the own password: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	_, page := pc.get(t, "/console/totp")
+	m := secretOnPage.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no enrolment secret:\n%.2000s", page)
+	}
+	code, _ := totp.GenerateCode(m[1], s.clock.Now())
+	if resp, _ := pc.post(t, "/console/totp", url.Values{"otp": {code}}); resp.StatusCode != 303 {
+		t.Fatalf("enrol: %d", resp.StatusCode)
+	}
+	// Set up, but the role waits for a second administrator.
+	if resp, _ := pc.get(t, "/console/cases"); resp.StatusCode != 403 {
+		t.Fatalf("queue before the confirmation: %d", resp.StatusCode)
+	}
+	page2 := "/console/staff/sz_reviewer"
+	admin.get(t, page2)
+	if resp, body := admin.post(t, page2+"/grants/confirm", url.Values{"role": {"reviewer"}, "region": {"4403"}}); resp.StatusCode != 403 || !strings.Contains(body, "不能确认自己提出的授权申请") {
+		t.Fatalf("the creating administrator confirms: %d", resp.StatusCode)
+	}
+	second := staffClient(t, s, "gd_admin2", "admin", "44")
+	_, list = second.get(t, "/console/staff")
+	pageHasAll(t, "staff list for the second administrator", list, `action="/console/staff/SZ_Reviewer/grants/confirm"`, "由 gd_admin")
+	resp, body = second.post(t, page2+"/grants/confirm", url.Values{"role": {"reviewer"}, "region": {"4403"}})
+	if got := second.follow(t, resp, body, page2+"?done=confirmed"); !strings.Contains(got, "已确认授权") || !strings.Contains(got, "审核员 · 广东省 / 深圳市") {
+		t.Fatalf("confirmed page:\n%.2000s", got)
+	}
 	if resp, _ := pc.get(t, "/console/cases"); resp.StatusCode != 200 {
-		t.Fatalf("queue: %d", resp.StatusCode)
+		t.Fatalf("queue after the confirmation: %d", resp.StatusCode)
 	}
-	_, list = admin.get(t, "/console/staff")
-	if strings.Contains(list, "从未登录") {
-		t.Fatal("the list still says never signed in")
+	// The password the administrator saw opens nothing any more.
+	if status, _, _ := consoleSignIn(t, newPagesClient(t, s), "sz_reviewer", password, ""); status != 401 {
+		t.Fatalf("the issued password after the person set their own: %d", status)
 	}
-	if n := adminAudits(t, s, "staff.created", "gd_admin", "sz_reviewer"); n != 1 {
-		t.Fatalf("%d staff.created entries by gd_admin", n)
+	for _, e := range []struct{ action, actor string }{
+		{"staff.created", "gd_admin"}, {"staff.role_requested", "gd_admin"}, {"staff.role_confirmed", "gd_admin2"},
+		{"staff.password_changed", "sz_reviewer"}, {"staff.totp_enrolled", "sz_reviewer"},
+	} {
+		if n := adminAudits(t, s, e.action, e.actor, "sz_reviewer"); n != 1 {
+			t.Errorf("%d %s entries by %s", n, e.action, e.actor)
+		}
+	}
+	if n := adminAudits(t, s, "staff.role_confirmed", "gd_admin", "sz_reviewer"); n != 0 {
+		t.Error("a refused self-confirmation was audited as done")
 	}
 }
 
@@ -151,7 +224,8 @@ func TestAdminDisablesResetsAndRequiresTOTP(t *testing.T) {
 	if resp, _ := target.get(t, "/console/cases"); resp.StatusCode != 303 || resp.Header.Get("Location") != "/console/login" {
 		t.Fatalf("disabled user's session: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 	}
-	if status, _, body := consoleSignIn(t, newPagesClient(t, s), "jm_reviewer", "Staff#2468go", ""); status != 403 || !strings.Contains(body, "该账号已停用") {
+	// The right password of a disabled account gets the answer of a wrong one.
+	if status, _, body := consoleSignIn(t, newPagesClient(t, s), "jm_reviewer", "Staff#2468go", ""); status != 401 || !strings.Contains(body, "用户名或密码错误") || strings.Contains(body, "停用") {
 		t.Fatalf("disabled sign-in: %d", status)
 	}
 	resp, _ = admin.post(t, page+"/enable", url.Values{})
@@ -161,6 +235,25 @@ func TestAdminDisablesResetsAndRequiresTOTP(t *testing.T) {
 	target = newPagesClient(t, s)
 	if status, _, _ := consoleSignIn(t, target, "jm_reviewer", "Staff#2468go", ""); status != 303 {
 		t.Fatalf("enabled sign-in: %d", status)
+	}
+
+	// TOTP required: the next console request goes to the enrolment page.
+	admin.get(t, page)
+	resp, body = admin.post(t, page+"/totp", url.Values{})
+	if got := admin.follow(t, resp, body, page+"?done=totp"); !strings.Contains(got, "已要求，待绑定") {
+		t.Fatalf("totp page:\n%.2000s", got)
+	}
+	if resp, _ := target.get(t, "/console/cases"); resp.StatusCode != 303 || resp.Header.Get("Location") != "/console/totp" {
+		t.Fatalf("required TOTP: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	resp, body = target.get(t, "/console/totp")
+	m := secretOnPage.FindStringSubmatch(body)
+	if resp.StatusCode != 200 || m == nil {
+		t.Fatalf("enrolment page: %d", resp.StatusCode)
+	}
+	code, _ := totp.GenerateCode(m[1], s.clock.Now())
+	if resp, _ := target.post(t, "/console/totp", url.Values{"otp": {code}}); resp.StatusCode != 303 {
+		t.Fatalf("enrol: %d", resp.StatusCode)
 	}
 
 	// Reset: the new password is shown once, the open session ends, the old
@@ -177,22 +270,20 @@ func TestAdminDisablesResetsAndRequiresTOTP(t *testing.T) {
 	if status, _, _ := consoleSignIn(t, newPagesClient(t, s), "jm_reviewer", "Staff#2468go", ""); status != 401 {
 		t.Fatalf("old password after the reset: %d", status)
 	}
+	// The enrolled second factor stays: the administrator who saw the new
+	// password still lacks the person's device.
 	target = newPagesClient(t, s)
-	if status, _, _ := consoleSignIn(t, target, "jm_reviewer", newPassword, ""); status != 303 {
-		t.Fatalf("new password: %d", status)
+	if status, _, body := consoleSignIn(t, target, "jm_reviewer", newPassword, ""); status != 401 || !strings.Contains(body, "请输入动态口令") {
+		t.Fatalf("new password without the code: %d", status)
 	}
-
-	// TOTP required: the next console request goes to the enrolment page.
-	admin.get(t, page)
-	resp, body = admin.post(t, page+"/totp", url.Values{})
-	if got := admin.follow(t, resp, body, page+"?done=totp"); !strings.Contains(got, "已要求，待绑定") {
-		t.Fatalf("totp page:\n%.2000s", got)
+	// With it, the new password is temporary: it opens the own-password page first.
+	s.clock.Advance(time.Minute)
+	code, _ = totp.GenerateCode(m[1], s.clock.Now())
+	if status, loc, _ := consoleSignIn(t, target, "jm_reviewer", newPassword, code); status != 303 || loc != "/console/password" {
+		t.Fatalf("new password: %d %s", status, loc)
 	}
-	if resp, _ := target.get(t, "/console/cases"); resp.StatusCode != 303 || resp.Header.Get("Location") != "/console/totp" {
-		t.Fatalf("required TOTP: %d %s", resp.StatusCode, resp.Header.Get("Location"))
-	}
-	if resp, body := target.get(t, "/console/totp"); resp.StatusCode != 200 || !secretOnPage.MatchString(body) {
-		t.Fatalf("enrolment page: %d", resp.StatusCode)
+	if resp, _ := target.get(t, "/console/cases"); resp.StatusCode != 303 || resp.Header.Get("Location") != "/console/password" {
+		t.Fatalf("queue with the temporary password: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 	}
 
 	// Nobody changes their own account here.
@@ -226,9 +317,25 @@ func TestGrantedRoleOpensTheRegionAndRevokedClosesIt(t *testing.T) {
 	if resp.StatusCode != 422 || fieldError(body, "region") == "" {
 		t.Fatalf("unknown region: %d", resp.StatusCode)
 	}
+	// A reviewer role sees evidence: it is requested, not yet in force.
 	resp, body = admin.post(t, page+"/grants", url.Values{"role": {"reviewer"}, "region": {"4407"}})
-	if got := admin.follow(t, resp, body, page+"?done=granted"); !strings.Contains(got, "审核员 · 广东省 / 江门市") {
-		t.Fatalf("member page after the grant:\n%.2000s", got)
+	if got := admin.follow(t, resp, body, page+"?done=requested"); !strings.Contains(got, "待另一名管理员确认") || !strings.Contains(got, "审核员 · 广东省 / 江门市") {
+		t.Fatalf("member page after the request:\n%.2000s", got)
+	}
+	if resp, _ := gz.get(t, casePath); resp.StatusCode != 404 {
+		t.Fatalf("before the confirmation: %d", resp.StatusCode)
+	}
+	if resp, body := admin.post(t, page+"/grants", url.Values{"role": {"reviewer"}, "region": {"4407"}}); resp.StatusCode != 409 || !strings.Contains(body, "已在等待另一名管理员确认") {
+		t.Fatalf("request twice: %d", resp.StatusCode)
+	}
+	if resp, body := admin.post(t, page+"/grants/confirm", url.Values{"role": {"reviewer"}, "region": {"4407"}}); resp.StatusCode != 403 || !strings.Contains(body, "不能确认自己提出的授权申请") {
+		t.Fatalf("self-confirmation: %d", resp.StatusCode)
+	}
+	second := staffClient(t, s, "gd_admin2", "admin", "44")
+	second.get(t, page)
+	resp, body = second.post(t, page+"/grants/confirm", url.Values{"role": {"reviewer"}, "region": {"4407"}})
+	if got := second.follow(t, resp, body, page+"?done=confirmed"); !strings.Contains(got, "审核员 · 广东省 / 江门市") || strings.Contains(got, "待另一名管理员确认") {
+		t.Fatalf("member page after the confirmation:\n%.2000s", got)
 	}
 	if resp, _ := gz.get(t, casePath); resp.StatusCode != 200 {
 		t.Fatalf("after the grant: %d", resp.StatusCode)
@@ -270,8 +377,11 @@ func TestGrantedRoleOpensTheRegionAndRevokedClosesIt(t *testing.T) {
 	if resp, _ := city.post(t, page+"/grants", url.Values{"role": {"supervisor"}, "region": {"44"}}); resp.StatusCode != 403 {
 		t.Fatalf("city admin grants province-wide: %d", resp.StatusCode)
 	}
-	if n := adminAudits(t, s, "staff.role_granted", "gd_admin", "gz_reviewer"); n != 1 {
-		t.Errorf("%d staff.role_granted entries", n)
+	if n := adminAudits(t, s, "staff.role_requested", "gd_admin", "gz_reviewer"); n != 1 {
+		t.Errorf("%d staff.role_requested entries", n)
+	}
+	if n := adminAudits(t, s, "staff.role_confirmed", "gd_admin2", "gz_reviewer"); n != 1 {
+		t.Errorf("%d staff.role_confirmed entries", n)
 	}
 	if n := adminAudits(t, s, "staff.role_revoked", "gd_admin", "gz_reviewer"); n != 1 {
 		t.Errorf("%d staff.role_revoked entries", n)

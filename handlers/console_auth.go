@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
+
+	"recoverydesk/internal/rules"
 )
 
 // consoleLoginForm is the sign-in form (CONTRACT §5 field names).
@@ -51,7 +53,9 @@ func (s *Server) consoleLogin(c *fiber.Ctx) error {
 		return err
 	}
 	next := safeNext(f.Next)
-	if next == "" {
+	if to := setupStep(u); to != "" {
+		next = to
+	} else if next == "" {
 		next = s.landing(u.UsernameKey)
 	}
 	return c.Redirect(next, fiber.StatusSeeOther)
@@ -134,6 +138,58 @@ func (s *Server) totpConfirm(c *fiber.Ctx) error {
 		return err
 	}
 	return c.Redirect("/console/totp", fiber.StatusSeeOther)
+}
+
+// staffPasswordForm is the own-password form.
+type staffPasswordForm struct {
+	Password string `form:"password"`
+	New      string `form:"new_password"`
+	Repeat   string `form:"repeat_password"`
+}
+
+// staffPasswordPage is the form where staff set their own password: the
+// first page after signing in with a password an administrator issued.
+func (s *Server) staffPasswordPage(c *fiber.Ctx) error {
+	return s.showPasswordPage(c, fiber.StatusOK, "", nil)
+}
+
+func (s *Server) showPasswordPage(c *fiber.Ctx, status int, msg string, fields map[string]string) error {
+	return render(c, status, "console/password", layoutConsole, Page{Title: "设置密码", Nav: "password", Staff: s.staffView(c),
+		Error: msg, Fields: fields, Data: passwordView{Temporary: signedInStaff(c).PasswordTemporary,
+			MinLen: rules.PasswordMinLen, MaxLen: rules.PasswordMaxLen}})
+}
+
+// passwordView is the own-password page's data.
+type passwordView struct {
+	Temporary      bool // signed in with a password an administrator issued
+	MinLen, MaxLen int
+}
+
+// staffPasswordChange sets the signed-in staff member's own password. Their
+// other sessions end; this one carries on under the new epoch and goes on
+// to the next setup step (TOTP) or the console.
+func (s *Server) staffPasswordChange(c *fiber.Ctx) error {
+	var f staffPasswordForm
+	if err := c.BodyParser(&f); err != nil {
+		return fiber.ErrBadRequest
+	}
+	epoch, err := s.deps.Staff.ChangePassword(c.UserContext(), signedInStaff(c).ID, f.Password, f.New, f.Repeat)
+	if err != nil {
+		fields, msg, ok := formErrors(err)
+		if !ok {
+			return err
+		}
+		return s.showPasswordPage(c, toAPIError(err).Status, msg, fields)
+	}
+	sess, err := s.console.Get(c)
+	if err != nil {
+		return err
+	}
+	sess.Set(sessStaffEpoch, epoch)
+	if err := sess.Save(); err != nil {
+		return err
+	}
+	return c.Redirect("/console", fiber.StatusSeeOther)
 }
 
 // qrDataURL embeds a PNG we generated as a data: URL (the CSP allows data:

@@ -173,6 +173,9 @@ func (s *Server) nextCase(c *fiber.Ctx) error {
 func (s *Server) noteCase(c *fiber.Ctx) error {
 	number := strings.ToUpper(strings.Clone(c.Params("number")))
 	if err := s.deps.Recovery.AddNote(c.UserContext(), s.reviewer(c, policies.PermCaseNote), number, strings.Clone(c.FormValue("note"))); err != nil {
+		if e, ok := apperr.As(err); ok && e.Kind == apperr.Invalid {
+			return s.showCase(c, toAPIError(err).Status, e.Message, nil, nil)
+		}
 		return err
 	}
 	return c.Redirect("/console/cases/"+url.PathEscape(number)+"#history", fiber.StatusSeeOther)

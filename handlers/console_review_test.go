@@ -148,11 +148,17 @@ func reviewMatrix(number string) []matrixRow {
 	c := "/console/cases/" + number
 	return []matrixRow{
 		{"GET", "/console/login", "/console/login", want{"*": 200, "anonymous": 200, "applicant": 200}, nil},
-		{"POST", "/console/login", "/console/login", want{"*": 401, "anonymous": 401, "applicant": 401}, nil},
+		// Every actor posts the unknown username "x": it is counted like a real
+		// one, so the 5th failure (the supervisor's) locks it for everyone.
+		{"POST", "/console/login", "/console/login", want{"*": 401, "anonymous": 401, "applicant": 401, "supervisor": 423, "reviewer": 423}, nil},
 		{"GET", "/console", "/console", want{"*": 303, "anonymous": 303, "applicant": 303}, nil},
 		{"GET", "/console/totp", "/console/totp", want{"*": 200, "anonymous": 303, "applicant": 303}, nil},
 		// Staff opened the enrolment page above; an empty code is refused.
 		{"POST", "/console/totp", "/console/totp", want{"*": 422, "anonymous": 303, "applicant": 303}, nil},
+		// Anyone signed in may set their own password; the default form has no
+		// new password, so it is refused before the current one is checked.
+		{"GET", "/console/password", "/console/password", want{"*": 200, "anonymous": 303, "applicant": 303}, nil},
+		{"POST", "/console/password", "/console/password", want{"*": 422, "anonymous": 303, "applicant": 303}, nil},
 		{"GET", "/console/cases", "/console/cases", want{"*": 200, "admin": 403, "anonymous": 303, "applicant": 303}, nil},
 		{"GET", "/console/cases/next", "/console/cases/next", want{"*": 303, "admin": 403, "anonymous": 303, "applicant": 303}, nil},
 		{"GET", "/console/cases/:number", c, want{"*": 200, "outsider": 404, "admin": 403, "anonymous": 303, "applicant": 303}, nil},

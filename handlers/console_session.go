@@ -68,12 +68,25 @@ func (s *Server) requireStaff(c *fiber.Ctx) error {
 		return err
 	}
 	c.Locals(localsStaff, u)
-	// An administrator required the second factor: until it is enrolled,
-	// the console offers only the enrolment page and signing out.
-	if u.TotpRequired && len(u.TotpSecret) == 0 && c.Path() != "/console/totp" && c.Path() != "/console/logout" {
-		return c.Redirect("/console/totp", fiber.StatusSeeOther)
+	if to := setupStep(u); to != "" && c.Path() != to && c.Path() != "/console/logout" {
+		return c.Redirect(to, fiber.StatusSeeOther)
 	}
 	return c.Next()
+}
+
+// setupStep is the page a staff user must finish before any other console
+// page, or "": first their own password in place of one an administrator
+// issued (staff.Admin.Create, ResetPassword), then the second factor an
+// administrator required. Until then the console offers only that page and
+// signing out, so an issued password opens nothing else.
+func setupStep(u *ent.StaffUser) string {
+	switch {
+	case u.PasswordTemporary:
+		return "/console/password"
+	case u.TotpRequired && len(u.TotpSecret) == 0:
+		return "/console/totp"
+	}
+	return ""
 }
 
 // requirePermission refuses a signed-in staff user who holds perm in no

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"recoverydesk/ent/evidence"
+	"recoverydesk/ent/recoverycase"
+	"recoverydesk/internal/recovery"
 	"recoverydesk/internal/recovery/state"
 	"recoverydesk/internal/rules"
 	"recoverydesk/storage"
@@ -400,5 +402,45 @@ func TestStatusLookupByCaseNumberAndCode(t *testing.T) {
 	}
 	if resp, body := s.postJSON(t, "/api/v1/recoveries/lookup", `{"case_number":"ZH20990101000001"}`); resp.StatusCode != 404 {
 		t.Fatalf("unknown number: %d %s", resp.StatusCode, body)
+	}
+}
+
+// TestAStrangerCannotWipeAVerifiedDraft: starting a recovery for an account
+// replaces a draft nobody has verified yet, but never one that passed SMS
+// verification: the second starter gets 409 draft_in_progress, and the
+// applicant who proved the phone carries on with their token.
+func TestAStrangerCannotWipeAVerifiedDraft(t *testing.T) {
+	s := recoveryFixture(t)
+	abandoned := startUnit(t, s, nil)
+	owner := startUnit(t, s, nil) // replaces the unverified draft
+	if resp, _ := abandoned.req(t, http.MethodGet, "", "", nil); resp.StatusCode != 404 {
+		t.Fatalf("the replaced unverified draft: %d", resp.StatusCode)
+	}
+	owner.verifyPhone(t, "13800006666")
+
+	start := map[string]string{"kind": "unit", "cert_type": "uscc", "cert_number": unitA, "unit_name": "江门市人才发展公司"}
+	resp, body := s.postJSON(t, "/api/v1/recoveries", jsonBody(t, start))
+	e := errorExtra(t, body)
+	if resp.StatusCode != 409 || e["code"] != "draft_in_progress" || !strings.Contains(e["message"].(string), "通过手机短信验证") {
+		t.Fatalf("a stranger starts over a verified draft: %d %s", resp.StatusCode, body)
+	}
+	if until, err := time.Parse(time.RFC3339, e["expires_at"].(string)); err != nil || until.Before(s.clock.Now().Add(23*time.Hour)) {
+		t.Fatalf("expires_at %v: %v", e["expires_at"], err)
+	}
+	// The owner's draft is untouched: the token still opens it and the upload goes on.
+	if resp, body := owner.req(t, http.MethodGet, "", "", nil); resp.StatusCode != 200 || !strings.Contains(body, `"status":"draft"`) {
+		t.Fatalf("the owner's draft after the stranger: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := owner.upload(t, "id_front", jpegBytes(t, photo(400, 300, 1))); resp.StatusCode != 201 {
+		t.Fatalf("the owner uploads: %d %s", resp.StatusCode, body)
+	}
+	if n := s.db.Ent.RecoveryCase.Query().Where(recoverycase.StatusEQ(state.Draft)).CountX(context.Background()); n != 1 {
+		t.Fatalf("%d drafts, want the owner's alone", n)
+	}
+	// Once it lapses, the account is free to start again (before the
+	// clean-up job has expired it).
+	s.clock.Advance(recovery.DraftTTL + time.Minute)
+	if resp, body := s.postJSON(t, "/api/v1/recoveries", jsonBody(t, start)); resp.StatusCode != 201 {
+		t.Fatalf("start after the draft lapsed: %d %s", resp.StatusCode, body)
 	}
 }

@@ -104,6 +104,8 @@ func (s *Server) routes() []route {
 		{method: fiber.MethodPost, path: "/console/logout", access: accessStaff, handler: s.consoleLogout},
 		{method: fiber.MethodGet, path: "/console/totp", access: accessStaff, handler: s.totpPage},
 		{method: fiber.MethodPost, path: "/console/totp", access: accessStaff, limit: s.limits.login, handler: s.totpConfirm},
+		{method: fiber.MethodGet, path: "/console/password", access: accessStaff, handler: s.staffPasswordPage},
+		{method: fiber.MethodPost, path: "/console/password", access: accessStaff, limit: s.limits.login, handler: s.staffPasswordChange},
 		{method: fiber.MethodGet, path: "/console", access: accessStaff, handler: s.consoleHome},
 
 		// Staff console: the review of cases.
@@ -138,6 +140,7 @@ func (s *Server) routes() []route {
 		{method: fiber.MethodPost, path: "/console/staff/:username/totp", access: accessStaff, perm: policies.PermStaffManage, handler: s.staffRequireTOTP},
 		{method: fiber.MethodPost, path: "/console/staff/:username/grants", access: accessStaff, perm: policies.PermStaffManage, handler: s.staffGrant(true)},
 		{method: fiber.MethodPost, path: "/console/staff/:username/grants/revoke", access: accessStaff, perm: policies.PermStaffManage, handler: s.staffGrant(false)},
+		{method: fiber.MethodPost, path: "/console/staff/:username/grants/confirm", access: accessStaff, perm: policies.PermStaffManage, handler: s.staffConfirmGrant},
 		{method: fiber.MethodGet, path: "/console/reasons", access: accessStaff, perm: policies.PermReasonsManage, handler: s.reasonsPage},
 		{method: fiber.MethodPost, path: "/console/reasons", access: accessStaff, perm: policies.PermReasonsManage, handler: s.reasonAdd},
 		{method: fiber.MethodPost, path: "/console/reasons/:code", access: accessStaff, perm: policies.PermReasonsManage, handler: s.reasonEdit},

@@ -177,6 +177,20 @@ func RolePermissions() (map[string][]Permission, error) {
 	return out, nil
 }
 
+// NeedsSecondAdmin reports whether granting role in the console takes a
+// second administrator's confirmation (三员分立): true for every role whose
+// permissions in policy.csv include seeing evidence or deciding a case, so
+// a permission added to a role later brings the rule with it.
+func NeedsSecondAdmin(role string) bool {
+	perms, err := RolePermissions()
+	if err != nil {
+		return true // the embedded file is checked at start; err on the safe side
+	}
+	return slices.ContainsFunc(perms[role], func(p Permission) bool {
+		return p == PermEvidenceView || p == PermCaseDecide
+	})
+}
+
 // Subject is the Casbin subject of a staff user: "staff:" + username_key.
 // It lower-cases its argument, so a username and its key give the same
 // subject.

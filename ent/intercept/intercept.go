@@ -13,11 +13,13 @@ import (
 	"recoverydesk/ent/caseevent"
 	"recoverydesk/ent/evidence"
 	"recoverydesk/ent/kventry"
+	"recoverydesk/ent/loginthrottle"
 	"recoverydesk/ent/outboxmessage"
 	"recoverydesk/ent/predicate"
 	"recoverydesk/ent/qareview"
 	"recoverydesk/ent/reasoncode"
 	"recoverydesk/ent/recoverycase"
+	"recoverydesk/ent/rolerequest"
 	"recoverydesk/ent/smscode"
 	"recoverydesk/ent/smsmessage"
 	"recoverydesk/ent/staffuser"
@@ -243,6 +245,33 @@ func (f TraverseKVEntry) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.KVEntryQuery", q)
 }
 
+// The LoginThrottleFunc type is an adapter to allow the use of ordinary function as a Querier.
+type LoginThrottleFunc func(context.Context, *ent.LoginThrottleQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f LoginThrottleFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.LoginThrottleQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.LoginThrottleQuery", q)
+}
+
+// The TraverseLoginThrottle type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseLoginThrottle func(context.Context, *ent.LoginThrottleQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseLoginThrottle) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseLoginThrottle) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.LoginThrottleQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.LoginThrottleQuery", q)
+}
+
 // The OutboxMessageFunc type is an adapter to allow the use of ordinary function as a Querier.
 type OutboxMessageFunc func(context.Context, *ent.OutboxMessageQuery) (ent.Value, error)
 
@@ -351,6 +380,33 @@ func (f TraverseRecoveryCase) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.RecoveryCaseQuery", q)
 }
 
+// The RoleRequestFunc type is an adapter to allow the use of ordinary function as a Querier.
+type RoleRequestFunc func(context.Context, *ent.RoleRequestQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f RoleRequestFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.RoleRequestQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.RoleRequestQuery", q)
+}
+
+// The TraverseRoleRequest type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseRoleRequest func(context.Context, *ent.RoleRequestQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseRoleRequest) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseRoleRequest) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.RoleRequestQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.RoleRequestQuery", q)
+}
+
 // The SMSCodeFunc type is an adapter to allow the use of ordinary function as a Querier.
 type SMSCodeFunc func(context.Context, *ent.SMSCodeQuery) (ent.Value, error)
 
@@ -447,6 +503,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.EvidenceQuery, predicate.Evidence, evidence.OrderOption]{typ: ent.TypeEvidence, tq: q}, nil
 	case *ent.KVEntryQuery:
 		return &query[*ent.KVEntryQuery, predicate.KVEntry, kventry.OrderOption]{typ: ent.TypeKVEntry, tq: q}, nil
+	case *ent.LoginThrottleQuery:
+		return &query[*ent.LoginThrottleQuery, predicate.LoginThrottle, loginthrottle.OrderOption]{typ: ent.TypeLoginThrottle, tq: q}, nil
 	case *ent.OutboxMessageQuery:
 		return &query[*ent.OutboxMessageQuery, predicate.OutboxMessage, outboxmessage.OrderOption]{typ: ent.TypeOutboxMessage, tq: q}, nil
 	case *ent.QAReviewQuery:
@@ -455,6 +513,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.ReasonCodeQuery, predicate.ReasonCode, reasoncode.OrderOption]{typ: ent.TypeReasonCode, tq: q}, nil
 	case *ent.RecoveryCaseQuery:
 		return &query[*ent.RecoveryCaseQuery, predicate.RecoveryCase, recoverycase.OrderOption]{typ: ent.TypeRecoveryCase, tq: q}, nil
+	case *ent.RoleRequestQuery:
+		return &query[*ent.RoleRequestQuery, predicate.RoleRequest, rolerequest.OrderOption]{typ: ent.TypeRoleRequest, tq: q}, nil
 	case *ent.SMSCodeQuery:
 		return &query[*ent.SMSCodeQuery, predicate.SMSCode, smscode.OrderOption]{typ: ent.TypeSMSCode, tq: q}, nil
 	case *ent.SMSMessageQuery:

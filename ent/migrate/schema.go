@@ -226,6 +226,20 @@ var (
 			},
 		},
 	}
+	// LoginThrottlesColumns holds the columns for the "login_throttles" table.
+	LoginThrottlesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "key", Type: field.TypeString, Unique: true, Size: 64},
+		{Name: "failures", Type: field.TypeInt, Default: 0},
+		{Name: "locked_until", Type: field.TypeTime, Nullable: true},
+		{Name: "updated_at", Type: field.TypeTime},
+	}
+	// LoginThrottlesTable holds the schema information for the "login_throttles" table.
+	LoginThrottlesTable = &schema.Table{
+		Name:       "login_throttles",
+		Columns:    LoginThrottlesColumns,
+		PrimaryKey: []*schema.Column{LoginThrottlesColumns[0]},
+	}
 	// OutboxMessagesColumns holds the columns for the "outbox_messages" table.
 	OutboxMessagesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -294,7 +308,7 @@ var (
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
 		{Name: "code", Type: field.TypeString, Unique: true, Size: 40},
-		{Name: "text", Type: field.TypeString, Size: 200},
+		{Name: "text", Type: field.TypeString, Size: 800},
 		{Name: "active", Type: field.TypeBool, Default: true},
 		{Name: "position", Type: field.TypeInt, Default: 0},
 	}
@@ -383,6 +397,28 @@ var (
 			},
 		},
 	}
+	// RoleRequestsColumns holds the columns for the "role_requests" table.
+	RoleRequestsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "subject", Type: field.TypeString, Size: 20},
+		{Name: "role", Type: field.TypeString, Size: 20},
+		{Name: "region", Type: field.TypeString, Size: 12},
+		{Name: "requested_by", Type: field.TypeString, Size: 20},
+		{Name: "created_at", Type: field.TypeTime},
+	}
+	// RoleRequestsTable holds the schema information for the "role_requests" table.
+	RoleRequestsTable = &schema.Table{
+		Name:       "role_requests",
+		Columns:    RoleRequestsColumns,
+		PrimaryKey: []*schema.Column{RoleRequestsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "rolerequest_subject_role_region",
+				Unique:  true,
+				Columns: []*schema.Column{RoleRequestsColumns[1], RoleRequestsColumns[2], RoleRequestsColumns[3]},
+			},
+		},
+	}
 	// SmsCodesColumns holds the columns for the "sms_codes" table.
 	SmsCodesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -467,6 +503,8 @@ var (
 		{Name: "locked_until", Type: field.TypeTime, Nullable: true},
 		{Name: "last_login_at", Type: field.TypeTime, Nullable: true},
 		{Name: "session_epoch", Type: field.TypeInt, Default: 0},
+		{Name: "totp_last_step", Type: field.TypeInt64, Default: 0},
+		{Name: "password_temporary", Type: field.TypeBool, Default: false},
 	}
 	// StaffUsersTable holds the schema information for the "staff_users" table.
 	StaffUsersTable = &schema.Table{
@@ -482,10 +520,12 @@ var (
 		CaseEventsTable,
 		EvidencesTable,
 		KvEntriesTable,
+		LoginThrottlesTable,
 		OutboxMessagesTable,
 		QaReviewsTable,
 		ReasonCodesTable,
 		RecoveryCasesTable,
+		RoleRequestsTable,
 		SmsCodesTable,
 		SmsMessagesTable,
 		StaffUsersTable,

@@ -24,6 +24,9 @@ type Evidence func(*sql.Selector)
 // KVEntry is the predicate function for kventry builders.
 type KVEntry func(*sql.Selector)
 
+// LoginThrottle is the predicate function for loginthrottle builders.
+type LoginThrottle func(*sql.Selector)
+
 // OutboxMessage is the predicate function for outboxmessage builders.
 type OutboxMessage func(*sql.Selector)
 
@@ -35,6 +38,9 @@ type ReasonCode func(*sql.Selector)
 
 // RecoveryCase is the predicate function for recoverycase builders.
 type RecoveryCase func(*sql.Selector)
+
+// RoleRequest is the predicate function for rolerequest builders.
+type RoleRequest func(*sql.Selector)
 
 // SMSCode is the predicate function for smscode builders.
 type SMSCode func(*sql.Selector)

@@ -9,10 +9,12 @@ import (
 	"recoverydesk/ent/caseevent"
 	"recoverydesk/ent/evidence"
 	"recoverydesk/ent/kventry"
+	"recoverydesk/ent/loginthrottle"
 	"recoverydesk/ent/outboxmessage"
 	"recoverydesk/ent/qareview"
 	"recoverydesk/ent/reasoncode"
 	"recoverydesk/ent/recoverycase"
+	"recoverydesk/ent/rolerequest"
 	"recoverydesk/ent/schema"
 	"recoverydesk/ent/smscode"
 	"recoverydesk/ent/smsmessage"
@@ -236,6 +238,16 @@ func init() {
 	kventryDescHits := kventryFields[3].Descriptor()
 	// kventry.DefaultHits holds the default value on creation for the hits field.
 	kventry.DefaultHits = kventryDescHits.Default.(int)
+	loginthrottleFields := schema.LoginThrottle{}.Fields()
+	_ = loginthrottleFields
+	// loginthrottleDescKey is the schema descriptor for key field.
+	loginthrottleDescKey := loginthrottleFields[0].Descriptor()
+	// loginthrottle.KeyValidator is a validator for the "key" field. It is called by the builders before save.
+	loginthrottle.KeyValidator = loginthrottleDescKey.Validators[0].(func(string) error)
+	// loginthrottleDescFailures is the schema descriptor for failures field.
+	loginthrottleDescFailures := loginthrottleFields[1].Descriptor()
+	// loginthrottle.DefaultFailures holds the default value on creation for the failures field.
+	loginthrottle.DefaultFailures = loginthrottleDescFailures.Default.(int)
 	outboxmessageFields := schema.OutboxMessage{}.Fields()
 	_ = outboxmessageFields
 	// outboxmessageDescPhone is the schema descriptor for phone field.
@@ -356,6 +368,24 @@ func init() {
 	recoverycaseDescID := recoverycaseFields[0].Descriptor()
 	// recoverycase.DefaultID holds the default value on creation for the id field.
 	recoverycase.DefaultID = recoverycaseDescID.Default.(func() uuid.UUID)
+	rolerequestFields := schema.RoleRequest{}.Fields()
+	_ = rolerequestFields
+	// rolerequestDescSubject is the schema descriptor for subject field.
+	rolerequestDescSubject := rolerequestFields[0].Descriptor()
+	// rolerequest.SubjectValidator is a validator for the "subject" field. It is called by the builders before save.
+	rolerequest.SubjectValidator = rolerequestDescSubject.Validators[0].(func(string) error)
+	// rolerequestDescRole is the schema descriptor for role field.
+	rolerequestDescRole := rolerequestFields[1].Descriptor()
+	// rolerequest.RoleValidator is a validator for the "role" field. It is called by the builders before save.
+	rolerequest.RoleValidator = rolerequestDescRole.Validators[0].(func(string) error)
+	// rolerequestDescRegion is the schema descriptor for region field.
+	rolerequestDescRegion := rolerequestFields[2].Descriptor()
+	// rolerequest.RegionValidator is a validator for the "region" field. It is called by the builders before save.
+	rolerequest.RegionValidator = rolerequestDescRegion.Validators[0].(func(string) error)
+	// rolerequestDescRequestedBy is the schema descriptor for requested_by field.
+	rolerequestDescRequestedBy := rolerequestFields[3].Descriptor()
+	// rolerequest.RequestedByValidator is a validator for the "requested_by" field. It is called by the builders before save.
+	rolerequest.RequestedByValidator = rolerequestDescRequestedBy.Validators[0].(func(string) error)
 	smscodeFields := schema.SMSCode{}.Fields()
 	_ = smscodeFields
 	// smscodeDescPhone is the schema descriptor for phone field.
@@ -451,6 +481,14 @@ func init() {
 	staffuserDescSessionEpoch := staffuserFields[10].Descriptor()
 	// staffuser.DefaultSessionEpoch holds the default value on creation for the session_epoch field.
 	staffuser.DefaultSessionEpoch = staffuserDescSessionEpoch.Default.(int)
+	// staffuserDescTotpLastStep is the schema descriptor for totp_last_step field.
+	staffuserDescTotpLastStep := staffuserFields[11].Descriptor()
+	// staffuser.DefaultTotpLastStep holds the default value on creation for the totp_last_step field.
+	staffuser.DefaultTotpLastStep = staffuserDescTotpLastStep.Default.(int64)
+	// staffuserDescPasswordTemporary is the schema descriptor for password_temporary field.
+	staffuserDescPasswordTemporary := staffuserFields[12].Descriptor()
+	// staffuser.DefaultPasswordTemporary holds the default value on creation for the password_temporary field.
+	staffuser.DefaultPasswordTemporary = staffuserDescPasswordTemporary.Default.(bool)
 }
 
 const (

@@ -18,7 +18,9 @@ func (ReasonCode) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
 func (ReasonCode) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("code").MaxLen(40).Unique().Immutable(),
-		field.String("text").MaxLen(200),
+		// MaxLen counts bytes: room for recovery.ReasonTextMaxLen (200)
+		// characters of up to 4 bytes each, the rule recovery checks.
+		field.String("text").MaxLen(800),
 		field.Bool("active").Default(true),
 		field.Int("position").Default(0),
 	}

@@ -32,5 +32,15 @@ func (StaffUser) Fields() []ent.Field {
 		// user's: the product's own index of a person's sessions, in the
 		// database so that every instance refuses an ended session at once.
 		field.Int("session_epoch").Default(0),
+		// totp_last_step is the TOTP time step (Unix time / 30 s) of the last
+		// code accepted for the user. A code is accepted only by moving it
+		// forward in one conditional UPDATE, so a code works once, on
+		// whichever instance sees it first.
+		field.Int64("totp_last_step").Default(0),
+		// password_temporary marks a password an administrator issued
+		// (creation or reset in the console): it signs in only to the page
+		// where the person sets their own password and enrols TOTP, so the
+		// administrator who saw it cannot work as that person.
+		field.Bool("password_temporary").Default(false),
 	}
 }

@@ -39,6 +39,10 @@ const (
 	FieldLastLoginAt = "last_login_at"
 	// FieldSessionEpoch holds the string denoting the session_epoch field in the database.
 	FieldSessionEpoch = "session_epoch"
+	// FieldTotpLastStep holds the string denoting the totp_last_step field in the database.
+	FieldTotpLastStep = "totp_last_step"
+	// FieldPasswordTemporary holds the string denoting the password_temporary field in the database.
+	FieldPasswordTemporary = "password_temporary"
 	// Table holds the table name of the staffuser in the database.
 	Table = "staff_users"
 )
@@ -59,6 +63,8 @@ var Columns = []string{
 	FieldLockedUntil,
 	FieldLastLoginAt,
 	FieldSessionEpoch,
+	FieldTotpLastStep,
+	FieldPasswordTemporary,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -92,6 +98,10 @@ var (
 	DefaultFailedLogins int
 	// DefaultSessionEpoch holds the default value on creation for the "session_epoch" field.
 	DefaultSessionEpoch int
+	// DefaultTotpLastStep holds the default value on creation for the "totp_last_step" field.
+	DefaultTotpLastStep int64
+	// DefaultPasswordTemporary holds the default value on creation for the "password_temporary" field.
+	DefaultPasswordTemporary bool
 )
 
 // OrderOption defines the ordering options for the StaffUser queries.
@@ -160,4 +170,14 @@ func ByLastLoginAt(opts ...sql.OrderTermOption) OrderOption {
 // BySessionEpoch orders the results by the session_epoch field.
 func BySessionEpoch(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldSessionEpoch, opts...).ToFunc()
+}
+
+// ByTotpLastStep orders the results by the totp_last_step field.
+func ByTotpLastStep(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldTotpLastStep, opts...).ToFunc()
+}
+
+// ByPasswordTemporary orders the results by the password_temporary field.
+func ByPasswordTemporary(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPasswordTemporary, opts...).ToFunc()
 }

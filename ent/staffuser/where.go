@@ -119,6 +119,16 @@ func SessionEpoch(v int) predicate.StaffUser {
 	return predicate.StaffUser(sql.FieldEQ(FieldSessionEpoch, v))
 }
 
+// TotpLastStep applies equality check predicate on the "totp_last_step" field. It's identical to TotpLastStepEQ.
+func TotpLastStep(v int64) predicate.StaffUser {
+	return predicate.StaffUser(sql.FieldEQ(FieldTotpLastStep, v))
+}
+
+// PasswordTemporary applies equality check predicate on the "password_temporary" field. It's identical to PasswordTemporaryEQ.
+func PasswordTemporary(v bool) predicate.StaffUser {
+	return predicate.StaffUser(sql.FieldEQ(FieldPasswordTemporary, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.StaffUser {
 	return predicate.StaffUser(sql.FieldEQ(FieldCreatedAt, v))
@@ -707,6 +717,56 @@ func SessionEpochLT(v int) predicate.StaffUser {
 // SessionEpochLTE applies the LTE predicate on the "session_epoch" field.
 func SessionEpochLTE(v int) predicate.StaffUser {
 	return predicate.StaffUser(sql.FieldLTE(FieldSessionEpoch, v))
+}
+
+// TotpLastStepEQ applies the EQ predicate on the "totp_last_step" field.
+func TotpLastStepEQ(v int64) predicate.StaffUser {
+	return predicate.StaffUser(sql.FieldEQ(FieldTotpLastStep, v))
+}
+
+// TotpLastStepNEQ applies the NEQ predicate on the "totp_last_step" field.
+func TotpLastStepNEQ(v int64) predicate.StaffUser {
+	return predicate.StaffUser(sql.FieldNEQ(FieldTotpLastStep, v))
+}
+
+// TotpLastStepIn applies the In predicate on the "totp_last_step" field.
+func TotpLastStepIn(vs ...int64) predicate.StaffUser {
+	return predicate.StaffUser(sql.FieldIn(FieldTotpLastStep, vs...))
+}
+
+// TotpLastStepNotIn applies the NotIn predicate on the "totp_last_step" field.
+func TotpLastStepNotIn(vs ...int64) predicate.StaffUser {
+	return predicate.StaffUser(sql.FieldNotIn(FieldTotpLastStep, vs...))
+}
+
+// TotpLastStepGT applies the GT predicate on the "totp_last_step" field.
+func TotpLastStepGT(v int64) predicate.StaffUser {
+	return predicate.StaffUser(sql.FieldGT(FieldTotpLastStep, v))
+}
+
+// TotpLastStepGTE applies the GTE predicate on the "totp_last_step" field.
+func TotpLastStepGTE(v int64) predicate.StaffUser {
+	return predicate.StaffUser(sql.FieldGTE(FieldTotpLastStep, v))
+}
+
+// TotpLastStepLT applies the LT predicate on the "totp_last_step" field.
+func TotpLastStepLT(v int64) predicate.StaffUser {
+	return predicate.StaffUser(sql.FieldLT(FieldTotpLastStep, v))
+}
+
+// TotpLastStepLTE applies the LTE predicate on the "totp_last_step" field.
+func TotpLastStepLTE(v int64) predicate.StaffUser {
+	return predicate.StaffUser(sql.FieldLTE(FieldTotpLastStep, v))
+}
+
+// PasswordTemporaryEQ applies the EQ predicate on the "password_temporary" field.
+func PasswordTemporaryEQ(v bool) predicate.StaffUser {
+	return predicate.StaffUser(sql.FieldEQ(FieldPasswordTemporary, v))
+}
+
+// PasswordTemporaryNEQ applies the NEQ predicate on the "password_temporary" field.
+func PasswordTemporaryNEQ(v bool) predicate.StaffUser {
+	return predicate.StaffUser(sql.FieldNEQ(FieldPasswordTemporary, v))
 }
 
 // And groups predicates with the AND operator between them.

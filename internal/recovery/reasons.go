@@ -160,7 +160,9 @@ func (s *Service) checkReasons(ctx context.Context, codes []string) error {
 		i := indexOfReason(all, code)
 		if i < 0 {
 			e := ErrUnknownReason.WithField("reason")
-			e.Message += "：" + code
+			if ValidReasonCode(code) { // bounded: never echo an arbitrary value
+				e.Message += "：" + code
+			}
 			return e
 		}
 		if !all[i].Active {

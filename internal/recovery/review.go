@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"recoverydesk/ent"
 	"recoverydesk/ent/recoverycase"
@@ -38,6 +39,23 @@ var (
 	ErrBadDecision  = apperr.New(apperr.Invalid, "invalid_decision", "请选择审核结果")
 	ErrNeedReasons  = apperr.New(apperr.Invalid, "reasons_required", "不通过时请至少选择一项原因")
 	ErrNeedKinds    = apperr.New(apperr.Invalid, "return_kinds_required", "退回补正时请至少选择一项需重新上传的材料")
+	// ErrTooManyReasons bounds what one decision may name: each reason is a
+	// line of the applicant's SMS.
+	ErrTooManyReasons = apperr.New(apperr.Invalid, "too_many_reasons", fmt.Sprintf("一次最多选择%d项原因", MaxReasons))
+	// ErrReasonsTooLong is a set of reasons whose texts do not fit in one
+	// SMS (sms.MaxTextLen).
+	ErrReasonsTooLong = apperr.New(apperr.Invalid, "reasons_too_long",
+		fmt.Sprintf("所选原因的说明合计过长，通知短信不能超过%d字，请减少所选原因", sms.MaxTextLen))
+	// ErrNoteTooLong bounds a reviewer's note (decision or case history).
+	ErrNoteTooLong = apperr.New(apperr.Invalid, "note_too_long", fmt.Sprintf("审核意见不能超过%d字", MaxNoteLen))
+)
+
+// Bounds of a decision's repeated and free-text fields.
+const (
+	// MaxReasons is the most distinct reasons one decision may name.
+	MaxReasons = 5
+	// MaxNoteLen is the most characters of a reviewer's note.
+	MaxNoteLen = 1000
 )
 
 // Reviewer is who acts in the console: a staff user and the region
@@ -171,6 +189,9 @@ type Decision struct {
 // An approval of a case with a risk flag issues nothing yet: the case awaits
 // a supervisor's second approval (SecondApproval).
 func (s *Service) Decide(ctx context.Context, rv Reviewer, number string, d Decision) error {
+	// A code repeated is one reason: a form (or a script) sending the same
+	// one 5 000 times names it once.
+	d.Reasons, d.ReturnKinds = distinct(d.Reasons), distinct(d.ReturnKinds)
 	if err := s.checkDecision(ctx, d); err != nil {
 		return err
 	}
@@ -244,9 +265,6 @@ func (s *Service) checkDecision(ctx context.Context, d Decision) error {
 		if len(d.Reasons) == 0 {
 			return ErrNeedReasons.WithField("reason")
 		}
-		if err := s.checkReasons(ctx, d.Reasons); err != nil {
-			return err
-		}
 	case vocab.OutcomeReturn:
 		if len(d.ReturnKinds) == 0 {
 			return ErrNeedKinds.WithField("return_kind")
@@ -254,16 +272,41 @@ func (s *Service) checkDecision(ctx context.Context, d Decision) error {
 	default:
 		return ErrBadDecision.WithField("outcome")
 	}
-	if len([]rune(d.Note)) > 1000 {
-		return apperr.New(apperr.Invalid, "note_too_long", "审核意见不能超过1000字").WithField("note")
+	// A return may name reasons too; they are stored, so they are checked.
+	if d.Outcome != vocab.OutcomeApprove && len(d.Reasons) > 0 {
+		if len(d.Reasons) > MaxReasons {
+			return ErrTooManyReasons.WithField("reason")
+		}
+		if err := s.checkReasons(ctx, d.Reasons); err != nil {
+			return err
+		}
+	}
+	if utf8.RuneCountInString(d.Note) > MaxNoteLen {
+		return ErrNoteTooLong.WithField("note")
 	}
 	return nil
+}
+
+// distinct returns values without repeats, in their first order, trimmed,
+// and without empty ones.
+func distinct(values []string) []string {
+	out := make([]string, 0, len(values))
+	seen := make(map[string]bool, len(values))
+	for _, v := range values {
+		v = strings.TrimSpace(v)
+		if v != "" && !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 func checkKinds(caseKind string, kinds []string) error {
 	for _, k := range kinds {
 		if !slices.Contains(RequiredEvidence(caseKind), k) {
-			return apperr.New(apperr.Invalid, "invalid_return_kind", "该案件不需要此类材料："+k).WithField("return_kind")
+			// The message names no typed value: it could be any length.
+			return apperr.New(apperr.Invalid, "invalid_return_kind", "所选材料不属于该案件需要的材料，请刷新页面后重新选择").WithField("return_kind")
 		}
 	}
 	return nil
@@ -301,7 +344,11 @@ func (s *Service) applyDecision(ctx context.Context, tx *db.Tx, rv Reviewer, rc 
 		if err != nil {
 			return err
 		}
-		if _, err := s.courier.QueueRef(ctx, tx, acc.Phone, PurposeDecision, ref, sms.RejectedText(number, strings.Join(texts, "；"))); err != nil {
+		text := sms.RejectedText(number, strings.Join(texts, "；"))
+		if utf8.RuneCountInString(text) > sms.MaxTextLen {
+			return ErrReasonsTooLong.WithField("reason")
+		}
+		if _, err := s.courier.QueueRef(ctx, tx, acc.Phone, PurposeDecision, ref, text); err != nil {
 			return err
 		}
 		upd.SetReasons(d.Reasons).SetReturnKinds([]string{})

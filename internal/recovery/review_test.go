@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -348,4 +349,76 @@ func TestQAVerdictsAreNeverOnOnesOwnDecisionAndADisagreementCanCancelAPendingPas
 			t.Fatalf("the agreed review: %+v", q)
 		}
 	})
+}
+
+// TestDecisionFieldsAreDeduplicatedAndBounded: a repeated reason or kind
+// counts once; more than MaxReasons reasons, reason texts too long for one
+// SMS, a note over MaxNoteLen (decision or case history) and an unknown
+// code of any length are refused with a stable code and a Chinese message
+// that echoes nothing of the input, and leave the case as it was.
+func TestDecisionFieldsAreDeduplicatedAndBounded(t *testing.T) {
+	d := testenv.SQLite(t)
+	r := newReview(t, d, 0)
+	ctx := context.Background()
+	jm := r.staff(t, "jm_reviewer", "4407")
+	refused := func(what string, err error, code string) {
+		t.Helper()
+		e, ok := apperr.As(err)
+		if !ok || e.Code != code || e.Kind != apperr.Invalid || e.Message == "" || len(e.Message) > 300 {
+			t.Fatalf("%s: %v, want %s", what, err, code)
+		}
+	}
+
+	number, _ := r.submitted(t, false)
+	v := r.claimed(t, jm, number)
+	kinds := make([]string, 0, 2000)
+	for range 1000 {
+		kinds = append(kinds, "id_front", " id_handheld ")
+	}
+	if err := r.svc.Decide(ctx, jm, number, recovery.Decision{Outcome: "return", ReturnKinds: kinds,
+		Reasons: []string{"unclear_image", "unclear_image"}, Version: v}); err != nil {
+		t.Fatal(err)
+	}
+	if rc := r.get(t, number); strings.Join(rc.ReturnKinds, ",") != "id_front,id_handheld" || strings.Join(rc.Reasons, ",") != "unclear_image" {
+		t.Fatalf("stored kinds %v reasons %v", rc.ReturnKinds, rc.Reasons)
+	}
+
+	number, _ = r.submitted(t, false)
+	v = r.claimed(t, jm, number)
+	all, err := r.svc.Reasons(ctx)
+	if err != nil || len(all) <= recovery.MaxReasons {
+		t.Fatalf("the catalog has %d reasons: %v", len(all), err)
+	}
+	var codes []string
+	for _, reason := range all[:recovery.MaxReasons+1] {
+		codes = append(codes, reason.Code)
+	}
+	reject := func(reasons []string, note string) error {
+		return r.svc.Decide(ctx, jm, number, recovery.Decision{Outcome: "reject", Reasons: reasons, Note: note, Version: v})
+	}
+	refused("six reasons", reject(codes, ""), "too_many_reasons")
+	refused("an unknown code", reject([]string{strings.Repeat("x", 5000)}, ""), "invalid_reason")
+	refused("a long note", reject(codes[:1], strings.Repeat("注", recovery.MaxNoteLen+1)), "note_too_long")
+	if err := r.svc.AddNote(ctx, jm, number, strings.Repeat("注", recovery.MaxNoteLen+1)); err == nil {
+		t.Fatal("a case note over the bound was accepted")
+	} else {
+		refused("a long case note", err, "note_too_long")
+	}
+	// Five reasons whose texts together do not fit in one SMS.
+	for _, code := range codes[:recovery.MaxReasons] {
+		if err := r.svc.EditReason(ctx, "gd_admin", code, strings.Repeat("长", recovery.ReasonTextMaxLen)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	refused("reasons too long for one SMS", reject(codes[:recovery.MaxReasons], ""), "reasons_too_long")
+	if rc := r.get(t, number); rc.Status != state.InReview || rc.Version != v {
+		t.Fatalf("the refusals changed the case: %s version %d", rc.Status, rc.Version)
+	}
+	if n := r.d.Ent.SMSMessage.Query().Where(smsmessage.Purpose(recovery.PurposeDecision)).CountX(ctx); n != 1 {
+		t.Fatalf("%d decision SMS, want the return's alone", n)
+	}
+	// Two long reasons fit.
+	if err := reject(codes[:2], ""); err != nil {
+		t.Fatal(err)
+	}
 }

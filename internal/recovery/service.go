@@ -53,6 +53,11 @@ var (
 	ErrCaseNotFound    = apperr.New(apperr.NotFound, "not_found", "未找到该申请，或链接已失效")
 	ErrAccountNotFound = apperr.New(apperr.NotFound, "account_not_found", "未找到与所填证件信息对应的账号，请核对证件类型和号码")
 	ErrCaseOpen        = apperr.New(apperr.Conflict, "case_open", "该账号已有正在办理的密码找回申请，请等待审核结果")
+	// ErrDraftInProgress refuses a second starter while the account's draft
+	// has passed SMS verification: the draft belongs to whoever proved the
+	// phone, and a stranger who knows the ID number must not wipe it.
+	ErrDraftInProgress = apperr.New(apperr.Conflict, "draft_in_progress",
+		"该账号已有一份通过手机短信验证、尚未提交的密码找回申请，请在原页面继续上传证件照并提交；如无法继续，该申请将在发起24小时后自动失效，届时可重新申请")
 	ErrWrongStep       = apperr.New(apperr.Conflict, "wrong_step", "当前步骤不能进行此操作")
 	ErrMissingEvidence = apperr.New(apperr.Invalid, "missing_evidence", "请先上传全部所需材料")
 	ErrUnknownKind     = apperr.New(apperr.NotFound, "unknown_evidence_kind", "该申请不需要此类材料")

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -46,8 +47,11 @@ type Started struct {
 
 // Start finds the account by certificate (or ID number) and opens a draft
 // case. The typed username and name never block; their similarity to the
-// record is kept for the reviewer. A draft the account left behind is
-// replaced; a submitted case still open is refused with its case number.
+// record is kept for the reviewer. A draft nobody verified yet is replaced;
+// a draft that passed SMS verification belongs to whoever proved the phone
+// and is never expired by a new start (draft_in_progress, until it is
+// submitted or lapses after DraftTTL); a submitted case still open is
+// refused with its case number.
 func (s *Service) Start(ctx context.Context, in StartInput) (*Started, error) {
 	certType, number, typedName, err := s.checkStart(in)
 	if err != nil {
@@ -125,8 +129,9 @@ func (s *Service) checkStart(in StartInput) (certType, number, typedName string,
 }
 
 // refuseOpenCase fails with case_open when the account has a submitted case
-// still open; an abandoned draft is expired instead, and its object keys are
-// returned for deletion after commit.
+// still open, and with draft_in_progress when its draft passed SMS
+// verification; an unverified draft is expired instead, and its object keys
+// are returned for deletion after commit.
 func (s *Service) refuseOpenCase(ctx context.Context, tx *db.Tx, accountID int, now time.Time) ([]string, error) {
 	open, err := tx.Ent.RecoveryCase.Query().Where(ofAccount(accountID),
 		recoverycase.StatusIn(openStatuses()...)).WithEvidence().All(ctx)
@@ -144,13 +149,26 @@ func (s *Service) refuseOpenCase(ctx context.Context, tx *db.Tx, accountID int, 
 			e.Message = fmt.Sprintf("该账号已有正在办理的密码找回申请（%s），请等待审核结果", number)
 			return nil, e
 		}
+		if c.PhoneVerifiedAt != nil && now.Before(c.CreatedAt.Add(DraftTTL)) {
+			return nil, draftInProgress(c)
+		}
 		k, err := s.expireDraft(ctx, tx, c, now, "replaced")
+		if errors.Is(err, errDraftMoved) {
+			// Verified (or submitted) after it was read: no longer ours to replace.
+			return nil, draftInProgress(c)
+		}
 		if err != nil {
 			return nil, err
 		}
 		keys = append(keys, k...)
 	}
 	return keys, nil
+}
+
+// draftInProgress is the refusal of a start while draft c is in someone's
+// hands, with the time it lapses if they leave it.
+func draftInProgress(c *ent.RecoveryCase) error {
+	return ErrDraftInProgress.With("expires_at", c.CreatedAt.Add(DraftTTL).Format(time.RFC3339))
 }
 
 // Authorize returns the case that token opens. A wrong token and an unknown

@@ -61,8 +61,16 @@ func (s *Service) VerifyCode(ctx context.Context, rc *ent.RecoveryCase, code str
 	}
 	now := s.clock.Now()
 	return s.db.InTx(ctx, func(tx *db.Tx) error {
-		if err := tx.Ent.RecoveryCase.UpdateOne(rc).SetPhoneVerifiedAt(now).SetUpdatedAt(now).AddVersion(1).Exec(ctx); err != nil {
+		// Only while still a draft: a new start may have replaced it since it
+		// was read (an unverified draft may be replaced), and then its token
+		// opens nothing.
+		n, err := tx.Ent.RecoveryCase.Update().Where(recoverycase.ID(rc.ID), recoverycase.StatusEQ(state.Draft)).
+			SetPhoneVerifiedAt(now).SetUpdatedAt(now).AddVersion(1).Save(ctx)
+		if err != nil {
 			return err
+		}
+		if n == 0 {
+			return ErrCaseNotFound
 		}
 		return s.record(ctx, tx, rc, now, actorApplicant, vocab.EventPhoneVerified, nil, map[string]any{"phone": rules.MaskPhone(phone)})
 	})

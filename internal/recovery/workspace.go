@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -248,8 +249,8 @@ func (s *Service) AddNote(ctx context.Context, rv Reviewer, number, note string)
 	if note == "" {
 		return nil
 	}
-	if len([]rune(note)) > 1000 {
-		note = string([]rune(note)[:1000])
+	if utf8.RuneCountInString(note) > MaxNoteLen {
+		return ErrNoteTooLong.WithField("note")
 	}
 	now := s.clock.Now()
 	return s.db.InTx(ctx, func(tx *db.Tx) error {

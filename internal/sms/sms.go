@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/riverqueue/river"
@@ -26,6 +27,7 @@ import (
 	"recoverydesk/ent"
 	"recoverydesk/ent/outboxmessage"
 	"recoverydesk/ent/smsmessage"
+	"recoverydesk/internal/apperr"
 	"recoverydesk/internal/clock"
 	"recoverydesk/internal/db"
 	"recoverydesk/internal/secret"
@@ -255,6 +257,9 @@ func (c *Courier) Queue(ctx context.Context, tx *db.Tx, phone, purpose, text str
 // QueueRef is Queue with a reference to what the message is about
 // ("case:<id>"), so its delivery state can be shown there.
 func (c *Courier) QueueRef(ctx context.Context, tx *db.Tx, phone, purpose, ref, text string) (int, error) {
+	if utf8.RuneCountInString(text) > MaxTextLen {
+		return 0, ErrTextTooLong
+	}
 	now := c.clock.Now()
 	msg, err := tx.Ent.SMSMessage.Create().
 		SetPhone(phone).SetPurpose(purpose).SetRef(ref).SetTextSealed(c.keys.Seal([]byte(text))).
@@ -267,6 +272,14 @@ func (c *Courier) QueueRef(ctx context.Context, tx *db.Tx, phone, purpose, ref, 
 	}
 	return msg.ID, nil
 }
+
+// MaxTextLen is the most characters of one message: a long SMS (长短信) of
+// a few parts that every gateway and handset joins into one. Callers that
+// build a text from user choices check it first with a message of their own.
+const MaxTextLen = 500
+
+// ErrTextTooLong refuses to queue a text longer than MaxTextLen.
+var ErrTextTooLong = apperr.New(apperr.Invalid, "sms_too_long", fmt.Sprintf("短信内容不能超过%d字", MaxTextLen))
 
 // ErrNotFailed is a resend of a message that has not failed for good.
 var ErrNotFailed = errors.New("sms message has not failed for good")

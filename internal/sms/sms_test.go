@@ -16,6 +16,7 @@ import (
 
 	"recoverydesk/ent"
 	"recoverydesk/ent/smsmessage"
+	"recoverydesk/internal/apperr"
 	"recoverydesk/internal/clock"
 	"recoverydesk/internal/db"
 	"recoverydesk/internal/jobs"
@@ -337,4 +338,33 @@ func TestAFailingAfterSendHookRollsBackTheSentMark(t *testing.T) {
 			t.Fatalf("%d audit rows survived the failed hook", n)
 		}
 	})
+}
+
+// TestATextLongerThanOneLongMessageIsNotQueued: 500 characters go, 501 are
+// refused with sms_too_long and nothing is stored.
+func TestATextLongerThanOneLongMessageIsNotQueued(t *testing.T) {
+	d := testenv.SQLite(t)
+	ctx := context.Background()
+	keys, _ := secret.New(bytes.Repeat([]byte("s"), 32))
+	ins, err := jobs.NewInserter(d, slog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	courier := sms.NewCourier(keys, sms.NewOutbox(d.Ent, keys, clock.Real{}), d, clock.Real{}, ins)
+	queue := func(text string) error {
+		return d.InTx(ctx, func(tx *db.Tx) error {
+			_, err := courier.Queue(ctx, tx, "13800000003", "test", text)
+			return err
+		})
+	}
+	if err := queue(strings.Repeat("字", sms.MaxTextLen)); err != nil {
+		t.Fatalf("%d characters: %v", sms.MaxTextLen, err)
+	}
+	err = queue(strings.Repeat("字", sms.MaxTextLen+1))
+	if e, ok := apperr.As(err); !ok || e.Code != "sms_too_long" || !strings.Contains(e.Message, "500") {
+		t.Fatalf("%d characters: %v", sms.MaxTextLen+1, err)
+	}
+	if n := d.Ent.SMSMessage.Query().CountX(ctx); n != 1 {
+		t.Fatalf("%d messages stored, want the one that fits", n)
+	}
 }

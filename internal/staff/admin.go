@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"recoverydesk/ent"
+	"recoverydesk/ent/rolerequest"
 	"recoverydesk/ent/staffuser"
 	"recoverydesk/internal/apperr"
 	"recoverydesk/internal/audit"
@@ -37,6 +38,14 @@ var (
 	ErrOutOfScope     = apperr.New(apperr.Forbidden, "outside_admin_scope", "您无权管理该地区的人员或授权")
 	ErrAlreadyGranted = apperr.New(apperr.Conflict, "already_granted", "该人员已拥有此角色和地区的授权")
 	ErrNoSuchGrant    = apperr.New(apperr.NotFound, "no_such_grant", "该人员没有此角色和地区的授权")
+	// ErrAlreadyRequested is a grant already awaiting confirmation.
+	ErrAlreadyRequested = apperr.New(apperr.Conflict, "grant_pending", "该授权已在等待另一名管理员确认")
+	// ErrNoSuchRequest is a confirmation of a grant nobody asked for (or
+	// already confirmed or withdrawn).
+	ErrNoSuchRequest = apperr.New(apperr.NotFound, "no_such_grant_request", "没有待确认的此项授权申请")
+	// ErrOwnRequest keeps the administrator who asked for a grant from
+	// confirming it: two administrators must agree (三员分立).
+	ErrOwnRequest = apperr.New(apperr.Forbidden, "own_grant_request", "不能确认自己提出的授权申请，请由另一名管理员确认")
 )
 
 // NewStaff is a staff user to create with one role in one region.
@@ -100,14 +109,15 @@ type Creator struct {
 // the casbin_rules row commits or rolls back with the user and the audit
 // entry. Enforcers serving requests see it at their next Reload (every
 // instance runs StartAutoReload; the console reloads its own at once).
+//
+// This is the operator's bootstrap (whoever holds the server chooses the
+// password): the role is in force at once and nothing is forced at the
+// first sign-in. An administrator creating staff in the console goes
+// through Admin.Create instead.
 func Create(ctx context.Context, d *db.DB, by Creator, n NewStaff, passwordHash string) error {
 	return d.InTx(ctx, func(tx *db.Tx) error {
-		key := rules.NormalizeUsername(n.Username)
-		if _, err := tx.Ent.StaffUser.Create().SetUsername(n.Username).SetUsernameKey(key).
-			SetName(strings.TrimSpace(n.Name)).SetPasswordHash(passwordHash).Save(ctx); err != nil {
-			if ent.IsConstraintError(err) {
-				return ErrUsernameTaken.WithField("username")
-			}
+		key, err := insert(ctx, tx, n, passwordHash, false)
+		if err != nil {
 			return err
 		}
 		if err := grantInTx(ctx, tx, key, n.Role, n.Region); err != nil {
@@ -116,6 +126,20 @@ func Create(ctx context.Context, d *db.DB, by Creator, n NewStaff, passwordHash 
 		return audit.Record(ctx, tx, audit.Event{ActorKind: by.Kind, Actor: by.Actor, Action: "staff.created",
 			ObjectType: "staff", ObjectID: key, Detail: map[string]any{"role": n.Role, "region": n.Region}})
 	})
+}
+
+// insert stores the staff user row and returns its username key. A
+// temporary password (issued by an administrator) also makes TOTP required:
+// the first sign-in sets the person's own password and enrols their device.
+func insert(ctx context.Context, tx *db.Tx, n NewStaff, passwordHash string, temporary bool) (string, error) {
+	key := rules.NormalizeUsername(n.Username)
+	_, err := tx.Ent.StaffUser.Create().SetUsername(n.Username).SetUsernameKey(key).
+		SetName(strings.TrimSpace(n.Name)).SetPasswordHash(passwordHash).
+		SetPasswordTemporary(temporary).SetTotpRequired(temporary).Save(ctx)
+	if ent.IsConstraintError(err) {
+		return "", ErrUsernameTaken.WithField("username")
+	}
+	return key, err
 }
 
 // grantInTx stores the grant through tx (see Create).
@@ -137,11 +161,22 @@ type Actor struct {
 type Member struct {
 	Username, Key, Name string
 	Grants              []policies.Grant
-	TOTPEnrolled        bool // a confirmed second factor is stored
+	Pending             []Pending // grants awaiting a second administrator
+	TOTPEnrolled        bool      // a confirmed second factor is stored
 	TOTPRequired        bool
-	Disabled            bool
-	LockedUntil         *time.Time
-	LastLoginAt         *time.Time
+	// PasswordTemporary: the person has not yet replaced the password an
+	// administrator issued.
+	PasswordTemporary bool
+	Disabled          bool
+	LockedUntil       *time.Time
+	LastLoginAt       *time.Time
+}
+
+// Pending is a role grant awaiting a second administrator's confirmation.
+type Pending struct {
+	Role, Region string
+	RequestedBy  string // the requesting administrator's username key
+	At           time.Time
 }
 
 // Admin manages staff accounts and role grants for administrators. Every
@@ -165,9 +200,31 @@ func (a *Admin) List(ctx context.Context) ([]Member, error) {
 	if err != nil {
 		return nil, err
 	}
+	pending, err := a.pending(ctx, "")
+	if err != nil {
+		return nil, err
+	}
 	out := make([]Member, len(users))
 	for i, u := range users {
-		out[i] = a.member(u)
+		out[i] = a.member(u, pending[u.UsernameKey])
+	}
+	return out, nil
+}
+
+// pending returns the grants awaiting confirmation by subject, of one
+// subject when subject is set.
+func (a *Admin) pending(ctx context.Context, subject string) (map[string][]Pending, error) {
+	q := a.s.db.Ent.RoleRequest.Query().Order(ent.Asc(rolerequest.FieldCreatedAt), ent.Asc(rolerequest.FieldID))
+	if subject != "" {
+		q.Where(rolerequest.Subject(subject))
+	}
+	rows, err := q.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]Pending{}
+	for _, r := range rows {
+		out[r.Subject] = append(out[r.Subject], Pending{Role: r.Role, Region: r.Region, RequestedBy: r.RequestedBy, At: r.CreatedAt})
 	}
 	return out, nil
 }
@@ -178,14 +235,18 @@ func (a *Admin) Get(ctx context.Context, username string) (Member, error) {
 	if err != nil {
 		return Member{}, err
 	}
-	return a.member(u), nil
+	pending, err := a.pending(ctx, u.UsernameKey)
+	if err != nil {
+		return Member{}, err
+	}
+	return a.member(u, pending[u.UsernameKey]), nil
 }
 
-func (a *Admin) member(u *ent.StaffUser) Member {
+func (a *Admin) member(u *ent.StaffUser, pending []Pending) Member {
 	return Member{Username: u.Username, Key: u.UsernameKey, Name: u.Name,
-		Grants:       a.enf.RolesOf(policies.Subject(u.UsernameKey)),
-		TOTPEnrolled: len(u.TotpSecret) > 0, TOTPRequired: u.TotpRequired, Disabled: u.Disabled,
-		LockedUntil: u.LockedUntil, LastLoginAt: u.LastLoginAt}
+		Grants: a.enf.RolesOf(policies.Subject(u.UsernameKey)), Pending: pending,
+		TOTPEnrolled: len(u.TotpSecret) > 0, TOTPRequired: u.TotpRequired, PasswordTemporary: u.PasswordTemporary,
+		Disabled: u.Disabled, LockedUntil: u.LockedUntil, LastLoginAt: u.LastLoginAt}
 }
 
 func (a *Admin) find(ctx context.Context, c *ent.Client, username string) (*ent.StaffUser, error) {
@@ -216,6 +277,12 @@ func (a *Admin) mayManage(actor Actor, targetKey string) error {
 
 // Create creates a staff user with one role in one region and returns the
 // generated password, to be shown once; only its hash is stored.
+//
+// The password is temporary: it signs in only to the page where the person
+// sets their own password, then enrols TOTP on their own device, so the
+// administrator who saw it cannot work as that person. A role that sees
+// evidence or decides (policies.NeedsSecondAdmin) is only requested: it is
+// in force once a second administrator confirms it (Confirm).
 func (a *Admin) Create(ctx context.Context, actor Actor, n NewStaff) (string, error) {
 	n.Username, n.Name, n.Region = strings.TrimSpace(n.Username), strings.TrimSpace(n.Name), strings.TrimSpace(n.Region)
 	if err := apperr.FromFields(CheckNew(n)); err != nil {
@@ -228,11 +295,42 @@ func (a *Admin) Create(ctx context.Context, actor Actor, n NewStaff) (string, er
 	if err != nil {
 		return "", err
 	}
-	if err := Create(ctx, a.s.db, Creator{Kind: audit.ActorStaff, Actor: actor.Key}, n, hash); err != nil {
+	err = a.s.db.InTx(ctx, func(tx *db.Tx) error {
+		key, err := insert(ctx, tx, n, hash, true)
+		if err != nil {
+			return err
+		}
+		detail := map[string]any{"role": n.Role, "region": n.Region}
+		if err := a.audit(ctx, tx, actor, vocab.ActionStaffCreated, key, detail); err != nil {
+			return err
+		}
+		if policies.NeedsSecondAdmin(n.Role) {
+			return a.request(ctx, tx, actor, key, n.Role, n.Region)
+		}
+		if err := grantInTx(ctx, tx, key, n.Role, n.Region); err != nil {
+			return err
+		}
+		return a.audit(ctx, tx, actor, vocab.ActionStaffRoleGranted, key, detail)
+	})
+	if err != nil {
 		return "", err
 	}
 	a.reload(ctx)
 	return password, nil
+}
+
+// request stores a grant awaiting a second administrator, with its audit
+// entry, in tx.
+func (a *Admin) request(ctx context.Context, tx *db.Tx, actor Actor, key, role, region string) error {
+	err := tx.Ent.RoleRequest.Create().SetSubject(key).SetRole(role).SetRegion(region).SetRequestedBy(actor.Key).
+		SetCreatedAt(a.s.clock.Now()).Exec(ctx)
+	if ent.IsConstraintError(err) {
+		return ErrAlreadyRequested
+	}
+	if err != nil {
+		return err
+	}
+	return a.audit(ctx, tx, actor, vocab.ActionStaffRoleRequested, key, map[string]any{"role": role, "region": region})
 }
 
 func (a *Admin) newPassword(username string) (password, hash string, err error) {
@@ -311,6 +409,11 @@ func (a *Admin) SetDisabled(ctx context.Context, actor Actor, username string, d
 // shown once. The old password stops working at once, a lockout is lifted,
 // and every console session of the user ends (SessionUser) in the same
 // transaction.
+//
+// The new password is temporary (see Create): it signs in only to set the
+// person's own password, and TOTP becomes required. An enrolled second
+// factor stays, so whoever resets a person's password still lacks their
+// device and cannot sign in as them.
 func (a *Admin) ResetPassword(ctx context.Context, actor Actor, username string) (string, error) {
 	target, err := a.find(ctx, a.s.db.Ent, username)
 	if err != nil {
@@ -322,8 +425,8 @@ func (a *Admin) ResetPassword(ctx context.Context, actor Actor, username string)
 		return "", err
 	}
 	err = a.change(ctx, actor, username, func(tx *db.Tx, u *ent.StaffUser) error {
-		if err := tx.Ent.StaffUser.UpdateOne(u).SetPasswordHash(hash).SetFailedLogins(0).ClearLockedUntil().
-			AddSessionEpoch(1).SetUpdatedAt(a.s.clock.Now()).Exec(ctx); err != nil {
+		if err := tx.Ent.StaffUser.UpdateOne(u).SetPasswordHash(hash).SetPasswordTemporary(true).SetTotpRequired(true).
+			SetFailedLogins(0).ClearLockedUntil().AddSessionEpoch(1).SetUpdatedAt(a.s.clock.Now()).Exec(ctx); err != nil {
 			return err
 		}
 		return a.audit(ctx, tx, actor, "staff.password_reset", u.UsernameKey, nil)
@@ -349,9 +452,63 @@ func (a *Admin) RequireTOTP(ctx context.Context, actor Actor, username string) e
 }
 
 // Grant gives a staff user a role in a region. Nobody changes their own
-// roles, and an administrator grants only within their own scope.
-func (a *Admin) Grant(ctx context.Context, actor Actor, username, role, region string) error {
-	return a.changeGrant(ctx, actor, username, role, region, true)
+// roles, and an administrator grants only within their own scope. A role
+// that sees evidence or decides is only requested (pending is true): a
+// second administrator must Confirm it.
+func (a *Admin) Grant(ctx context.Context, actor Actor, username, role, region string) (pending bool, err error) {
+	return policies.NeedsSecondAdmin(strings.TrimSpace(role)), a.changeGrant(ctx, actor, username, role, region, true)
+}
+
+// Confirm puts in force a grant another administrator requested: the
+// Casbin rule is written, the request deleted and the confirmation audited
+// (naming the requester) in one transaction. Nobody confirms their own
+// request, nor a grant to themselves, nor one outside their scope.
+func (a *Admin) Confirm(ctx context.Context, actor Actor, username, role, region string) error {
+	role, region = strings.TrimSpace(role), strings.TrimSpace(region)
+	err := a.s.db.InTx(ctx, func(tx *db.Tx) error {
+		u, err := a.find(ctx, tx.Ent, username)
+		if err != nil {
+			return err
+		}
+		req, err := tx.Ent.RoleRequest.Query().Where(rolerequest.Subject(u.UsernameKey), rolerequest.Role(role),
+			rolerequest.Region(region)).Only(ctx)
+		if ent.IsNotFound(err) {
+			return ErrNoSuchRequest
+		}
+		if err != nil {
+			return err
+		}
+		switch {
+		case u.ID == actor.ID || u.UsernameKey == actor.Key:
+			return ErrSelfRoles
+		case req.RequestedBy == actor.Key:
+			return ErrOwnRequest
+		case !a.covers(actor, region):
+			return ErrOutOfScope
+		}
+		// Deleting by id makes a second confirmation at the same moment
+		// (another instance) find nothing and roll back.
+		if n, err := tx.Ent.RoleRequest.Delete().Where(rolerequest.ID(req.ID)).Exec(ctx); err != nil || n != 1 {
+			if err == nil {
+				err = ErrNoSuchRequest
+			}
+			return err
+		}
+		enf, err := policies.NewEnforcer(ctx, tx.Ent)
+		if err != nil {
+			return err
+		}
+		if err := enf.Grant(ctx, policies.Subject(u.UsernameKey), role, region); err != nil && !errors.Is(err, policies.ErrAlreadyGranted) {
+			return err
+		}
+		return a.audit(ctx, tx, actor, vocab.ActionStaffRoleConfirmed, u.UsernameKey,
+			map[string]any{"role": role, "region": region, "requested_by": req.RequestedBy})
+	})
+	if err != nil {
+		return err
+	}
+	a.reload(ctx)
+	return nil
 }
 
 // Revoke takes a role in a region away from a staff user (that exact grant;
@@ -386,9 +543,24 @@ func (a *Admin) changeGrant(ctx context.Context, actor Actor, username, role, re
 			return err
 		}
 		subject, action := policies.Subject(u.UsernameKey), vocab.ActionStaffRoleGranted
-		if grant {
+		switch {
+		case grant && policies.NeedsSecondAdmin(role):
+			if slices.Contains(enf.RolesOf(subject), policies.Grant{Role: role, Region: region}) {
+				return ErrAlreadyGranted
+			}
+			return a.request(ctx, tx, actor, u.UsernameKey, role, region)
+		case grant:
 			err = enf.Grant(ctx, subject, role, region)
-		} else {
+		default:
+			// Revoking a grant still awaiting confirmation withdraws the request.
+			n, derr := tx.Ent.RoleRequest.Delete().Where(rolerequest.Subject(u.UsernameKey), rolerequest.Role(role),
+				rolerequest.Region(region)).Exec(ctx)
+			if derr != nil {
+				return derr
+			}
+			if n > 0 {
+				return a.audit(ctx, tx, actor, vocab.ActionStaffRoleWithdrawn, u.UsernameKey, map[string]any{"role": role, "region": region})
+			}
 			action = vocab.ActionStaffRoleRevoked
 			err = enf.Revoke(ctx, subject, role, region)
 		}

@@ -130,7 +130,7 @@ func TestAdministratorsActOnlyOnOthersAndWithinTheirRegions(t *testing.T) {
 	f.add(t, "gd_super", "supervisor", "44")
 	f.add(t, "pj_reviewer", "reviewer", "440703")
 
-	if err := f.admin.Grant(ctx, gd, "gd_admin", "reviewer", "44"); !errors.Is(err, staff.ErrSelfRoles) {
+	if _, err := f.admin.Grant(ctx, gd, "gd_admin", "reviewer", "44"); !errors.Is(err, staff.ErrSelfRoles) {
 		t.Fatalf("self-grant: %v", err)
 	}
 	if err := f.admin.Revoke(ctx, gd, "gd_admin", "admin", "44"); !errors.Is(err, staff.ErrSelfRoles) {
@@ -140,11 +140,25 @@ func TestAdministratorsActOnlyOnOthersAndWithinTheirRegions(t *testing.T) {
 		t.Fatalf("self-reset: %v", err)
 	}
 	// The city administrator works inside 江门 only.
-	if err := f.admin.Grant(ctx, jm, "pj_reviewer", "supervisor", "44"); !errors.Is(err, staff.ErrOutOfScope) {
+	if _, err := f.admin.Grant(ctx, jm, "pj_reviewer", "supervisor", "44"); !errors.Is(err, staff.ErrOutOfScope) {
 		t.Fatalf("city admin grants the province: %v", err)
 	}
-	if err := f.admin.Grant(ctx, jm, "pj_reviewer", "supervisor", "440703"); err != nil {
-		t.Fatalf("city admin grants in the city: %v", err)
+	if pending, err := f.admin.Grant(ctx, jm, "pj_reviewer", "supervisor", "440703"); err != nil || !pending {
+		t.Fatalf("city admin grants in the city: pending %v, %v", pending, err)
+	}
+	// A supervisor sees evidence: the grant waits for a second administrator,
+	// and the one who asked for it cannot confirm it.
+	if ok, _ := f.enf.Allowed(policies.Subject("pj_reviewer"), "440703", policies.ObjCase, policies.ActReassign); ok {
+		t.Fatal("the requested supervisor role is in force before a second administrator confirmed it")
+	}
+	if err := f.admin.Confirm(ctx, jm, "pj_reviewer", "supervisor", "440703"); !errors.Is(err, staff.ErrOwnRequest) {
+		t.Fatalf("the requester confirms their own request: %v", err)
+	}
+	if err := f.admin.Confirm(ctx, gd, "pj_reviewer", "supervisor", "440703"); err != nil {
+		t.Fatalf("a second administrator confirms: %v", err)
+	}
+	if err := f.admin.Confirm(ctx, gd, "pj_reviewer", "supervisor", "440703"); !errors.Is(err, staff.ErrNoSuchRequest) {
+		t.Fatalf("confirm twice: %v", err)
 	}
 	if err := f.admin.SetDisabled(ctx, jm, "gd_super", true); !errors.Is(err, staff.ErrOutOfScope) {
 		t.Fatalf("city admin disables a province supervisor: %v", err)
@@ -163,14 +177,20 @@ func TestAdministratorsActOnlyOnOthersAndWithinTheirRegions(t *testing.T) {
 	if got := other.RolesOf(policies.Subject("pj_reviewer")); len(got) != 2 {
 		t.Fatalf("another instance sees %v", got)
 	}
-	if err := f.admin.Grant(ctx, gd, "pj_reviewer", "supervisor", "440703"); !errors.Is(err, staff.ErrAlreadyGranted) {
+	if _, err := f.admin.Grant(ctx, gd, "pj_reviewer", "supervisor", "440703"); !errors.Is(err, staff.ErrAlreadyGranted) {
 		t.Fatalf("grant twice: %v", err)
 	}
 	if err := f.admin.Revoke(ctx, gd, "pj_reviewer", "supervisor", "4407"); !errors.Is(err, staff.ErrNoSuchGrant) {
 		t.Fatalf("revoke a grant not held: %v", err)
 	}
-	if n := f.d.Ent.AuditEvent.Query().Where(auditevent.Action("staff.role_granted")).CountX(ctx); n != 1 {
-		t.Fatalf("%d staff.role_granted entries, want the one that happened", n)
+	if n := f.d.Ent.AuditEvent.Query().Where(auditevent.Action("staff.role_requested"), auditevent.Actor("jm_admin")).CountX(ctx); n != 1 {
+		t.Fatalf("%d staff.role_requested entries by jm_admin, want the one that happened", n)
+	}
+	if n := f.d.Ent.AuditEvent.Query().Where(auditevent.Action("staff.role_confirmed"), auditevent.Actor("gd_admin")).CountX(ctx); n != 1 {
+		t.Fatalf("%d staff.role_confirmed entries by gd_admin, want the one that happened", n)
+	}
+	if n := f.d.Ent.AuditEvent.Query().Where(auditevent.Action("staff.role_granted")).CountX(ctx); n != 0 {
+		t.Fatalf("%d staff.role_granted entries: a supervisor role is confirmed, never granted by one administrator", n)
 	}
 }
 

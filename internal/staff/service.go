@@ -6,6 +6,7 @@ package staff
 import (
 	"bytes"
 	"context"
+	"crypto/subtle"
 	"encoding/base32"
 	"errors"
 	"fmt"
@@ -13,11 +14,13 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 
 	"recoverydesk/ent"
+	"recoverydesk/ent/loginthrottle"
 	"recoverydesk/ent/staffuser"
 	"recoverydesk/internal/apperr"
 	"recoverydesk/internal/audit"
@@ -33,9 +36,11 @@ import (
 var (
 	ErrBadCredentials = apperr.New(apperr.Unauthorized, "bad_credentials", "用户名或密码错误")
 	ErrLocked         = apperr.New(apperr.Locked, "account_locked", "账号已被锁定")
-	ErrDisabled       = apperr.New(apperr.Forbidden, "staff_disabled", "该账号已停用，请联系管理员")
 	ErrOTPRequired    = apperr.New(apperr.Unauthorized, "otp_required", "请输入动态口令")
 	ErrWrongOTP       = apperr.New(apperr.Invalid, "wrong_otp", "动态口令不正确")
+	// ErrOTPReused is a code that already signed someone in: each code
+	// works once, on every instance.
+	ErrOTPReused = apperr.New(apperr.Invalid, "otp_reused", "该动态口令已使用过，请等待验证器显示新的口令后再试")
 )
 
 // Issuer names the product in authenticator apps.
@@ -66,13 +71,17 @@ func New(d *db.DB, clk clock.Clock, hasher passhash.Hasher, keys *secret.Keys, l
 // SignIn checks the password and, when enrolled, the TOTP code. A wrong
 // code counts as a failure toward the lockout like a wrong password, so the
 // six digits cannot be guessed either.
+//
+// The form is no oracle: an unknown username, a wrong password and a
+// disabled account get the same error in the same words (no count of the
+// attempts left), and an unknown username is counted and locked like a
+// real one (failUnknown), so nobody learns from the answers who is staff.
 func (s *Service) SignIn(ctx context.Context, username, password, code string) (*ent.StaffUser, error) {
 	key := rules.NormalizeUsername(strings.TrimSpace(username))
 	u, err := s.db.Ent.StaffUser.Query().Where(staffuser.UsernameKey(key)).Only(ctx)
 	if ent.IsNotFound(err) || key == "" {
 		_, _ = s.hasher.Verify(password, s.dummyHash)
-		s.auditAlone(ctx, key, "staff.login.failure", map[string]any{"reason": string(vocab.ReasonUnknownUsername)})
-		return nil, ErrBadCredentials
+		return nil, s.failUnknown(ctx, key)
 	}
 	if err != nil {
 		return nil, err
@@ -109,7 +118,7 @@ func (s *Service) apply(ctx context.Context, tx *db.Tx, u *ent.StaffUser, passwo
 	lock := rules.DefaultLockout
 	upd := tx.Ent.StaffUser.UpdateOne(u).SetUpdatedAt(now)
 	if lock.Locked(u.LockedUntil, now) {
-		return lockedError(*u.LockedUntil), s.audit(ctx, tx, u.UsernameKey, "staff.login.refused_locked", nil)
+		return lockedError(*u.LockedUntil), s.audit(ctx, tx, u.UsernameKey, vocab.ActionStaffLoginLocked, nil)
 	}
 	failures := u.FailedLogins
 	if u.LockedUntil != nil {
@@ -117,27 +126,41 @@ func (s *Service) apply(ctx context.Context, tx *db.Tx, u *ent.StaffUser, passwo
 		upd.ClearLockedUntil()
 	}
 	var refusal error
+	var reason vocab.CloseReason
 	switch {
 	case !passwordOK:
-		refusal = ErrBadCredentials
+		refusal, reason = ErrBadCredentials, vocab.ReasonWrongPassword
+	case u.Disabled:
+		// The same answer as a wrong password: the form must not confirm
+		// that a disabled account exists, nor that its password is right.
+		refusal, reason = ErrBadCredentials, vocab.ReasonDisabled
 	case len(u.TotpSecret) > 0 && code == "":
 		// Not a failure: the password was right and the form asks for the code.
 		if err := upd.SetFailedLogins(failures).Exec(ctx); err != nil {
 			return nil, err
 		}
 		return ErrOTPRequired.WithField("otp"), nil
-	case len(u.TotpSecret) > 0 && !s.validCode(u, code, now):
-		refusal = ErrWrongOTP.WithField("otp")
-	case u.Disabled:
-		return ErrDisabled, s.audit(ctx, tx, u.UsernameKey, "staff.login.refused_disabled", nil)
+	case len(u.TotpSecret) > 0:
+		step, valid := s.codeStep(u, code, now)
+		if !valid {
+			refusal, reason = ErrWrongOTP.WithField("otp"), vocab.ReasonWrongOTP
+			break
+		}
+		fresh, err := useStep(ctx, tx, u.ID, step)
+		if err != nil {
+			return nil, err
+		}
+		if !fresh {
+			refusal, reason = ErrOTPReused.WithField("otp"), vocab.ReasonOTPReused
+		}
 	}
 	if refusal == nil {
 		if err := upd.SetFailedLogins(0).SetLastLoginAt(now).Exec(ctx); err != nil {
 			return nil, err
 		}
-		return nil, s.audit(ctx, tx, u.UsernameKey, "staff.login.success", nil)
+		return nil, s.audit(ctx, tx, u.UsernameKey, vocab.ActionStaffLoginSuccess, nil)
 	}
-	stored, until, left := lock.Fail(failures, now)
+	stored, until, _ := lock.Fail(failures, now)
 	upd.SetFailedLogins(stored)
 	if until != nil {
 		upd.SetLockedUntil(*until)
@@ -145,16 +168,86 @@ func (s *Service) apply(ctx context.Context, tx *db.Tx, u *ent.StaffUser, passwo
 	if err := upd.Exec(ctx); err != nil {
 		return nil, err
 	}
-	if err := s.audit(ctx, tx, u.UsernameKey, "staff.login.failure", map[string]any{"failures": failures + 1}); err != nil {
+	action := vocab.ActionStaffLoginFailure
+	if u.Disabled {
+		action = vocab.ActionStaffLoginDisabled
+	}
+	if err := s.audit(ctx, tx, u.UsernameKey, action, map[string]any{"failures": failures + 1, "reason": string(reason)}); err != nil {
 		return nil, err
 	}
 	if until != nil {
-		return lockedError(*until), s.audit(ctx, tx, u.UsernameKey, "staff.locked", map[string]any{"until": *until})
+		return lockedError(*until), s.audit(ctx, tx, u.UsernameKey, vocab.ActionStaffLocked, map[string]any{"until": *until})
 	}
-	e, _ := apperr.As(refusal)
-	e = e.With("attempts_left", left)
-	e.Message = e.Message + "，" + lock.AttemptsLeftMessage(left)
-	return e, nil
+	return refusal, nil
+}
+
+// failUnknown counts a failed sign-in of a username that is no staff
+// user's under the same lockout as a real account, and returns what a real
+// account would answer: bad credentials, or locked after the 5th failure.
+// The count is read and written under the key's lock in one transaction, so
+// instances sharing the database count exactly.
+func (s *Service) failUnknown(ctx context.Context, key string) error {
+	if key == "" {
+		return ErrBadCredentials
+	}
+	key = clip(key, 64) // no username is longer than 20; the column and the audit actor hold 64 bytes
+	var outcome error
+	err := s.db.InTx(ctx, func(tx *db.Tx) error {
+		if err := tx.LockKey(ctx, "staff-login:"+key); err != nil {
+			return err
+		}
+		now, lock := s.clock.Now(), rules.DefaultLockout
+		row, err := tx.Ent.LoginThrottle.Query().Where(loginthrottle.Key(key)).Only(ctx)
+		if err != nil && !ent.IsNotFound(err) {
+			return err
+		}
+		failures, lockedUntil := 0, (*time.Time)(nil)
+		if row != nil {
+			failures, lockedUntil = row.Failures, row.LockedUntil
+		}
+		if lock.Locked(lockedUntil, now) {
+			outcome = lockedError(*lockedUntil)
+			return nil
+		}
+		if lockedUntil != nil {
+			failures = 0
+		}
+		stored, until, _ := lock.Fail(failures, now)
+		if row == nil {
+			err = tx.Ent.LoginThrottle.Create().SetKey(key).SetFailures(stored).SetNillableLockedUntil(until).SetUpdatedAt(now).Exec(ctx)
+		} else {
+			upd := tx.Ent.LoginThrottle.UpdateOne(row).SetFailures(stored).SetUpdatedAt(now)
+			if until != nil {
+				upd.SetLockedUntil(*until)
+			} else {
+				upd.ClearLockedUntil()
+			}
+			err = upd.Exec(ctx)
+		}
+		if err != nil {
+			return err
+		}
+		outcome = ErrBadCredentials
+		if until != nil {
+			outcome = lockedError(*until)
+		}
+		return s.audit(ctx, tx, key, vocab.ActionStaffLoginFailure, map[string]any{"reason": string(vocab.ReasonUnknownUsername), "failures": failures + 1})
+	})
+	if err != nil {
+		return err
+	}
+	return outcome
+}
+
+// clip cuts s to at most n bytes on a character boundary.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 func lockedError(until time.Time) error {
@@ -163,14 +256,43 @@ func lockedError(until time.Time) error {
 	return e
 }
 
-func (s *Service) validCode(u *ent.StaffUser, code string, now time.Time) bool {
+// codeStep returns the time step whose code for u's secret is code, among
+// the steps the skew allows around now.
+func (s *Service) codeStep(u *ent.StaffUser, code string, now time.Time) (int64, bool) {
 	secretKey, err := s.keys.Open(u.TotpSecret)
 	if err != nil {
 		s.logger.Error("cannot unseal a TOTP secret", "staff", u.UsernameKey)
-		return false
+		return 0, false
 	}
-	ok, err := totp.ValidateCustom(code, string(secretKey), now, totpOptions)
-	return err == nil && ok
+	return matchStep(string(secretKey), code, now)
+}
+
+// matchStep finds the time step (Unix time / period) whose code for the
+// base32 secret is code, trying the current step and the skew on each side.
+func matchStep(secretB32, code string, now time.Time) (int64, bool) {
+	if len(code) != int(totpOptions.Digits) {
+		return 0, false
+	}
+	period := int64(totpOptions.Period)
+	current := now.Unix() / period
+	for d := -int64(totpOptions.Skew); d <= int64(totpOptions.Skew); d++ {
+		step := current + d
+		want, err := totp.GenerateCodeCustom(secretB32, time.Unix(step*period, 0), totpOptions)
+		if err == nil && subtle.ConstantTimeCompare([]byte(want), []byte(code)) == 1 {
+			return step, true
+		}
+	}
+	return 0, false
+}
+
+// useStep records step as the user's last accepted TOTP step, only if it is
+// later than the one stored, in one conditional UPDATE: of two instances
+// accepting the same code at once exactly one changes the row. It reports
+// whether this call did (false: the code, or a later one, was used already).
+func useStep(ctx context.Context, tx *db.Tx, staffID int, step int64) (bool, error) {
+	n, err := tx.Ent.StaffUser.Update().Where(staffuser.ID(staffID), staffuser.TotpLastStepLT(step)).
+		SetTotpLastStep(step).Save(ctx)
+	return n == 1, err
 }
 
 func (s *Service) audit(ctx context.Context, tx *db.Tx, who string, action vocab.Action, detail map[string]any) error {
@@ -225,18 +347,97 @@ func (s *Service) StartEnrolment(u *ent.StaffUser, pending string) (*Enrolment, 
 // their app produces its codes; from then on the code is required.
 func (s *Service) ConfirmEnrolment(ctx context.Context, staffID int, secretB32, code string) error {
 	now := s.clock.Now()
-	ok, err := totp.ValidateCustom(strings.TrimSpace(code), secretB32, now, totpOptions)
-	if err != nil || !ok {
+	step, ok := matchStep(secretB32, strings.TrimSpace(code), now)
+	if !ok {
 		return ErrWrongOTP.WithField("otp")
 	}
 	return s.db.InTx(ctx, func(tx *db.Tx) error {
+		// The code that proved the app is used up: it cannot sign in too.
 		u, err := tx.Ent.StaffUser.UpdateOneID(staffID).SetTotpSecret(s.keys.Seal([]byte(secretB32))).
-			SetTotpRequired(true).SetUpdatedAt(now).Save(ctx)
+			SetTotpRequired(true).SetTotpLastStep(step).SetUpdatedAt(now).Save(ctx)
 		if err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, u.UsernameKey, "staff.totp_enrolled", nil)
+		return s.audit(ctx, tx, u.UsernameKey, vocab.ActionStaffTOTPEnrolled, nil)
 	})
+}
+
+// Errors of a staff member setting their own password.
+var (
+	ErrWrongCurrentPassword = apperr.New(apperr.Invalid, "wrong_password", "当前密码不正确")
+	ErrPasswordUnchanged    = apperr.New(apperr.Invalid, "password_unchanged", "新密码不能与当前密码相同")
+	ErrPasswordMismatch     = apperr.New(apperr.Invalid, "password_mismatch", "两次输入的新密码不一致")
+)
+
+// ChangePassword sets a staff member's own password after checking the
+// current one. It ends the person's other console sessions (the epoch moves
+// on; the new epoch is returned for the session that made the change) and
+// clears a temporary password, so whoever issued it can no longer use it.
+// A wrong current password counts toward the lockout like a failed sign-in.
+func (s *Service) ChangePassword(ctx context.Context, staffID int, current, next, repeat string) (int, error) {
+	u, err := s.db.Ent.StaffUser.Get(ctx, staffID)
+	if err != nil {
+		return 0, err
+	}
+	var fields []apperr.FieldError
+	for _, v := range rules.CheckPassword(next, u.Username) {
+		fields = append(fields, apperr.FieldError{Field: "new_password", Code: "weak_password", Message: v.Message})
+	}
+	if next != "" && next == current {
+		fields = append(fields, apperr.FieldError{Field: "new_password", Code: ErrPasswordUnchanged.Code, Message: ErrPasswordUnchanged.Message})
+	}
+	if next != repeat {
+		fields = append(fields, apperr.FieldError{Field: "repeat_password", Code: ErrPasswordMismatch.Code, Message: ErrPasswordMismatch.Message})
+	}
+	if err := apperr.FromFields(fields); err != nil {
+		return 0, err
+	}
+	ok, err := s.hasher.Verify(current, u.PasswordHash)
+	if err != nil {
+		return 0, err
+	}
+	hash := ""
+	if ok {
+		if hash, err = s.hasher.Hash(next); err != nil {
+			return 0, err
+		}
+	}
+	var epoch int
+	var outcome error
+	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+		if err := tx.LockKey(ctx, fmt.Sprintf("staff:%d", u.ID)); err != nil {
+			return err
+		}
+		fresh, err := tx.Ent.StaffUser.Get(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		now := s.clock.Now()
+		if !ok || fresh.PasswordHash != u.PasswordHash {
+			stored, until, _ := rules.DefaultLockout.Fail(fresh.FailedLogins, now)
+			upd := tx.Ent.StaffUser.UpdateOne(fresh).SetFailedLogins(stored).SetUpdatedAt(now)
+			if until != nil {
+				// Locked: every session ends, as the lockout means.
+				upd.SetLockedUntil(*until).AddSessionEpoch(1)
+			}
+			outcome = ErrWrongCurrentPassword.WithField("password")
+			if err := upd.Exec(ctx); err != nil {
+				return err
+			}
+			return s.audit(ctx, tx, u.UsernameKey, vocab.ActionStaffLoginFailure, map[string]any{"reason": string(vocab.ReasonWrongCurrent)})
+		}
+		saved, err := tx.Ent.StaffUser.UpdateOne(fresh).SetPasswordHash(hash).SetPasswordTemporary(false).
+			SetFailedLogins(0).AddSessionEpoch(1).SetUpdatedAt(now).Save(ctx)
+		if err != nil {
+			return err
+		}
+		epoch = saved.SessionEpoch
+		return s.audit(ctx, tx, u.UsernameKey, vocab.ActionStaffPasswordChanged, map[string]any{"was_temporary": u.PasswordTemporary})
+	})
+	if err != nil {
+		return 0, err
+	}
+	return epoch, outcome
 }
 
 // ErrSessionEnded is a console session that no longer stands: its user is

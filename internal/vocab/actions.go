@@ -28,6 +28,10 @@ const (
 	ActionStaffTOTPRequired      Action = "staff.totp_required"
 	ActionStaffRoleGranted       Action = "staff.role_granted"
 	ActionStaffRoleRevoked       Action = "staff.role_revoked"
+	ActionStaffRoleRequested     Action = "staff.role_requested"
+	ActionStaffRoleConfirmed     Action = "staff.role_confirmed"
+	ActionStaffRoleWithdrawn     Action = "staff.role_request_withdrawn"
+	ActionStaffPasswordChanged   Action = "staff.password_changed"
 	ActionAuditExported          Action = "audit.exported"
 	ActionAuditExportInterrupted Action = "audit.export_interrupted"
 	ActionReasonAdded            Action = "reason.added"
@@ -119,6 +123,10 @@ var actionLabels = table[Action]{
 	{ActionStaffTOTPRequired, "要求绑定动态口令"},
 	{ActionStaffRoleGranted, "授予角色"},
 	{ActionStaffRoleRevoked, "撤销角色"},
+	{ActionStaffRoleRequested, "申请授予角色（待另一管理员确认）"},
+	{ActionStaffRoleConfirmed, "确认授予角色"},
+	{ActionStaffRoleWithdrawn, "撤回授予角色申请"},
+	{ActionStaffPasswordChanged, "工作人员设置本人密码"},
 	{ActionAuditExported, "导出审计日志"},
 	{ActionAuditExportInterrupted, "审计日志导出中断"},
 	{ActionReasonAdded, "新增原因代码"},
@@ -181,6 +189,8 @@ const (
 	DetailUpto          DetailKey = "upto"
 	DetailWritten       DetailKey = "written"
 	DetailMessageID     DetailKey = "message_id"
+	DetailRequestedBy   DetailKey = "requested_by"
+	DetailWasTemporary  DetailKey = "was_temporary"
 )
 
 // DetailKeys lists the detail keys.
@@ -197,7 +207,7 @@ var detailLabels = table[DetailKey]{
 	{DetailSessionsEnded, "结束的登录会话"}, {DetailText, "说明"}, {DetailPosition, "位置"}, {DetailBefore, "修改前"},
 	{DetailAfter, "修改后"}, {DetailFrom, "开始日期"}, {DetailTo, "结束日期"}, {DetailStaff, "工作人员"},
 	{DetailCase, "案件"}, {DetailRows, "条数"}, {DetailUpto, "截至"}, {DetailWritten, "已写出"},
-	{DetailMessageID, "短信编号"},
+	{DetailMessageID, "短信编号"}, {DetailRequestedBy, "申请人"}, {DetailWasTemporary, "替换管理员发放的临时密码"},
 }
 
 // detailLabelsByAction name a key whose meaning depends on the action.

@@ -388,6 +388,11 @@ const (
 	ReasonReturnTTL       CloseReason = "return_ttl"
 	ReasonReplaced        CloseReason = "replaced"
 	ReasonUnknownUsername CloseReason = "unknown_username"
+	ReasonWrongPassword   CloseReason = "wrong_password"
+	ReasonDisabled        CloseReason = "disabled"
+	ReasonWrongOTP        CloseReason = "wrong_otp"
+	ReasonOTPReused       CloseReason = "otp_reused"
+	ReasonWrongCurrent    CloseReason = "wrong_current_password"
 )
 
 // CloseReasons lists the closing and failure reasons.
@@ -395,7 +400,8 @@ var CloseReasons = closeReasonLabels.codes()
 
 var closeReasonLabels = table[CloseReason]{
 	{ReasonDraftTTL, "草稿超时未提交"}, {ReasonReturnTTL, "退回后超时未补正"}, {ReasonReplaced, "已被新的申请取代"},
-	{ReasonUnknownUsername, "用户名不存在"},
+	{ReasonUnknownUsername, "用户名不存在"}, {ReasonWrongPassword, "密码错误"}, {ReasonDisabled, "账号已停用"},
+	{ReasonWrongOTP, "动态口令错误"}, {ReasonOTPReused, "动态口令已使用过"}, {ReasonWrongCurrent, "当前密码错误"},
 }
 
 // Label is the reason's Chinese name.
