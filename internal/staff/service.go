@@ -80,7 +80,11 @@ func (s *Service) SignIn(ctx context.Context, username, password, code string) (
 	key := rules.NormalizeUsername(strings.TrimSpace(username))
 	u, err := s.db.Ent.StaffUser.Query().Where(staffuser.UsernameKey(key)).Only(ctx)
 	if ent.IsNotFound(err) || key == "" {
-		_, _ = s.hasher.Verify(password, s.dummyHash)
+		// Busy like a real check would be, so that a saturated server does
+		// not tell unknown names (401) from staff (503) either.
+		if _, err := s.hasher.Verify(password, s.dummyHash); errors.Is(err, passhash.ErrBusy) {
+			return nil, err
+		}
 		return nil, s.failUnknown(ctx, key)
 	}
 	if err != nil {
