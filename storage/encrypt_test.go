@@ -229,3 +229,34 @@ func TestAttachFindsTheRunningServer(t *testing.T) {
 		t.Fatalf("the server stopped with its attached user: %v", err)
 	}
 }
+
+func TestAnchorStoreLocksEveryAnchor(t *testing.T) {
+	t.Parallel()
+	bin := testenv.MinIOBinary(t)
+	srv := startLocal(t, bin, filepath.Join(t.TempDir(), "minio"))
+	ctx := t.Context()
+	a, err := storage.NewAnchorStore(ctx, srv.Config(storage.AnchorBucket("evidence")))
+	if err != nil {
+		t.Fatalf("NewAnchorStore: %v", err)
+	}
+	if err := a.Put(ctx, "anchors/1.json", []byte(`{"seq":1}`), time.Now().Add(24*time.Hour)); err != nil {
+		t.Fatalf("Put: %v", err)
+	}
+	if err := a.Remove(ctx, "anchors/1.json"); err == nil {
+		t.Fatal("an anchor under compliance retention was deleted")
+	}
+	keys, err := a.Keys(ctx)
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("Keys = %v, %v", keys, err)
+	}
+	if b, err := a.Get(ctx, keys[0]); err != nil || string(b) != `{"seq":1}` {
+		t.Fatalf("Get = %q, %v", b, err)
+	}
+	// An existing bucket without object lock is refused.
+	if _, err := storage.New(ctx, srv.Config("plain-bucket")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := storage.NewAnchorStore(ctx, srv.Config("plain-bucket")); !errors.Is(err, storage.ErrNoObjectLock) {
+		t.Fatalf("NewAnchorStore on a bucket without lock = %v, want ErrNoObjectLock", err)
+	}
+}
