@@ -81,4 +81,3 @@ func runPurge(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fmt.Fprintln(stdout)
 	return nil
 }
-
