@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"recoverydesk/internal/testenv"
 )
 
 // evidenceView is a console evidence view: status, body, time taken.
@@ -46,9 +48,7 @@ func TestMinIOFrozen(t *testing.T) {
 		t.Fatalf("evidence view before the fault: %d %v", status, err)
 	}
 
-	if err := syscall.Kill(store.pid(), syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
+	thaw := testenv.Freeze(t, store.pid())
 	frozenAt := time.Now()
 	limit := s3Timeout + 2*time.Second
 	var wg sync.WaitGroup
@@ -85,9 +85,7 @@ func TestMinIOFrozen(t *testing.T) {
 		ready = resp.StatusCode
 		resp.Body.Close()
 	}
-	if err := syscall.Kill(store.pid(), syscall.SIGCONT); err != nil {
-		t.Fatal(err)
-	}
+	thaw()
 	thawedAt := time.Now()
 	// Everything works again, without a restart.
 	var upStatus, viewStatus int

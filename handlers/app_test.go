@@ -14,6 +14,7 @@ import (
 	"recoverydesk/internal/db"
 	"recoverydesk/internal/sms"
 	"recoverydesk/internal/testenv"
+	"recoverydesk/internal/verify"
 )
 
 func TestHomePageShowsTheLiveNavigation(t *testing.T) {
@@ -41,9 +42,11 @@ func TestHomePageShowsTheLiveNavigation(t *testing.T) {
 
 func TestStaticAssetsAreServed(t *testing.T) {
 	s := newTestServer(t)
-	resp, body := s.get(t, "/static/css/app.css")
-	if resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Content-Type"), "text/css") || len(body) < 100 {
-		t.Fatalf("css: %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+	for _, css := range []string{"base", "public", "wizard", "console", "dashboard"} {
+		resp, body := s.get(t, "/static/css/"+css+".css")
+		if resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Content-Type"), "text/css") || len(body) < 100 {
+			t.Fatalf("%s.css: %d %q", css, resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
 	}
 }
 
@@ -193,7 +196,7 @@ func TestDevSMSShowsDeliveredMessagesNewestFirst(t *testing.T) {
 	for _, code := range []string{"111111", "222222"} {
 		s.newSMS(t, "13800138000", func() {
 			if err := s.db.InTx(ctx, func(tx *db.Tx) error {
-				_, err := s.courier.Queue(ctx, tx, "13800138000", "test", sms.CodeText(code))
+				_, err := s.courier.Queue(ctx, tx, "13800138000", "test", sms.CodeText(code, verify.CodeTTL))
 				return err
 			}); err != nil {
 				t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"recoverydesk/internal/recovery"
 	"recoverydesk/internal/rules"
 	"recoverydesk/internal/staff"
+	"recoverydesk/internal/vocab"
 	"recoverydesk/policies"
 )
 
@@ -30,18 +31,13 @@ type grantView struct {
 	Role, RoleLabel, Region, RegionName string
 }
 
-// roleLabels are the roles' names in the console.
-var roleLabels = map[string]string{
-	policies.RoleReviewer: "审核员", policies.RoleSupervisor: "审核主管", policies.RoleAdmin: "系统管理员",
-}
-
 // roleOption is a role of the role select.
 type roleOption struct{ Role, Label string }
 
 func roleOptions() []roleOption {
 	var out []roleOption
 	for _, r := range policies.Roles() {
-		out = append(out, roleOption{r, roleLabels[r]})
+		out = append(out, roleOption{r, vocab.Role(r).Label()})
 	}
 	return out
 }
@@ -55,7 +51,7 @@ func regionOptions() []rules.Region {
 func newMemberView(m staff.Member) memberView {
 	v := memberView{Member: m}
 	for _, g := range m.Grants {
-		v.GrantViews = append(v.GrantViews, grantView{Role: g.Role, RoleLabel: roleLabels[g.Role], Region: g.Region,
+		v.GrantViews = append(v.GrantViews, grantView{Role: g.Role, RoleLabel: vocab.Role(g.Role).Label(), Region: g.Region,
 			RegionName: rules.RegionFullName(g.Region)})
 	}
 	return v

@@ -28,10 +28,10 @@ type auditView struct {
 	Verify    *auditVerifyView // the chain check just run, or nil
 }
 
-// auditRowView is one entry as the page shows it (already masked).
+// auditRowView is one entry as the page shows it (already masked and labelled).
 type auditRowView struct {
 	audit.Row
-	AtText, ActorKindLabel, ObjectLabel string
+	AtText string
 }
 
 // auditVerifyView is the result of the chain check.
@@ -87,8 +87,7 @@ func (s *Server) showAudit(c *fiber.Ctx, check *auditVerifyView) error {
 		return render(c, toAPIError(err).Status, "console/audit", layoutConsole, p)
 	}
 	for _, r := range page.Rows {
-		v.Rows = append(v.Rows, auditRowView{Row: r, AtText: r.At.In(rules.Shanghai).Format("2006-01-02 15:04:05"),
-			ActorKindLabel: actorKindLabel(r.ActorKind), ObjectLabel: objectTypeLabel(r.ObjectType)})
+		v.Rows = append(v.Rows, auditRowView{Row: r, AtText: r.At.In(rules.Shanghai).Format("2006-01-02 15:04:05")})
 	}
 	if page.Next != "" {
 		v.NextURL = "/console/audit" + auditQuery(f, page.Next)
@@ -154,8 +153,8 @@ func auditCSVRecord(r audit.Row) []string {
 		seq = strconv.FormatInt(r.Seq, 10)
 	}
 	return []string{strconv.Itoa(r.ID), seq, r.At.In(rules.Shanghai).Format("2006-01-02 15:04:05"),
-		actorKindLabel(r.ActorKind), csvText(r.Actor), csvText(r.ActionLabel), csvText(r.Action),
-		objectTypeLabel(r.ObjectType), csvText(r.ObjectID), csvText(r.Detail), csvText(r.IP), csvText(r.RequestID)}
+		r.ActorKindLabel, csvText(r.Actor), csvText(r.ActionLabel), csvText(r.Action),
+		r.ObjectLabel, csvText(r.ObjectID), csvText(r.Detail), csvText(r.IP), csvText(r.RequestID)}
 }
 
 // csvText keeps a spreadsheet from taking a value for a formula: text that
@@ -186,26 +185,4 @@ func auditQuery(f audit.Filter, after string) string {
 		return ""
 	}
 	return "?" + q.Encode()
-}
-
-var actorKindLabels = map[string]string{
-	audit.ActorStaff: "工作人员", audit.ActorAccount: "账号用户", audit.ActorApplicant: "申请人", audit.ActorSystem: "系统",
-}
-
-func actorKindLabel(k string) string {
-	if l, ok := actorKindLabels[k]; ok {
-		return l
-	}
-	return k
-}
-
-var objectTypeLabels = map[string]string{
-	"case": "案件", "account": "账号", "phone": "手机号码", "staff": "工作人员", "audit": "审计日志",
-}
-
-func objectTypeLabel(t string) string {
-	if l, ok := objectTypeLabels[t]; ok {
-		return l
-	}
-	return t
 }

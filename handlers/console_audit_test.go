@@ -119,7 +119,7 @@ func rowsOf(body string) string {
 }
 
 var (
-	tickDetail    = regexp.MustCompile(`>n=(\d+)<`)
+	tickDetail    = regexp.MustCompile(`<dt>n</dt><dd>(\d+)</dd>`)
 	auditNextLink = regexp.MustCompile(`<a rel="next" href="([^"]+)">下一页</a>`)
 )
 
@@ -202,10 +202,10 @@ func TestAuditExportIsCSVWithBOMMaskedAndItselfAudited(t *testing.T) {
 	}
 	first, last := rows[0], rows[n-1]
 	if first[4] != "139****5678" || first[3] != "申请人" || first[6] != "test.tick" || first[7] != "案件" || first[8] != "ZH20260315000001" ||
-		first[9] != "n="+strconv.Itoa(n-1) || first[10] != "10.0.0.1" {
+		first[9] != "n："+strconv.Itoa(n-1) || first[10] != "10.0.0.1" {
 		t.Fatalf("first row %q", first)
 	}
-	if last[9] != "n=0" || strings.Contains(body, "13912345678") {
+	if last[9] != "n：0" || strings.Contains(body, "13912345678") {
 		t.Fatalf("last row %q, or a phone unmasked", last)
 	}
 	// A value a spreadsheet would run as a formula is kept as text.
@@ -219,7 +219,7 @@ func TestAuditExportIsCSVWithBOMMaskedAndItselfAudited(t *testing.T) {
 		t.Fatalf("export entry %+v", ev)
 	}
 	// And it shows on the page under its label.
-	if _, page = sup.get(t, "/console/audit?action=audit.exported"); !strings.Contains(rowsOf(page), "导出审计日志") || !strings.Contains(rowsOf(page), "rows="+strconv.Itoa(n)) {
+	if _, page = sup.get(t, "/console/audit?action=audit.exported"); !strings.Contains(rowsOf(page), "导出审计日志") || !strings.Contains(rowsOf(page), "<dt>条数</dt><dd>"+strconv.Itoa(n)+"</dd>") {
 		t.Fatalf("export entry not shown:\n%s", rowsOf(page))
 	}
 }

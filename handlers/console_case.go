@@ -13,6 +13,7 @@ import (
 	"recoverydesk/internal/recovery"
 	"recoverydesk/internal/recovery/state"
 	"recoverydesk/internal/rules"
+	"recoverydesk/internal/vocab"
 	"recoverydesk/internal/watermark"
 	"recoverydesk/policies"
 )
@@ -80,7 +81,7 @@ func (s *Server) showCase(c *fiber.Ctx, status int, formError string, fields, fo
 	if err != nil {
 		return err
 	}
-	v := caseView{W: w, Number: number, StatusLabel: state.Label(w.Case.Status), RegionName: rules.RegionFullName(w.Case.RegionCode),
+	v := caseView{W: w, Number: number, StatusLabel: vocab.StatusLabel(w.Case.Status), RegionName: rules.RegionFullName(w.Case.RegionCode),
 		ReasonTexts: map[string]string{}, CanDecide: w.ClaimedByMe, Stale: status == fiber.StatusConflict,
 		CanReassign:  s.allowedHere(c, policies.PermCaseReassign, w.Case.RegionCode),
 		CanResendSMS: s.allowedHere(c, policies.PermCaseResendSMS, w.Case.RegionCode),
@@ -98,7 +99,7 @@ func (s *Server) showCase(c *fiber.Ctx, status int, formError string, fields, fo
 		}
 	}
 	for _, k := range recovery.RequiredEvidence(string(w.Case.Kind)) {
-		v.Required = append(v.Required, evidenceKind{k, recovery.EvidenceLabel(k)})
+		v.Required = append(v.Required, evidenceKind{k, vocab.EvidenceKind(k).Label()})
 	}
 	for _, e := range w.Events {
 		v.Events = append(v.Events, eventView{At: e.CreatedAt, Type: e.Type, Actor: e.Actor, Before: e.Before, After: e.After, Note: e.Note})
@@ -142,7 +143,7 @@ func (s *Server) decideCase(c *fiber.Ctx) error {
 		return fiber.ErrBadRequest
 	}
 	number := strings.ToUpper(strings.Clone(c.Params("number")))
-	d := recovery.Decision{Outcome: f.Outcome, Reasons: f.Reasons, ReturnKinds: f.Kinds, Note: f.Note, Version: f.Version}
+	d := recovery.Decision{Outcome: vocab.Outcome(f.Outcome), Reasons: f.Reasons, ReturnKinds: f.Kinds, Note: f.Note, Version: f.Version}
 	if err := s.deps.Recovery.Decide(c.UserContext(), s.reviewer(c, policies.PermCaseDecide), number, d); err != nil {
 		fields, msg, ok := formErrors(err)
 		if !ok {

@@ -8,7 +8,9 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"recoverydesk/internal/dashboard"
+	"recoverydesk/internal/recovery/state"
 	"recoverydesk/internal/rules"
+	"recoverydesk/internal/vocab"
 	"recoverydesk/policies"
 )
 
@@ -65,7 +67,8 @@ func (v *dashboardView) layOut() {
 	for i, row := range r.Backlog.Rows {
 		backlog[i] = dashboard.BarInput{Label: row.Name,
 			Values: []int{row.Submitted, row.InReview, row.AwaitingSecond, row.Returned},
-			Titles: []string{row.Name + " 待审核", row.Name + " 审核中", row.Name + " 待主管复核", row.Name + " 已退回补正"}}
+			Titles: []string{row.Name + " " + vocab.StatusLabel(state.Submitted), row.Name + " " + vocab.StatusLabel(state.InReview),
+				row.Name + " " + vocab.StatusLabel(state.AwaitingSecond), row.Name + " " + vocab.StatusLabel(state.Returned)}}
 	}
 	v.BacklogChart = dashboard.Bars(backlog, []string{"seg-submitted", "seg-in-review", "seg-awaiting", "seg-returned"})
 
@@ -79,7 +82,8 @@ func (v *dashboardView) layOut() {
 	reviewers := make([]dashboard.BarInput, len(r.Reviewers))
 	for i, rv := range r.Reviewers {
 		reviewers[i] = dashboard.BarInput{Label: rv.Name, Values: []int{rv.Approved, rv.Rejected, rv.Returned},
-			Titles: []string{rv.Name + " 通过", rv.Name + " 不通过", rv.Name + " 退回补正"}}
+			Titles: []string{rv.Name + " " + vocab.OutcomeApprove.Label(), rv.Name + " " + vocab.OutcomeReject.Label(),
+				rv.Name + " " + vocab.OutcomeReturn.Label()}}
 	}
 	v.ReviewerChart = dashboard.Bars(reviewers, []string{"seg-approve", "seg-reject", "seg-return"})
 

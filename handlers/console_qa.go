@@ -9,6 +9,7 @@ import (
 
 	"recoverydesk/internal/apperr"
 	"recoverydesk/internal/recovery"
+	"recoverydesk/internal/vocab"
 	"recoverydesk/policies"
 )
 
@@ -65,7 +66,7 @@ func (s *Server) qaVerdict(c *fiber.Ctx) error {
 	if err != nil {
 		return recovery.ErrQANotFound
 	}
-	v := recovery.QAVerdict{Verdict: f.Verdict, Comment: f.Comment, CancelPassword: f.CancelPassword == "1"}
+	v := recovery.QAVerdict{Verdict: vocab.Verdict(f.Verdict), Comment: f.Comment, CancelPassword: f.CancelPassword == "1"}
 	action, err := s.deps.Recovery.Verdict(c.UserContext(), s.reviewer(c, policies.PermQAReview), id, v)
 	if err != nil {
 		fields, msg, ok := formErrors(err)
@@ -93,7 +94,7 @@ func (s *Server) secondApproval(c *fiber.Ctx) error {
 		return fiber.ErrBadRequest
 	}
 	number := strings.ToUpper(strings.Clone(c.Params("number")))
-	d := recovery.SecondDecision{Verdict: f.Verdict, Note: f.Note, Version: f.Version}
+	d := recovery.SecondDecision{Verdict: vocab.SecondVerdict(f.Verdict), Note: f.Note, Version: f.Version}
 	if err := s.deps.Recovery.SecondApproval(c.UserContext(), s.reviewer(c, policies.PermCaseApproveSecond), number, d); err != nil {
 		fields, msg, ok := formErrors(err)
 		if !ok || apperr.IsKind(err, apperr.NotFound) {

@@ -20,6 +20,7 @@ import (
 	"recoverydesk/ent/staffuser"
 	"recoverydesk/internal/recovery"
 	"recoverydesk/internal/recovery/state"
+	"recoverydesk/internal/vocab"
 )
 
 // qaMatrix are the role × route rows of the qa pages (TestRoleRouteMatrix).
@@ -153,10 +154,10 @@ func TestQASamplingTakesTheConfiguredShare(t *testing.T) {
 
 func TestRiskFlagsAreDetectedAndShownBeforeTheDecision(t *testing.T) {
 	cases := []struct {
-		flag  string
+		flag  vocab.Flag
 		setup func(t *testing.T, s *testServer) string // returns the case number
 	}{
-		{recovery.FlagDuplicateEvidence, func(t *testing.T, s *testServer) string {
+		{vocab.FlagDuplicateEvidence, func(t *testing.T, s *testServer) string {
 			// Another account's case used the very same ID photo first.
 			s.person(t, "li_si", "Abcd2468!x", "李四", liID, "13800007777")
 			resp, body := s.postJSON(t, "/api/v1/recoveries", jsonBody(t, map[string]string{"kind": "person", "name": "李四", "id_number": liID}))
@@ -173,11 +174,11 @@ func TestRiskFlagsAreDetectedAndShownBeforeTheDecision(t *testing.T) {
 			_, number := unitCase(t, s, nil, 10)
 			return number
 		}},
-		{recovery.FlagLowSimilarity, func(t *testing.T, s *testServer) string {
+		{vocab.FlagLowSimilarity, func(t *testing.T, s *testServer) string {
 			_, number := unitCase(t, s, map[string]string{"unit_name": "佛山市顺德区美的电器"}, 10)
 			return number
 		}},
-		{recovery.FlagRecentlyLocked, func(t *testing.T, s *testServer) string {
+		{vocab.FlagRecentlyLocked, func(t *testing.T, s *testServer) string {
 			for range 5 {
 				login(t, s, "unit", "jm_talent", "Wrong#Pass2468")
 			}
@@ -192,7 +193,7 @@ func TestRiskFlagsAreDetectedAndShownBeforeTheDecision(t *testing.T) {
 			_, number := unitCase(t, s, nil, 10)
 			return number
 		}},
-		{recovery.FlagRecentlyRejected, func(t *testing.T, s *testServer) string {
+		{vocab.FlagRecentlyRejected, func(t *testing.T, s *testServer) string {
 			_, first := unitCase(t, s, nil, 10)
 			rev := staffClient(t, s, "jm_other", "reviewer", "4407")
 			claim(t, rev, first)
@@ -206,17 +207,17 @@ func TestRiskFlagsAreDetectedAndShownBeforeTheDecision(t *testing.T) {
 		}},
 	}
 	for _, tc := range cases {
-		t.Run(tc.flag, func(t *testing.T) {
+		t.Run(string(tc.flag), func(t *testing.T) {
 			s := qaFixture(t, qaSample(0))
 			number := tc.setup(t, s)
 			rev := staffClient(t, s, "jm_reviewer", "reviewer", "4407")
 			page := claim(t, rev, number)
-			label := recovery.FlagLabel(tc.flag)
+			label := tc.flag.Label()
 			if !strings.Contains(page, fourEyesNotice) || !strings.Contains(page, label) {
 				t.Fatalf("the case page does not explain the flag %q before the decision", label)
 			}
-			for _, other := range []string{recovery.FlagDuplicateEvidence, recovery.FlagLowSimilarity, recovery.FlagRecentlyLocked, recovery.FlagRecentlyRejected} {
-				if other != tc.flag && strings.Contains(page, recovery.FlagLabel(other)) {
+			for _, other := range vocab.Flags {
+				if other != tc.flag && strings.Contains(page, other.Label()) {
 					t.Errorf("the page also shows %s", other)
 				}
 			}
@@ -224,7 +225,7 @@ func TestRiskFlagsAreDetectedAndShownBeforeTheDecision(t *testing.T) {
 				t.Fatalf("approve: %d %.300s", resp.StatusCode, body)
 			}
 			rc := caseRow(t, s, number)
-			if rc.Status != state.AwaitingSecond || !slices.Equal(rc.RiskFlags, []string{tc.flag}) {
+			if rc.Status != state.AwaitingSecond || !slices.Equal(rc.RiskFlags, []string{string(tc.flag)}) {
 				t.Fatalf("after approval: %s, flags %v", rc.Status, rc.RiskFlags)
 			}
 		})
@@ -269,7 +270,7 @@ func TestFourEyesApprovalOfAFlaggedCase(t *testing.T) {
 		t.Fatal("the QA page does not list the case awaiting a second approval")
 	}
 	_, page := sup1.get(t, "/console/cases/"+number)
-	if !strings.Contains(page, `id="second-approval-form"`) || !strings.Contains(page, recovery.FlagLabel(recovery.FlagLowSimilarity)) {
+	if !strings.Contains(page, `id="second-approval-form"`) || !strings.Contains(page, vocab.FlagLowSimilarity.Label()) {
 		t.Fatal("the supervisor sees no second-approval form or no flag")
 	}
 	if resp, body := sup1.post(t, "/console/cases/"+number+"/second-approval", url.Values{"verdict": {"decline"}, "version": {fmt.Sprint(rc.Version)}}); resp.StatusCode != 422 || !strings.Contains(body, "退回重审时请填写复核意见") {

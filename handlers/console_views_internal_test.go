@@ -19,6 +19,7 @@ import (
 	"recoverydesk/internal/recovery"
 	"recoverydesk/internal/recovery/state"
 	"recoverydesk/internal/rules"
+	"recoverydesk/internal/vocab"
 	"recoverydesk/views"
 )
 
@@ -137,7 +138,7 @@ func TestConsoleQueueTemplate(t *testing.T) {
 		"江门市&lt;测试&gt;公司",
 		// keyset paging: next page with the filters, no page numbers
 		`rel="next" href="/console/cases?tab=pending&amp;kind=unit&amp;city=4407&amp;sla=overdue&amp;q=%e6%b1%9f%e9%97%a8&amp;after=MTc1OXwxNzU5fGFi">下一页</a>`,
-		`<script src="/static/js/console-queue.js" defer></script>`,
+		`<script type="module" src="/static/js/console-queue.js"></script>`,
 	)
 	wantNone(t, "queue", out, "当前没有待审核的案件", "回到第一页", "广东省 /")
 	if n := strings.Count(out, `<tr class=`); n != 3 {
@@ -197,7 +198,7 @@ func sampleCase() caseView {
 		Reasons: recovery.DefaultReasons(), ReasonTexts: reasonTexts(recovery.DefaultReasons()), CanDecide: true, SMSFailing: true,
 		EvidenceBase: "/console/cases/" + sampleNumber + "/evidence/"}
 	for _, k := range recovery.RequiredEvidence("unit") {
-		v.Required = append(v.Required, evidenceKind{k, recovery.EvidenceLabel(k)})
+		v.Required = append(v.Required, evidenceKind{k, vocab.EvidenceKind(k).Label()})
 	}
 	// Payloads as they come back from the database: JSON numbers and arrays.
 	v.Events = []eventView{
@@ -320,6 +321,7 @@ func TestConsoleCaseTemplateStates(t *testing.T) {
 	v = sampleCase()
 	v.W.Case.Status, v.W.Case.Reasons, v.W.Case.DecisionNote = state.Rejected, []string{"handheld_mismatch", "info_mismatch"}, "证件照与本人不符"
 	v.W.Case.DecidedAt, v.W.Case.ClaimedBy = ptr(cstTime(2025, 10, 9, 10, 6)), nil
+	v.W.Case.Outcome = ptr(recoverycase.OutcomeReject)
 	v.W.SLA, v.W.ClaimedBy, v.W.ClaimedByMe, v.CanDecide, v.StatusLabel = "", "", false, false, "未通过"
 	out = renderConsole(t, "console/case", Page{Nav: "cases", Data: v})
 	wantAll(t, "decided", out, `<span class="badge status-rejected">未通过</span>`, "审核结果</dt><dd>不通过",

@@ -5,6 +5,7 @@ import (
 
 	"recoverydesk/internal/accounts"
 	"recoverydesk/internal/rules"
+	"recoverydesk/internal/vocab"
 )
 
 var loginForm = pageForm{view: "public/login", fields: []string{"kind", "username"}, secrets: []string{"password"}}
@@ -65,10 +66,7 @@ func (s *Server) loginPagePost(c *fiber.Ctx) error {
 // accountPage is the signed-in applicant's page.
 func (s *Server) accountPage(c *fiber.Ctx) error {
 	acc := signedInAccount(c)
-	v := accountView{Username: acc.Username, Kind: string(acc.Kind), KindLabel: "个人账号"}
-	if string(acc.Kind) == accounts.KindUnit {
-		v.KindLabel = "单位账号"
-	}
+	v := accountView{Username: acc.Username, Kind: string(acc.Kind), KindLabel: vocab.CaseKind(acc.Kind).Label() + "账号"}
 	if acc.LastLoginAt != nil {
 		v.LastLogin = acc.LastLoginAt.In(rules.Shanghai).Format("2006-01-02 15:04")
 	}

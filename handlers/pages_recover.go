@@ -6,6 +6,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"recoverydesk/internal/recovery"
+	"recoverydesk/internal/vocab"
 )
 
 // The recovery wizard pages only render; the browser drives the recovery API
@@ -40,7 +41,7 @@ func (s *Server) recoverPage(c *fiber.Ctx) error {
 	}
 	var tiles []evidenceTile
 	for _, k := range recovery.RequiredEvidence("unit") {
-		tiles = append(tiles, evidenceTile{Kind: k, Label: recovery.EvidenceLabel(k), Example: "/static/img/examples/" + k + ".svg"})
+		tiles = append(tiles, evidenceTile{Kind: k, Label: vocab.EvidenceKind(k).Label(), Example: "/static/img/examples/" + k + ".svg"})
 	}
 	return render(c, fiber.StatusOK, "public/recover", layoutPublic,
 		Page{Title: "密码找回", Nav: "recover", Data: recoverView{Kind: kind, Evidence: tiles}})

@@ -60,7 +60,7 @@ func TestRecoverWizardPage(t *testing.T) {
 		`href="/recover/status"`,
 		// Without JavaScript: why, and whom to call.
 		"<noscript>", "需要启用 JavaScript", `<a href="tel:3873738">3873738</a>`,
-		`<script src="/static/js/recover.js" defer></script>`,
+		`<script type="module" src="/static/js/recover.js"></script>`,
 	)
 	if regexp.MustCompile(`name="phone"|id="phone"`).MatchString(body) {
 		t.Error("the wizard asks for a phone number; the code goes only to the phone on record")
@@ -86,13 +86,17 @@ func TestRecoverWizardPage(t *testing.T) {
 func TestRecoverAssetsAreServed(t *testing.T) {
 	s := newTestServer(t)
 	for _, p := range []string{
-		"/static/js/recover.js", "/static/js/recover-status.js",
+		"/static/js/recover.js", "/static/js/recover-status.js", "/static/js/lib.js",
 		"/static/img/examples/id_front.svg", "/static/img/examples/id_handheld.svg",
 		"/static/img/examples/unit_license.svg", "/static/img/examples/authorization_letter.svg",
 	} {
 		resp, body := s.get(t, p)
 		if resp.StatusCode != 200 || len(body) < 500 {
 			t.Errorf("GET %s: %d, %d bytes", p, resp.StatusCode, len(body))
+		}
+		// A browser runs an ES module only when it is served as JavaScript.
+		if strings.HasSuffix(p, ".js") && !strings.Contains(resp.Header.Get("Content-Type"), "javascript") {
+			t.Errorf("GET %s: Content-Type %q", p, resp.Header.Get("Content-Type"))
 		}
 		if strings.HasSuffix(p, ".svg") && !strings.Contains(resp.Header.Get("Content-Type"), "image/svg+xml") {
 			t.Errorf("GET %s: Content-Type %q", p, resp.Header.Get("Content-Type"))
@@ -116,7 +120,7 @@ func TestRecoverStatusPage(t *testing.T) {
 		`id="case_number"`, "申请编号", `id="lookup-send"`, "获取验证码", `id="lookup_code"`, `id="lookup-verify"`,
 		`id="status-view" hidden`, `id="status-timeline"`, "审核结果", "预计审核完成日期",
 		"<noscript>", "3873738",
-		`<script src="/static/js/recover-status.js" defer></script>`,
+		`<script type="module" src="/static/js/recover-status.js"></script>`,
 	)
 }
 
@@ -134,7 +138,7 @@ func TestLetterTemplate(t *testing.T) {
 		"法定代表人（负责人）签字", "单位公章", "日期：",
 		// 打印 needs JavaScript, so it starts hidden and the script shows it.
 		`<button type="button" id="print-letter" class="btn btn-primary" hidden>打印</button>`,
-		`<script src="/static/js/recover.js" defer></script>`,
+		`<script type="module" src="/static/js/recover.js"></script>`,
 	)
 	if strings.Contains(body, `id="letter-unit-name"`) {
 		t.Error("blank letter shows a unit name")

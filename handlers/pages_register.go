@@ -13,6 +13,7 @@ import (
 	"recoverydesk/internal/accounts"
 	"recoverydesk/internal/apperr"
 	"recoverydesk/internal/rules"
+	"recoverydesk/internal/verify"
 )
 
 // ---------------------------------------------------------------------------
@@ -226,7 +227,7 @@ func (s *Server) sendRegistrationCode(c *fiber.Ctx, typed string, p Page) error 
 		}
 		return personForm.refuse(c, err, p)
 	}
-	p.Data = registerPersonView{CodeNotice: fmt.Sprintf("验证码已发送至 %s，5分钟内有效", rules.MaskPhone(phone))}
+	p.Data = registerPersonView{CodeNotice: verify.SentNotice(rules.MaskPhone(phone))}
 	return render(c, fiber.StatusOK, personForm.view, layoutPublic, p)
 }
 

@@ -3,7 +3,6 @@ package handlers_test
 import (
 	"context"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -104,14 +103,7 @@ func TestFrozenStoreAnswersStorageUnavailable(t *testing.T) {
 // that resumes it (also run when the test ends).
 func freezeMinIO(t *testing.T, srv *storage.LocalServer) (resume func()) {
 	t.Helper()
-	pid := srv.PID()
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		t.Fatalf("SIGSTOP minio: %v", err)
-	}
-	var once sync.Once
-	resume = func() { once.Do(func() { _ = syscall.Kill(pid, syscall.SIGCONT) }) }
-	t.Cleanup(resume)
-	return resume
+	return testenv.Freeze(t, srv.PID())
 }
 
 // The bundled MinIO killed with kill -9 is restarted by its supervisor;

@@ -31,6 +31,7 @@ import (
 	"strings"
 
 	"recoverydesk/internal/rules"
+	"recoverydesk/internal/vocab"
 )
 
 //go:embed model.conf
@@ -43,14 +44,14 @@ var policyText string
 const (
 	// RoleReviewer works the case queue: list, read, claim, decide, note,
 	// and view evidence.
-	RoleReviewer = "reviewer"
+	RoleReviewer = string(vocab.RoleReviewer)
 	// RoleSupervisor has every reviewer permission plus reassignment, the
 	// second approval of four-eyes cases, audit, QA and the dashboard.
-	RoleSupervisor = "supervisor"
+	RoleSupervisor = string(vocab.RoleSupervisor)
 	// RoleAdmin manages staff and the reason catalogue and reads the audit
 	// log and the dashboard, but by separation of duties never sees
 	// evidence nor claims or decides cases.
-	RoleAdmin = "admin"
+	RoleAdmin = string(vocab.RoleAdmin)
 )
 
 // Objects: what a permission is about. Routes name an object and an action;

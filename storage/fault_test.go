@@ -26,20 +26,7 @@ const (
 // returns the function that resumes it (also run when the test ends).
 func freeze(t *testing.T, srv *storage.LocalServer) (resume func()) {
 	t.Helper()
-	pid := srv.PID()
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		t.Fatalf("SIGSTOP minio: %v", err)
-	}
-	var once sync.Once
-	resume = func() {
-		once.Do(func() {
-			if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
-				t.Errorf("SIGCONT minio: %v", err)
-			}
-		})
-	}
-	t.Cleanup(resume)
-	return resume
+	return testenv.Freeze(t, srv.PID())
 }
 
 // shortTimeoutStore is a Store on the same bucket as base with the fault

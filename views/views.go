@@ -5,13 +5,16 @@ package views
 
 import (
 	"embed"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/gofiber/template/html/v2"
 
 	"recoverydesk/internal/rules"
+	"recoverydesk/internal/vocab"
 )
 
 // FS is every template and static file, embedded at build time. Templates
@@ -22,15 +25,52 @@ import (
 //go:embed layouts partials public console errors static
 var FS embed.FS
 
+// Numbers are the figures the copy names — a code's lifetime, the claim
+// lease, the 4-hour delay, the password's lengths, the upload limits — by
+// name. Whoever wires the engine fills them from the constants that enforce
+// them (copyNumbers), so that no page states a number the code no longer
+// enforces: {{num "code_ttl_minutes"}}分钟内有效.
+type Numbers map[string]int
+
 // Engine returns the html/template engine for Fiber over FS. Pages are
 // rendered inside a layout: c.Render("public/home", page, "layouts/base").
 // Partials are invoked by file path, e.g. {{template "partials/steps" 2}}.
+//
+// Words are labelled by one function, {{label "event" .Type}}, from the
+// vocabulary (internal/vocab); {{labels "status"}} is a whole vocabulary as
+// JSON, for a script's data- attribute.
 func Engine() *html.Engine {
+	n := copyNumbers()
 	e := html.NewFileSystem(http.FS(FS), ".html")
 	e.AddFunc("dict", dict)
 	e.AddFunc("cst", cst)
 	e.AddFunc("cstdate", cstdate)
+	e.AddFunc("label", vocab.Label)
+	e.AddFunc("labels", labels)
+	e.AddFunc("codes", vocab.Codes)
+	e.AddFunc("num", n.get)
 	return e
+}
+
+// get is the template function num: an unknown name fails the render, so a
+// typo shows in the tests instead of as a wrong number on a page.
+func (n Numbers) get(name string) (int, error) {
+	v, ok := n[name]
+	if !ok {
+		return 0, fmt.Errorf("num: no number %q", name)
+	}
+	return v, nil
+}
+
+// labels is the template function labels: every code of a vocabulary with
+// its label, as a JSON object for a data- attribute that a script reads.
+func labels(vocabulary string) (string, error) {
+	m, err := vocab.Table(vocabulary)
+	if err != nil {
+		return "", err
+	}
+	b, err := json.Marshal(m)
+	return string(b), err
 }
 
 // cst formats a moment as staff read it, in Asia/Shanghai to the minute:

@@ -144,7 +144,9 @@ func TestHome(t *testing.T) {
 		`<html lang="zh-CN">`,
 		`<meta name="viewport" content="width=device-width, initial-scale=1">`,
 		`<meta name="csrf-token" content="`+token+`">`,
-		`<link rel="stylesheet" href="/static/css/app.css">`,
+		`<link rel="stylesheet" href="/static/css/base.css">
+<link rel="stylesheet" href="/static/css/public.css">
+<link rel="stylesheet" href="/static/css/wizard.css">`,
 		"<title>首页 - 广东人社统一认证系统</title>",
 		"广东人社统一认证系统",
 		`href="/register/person"`, "个人注册",
@@ -480,7 +482,7 @@ func TestRegisterPersonPage(t *testing.T) {
 		"操作指引", "个人注册、单位注册有什么区别？",
 		"密码应为8-30位，且必须包含大写字母、小写字母、数字并至少3种，同时不能在键盘上连续超过4个字符",
 		`<script src="/static/js/password-confirm.js" defer></script>`,
-		`<script src="/static/js/sms-code.js" defer></script>`,
+		`<script type="module" src="/static/js/sms-code.js"></script>`,
 	)
 	assertFieldError(t, "register person", out, "username", "登录账号应该以字母开始")
 	assertFieldError(t, "register person", out, "password_confirm", "两次输入的密码不一致")
@@ -531,7 +533,7 @@ func TestRegisterUnitSteps(t *testing.T) {
 		`<optgroup label="江门市">`, `<option value="440703" selected>蓬江区</option>`, `<option value="440704">江海区</option>`,
 		`<optgroup label="东莞市">`, `<option value="4419">东莞市</option>`,
 		`value="12440"`, `value="江门市人才"`, `value="Unit_01"`,
-		`<script src="/static/js/region-picker.js" defer></script>`,
+		`<script type="module" src="/static/js/region-picker.js"></script>`,
 	)
 	assertFieldError(t, "unit step 2", out, "cert_number", "单位证件号码已被使用[b3b2e342-cee0-49d5-a3af-52e7f29c327b]")
 	assertFieldError(t, "unit step 2", out, "password", "密码应为8-30位\n密码不能包含用户名")
@@ -620,4 +622,38 @@ func TestAccountRecoverPage(t *testing.T) {
 	out = render(t, "public/account_recover", "layouts/base", Page{Data: accountRecoverView{Kind: "person", SentTo: "138****1234"}})
 	assertContains(t, "account recover sent", out, "登录账号已通过短信发送至 138****1234")
 	assertNotContains(t, "account recover sent", out, `<form class="form"`)
+}
+
+// TestLayoutsLinkEveryStylesheet keeps the split stylesheets honest: every
+// file under static/css is linked by a layout, every link names a file, and
+// base.css comes first (the others were cut from one file after it, and
+// the cascade depends on that order).
+func TestLayoutsLinkEveryStylesheet(t *testing.T) {
+	link := regexp.MustCompile(`<link rel="stylesheet" href="/static/(css/[a-z-]+\.css)">`)
+	linked := map[string]bool{}
+	for _, layout := range []string{"layouts/base.html", "layouts/console.html"} {
+		b, err := FS.ReadFile(layout)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ms := link.FindAllStringSubmatch(string(b), -1)
+		if len(ms) == 0 || ms[0][1] != "css/base.css" {
+			t.Errorf("%s: base.css must be linked first, links %v", layout, ms)
+		}
+		for _, m := range ms {
+			if _, err := FS.ReadFile("static/" + m[1]); err != nil {
+				t.Errorf("%s links a missing %s", layout, m[1])
+			}
+			linked[m[1]] = true
+		}
+	}
+	files, err := fs.Glob(FS, "static/css/*.css")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if !linked[strings.TrimPrefix(f, "static/")] {
+			t.Errorf("%s is linked by no layout", f)
+		}
+	}
 }

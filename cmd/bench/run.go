@@ -225,7 +225,7 @@ func measureQueue(base string, rounds int) (queueFigure, error) {
 			return nil
 		}
 	}
-	ops := []func() error{page("/static/css/app.css", "{"), page("/console/cases?tab=pending", "tab-count"), page(deep, "tab-count")}
+	ops := []func() error{page("/static/css/base.css", "{"), page("/console/cases?tab=pending", "tab-count"), page(deep, "tab-count")}
 	got, err := interleave(rounds, 5, ops...)
 	if err != nil {
 		return q, err

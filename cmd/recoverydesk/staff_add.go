@@ -13,6 +13,7 @@ import (
 	"recoverydesk/internal/passhash"
 	"recoverydesk/internal/rules"
 	"recoverydesk/internal/staff"
+	"recoverydesk/internal/vocab"
 )
 
 // runStaffAdd creates a staff user with one role in one region, in one
@@ -111,7 +112,7 @@ type newStaff struct {
 // createStaff creates a staff user, its role grant and its audit entry in
 // one transaction (staff add and seed --demo), through staff.Create.
 func createStaff(ctx context.Context, d *db.DB, n newStaff) error {
-	err := staff.Create(ctx, d, staff.Creator{Kind: audit.ActorSystem, Actor: "cli"},
+	err := staff.Create(ctx, d, staff.Creator{Kind: audit.ActorSystem, Actor: string(vocab.SystemCLI)},
 		staff.NewStaff{Username: n.username, Name: n.name, Role: n.role, Region: n.region}, n.passwordHash)
 	if errors.Is(err, staff.ErrUsernameTaken) {
 		return errStaffExists

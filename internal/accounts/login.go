@@ -12,6 +12,7 @@ import (
 	"recoverydesk/internal/audit"
 	"recoverydesk/internal/db"
 	"recoverydesk/internal/rules"
+	"recoverydesk/internal/vocab"
 )
 
 // Credentials are what a login form sends.
@@ -26,14 +27,14 @@ func (s *Service) Login(ctx context.Context, c Credentials) (*ent.Account, error
 	if c.Kind != KindPerson && c.Kind != KindUnit {
 		return nil, apperr.New(apperr.Invalid, "invalid_kind", "请选择个人登录或单位登录").WithField("kind")
 	}
-	return s.authenticate(ctx, c, "login")
+	return s.authenticate(ctx, c, vocab.AttemptLogin)
 }
 
 // VerifyOperator authenticates the operator of a unit registration: a
 // registered, real-name-verified person account. A wrong password counts
 // toward that account's lockout like a login.
 func (s *Service) VerifyOperator(ctx context.Context, username, password string) (*ent.Account, error) {
-	acc, err := s.authenticate(ctx, Credentials{Kind: KindPerson, Username: username, Password: password}, "operator")
+	acc, err := s.authenticate(ctx, Credentials{Kind: KindPerson, Username: username, Password: password}, vocab.AttemptOperator)
 	if err != nil {
 		if e, ok := apperr.As(err); ok && e.Field == "" {
 			return nil, e.WithField("operator_password")
@@ -57,12 +58,12 @@ type check struct {
 // The slow argon2id verification happens outside the transaction; the
 // transaction then re-reads the account and applies the outcome, so a
 // concurrent change (another failure, a new password) is never lost.
-func (s *Service) authenticate(ctx context.Context, c Credentials, purpose string) (*ent.Account, error) {
+func (s *Service) authenticate(ctx context.Context, c Credentials, purpose vocab.AttemptPurpose) (*ent.Account, error) {
 	key := rules.NormalizeUsername(strings.TrimSpace(c.Username))
 	acc, err := s.db.Ent.Account.Query().Where(account.UsernameKey(key), account.KindEQ(account.Kind(c.Kind))).Only(ctx)
 	if ent.IsNotFound(err) || key == "" {
 		_, _ = s.hasher.Verify(c.Password, s.dummyHash)
-		s.recordFailure(ctx, c.Username, purpose, "unknown_username")
+		s.recordFailure(ctx, c.Username, purpose, vocab.ReasonUnknownUsername)
 		return nil, ErrBadCredentials
 	}
 	if err != nil {
@@ -97,7 +98,7 @@ func (s *Service) authenticate(ctx context.Context, c Credentials, purpose strin
 }
 
 // applyAttempt decides one attempt on the freshly read account a.
-func (s *Service) applyAttempt(ctx context.Context, tx *db.Tx, a *ent.Account, chk check, purpose string) (*ent.Account, error, error) {
+func (s *Service) applyAttempt(ctx context.Context, tx *db.Tx, a *ent.Account, chk check, purpose vocab.AttemptPurpose) (*ent.Account, error, error) {
 	now := s.clock.Now()
 	upd := tx.Ent.Account.UpdateOne(a).SetUpdatedAt(now)
 	ev := audit.Event{At: now, ActorKind: audit.ActorAccount, Actor: a.Username, ObjectType: "account", ObjectID: a.Username}
@@ -118,7 +119,7 @@ func (s *Service) applyAttempt(ctx context.Context, tx *db.Tx, a *ent.Account, c
 		if err := upd.Exec(ctx); err != nil {
 			return nil, nil, err
 		}
-		return nil, lockedError(*a.LockedUntil), audit.Record(ctx, tx, withAction(ev, purpose+".refused_locked", nil))
+		return nil, lockedError(*a.LockedUntil), audit.Record(ctx, tx, withAction(ev, vocab.Attempt(purpose, vocab.AttemptRefusedLocked), nil))
 	}
 	if a.LockedUntil != nil { // the lock has run out: a fresh count
 		a.FailedLogins = 0
@@ -130,16 +131,16 @@ func (s *Service) applyAttempt(ctx context.Context, tx *db.Tx, a *ent.Account, c
 		if err != nil {
 			return nil, nil, err
 		}
-		return a, nil, audit.Record(ctx, tx, withAction(ev, purpose+".success", nil))
+		return a, nil, audit.Record(ctx, tx, withAction(ev, vocab.Attempt(purpose, vocab.AttemptSuccess), nil))
 	case chk.matchesPending && a.PendingPasswordHash != "":
 		if err := upd.Exec(ctx); err != nil {
 			return nil, nil, err
 		}
-		return nil, notEffectiveError(a.PendingEffectiveAt), audit.Record(ctx, tx, withAction(ev, purpose+".pending_not_effective", nil))
+		return nil, notEffectiveError(a.PendingEffectiveAt), audit.Record(ctx, tx, withAction(ev, vocab.Attempt(purpose, vocab.AttemptPendingNotReady), nil))
 	}
 	stored, until, left := rules.DefaultLockout.Fail(a.FailedLogins, now)
 	upd.SetFailedLogins(stored)
-	failure := withAction(ev, purpose+".failure", map[string]any{"failures": a.FailedLogins + 1})
+	failure := withAction(ev, vocab.Attempt(purpose, vocab.AttemptFailure), map[string]any{"failures": a.FailedLogins + 1})
 	if until != nil {
 		if err := upd.SetLockedUntil(*until).Exec(ctx); err != nil {
 			return nil, nil, err
@@ -160,7 +161,7 @@ func (s *Service) applyAttempt(ctx context.Context, tx *db.Tx, a *ent.Account, c
 func notEffectiveError(at *time.Time) error {
 	if at == nil {
 		e := ErrPasswordNotEffective.With("effective_at", nil)
-		e.Message = "新密码短信正在发送，收到短信4小时后新密码才生效，在此之前请使用原密码登录"
+		e.Message = fmt.Sprintf("新密码短信正在发送，收到短信%d小时后新密码才生效，在此之前请使用原密码登录", int(PendingDelay/time.Hour))
 		return e
 	}
 	e := ErrPasswordNotEffective.With("effective_at", at.Format(time.RFC3339))
@@ -175,7 +176,7 @@ func attemptsLeftError(left int) error {
 	return e
 }
 
-func withAction(e audit.Event, action string, detail map[string]any) audit.Event {
+func withAction(e audit.Event, action vocab.Action, detail map[string]any) audit.Event {
 	e.Action, e.Detail = action, detail
 	return e
 }
@@ -187,13 +188,13 @@ func lockedError(until time.Time) error {
 }
 
 // recordFailure audits an attempt on a username that does not exist.
-func (s *Service) recordFailure(ctx context.Context, username, purpose, reason string) {
+func (s *Service) recordFailure(ctx context.Context, username string, purpose vocab.AttemptPurpose, reason vocab.CloseReason) {
 	if len(username) > 64 {
 		username = username[:64]
 	}
 	err := s.db.InTx(ctx, func(tx *db.Tx) error {
 		return audit.Record(ctx, tx, audit.Event{At: s.clock.Now(), ActorKind: audit.ActorApplicant, Actor: username,
-			Action: purpose + ".failure", ObjectType: "account", ObjectID: username, Detail: map[string]any{"reason": reason}})
+			Action: vocab.Attempt(purpose, vocab.AttemptFailure), ObjectType: "account", ObjectID: username, Detail: map[string]any{"reason": string(reason)}})
 	})
 	if err != nil {
 		s.logger.WarnContext(ctx, "audit failed login", "err", err)
@@ -218,7 +219,7 @@ func (s *Service) ChangePassword(ctx context.Context, in PasswordChange) error {
 	if err := CheckNewPassword(in); err != nil {
 		return err
 	}
-	acc, err := s.authenticate(ctx, Credentials{Kind: in.Kind, Username: in.Username, Password: in.OldPassword}, "password_change")
+	acc, err := s.authenticate(ctx, Credentials{Kind: in.Kind, Username: in.Username, Password: in.OldPassword}, vocab.AttemptPasswordChange)
 	if err != nil {
 		if e, ok := apperr.As(err); ok && e.Field == "" {
 			return e.WithField("old_password")

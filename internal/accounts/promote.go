@@ -11,6 +11,7 @@ import (
 	"recoverydesk/ent/account"
 	"recoverydesk/internal/audit"
 	"recoverydesk/internal/db"
+	"recoverydesk/internal/vocab"
 )
 
 // promotionDue says whether a's pending password's time has come.
@@ -29,7 +30,7 @@ func promote(ctx context.Context, tx *db.Tx, upd *ent.AccountUpdateOne, a *ent.A
 	upd.SetPasswordHash(a.PasswordHash).ClearPendingPasswordHash().ClearPendingEffectiveAt().
 		SetFailedLogins(0).ClearLockedUntil().SetPasswordChangedAt(effective)
 	return audit.Record(ctx, tx, withAction(ev, "password.activated",
-		map[string]any{"effective_at": effective.UTC().Format(time.RFC3339)}))
+		map[string]any{string(vocab.DetailEffectiveAt): effective.UTC().Format(time.RFC3339)}))
 }
 
 // promoteBatch bounds one run of PromoteDue.
@@ -59,7 +60,7 @@ func (s *Service) PromoteDue(ctx context.Context) (int, error) {
 			if err != nil || !promotionDue(a, now) {
 				return err
 			}
-			ev := audit.Event{At: now, ActorKind: audit.ActorSystem, Actor: "system", ObjectType: "account", ObjectID: a.Username}
+			ev := audit.Event{At: now, ActorKind: audit.ActorSystem, Actor: string(vocab.SystemJobs), ObjectType: string(vocab.ObjectAccount), ObjectID: a.Username}
 			upd := tx.Ent.Account.UpdateOne(a).SetUpdatedAt(now)
 			if err := promote(ctx, tx, upd, a, ev); err != nil {
 				return err

@@ -16,16 +16,17 @@ import (
 	"recoverydesk/internal/rules"
 	"recoverydesk/internal/sms"
 	"recoverydesk/internal/verify"
+	"recoverydesk/internal/vocab"
 )
 
 // Kinds of account.
 const (
-	KindPerson = "person"
-	KindUnit   = "unit"
+	KindPerson = string(vocab.KindPerson)
+	KindUnit   = string(vocab.KindUnit)
 )
 
 // PurposeRegister is the SMS-code purpose of person registration.
-const PurposeRegister = "register"
+const PurposeRegister = string(vocab.PurposeRegister)
 
 // Errors a user can act on.
 var (

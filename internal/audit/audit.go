@@ -9,22 +9,25 @@ import (
 
 	"recoverydesk/ent"
 	"recoverydesk/internal/db"
+	"recoverydesk/internal/vocab"
 )
 
-// Actor kinds.
+// Actor kinds: the vocabulary's, named here for the callers of Record.
 const (
-	ActorStaff     = "staff"
-	ActorAccount   = "account"
-	ActorApplicant = "applicant"
-	ActorSystem    = "system"
+	ActorStaff     = vocab.ActorStaff
+	ActorAccount   = vocab.ActorAccount
+	ActorApplicant = vocab.ActorApplicant
+	ActorSystem    = vocab.ActorSystem
 )
 
-// Event is one audit entry to record.
+// Event is one audit entry to record. Its action and actor kind are typed
+// so that every entry names a word of the vocabulary, which the audit page
+// labels.
 type Event struct {
 	At         time.Time
-	ActorKind  string
+	ActorKind  vocab.ActorKind
 	Actor      string
-	Action     string
+	Action     vocab.Action
 	ObjectType string
 	ObjectID   string
 	Detail     map[string]any

@@ -56,7 +56,7 @@ func newEntry(e Event, prev link) (entry, error) {
 	}
 	en := entry{
 		Seq: prev.Seq + 1, At: e.At.UTC().Truncate(time.Microsecond),
-		ActorKind: valid(e.ActorKind), Actor: valid(e.Actor), Action: valid(e.Action),
+		ActorKind: valid(string(e.ActorKind)), Actor: valid(e.Actor), Action: valid(string(e.Action)),
 		ObjectType: valid(e.ObjectType), ObjectID: valid(e.ObjectID), Detail: detail,
 		IP: valid(e.IP), RequestID: valid(e.RequestID), PrevHash: prev.Hash,
 	}

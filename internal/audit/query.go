@@ -2,7 +2,6 @@ package audit
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -21,6 +20,7 @@ import (
 	"recoverydesk/internal/clock"
 	"recoverydesk/internal/db"
 	"recoverydesk/internal/rules"
+	"recoverydesk/internal/vocab"
 )
 
 // Refusals of the audit search, shown beside the field concerned.
@@ -80,18 +80,21 @@ func (f Filter) Detail() map[string]any {
 // Row is one audit entry as staff may see it: personal data masked, the
 // action labelled, times as stored (the views show them in Asia/Shanghai).
 type Row struct {
-	ID          int
-	Seq         int64 // 0 before the entry had a place in the hash chain
-	At          time.Time
-	ActorKind   string
-	Actor       string
-	Action      string
-	ActionLabel string
-	ObjectType  string
-	ObjectID    string
-	Detail      string
-	IP          string
-	RequestID   string
+	ID             int
+	Seq            int64 // 0 before the entry had a place in the hash chain
+	At             time.Time
+	ActorKind      string
+	ActorKindLabel string
+	Actor          string // "" for an applicant or the system, who have no name
+	Action         string
+	ActionLabel    string
+	ObjectType     string
+	ObjectLabel    string
+	ObjectID       string
+	Details        []DetailItem // the detail, key by key, in Chinese
+	Detail         string       // Details as one line ("键：值；…"), for the export
+	IP             string
+	RequestID      string
 }
 
 // Page is one page of the search, newest first, with the cursor of the next
@@ -124,13 +127,17 @@ func Search(ctx context.Context, d *db.DB, f Filter) (Page, error) {
 	if err != nil {
 		return Page{}, fmt.Errorf("search audit log: %w", err)
 	}
+	reasons, err := loadReasonTexts(ctx, d.Ent)
+	if err != nil {
+		return Page{}, err
+	}
 	var p Page
 	if len(events) > limit {
 		events = events[:limit]
 		p.Next = strconv.Itoa(events[len(events)-1].ID)
 	}
 	for _, e := range events {
-		p.Rows = append(p.Rows, toRow(e))
+		p.Rows = append(p.Rows, toRow(e, reasons))
 	}
 	return p, nil
 }
@@ -183,8 +190,8 @@ func StartExport(ctx context.Context, d *db.DB, clk clock.Clock, f Filter, actor
 		}
 		detail := f.Detail()
 		detail["rows"], detail["upto"] = x.Rows, x.Upto
-		return Record(ctx, tx, Event{At: clk.Now(), ActorKind: ActorStaff, Actor: actor, Action: "audit.exported",
-			ObjectType: "audit", Detail: detail})
+		return Record(ctx, tx, Event{At: clk.Now(), ActorKind: ActorStaff, Actor: actor, Action: vocab.ActionAuditExported,
+			ObjectType: string(vocab.ObjectAudit), Detail: detail})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start audit export: %w", err)
@@ -211,8 +218,8 @@ func (x *Export) Each(ctx context.Context, fn func(Row) error) error {
 	// The request's context may be what failed; the record must not.
 	rctx := context.WithoutCancel(ctx)
 	rerr := x.d.InTx(rctx, func(tx *db.Tx) error {
-		return Record(rctx, tx, Event{At: x.clock.Now(), ActorKind: ActorStaff, Actor: x.actor, Action: "audit.export_interrupted",
-			ObjectType: "audit", Detail: map[string]any{"rows": x.Rows, "written": written, "upto": x.Upto}})
+		return Record(rctx, tx, Event{At: x.clock.Now(), ActorKind: ActorStaff, Actor: x.actor, Action: vocab.ActionAuditExportInterrupted,
+			ObjectType: string(vocab.ObjectAudit), Detail: map[string]any{"rows": x.Rows, "written": written, "upto": x.Upto}})
 	})
 	return errors.Join(err, rerr)
 }
@@ -228,8 +235,12 @@ func (x *Export) each(ctx context.Context, fn func(Row) error) error {
 		if err != nil {
 			return fmt.Errorf("read audit export: %w", err)
 		}
+		reasons, err := loadReasonTexts(ctx, x.d.Ent)
+		if err != nil {
+			return err
+		}
 		for _, e := range events {
-			if err := fn(toRow(e)); err != nil {
+			if err := fn(toRow(e, reasons)); err != nil {
 				return err
 			}
 		}
@@ -344,115 +355,37 @@ func decodeAuditCursor(s string) (int, error) {
 	return id, nil
 }
 
-// toRow is an entry as staff see it, every free-text part masked.
-func toRow(e *ent.AuditEvent) Row {
-	r := Row{ID: e.ID, At: e.At, ActorKind: e.ActorKind, Actor: MaskText(e.Actor), Action: e.Action,
-		ActionLabel: ActionLabel(e.Action), ObjectType: e.ObjectType, ObjectID: MaskText(e.ObjectID),
-		Detail: MaskText(detailText(e.Detail)), IP: e.IP, RequestID: e.RequestID}
+// toRow is an entry as staff see it, every free-text part masked and every
+// code labelled.
+func toRow(e *ent.AuditEvent, reasons reasonTexts) Row {
+	action := vocab.Action(e.Action)
+	items := describe(action, e.Detail, reasons)
+	r := Row{ID: e.ID, At: e.At, ActorKind: e.ActorKind, ActorKindLabel: vocab.ActorKind(e.ActorKind).Label(),
+		Actor: MaskText(e.Actor), Action: e.Action, ActionLabel: action.Label(), ObjectType: e.ObjectType,
+		ObjectLabel: vocab.ObjectType(e.ObjectType).Label(), ObjectID: MaskText(e.ObjectID),
+		Details: items, Detail: detailText(items), IP: e.IP, RequestID: e.RequestID}
+	switch {
+	case r.Actor == r.ActorKind && r.ActorKind == string(vocab.ActorApplicant):
+		r.Actor = "" // an applicant has no name here: the kind says it all
+	case r.ActorKind == string(vocab.ActorSystem):
+		r.Actor = vocab.SystemActor(e.Actor).Label()
+	}
 	if e.Seq != nil {
 		r.Seq = *e.Seq
 	}
 	return r
 }
 
-// detailText renders a detail map as "key=value" pairs in key order.
-func detailText(d map[string]any) string {
-	keys := make([]string, 0, len(d))
-	for k := range d {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	parts := make([]string, 0, len(keys))
-	for _, k := range keys {
-		var v string
-		switch x := d[k].(type) {
-		case string:
-			v = x
-		case nil:
-			v = ""
-		default:
-			b, err := json.Marshal(x)
-			if err != nil {
-				v = fmt.Sprint(x)
-			} else {
-				v = string(b)
-			}
-		}
-		parts = append(parts, k+"="+v)
-	}
-	return strings.Join(parts, "; ")
-}
-
-// actionLabels are the Chinese names of the actions the product records.
-var actionLabels = map[string]string{
-	"account.registered":             "注册账号",
-	"account.locked":                 "账号锁定",
-	"login.success":                  "账号登录成功",
-	"login.failure":                  "账号登录失败",
-	"login.refused_locked":           "锁定期间尝试登录",
-	"login.pending_not_effective":    "使用未生效的新密码登录",
-	"operator.success":               "经办人身份验证成功",
-	"operator.failure":               "经办人身份验证失败",
-	"operator.refused_locked":        "经办人账号锁定期间验证",
-	"password_change.success":        "修改密码时验证成功",
-	"password_change.failure":        "修改密码时验证失败",
-	"password_change.refused_locked": "锁定期间尝试修改密码",
-	"password.changed":               "修改密码",
-	"password.activated":             "新密码生效",
-	"username.sent":                  "短信发送用户名",
-	"sms_code.sent":                  "发送短信验证码",
-	"recovery.created":               "发起密码找回",
-	"recovery.phone_verified":        "验证预留手机",
-	"recovery.evidence_uploaded":     "上传证件照",
-	"recovery.submitted":             "提交审核",
-	"recovery.status_unlocked":       "查询审核进度",
-	"recovery.claimed":               "认领案件",
-	"recovery.claim_expired":         "认领超时释放",
-	"recovery.decided":               "作出审核决定",
-	"recovery.password_sms_sent":     "发送新密码短信",
-	"recovery.reassigned":            "改派案件",
-	"recovery.expired":               "草稿过期",
-	"recovery.hold_placed":           "案件保全",
-	"recovery.hold_lifted":           "解除案件保全",
-	"evidence.destroyed":             "按保存期限销毁证件材料",
-	"evidence.viewed":                "查看证件照",
-	"case.note":                      "添加案件备注",
-	"staff.created":                  "创建工作人员",
-	"staff.login.success":            "工作人员登录成功",
-	"staff.login.failure":            "工作人员登录失败",
-	"staff.login.refused_locked":     "工作人员锁定期间登录",
-	"staff.login.refused_disabled":   "停用的工作人员尝试登录",
-	"staff.locked":                   "工作人员账号锁定",
-	"staff.totp_enrolled":            "绑定动态口令",
-	"audit.exported":                 "导出审计日志",
-	"audit.export_interrupted":       "审计日志导出中断",
-	"recovery.first_approved":        "初审通过，待主管复核",
-	"recovery.second_approved":       "主管复核通过",
-	"recovery.second_declined":       "主管复核退回队列",
-	"recovery.qa_reviewed":           "质检",
-	"recovery.reopened":              "案件重新审核",
-	"recovery.password_cancelled":    "撤销未生效的新密码",
-	"password.pending_cancelled":     "新密码作废",
-	"staff.disabled":                 "停用工作人员",
-	"staff.enabled":                  "启用工作人员",
-	"staff.password_reset":           "重置工作人员密码",
-	"staff.totp_required":            "要求绑定动态口令",
-	"staff.role_granted":             "授予角色",
-	"staff.role_revoked":             "撤销角色",
-	"reason.added":                   "新增原因代码",
-	"reason.edited":                  "修改原因说明",
-	"reason.moved":                   "调整原因顺序",
-	"reason.retired":                 "停用原因代码",
-	"reason.restored":                "恢复原因代码",
-}
-
-// ActionLabel is the Chinese name of an action, or the action itself when
-// it has none yet (a new action still shows, just untranslated).
+// ActionLabel is the Chinese name of an action (vocab.Action) or of an
+// action group of the filter ("recovery.*"), or the action itself when it has
+// none yet (a new action still shows, just untranslated).
 func ActionLabel(action string) string {
-	if l, ok := actionLabels[action]; ok {
-		return l
+	for _, g := range actionGroups {
+		if g.Value == action {
+			return g.Label
+		}
 	}
-	return action
+	return vocab.Action(action).Label()
 }
 
 // ActionChoice is one option of the action filter.
@@ -474,8 +407,8 @@ var actionGroups = []ActionChoice{
 func ActionChoices() []ActionChoice {
 	out := slices.Clone(actionGroups)
 	var acts []ActionChoice
-	for a, l := range actionLabels {
-		acts = append(acts, ActionChoice{a, l})
+	for _, a := range vocab.Actions() {
+		acts = append(acts, ActionChoice{string(a), a.Label()})
 	}
 	slices.SortFunc(acts, func(a, b ActionChoice) int { return strings.Compare(a.Value, b.Value) })
 	return append(out, acts...)

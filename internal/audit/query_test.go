@@ -181,7 +181,7 @@ func TestSearchMasksAndLabels(t *testing.T) {
 		t.Fatalf("%v %v", p, err)
 	}
 	r := p.Rows[0]
-	if r.Actor != "138****1234" || r.ObjectID != "138****1234" || r.Detail != "purpose=recovery" || r.ActionLabel != "发送短信验证码" {
+	if r.Actor != "138****1234" || r.ObjectID != "138****1234" || r.Detail != "用途：密码找回验证码" || r.ActionLabel != "发送短信验证码" {
 		t.Fatalf("row %+v", r)
 	}
 	if got := audit.ActionLabel("qa.something_new"); got != "qa.something_new" {
@@ -222,7 +222,7 @@ func TestExportIsRecordedFirstWithItsRowCountAndStreamsExactlyThoseRows(t *testi
 	}
 	// Recorded before a single row was read.
 	rec := f.d.Ent.AuditEvent.Query().Where(auditevent.Action("audit.exported")).OnlyX(ctx)
-	if rec.Actor != "gd_super" || rec.ActorKind != audit.ActorStaff || rec.Detail["staff"] != "gd_super" ||
+	if rec.Actor != "gd_super" || rec.ActorKind != string(audit.ActorStaff) || rec.Detail["staff"] != "gd_super" ||
 		rec.Detail["rows"] != float64(len(f.staffIDs)) {
 		t.Fatalf("export record %+v", rec)
 	}

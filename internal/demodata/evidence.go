@@ -22,6 +22,7 @@ import (
 	"recoverydesk/internal/imagecheck"
 	"recoverydesk/internal/recovery"
 	"recoverydesk/internal/recovery/state"
+	"recoverydesk/internal/vocab"
 	"recoverydesk/storage"
 )
 
@@ -151,7 +152,7 @@ func photo(seed uint64, kind string) []byte {
 	const w, h = 480, 300
 	img := image.NewRGBA(image.Rect(0, 0, w, h))
 	base := color.RGBA{uint8(170 + r.IntN(80)), uint8(170 + r.IntN(80)), uint8(170 + r.IntN(80)), 255}
-	if kind == recovery.EvidenceUnitLicense || kind == recovery.EvidenceAuthorization {
+	if kind == string(vocab.EvidenceUnitLicense) || kind == string(vocab.EvidenceAuthorization) {
 		base = color.RGBA{uint8(225 + r.IntN(30)), uint8(215 + r.IntN(30)), uint8(190 + r.IntN(40)), 255}
 	}
 	band := 30 + r.IntN(40)

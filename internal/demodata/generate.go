@@ -22,6 +22,7 @@ import (
 	"recoverydesk/internal/recovery"
 	"recoverydesk/internal/recovery/state"
 	"recoverydesk/internal/rules"
+	"recoverydesk/internal/vocab"
 )
 
 // Options shape one Generate run.
@@ -250,7 +251,7 @@ type caseSpec struct {
 	due         *time.Time
 	claimedBy   *Staff
 	claimExp    time.Time
-	outcome     string
+	outcome     vocab.Outcome
 	reasons     []string
 	returnKinds []string
 	note        string
@@ -395,11 +396,12 @@ func (g *generator) decisionTime(at, due time.Time) time.Time {
 // flags are the four-eyes reasons of a flagged approval.
 func (g *generator) flags(c *caseSpec) []string {
 	var f []string
-	if c.userSim < 50 || c.nameSim < 50 {
-		f = append(f, "low_similarity")
+	if c.userSim < recovery.LowSimilarity || c.nameSim < recovery.LowSimilarity {
+		f = append(f, string(vocab.FlagLowSimilarity))
 	}
 	if len(f) == 0 || g.r.IntN(3) == 0 {
-		f = append(f, []string{"duplicate_evidence", "recently_locked", "recently_rejected"}[g.r.IntN(3)])
+		others := []vocab.Flag{vocab.FlagDuplicateEvidence, vocab.FlagRecentlyLocked, vocab.FlagRecentlyRejected}
+		f = append(f, string(others[g.r.IntN(len(others))]))
 	}
 	return f
 }
@@ -413,8 +415,8 @@ func (g *generator) decide(c *caseSpec, rv Staff, at, due time.Time) {
 	c.version += 2
 	switch c.status {
 	case state.Approved:
-		c.outcome = "approve"
-		if c.userSim < 50 || c.nameSim < 50 || r.IntN(100) < 3 {
+		c.outcome = vocab.OutcomeApprove
+		if c.userSim < recovery.LowSimilarity || c.nameSim < recovery.LowSimilarity || r.IntN(100) < 3 {
 			// A flagged approval: the reviewer first, a supervisor second.
 			c.flags = g.flags(c)
 			c.firstBy, c.firstAt = &rv, c.decidedAt
@@ -429,13 +431,13 @@ func (g *generator) decide(c *caseSpec, rv Staff, at, due time.Time) {
 			c.version++
 		}
 	case state.Rejected:
-		c.outcome = "reject"
+		c.outcome = vocab.OutcomeReject
 		c.reasons = g.reasons(c.acct.kind)
 		if slices.Contains(c.reasons, "other") {
 			c.note = "证件照片与登记信息不一致，请本人携带证件到窗口办理"
 		}
 	case state.Returned, state.Expired:
-		c.outcome = "return"
+		c.outcome = vocab.OutcomeReturn
 		kinds := recovery.RequiredEvidence(c.acct.kind)
 		c.returnKinds = []string{kinds[r.IntN(len(kinds))]}
 		c.reasons = []string{"unclear_image"}
@@ -447,7 +449,7 @@ func (g *generator) decide(c *caseSpec, rv Staff, at, due time.Time) {
 func (g *generator) reasons(kind string) []string {
 	var pool []string
 	for _, rs := range recovery.DefaultReasons() {
-		if kind == "person" && (rs.Code == "license_no_seal" || rs.Code == "letter_irregular") {
+		if kind == string(vocab.KindPerson) && (rs.Code == "license_no_seal" || rs.Code == "letter_irregular") {
 			continue
 		}
 		pool = append(pool, rs.Code)
@@ -474,7 +476,7 @@ func (g *generator) newAccount() acct {
 	if r.IntN(100) < 35 {
 		// A unit: a USCC of its county; the 9 characters after the division
 		// code (the organisation code) come from the index.
-		a.kind, a.certType = "unit", string(rules.CertUSCC)
+		a.kind, a.certType = string(vocab.KindUnit), string(rules.CertUSCC)
 		a.cert = rules.CompleteUSCC(fmt.Sprintf("91%s%09d", division6(place), i))
 		a.username = fmt.Sprintf("dw%07d", i)
 		a.name = unitName(r, place)
@@ -483,7 +485,7 @@ func (g *generator) newAccount() acct {
 		// numbers apart from the hand-made demo ones.
 		birth := time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, i%14600)
 		body := fmt.Sprintf("%s%s%03d", division6(place), birth.Format("20060102"), 700+(i/14600)%300)
-		a.kind, a.certType = "person", string(rules.CertIDCard)
+		a.kind, a.certType = string(vocab.KindPerson), string(rules.CertIDCard)
 		a.cert = rules.CompleteIDNumber(body)
 		a.username = fmt.Sprintf("gr%07d", i)
 		a.name = person
@@ -554,8 +556,8 @@ func (g *generator) insertAccounts(ctx context.Context, tx *db.Tx, batch []*case
 		at := c.created.Add(-time.Duration(30+g.r.IntN(900)) * 24 * time.Hour)
 		cr := tx.Ent.Account.Create().SetKind(account.Kind(a.kind)).SetUsername(a.username).SetUsernameKey(a.username).
 			SetPasswordHash(g.o.PasswordHash).SetName(a.name).SetCertType(a.certType).SetCertNumber(a.cert).
-			SetRegionCode(a.region).SetPhone(a.phone).SetVerified(a.kind == "person").SetCreatedAt(at).SetUpdatedAt(at)
-		if a.kind == "person" {
+			SetRegionCode(a.region).SetPhone(a.phone).SetVerified(a.kind == string(vocab.KindPerson)).SetCreatedAt(at).SetUpdatedAt(at)
+		if a.kind == string(vocab.KindPerson) {
 			cr.SetVerifiedAt(at)
 			lastPerson = len(creates)
 		} else if lastPerson >= 0 {
@@ -573,7 +575,7 @@ func (g *generator) insertAccounts(ctx context.Context, tx *db.Tx, batch []*case
 		var part []*ent.AccountCreate
 		var idx []int
 		for i, c := range owners {
-			if (c.acct.kind == "person") == (pass == 0) {
+			if (c.acct.kind == string(vocab.KindPerson)) == (pass == 0) {
 				if pass == 1 && c.operator >= 0 {
 					creates[i].SetOperatorID(ids[c.operator])
 				}
@@ -666,12 +668,21 @@ func nonNil(s []string) []string {
 	return s
 }
 
+// The actors of the events that are not staff members' (as recovery records them).
+const (
+	applicant = string(vocab.ActorApplicant)
+	system    = string(vocab.ActorSystem)
+)
+
+// status is an event's "before" map: the status the case left.
+func status(s state.Status) map[string]any { return map[string]any{"status": string(s)} }
+
 // insertEvents writes each case's history as the workflow would have:
 // created, submitted, claimed, decided (and expired), with their actors.
 func (g *generator) insertEvents(ctx context.Context, tx *db.Tx, batch []*caseSpec) error {
 	var creates []*ent.CaseEventCreate
-	ev := func(c *caseSpec, at time.Time, actor, typ string, before, after map[string]any) {
-		cr := tx.Ent.CaseEvent.Create().SetCaseID(c.id).SetType(typ).SetActor(actor).SetCreatedAt(at)
+	ev := func(c *caseSpec, at time.Time, actor string, typ vocab.EventType, before, after map[string]any) {
+		cr := tx.Ent.CaseEvent.Create().SetCaseID(c.id).SetType(string(typ)).SetActor(actor).SetCreatedAt(at)
 		if before != nil {
 			cr.SetBefore(before)
 		}
@@ -681,16 +692,16 @@ func (g *generator) insertEvents(ctx context.Context, tx *db.Tx, batch []*caseSp
 		creates = append(creates, cr)
 	}
 	for _, c := range batch {
-		ev(c, c.created, "applicant", "created", nil, map[string]any{"kind": c.acct.kind})
+		ev(c, c.created, applicant, vocab.EventCreated, nil, map[string]any{"kind": c.acct.kind})
 		if c.number == "" {
 			if c.status == state.Expired {
-				ev(c, c.created.Add(recovery.DraftTTL), "system", "expired", map[string]any{"status": "draft"},
-					map[string]any{"status": "expired", "reason": "draft_ttl"})
+				ev(c, c.created.Add(recovery.DraftTTL), system, vocab.EventExpired, status(state.Draft),
+					map[string]any{"status": string(state.Expired), "reason": string(vocab.ReasonDraftTTL)})
 			}
 			continue
 		}
-		ev(c, c.submitted, "applicant", "submitted", map[string]any{"status": "draft"},
-			map[string]any{"status": "submitted", "case_number": c.number, "due_by": g.o.Calendar.DueBy(c.submitted).Format(time.DateOnly)})
+		ev(c, c.submitted, applicant, vocab.EventSubmitted, status(state.Draft),
+			map[string]any{"status": string(state.Submitted), "case_number": c.number, "due_by": g.o.Calendar.DueBy(c.submitted).Format(time.DateOnly)})
 		claimer, claimedAt := c.claimedBy, time.Time{}
 		switch {
 		case c.firstBy != nil:
@@ -698,7 +709,7 @@ func (g *generator) insertEvents(ctx context.Context, tx *db.Tx, batch []*caseSp
 		case c.decidedBy != nil:
 			claimer, claimedAt = c.decidedBy, c.decidedAt.Add(-time.Duration(3+g.r.IntN(15))*time.Minute)
 		case c.claimedBy != nil:
-			claimedAt = c.claimExp.Add(-30 * time.Minute)
+			claimedAt = c.claimExp.Add(-recovery.ClaimTTL)
 		}
 		if claimer == nil {
 			continue
@@ -706,31 +717,31 @@ func (g *generator) insertEvents(ctx context.Context, tx *db.Tx, batch []*caseSp
 		if claimedAt.Before(c.submitted) {
 			claimedAt = c.submitted
 		}
-		ev(c, claimedAt, "staff:"+claimer.Username, "claimed", map[string]any{"status": "submitted"},
-			map[string]any{"status": "in_review", "claimed_by": claimer.Username})
+		ev(c, claimedAt, "staff:"+claimer.Username, vocab.EventClaimed, status(state.Submitted),
+			map[string]any{"status": string(state.InReview), "claimed_by": claimer.Username})
 		if c.firstBy != nil {
-			ev(c, c.firstAt, "staff:"+c.firstBy.Username, "first_approved", map[string]any{"status": "in_review"},
-				map[string]any{"status": "awaiting_second", "risk_flags": c.flags})
+			ev(c, c.firstAt, "staff:"+c.firstBy.Username, vocab.EventFirstApproved, status(state.InReview),
+				map[string]any{"status": string(state.AwaitingSecond), "risk_flags": c.flags})
 		}
 		if c.outcome != "" {
-			to := map[state.Status]string{state.Expired: "returned"}[c.status]
-			if to == "" {
-				to = string(c.status)
+			to := c.status
+			if to == state.Expired {
+				to = state.Returned
 			}
-			from := "in_review"
+			from := state.InReview
 			if c.firstBy != nil {
-				from = "awaiting_second"
+				from = state.AwaitingSecond
 			}
 			if c.secondBy != nil {
-				ev(c, c.decidedAt, "staff:"+c.secondBy.Username, "second_approved", map[string]any{"status": from},
+				ev(c, c.decidedAt, "staff:"+c.secondBy.Username, vocab.EventSecondApproved, status(from),
 					map[string]any{"risk_flags": c.flags})
 			}
-			ev(c, c.decidedAt, "staff:"+c.decidedBy.Username, "decided", map[string]any{"status": from},
-				map[string]any{"status": to, "outcome": c.outcome, "reasons": nonNil(c.reasons), "return_kinds": nonNil(c.returnKinds)})
+			ev(c, c.decidedAt, "staff:"+c.decidedBy.Username, vocab.EventDecided, status(from),
+				map[string]any{"status": string(to), "outcome": string(c.outcome), "reasons": nonNil(c.reasons), "return_kinds": nonNil(c.returnKinds)})
 		}
 		if c.status == state.Expired {
-			ev(c, c.decidedAt.Add(10*24*time.Hour), "system", "expired", map[string]any{"status": "returned"},
-				map[string]any{"status": "expired", "reason": "return_ttl"})
+			ev(c, c.decidedAt.Add(10*24*time.Hour), system, vocab.EventExpired, status(state.Returned),
+				map[string]any{"status": string(state.Expired), "reason": string(vocab.ReasonReturnTTL)})
 		}
 	}
 	for from := 0; from < len(creates); from += 1000 {
@@ -799,7 +810,7 @@ func (g *generator) auditDecisions(ctx context.Context, tx *db.Tx, batch []*case
 	for _, c := range batch {
 		if c.firstBy != nil {
 			entries = append(entries, entry{c.firstAt, audit.Event{At: c.firstAt, ActorKind: audit.ActorStaff, Actor: c.firstBy.Username,
-				Action: "recovery.first_approved", ObjectType: "case", ObjectID: c.number,
+				Action: vocab.EventFirstApproved.Action(), ObjectType: string(vocab.ObjectCase), ObjectID: c.number,
 				Detail: map[string]any{"status": string(state.AwaitingSecond), "risk_flags": c.flags}}})
 		}
 		if c.outcome == "" {
@@ -807,12 +818,12 @@ func (g *generator) auditDecisions(ctx context.Context, tx *db.Tx, batch []*case
 		}
 		if c.secondBy != nil {
 			entries = append(entries, entry{c.decidedAt, audit.Event{At: c.decidedAt, ActorKind: audit.ActorStaff, Actor: c.secondBy.Username,
-				Action: "recovery.second_approved", ObjectType: "case", ObjectID: c.number,
+				Action: vocab.EventSecondApproved.Action(), ObjectType: string(vocab.ObjectCase), ObjectID: c.number,
 				Detail: map[string]any{"risk_flags": c.flags}}})
 		}
 		entries = append(entries, entry{c.decidedAt, audit.Event{At: c.decidedAt, ActorKind: audit.ActorStaff, Actor: c.decidedBy.Username,
-			Action: "recovery.decided", ObjectType: "case", ObjectID: c.number,
-			Detail: map[string]any{"outcome": c.outcome, "reasons": nonNil(c.reasons), "return_kinds": nonNil(c.returnKinds)}}})
+			Action: vocab.EventDecided.Action(), ObjectType: string(vocab.ObjectCase), ObjectID: c.number,
+			Detail: map[string]any{"outcome": string(c.outcome), "reasons": nonNil(c.reasons), "return_kinds": nonNil(c.returnKinds)}}})
 	}
 	slices.SortStableFunc(entries, func(a, b entry) int { return a.at.Compare(b.at) })
 	events := make([]audit.Event, len(entries))

@@ -15,6 +15,7 @@ import (
 	"recoverydesk/internal/audit"
 	"recoverydesk/internal/db"
 	"recoverydesk/internal/rules"
+	"recoverydesk/internal/vocab"
 	"recoverydesk/policies"
 )
 
@@ -122,7 +123,7 @@ func CreateStaff(ctx context.Context, d *db.DB, username, name, role, region, pa
 			return err
 		}
 		out = Staff{ID: u.ID, Username: username, Region: region}
-		return audit.Record(ctx, tx, audit.Event{ActorKind: audit.ActorSystem, Actor: "seed", Action: "staff.created",
+		return audit.Record(ctx, tx, audit.Event{ActorKind: audit.ActorSystem, Actor: string(vocab.SystemSeed), Action: vocab.ActionStaffCreated,
 			ObjectType: "staff", ObjectID: key, Detail: map[string]any{"role": role, "region": region}})
 	})
 	return out, err

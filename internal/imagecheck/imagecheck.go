@@ -117,13 +117,13 @@ func Message(err error) string {
 	case err == nil:
 		return ""
 	case errors.Is(err, ErrTooLarge):
-		return "文件大小不能超过2M"
+		return fmt.Sprintf("文件大小不能超过%dM", MaxBytes>>20)
 	case errors.Is(err, ErrUnsupportedType):
 		return "仅支持 PNG、JPEG 格式的图片"
 	case errors.Is(err, ErrTooManyPixels):
-		return "图片像素过多，请降低分辨率（不超过4000万像素）后重新上传"
+		return fmt.Sprintf("图片像素过多，请降低分辨率（不超过%d万像素）后重新上传", MaxPixels/10000)
 	case errors.Is(err, ErrDimensions):
-		return "图片尺寸应在200至8000像素之间"
+		return fmt.Sprintf("图片尺寸应在%d至%d像素之间", MinSide, MaxSide)
 	case errors.Is(err, ErrUnreadable):
 		return "图片文件已损坏或无法识别，请重新拍摄或扫描后上传"
 	}

@@ -13,6 +13,7 @@ import (
 	"recoverydesk/ent/recoverycase"
 	"recoverydesk/internal/db"
 	"recoverydesk/internal/recovery/state"
+	"recoverydesk/internal/vocab"
 )
 
 // expireDraft ends a draft: its evidence rows go in tx; the returned object
@@ -39,7 +40,7 @@ func (s *Service) expireDraft(ctx context.Context, tx *db.Tx, rc *ent.RecoveryCa
 	if _, err := tx.Ent.Evidence.Delete().Where(evidence.CaseID(rc.ID)).Exec(ctx); err != nil {
 		return nil, err
 	}
-	return keys, s.record(ctx, tx, rc, now, "system", "expired", map[string]any{"status": string(rc.Status)},
+	return keys, s.record(ctx, tx, rc, now, actorSystem, vocab.EventExpired, map[string]any{"status": string(rc.Status)},
 		map[string]any{"status": string(state.Expired), "reason": why})
 }
 

@@ -15,6 +15,7 @@ import (
 	"recoverydesk/internal/db"
 	"recoverydesk/internal/imagecheck"
 	"recoverydesk/internal/recovery/state"
+	"recoverydesk/internal/vocab"
 )
 
 // Uploaded describes a stored evidence image.
@@ -85,7 +86,7 @@ func (s *Service) Upload(ctx context.Context, rc *ent.RecoveryCase, kind string,
 		if err := tx.Ent.RecoveryCase.UpdateOne(rc).SetUpdatedAt(now).AddVersion(1).Exec(ctx); err != nil {
 			return err
 		}
-		return s.record(ctx, tx, rc, now, "applicant", "evidence_uploaded", before,
+		return s.record(ctx, tx, rc, now, actorApplicant, vocab.EventEvidenceUploaded, before,
 			map[string]any{"kind": kind, "sha256": res.SHA256, "size": len(res.Data)})
 	})
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"recoverydesk/internal/apperr"
 	"recoverydesk/internal/db"
 	"recoverydesk/internal/rules"
+	"recoverydesk/internal/vocab"
 )
 
 // lookupPurpose scopes a status-lookup code to one case number.
@@ -64,7 +65,7 @@ func (s *Service) FinishLookup(ctx context.Context, number, code string) (id, to
 		if err := tx.Ent.RecoveryCase.UpdateOneID(rc.ID).SetTokenHash(hash).Exec(ctx); err != nil {
 			return err
 		}
-		return s.record(ctx, tx, rc, now, "applicant", "status_unlocked", nil, nil)
+		return s.record(ctx, tx, rc, now, actorApplicant, vocab.EventStatusUnlocked, nil, nil)
 	})
 	if err != nil {
 		return "", "", err

@@ -23,6 +23,7 @@ import (
 	"recoverydesk/internal/recovery/state"
 	"recoverydesk/internal/rules"
 	"recoverydesk/internal/sms"
+	"recoverydesk/internal/vocab"
 )
 
 // Errors of the second approval and of quality review.
@@ -65,14 +66,14 @@ func (s *Service) firstApproval(ctx context.Context, tx *db.Tx, rv Reviewer, rc 
 	if err != nil {
 		return err
 	}
-	return s.record(ctx, tx, rc, now, rv.actor(), "first_approved",
+	return s.record(ctx, tx, rc, now, rv.actor(), vocab.EventFirstApproved,
 		map[string]any{"status": string(rc.Status), "version": rc.Version},
 		map[string]any{"status": string(state.AwaitingSecond), "risk_flags": flags})
 }
 
 // SecondDecision is a supervisor's answer to a flagged approval.
 type SecondDecision struct {
-	Verdict string // approve (co-sign) or decline
+	Verdict vocab.SecondVerdict
 	Note    string
 	Version int
 }
@@ -84,16 +85,16 @@ type SecondDecision struct {
 func (s *Service) SecondApproval(ctx context.Context, sup Reviewer, number string, d SecondDecision) error {
 	d.Note = strings.TrimSpace(d.Note)
 	switch {
-	case d.Verdict != "approve" && d.Verdict != "decline":
+	case d.Verdict != vocab.SecondApprove && d.Verdict != vocab.SecondDecline:
 		return ErrBadSecond.WithField("verdict")
-	case d.Verdict == "decline" && d.Note == "":
+	case d.Verdict == vocab.SecondDecline && d.Note == "":
 		return ErrNeedNote.WithField("note")
 	case len([]rune(d.Note)) > 1000:
 		return apperr.New(apperr.Invalid, "note_too_long", "复核意见不能超过1000字").WithField("note")
 	}
 	now := s.clock.Now()
 	var pw issued
-	if d.Verdict == "approve" {
+	if d.Verdict == vocab.SecondApprove {
 		rc, err := s.CaseFor(ctx, sup, number)
 		if err != nil {
 			return err
@@ -116,26 +117,26 @@ func (s *Service) SecondApproval(ctx context.Context, sup Reviewer, number strin
 		if err := coSignRefusal(rc, sup); err != nil {
 			return err
 		}
-		if d.Verdict == "decline" {
+		if d.Verdict == vocab.SecondDecline {
 			if err := tx.Ent.RecoveryCase.UpdateOne(rc).SetStatus(state.Submitted).ClearFirstApprovedBy().ClearFirstApprovedAt().
 				SetDecisionNote("").ClearClaimedBy().ClearClaimExpiresAt().SetUpdatedAt(now).AddVersion(1).Exec(ctx); err != nil {
 				return err
 			}
-			return s.recordNote(ctx, tx, rc, now, sup.actor(), "second_declined", d.Note,
+			return s.recordNote(ctx, tx, rc, now, sup.actor(), vocab.EventSecondDeclined, d.Note,
 				map[string]any{"status": string(rc.Status)}, map[string]any{"status": string(state.Submitted)})
 		}
 		first, err := tx.Ent.StaffUser.Get(ctx, *rc.FirstApprovedBy)
 		if err != nil {
 			return err
 		}
-		if err := s.recordNote(ctx, tx, rc, now, sup.actor(), "second_approved", d.Note,
+		if err := s.recordNote(ctx, tx, rc, now, sup.actor(), vocab.EventSecondApproved, d.Note,
 			map[string]any{"status": string(rc.Status)}, map[string]any{"risk_flags": rc.RiskFlags}); err != nil {
 			return err
 		}
 		// The decision is the first approver's, co-signed: one home for
 		// what an approval does.
 		return s.applyDecision(ctx, tx, Reviewer{ID: first.ID, Username: first.Username}, rc,
-			Decision{Outcome: "approve", Note: rc.DecisionNote}, now, pw, rc.RiskFlags)
+			Decision{Outcome: vocab.OutcomeApprove, Note: rc.DecisionNote}, now, pw, rc.RiskFlags)
 	})
 }
 
@@ -315,15 +316,9 @@ func isOwn(sup Reviewer, r *ent.QAReview, cosigned map[uuid.UUID][]time.Time) bo
 	return r.Outcome == qareview.OutcomeApprove && slices.ContainsFunc(cosigned[r.CaseID], r.DecidedAt.Equal)
 }
 
-// QA verdicts and what a disagreement did.
-const (
-	VerdictAgree    = "agree"
-	VerdictDisagree = "disagree"
-)
-
 // QAVerdict is a supervisor's quality review of one decision.
 type QAVerdict struct {
-	Verdict        string // agree or disagree
+	Verdict        vocab.Verdict
 	Comment        string // required to disagree
 	CancelPassword bool   // disagree with a not yet effective approval: cancel its password
 }
@@ -338,13 +333,13 @@ type QAVerdict struct {
 func (s *Service) Verdict(ctx context.Context, sup Reviewer, id int, v QAVerdict) (string, error) {
 	v.Comment = strings.TrimSpace(v.Comment)
 	switch {
-	case v.Verdict != VerdictAgree && v.Verdict != VerdictDisagree:
+	case v.Verdict != vocab.VerdictAgree && v.Verdict != vocab.VerdictDisagree:
 		return "", ErrBadVerdict.WithField("verdict")
-	case v.Verdict == VerdictDisagree && v.Comment == "":
+	case v.Verdict == vocab.VerdictDisagree && v.Comment == "":
 		return "", ErrNeedComment.WithField("comment")
 	case len([]rune(v.Comment)) > 1000:
 		return "", apperr.New(apperr.Invalid, "comment_too_long", "质检意见不能超过1000字").WithField("comment")
-	case v.Verdict == VerdictAgree && v.CancelPassword:
+	case v.Verdict == vocab.VerdictAgree && v.CancelPassword:
 		return "", ErrCannotCancel.WithField("cancel_password")
 	}
 	r, err := s.db.Ent.QAReview.Query().Where(qareview.ID(id)).WithCase().Only(ctx)
@@ -375,20 +370,20 @@ func (s *Service) Verdict(ctx context.Context, sup Reviewer, id int, v QAVerdict
 		} else if own {
 			return ErrOwnDecision
 		}
-		if v.Verdict == VerdictDisagree {
+		if v.Verdict == vocab.VerdictDisagree {
 			if action, stale, err = s.disagree(ctx, tx, sup, rc, r, v, now); err != nil {
 				return err
 			}
 		}
 		status := qareview.StatusAgreed
-		if v.Verdict == VerdictDisagree {
+		if v.Verdict == vocab.VerdictDisagree {
 			status = qareview.StatusDisagreed
 		}
 		if err := tx.Ent.QAReview.UpdateOne(r).SetStatus(status).SetReviewerID(sup.ID).SetComment(v.Comment).
 			SetAction(action).SetReviewedAt(now).Exec(ctx); err != nil {
 			return err
 		}
-		return s.recordNote(ctx, tx, rc, now, sup.actor(), "qa_reviewed", v.Comment, nil,
+		return s.recordNote(ctx, tx, rc, now, sup.actor(), vocab.EventQAReviewed, v.Comment, nil,
 			map[string]any{"qa_review": r.ID, "verdict": v.Verdict, "outcome": string(r.Outcome), "action": string(action)})
 	})
 	if err != nil {
@@ -451,7 +446,7 @@ func (s *Service) disagree(ctx context.Context, tx *db.Tx, sup Reviewer, rc *ent
 	if _, err := s.courier.QueueRef(ctx, tx, acc.Phone, PurposeDecision, ref, sms.PasswordCancelledText(*rc.CaseNumber)); err != nil {
 		return "", nil, err
 	}
-	return qareview.ActionCancelPassword, stale, s.record(ctx, tx, rc, now, sup.actor(), "password_cancelled", nil,
+	return qareview.ActionCancelPassword, stale, s.record(ctx, tx, rc, now, sup.actor(), vocab.EventPasswordCancelled, nil,
 		map[string]any{"reopened": reopened})
 }
 
@@ -490,6 +485,6 @@ func (s *Service) reopen(ctx context.Context, tx *db.Tx, sup Reviewer, rc *ent.R
 	if rc.Outcome != nil {
 		before["outcome"] = string(*rc.Outcome)
 	}
-	return stale, true, s.record(ctx, tx, rc, now, sup.actor(), "reopened", before,
+	return stale, true, s.record(ctx, tx, rc, now, sup.actor(), vocab.EventReopened, before,
 		map[string]any{"status": string(state.Submitted), "due_by": due.In(rules.Shanghai).Format(time.DateOnly)})
 }

@@ -19,6 +19,7 @@ import (
 	"recoverydesk/ent/recoverycase"
 	"recoverydesk/internal/recovery/state"
 	"recoverydesk/internal/rules"
+	"recoverydesk/internal/vocab"
 )
 
 // Queue tabs.
@@ -34,9 +35,9 @@ var Tabs = []string{TabPending, TabMine, TabReturned, TabDone}
 
 // SLA states of a case that is waiting for a decision.
 const (
-	SLAOk       = "ok"
-	SLADueToday = "due_today"
-	SLAOverdue  = "overdue"
+	SLAOk       = string(vocab.SLAOk)
+	SLADueToday = string(vocab.SLADueToday)
+	SLAOverdue  = string(vocab.SLAOverdue)
 )
 
 // QueueFilter narrows the queue.
@@ -319,7 +320,7 @@ func (s *Service) filters(rv Reviewer, f QueueFilter, now time.Time) []predicate
 		// planner walks the (status, due_by, …) index in queue order.
 		ps = ps[1:]
 	}
-	if f.Kind == "person" || f.Kind == "unit" {
+	if f.Kind == string(vocab.KindPerson) || f.Kind == string(vocab.KindUnit) {
 		ps = append(ps, recoverycase.KindEQ(recoverycase.Kind(f.Kind)))
 	}
 	if f.District != "" {

@@ -15,6 +15,7 @@ import (
 	"recoverydesk/internal/apperr"
 	"recoverydesk/internal/audit"
 	"recoverydesk/internal/db"
+	"recoverydesk/internal/vocab"
 )
 
 // Reason is one entry of the rejection catalog: a stable code and the text
@@ -240,7 +241,7 @@ func (s *Service) AddReason(ctx context.Context, by, code, text string) error {
 		if err != nil {
 			return err
 		}
-		return s.auditReason(ctx, tx, by, "reason.added", code, map[string]any{"text": text, "position": last + 1})
+		return s.auditReason(ctx, tx, by, vocab.ActionReasonAdded, code, map[string]any{"text": text, "position": last + 1})
 	})
 }
 
@@ -263,7 +264,7 @@ func (s *Service) EditReason(ctx context.Context, by, code, text string) error {
 		if err := tx.Ent.ReasonCode.UpdateOne(r).SetText(text).SetUpdatedAt(s.clock.Now()).Exec(ctx); err != nil {
 			return err
 		}
-		return s.auditReason(ctx, tx, by, "reason.edited", code, map[string]any{"before": r.Text, "after": text})
+		return s.auditReason(ctx, tx, by, vocab.ActionReasonEdited, code, map[string]any{"before": r.Text, "after": text})
 	})
 }
 
@@ -280,9 +281,9 @@ func (s *Service) SetReasonActive(ctx context.Context, by, code string, active b
 		if err := tx.Ent.ReasonCode.UpdateOne(r).SetActive(active).SetUpdatedAt(s.clock.Now()).Exec(ctx); err != nil {
 			return err
 		}
-		action := "reason.retired"
+		action := vocab.ActionReasonRetired
 		if active {
-			action = "reason.restored"
+			action = vocab.ActionReasonRestored
 		}
 		return s.auditReason(ctx, tx, by, action, code, nil)
 	})
@@ -321,11 +322,11 @@ func (s *Service) MoveReason(ctx context.Context, by, code string, delta int) er
 				return err
 			}
 		}
-		return s.auditReason(ctx, tx, by, "reason.moved", code, map[string]any{"from": i + 1, "to": j + 1})
+		return s.auditReason(ctx, tx, by, vocab.ActionReasonMoved, code, map[string]any{"from": i + 1, "to": j + 1})
 	})
 }
 
-func (s *Service) auditReason(ctx context.Context, tx *db.Tx, by, action, code string, detail map[string]any) error {
+func (s *Service) auditReason(ctx context.Context, tx *db.Tx, by string, action vocab.Action, code string, detail map[string]any) error {
 	return audit.Record(ctx, tx, audit.Event{At: s.clock.Now(), ActorKind: audit.ActorStaff, Actor: by,
 		Action: action, ObjectType: "reason", ObjectID: code, Detail: detail})
 }

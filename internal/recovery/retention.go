@@ -17,6 +17,7 @@ import (
 	"recoverydesk/internal/db"
 	"recoverydesk/internal/recovery/state"
 	"recoverydesk/internal/rules"
+	"recoverydesk/internal/vocab"
 )
 
 // Evidence past its retention is destroyed (PIPL Art. 19, 47: kept no longer
@@ -58,7 +59,7 @@ func (s *Service) PlaceHold(ctx context.Context, sup Reviewer, number, reason st
 		if err := tx.Ent.RecoveryCase.UpdateOneID(rc.ID).SetHoldReason(reason).SetHeldBy(sup.ID).SetHeldAt(now).Exec(ctx); err != nil {
 			return err
 		}
-		return s.recordNote(ctx, tx, rc, now, sup.actor(), EventHoldPlaced, reason, nil, map[string]any{"held": true})
+		return s.recordNote(ctx, tx, rc, now, sup.actor(), vocab.EventHoldPlaced, reason, nil, map[string]any{"held": true})
 	})
 }
 
@@ -77,18 +78,9 @@ func (s *Service) LiftHold(ctx context.Context, sup Reviewer, number string) err
 		if err := tx.Ent.RecoveryCase.UpdateOneID(rc.ID).ClearHoldReason().ClearHeldBy().ClearHeldAt().Exec(ctx); err != nil {
 			return err
 		}
-		return s.record(ctx, tx, rc, now, sup.actor(), EventHoldLifted, map[string]any{"held": true}, map[string]any{"held": false})
+		return s.record(ctx, tx, rc, now, sup.actor(), vocab.EventHoldLifted, map[string]any{"held": true}, map[string]any{"held": false})
 	})
 }
-
-// Case events and audit actions of the retention purge and the legal hold
-// (labels: the console's event labels and audit.actionLabels).
-const (
-	EventHoldPlaced         = "hold_placed"
-	EventHoldLifted         = "hold_lifted"
-	EventEvidenceDestroyed  = "evidence_destroyed"
-	ActionEvidenceDestroyed = "evidence.destroyed"
-)
 
 // Destroyed is one evidence object the purge destroyed (or, dry, would).
 type Destroyed struct {
@@ -197,7 +189,7 @@ func (s *Service) purgeCase(ctx context.Context, id uuid.UUID, cutoff, now time.
 			out = append(out, Destroyed{CaseNumber: caseName(rc), Kind: string(e.Kind), ObjectKey: e.ObjectKey, Size: e.Size, FinalAt: final})
 			kinds = append(kinds, string(e.Kind))
 			events = append(events, audit.Event{At: now, ActorKind: audit.ActorSystem, Actor: "retention",
-				Action: ActionEvidenceDestroyed, ObjectType: "case", ObjectID: caseName(rc),
+				Action: vocab.ActionEvidenceDestroyed, ObjectType: "case", ObjectID: caseName(rc),
 				Detail: map[string]any{"kind": string(e.Kind), "size": e.Size, "sha256": e.Sha256,
 					"final_at": final.UTC().Format(time.RFC3339), "retention": retention.String()}})
 		}
@@ -211,7 +203,7 @@ func (s *Service) purgeCase(ctx context.Context, id uuid.UUID, cutoff, now time.
 		if n != len(rows) {
 			return fmt.Errorf("marked %d evidence rows destroyed, expected %d", n, len(rows))
 		}
-		if err := tx.Ent.CaseEvent.Create().SetCaseID(rc.ID).SetType(EventEvidenceDestroyed).SetActor("system").
+		if err := tx.Ent.CaseEvent.Create().SetCaseID(rc.ID).SetType(string(vocab.EventEvidenceDestroyed)).SetActor("system").
 			SetCreatedAt(now).SetAfter(map[string]any{"kinds": kinds, "final_at": final.UTC().Format(time.RFC3339)}).Exec(ctx); err != nil {
 			return err
 		}

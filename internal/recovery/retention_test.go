@@ -24,6 +24,7 @@ import (
 	"recoverydesk/internal/secret"
 	"recoverydesk/internal/services"
 	"recoverydesk/internal/testenv"
+	"recoverydesk/internal/vocab"
 	"recoverydesk/storage"
 )
 
@@ -75,7 +76,7 @@ func objectExists(t *testing.T, store *storage.Store, key string) bool {
 
 func destroyedAudits(t *testing.T, d *db.DB) int {
 	t.Helper()
-	return d.Ent.AuditEvent.Query().Where(auditevent.Action(recovery.ActionEvidenceDestroyed)).CountX(context.Background())
+	return d.Ent.AuditEvent.Query().Where(auditevent.Action(string(vocab.ActionEvidenceDestroyed))).CountX(context.Background())
 }
 
 // TestPurgeDestroysExactlyTheEvidenceOfFinallyDecidedCasesWithoutHold: with

@@ -16,6 +16,7 @@ import (
 	"recoverydesk/internal/recovery/state"
 	"recoverydesk/internal/rules"
 	"recoverydesk/internal/sms"
+	"recoverydesk/internal/vocab"
 )
 
 // ClaimTTL is how long a claim holds a case for its reviewer; working on the
@@ -24,8 +25,8 @@ const ClaimTTL = 30 * time.Minute
 
 // SMS purposes of the review.
 const (
-	PurposePassword = "password"
-	PurposeDecision = "decision"
+	PurposePassword = string(vocab.PurposePassword)
+	PurposeDecision = string(vocab.PurposeDecision)
 )
 
 // Review errors.
@@ -94,7 +95,7 @@ func (s *Service) Claim(ctx context.Context, rv Reviewer, number string) (*ent.R
 		if err != nil {
 			return err
 		}
-		return s.record(ctx, tx, rc, now, rv.actor(), "claimed", map[string]any{"status": string(rc.Status)},
+		return s.record(ctx, tx, rc, now, rv.actor(), vocab.EventClaimed, map[string]any{"status": string(rc.Status)},
 			map[string]any{"status": string(state.InReview), "claimed_by": rv.Username})
 	})
 	return out, err
@@ -144,7 +145,7 @@ func (s *Service) ReleaseExpiredClaims(ctx context.Context) (int, error) {
 				return err
 			}
 			released++
-			return s.record(ctx, tx, rc, now, "system", "claim_expired", map[string]any{"status": string(state.InReview)},
+			return s.record(ctx, tx, rc, now, actorSystem, vocab.EventClaimExpired, map[string]any{"status": string(state.InReview)},
 				map[string]any{"status": string(state.Submitted)})
 		})
 		if err != nil {
@@ -156,7 +157,7 @@ func (s *Service) ReleaseExpiredClaims(ctx context.Context) (int, error) {
 
 // Decision is what a reviewer decides, based on the version they saw.
 type Decision struct {
-	Outcome     string   // approve, reject or return
+	Outcome     vocab.Outcome
 	Reasons     []string // reject: catalog codes
 	ReturnKinds []string // return: evidence kinds to upload again
 	Note        string
@@ -190,7 +191,7 @@ func (s *Service) Decide(ctx context.Context, rv Reviewer, number string, d Deci
 		return err
 	}
 	var pw issued
-	if d.Outcome == "approve" && len(flags) == 0 {
+	if d.Outcome == vocab.OutcomeApprove && len(flags) == 0 {
 		// Hashing is slow; do it before the transaction holds any lock.
 		if pw, err = s.preparePassword(rc.Edges.Account); err != nil {
 			return err
@@ -207,12 +208,12 @@ func (s *Service) Decide(ctx context.Context, rv Reviewer, number string, d Deci
 		if rc.Status != state.InReview || rc.ClaimedBy == nil || *rc.ClaimedBy != rv.ID || rc.ClaimExpiresAt == nil || !now.Before(*rc.ClaimExpiresAt) {
 			return ErrNotHolder
 		}
-		if d.Outcome == "return" {
+		if d.Outcome == vocab.OutcomeReturn {
 			if err := checkKinds(string(rc.Kind), d.ReturnKinds); err != nil {
 				return err
 			}
 		}
-		if d.Outcome == "approve" && len(flags) > 0 {
+		if d.Outcome == vocab.OutcomeApprove && len(flags) > 0 {
 			return s.firstApproval(ctx, tx, rv, rc, d, now, flags)
 		}
 		return s.applyDecision(ctx, tx, rv, rc, d, now, pw, flags)
@@ -238,15 +239,15 @@ func (s *Service) preparePassword(acc *ent.Account) (issued, error) {
 
 func (s *Service) checkDecision(ctx context.Context, d Decision) error {
 	switch d.Outcome {
-	case "approve":
-	case "reject":
+	case vocab.OutcomeApprove:
+	case vocab.OutcomeReject:
 		if len(d.Reasons) == 0 {
 			return ErrNeedReasons.WithField("reason")
 		}
 		if err := s.checkReasons(ctx, d.Reasons); err != nil {
 			return err
 		}
-	case "return":
+	case vocab.OutcomeReturn:
 		if len(d.ReturnKinds) == 0 {
 			return ErrNeedKinds.WithField("return_kind")
 		}
@@ -282,7 +283,7 @@ func (s *Service) applyDecision(ctx context.Context, tx *db.Tx, rv Reviewer, rc 
 		SetRiskFlags(append([]string{}, flags...))
 	var to state.Status
 	switch d.Outcome {
-	case "approve":
+	case vocab.OutcomeApprove:
 		to = state.Approved
 		if pw.hash == "" {
 			return fmt.Errorf("approve %s: no password was prepared", number)
@@ -290,11 +291,11 @@ func (s *Service) applyDecision(ctx context.Context, tx *db.Tx, rv Reviewer, rc 
 		if err := accounts.SetPendingPassword(ctx, tx, acc.ID, pw.hash, nil); err != nil {
 			return err
 		}
-		if _, err := s.courier.QueueRef(ctx, tx, acc.Phone, PurposePassword, ref, sms.PasswordText(acc.Username, pw.password)); err != nil {
+		if _, err := s.courier.QueueRef(ctx, tx, acc.Phone, PurposePassword, ref, sms.PasswordText(acc.Username, pw.password, accounts.PendingDelay)); err != nil {
 			return err
 		}
 		upd.SetReasons([]string{}).SetReturnKinds([]string{})
-	case "reject":
+	case vocab.OutcomeReject:
 		to = state.Rejected
 		texts, err := reasonTexts(ctx, tx.Ent, d.Reasons)
 		if err != nil {
@@ -304,11 +305,11 @@ func (s *Service) applyDecision(ctx context.Context, tx *db.Tx, rv Reviewer, rc 
 			return err
 		}
 		upd.SetReasons(d.Reasons).SetReturnKinds([]string{})
-	case "return":
+	case vocab.OutcomeReturn:
 		to = state.Returned
 		labels := make([]string, len(d.ReturnKinds))
 		for i, k := range d.ReturnKinds {
-			labels[i] = EvidenceLabel(k)
+			labels[i] = vocab.EvidenceKind(k).Label()
 		}
 		if _, err := s.courier.QueueRef(ctx, tx, acc.Phone, PurposeDecision, ref, sms.ReturnedText(number, strings.Join(labels, "、"))); err != nil {
 			return err
@@ -319,12 +320,12 @@ func (s *Service) applyDecision(ctx context.Context, tx *db.Tx, rv Reviewer, rc 
 	if err := upd.SetStatus(to).Exec(ctx); err != nil {
 		return err
 	}
-	if err := s.drawForQA(ctx, tx, rc, d.Outcome, rv.ID, now, flags); err != nil {
+	if err := s.drawForQA(ctx, tx, rc, string(d.Outcome), rv.ID, now, flags); err != nil {
 		return err
 	}
-	return s.record(ctx, tx, rc, now, rv.actor(), "decided",
+	return s.record(ctx, tx, rc, now, rv.actor(), vocab.EventDecided,
 		map[string]any{"status": string(rc.Status), "version": rc.Version},
-		map[string]any{"status": string(to), "outcome": d.Outcome, "reasons": d.Reasons, "return_kinds": d.ReturnKinds})
+		map[string]any{"status": string(to), "outcome": string(d.Outcome), "reasons": d.Reasons, "return_kinds": d.ReturnKinds})
 }
 
 // onPasswordSent starts the 4-hour clock of the pending password whose SMS
@@ -341,12 +342,12 @@ func (s *Service) onPasswordSent(ctx context.Context, tx *db.Tx, msg *ent.SMSMes
 	if rc.Status != state.Approved || rc.Edges.Account.PendingPasswordHash == "" {
 		// A QA disagreement cancelled the password while its SMS was on
 		// its way: there is no pending password to start.
-		return s.record(ctx, tx, rc, sentAt, "system", "password_sms_sent", nil, map[string]any{"cancelled": true})
+		return s.record(ctx, tx, rc, sentAt, actorSystem, vocab.EventPasswordSMSSent, nil, map[string]any{"cancelled": true})
 	}
 	if err := accounts.StartPendingClock(ctx, tx, rc.Edges.Account.ID, sentAt); err != nil {
 		return err
 	}
-	return s.record(ctx, tx, rc, sentAt, "system", "password_sms_sent", nil,
+	return s.record(ctx, tx, rc, sentAt, actorSystem, vocab.EventPasswordSMSSent, nil,
 		map[string]any{"effective_at": sentAt.Add(accounts.PendingDelay).Format(time.RFC3339)})
 }
 
@@ -385,7 +386,7 @@ func (s *Service) Reassign(ctx context.Context, sup Reviewer, number, to string,
 		if rc.ClaimedBy != nil {
 			before["claimed_by_id"] = *rc.ClaimedBy
 		}
-		return s.record(ctx, tx, rc, now, sup.actor(), "reassigned", before,
+		return s.record(ctx, tx, rc, now, sup.actor(), vocab.EventReassigned, before,
 			map[string]any{"status": string(state.InReview), "claimed_by": target.Username})
 	})
 }

@@ -27,6 +27,7 @@ import (
 	"recoverydesk/internal/sms"
 	"recoverydesk/internal/staff"
 	"recoverydesk/internal/testenv"
+	"recoverydesk/internal/vocab"
 )
 
 // review is the recovery service on a real database, as serve wires it,
@@ -308,7 +309,7 @@ func TestQAVerdictsAreNeverOnOnesOwnDecisionAndADisagreementCanCancelAPendingPas
 		}
 
 		jmAsSup := recovery.Reviewer{ID: jm.ID, Username: jm.Username, Regions: []string{"4407"}}
-		agree := recovery.QAVerdict{Verdict: recovery.VerdictAgree}
+		agree := recovery.QAVerdict{Verdict: vocab.VerdictAgree}
 		if _, err := r.svc.Verdict(ctx, jmAsSup, ofApproval.ID, agree); !errors.Is(err, recovery.ErrOwnDecision) {
 			t.Fatalf("a verdict on one's own decision: %v", err)
 		}
@@ -318,12 +319,12 @@ func TestQAVerdictsAreNeverOnOnesOwnDecisionAndADisagreementCanCancelAPendingPas
 		if _, err := r.svc.Verdict(ctx, sup, ofApproval.ID, recovery.QAVerdict{Verdict: "approve"}); !errors.Is(err, recovery.ErrBadVerdict) || errors.Is(err, recovery.ErrBadSecond) {
 			t.Fatalf("a second-approval word as a QA verdict: %v", err)
 		}
-		if _, err := r.svc.Verdict(ctx, sup, ofApproval.ID, recovery.QAVerdict{Verdict: recovery.VerdictDisagree}); !errors.Is(err, recovery.ErrNeedComment) {
+		if _, err := r.svc.Verdict(ctx, sup, ofApproval.ID, recovery.QAVerdict{Verdict: vocab.VerdictDisagree}); !errors.Is(err, recovery.ErrNeedComment) {
 			t.Fatalf("a disagreement without a comment: %v", err)
 		}
 
 		// Disagreeing with the approval before its password took effect cancels it.
-		action, err := r.svc.Verdict(ctx, sup, ofApproval.ID, recovery.QAVerdict{Verdict: recovery.VerdictDisagree,
+		action, err := r.svc.Verdict(ctx, sup, ofApproval.ID, recovery.QAVerdict{Verdict: vocab.VerdictDisagree,
 			Comment: "手持照片与证件不符", CancelPassword: true})
 		if err != nil || action != string(qareview.ActionCancelPassword) {
 			t.Fatalf("disagree and cancel: %q %v", action, err)

@@ -9,21 +9,14 @@ import (
 	"recoverydesk/ent/recoverycase"
 	"recoverydesk/internal/recovery/state"
 	"recoverydesk/internal/rules"
-)
-
-// Risk flags: any of them holds a reviewer's approval for a supervisor's
-// second approval before the reset password is issued (四眼复核).
-const (
-	FlagDuplicateEvidence = "duplicate_evidence"
-	FlagLowSimilarity     = "low_similarity"
-	FlagRecentlyLocked    = "recently_locked"
-	FlagRecentlyRejected  = "recently_rejected"
+	"recoverydesk/internal/vocab"
 )
 
 // Thresholds of the risk flags.
 const (
 	// LowSimilarity: a typed username or unit/person name scoring under it
-	// against the record is flagged.
+	// against the record is flagged. The flags' labels (vocab.Flag) name
+	// these thresholds; TestFlagLabelsNameTheThresholds keeps them in step.
 	LowSimilarity = 50
 	// RecentLockWindow: an account locked within it is flagged.
 	RecentLockWindow = 7 * 24 * time.Hour
@@ -37,26 +30,11 @@ type RiskFlag struct {
 	Label string
 }
 
-// FlagLabel explains a risk flag in Chinese.
-func FlagLabel(code string) string {
-	switch code {
-	case FlagDuplicateEvidence:
-		return "证件材料与其他账号的申请相同或相似"
-	case FlagLowSimilarity:
-		return "填写的用户名或单位名称/姓名与注册信息相似度低于50%"
-	case FlagRecentlyLocked:
-		return "该账号近7天内曾因密码连续错误被锁定"
-	case FlagRecentlyRejected:
-		return "该账号近30天内有未通过的密码找回申请"
-	}
-	return code
-}
-
-// RiskFlags pairs codes with their explanations, in the order given.
+// RiskFlags pairs codes with their explanations (vocab.Flag), in the order given.
 func RiskFlags(codes []string) []RiskFlag {
 	out := make([]RiskFlag, 0, len(codes))
 	for _, c := range codes {
-		out = append(out, RiskFlag{Code: c, Label: FlagLabel(c)})
+		out = append(out, RiskFlag{Code: c, Label: vocab.Flag(c).Label()})
 	}
 	return out
 }
@@ -69,7 +47,7 @@ func (s *Service) riskFlags(ctx context.Context, rc *ent.RecoveryCase, items []E
 	flags := []string{}
 	for _, e := range items {
 		if len(e.Duplicates) > 0 {
-			flags = append(flags, FlagDuplicateEvidence)
+			flags = append(flags, string(vocab.FlagDuplicateEvidence))
 			break
 		}
 	}
@@ -77,14 +55,14 @@ func (s *Service) riskFlags(ctx context.Context, rc *ent.RecoveryCase, items []E
 	// knows the username may leave it empty (CONTRACT §4), which is not a
 	// mismatch. The name is required, so it is always scored.
 	if (rc.TypedUsername != "" && rc.UsernameSimilarity < LowSimilarity) || rc.NameSimilarity < LowSimilarity {
-		flags = append(flags, FlagLowSimilarity)
+		flags = append(flags, string(vocab.FlagLowSimilarity))
 	}
 	locked, err := s.recentlyLocked(ctx, acc, now)
 	if err != nil {
 		return nil, err
 	}
 	if locked {
-		flags = append(flags, FlagRecentlyLocked)
+		flags = append(flags, string(vocab.FlagRecentlyLocked))
 	}
 	// The account's rejections are few: read their times and compare here,
 	// so the query is the (status, account) index's and never a walk of
@@ -101,7 +79,7 @@ func (s *Service) riskFlags(ctx context.Context, rc *ent.RecoveryCase, items []E
 		rejected = rejected || (r.DecidedAt != nil && r.DecidedAt.After(now.Add(-RecentRejectionWindow)))
 	}
 	if rejected {
-		flags = append(flags, FlagRecentlyRejected)
+		flags = append(flags, string(vocab.FlagRecentlyRejected))
 	}
 	return flags, nil
 }
@@ -115,6 +93,6 @@ func (s *Service) recentlyLocked(ctx context.Context, acc *ent.Account, now time
 	if acc.LockedUntil != nil && acc.LockedUntil.Add(-rules.DefaultLockout.Duration).After(since) {
 		return true, nil
 	}
-	return s.db.Ent.AuditEvent.Query().Where(auditevent.Action("account.locked"), auditevent.ObjectType("account"),
+	return s.db.Ent.AuditEvent.Query().Where(auditevent.Action(string(vocab.ActionAccountLocked)), auditevent.ObjectType(string(vocab.ObjectAccount)),
 		auditevent.ObjectID(acc.Username), auditevent.AtGT(since)).Exist(ctx)
 }

@@ -22,39 +22,22 @@ import (
 	"recoverydesk/internal/rules"
 	"recoverydesk/internal/sms"
 	"recoverydesk/internal/verify"
+	"recoverydesk/internal/vocab"
 	"recoverydesk/storage"
 )
 
-// Evidence kinds (CONTRACT §4).
-const (
-	EvidenceIDFront       = "id_front"
-	EvidenceIDHandheld    = "id_handheld"
-	EvidenceUnitLicense   = "unit_license"
-	EvidenceAuthorization = "authorization_letter"
-)
-
-// RequiredEvidence lists the kinds a case of the given kind must carry
-// before it can be submitted.
+// RequiredEvidence lists the kinds (vocab.EvidenceKind) a case of the given
+// kind must carry before it can be submitted.
 func RequiredEvidence(kind string) []string {
-	if kind == "unit" {
-		return []string{EvidenceIDFront, EvidenceIDHandheld, EvidenceUnitLicense, EvidenceAuthorization}
+	kinds := []vocab.EvidenceKind{vocab.EvidenceIDFront, vocab.EvidenceIDHandheld}
+	if kind == string(vocab.KindUnit) {
+		kinds = vocab.EvidenceKinds
 	}
-	return []string{EvidenceIDFront, EvidenceIDHandheld}
-}
-
-// EvidenceLabel is the Chinese name of an evidence kind, as on the live page.
-func EvidenceLabel(kind string) string {
-	switch kind {
-	case EvidenceIDFront:
-		return "个人身份证正面照"
-	case EvidenceIDHandheld:
-		return "手持个人身份证正面照"
-	case EvidenceUnitLicense:
-		return "加盖单位公章的单位证件照"
-	case EvidenceAuthorization:
-		return "单位授权函"
+	out := make([]string, len(kinds))
+	for i, k := range kinds {
+		out[i] = string(k)
 	}
-	return kind
+	return out
 }
 
 // DraftTTL is how long an unsubmitted draft lives before it expires and its

@@ -17,6 +17,7 @@ import (
 	"recoverydesk/internal/recovery/state"
 	"recoverydesk/internal/rules"
 	"recoverydesk/internal/sms"
+	"recoverydesk/internal/vocab"
 )
 
 // Errors of a resend.
@@ -41,7 +42,8 @@ func (s *Service) onSMSFailed(ctx context.Context, tx *db.Tx, msg *ent.SMSMessag
 	if err != nil {
 		return fmt.Errorf("sms failed for %s: %w", msg.Ref, err)
 	}
-	return s.record(ctx, tx, rc, at, "system", "sms_failed", nil, map[string]any{"message_id": msg.ID, "purpose": msg.Purpose})
+	return s.record(ctx, tx, rc, at, actorSystem, vocab.EventSMSFailed, nil,
+		map[string]any{string(vocab.DetailMessageID): msg.ID, string(vocab.DetailPurpose): msg.Purpose})
 }
 
 // ResendSMS sends a message about a case that failed for good once more (a
@@ -71,7 +73,8 @@ func (s *Service) ResendSMS(ctx context.Context, sup Reviewer, number string, me
 		} else if err != nil {
 			return err
 		}
-		return s.record(ctx, tx, rc, now, sup.actor(), "sms_resent", nil, map[string]any{"message_id": msg.ID, "purpose": msg.Purpose})
+		return s.record(ctx, tx, rc, now, sup.actor(), vocab.EventSMSResent, nil,
+			map[string]any{string(vocab.DetailMessageID): msg.ID, string(vocab.DetailPurpose): msg.Purpose})
 	})
 }
 
@@ -119,19 +122,8 @@ func (s *Service) FailedSMSList(ctx context.Context, sup Reviewer) ([]FailedSMS,
 		if rc == nil || rc.CaseNumber == nil || !sup.covers(rc.RegionCode) {
 			continue
 		}
-		out = append(out, FailedSMS{ID: m.ID, CaseNumber: *rc.CaseNumber, Purpose: m.Purpose, PurposeLabel: SMSPurposeLabel(m.Purpose), Phone: rules.MaskPhone(m.Phone),
+		out = append(out, FailedSMS{ID: m.ID, CaseNumber: *rc.CaseNumber, Purpose: m.Purpose, PurposeLabel: vocab.Purpose(m.Purpose).Label(), Phone: rules.MaskPhone(m.Phone),
 			Tries: m.SendCount, LastError: m.LastError, QueuedAt: sms.QueuedAt(m)})
 	}
 	return out, nil
-}
-
-// SMSPurposeLabel names a message about a case by its purpose.
-func SMSPurposeLabel(purpose string) string {
-	switch purpose {
-	case PurposePassword:
-		return "新密码短信"
-	case PurposeDecision:
-		return "审核结果短信"
-	}
-	return "短信"
 }

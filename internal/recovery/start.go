@@ -20,6 +20,7 @@ import (
 	"recoverydesk/internal/db"
 	"recoverydesk/internal/recovery/state"
 	"recoverydesk/internal/rules"
+	"recoverydesk/internal/vocab"
 )
 
 // StartInput is step 1, 填写信息: what the applicant knows.
@@ -82,7 +83,7 @@ func (s *Service) Start(ctx context.Context, in StartInput) (*Started, error) {
 		if err != nil {
 			return err
 		}
-		return s.record(ctx, tx, rc, now, "applicant", "created", nil, map[string]any{"kind": in.Kind})
+		return s.record(ctx, tx, rc, now, actorApplicant, vocab.EventCreated, nil, map[string]any{"kind": in.Kind})
 	})
 	if err != nil {
 		return nil, err
@@ -194,15 +195,23 @@ func openStatuses() []state.Status {
 	return out
 }
 
+// The actors of case events other than staff ("staff:" + username, see
+// Reviewer.actor): the applicant holding the case's token, and the product
+// itself (jobs, expiry). They are the audit log's actor kinds.
+const (
+	actorApplicant = string(vocab.ActorApplicant)
+	actorSystem    = string(vocab.ActorSystem)
+)
+
 // record writes a case event and its audit entry in tx.
-func (s *Service) record(ctx context.Context, tx *db.Tx, rc *ent.RecoveryCase, at time.Time, actor, event string, before, after map[string]any) error {
+func (s *Service) record(ctx context.Context, tx *db.Tx, rc *ent.RecoveryCase, at time.Time, actor string, event vocab.EventType, before, after map[string]any) error {
 	return s.recordNote(ctx, tx, rc, at, actor, event, "", before, after)
 }
 
 // recordNote is record with a note in the case history (a staff member's
 // words; the audit entry does not repeat them).
-func (s *Service) recordNote(ctx context.Context, tx *db.Tx, rc *ent.RecoveryCase, at time.Time, actor, event, note string, before, after map[string]any) error {
-	c := tx.Ent.CaseEvent.Create().SetCaseID(rc.ID).SetType(event).SetActor(actor).SetCreatedAt(at).SetNote(note)
+func (s *Service) recordNote(ctx context.Context, tx *db.Tx, rc *ent.RecoveryCase, at time.Time, actor string, event vocab.EventType, note string, before, after map[string]any) error {
+	c := tx.Ent.CaseEvent.Create().SetCaseID(rc.ID).SetType(string(event)).SetActor(actor).SetCreatedAt(at).SetNote(note)
 	if before != nil {
 		c.SetBefore(before)
 	}
@@ -213,7 +222,7 @@ func (s *Service) recordNote(ctx context.Context, tx *db.Tx, rc *ent.RecoveryCas
 		return fmt.Errorf("case event %s: %w", event, err)
 	}
 	kind, who := audit.ActorApplicant, actor
-	if actor == "system" {
+	if actor == actorSystem {
 		kind = audit.ActorSystem
 	} else if name, ok := strings.CutPrefix(actor, "staff:"); ok {
 		kind, who = audit.ActorStaff, name
@@ -225,8 +234,8 @@ func (s *Service) recordNote(ctx context.Context, tx *db.Tx, rc *ent.RecoveryCas
 	} else if n, ok := after["case_number"].(string); ok && n != "" {
 		object = n
 	}
-	return audit.Record(ctx, tx, audit.Event{At: at, ActorKind: kind, Actor: who, Action: "recovery." + event,
-		ObjectType: "case", ObjectID: object, Detail: after})
+	return audit.Record(ctx, tx, audit.Event{At: at, ActorKind: kind, Actor: who, Action: event.Action(),
+		ObjectType: string(vocab.ObjectCase), ObjectID: object, Detail: after})
 }
 
 func trim(s string, n int) string {

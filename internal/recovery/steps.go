@@ -13,6 +13,7 @@ import (
 	"recoverydesk/internal/db"
 	"recoverydesk/internal/recovery/state"
 	"recoverydesk/internal/rules"
+	"recoverydesk/internal/vocab"
 )
 
 // codePurpose scopes an SMS code to one case.
@@ -63,7 +64,7 @@ func (s *Service) VerifyCode(ctx context.Context, rc *ent.RecoveryCase, code str
 		if err := tx.Ent.RecoveryCase.UpdateOne(rc).SetPhoneVerifiedAt(now).SetUpdatedAt(now).AddVersion(1).Exec(ctx); err != nil {
 			return err
 		}
-		return s.record(ctx, tx, rc, now, "applicant", "phone_verified", nil, map[string]any{"phone": rules.MaskPhone(phone)})
+		return s.record(ctx, tx, rc, now, actorApplicant, vocab.EventPhoneVerified, nil, map[string]any{"phone": rules.MaskPhone(phone)})
 	})
 }
 
@@ -116,7 +117,7 @@ func (s *Service) Submit(ctx context.Context, rc *ent.RecoveryCase) (*Submitted,
 		} else if err != nil {
 			return err
 		}
-		return s.record(ctx, tx, rc, now, "applicant", "submitted",
+		return s.record(ctx, tx, rc, now, actorApplicant, vocab.EventSubmitted,
 			map[string]any{"status": string(rc.Status)},
 			map[string]any{"status": string(state.Submitted), "case_number": out.CaseNumber, "due_by": due.Format(time.DateOnly)})
 	})
@@ -181,18 +182,6 @@ type EventView struct {
 	At    time.Time `json:"at"`
 }
 
-// applicantEvents are the case events an applicant sees, with their labels.
-var applicantEvents = map[string]string{
-	"created":           "提交查询信息",
-	"phone_verified":    "短信验证通过",
-	"evidence_uploaded": "上传证件照",
-	"submitted":         "提交审核",
-	"claimed":           "审核人员开始审核",
-	"decided":           "审核完成",
-	"returned":          "退回补正",
-	"reopened":          "复核后重新审核",
-}
-
 // ApplicantStatus is the status an applicant sees (CONTRACT §4 lists them):
 // a case waiting for a supervisor's second approval is still in review.
 func ApplicantStatus(s state.Status) state.Status {
@@ -214,7 +203,7 @@ func (s *Service) Status(ctx context.Context, rc *ent.RecoveryCase) (*StatusView
 	}
 	shown := ApplicantStatus(rc.Status)
 	v := &StatusView{ID: rc.ID.String(), Kind: string(rc.Kind), CaseNumber: rc.CaseNumber, Status: shown,
-		StatusLabel: state.Label(shown), SubmittedAt: rc.SubmittedAt, PhoneVerified: rc.PhoneVerifiedAt != nil,
+		StatusLabel: vocab.StatusLabel(shown), SubmittedAt: rc.SubmittedAt, PhoneVerified: rc.PhoneVerifiedAt != nil,
 		RequiredEvidence: RequiredEvidence(string(rc.Kind)), Uploaded: kinds, Timeline: []EventView{}}
 	if rc.DueBy != nil {
 		d := rc.DueBy.In(rules.Shanghai).Format(time.DateOnly)
@@ -229,7 +218,7 @@ func (s *Service) Status(ctx context.Context, rc *ent.RecoveryCase) (*StatusView
 			ReturnKinds: append([]string{}, rc.ReturnKinds...), DecidedAt: *rc.DecidedAt}
 	}
 	for _, e := range events {
-		if label, ok := applicantEvents[e.Type]; ok {
+		if label, ok := vocab.EventType(e.Type).ApplicantLabel(); ok {
 			v.Timeline = append(v.Timeline, EventView{Type: e.Type, Label: label, At: e.CreatedAt})
 		}
 	}

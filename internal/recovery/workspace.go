@@ -19,6 +19,7 @@ import (
 	"recoverydesk/internal/imagecheck"
 	"recoverydesk/internal/recovery/state"
 	"recoverydesk/internal/rules"
+	"recoverydesk/internal/vocab"
 )
 
 // Workspace is everything a reviewer needs on one case page.
@@ -139,7 +140,7 @@ func (s *Service) evidenceItems(ctx context.Context, rv Reviewer, rc *ent.Recove
 			if err != nil {
 				return nil, err
 			}
-			items = append(items, EvidenceItem{Kind: kind, Label: EvidenceLabel(kind), Width: e.Width,
+			items = append(items, EvidenceItem{Kind: kind, Label: vocab.EvidenceKind(kind).Label(), Width: e.Width,
 				Height: e.Height, Size: e.Size, Duplicates: dups, DestroyedAt: e.DestroyedAt})
 		}
 	}

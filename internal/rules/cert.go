@@ -2,41 +2,23 @@ package rules
 
 import (
 	"errors"
+	"recoverydesk/internal/vocab"
 	"strings"
 	"time"
 	"unicode/utf8"
 )
 
-// CertType is the kind of certificate a person or unit identifies with; its
-// values are the `cert_type` strings of the JSON API (CONTRACT §3 and §4).
-type CertType string
+// CertType is the kind of certificate a person or unit identifies with. The
+// word and its label are the vocabulary's (vocab.CertType); the checks of
+// the numbers are here.
+type CertType = vocab.CertType
 
-// The certificate types of CONTRACT §3.
+// The certificate types (CONTRACT §3).
 const (
-	CertUSCC    CertType = "uscc"     // 统一社会信用代码 (GB 32100-2015), units
-	CertOrgCode CertType = "org_code" // 组织机构代码 (GB 11714), units
-	CertIDCard  CertType = "id_card"  // 居民身份证号码 (GB 11643), persons
+	CertUSCC    = vocab.CertUSCC    // 统一社会信用代码 (GB 32100-2015), units
+	CertOrgCode = vocab.CertOrgCode // 组织机构代码 (GB 11714), units
+	CertIDCard  = vocab.CertIDCard  // 居民身份证号码 (GB 11643), persons
 )
-
-// Valid reports whether t is one of the known certificate types, so a handler
-// can refuse an unknown `cert_type` before looking at the number.
-func (t CertType) Valid() bool {
-	return t == CertUSCC || t == CertOrgCode || t == CertIDCard
-}
-
-// Label is the Chinese name of the certificate type as forms show it
-// ("统一社会信用代码"); empty for an unknown type.
-func (t CertType) Label() string {
-	switch t {
-	case CertUSCC:
-		return "统一社会信用代码"
-	case CertOrgCode:
-		return "组织机构代码"
-	case CertIDCard:
-		return "居民身份证"
-	}
-	return ""
-}
 
 // Error codes of CertError. Each says what is wrong, so a form can point at it.
 const (

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"fmt"
 	"strings"
 	"unicode/utf8"
 )
@@ -45,14 +46,14 @@ const (
 )
 
 var (
-	violUsernameLength    = Violation{CodeUsernameLength, "登录账号应为5-20位"}
+	violUsernameLength    = Violation{CodeUsernameLength, fmt.Sprintf("登录账号应为%d-%d位", UsernameMinLen, UsernameMaxLen)}
 	violUsernameCharset   = Violation{CodeUsernameCharset, "登录账号只能使用大小写字母、数字和下划线"}
 	violUsernameFirstChar = Violation{CodeUsernameFirstChar, "登录账号应该以字母开始"}
 
-	violPasswordLength      = Violation{CodePasswordLength, "密码应为8-30位"}
+	violPasswordLength      = Violation{CodePasswordLength, fmt.Sprintf("密码应为%d-%d位", PasswordMinLen, PasswordMaxLen)}
 	violPasswordCharset     = Violation{CodePasswordCharset, "密码只能使用英文字母、数字和英文符号"}
-	violPasswordClasses     = Violation{CodePasswordClasses, "密码必须包含大写字母、小写字母、数字、符号中的至少3种"}
-	violPasswordKeyboardRun = Violation{CodePasswordKeyboardRun, "密码不能在键盘上连续超过4个字符"}
+	violPasswordClasses     = Violation{CodePasswordClasses, fmt.Sprintf("密码必须包含大写字母、小写字母、数字、符号中的至少%d种", PasswordMinClasses)}
+	violPasswordKeyboardRun = Violation{CodePasswordKeyboardRun, fmt.Sprintf("密码不能在键盘上连续超过%d个字符", PasswordMaxKeyboardRun)}
 	violPasswordUsername    = Violation{CodePasswordContainsUsername, "密码不能包含用户名"}
 )
 

@@ -232,9 +232,6 @@ func NewCourier(keys *secret.Keys, sender Sender, d *db.DB, clk clock.Clock, job
 // SetPolicy replaces the delivery policy. Call it before the workers start.
 func (c *Courier) SetPolicy(p Policy) { c.policy = p }
 
-// Policy returns the delivery policy (the worker reads its backoff).
-func (c *Courier) Policy() Policy { return c.policy }
-
 // OnSent registers fn to run when a message of purpose has been handed to
 // the gateway. Register before the workers start.
 func (c *Courier) OnSent(purpose string, fn AfterSend) { c.after[purpose] = fn }

@@ -43,7 +43,7 @@ func TestQueuedMessageIsDeliveredAfterCommitOnly(t *testing.T) {
 		// A rolled-back change queues nothing.
 		rollback := errors.New("rollback")
 		err = d.InTx(ctx, func(tx *db.Tx) error {
-			if _, err := courier.Queue(ctx, tx, "13800000001", "test", sms.CodeText("111111")); err != nil {
+			if _, err := courier.Queue(ctx, tx, "13800000001", "test", sms.CodeText("111111", 5*time.Minute)); err != nil {
 				return err
 			}
 			return rollback
@@ -53,7 +53,7 @@ func TestQueuedMessageIsDeliveredAfterCommitOnly(t *testing.T) {
 		}
 		// A committed one is delivered and shows in the outbox.
 		err = d.InTx(ctx, func(tx *db.Tx) error {
-			_, err := courier.Queue(ctx, tx, "13800000002", "test", sms.CodeText("222222"))
+			_, err := courier.Queue(ctx, tx, "13800000002", "test", sms.CodeText("222222", 5*time.Minute))
 			return err
 		})
 		if err != nil {

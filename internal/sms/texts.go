@@ -1,13 +1,17 @@
 package sms
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // The texts of the messages, in the live system's tone. Each purpose has one
 // function here so that wording lives in one place.
 
-// CodeText is the verification-code message.
-func CodeText(code string) string {
-	return fmt.Sprintf("【广东人社】您的验证码为%s，5分钟内有效，请勿泄露给他人。如非本人操作，请忽略本短信。", code)
+// CodeText is the verification-code message; ttl is the code's lifetime
+// (verify.CodeTTL), which the text names.
+func CodeText(code string, ttl time.Duration) string {
+	return fmt.Sprintf("【广东人社】您的验证码为%s，%d分钟内有效，请勿泄露给他人。如非本人操作，请忽略本短信。", code, int(ttl/time.Minute))
 }
 
 // UsernameText tells a person their username (账号找回).
@@ -16,9 +20,10 @@ func UsernameText(username string) string {
 }
 
 // PasswordText carries a reset password. It is sealed in the queue and
-// erased there once sent.
-func PasswordText(username, password string) string {
-	return fmt.Sprintf("【广东人社】您的账号%s密码找回申请已审核通过，新密码为：%s 。新密码将于收到本短信4小时后生效，在此之前原密码仍可使用。请登录后及时修改密码。", username, password)
+// erased there once sent. delay is how long after the SMS the password
+// takes effect (accounts.PendingDelay), which the text names.
+func PasswordText(username, password string, delay time.Duration) string {
+	return fmt.Sprintf("【广东人社】您的账号%s密码找回申请已审核通过，新密码为：%s 。新密码将于收到本短信%d小时后生效，在此之前原密码仍可使用。请登录后及时修改密码。", username, password, int(delay/time.Hour))
 }
 
 // RejectedText tells the applicant a recovery was refused and why.

@@ -15,6 +15,7 @@ import (
 	"recoverydesk/internal/audit"
 	"recoverydesk/internal/db"
 	"recoverydesk/internal/rules"
+	"recoverydesk/internal/vocab"
 	"recoverydesk/policies"
 )
 
@@ -23,7 +24,7 @@ var (
 	ErrStaffNotFound = apperr.New(apperr.NotFound, "staff_not_found", "未找到该工作人员")
 	ErrUsernameTaken = apperr.New(apperr.Conflict, "username_taken", "该用户名已被使用")
 	ErrInvalidName   = apperr.New(apperr.Invalid, "invalid_name", "请填写1-50个字符的姓名")
-	ErrInvalidRole   = apperr.New(apperr.Invalid, "invalid_role", "请选择角色：审核员、审核主管或系统管理员")
+	ErrInvalidRole   = apperr.New(apperr.Invalid, "invalid_role", "请选择角色："+vocab.RoleReviewer.Label()+"、"+vocab.RoleSupervisor.Label()+"或"+vocab.RoleAdmin.Label())
 	ErrInvalidRegion = apperr.New(apperr.Invalid, "invalid_region", "请选择广东省内的地区（如 44 全省、4407 江门市、440703 蓬江区）")
 	// ErrSelfRoles keeps anyone, an administrator included, from widening
 	// or narrowing their own access: another administrator must do it.
@@ -86,8 +87,8 @@ func checkGrant(role, region string) error {
 
 // Creator is who creates a staff user, as the audit log names them.
 type Creator struct {
-	Kind  string // audit.ActorStaff or audit.ActorSystem
-	Actor string // a username key, or "cli"
+	Kind  vocab.ActorKind // audit.ActorStaff or audit.ActorSystem
+	Actor string          // a username key, or "cli"
 }
 
 // Create stores a new staff user with its one role grant and its audit
@@ -278,7 +279,7 @@ func (a *Admin) change(ctx context.Context, actor Actor, username string, fn fun
 	})
 }
 
-func (a *Admin) audit(ctx context.Context, tx *db.Tx, actor Actor, action, target string, detail map[string]any) error {
+func (a *Admin) audit(ctx context.Context, tx *db.Tx, actor Actor, action vocab.Action, target string, detail map[string]any) error {
 	return audit.Record(ctx, tx, audit.Event{At: a.s.clock.Now(), ActorKind: audit.ActorStaff, Actor: actor.Key,
 		Action: action, ObjectType: "staff", ObjectID: target, Detail: detail})
 }
@@ -298,9 +299,9 @@ func (a *Admin) SetDisabled(ctx context.Context, actor Actor, username string, d
 		if err := upd.Exec(ctx); err != nil {
 			return err
 		}
-		action := "staff.enabled"
+		action := vocab.ActionStaffEnabled
 		if disabled {
-			action = "staff.disabled"
+			action = vocab.ActionStaffDisabled
 		}
 		return a.audit(ctx, tx, actor, action, u.UsernameKey, nil)
 	})
@@ -384,11 +385,11 @@ func (a *Admin) changeGrant(ctx context.Context, actor Actor, username, role, re
 		if err != nil {
 			return err
 		}
-		subject, action := policies.Subject(u.UsernameKey), "staff.role_granted"
+		subject, action := policies.Subject(u.UsernameKey), vocab.ActionStaffRoleGranted
 		if grant {
 			err = enf.Grant(ctx, subject, role, region)
 		} else {
-			action = "staff.role_revoked"
+			action = vocab.ActionStaffRoleRevoked
 			err = enf.Revoke(ctx, subject, role, region)
 		}
 		switch {

@@ -26,6 +26,7 @@ import (
 	"recoverydesk/internal/passhash"
 	"recoverydesk/internal/rules"
 	"recoverydesk/internal/secret"
+	"recoverydesk/internal/vocab"
 )
 
 // Errors a staff member can act on.
@@ -70,7 +71,7 @@ func (s *Service) SignIn(ctx context.Context, username, password, code string) (
 	u, err := s.db.Ent.StaffUser.Query().Where(staffuser.UsernameKey(key)).Only(ctx)
 	if ent.IsNotFound(err) || key == "" {
 		_, _ = s.hasher.Verify(password, s.dummyHash)
-		s.auditAlone(ctx, key, "staff.login.failure", map[string]any{"reason": "unknown_username"})
+		s.auditAlone(ctx, key, "staff.login.failure", map[string]any{"reason": string(vocab.ReasonUnknownUsername)})
 		return nil, ErrBadCredentials
 	}
 	if err != nil {
@@ -172,7 +173,7 @@ func (s *Service) validCode(u *ent.StaffUser, code string, now time.Time) bool {
 	return err == nil && ok
 }
 
-func (s *Service) audit(ctx context.Context, tx *db.Tx, who, action string, detail map[string]any) error {
+func (s *Service) audit(ctx context.Context, tx *db.Tx, who string, action vocab.Action, detail map[string]any) error {
 	return audit.Record(ctx, tx, audit.Event{At: s.clock.Now(), ActorKind: audit.ActorStaff, Actor: who,
 		Action: action, ObjectType: "staff", ObjectID: who, Detail: detail})
 }
@@ -180,7 +181,7 @@ func (s *Service) audit(ctx context.Context, tx *db.Tx, who, action string, deta
 // auditAlone records an event that belongs to no other change (a refused
 // sign-in) in a transaction of its own; a failure is logged, not returned,
 // so that it never turns a refusal into a server error.
-func (s *Service) auditAlone(ctx context.Context, who, action string, detail map[string]any) {
+func (s *Service) auditAlone(ctx context.Context, who string, action vocab.Action, detail map[string]any) {
 	err := s.db.InTx(ctx, func(tx *db.Tx) error { return s.audit(ctx, tx, who, action, detail) })
 	if err != nil {
 		s.logger.WarnContext(ctx, "audit", "action", action, "err", err)

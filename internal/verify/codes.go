@@ -22,6 +22,7 @@ import (
 	"recoverydesk/internal/rules"
 	"recoverydesk/internal/secret"
 	"recoverydesk/internal/sms"
+	"recoverydesk/internal/vocab"
 )
 
 // The code rules.
@@ -32,10 +33,16 @@ const (
 	MaxAttempts    = 5
 )
 
+// SentNotice tells a person where the code went and how long it lives: the
+// pages' wording (the scripts build the same from data-code-ttl-minutes).
+func SentNotice(maskedPhone string) string {
+	return fmt.Sprintf("验证码已发送至 %s，%d分钟内有效", maskedPhone, int(CodeTTL/time.Minute))
+}
+
 // SMS purposes a person triggers; they share the per-phone send quota.
 const (
-	PurposeCode     = "code"
-	PurposeUsername = "username"
+	PurposeCode     = string(vocab.PurposeCode)
+	PurposeUsername = string(vocab.PurposeUsername)
 )
 
 var throttled = []string{PurposeCode, PurposeUsername}
@@ -76,7 +83,7 @@ func (c *Codes) Send(ctx context.Context, phone, purpose string) (time.Duration,
 			SetCodeHash(c.hash(phone, purpose, code)).SetCreatedAt(now).SetExpiresAt(now.Add(CodeTTL)).Exec(ctx); err != nil {
 			return fmt.Errorf("store code: %w", err)
 		}
-		if _, err := c.courier.Queue(ctx, tx, phone, PurposeCode, sms.CodeText(code)); err != nil {
+		if _, err := c.courier.Queue(ctx, tx, phone, PurposeCode, sms.CodeText(code, CodeTTL)); err != nil {
 			return err
 		}
 		return audit.Record(ctx, tx, audit.Event{At: now, ActorKind: audit.ActorApplicant, Actor: rules.MaskPhone(phone),

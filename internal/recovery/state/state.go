@@ -97,26 +97,3 @@ func Check(from, to Status) error {
 	}
 	return &IllegalTransitionError{From: from, To: to}
 }
-
-// Label is the Chinese name of a status as applicants and staff see it.
-func Label(s Status) string {
-	switch s {
-	case Draft:
-		return "草稿"
-	case Submitted:
-		return "待审核"
-	case InReview:
-		return "审核中"
-	case AwaitingSecond:
-		return "待主管复核"
-	case Returned:
-		return "已退回补正"
-	case Approved:
-		return "已通过"
-	case Rejected:
-		return "未通过"
-	case Expired:
-		return "已过期"
-	}
-	return string(s)
-}

@@ -5,11 +5,12 @@
  * the input becomes a select of the chosen city's districts, loaded from
  * GET /api/v1/regions?parent=CITY, and choosing another city empties it. If
  * the regions cannot be loaded the text input stays. Empty filters are left
- * out of the address, so that a link to the queue stays short.
+ * out of the address, so that a link to the queue stays short. An ES
+ * module: regions is lib.js's.
  */
-(function () {
-  "use strict";
+import { regions } from "/static/js/lib.js";
 
+(function () {
   var form = document.querySelector("form.queue-filters");
   var input = document.getElementById("district");
   var city = document.getElementById("city");
@@ -44,26 +45,6 @@
 
   if (!window.fetch) {
     return;
-  }
-
-  var cache = {};
-
-  function regions(parent) {
-    if (cache[parent]) {
-      return Promise.resolve(cache[parent]);
-    }
-    return fetch("/api/v1/regions?parent=" + encodeURIComponent(parent), {
-      headers: { Accept: "application/json" },
-      credentials: "same-origin"
-    }).then(function (resp) {
-      if (!resp.ok) {
-        throw new Error("regions " + resp.status);
-      }
-      return resp.json();
-    }).then(function (body) {
-      cache[parent] = body.regions || [];
-      return cache[parent];
-    });
   }
 
   function fill(list, selected) {

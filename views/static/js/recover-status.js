@@ -1,5 +1,6 @@
 /*
- * recover-status.js — 查询申请进度 (/recover/status).
+ * recover-status.js — 查询申请进度 (/recover/status). An ES module: the
+ * shared helpers are lib.js's.
  *
  * When this browser holds a case's token (sessionStorage, written by the
  * wizard), the status is shown directly from GET /api/v1/recoveries/{id}.
@@ -7,133 +8,30 @@
  * phone on record (POST /api/v1/recoveries/lookup) and exchanges it for a
  * token (POST /api/v1/recoveries/lookup/verify). The page shows the status,
  * dates, decision and timeline: never evidence or personal data, because the
- * status view carries none.
+ * status view carries none. The explanations of each status and the
+ * outcomes' labels are the page's data- attributes.
  */
-(function () {
-  "use strict";
+import {
+  byId as $, show, session, api as call, fieldError, countdown, formatDate, formatTime, labels, codeSent
+} from "/static/js/lib.js";
 
-  var STORE = "rd.recovery";
+(function () {
+  var store = session("rd.recovery");
   var page = document.getElementById("status-page");
   if (!page) {
     return;
   }
   var state = null;
-  var timer = null;
+  var stopCountdown = function () {};
   var sentNumber = "";
+  var OUTCOMES = labels(page, "outcomes");
 
-  var EXPLAIN = {
-    draft: "申请尚未提交：请继续完成身份验证和上传证件照，然后提交申请。",
-    submitted: "申请已提交，正在等待管理员审核（1-2个工作日）。",
-    in_review: "管理员正在审核您的申请，请耐心等待。",
-    returned: "申请已退回补正：请按审核意见重新上传相应材料，然后再次提交申请。",
-    approved: "审核已通过：新密码已以短信发送至您注册时登记的手机，接收短信 4 小时后新密码才生效（在此之前原密码仍可使用）。",
-    rejected: "审核未通过，原因见下方审核结果。如有疑问请致电 3873738 咨询。"
-  };
-  var OUTCOMES = { approve: "审核通过", reject: "审核未通过", "return": "退回补正" };
-
-  function $(id) {
-    return document.getElementById(id);
+  function explain(status) {
+    return page.getAttribute("data-explain-" + status) || "";
   }
 
-  function show(el, on) {
-    el.hidden = !on;
-  }
-
-  function load() {
-    try {
-      return JSON.parse(window.sessionStorage.getItem(STORE) || "null");
-    } catch (e) {
-      return null;
-    }
-  }
-
-  function save() {
-    try {
-      window.sessionStorage.setItem(STORE, JSON.stringify(state));
-    } catch (e) {
-      // no storage: the status is still shown until a reload
-    }
-  }
-
-  function forget() {
-    try {
-      window.sessionStorage.removeItem(STORE);
-    } catch (e) {
-      // nothing stored
-    }
-    state = null;
-  }
-
-  function failure(status, body) {
-    var err = new Error((body && body.message) || "请求失败");
-    err.status = status;
-    err.body = body || {};
-    return err;
-  }
-
-  async function api(method, path, body) {
-    var headers = { Accept: "application/json" };
-    var init = { method: method, headers: headers, credentials: "same-origin", cache: "no-store" };
-    if (body !== undefined) {
-      headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify(body);
-    }
-    if (method === "GET" && state && state.token) {
-      headers.Authorization = "Bearer " + state.token;
-    }
-    var resp;
-    try {
-      resp = await fetch("/api/v1/recoveries" + path, init);
-    } catch (e) {
-      throw failure(0, { code: "network", message: "网络连接失败，请检查网络后重试" });
-    }
-    var data = null;
-    try {
-      data = await resp.json();
-    } catch (e) {
-      data = null;
-    }
-    if (!resp.ok) {
-      throw failure(resp.status, data && data.error ? data.error :
-        { code: "http_" + resp.status, message: "请求未能完成（" + resp.status + "），请稍后重试" });
-    }
-    return data;
-  }
-
-  var timeFormat = new Intl.DateTimeFormat("zh-CN", {
-    timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit",
-    hour: "2-digit", minute: "2-digit", hourCycle: "h23"
-  });
-
-  function formatTime(iso) {
-    var d = new Date(iso);
-    if (!iso || isNaN(d.getTime())) {
-      return "—";
-    }
-    var p = {};
-    timeFormat.formatToParts(d).forEach(function (x) {
-      p[x.type] = x.value;
-    });
-    return p.year + "-" + p.month + "-" + p.day + " " + p.hour + ":" + p.minute;
-  }
-
-  function formatDate(ymd) {
-    var m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(ymd || "");
-    return m ? m[1] + "年" + Number(m[2]) + "月" + Number(m[3]) + "日" : "—";
-  }
-
-  function fieldError(name, message) {
-    var p = $(name + "-error");
-    var input = $(name);
-    p.textContent = message || "";
-    show(p, Boolean(message));
-    if (message) {
-      input.setAttribute("aria-invalid", "true");
-      input.setAttribute("aria-describedby", p.id);
-    } else {
-      input.removeAttribute("aria-invalid");
-      input.removeAttribute("aria-describedby");
-    }
+  function api(method, path, body) {
+    return call("/api/v1/recoveries", method, path, body, method === "GET" && state ? state.token : "");
   }
 
   function formError(message) {
@@ -184,7 +82,7 @@
     badge.className = "badge status-" + v.status;
     badge.textContent = v.status_label || v.status;
     $("status-number").textContent = v.case_number || "尚未提交";
-    $("status-explain").textContent = EXPLAIN[v.status] || "";
+    $("status-explain").textContent = explain(v.status);
     $("status-submitted").textContent = v.submitted_at ? formatTime(v.submitted_at) : "—";
     $("status-due").textContent = v.due_by ? formatDate(v.due_by) : "—";
 
@@ -235,13 +133,13 @@
     try {
       var v = await api("GET", "/" + encodeURIComponent(state.id));
       state.kind = v.kind;
-      save();
+      store.save(state);
       render(v);
       return true;
     } catch (err) {
       show($("status-loading"), false);
       if (err.status === 404) {
-        forget();
+        state = store.forget();
       } else {
         formError(err.body.message);
       }
@@ -259,22 +157,9 @@
 
   var sendButton = $("lookup-send");
 
-  function countdown(seconds) {
-    window.clearInterval(timer);
-    var left = Math.max(0, Math.ceil(seconds));
-    function tick() {
-      if (left <= 0) {
-        window.clearInterval(timer);
-        sendButton.disabled = false;
-        sendButton.textContent = "重新获取验证码";
-        return;
-      }
-      sendButton.disabled = true;
-      sendButton.textContent = left + "秒后重新获取";
-      left--;
-    }
-    tick();
-    timer = window.setInterval(tick, 1000);
+  function wait(seconds) {
+    stopCountdown();
+    stopCountdown = countdown(sendButton, seconds, "重新获取验证码");
   }
 
   function caseNumber() {
@@ -293,14 +178,14 @@
     try {
       var r = await api("POST", "/lookup", { case_number: number });
       sentNumber = number;
-      $("lookup-sent").textContent = "验证码已发送至 " + r.phone_masked + "，5分钟内有效";
+      $("lookup-sent").textContent = codeSent(r.phone_masked, page);
       show($("lookup-sent"), true);
-      countdown(r.resend_after || 60);
+      wait(r.resend_after || 60);
       $("lookup_code").focus();
     } catch (err) {
       sendButton.disabled = false;
       if (err.body.code === "rate_limited" && err.body.retry_after > 0 && err.body.retry_after <= 3600) {
-        countdown(err.body.retry_after);
+        wait(err.body.retry_after);
       }
       showError(err);
     }
@@ -330,7 +215,7 @@
     try {
       var r = await api("POST", "/lookup/verify", { case_number: number, code: code });
       state = { id: r.id, token: r.token, case_number: number };
-      save();
+      store.save(state);
       $("lookup_code").value = "";
       await showStatus();
     } catch (err) {
@@ -348,7 +233,7 @@
   });
 
   async function init() {
-    state = load();
+    state = store.load();
     if (state && state.id && state.token && await showStatus()) {
       return;
     }

@@ -10,24 +10,17 @@
  * The case id and its bearer token live in sessionStorage, so a reload
  * resumes where GET /api/v1/recoveries/{id} says the case is. Images are
  * checked here first with the server's limits (size, type by the first
- * bytes, dimensions); the server checks them again and its word is final.
+ * bytes, dimensions), which the page renders into the wizard's data-
+ * attributes from internal/imagecheck; the server checks them again and its
+ * word is final. An ES module: the shared helpers are lib.js's.
  */
+import {
+  byId as $, show, session, api as call, failure, networkFailure, statusFailure, fieldError, busy, countdown,
+  formatDate, formatSize, number, labels, codeSent
+} from "/static/js/lib.js";
+
 (function () {
-  "use strict";
-
-  var STORE = "rd.recovery";
-  var MAX_BYTES = 2097152;
-  var MIN_SIDE = 200;
-  var MAX_SIDE = 8000;
-  var MAX_PIXELS = 40000000;
-  var STATUS_LABELS = {
-    draft: "草稿", submitted: "待审核", in_review: "审核中", returned: "已退回补正",
-    approved: "已通过", rejected: "未通过"
-  };
-
-  function $(id) {
-    return document.getElementById(id);
-  }
+  var store = session("rd.recovery");
 
   // The letter page: 打印 exists only when JavaScript does.
   var printButton = $("print-letter");
@@ -42,79 +35,20 @@
   if (!wizard) {
     return;
   }
+  var MAX_BYTES = number(wizard, "upload-max-bytes");
+  var MIN_SIDE = number(wizard, "upload-min-side");
+  var MAX_SIDE = number(wizard, "upload-max-side");
+  var MAX_PIXELS = number(wizard, "upload-max-pixels");
+  var STATUS_LABELS = labels(wizard, "status-labels");
   var kind = wizard.getAttribute("data-kind") === "person" ? "person" : "unit";
   var state = null;
-  var codeTimer = null;
+  var stopCountdown = function () {};
   var tiles = {};
 
   /* ---------- storage and API ---------- */
 
-  function load() {
-    try {
-      return JSON.parse(window.sessionStorage.getItem(STORE) || "null");
-    } catch (e) {
-      return null;
-    }
-  }
-
-  function save() {
-    try {
-      window.sessionStorage.setItem(STORE, JSON.stringify(state));
-    } catch (e) {
-      // Private mode without storage: the wizard still works until a reload.
-    }
-  }
-
-  function forget() {
-    try {
-      window.sessionStorage.removeItem(STORE);
-    } catch (e) {
-      // nothing stored
-    }
-    state = null;
-  }
-
-  function failure(status, body) {
-    var err = new Error((body && body.message) || "请求失败");
-    err.status = status;
-    err.body = body || {};
-    return err;
-  }
-
-  function networkFailure() {
-    return failure(0, { code: "network", message: "网络连接失败，请检查网络后重试" });
-  }
-
-  function statusFailure(status) {
-    return failure(status, { code: "http_" + status, message: "请求未能完成（" + status + "），请稍后重试" });
-  }
-
-  async function api(method, path, body) {
-    var headers = { Accept: "application/json" };
-    var init = { method: method, headers: headers, credentials: "same-origin", cache: "no-store" };
-    if (body !== undefined) {
-      headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify(body);
-    }
-    if (state && state.token && path !== "") {
-      headers.Authorization = "Bearer " + state.token;
-    }
-    var resp;
-    try {
-      resp = await fetch("/api/v1/recoveries" + path, init);
-    } catch (e) {
-      throw networkFailure();
-    }
-    var data = null;
-    try {
-      data = await resp.json();
-    } catch (e) {
-      data = null;
-    }
-    if (!resp.ok) {
-      throw data && data.error ? failure(resp.status, data.error) : statusFailure(resp.status);
-    }
-    return data;
+  function api(method, path, body) {
+    return call("/api/v1/recoveries", method, path, body, state && state.token && path !== "" ? state.token : "");
   }
 
   function casePath(suffix) {
@@ -123,12 +57,6 @@
 
   /* ---------- small UI helpers ---------- */
 
-  function show(el, on) {
-    if (el) {
-      el.hidden = !on;
-    }
-  }
-
   function alertBox(prefix, message) {
     $(prefix + "-text").textContent = message || "";
     show($(prefix), Boolean(message));
@@ -136,56 +64,6 @@
 
   function notice(message) {
     alertBox("wizard-notice", message);
-  }
-
-  // fieldError shows message beside a field (or clears it) and marks the
-  // input for assistive technology. It returns false when there is no such
-  // field on the page.
-  function fieldError(name, message, inputId) {
-    var p = $(name + "-error");
-    var input = $(inputId || name);
-    if (!p) {
-      return false;
-    }
-    p.textContent = message || "";
-    show(p, Boolean(message));
-    if (input) {
-      var ids = (input.getAttribute("aria-describedby") || "").split(" ").filter(function (x) {
-        return x && x !== p.id;
-      });
-      if (message) {
-        input.setAttribute("aria-invalid", "true");
-        ids.push(p.id);
-      } else {
-        input.removeAttribute("aria-invalid");
-      }
-      if (ids.length) {
-        input.setAttribute("aria-describedby", ids.join(" "));
-      } else {
-        input.removeAttribute("aria-describedby");
-      }
-    }
-    return true;
-  }
-
-  function busy(button, on, text) {
-    if (on) {
-      button.setAttribute("data-label", button.textContent);
-      button.textContent = text;
-      button.disabled = true;
-    } else {
-      button.textContent = button.getAttribute("data-label") || button.textContent;
-      button.disabled = false;
-    }
-  }
-
-  function formatDate(ymd) {
-    var m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(ymd || "");
-    return m ? m[1] + "年" + Number(m[2]) + "月" + Number(m[3]) + "日" : (ymd || "—");
-  }
-
-  function formatSize(n) {
-    return n >= 1048576 ? (n / 1048576).toFixed(1) + " MB" : Math.max(1, Math.round(n / 1024)) + " KB";
   }
 
   function setStep(n, moveFocus) {
@@ -214,9 +92,9 @@
 
   // caseGone handles a 404 on a case: the token was replaced or the draft expired.
   function caseGone() {
-    forget();
+    state = store.forget();
     showStart(true);
-    notice("之前的申请已失效（超过24小时未提交，或已在其他页面重新办理），请重新填写。");
+    notice("之前的申请已失效（超过" + number(wizard, "draft-ttl-hours") + "小时未提交，或已在其他页面重新办理），请重新填写。");
   }
 
   function letterHref() {
@@ -292,7 +170,7 @@
         state.unit_name = body.unit_name;
         state.cert_number = body.cert_number;
       }
-      save();
+      store.save(state);
       showVerify(true);
     } catch (err) {
       showStartError(err);
@@ -311,22 +189,9 @@
     setStep(2, moveFocus);
   }
 
-  function countdown(seconds) {
-    window.clearInterval(codeTimer);
-    var left = Math.max(0, Math.ceil(seconds));
-    function tick() {
-      if (left <= 0) {
-        window.clearInterval(codeTimer);
-        sendButton.disabled = false;
-        sendButton.textContent = "重新获取验证码";
-        return;
-      }
-      sendButton.disabled = true;
-      sendButton.textContent = left + "秒后重新获取";
-      left--;
-    }
-    tick();
-    codeTimer = window.setInterval(tick, 1000);
+  function wait(seconds) {
+    stopCountdown();
+    stopCountdown = countdown(sendButton, seconds, "重新获取验证码");
   }
 
   function showCodeError(err) {
@@ -340,7 +205,7 @@
       return;
     }
     if (b.code === "rate_limited" && b.retry_after > 0 && b.retry_after <= 3600) {
-      countdown(b.retry_after);
+      wait(b.retry_after);
     }
     if (b.code === "code_expired" || (b.code === "wrong_code" && b.attempts_left === 0)) {
       $("sms_code").value = "";
@@ -359,8 +224,8 @@
     sendButton.disabled = true;
     try {
       var r = await api("POST", casePath("/sms"));
-      $("sms_code-hint").textContent = "验证码已发送至 " + state.phone_masked + "，5分钟内有效";
-      countdown(r.resend_after || 60);
+      $("sms_code-hint").textContent = codeSent(state.phone_masked, wizard);
+      wait(r.resend_after || 60);
       $("sms_code").focus();
     } catch (err) {
       sendButton.disabled = false;
@@ -382,7 +247,7 @@
     busy(button, true, "正在验证…");
     try {
       await api("POST", casePath("/verify"), { code: code });
-      window.clearInterval(codeTimer);
+      stopCountdown();
       showUpload(true);
     } catch (err) {
       showCodeError(err);
@@ -505,7 +370,7 @@
   // the content type, or throws the message to show on the tile.
   async function check(file) {
     if (file.size > MAX_BYTES) {
-      throw new Error("文件大小不能超过2M（所选文件 " + formatSize(file.size) + "）");
+      throw new Error("文件大小不能超过" + MAX_BYTES / 1048576 + "M（所选文件 " + formatSize(file.size) + "）");
     }
     if (file.size === 0) {
       throw new Error("所选文件是空的，请重新选择");
@@ -521,10 +386,10 @@
       throw new Error("图片文件已损坏或无法识别，请重新拍摄或扫描后上传");
     }
     if (size.width < MIN_SIDE || size.height < MIN_SIDE || size.width > MAX_SIDE || size.height > MAX_SIDE) {
-      throw new Error("图片尺寸应在200至8000像素之间（所选图片 " + size.width + "×" + size.height + "）");
+      throw new Error("图片尺寸应在" + MIN_SIDE + "至" + MAX_SIDE + "像素之间（所选图片 " + size.width + "×" + size.height + "）");
     }
     if (size.width * size.height > MAX_PIXELS) {
-      throw new Error("图片像素过多，请降低分辨率（不超过4000万像素）后重新上传");
+      throw new Error("图片像素过多，请降低分辨率（不超过" + MAX_PIXELS / 10000 + "万像素）后重新上传");
     }
     return type;
   }
@@ -616,7 +481,7 @@
       t.okURL = t.url;
       if (!isUploaded(k)) {
         state.uploaded.push(k);
-        save();
+        store.save(state);
       }
       t.status.textContent = "已上传（" + (r.width || "?") + "×" + (r.height || "?") + "，" + formatSize(r.size || file.size) + "）";
       t.action.textContent = "重新上传";
@@ -693,7 +558,7 @@
     try {
       var r = await api("POST", casePath("/submit"));
       state.case_number = r.case_number;
-      save();
+      store.save(state);
       showDone({ case_number: r.case_number, status: r.status, due_by: r.due_by }, true);
     } catch (err) {
       var b = err.body;
@@ -710,7 +575,7 @@
             tileError(k, "请上传此项材料");
           }
         });
-        save();
+        store.save(state);
         alertBox("submit-error", b.message);
       } else {
         alertBox("submit-error", b.message);
@@ -738,7 +603,7 @@
   /* ---------- start: resume the case this browser holds ---------- */
 
   function restart() {
-    forget();
+    state = store.forget();
     window.location.assign("/recover?kind=" + kind);
   }
   Array.prototype.forEach.call(document.querySelectorAll(".restart"), function (b) {
@@ -766,7 +631,7 @@
     }
     state.required = v.required_evidence || state.required || [];
     state.uploaded = v.uploaded || [];
-    save();
+    store.save(state);
     if (v.status === "draft" && !v.phone_verified) {
       showVerify(moveFocus);
     } else if (v.status === "draft") {
@@ -784,7 +649,7 @@
     }
   }
 
-  state = load();
+  state = store.load();
   if (state && !Array.isArray(state.uploaded)) {
     state.uploaded = [];
   }

@@ -5,25 +5,11 @@
  * <optgroup> per city. With it, that select is replaced by cascading
  * 省 / 市 / 区县 selects fed by GET /api/v1/regions?parent=CODE, and a hidden
  * region_code input carries the choice. If the regions cannot be loaded the
- * original select stays as it is.
+ * original select stays as it is. An ES module: regions is lib.js's.
  */
+import { regions } from "/static/js/lib.js";
+
 (function () {
-  "use strict";
-
-  function regions(parent) {
-    return fetch("/api/v1/regions?parent=" + encodeURIComponent(parent), {
-      headers: { Accept: "application/json" },
-      credentials: "same-origin"
-    }).then(function (resp) {
-      if (!resp.ok) {
-        throw new Error("regions " + resp.status);
-      }
-      return resp.json();
-    }).then(function (body) {
-      return body.regions || [];
-    });
-  }
-
   function makeSelect(id, label) {
     var sel = document.createElement("select");
     sel.id = id;

@@ -3,11 +3,13 @@
  * the passwords already typed stay, and counts down the 60 s before the next
  * send. Without JavaScript the 获取验证码 button posts the form instead and
  * the server shows it again.
- * Markup: <button data-sms-code data-phone="ID" data-notice="ID" data-error="ID">.
+ * Markup: <button data-sms-code data-phone="ID" data-notice="ID" data-error="ID"
+ * data-code-ttl-minutes="N">. An ES module: the countdown and the notice are
+ * lib.js's.
  */
-(function () {
-  "use strict";
+import { countdown, codeSent } from "/static/js/lib.js";
 
+(function () {
   function mask(phone) {
     return phone.length === 11 ? phone.slice(0, 3) + "****" + phone.slice(7) : phone;
   }
@@ -40,20 +42,8 @@
       p.textContent = message;
     }
 
-    function countdown(seconds) {
-      button.disabled = true;
-      var left = seconds;
-      var tick = function () {
-        if (left <= 0) {
-          button.disabled = false;
-          button.textContent = label;
-          return;
-        }
-        button.textContent = left + "秒后可重新获取";
-        left -= 1;
-        window.setTimeout(tick, 1000);
-      };
-      tick();
+    function wait(seconds) {
+      countdown(button, seconds, label, "秒后可重新获取");
     }
 
     button.addEventListener("click", function (ev) {
@@ -72,16 +62,16 @@
       }).then(function (res) {
         if (res.ok) {
           showError("");
-          notice.textContent = "验证码已发送至 " + mask(number) + "，5分钟内有效";
+          notice.textContent = codeSent(mask(number), button);
           notice.className = "hint hint-success";
           notice.setAttribute("role", "status");
-          countdown(res.body.resend_after || 60);
+          wait(res.body.resend_after || 60);
           return;
         }
         var err = res.body.error || {};
         showError(err.message || "验证码发送失败，请稍后再试");
         if (err.retry_after && err.retry_after <= 120) {
-          countdown(err.retry_after);
+          wait(err.retry_after);
         } else {
           button.disabled = false;
         }
