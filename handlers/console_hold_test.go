@@ -38,6 +38,9 @@ func TestLegalHoldOnTheCasePage(t *testing.T) {
 		strings.Contains(page, c+"/hold/lift") {
 		t.Fatalf("the reviewer's page does not show the hold (or offers lifting it)")
 	}
+	if _, page := rev.get(t, c); !strings.Contains(page, `cw-ev-hold_placed`) || !strings.Contains(page, "案件保全") {
+		t.Fatalf("the history does not name the hold")
+	}
 	if resp, page := sup.post(t, c+"/hold/lift", url.Values{}); resp.StatusCode != 303 {
 		t.Fatalf("lift hold: %d %.300s", resp.StatusCode, page)
 	}
