@@ -123,15 +123,3 @@ func (a *AnchorStore) Get(ctx context.Context, key string) ([]byte, error) {
 	}
 	return b, nil
 }
-
-// Remove tries to delete an anchor, as an attacker would; it must fail for
-// an anchor under retention (used by the tests and by nobody else).
-func (a *AnchorStore) Remove(ctx context.Context, key string) error {
-	ctx, cancel := context.WithTimeout(ctx, a.timeout)
-	defer cancel()
-	st, err := a.client.StatObject(ctx, a.bucket, key, minio.StatObjectOptions{})
-	if err != nil {
-		return readErr(ctx, "stat anchor", key, err)
-	}
-	return a.client.RemoveObject(ctx, a.bucket, key, minio.RemoveObjectOptions{VersionID: st.VersionID, GovernanceBypass: true})
-}
