@@ -229,7 +229,7 @@ func finalAt(ctx context.Context, client *ent.Client, rc *ent.RecoveryCase) (tim
 		}
 		return *rc.DecidedAt, true, nil
 	case state.Expired:
-		ev, err := client.CaseEvent.Query().Where(caseevent.CaseID(rc.ID), caseevent.Type("expired")).
+		ev, err := client.CaseEvent.Query().Where(caseevent.CaseID(rc.ID), caseevent.Type(string(vocab.EventExpired))).
 			Order(ent.Desc(caseevent.FieldCreatedAt)).First(ctx)
 		if ent.IsNotFound(err) {
 			return rc.UpdatedAt, true, nil
@@ -244,7 +244,7 @@ func finalAt(ctx context.Context, client *ent.Client, rc *ent.RecoveryCase) (tim
 		if rc.DecidedAt == nil {
 			return time.Time{}, false, nil
 		}
-		evs, err := client.CaseEvent.Query().Where(caseevent.CaseID(rc.ID), caseevent.Type("password_sms_sent"),
+		evs, err := client.CaseEvent.Query().Where(caseevent.CaseID(rc.ID), caseevent.Type(string(vocab.EventPasswordSMSSent)),
 			caseevent.CreatedAtGTE(*rc.DecidedAt)).Order(ent.Desc(caseevent.FieldCreatedAt)).All(ctx)
 		if err != nil {
 			return time.Time{}, false, err
@@ -301,7 +301,8 @@ func (s *Service) healDestroyed(ctx context.Context) (int, error) {
 	return healed, flush()
 }
 
-// ErrEvidenceDestroyed answers a request for an image the purge destroyed.
+// errEvidenceDestroyed answers a request for an image the purge destroyed
+// (410, with the date).
 func errEvidenceDestroyed(at time.Time) error {
 	return apperr.New(apperr.Gone, "evidence_destroyed",
 		fmt.Sprintf("该证件材料已于 %s 按保存期限销毁", at.In(rules.Shanghai).Format("2006-01-02")))
