@@ -21,7 +21,9 @@ type KVEntry struct {
 	// Value holds the value of the "value" field.
 	Value []byte `json:"value,omitempty"`
 	// ExpiresAt holds the value of the "expires_at" field.
-	ExpiresAt    int64 `json:"expires_at,omitempty"`
+	ExpiresAt int64 `json:"expires_at,omitempty"`
+	// Hits holds the value of the "hits" field.
+	Hits         int `json:"hits,omitempty"`
 	selectValues sql.SelectValues
 }
 
@@ -32,7 +34,7 @@ func (*KVEntry) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case kventry.FieldValue:
 			values[i] = new([]byte)
-		case kventry.FieldID, kventry.FieldExpiresAt:
+		case kventry.FieldID, kventry.FieldExpiresAt, kventry.FieldHits:
 			values[i] = new(sql.NullInt64)
 		case kventry.FieldKey:
 			values[i] = new(sql.NullString)
@@ -74,6 +76,12 @@ func (_m *KVEntry) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field expires_at", values[i])
 			} else if value.Valid {
 				_m.ExpiresAt = value.Int64
+			}
+		case kventry.FieldHits:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field hits", values[i])
+			} else if value.Valid {
+				_m.Hits = int(value.Int64)
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -119,6 +127,9 @@ func (_m *KVEntry) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("expires_at=")
 	builder.WriteString(fmt.Sprintf("%v", _m.ExpiresAt))
+	builder.WriteString(", ")
+	builder.WriteString("hits=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Hits))
 	builder.WriteByte(')')
 	return builder.String()
 }

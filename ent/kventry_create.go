@@ -47,6 +47,20 @@ func (_c *KVEntryCreate) SetNillableExpiresAt(v *int64) *KVEntryCreate {
 	return _c
 }
 
+// SetHits sets the "hits" field.
+func (_c *KVEntryCreate) SetHits(v int) *KVEntryCreate {
+	_c.mutation.SetHits(v)
+	return _c
+}
+
+// SetNillableHits sets the "hits" field if the given value is not nil.
+func (_c *KVEntryCreate) SetNillableHits(v *int) *KVEntryCreate {
+	if v != nil {
+		_c.SetHits(*v)
+	}
+	return _c
+}
+
 // Mutation returns the KVEntryMutation object of the builder.
 func (_c *KVEntryCreate) Mutation() *KVEntryMutation {
 	return _c.mutation
@@ -86,6 +100,10 @@ func (_c *KVEntryCreate) defaults() {
 		v := kventry.DefaultExpiresAt
 		_c.mutation.SetExpiresAt(v)
 	}
+	if _, ok := _c.mutation.Hits(); !ok {
+		v := kventry.DefaultHits
+		_c.mutation.SetHits(v)
+	}
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -103,6 +121,9 @@ func (_c *KVEntryCreate) check() error {
 	}
 	if _, ok := _c.mutation.ExpiresAt(); !ok {
 		return &ValidationError{Name: "expires_at", err: errors.New(`ent: missing required field "KVEntry.expires_at"`)}
+	}
+	if _, ok := _c.mutation.Hits(); !ok {
+		return &ValidationError{Name: "hits", err: errors.New(`ent: missing required field "KVEntry.hits"`)}
 	}
 	return nil
 }
@@ -142,6 +163,10 @@ func (_c *KVEntryCreate) createSpec() (*KVEntry, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.ExpiresAt(); ok {
 		_spec.SetField(kventry.FieldExpiresAt, field.TypeInt64, value)
 		_node.ExpiresAt = value
+	}
+	if value, ok := _c.mutation.Hits(); ok {
+		_spec.SetField(kventry.FieldHits, field.TypeInt, value)
+		_node.Hits = value
 	}
 	return _node, _spec
 }
@@ -237,6 +262,24 @@ func (u *KVEntryUpsert) AddExpiresAt(v int64) *KVEntryUpsert {
 	return u
 }
 
+// SetHits sets the "hits" field.
+func (u *KVEntryUpsert) SetHits(v int) *KVEntryUpsert {
+	u.Set(kventry.FieldHits, v)
+	return u
+}
+
+// UpdateHits sets the "hits" field to the value that was provided on create.
+func (u *KVEntryUpsert) UpdateHits() *KVEntryUpsert {
+	u.SetExcluded(kventry.FieldHits)
+	return u
+}
+
+// AddHits adds v to the "hits" field.
+func (u *KVEntryUpsert) AddHits(v int) *KVEntryUpsert {
+	u.Add(kventry.FieldHits, v)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -323,6 +366,27 @@ func (u *KVEntryUpsertOne) AddExpiresAt(v int64) *KVEntryUpsertOne {
 func (u *KVEntryUpsertOne) UpdateExpiresAt() *KVEntryUpsertOne {
 	return u.Update(func(s *KVEntryUpsert) {
 		s.UpdateExpiresAt()
+	})
+}
+
+// SetHits sets the "hits" field.
+func (u *KVEntryUpsertOne) SetHits(v int) *KVEntryUpsertOne {
+	return u.Update(func(s *KVEntryUpsert) {
+		s.SetHits(v)
+	})
+}
+
+// AddHits adds v to the "hits" field.
+func (u *KVEntryUpsertOne) AddHits(v int) *KVEntryUpsertOne {
+	return u.Update(func(s *KVEntryUpsert) {
+		s.AddHits(v)
+	})
+}
+
+// UpdateHits sets the "hits" field to the value that was provided on create.
+func (u *KVEntryUpsertOne) UpdateHits() *KVEntryUpsertOne {
+	return u.Update(func(s *KVEntryUpsert) {
+		s.UpdateHits()
 	})
 }
 
@@ -576,6 +640,27 @@ func (u *KVEntryUpsertBulk) AddExpiresAt(v int64) *KVEntryUpsertBulk {
 func (u *KVEntryUpsertBulk) UpdateExpiresAt() *KVEntryUpsertBulk {
 	return u.Update(func(s *KVEntryUpsert) {
 		s.UpdateExpiresAt()
+	})
+}
+
+// SetHits sets the "hits" field.
+func (u *KVEntryUpsertBulk) SetHits(v int) *KVEntryUpsertBulk {
+	return u.Update(func(s *KVEntryUpsert) {
+		s.SetHits(v)
+	})
+}
+
+// AddHits adds v to the "hits" field.
+func (u *KVEntryUpsertBulk) AddHits(v int) *KVEntryUpsertBulk {
+	return u.Update(func(s *KVEntryUpsert) {
+		s.AddHits(v)
+	})
+}
+
+// UpdateHits sets the "hits" field to the value that was provided on create.
+func (u *KVEntryUpsertBulk) UpdateHits() *KVEntryUpsertBulk {
+	return u.Update(func(s *KVEntryUpsert) {
+		s.UpdateHits()
 	})
 }
 

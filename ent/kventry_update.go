@@ -69,6 +69,27 @@ func (_u *KVEntryUpdate) AddExpiresAt(v int64) *KVEntryUpdate {
 	return _u
 }
 
+// SetHits sets the "hits" field.
+func (_u *KVEntryUpdate) SetHits(v int) *KVEntryUpdate {
+	_u.mutation.ResetHits()
+	_u.mutation.SetHits(v)
+	return _u
+}
+
+// SetNillableHits sets the "hits" field if the given value is not nil.
+func (_u *KVEntryUpdate) SetNillableHits(v *int) *KVEntryUpdate {
+	if v != nil {
+		_u.SetHits(*v)
+	}
+	return _u
+}
+
+// AddHits adds value to the "hits" field.
+func (_u *KVEntryUpdate) AddHits(v int) *KVEntryUpdate {
+	_u.mutation.AddHits(v)
+	return _u
+}
+
 // Mutation returns the KVEntryMutation object of the builder.
 func (_u *KVEntryUpdate) Mutation() *KVEntryMutation {
 	return _u.mutation
@@ -141,6 +162,12 @@ func (_u *KVEntryUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.AddedExpiresAt(); ok {
 		_spec.AddField(kventry.FieldExpiresAt, field.TypeInt64, value)
 	}
+	if value, ok := _u.mutation.Hits(); ok {
+		_spec.SetField(kventry.FieldHits, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedHits(); ok {
+		_spec.AddField(kventry.FieldHits, field.TypeInt, value)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -201,6 +228,27 @@ func (_u *KVEntryUpdateOne) SetNillableExpiresAt(v *int64) *KVEntryUpdateOne {
 // AddExpiresAt adds value to the "expires_at" field.
 func (_u *KVEntryUpdateOne) AddExpiresAt(v int64) *KVEntryUpdateOne {
 	_u.mutation.AddExpiresAt(v)
+	return _u
+}
+
+// SetHits sets the "hits" field.
+func (_u *KVEntryUpdateOne) SetHits(v int) *KVEntryUpdateOne {
+	_u.mutation.ResetHits()
+	_u.mutation.SetHits(v)
+	return _u
+}
+
+// SetNillableHits sets the "hits" field if the given value is not nil.
+func (_u *KVEntryUpdateOne) SetNillableHits(v *int) *KVEntryUpdateOne {
+	if v != nil {
+		_u.SetHits(*v)
+	}
+	return _u
+}
+
+// AddHits adds value to the "hits" field.
+func (_u *KVEntryUpdateOne) AddHits(v int) *KVEntryUpdateOne {
+	_u.mutation.AddHits(v)
 	return _u
 }
 
@@ -305,6 +353,12 @@ func (_u *KVEntryUpdateOne) sqlSave(ctx context.Context) (_node *KVEntry, err er
 	}
 	if value, ok := _u.mutation.AddedExpiresAt(); ok {
 		_spec.AddField(kventry.FieldExpiresAt, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.Hits(); ok {
+		_spec.SetField(kventry.FieldHits, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedHits(); ok {
+		_spec.AddField(kventry.FieldHits, field.TypeInt, value)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &KVEntry{config: _u.config}

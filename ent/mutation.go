@@ -5293,6 +5293,8 @@ type KVEntryMutation struct {
 	value         *[]byte
 	expires_at    *int64
 	addexpires_at *int64
+	hits          *int
+	addhits       *int
 	clearedFields map[string]struct{}
 	done          bool
 	oldValue      func(context.Context) (*KVEntry, error)
@@ -5525,6 +5527,62 @@ func (m *KVEntryMutation) ResetExpiresAt() {
 	m.addexpires_at = nil
 }
 
+// SetHits sets the "hits" field.
+func (m *KVEntryMutation) SetHits(i int) {
+	m.hits = &i
+	m.addhits = nil
+}
+
+// Hits returns the value of the "hits" field in the mutation.
+func (m *KVEntryMutation) Hits() (r int, exists bool) {
+	v := m.hits
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHits returns the old "hits" field's value of the KVEntry entity.
+// If the KVEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *KVEntryMutation) OldHits(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHits is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHits requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHits: %w", err)
+	}
+	return oldValue.Hits, nil
+}
+
+// AddHits adds i to the "hits" field.
+func (m *KVEntryMutation) AddHits(i int) {
+	if m.addhits != nil {
+		*m.addhits += i
+	} else {
+		m.addhits = &i
+	}
+}
+
+// AddedHits returns the value that was added to the "hits" field in this mutation.
+func (m *KVEntryMutation) AddedHits() (r int, exists bool) {
+	v := m.addhits
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetHits resets all changes to the "hits" field.
+func (m *KVEntryMutation) ResetHits() {
+	m.hits = nil
+	m.addhits = nil
+}
+
 // Where appends a list predicates to the KVEntryMutation builder.
 func (m *KVEntryMutation) Where(ps ...predicate.KVEntry) {
 	m.predicates = append(m.predicates, ps...)
@@ -5559,7 +5617,7 @@ func (m *KVEntryMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *KVEntryMutation) Fields() []string {
-	fields := make([]string, 0, 3)
+	fields := make([]string, 0, 4)
 	if m.key != nil {
 		fields = append(fields, kventry.FieldKey)
 	}
@@ -5568,6 +5626,9 @@ func (m *KVEntryMutation) Fields() []string {
 	}
 	if m.expires_at != nil {
 		fields = append(fields, kventry.FieldExpiresAt)
+	}
+	if m.hits != nil {
+		fields = append(fields, kventry.FieldHits)
 	}
 	return fields
 }
@@ -5583,6 +5644,8 @@ func (m *KVEntryMutation) Field(name string) (ent.Value, bool) {
 		return m.Value()
 	case kventry.FieldExpiresAt:
 		return m.ExpiresAt()
+	case kventry.FieldHits:
+		return m.Hits()
 	}
 	return nil, false
 }
@@ -5598,6 +5661,8 @@ func (m *KVEntryMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldValue(ctx)
 	case kventry.FieldExpiresAt:
 		return m.OldExpiresAt(ctx)
+	case kventry.FieldHits:
+		return m.OldHits(ctx)
 	}
 	return nil, fmt.Errorf("unknown KVEntry field %s", name)
 }
@@ -5628,6 +5693,13 @@ func (m *KVEntryMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetExpiresAt(v)
 		return nil
+	case kventry.FieldHits:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHits(v)
+		return nil
 	}
 	return fmt.Errorf("unknown KVEntry field %s", name)
 }
@@ -5639,6 +5711,9 @@ func (m *KVEntryMutation) AddedFields() []string {
 	if m.addexpires_at != nil {
 		fields = append(fields, kventry.FieldExpiresAt)
 	}
+	if m.addhits != nil {
+		fields = append(fields, kventry.FieldHits)
+	}
 	return fields
 }
 
@@ -5649,6 +5724,8 @@ func (m *KVEntryMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
 	case kventry.FieldExpiresAt:
 		return m.AddedExpiresAt()
+	case kventry.FieldHits:
+		return m.AddedHits()
 	}
 	return nil, false
 }
@@ -5664,6 +5741,13 @@ func (m *KVEntryMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddExpiresAt(v)
+		return nil
+	case kventry.FieldHits:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddHits(v)
 		return nil
 	}
 	return fmt.Errorf("unknown KVEntry numeric field %s", name)
@@ -5700,6 +5784,9 @@ func (m *KVEntryMutation) ResetField(name string) error {
 		return nil
 	case kventry.FieldExpiresAt:
 		m.ResetExpiresAt()
+		return nil
+	case kventry.FieldHits:
+		m.ResetHits()
 		return nil
 	}
 	return fmt.Errorf("unknown KVEntry field %s", name)

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"runtime"
 	"sync/atomic"
 	"time"
@@ -97,8 +98,16 @@ func New(d Deps) (*fiber.App, error) {
 		ReadTimeout:  30 * time.Second,
 		WriteTimeout: 60 * time.Second,
 		IdleTimeout:  120 * time.Second,
+		// X-Forwarded-Proto (and the other scheme headers) count only from
+		// a trusted proxy: c.Protocol() is "http" for anyone else's claim.
+		EnableTrustedProxyCheck: true,
+		TrustedProxies:          prefixStrings(d.Config.TrustedProxies),
+		// A multipart body is parsed when a handler reads it, so a malformed
+		// one is an error of that request, answered like any other.
+		DisablePreParseMultipartForm: true,
 	})
-	counters := kvstore.New(d.DB.Ent, "rl:", d.Clock)
+	ownPreRoutingAnswers(app, d.Logger)
+	counters := kvstore.NewCounters(d.DB, "hits:", d.Clock)
 	s := &Server{
 		deps:     d,
 		sessions: newApplicantSessions(kvstore.New(d.DB.Ent, "sess:", d.Clock)),
@@ -112,6 +121,7 @@ func New(d Deps) (*fiber.App, error) {
 		},
 	}
 	app.Use(withRequestID())
+	app.Use(clientAddress(d.Config.TrustedProxies))
 	app.Use(closeWhenDraining(d.Draining))
 	app.Use(accessLog(d.Logger, newHTTPMetrics(d.Metrics)))
 	d.Metrics.MustRegister(opsmetrics.New(d.DB, d.Clock, d.Logger))
@@ -135,4 +145,12 @@ func New(d Deps) (*fiber.App, error) {
 		}
 	}
 	return app, nil
+}
+
+func prefixStrings(ps []netip.Prefix) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.String()
+	}
+	return out
 }

@@ -146,9 +146,9 @@ func TestHealthAndReadiness(t *testing.T) {
 }
 
 func TestMetricsCountRequests(t *testing.T) {
-	s := newTestServer(t)
+	s := newTestServer(t, metricsToken)
 	s.get(t, "/")
-	_, body := s.get(t, "/metrics")
+	_, body := s.scrape(t)
 	if !strings.Contains(body, `recoverydesk_http_requests_total{method="GET",route="/",status="200"} 1`) {
 		t.Fatalf("metrics lack the home request:\n%s", body)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"recoverydesk/internal/apperr"
+	"recoverydesk/internal/passhash"
 	"recoverydesk/storage"
 )
 
@@ -44,15 +45,18 @@ func (e *APIError) errorBody(traceID string) fiber.Map {
 // statusErrors gives the code and message of errors raised by Fiber itself
 // (unknown route, wrong method, oversized body, …).
 var statusErrors = map[int][2]string{
-	http.StatusBadRequest:            {"bad_request", "请求格式不正确"},
-	http.StatusUnauthorized:          {"unauthorized", "请先登录"},
-	http.StatusForbidden:             {"forbidden", "没有权限执行此操作"},
-	http.StatusNotFound:              {"not_found", "请求的页面或资源不存在"},
-	http.StatusMethodNotAllowed:      {"method_not_allowed", "不支持该请求方式"},
-	http.StatusRequestEntityTooLarge: {"file_too_large", "文件大小不能超过2M"},
-	http.StatusUnsupportedMediaType:  {"unsupported_type", "不支持的内容类型"},
-	http.StatusTooManyRequests:       {"rate_limited", "操作过于频繁，请稍后再试"},
-	http.StatusServiceUnavailable:    {"unavailable", "服务暂不可用，请稍后再试"},
+	http.StatusBadRequest:                  {"bad_request", "请求格式不正确"},
+	http.StatusUnauthorized:                {"unauthorized", "请先登录"},
+	http.StatusForbidden:                   {"forbidden", "没有权限执行此操作"},
+	http.StatusNotFound:                    {"not_found", "请求的页面或资源不存在"},
+	http.StatusMethodNotAllowed:            {"method_not_allowed", "不支持该请求方式"},
+	http.StatusRequestEntityTooLarge:       {"file_too_large", "文件大小不能超过2M"},
+	http.StatusUnsupportedMediaType:        {"unsupported_type", "不支持的内容类型"},
+	http.StatusTooManyRequests:             {"rate_limited", "操作过于频繁，请稍后再试"},
+	http.StatusRequestTimeout:              {"request_timeout", "请求发送超时，请检查网络后重试"},
+	http.StatusRequestHeaderFieldsTooLarge: {"headers_too_large", "请求的网址或请求头过长"},
+	http.StatusRequestURITooLong:           {"uri_too_long", "请求的网址过长"},
+	http.StatusServiceUnavailable:          {"unavailable", "服务暂不可用，请稍后再试"},
 }
 
 // kindStatus maps each kind of domain refusal to its HTTP status, once.
@@ -75,6 +79,16 @@ var kindStatus = map[apperr.Kind]int{
 var errStorageUnavailable = &APIError{Status: fiber.StatusServiceUnavailable, Code: "storage_unavailable",
 	Message: "证件照存储服务暂时无法访问，请稍后重试"}
 
+// busyRetryAfter is the Retry-After (seconds) of a 503 busy: about one
+// MaxWait, by when the burst that filled the hashing slots has usually passed.
+const busyRetryAfter = 2
+
+// errBusy is what a caller sees when every password-hashing slot stayed
+// taken (passhash.ErrBusy): the server sheds the request instead of queueing
+// it, and says when to try again.
+var errBusy = &APIError{Status: fiber.StatusServiceUnavailable, Code: "busy",
+	Message: "系统繁忙，请稍后重试", Extra: map[string]any{"retry_after": busyRetryAfter}}
+
 // toAPIError maps any error to what the client sees. Unknown errors are
 // internal: the client gets a generic 500, never err.Error().
 func toAPIError(err error) *APIError {
@@ -84,6 +98,9 @@ func toAPIError(err error) *APIError {
 	}
 	if errors.Is(err, storage.ErrUnavailable) {
 		return errStorageUnavailable
+	}
+	if errors.Is(err, passhash.ErrBusy) {
+		return errBusy
 	}
 	if de, ok := apperr.As(err); ok {
 		if status, known := kindStatus[de.Kind]; known {
@@ -115,10 +132,15 @@ func withFields(extra map[string]any, fields []apperr.FieldError) map[string]any
 	return out
 }
 
-// wantsJSON reports whether the client of this path speaks the JSON API.
+// wantsJSON reports whether the client of this path is a program: the JSON
+// API, the dev helpers, and the operations endpoints (probes, metrics).
 func wantsJSON(c *fiber.Ctx) bool {
-	p := c.Path()
-	return strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/dev/")
+	return jsonPath(c.Path())
+}
+
+func jsonPath(p string) bool {
+	return strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/dev/") || p == "/api" || p == "/dev" ||
+		p == metricsPath || p == "/healthz" || p == "/readyz"
 }
 
 // errorHandler is the one place errors become responses: the JSON envelope
@@ -126,14 +148,15 @@ func wantsJSON(c *fiber.Ctx) bool {
 // Internal errors are logged with the request id and never shown.
 func errorHandler(logger *slog.Logger) fiber.ErrorHandler {
 	return func(c *fiber.Ctx, err error) error {
+		ensureOwnHeaders(c)
 		ae := toAPIError(err)
 		rid := requestID(c)
-		if ae.Status == fiber.StatusTooManyRequests {
-			if secs, ok := ae.Extra["retry_after"].(int); ok {
-				c.Set(fiber.HeaderRetryAfter, strconv.Itoa(secs))
-			}
+		if secs, ok := ae.Extra["retry_after"].(int); ok {
+			c.Set(fiber.HeaderRetryAfter, strconv.Itoa(secs))
 		}
-		if ae.Status >= 500 {
+		if ae == errBusy {
+			logger.Warn("shed: password hashing at capacity", "request_id", rid, "method", c.Method(), "path", c.Path())
+		} else if ae.Status >= 500 {
 			logger.Error("request failed", "request_id", rid, "method", c.Method(), "path", c.Path(), "err", err)
 		}
 		if wantsJSON(c) {
@@ -163,6 +186,9 @@ func errorPageMessage(ae *APIError) string {
 		return "您访问的页面不存在或已被移除，请检查网址，或返回首页重新进入。"
 	case fiber.StatusForbidden:
 		return "您没有权限访问此页面。如有疑问请联系管理员。"
+	}
+	if ae == errBusy {
+		return "当前访问人数较多，请稍等片刻后重试。"
 	}
 	if ae == errStorageUnavailable {
 		return "证件照存储服务未能及时响应，请稍后刷新重试；如持续出现，请联系系统运维人员。"

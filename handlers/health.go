@@ -2,7 +2,11 @@ package handlers
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"log/slog"
+	"net/netip"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -81,4 +85,42 @@ func (s *Server) metrics() fiber.Handler {
 		ErrorHandling: promhttp.ContinueOnError,
 		ErrorLog:      slog.NewLogLogger(s.deps.Logger.Handler(), slog.LevelWarn),
 	}))
+}
+
+// metricsPath is where Prometheus scrapes.
+const metricsPath = "/metrics"
+
+// errMetricsToken refuses a scrape without the configured bearer token.
+var errMetricsToken = &APIError{Status: fiber.StatusUnauthorized, Code: "unauthorized", Message: "需要有效的监控令牌"}
+
+// errMetricsLoopback refuses a scrape from elsewhere than this machine when
+// no token is configured.
+var errMetricsLoopback = &APIError{Status: fiber.StatusForbidden, Code: "forbidden",
+	Message: "监控指标仅对本机开放；如需远程采集，请配置 RD_METRICS_TOKEN"}
+
+// requireMetricsReader guards /metrics: with RD_METRICS_TOKEN set, the
+// request must carry it as "Authorization: Bearer <token>" (compared in
+// constant time); without it, only dev mode or a client on this machine
+// may read. "On this machine" is the connection's own peer and, behind a
+// trusted proxy on loopback, the forwarded client too, so a proxy on the
+// same host does not open the metrics to everyone it serves.
+func (s *Server) requireMetricsReader(c *fiber.Ctx) error {
+	if token := s.deps.Config.MetricsToken; token != "" {
+		got, ok := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
+		want := sha256.Sum256([]byte(token))
+		have := sha256.Sum256([]byte(strings.TrimSpace(got)))
+		if !ok || subtle.ConstantTimeCompare(want[:], have[:]) != 1 {
+			c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="metrics"`)
+			return errMetricsToken
+		}
+		return c.Next()
+	}
+	if s.deps.Config.Dev {
+		return c.Next()
+	}
+	client, err := netip.ParseAddr(clientIP(c))
+	if peerAddr(c).IsLoopback() && err == nil && client.IsLoopback() {
+		return c.Next()
+	}
+	return errMetricsLoopback
 }

@@ -14,6 +14,7 @@ import (
 
 	"recoverydesk/ent/account"
 	"recoverydesk/ent/smsmessage"
+	"recoverydesk/handlers"
 	"recoverydesk/internal/recovery/state"
 	"recoverydesk/internal/rules"
 )
@@ -35,7 +36,7 @@ func labelValue(labels, name string) (string, bool) {
 // one of two fixed values) and methods of a fixed set, and the business
 // gauges show the seeded state.
 func TestMetricsAlwaysAnswerWithBoundedLabelsAndBusinessGauges(t *testing.T) {
-	s := recoveryFixture(t)
+	s := recoveryFixture(t, metricsToken)
 	ctx := context.Background()
 	s.clock.Set(time.Date(2026, 6, 1, 10, 0, 0, 0, rules.Shanghai)) // a Monday
 	number := submittedCase(t, s)                                   // 440703, submitted, due 2026-06-03
@@ -106,6 +107,7 @@ func TestMetricsAlwaysAnswerWithBoundedLabelsAndBusinessGauges(t *testing.T) {
 		func(int) *http.Request { return httptest.NewRequest("GET", "/healthz", nil) },
 		func(int) *http.Request { return httptest.NewRequest("GET", "/readyz", nil) },
 		func(int) *http.Request { return httptest.NewRequest("GET", "/metrics", nil) },
+		func(int) *http.Request { return scrapeRequest() },
 	}
 	for i := range 1000 {
 		resp, _ := s.do(t, requests[i%len(requests)](i))
@@ -114,7 +116,7 @@ func TestMetricsAlwaysAnswerWithBoundedLabelsAndBusinessGauges(t *testing.T) {
 		}
 	}
 
-	resp, body := s.get(t, "/metrics")
+	resp, body := s.scrape(t)
 	if resp.StatusCode != 200 {
 		t.Fatalf("/metrics after 1 000 requests: %d\n%s", resp.StatusCode, body)
 	}
@@ -169,5 +171,86 @@ func TestMetricsAlwaysAnswerWithBoundedLabelsAndBusinessGauges(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("/metrics:\n%s", body)
+	}
+}
+
+// testMetricsToken is RD_METRICS_TOKEN in the tests that scrape.
+const testMetricsToken = "scrape-token-0123456789"
+
+// metricsToken sets RD_METRICS_TOKEN: app.Test's connections do not come
+// from loopback, so a scrape needs the token.
+func metricsToken(d *handlers.Deps) { d.Config.MetricsToken = testMetricsToken }
+
+func scrapeRequest() *http.Request {
+	req := httptest.NewRequest("GET", "/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+testMetricsToken)
+	return req
+}
+
+// scrape reads /metrics as Prometheus does, with the token.
+func (s *testServer) scrape(t testing.TB) (*http.Response, string) {
+	t.Helper()
+	return s.do(t, scrapeRequest())
+}
+
+// With RD_METRICS_TOKEN set, /metrics answers only the bearer token (401
+// with the JSON envelope otherwise); without it, only dev mode or a client
+// on loopback — the connection's own peer, which a forwarded header cannot
+// claim, and not a stranger behind a proxy on the same host.
+func TestMetricsNeedTheTokenOrLoopback(t *testing.T) {
+	s := newTestServer(t, metricsToken)
+	for _, auth := range []string{"", "Bearer ", "Bearer wrong-token-0123456789", testMetricsToken, "Basic " + testMetricsToken} {
+		req := httptest.NewRequest("GET", "/metrics", nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, body := s.do(t, req)
+		if resp.StatusCode != 401 || decodeError(t, body).Error.Code != "unauthorized" || resp.Header.Get("X-Request-Id") == "" ||
+			!strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Bearer") {
+			t.Errorf("Authorization %q: %d %.200s, want 401 unauthorized", auth, resp.StatusCode, body)
+		}
+	}
+	if resp, body := s.scrape(t); resp.StatusCode != 200 || !strings.Contains(body, "recoverydesk_http_requests_total") {
+		t.Fatalf("with the token: %d %.200s", resp.StatusCode, body)
+	}
+	// The probes stay open to load balancers.
+	for _, p := range []string{"/healthz", "/readyz"} {
+		if resp, _ := s.get(t, p); resp.StatusCode != 200 {
+			t.Errorf("%s: %d", p, resp.StatusCode)
+		}
+	}
+	// A token does not stop at loopback: over TCP from 127.0.0.1 too.
+	if resp, err := http.Get(s.listen(t) + "/metrics"); err != nil || resp.StatusCode != 401 {
+		t.Fatalf("token set, from loopback without it: %v %v", resp, err)
+	}
+
+	// No token: app.Test's peer (0.0.0.0) is not loopback, and claiming
+	// 127.0.0.1 in X-Forwarded-For changes nothing, trusted proxy or not.
+	for _, opt := range []serverOption{func(*handlers.Deps) {}, trustProxies("0.0.0.0/32")} {
+		open := newTestServer(t, opt)
+		req := httptest.NewRequest("GET", "/metrics", nil)
+		req.Header.Set("X-Forwarded-For", "127.0.0.1")
+		if resp, body := open.do(t, req); resp.StatusCode != 403 || decodeError(t, body).Error.Code != "forbidden" {
+			t.Errorf("no token, from 0.0.0.0 claiming loopback: %d %.200s, want 403", resp.StatusCode, body)
+		}
+	}
+	// From loopback itself: yes; through a trusted proxy on loopback for a
+	// client elsewhere: no.
+	local := newTestServer(t, trustProxies("127.0.0.1/32"))
+	base := local.listen(t)
+	resp, err := http.Get(base + "/metrics")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("no token, from loopback: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	req, _ := http.NewRequest("GET", base+"/metrics", nil)
+	req.Header.Set("X-Forwarded-For", "203.0.113.7")
+	if resp, err = http.DefaultClient.Do(req); err != nil || resp.StatusCode != 403 {
+		t.Fatalf("no token, a stranger through a proxy on loopback: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	// Dev mode: open.
+	if resp, body := newTestServer(t, devMode).get(t, "/metrics"); resp.StatusCode != 200 {
+		t.Fatalf("dev mode: %d %.200s", resp.StatusCode, body)
 	}
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/csrf"
-	"github.com/gofiber/fiber/v2/middleware/helmet"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/gofiber/fiber/v2/middleware/requestid"
 	"github.com/google/uuid"
@@ -53,23 +52,17 @@ func routeLabel(c *fiber.Ctx) string {
 // a label must never keep it (a kept one turned into "GETT" and "POS", and
 // Prometheus refused the duplicate series).
 func methodLabel(m string) string {
-	switch m {
-	case fiber.MethodGet:
-		return fiber.MethodGet
-	case fiber.MethodHead:
-		return fiber.MethodHead
-	case fiber.MethodPost:
-		return fiber.MethodPost
-	case fiber.MethodPut:
-		return fiber.MethodPut
-	case fiber.MethodPatch:
-		return fiber.MethodPatch
-	case fiber.MethodDelete:
-		return fiber.MethodDelete
-	case fiber.MethodOptions:
-		return fiber.MethodOptions
+	if label, ok := methodLabels[m]; ok {
+		return label
 	}
 	return "OTHER"
+}
+
+// methodLabels are the methods counted by name; the values are constants.
+var methodLabels = map[string]string{
+	fiber.MethodGet: fiber.MethodGet, fiber.MethodHead: fiber.MethodHead, fiber.MethodPost: fiber.MethodPost,
+	fiber.MethodPut: fiber.MethodPut, fiber.MethodPatch: fiber.MethodPatch, fiber.MethodDelete: fiber.MethodDelete,
+	fiber.MethodOptions: fiber.MethodOptions,
 }
 
 // contentSecurityPolicy allows nothing from outside and no inline script or
@@ -135,7 +128,7 @@ func accessLog(logger *slog.Logger, m *httpMetrics) fiber.Handler {
 			slog.String("path", c.Path()),
 			slog.Int("status", status),
 			slog.Duration("duration", elapsed),
-			slog.String("ip", c.IP()),
+			slog.String("ip", clientIP(c)),
 		)
 		return nil
 	}
@@ -144,18 +137,52 @@ func accessLog(logger *slog.Logger, m *httpMetrics) fiber.Handler {
 // withRecover turns a panic into a 500 handled by the error handler.
 func withRecover() fiber.Handler { return recover.New() }
 
+// securityHeaderSet is every hardening header of every response: the strict
+// CSP and the usual others. One list serves the middleware and the answers
+// given before routing (ensureOwnHeaders), so no response goes without.
+var securityHeaderSet = [...][2]string{
+	{fiber.HeaderContentSecurityPolicy, contentSecurityPolicy},
+	{fiber.HeaderXContentTypeOptions, "nosniff"},
+	{fiber.HeaderXFrameOptions, "DENY"},
+	{fiber.HeaderXXSSProtection, "0"},
+	{"Referrer-Policy", "same-origin"},
+	{"Cross-Origin-Embedder-Policy", "require-corp"},
+	{"Cross-Origin-Opener-Policy", "same-origin"},
+	{"Cross-Origin-Resource-Policy", "same-origin"},
+	{"Origin-Agent-Cluster", "?1"},
+	{"X-DNS-Prefetch-Control", "off"},
+	{"X-Download-Options", "noopen"},
+	{"X-Permitted-Cross-Domain-Policies", "none"},
+	{fiber.HeaderPermissionsPolicy, "camera=(), microphone=(), geolocation=()"},
+}
+
+// setSecurityHeaders puts securityHeaderSet on the response.
+func setSecurityHeaders(c *fiber.Ctx) {
+	for _, h := range securityHeaderSet {
+		c.Set(h[0], h[1])
+	}
+}
+
 // securityHeaders sets the strict CSP and the usual hardening headers.
 func securityHeaders() fiber.Handler {
-	cfg := helmet.Config{
-		ContentSecurityPolicy:     contentSecurityPolicy,
-		ReferrerPolicy:            "same-origin",
-		CrossOriginEmbedderPolicy: "require-corp",
-		CrossOriginOpenerPolicy:   "same-origin",
-		CrossOriginResourcePolicy: "same-origin",
-		PermissionPolicy:          "camera=(), microphone=(), geolocation=()",
-		XFrameOptions:             "DENY",
+	return func(c *fiber.Ctx) error {
+		setSecurityHeaders(c)
+		return c.Next()
 	}
-	return helmet.New(cfg)
+}
+
+// ensureOwnHeaders gives a response that did not pass the middleware (an
+// error fasthttp or Fiber raised before routing) what every response
+// carries: a request id and the security headers.
+func ensureOwnHeaders(c *fiber.Ctx) {
+	if requestID(c) == "" {
+		rid := uuid.NewString()
+		c.Locals(requestIDKey, rid)
+		c.Set(fiber.HeaderXRequestID, rid)
+	}
+	if len(c.Response().Header.Peek(fiber.HeaderContentSecurityPolicy)) == 0 {
+		setSecurityHeaders(c)
+	}
 }
 
 // csrfProtection guards every HTML form (the JSON API uses bearer tokens and

@@ -1,28 +1,29 @@
 package handlers
 
 import (
-	"strconv"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/limiter"
+
+	"recoverydesk/internal/kvstore"
 )
 
-// perIP limits how often one client address may call a group of endpoints.
-// Counters live in the database (kvstore), so every instance shares them.
-// Per-account and per-phone limits are domain rules (lockout, SMS quota).
-func perIP(storage fiber.Storage, name string, max int, window time.Duration) fiber.Handler {
-	return limiter.New(limiter.Config{
-		Max:        max,
-		Expiration: window,
-		Storage:    storage,
-		KeyGenerator: func(c *fiber.Ctx) string {
-			return name + ":" + c.IP()
-		},
-		LimitReached: func(c *fiber.Ctx) error {
-			secs, _ := strconv.Atoi(string(c.Response().Header.Peek(fiber.HeaderRetryAfter)))
+// perIP limits how often one client address (clientIP: behind a trusted
+// proxy, the forwarded one) may call a group of endpoints: at most limit
+// calls per fixed window. Each call is one atomic hit on a counter in the
+// database, so several instances share the limit exactly. Per-account and
+// per-phone limits are domain rules (lockout, SMS quota).
+func perIP(counters *kvstore.Counters, name string, limit int, window time.Duration) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		hits, left, err := counters.Hit(c.UserContext(), name+":"+clientIP(c), window)
+		if err != nil {
+			return err
+		}
+		if hits > limit {
+			secs := int(left / time.Second)
 			return &APIError{Status: fiber.StatusTooManyRequests, Code: "rate_limited",
 				Message: "操作过于频繁，请稍后再试", Extra: map[string]any{"retry_after": secs}}
-		},
-	})
+		}
+		return c.Next()
+	}
 }

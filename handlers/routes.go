@@ -27,8 +27,9 @@ const (
 	// accessPublic: anyone.
 	accessPublic access = "public"
 	// accessOps: the operations probes and metrics, called by load
-	// balancers and Prometheus without a person behind them; open, and
-	// outside the CSRF check.
+	// balancers and Prometheus without a person behind them; outside the
+	// CSRF check. The probes are open; /metrics needs RD_METRICS_TOKEN as a
+	// bearer token, or without one dev mode or a loopback client.
 	accessOps access = "ops"
 	// accessDev: the dev-mode helpers (CONTRACT §6). Outside dev mode the
 	// route is not registered at all: 404 like any unknown path, and no
@@ -53,7 +54,7 @@ func (s *Server) routes() []route {
 		// Operations.
 		{method: fiber.MethodGet, path: "/healthz", access: accessOps, handler: s.healthz},
 		{method: fiber.MethodGet, path: "/readyz", access: accessOps, handler: s.readyz},
-		{method: fiber.MethodGet, path: "/metrics", access: accessOps, handler: s.metrics()},
+		{method: fiber.MethodGet, path: metricsPath, access: accessOps, handler: s.metrics()},
 
 		// Accounts API (CONTRACT §4).
 		{method: fiber.MethodPost, path: "/api/v1/sms/codes", access: accessPublic, limit: s.limits.sms, handler: s.sendSMSCode},
@@ -167,7 +168,13 @@ func (s *Server) chain(r route) ([]fiber.Handler, error) {
 		return nil, fmt.Errorf("route %s %s: a permission only applies to staff routes, not %q", r.method, r.path, r.access)
 	}
 	switch r.access {
-	case accessPublic, accessOps:
+	case accessPublic:
+	case accessOps:
+		// The probes stay open to load balancers; the metrics, which tell
+		// the business figures, only to whom requireMetricsReader admits.
+		if r.path == metricsPath {
+			hs = append(hs, s.requireMetricsReader)
+		}
 	case accessDev:
 		if !s.deps.Config.Dev {
 			return nil, nil

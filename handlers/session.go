@@ -105,7 +105,7 @@ func underTLS() fiber.Handler {
 // services find them for their audit entries.
 func withAuditRequest() fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		c.SetUserContext(audit.WithRequest(c.UserContext(), audit.Request{IP: c.IP(), RequestID: requestID(c)}))
+		c.SetUserContext(audit.WithRequest(c.UserContext(), audit.Request{IP: clientIP(c), RequestID: requestID(c)}))
 		return c.Next()
 	}
 }

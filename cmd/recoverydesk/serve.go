@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -101,7 +102,11 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		clk = devClock
 		logger.Warn("dev mode: /dev/sms and /dev/clock are enabled; never run this in production")
 	}
-	svc, err := services.New(services.Options{DB: d, Keys: keys, Clock: clk, Hasher: passhash.Hasher{Params: passhash.Production},
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// Hashing is bounded (RD_HASH_CONCURRENCY); so is the garbage it leaves.
+		debug.SetMemoryLimit(passhash.MemoryLimit(cfg.HashConcurrency))
+	}
+	svc, err := services.New(services.Options{DB: d, Keys: keys, Clock: clk, Hasher: passhash.Hasher{Params: passhash.Production, Gate: passhash.NewGate(cfg.HashConcurrency)},
 		Sender: smsSender(cfg), SMSPolicy: sms.Policy{Timeout: cfg.SMSTimeout, RetryFor: cfg.SMSRetryFor, BackoffMax: cfg.SMSBackoffMax},
 		Store: evidence, Holidays: cfg.ExtraHolidays, Workdays: cfg.ExtraWorkdays,
 		QASamplePercent: cfg.QASamplePercent, Logger: logger})

@@ -17,6 +17,8 @@ const (
 	FieldValue = "value"
 	// FieldExpiresAt holds the string denoting the expires_at field in the database.
 	FieldExpiresAt = "expires_at"
+	// FieldHits holds the string denoting the hits field in the database.
+	FieldHits = "hits"
 	// Table holds the table name of the kventry in the database.
 	Table = "kv_entries"
 )
@@ -27,6 +29,7 @@ var Columns = []string{
 	FieldKey,
 	FieldValue,
 	FieldExpiresAt,
+	FieldHits,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -44,6 +47,8 @@ var (
 	KeyValidator func(string) error
 	// DefaultExpiresAt holds the default value on creation for the "expires_at" field.
 	DefaultExpiresAt int64
+	// DefaultHits holds the default value on creation for the "hits" field.
+	DefaultHits int
 )
 
 // OrderOption defines the ordering options for the KVEntry queries.
@@ -62,4 +67,9 @@ func ByKey(opts ...sql.OrderTermOption) OrderOption {
 // ByExpiresAt orders the results by the expires_at field.
 func ByExpiresAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldExpiresAt, opts...).ToFunc()
+}
+
+// ByHits orders the results by the hits field.
+func ByHits(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldHits, opts...).ToFunc()
 }

@@ -68,6 +68,11 @@ func ExpiresAt(v int64) predicate.KVEntry {
 	return predicate.KVEntry(sql.FieldEQ(FieldExpiresAt, v))
 }
 
+// Hits applies equality check predicate on the "hits" field. It's identical to HitsEQ.
+func Hits(v int) predicate.KVEntry {
+	return predicate.KVEntry(sql.FieldEQ(FieldHits, v))
+}
+
 // KeyEQ applies the EQ predicate on the "key" field.
 func KeyEQ(v string) predicate.KVEntry {
 	return predicate.KVEntry(sql.FieldEQ(FieldKey, v))
@@ -211,6 +216,46 @@ func ExpiresAtLT(v int64) predicate.KVEntry {
 // ExpiresAtLTE applies the LTE predicate on the "expires_at" field.
 func ExpiresAtLTE(v int64) predicate.KVEntry {
 	return predicate.KVEntry(sql.FieldLTE(FieldExpiresAt, v))
+}
+
+// HitsEQ applies the EQ predicate on the "hits" field.
+func HitsEQ(v int) predicate.KVEntry {
+	return predicate.KVEntry(sql.FieldEQ(FieldHits, v))
+}
+
+// HitsNEQ applies the NEQ predicate on the "hits" field.
+func HitsNEQ(v int) predicate.KVEntry {
+	return predicate.KVEntry(sql.FieldNEQ(FieldHits, v))
+}
+
+// HitsIn applies the In predicate on the "hits" field.
+func HitsIn(vs ...int) predicate.KVEntry {
+	return predicate.KVEntry(sql.FieldIn(FieldHits, vs...))
+}
+
+// HitsNotIn applies the NotIn predicate on the "hits" field.
+func HitsNotIn(vs ...int) predicate.KVEntry {
+	return predicate.KVEntry(sql.FieldNotIn(FieldHits, vs...))
+}
+
+// HitsGT applies the GT predicate on the "hits" field.
+func HitsGT(v int) predicate.KVEntry {
+	return predicate.KVEntry(sql.FieldGT(FieldHits, v))
+}
+
+// HitsGTE applies the GTE predicate on the "hits" field.
+func HitsGTE(v int) predicate.KVEntry {
+	return predicate.KVEntry(sql.FieldGTE(FieldHits, v))
+}
+
+// HitsLT applies the LT predicate on the "hits" field.
+func HitsLT(v int) predicate.KVEntry {
+	return predicate.KVEntry(sql.FieldLT(FieldHits, v))
+}
+
+// HitsLTE applies the LTE predicate on the "hits" field.
+func HitsLTE(v int) predicate.KVEntry {
+	return predicate.KVEntry(sql.FieldLTE(FieldHits, v))
 }
 
 // And groups predicates with the AND operator between them.

@@ -212,6 +212,7 @@ var (
 		{Name: "key", Type: field.TypeString, Unique: true, Size: 200},
 		{Name: "value", Type: field.TypeBytes},
 		{Name: "expires_at", Type: field.TypeInt64, Default: 0},
+		{Name: "hits", Type: field.TypeInt, Default: 0},
 	}
 	// KvEntriesTable holds the schema information for the "kv_entries" table.
 	KvEntriesTable = &schema.Table{

@@ -232,6 +232,10 @@ func init() {
 	kventryDescExpiresAt := kventryFields[2].Descriptor()
 	// kventry.DefaultExpiresAt holds the default value on creation for the expires_at field.
 	kventry.DefaultExpiresAt = kventryDescExpiresAt.Default.(int64)
+	// kventryDescHits is the schema descriptor for hits field.
+	kventryDescHits := kventryFields[3].Descriptor()
+	// kventry.DefaultHits holds the default value on creation for the hits field.
+	kventry.DefaultHits = kventryDescHits.Default.(int)
 	outboxmessageFields := schema.OutboxMessage{}.Fields()
 	_ = outboxmessageFields
 	// outboxmessageDescPhone is the schema descriptor for phone field.

@@ -8,8 +8,8 @@ import (
 	"entgo.io/ent/schema/index"
 )
 
-// KVEntry backs server-side sessions and rate-limit counters (a fiber.Storage
-// on the database), so several instances share them.
+// KVEntry backs server-side sessions and CSRF tokens (a fiber.Storage on the
+// database) and rate-limit counters, so several instances share them.
 type KVEntry struct{ ent.Schema }
 
 // Annotations of KVEntry.
@@ -24,6 +24,9 @@ func (KVEntry) Fields() []ent.Field {
 		field.Bytes("value"),
 		// expires_at is Unix seconds; 0 means no expiry.
 		field.Int64("expires_at").Default(0),
+		// hits is a rate-limit counter's count in its window, changed only
+		// by one atomic upsert (kvstore.Counters), never read-modify-write.
+		field.Int("hits").Default(0),
 	}
 }
 

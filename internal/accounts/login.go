@@ -2,6 +2,7 @@ package accounts
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"recoverydesk/internal/apperr"
 	"recoverydesk/internal/audit"
 	"recoverydesk/internal/db"
+	"recoverydesk/internal/passhash"
 	"recoverydesk/internal/rules"
 	"recoverydesk/internal/vocab"
 )
@@ -62,7 +64,12 @@ func (s *Service) authenticate(ctx context.Context, c Credentials, purpose vocab
 	key := rules.NormalizeUsername(strings.TrimSpace(c.Username))
 	acc, err := s.db.Ent.Account.Query().Where(account.UsernameKey(key), account.KindEQ(account.Kind(c.Kind))).Only(ctx)
 	if ent.IsNotFound(err) || key == "" {
-		_, _ = s.hasher.Verify(c.Password, s.dummyHash)
+		// The dummy check costs what a real one does and waits for the
+		// same bounded slots; when none frees, the answer is "busy" as for
+		// a real account, not a quick "wrong password" that would tell.
+		if _, err := s.hasher.Verify(c.Password, s.dummyHash); errors.Is(err, passhash.ErrBusy) {
+			return nil, err
+		}
 		s.recordFailure(ctx, c.Username, purpose, vocab.ReasonUnknownUsername)
 		return nil, ErrBadCredentials
 	}

@@ -9,8 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -76,6 +78,20 @@ type Config struct {
 	// (a holiday announced after the bundled data, or a year it lacks).
 	ExtraHolidays []time.Time
 	ExtraWorkdays []time.Time
+
+	// HashConcurrency bounds the argon2id computations running at once in
+	// this process (RD_HASH_CONCURRENCY, default: the number of cores): each
+	// takes 64 MiB, so this bound is what keeps a login storm from taking
+	// the server's memory.
+	HashConcurrency int
+	// TrustedProxies are the peers whose X-Forwarded-For and
+	// X-Forwarded-Proto are believed (RD_TRUSTED_PROXIES); from anyone else
+	// those headers change nothing.
+	TrustedProxies []netip.Prefix
+	// MetricsToken, when set, is the bearer token /metrics demands
+	// (RD_METRICS_TOKEN); when empty /metrics answers only in dev mode or
+	// to loopback clients.
+	MetricsToken string
 
 	// QASamplePercent is the share of decisions (0–100) drawn into the
 	// supervisors' quality-review queue; decisions on flagged cases always are.
@@ -198,6 +214,18 @@ func Load(get Getenv) (Config, error) {
 		return c, &Error{"RD_JOB_RESCUE_AFTER", str("RD_JOB_RESCUE_AFTER", "2m"),
 			fmt.Sprintf("a duration longer than RD_SMS_TIMEOUT plus %s (a delivery still talking to the gateway must not run twice)", SMSTrySlack)}
 	}
+	hc := str("RD_HASH_CONCURRENCY", strconv.Itoa(runtime.NumCPU()))
+	if c.HashConcurrency, err = strconv.Atoi(hc); err != nil || c.HashConcurrency < 1 || c.HashConcurrency > 1024 {
+		return c, &Error{"RD_HASH_CONCURRENCY", hc, "a whole number from 1 to 1024 (argon2id computations at once, 64 MiB each)"}
+	}
+	tp := str("RD_TRUSTED_PROXIES", "")
+	if c.TrustedProxies, err = ParsePrefixes(tp); err != nil {
+		return c, &Error{"RD_TRUSTED_PROXIES", tp, "IP addresses or CIDRs separated by commas, e.g. 10.0.0.0/8,192.168.1.10"}
+	}
+	c.MetricsToken = str("RD_METRICS_TOKEN", "")
+	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {
+		return c, &Error{"RD_METRICS_TOKEN", "(hidden)", "at least 16 characters, or empty"}
+	}
 	qa := str("RD_QA_SAMPLE_PERCENT", "10")
 	if c.QASamplePercent, err = strconv.Atoi(qa); err != nil || c.QASamplePercent < 0 || c.QASamplePercent > 100 {
 		return c, &Error{"RD_QA_SAMPLE_PERCENT", qa, "a whole number from 0 to 100"}
@@ -212,6 +240,33 @@ func Load(get Getenv) (Config, error) {
 		return c, &Error{"RD_DEV", "1", "0 with a postgres:// database (dev mode moves the clock and exposes SMS texts); set RD_DEV_FORCE=1 to insist"}
 	}
 	return c, nil
+}
+
+// ParsePrefixes reads a comma-separated list of CIDRs or single addresses
+// (a single address is its own /32 or /128).
+func ParsePrefixes(v string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, part := range strings.Split(v, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		if strings.Contains(part, "/") {
+			p, err := netip.ParsePrefix(part)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(part)
+		if err != nil {
+			return nil, err
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }
 
 func parseDatabaseURL(u string) (DBKind, string, error) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -70,6 +71,11 @@ func TestRejectsBadValues(t *testing.T) {
 		{map[string]string{"RD_S3_TIMEOUT": "0s"}, "RD_S3_TIMEOUT"},
 		{map[string]string{"RD_EVIDENCE_RETENTION": "180"}, "RD_EVIDENCE_RETENTION"},
 		{map[string]string{"RD_S3_TIMEOUT": "-5s"}, "RD_S3_TIMEOUT"},
+		{map[string]string{"RD_HASH_CONCURRENCY": "0"}, "RD_HASH_CONCURRENCY"},
+		{map[string]string{"RD_HASH_CONCURRENCY": "two"}, "RD_HASH_CONCURRENCY"},
+		{map[string]string{"RD_TRUSTED_PROXIES": "10.0.0.0/8, proxy.intranet"}, "RD_TRUSTED_PROXIES"},
+		{map[string]string{"RD_TRUSTED_PROXIES": "10.0.0.0/33"}, "RD_TRUSTED_PROXIES"},
+		{map[string]string{"RD_METRICS_TOKEN": "short"}, "RD_METRICS_TOKEN"},
 	}
 	for _, tc := range cases {
 		_, err := Load(FromMap(tc.env))
@@ -147,6 +153,30 @@ func TestParseDurationTakesDays(t *testing.T) {
 	for _, bad := range []string{"", "d", "-3d", "1.5d", "10", "-1s"} {
 		if _, err := ParseDuration(bad); err == nil {
 			t.Errorf("ParseDuration(%q) accepted", bad)
+		}
+	}
+}
+
+func TestHashConcurrencyProxiesAndMetricsToken(t *testing.T) {
+	c, err := Load(FromMap(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HashConcurrency != runtime.NumCPU() || len(c.TrustedProxies) != 0 || c.MetricsToken != "" {
+		t.Fatalf("defaults: %d hashes (cores %d), proxies %v, token %q", c.HashConcurrency, runtime.NumCPU(), c.TrustedProxies, c.MetricsToken)
+	}
+	c, err = Load(FromMap(map[string]string{"RD_HASH_CONCURRENCY": "3", "RD_TRUSTED_PROXIES": " 10.1.2.0/24 , 192.168.1.10,::1",
+		"RD_METRICS_TOKEN": "0123456789abcdef"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"10.1.2.0/24", "192.168.1.10/32", "::1/128"}
+	if c.HashConcurrency != 3 || len(c.TrustedProxies) != len(want) || c.MetricsToken != "0123456789abcdef" {
+		t.Fatalf("got %d, %v, %q", c.HashConcurrency, c.TrustedProxies, c.MetricsToken)
+	}
+	for i, p := range c.TrustedProxies {
+		if p.String() != want[i] {
+			t.Errorf("proxy %d = %s, want %s", i, p, want[i])
 		}
 	}
 }

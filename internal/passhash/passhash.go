@@ -4,7 +4,9 @@
 package passhash
 
 import (
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/alexedwards/argon2id"
 )
@@ -17,18 +19,86 @@ var Production = argon2id.Params{Memory: 64 * 1024, Iterations: 1, Parallelism: 
 // Testing are cheap parameters for test suites only.
 var Testing = argon2id.Params{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
 
-// Hasher hashes with fixed parameters and verifies any argon2id hash (the
-// parameters are stored in the hash itself).
-type Hasher struct {
-	Params argon2id.Params
+// ErrBusy is returned when every hashing slot stayed taken for MaxWait: the
+// caller should answer "busy, retry shortly" (503 with Retry-After) rather
+// than queue without limit.
+var ErrBusy = errors.New("password hashing is at capacity")
+
+// MaxWait is how long a hash or verification waits for a free slot before
+// giving up with ErrBusy: long enough to ride out a burst, short enough that
+// a storm of requests turns into quick refusals instead of a growing queue.
+const MaxWait = 2 * time.Second
+
+// Gate bounds the argon2id computations running at once. Each one holds
+// Params.Memory (64 MiB in production) for its duration, so without a bound
+// a few hundred concurrent logins take gigabytes. One Gate serves the whole
+// process: every Hasher copy made from the one built at start shares it.
+type Gate struct {
+	slots chan struct{}
+	wait  time.Duration
 }
 
-// Hash returns the encoded argon2id hash of password.
+// NewGate returns a gate letting n computations run at once (n < 1 counts
+// as 1), each caller waiting at most MaxWait for a slot.
+func NewGate(n int) *Gate {
+	return &Gate{slots: make(chan struct{}, max(n, 1)), wait: MaxWait}
+}
+
+// enter takes a slot, waiting at most g.wait; a nil gate admits everyone.
+// The returned function gives the slot back.
+func (g *Gate) enter() (func(), error) {
+	if g == nil {
+		return func() {}, nil
+	}
+	select {
+	case g.slots <- struct{}{}:
+		return g.leave, nil
+	default:
+	}
+	t := time.NewTimer(g.wait)
+	defer t.Stop()
+	select {
+	case g.slots <- struct{}{}:
+		return g.leave, nil
+	case <-t.C:
+		return nil, ErrBusy
+	}
+}
+
+func (g *Gate) leave() { <-g.slots }
+
+// MemoryLimit is the soft limit for the Go runtime (debug.SetMemoryLimit)
+// of a server whose gate admits n production computations at once: what the
+// server needs besides hashing, plus each slot's 64 MiB with room for the
+// garbage of the hash just finished. Without it the collector lets the
+// heap grow to twice what is live before it runs, so 64 MiB blocks freed by
+// finished hashes pile up and the bound on hashes is not a bound on memory.
+func MemoryLimit(n int) int64 {
+	const base, perSlot = 128 << 20, 80 << 20
+	return base + int64(max(n, 1))*perSlot
+}
+
+// Hasher hashes with fixed parameters and verifies any argon2id hash (the
+// parameters are stored in the hash itself). With a Gate every hash and
+// verification — logins, the dummy check for unknown usernames,
+// registrations, password changes, issued passwords — runs under its bound;
+// without one (command-line tools hashing one password) nothing is bounded.
+type Hasher struct {
+	Params argon2id.Params
+	Gate   *Gate
+}
+
+// Hash returns the encoded argon2id hash of password, or ErrBusy.
 func (h Hasher) Hash(password string) (string, error) {
 	p := h.Params
 	if p.Memory == 0 {
 		p = Production
 	}
+	leave, err := h.Gate.enter()
+	if err != nil {
+		return "", err
+	}
+	defer leave()
 	s, err := argon2id.CreateHash(password, &p)
 	if err != nil {
 		return "", fmt.Errorf("hash password: %w", err)
@@ -36,8 +106,14 @@ func (h Hasher) Hash(password string) (string, error) {
 	return s, nil
 }
 
-// Verify reports, in constant time, whether password matches hash.
+// Verify reports, in constant time, whether password matches hash; or
+// ErrBusy.
 func (h Hasher) Verify(password, hash string) (bool, error) {
+	leave, err := h.Gate.enter()
+	if err != nil {
+		return false, err
+	}
+	defer leave()
 	ok, err := argon2id.ComparePasswordAndHash(password, hash)
 	if err != nil {
 		return false, fmt.Errorf("verify password: %w", err)
