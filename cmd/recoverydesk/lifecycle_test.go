@@ -1,19 +1,25 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+
 	"recoverydesk/internal/audit/audittest"
 	"recoverydesk/internal/testenv"
+	"recoverydesk/storage"
 )
 
 // TestAuditVerifyNamesTheAnchorARebuiltChainContradicts: after `audit
@@ -102,5 +108,40 @@ func TestServeRefusesAStoreThatCannotEncrypt(t *testing.T) {
 	code, stdout, stderr := recoverydesk(t, append(env, "RD_S3_ALLOW_PLAINTEXT=1"), "", "migrate")
 	if code != 0 || !strings.Contains(stdout, "cannot encrypt") {
 		t.Fatalf("migrate on an allowed plain store: exit %d\n%s%s", code, stdout, stderr)
+	}
+}
+
+// TestMigrateReencryptsPlainEvidence: an object the bundled MinIO holds in
+// clear (written before encryption at rest) is re-encrypted by migrate.
+func TestMigrateReencryptsPlainEvidence(t *testing.T) {
+	testenv.MinIOBinary(t)
+	dir := t.TempDir()
+	ctx := context.Background()
+	srv, err := storage.StartLocal(ctx, storage.LocalOptions{DataDir: filepath.Join(dir, "minio")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := minio.New(srv.Endpoint, &minio.Options{Creds: credentials.NewStaticV4(srv.AccessKey, srv.SecretKey, "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.MakeBucket(ctx, "recoverydesk-evidence", minio.MakeBucketOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	body := []byte("\xff\xd8\xff\xe0\x00\x10JFIF\x00 an old plain photo")
+	if _, err := raw.PutObject(ctx, "recoverydesk-evidence", "evidence/old.jpg", bytes.NewReader(body), int64(len(body)),
+		minio.PutObjectOptions{ContentType: "image/jpeg"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := recoverydesk(t, []string{"RD_DATA_DIR=" + dir}, "", "migrate")
+	if code != 0 || !strings.Contains(stdout, "evidence store: 1 objects re-encrypted at rest") {
+		t.Fatalf("migrate: exit %d\n%s%s", code, stdout, stderr)
+	}
+	code, stdout, stderr = recoverydesk(t, []string{"RD_DATA_DIR=" + dir}, "", "migrate")
+	if code != 0 || !strings.Contains(stdout, "evidence store: 0 objects re-encrypted at rest") {
+		t.Fatalf("second migrate: exit %d\n%s%s", code, stdout, stderr)
 	}
 }
