@@ -41,6 +41,8 @@ type Evidence struct {
 	Height int `json:"height,omitempty"`
 	// ContentType holds the value of the "content_type" field.
 	ContentType string `json:"content_type,omitempty"`
+	// DestroyedAt holds the value of the "destroyed_at" field.
+	DestroyedAt *time.Time `json:"destroyed_at,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the EvidenceQuery when eager-loading is set.
 	Edges        EvidenceEdges `json:"edges"`
@@ -76,7 +78,7 @@ func (*Evidence) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullInt64)
 		case evidence.FieldKind, evidence.FieldObjectKey, evidence.FieldSha256, evidence.FieldContentType:
 			values[i] = new(sql.NullString)
-		case evidence.FieldCreatedAt, evidence.FieldUpdatedAt:
+		case evidence.FieldCreatedAt, evidence.FieldUpdatedAt, evidence.FieldDestroyedAt:
 			values[i] = new(sql.NullTime)
 		case evidence.FieldCaseID:
 			values[i] = new(uuid.UUID)
@@ -167,6 +169,13 @@ func (_m *Evidence) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.ContentType = value.String
 			}
+		case evidence.FieldDestroyedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field destroyed_at", values[i])
+			} else if value.Valid {
+				_m.DestroyedAt = new(time.Time)
+				*_m.DestroyedAt = value.Time
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -240,6 +249,11 @@ func (_m *Evidence) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("content_type=")
 	builder.WriteString(_m.ContentType)
+	builder.WriteString(", ")
+	if v := _m.DestroyedAt; v != nil {
+		builder.WriteString("destroyed_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -114,6 +114,20 @@ func (_c *EvidenceCreate) SetContentType(v string) *EvidenceCreate {
 	return _c
 }
 
+// SetDestroyedAt sets the "destroyed_at" field.
+func (_c *EvidenceCreate) SetDestroyedAt(v time.Time) *EvidenceCreate {
+	_c.mutation.SetDestroyedAt(v)
+	return _c
+}
+
+// SetNillableDestroyedAt sets the "destroyed_at" field if the given value is not nil.
+func (_c *EvidenceCreate) SetNillableDestroyedAt(v *time.Time) *EvidenceCreate {
+	if v != nil {
+		_c.SetDestroyedAt(*v)
+	}
+	return _c
+}
+
 // SetCase sets the "case" edge to the RecoveryCase entity.
 func (_c *EvidenceCreate) SetCase(v *RecoveryCase) *EvidenceCreate {
 	return _c.SetCaseID(v.ID)
@@ -285,6 +299,10 @@ func (_c *EvidenceCreate) createSpec() (*Evidence, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.ContentType(); ok {
 		_spec.SetField(evidence.FieldContentType, field.TypeString, value)
 		_node.ContentType = value
+	}
+	if value, ok := _c.mutation.DestroyedAt(); ok {
+		_spec.SetField(evidence.FieldDestroyedAt, field.TypeTime, value)
+		_node.DestroyedAt = &value
 	}
 	if nodes := _c.mutation.CaseIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -505,6 +523,24 @@ func (u *EvidenceUpsert) UpdateContentType() *EvidenceUpsert {
 	return u
 }
 
+// SetDestroyedAt sets the "destroyed_at" field.
+func (u *EvidenceUpsert) SetDestroyedAt(v time.Time) *EvidenceUpsert {
+	u.Set(evidence.FieldDestroyedAt, v)
+	return u
+}
+
+// UpdateDestroyedAt sets the "destroyed_at" field to the value that was provided on create.
+func (u *EvidenceUpsert) UpdateDestroyedAt() *EvidenceUpsert {
+	u.SetExcluded(evidence.FieldDestroyedAt)
+	return u
+}
+
+// ClearDestroyedAt clears the value of the "destroyed_at" field.
+func (u *EvidenceUpsert) ClearDestroyedAt() *EvidenceUpsert {
+	u.SetNull(evidence.FieldDestroyedAt)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -722,6 +758,27 @@ func (u *EvidenceUpsertOne) SetContentType(v string) *EvidenceUpsertOne {
 func (u *EvidenceUpsertOne) UpdateContentType() *EvidenceUpsertOne {
 	return u.Update(func(s *EvidenceUpsert) {
 		s.UpdateContentType()
+	})
+}
+
+// SetDestroyedAt sets the "destroyed_at" field.
+func (u *EvidenceUpsertOne) SetDestroyedAt(v time.Time) *EvidenceUpsertOne {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.SetDestroyedAt(v)
+	})
+}
+
+// UpdateDestroyedAt sets the "destroyed_at" field to the value that was provided on create.
+func (u *EvidenceUpsertOne) UpdateDestroyedAt() *EvidenceUpsertOne {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.UpdateDestroyedAt()
+	})
+}
+
+// ClearDestroyedAt clears the value of the "destroyed_at" field.
+func (u *EvidenceUpsertOne) ClearDestroyedAt() *EvidenceUpsertOne {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.ClearDestroyedAt()
 	})
 }
 
@@ -1108,6 +1165,27 @@ func (u *EvidenceUpsertBulk) SetContentType(v string) *EvidenceUpsertBulk {
 func (u *EvidenceUpsertBulk) UpdateContentType() *EvidenceUpsertBulk {
 	return u.Update(func(s *EvidenceUpsert) {
 		s.UpdateContentType()
+	})
+}
+
+// SetDestroyedAt sets the "destroyed_at" field.
+func (u *EvidenceUpsertBulk) SetDestroyedAt(v time.Time) *EvidenceUpsertBulk {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.SetDestroyedAt(v)
+	})
+}
+
+// UpdateDestroyedAt sets the "destroyed_at" field to the value that was provided on create.
+func (u *EvidenceUpsertBulk) UpdateDestroyedAt() *EvidenceUpsertBulk {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.UpdateDestroyedAt()
+	})
+}
+
+// ClearDestroyedAt clears the value of the "destroyed_at" field.
+func (u *EvidenceUpsertBulk) ClearDestroyedAt() *EvidenceUpsertBulk {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.ClearDestroyedAt()
 	})
 }
 

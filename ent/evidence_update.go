@@ -197,6 +197,26 @@ func (_u *EvidenceUpdate) SetNillableContentType(v *string) *EvidenceUpdate {
 	return _u
 }
 
+// SetDestroyedAt sets the "destroyed_at" field.
+func (_u *EvidenceUpdate) SetDestroyedAt(v time.Time) *EvidenceUpdate {
+	_u.mutation.SetDestroyedAt(v)
+	return _u
+}
+
+// SetNillableDestroyedAt sets the "destroyed_at" field if the given value is not nil.
+func (_u *EvidenceUpdate) SetNillableDestroyedAt(v *time.Time) *EvidenceUpdate {
+	if v != nil {
+		_u.SetDestroyedAt(*v)
+	}
+	return _u
+}
+
+// ClearDestroyedAt clears the value of the "destroyed_at" field.
+func (_u *EvidenceUpdate) ClearDestroyedAt() *EvidenceUpdate {
+	_u.mutation.ClearDestroyedAt()
+	return _u
+}
+
 // SetCase sets the "case" edge to the RecoveryCase entity.
 func (_u *EvidenceUpdate) SetCase(v *RecoveryCase) *EvidenceUpdate {
 	return _u.SetCaseID(v.ID)
@@ -336,6 +356,12 @@ func (_u *EvidenceUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.ContentType(); ok {
 		_spec.SetField(evidence.FieldContentType, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.DestroyedAt(); ok {
+		_spec.SetField(evidence.FieldDestroyedAt, field.TypeTime, value)
+	}
+	if _u.mutation.DestroyedAtCleared() {
+		_spec.ClearField(evidence.FieldDestroyedAt, field.TypeTime)
 	}
 	if _u.mutation.CaseCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -554,6 +580,26 @@ func (_u *EvidenceUpdateOne) SetNillableContentType(v *string) *EvidenceUpdateOn
 	return _u
 }
 
+// SetDestroyedAt sets the "destroyed_at" field.
+func (_u *EvidenceUpdateOne) SetDestroyedAt(v time.Time) *EvidenceUpdateOne {
+	_u.mutation.SetDestroyedAt(v)
+	return _u
+}
+
+// SetNillableDestroyedAt sets the "destroyed_at" field if the given value is not nil.
+func (_u *EvidenceUpdateOne) SetNillableDestroyedAt(v *time.Time) *EvidenceUpdateOne {
+	if v != nil {
+		_u.SetDestroyedAt(*v)
+	}
+	return _u
+}
+
+// ClearDestroyedAt clears the value of the "destroyed_at" field.
+func (_u *EvidenceUpdateOne) ClearDestroyedAt() *EvidenceUpdateOne {
+	_u.mutation.ClearDestroyedAt()
+	return _u
+}
+
 // SetCase sets the "case" edge to the RecoveryCase entity.
 func (_u *EvidenceUpdateOne) SetCase(v *RecoveryCase) *EvidenceUpdateOne {
 	return _u.SetCaseID(v.ID)
@@ -723,6 +769,12 @@ func (_u *EvidenceUpdateOne) sqlSave(ctx context.Context) (_node *Evidence, err 
 	}
 	if value, ok := _u.mutation.ContentType(); ok {
 		_spec.SetField(evidence.FieldContentType, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.DestroyedAt(); ok {
+		_spec.SetField(evidence.FieldDestroyedAt, field.TypeTime, value)
+	}
+	if _u.mutation.DestroyedAtCleared() {
+		_spec.ClearField(evidence.FieldDestroyedAt, field.TypeTime)
 	}
 	if _u.mutation.CaseCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -4156,6 +4156,7 @@ type EvidenceMutation struct {
 	height        *int
 	addheight     *int
 	content_type  *string
+	destroyed_at  *time.Time
 	clearedFields map[string]struct{}
 	_case         *uuid.UUID
 	cleared_case  bool
@@ -4752,6 +4753,55 @@ func (m *EvidenceMutation) ResetContentType() {
 	m.content_type = nil
 }
 
+// SetDestroyedAt sets the "destroyed_at" field.
+func (m *EvidenceMutation) SetDestroyedAt(t time.Time) {
+	m.destroyed_at = &t
+}
+
+// DestroyedAt returns the value of the "destroyed_at" field in the mutation.
+func (m *EvidenceMutation) DestroyedAt() (r time.Time, exists bool) {
+	v := m.destroyed_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDestroyedAt returns the old "destroyed_at" field's value of the Evidence entity.
+// If the Evidence object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EvidenceMutation) OldDestroyedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDestroyedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDestroyedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDestroyedAt: %w", err)
+	}
+	return oldValue.DestroyedAt, nil
+}
+
+// ClearDestroyedAt clears the value of the "destroyed_at" field.
+func (m *EvidenceMutation) ClearDestroyedAt() {
+	m.destroyed_at = nil
+	m.clearedFields[evidence.FieldDestroyedAt] = struct{}{}
+}
+
+// DestroyedAtCleared returns if the "destroyed_at" field was cleared in this mutation.
+func (m *EvidenceMutation) DestroyedAtCleared() bool {
+	_, ok := m.clearedFields[evidence.FieldDestroyedAt]
+	return ok
+}
+
+// ResetDestroyedAt resets all changes to the "destroyed_at" field.
+func (m *EvidenceMutation) ResetDestroyedAt() {
+	m.destroyed_at = nil
+	delete(m.clearedFields, evidence.FieldDestroyedAt)
+}
+
 // ClearCase clears the "case" edge to the RecoveryCase entity.
 func (m *EvidenceMutation) ClearCase() {
 	m.cleared_case = true
@@ -4813,7 +4863,7 @@ func (m *EvidenceMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *EvidenceMutation) Fields() []string {
-	fields := make([]string, 0, 11)
+	fields := make([]string, 0, 12)
 	if m.created_at != nil {
 		fields = append(fields, evidence.FieldCreatedAt)
 	}
@@ -4847,6 +4897,9 @@ func (m *EvidenceMutation) Fields() []string {
 	if m.content_type != nil {
 		fields = append(fields, evidence.FieldContentType)
 	}
+	if m.destroyed_at != nil {
+		fields = append(fields, evidence.FieldDestroyedAt)
+	}
 	return fields
 }
 
@@ -4877,6 +4930,8 @@ func (m *EvidenceMutation) Field(name string) (ent.Value, bool) {
 		return m.Height()
 	case evidence.FieldContentType:
 		return m.ContentType()
+	case evidence.FieldDestroyedAt:
+		return m.DestroyedAt()
 	}
 	return nil, false
 }
@@ -4908,6 +4963,8 @@ func (m *EvidenceMutation) OldField(ctx context.Context, name string) (ent.Value
 		return m.OldHeight(ctx)
 	case evidence.FieldContentType:
 		return m.OldContentType(ctx)
+	case evidence.FieldDestroyedAt:
+		return m.OldDestroyedAt(ctx)
 	}
 	return nil, fmt.Errorf("unknown Evidence field %s", name)
 }
@@ -4994,6 +5051,13 @@ func (m *EvidenceMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetContentType(v)
 		return nil
+	case evidence.FieldDestroyedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDestroyedAt(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Evidence field %s", name)
 }
@@ -5078,6 +5142,9 @@ func (m *EvidenceMutation) ClearedFields() []string {
 	if m.FieldCleared(evidence.FieldPhash) {
 		fields = append(fields, evidence.FieldPhash)
 	}
+	if m.FieldCleared(evidence.FieldDestroyedAt) {
+		fields = append(fields, evidence.FieldDestroyedAt)
+	}
 	return fields
 }
 
@@ -5094,6 +5161,9 @@ func (m *EvidenceMutation) ClearField(name string) error {
 	switch name {
 	case evidence.FieldPhash:
 		m.ClearPhash()
+		return nil
+	case evidence.FieldDestroyedAt:
+		m.ClearDestroyedAt()
 		return nil
 	}
 	return fmt.Errorf("unknown Evidence nullable field %s", name)
@@ -5135,6 +5205,9 @@ func (m *EvidenceMutation) ResetField(name string) error {
 		return nil
 	case evidence.FieldContentType:
 		m.ResetContentType()
+		return nil
+	case evidence.FieldDestroyedAt:
+		m.ResetDestroyedAt()
 		return nil
 	}
 	return fmt.Errorf("unknown Evidence field %s", name)
@@ -8530,6 +8603,10 @@ type RecoveryCaseMutation struct {
 	first_approved_by      *int
 	addfirst_approved_by   *int
 	first_approved_at      *time.Time
+	hold_reason            *string
+	held_by                *int
+	addheld_by             *int
+	held_at                *time.Time
 	clearedFields          map[string]struct{}
 	account                *int
 	clearedaccount         bool
@@ -10012,6 +10089,174 @@ func (m *RecoveryCaseMutation) ResetFirstApprovedAt() {
 	delete(m.clearedFields, recoverycase.FieldFirstApprovedAt)
 }
 
+// SetHoldReason sets the "hold_reason" field.
+func (m *RecoveryCaseMutation) SetHoldReason(s string) {
+	m.hold_reason = &s
+}
+
+// HoldReason returns the value of the "hold_reason" field in the mutation.
+func (m *RecoveryCaseMutation) HoldReason() (r string, exists bool) {
+	v := m.hold_reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHoldReason returns the old "hold_reason" field's value of the RecoveryCase entity.
+// If the RecoveryCase object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RecoveryCaseMutation) OldHoldReason(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHoldReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHoldReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHoldReason: %w", err)
+	}
+	return oldValue.HoldReason, nil
+}
+
+// ClearHoldReason clears the value of the "hold_reason" field.
+func (m *RecoveryCaseMutation) ClearHoldReason() {
+	m.hold_reason = nil
+	m.clearedFields[recoverycase.FieldHoldReason] = struct{}{}
+}
+
+// HoldReasonCleared returns if the "hold_reason" field was cleared in this mutation.
+func (m *RecoveryCaseMutation) HoldReasonCleared() bool {
+	_, ok := m.clearedFields[recoverycase.FieldHoldReason]
+	return ok
+}
+
+// ResetHoldReason resets all changes to the "hold_reason" field.
+func (m *RecoveryCaseMutation) ResetHoldReason() {
+	m.hold_reason = nil
+	delete(m.clearedFields, recoverycase.FieldHoldReason)
+}
+
+// SetHeldBy sets the "held_by" field.
+func (m *RecoveryCaseMutation) SetHeldBy(i int) {
+	m.held_by = &i
+	m.addheld_by = nil
+}
+
+// HeldBy returns the value of the "held_by" field in the mutation.
+func (m *RecoveryCaseMutation) HeldBy() (r int, exists bool) {
+	v := m.held_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHeldBy returns the old "held_by" field's value of the RecoveryCase entity.
+// If the RecoveryCase object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RecoveryCaseMutation) OldHeldBy(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHeldBy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHeldBy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHeldBy: %w", err)
+	}
+	return oldValue.HeldBy, nil
+}
+
+// AddHeldBy adds i to the "held_by" field.
+func (m *RecoveryCaseMutation) AddHeldBy(i int) {
+	if m.addheld_by != nil {
+		*m.addheld_by += i
+	} else {
+		m.addheld_by = &i
+	}
+}
+
+// AddedHeldBy returns the value that was added to the "held_by" field in this mutation.
+func (m *RecoveryCaseMutation) AddedHeldBy() (r int, exists bool) {
+	v := m.addheld_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearHeldBy clears the value of the "held_by" field.
+func (m *RecoveryCaseMutation) ClearHeldBy() {
+	m.held_by = nil
+	m.addheld_by = nil
+	m.clearedFields[recoverycase.FieldHeldBy] = struct{}{}
+}
+
+// HeldByCleared returns if the "held_by" field was cleared in this mutation.
+func (m *RecoveryCaseMutation) HeldByCleared() bool {
+	_, ok := m.clearedFields[recoverycase.FieldHeldBy]
+	return ok
+}
+
+// ResetHeldBy resets all changes to the "held_by" field.
+func (m *RecoveryCaseMutation) ResetHeldBy() {
+	m.held_by = nil
+	m.addheld_by = nil
+	delete(m.clearedFields, recoverycase.FieldHeldBy)
+}
+
+// SetHeldAt sets the "held_at" field.
+func (m *RecoveryCaseMutation) SetHeldAt(t time.Time) {
+	m.held_at = &t
+}
+
+// HeldAt returns the value of the "held_at" field in the mutation.
+func (m *RecoveryCaseMutation) HeldAt() (r time.Time, exists bool) {
+	v := m.held_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHeldAt returns the old "held_at" field's value of the RecoveryCase entity.
+// If the RecoveryCase object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RecoveryCaseMutation) OldHeldAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHeldAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHeldAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHeldAt: %w", err)
+	}
+	return oldValue.HeldAt, nil
+}
+
+// ClearHeldAt clears the value of the "held_at" field.
+func (m *RecoveryCaseMutation) ClearHeldAt() {
+	m.held_at = nil
+	m.clearedFields[recoverycase.FieldHeldAt] = struct{}{}
+}
+
+// HeldAtCleared returns if the "held_at" field was cleared in this mutation.
+func (m *RecoveryCaseMutation) HeldAtCleared() bool {
+	_, ok := m.clearedFields[recoverycase.FieldHeldAt]
+	return ok
+}
+
+// ResetHeldAt resets all changes to the "held_at" field.
+func (m *RecoveryCaseMutation) ResetHeldAt() {
+	m.held_at = nil
+	delete(m.clearedFields, recoverycase.FieldHeldAt)
+}
+
 // SetAccountID sets the "account" edge to the Account entity by id.
 func (m *RecoveryCaseMutation) SetAccountID(id int) {
 	m.account = &id
@@ -10247,7 +10492,7 @@ func (m *RecoveryCaseMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *RecoveryCaseMutation) Fields() []string {
-	fields := make([]string, 0, 28)
+	fields := make([]string, 0, 31)
 	if m.created_at != nil {
 		fields = append(fields, recoverycase.FieldCreatedAt)
 	}
@@ -10332,6 +10577,15 @@ func (m *RecoveryCaseMutation) Fields() []string {
 	if m.first_approved_at != nil {
 		fields = append(fields, recoverycase.FieldFirstApprovedAt)
 	}
+	if m.hold_reason != nil {
+		fields = append(fields, recoverycase.FieldHoldReason)
+	}
+	if m.held_by != nil {
+		fields = append(fields, recoverycase.FieldHeldBy)
+	}
+	if m.held_at != nil {
+		fields = append(fields, recoverycase.FieldHeldAt)
+	}
 	return fields
 }
 
@@ -10396,6 +10650,12 @@ func (m *RecoveryCaseMutation) Field(name string) (ent.Value, bool) {
 		return m.FirstApprovedBy()
 	case recoverycase.FieldFirstApprovedAt:
 		return m.FirstApprovedAt()
+	case recoverycase.FieldHoldReason:
+		return m.HoldReason()
+	case recoverycase.FieldHeldBy:
+		return m.HeldBy()
+	case recoverycase.FieldHeldAt:
+		return m.HeldAt()
 	}
 	return nil, false
 }
@@ -10461,6 +10721,12 @@ func (m *RecoveryCaseMutation) OldField(ctx context.Context, name string) (ent.V
 		return m.OldFirstApprovedBy(ctx)
 	case recoverycase.FieldFirstApprovedAt:
 		return m.OldFirstApprovedAt(ctx)
+	case recoverycase.FieldHoldReason:
+		return m.OldHoldReason(ctx)
+	case recoverycase.FieldHeldBy:
+		return m.OldHeldBy(ctx)
+	case recoverycase.FieldHeldAt:
+		return m.OldHeldAt(ctx)
 	}
 	return nil, fmt.Errorf("unknown RecoveryCase field %s", name)
 }
@@ -10666,6 +10932,27 @@ func (m *RecoveryCaseMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetFirstApprovedAt(v)
 		return nil
+	case recoverycase.FieldHoldReason:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHoldReason(v)
+		return nil
+	case recoverycase.FieldHeldBy:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHeldBy(v)
+		return nil
+	case recoverycase.FieldHeldAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHeldAt(v)
+		return nil
 	}
 	return fmt.Errorf("unknown RecoveryCase field %s", name)
 }
@@ -10692,6 +10979,9 @@ func (m *RecoveryCaseMutation) AddedFields() []string {
 	if m.addfirst_approved_by != nil {
 		fields = append(fields, recoverycase.FieldFirstApprovedBy)
 	}
+	if m.addheld_by != nil {
+		fields = append(fields, recoverycase.FieldHeldBy)
+	}
 	return fields
 }
 
@@ -10712,6 +11002,8 @@ func (m *RecoveryCaseMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedDecidedBy()
 	case recoverycase.FieldFirstApprovedBy:
 		return m.AddedFirstApprovedBy()
+	case recoverycase.FieldHeldBy:
+		return m.AddedHeldBy()
 	}
 	return nil, false
 }
@@ -10763,6 +11055,13 @@ func (m *RecoveryCaseMutation) AddField(name string, value ent.Value) error {
 		}
 		m.AddFirstApprovedBy(v)
 		return nil
+	case recoverycase.FieldHeldBy:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddHeldBy(v)
+		return nil
 	}
 	return fmt.Errorf("unknown RecoveryCase numeric field %s", name)
 }
@@ -10812,6 +11111,15 @@ func (m *RecoveryCaseMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(recoverycase.FieldFirstApprovedAt) {
 		fields = append(fields, recoverycase.FieldFirstApprovedAt)
+	}
+	if m.FieldCleared(recoverycase.FieldHoldReason) {
+		fields = append(fields, recoverycase.FieldHoldReason)
+	}
+	if m.FieldCleared(recoverycase.FieldHeldBy) {
+		fields = append(fields, recoverycase.FieldHeldBy)
+	}
+	if m.FieldCleared(recoverycase.FieldHeldAt) {
+		fields = append(fields, recoverycase.FieldHeldAt)
 	}
 	return fields
 }
@@ -10868,6 +11176,15 @@ func (m *RecoveryCaseMutation) ClearField(name string) error {
 		return nil
 	case recoverycase.FieldFirstApprovedAt:
 		m.ClearFirstApprovedAt()
+		return nil
+	case recoverycase.FieldHoldReason:
+		m.ClearHoldReason()
+		return nil
+	case recoverycase.FieldHeldBy:
+		m.ClearHeldBy()
+		return nil
+	case recoverycase.FieldHeldAt:
+		m.ClearHeldAt()
 		return nil
 	}
 	return fmt.Errorf("unknown RecoveryCase nullable field %s", name)
@@ -10960,6 +11277,15 @@ func (m *RecoveryCaseMutation) ResetField(name string) error {
 		return nil
 	case recoverycase.FieldFirstApprovedAt:
 		m.ResetFirstApprovedAt()
+		return nil
+	case recoverycase.FieldHoldReason:
+		m.ResetHoldReason()
+		return nil
+	case recoverycase.FieldHeldBy:
+		m.ResetHeldBy()
+		return nil
+	case recoverycase.FieldHeldAt:
+		m.ResetHeldAt()
 		return nil
 	}
 	return fmt.Errorf("unknown RecoveryCase field %s", name)

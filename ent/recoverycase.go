@@ -77,6 +77,12 @@ type RecoveryCase struct {
 	FirstApprovedBy *int `json:"first_approved_by,omitempty"`
 	// FirstApprovedAt holds the value of the "first_approved_at" field.
 	FirstApprovedAt *time.Time `json:"first_approved_at,omitempty"`
+	// HoldReason holds the value of the "hold_reason" field.
+	HoldReason *string `json:"hold_reason,omitempty"`
+	// HeldBy holds the value of the "held_by" field.
+	HeldBy *int `json:"held_by,omitempty"`
+	// HeldAt holds the value of the "held_at" field.
+	HeldAt *time.Time `json:"held_at,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the RecoveryCaseQuery when eager-loading is set.
 	Edges         RecoveryCaseEdges `json:"edges"`
@@ -144,11 +150,11 @@ func (*RecoveryCase) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case recoverycase.FieldTokenHash, recoverycase.FieldReasons, recoverycase.FieldReturnKinds, recoverycase.FieldRiskFlags:
 			values[i] = new([]byte)
-		case recoverycase.FieldVersion, recoverycase.FieldUsernameSimilarity, recoverycase.FieldNameSimilarity, recoverycase.FieldClaimedBy, recoverycase.FieldDecidedBy, recoverycase.FieldFirstApprovedBy:
+		case recoverycase.FieldVersion, recoverycase.FieldUsernameSimilarity, recoverycase.FieldNameSimilarity, recoverycase.FieldClaimedBy, recoverycase.FieldDecidedBy, recoverycase.FieldFirstApprovedBy, recoverycase.FieldHeldBy:
 			values[i] = new(sql.NullInt64)
-		case recoverycase.FieldCaseNumber, recoverycase.FieldKind, recoverycase.FieldStatus, recoverycase.FieldRegionCode, recoverycase.FieldTypedUsername, recoverycase.FieldTypedName, recoverycase.FieldTypedCertType, recoverycase.FieldTypedCertNumber, recoverycase.FieldOutcome, recoverycase.FieldDecisionNote:
+		case recoverycase.FieldCaseNumber, recoverycase.FieldKind, recoverycase.FieldStatus, recoverycase.FieldRegionCode, recoverycase.FieldTypedUsername, recoverycase.FieldTypedName, recoverycase.FieldTypedCertType, recoverycase.FieldTypedCertNumber, recoverycase.FieldOutcome, recoverycase.FieldDecisionNote, recoverycase.FieldHoldReason:
 			values[i] = new(sql.NullString)
-		case recoverycase.FieldCreatedAt, recoverycase.FieldUpdatedAt, recoverycase.FieldPhoneVerifiedAt, recoverycase.FieldSubmittedAt, recoverycase.FieldDueBy, recoverycase.FieldClaimExpiresAt, recoverycase.FieldDecidedAt, recoverycase.FieldFirstApprovedAt:
+		case recoverycase.FieldCreatedAt, recoverycase.FieldUpdatedAt, recoverycase.FieldPhoneVerifiedAt, recoverycase.FieldSubmittedAt, recoverycase.FieldDueBy, recoverycase.FieldClaimExpiresAt, recoverycase.FieldDecidedAt, recoverycase.FieldFirstApprovedAt, recoverycase.FieldHeldAt:
 			values[i] = new(sql.NullTime)
 		case recoverycase.FieldID:
 			values[i] = new(uuid.UUID)
@@ -360,6 +366,27 @@ func (_m *RecoveryCase) assignValues(columns []string, values []any) error {
 				_m.FirstApprovedAt = new(time.Time)
 				*_m.FirstApprovedAt = value.Time
 			}
+		case recoverycase.FieldHoldReason:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field hold_reason", values[i])
+			} else if value.Valid {
+				_m.HoldReason = new(string)
+				*_m.HoldReason = value.String
+			}
+		case recoverycase.FieldHeldBy:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field held_by", values[i])
+			} else if value.Valid {
+				_m.HeldBy = new(int)
+				*_m.HeldBy = int(value.Int64)
+			}
+		case recoverycase.FieldHeldAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field held_at", values[i])
+			} else if value.Valid {
+				_m.HeldAt = new(time.Time)
+				*_m.HeldAt = value.Time
+			}
 		case recoverycase.ForeignKeys[0]:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
 				return fmt.Errorf("unexpected type %T for edge-field account_cases", value)
@@ -525,6 +552,21 @@ func (_m *RecoveryCase) String() string {
 	builder.WriteString(", ")
 	if v := _m.FirstApprovedAt; v != nil {
 		builder.WriteString("first_approved_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.HoldReason; v != nil {
+		builder.WriteString("hold_reason=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	if v := _m.HeldBy; v != nil {
+		builder.WriteString("held_by=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.HeldAt; v != nil {
+		builder.WriteString("held_at=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
 	builder.WriteByte(')')

@@ -357,6 +357,48 @@ func (_c *RecoveryCaseCreate) SetNillableFirstApprovedAt(v *time.Time) *Recovery
 	return _c
 }
 
+// SetHoldReason sets the "hold_reason" field.
+func (_c *RecoveryCaseCreate) SetHoldReason(v string) *RecoveryCaseCreate {
+	_c.mutation.SetHoldReason(v)
+	return _c
+}
+
+// SetNillableHoldReason sets the "hold_reason" field if the given value is not nil.
+func (_c *RecoveryCaseCreate) SetNillableHoldReason(v *string) *RecoveryCaseCreate {
+	if v != nil {
+		_c.SetHoldReason(*v)
+	}
+	return _c
+}
+
+// SetHeldBy sets the "held_by" field.
+func (_c *RecoveryCaseCreate) SetHeldBy(v int) *RecoveryCaseCreate {
+	_c.mutation.SetHeldBy(v)
+	return _c
+}
+
+// SetNillableHeldBy sets the "held_by" field if the given value is not nil.
+func (_c *RecoveryCaseCreate) SetNillableHeldBy(v *int) *RecoveryCaseCreate {
+	if v != nil {
+		_c.SetHeldBy(*v)
+	}
+	return _c
+}
+
+// SetHeldAt sets the "held_at" field.
+func (_c *RecoveryCaseCreate) SetHeldAt(v time.Time) *RecoveryCaseCreate {
+	_c.mutation.SetHeldAt(v)
+	return _c
+}
+
+// SetNillableHeldAt sets the "held_at" field if the given value is not nil.
+func (_c *RecoveryCaseCreate) SetNillableHeldAt(v *time.Time) *RecoveryCaseCreate {
+	if v != nil {
+		_c.SetHeldAt(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *RecoveryCaseCreate) SetID(v uuid.UUID) *RecoveryCaseCreate {
 	_c.mutation.SetID(v)
@@ -755,6 +797,18 @@ func (_c *RecoveryCaseCreate) createSpec() (*RecoveryCase, *sqlgraph.CreateSpec)
 	if value, ok := _c.mutation.FirstApprovedAt(); ok {
 		_spec.SetField(recoverycase.FieldFirstApprovedAt, field.TypeTime, value)
 		_node.FirstApprovedAt = &value
+	}
+	if value, ok := _c.mutation.HoldReason(); ok {
+		_spec.SetField(recoverycase.FieldHoldReason, field.TypeString, value)
+		_node.HoldReason = &value
+	}
+	if value, ok := _c.mutation.HeldBy(); ok {
+		_spec.SetField(recoverycase.FieldHeldBy, field.TypeInt, value)
+		_node.HeldBy = &value
+	}
+	if value, ok := _c.mutation.HeldAt(); ok {
+		_spec.SetField(recoverycase.FieldHeldAt, field.TypeTime, value)
+		_node.HeldAt = &value
 	}
 	if nodes := _c.mutation.AccountIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -1314,6 +1368,66 @@ func (u *RecoveryCaseUpsert) UpdateFirstApprovedAt() *RecoveryCaseUpsert {
 // ClearFirstApprovedAt clears the value of the "first_approved_at" field.
 func (u *RecoveryCaseUpsert) ClearFirstApprovedAt() *RecoveryCaseUpsert {
 	u.SetNull(recoverycase.FieldFirstApprovedAt)
+	return u
+}
+
+// SetHoldReason sets the "hold_reason" field.
+func (u *RecoveryCaseUpsert) SetHoldReason(v string) *RecoveryCaseUpsert {
+	u.Set(recoverycase.FieldHoldReason, v)
+	return u
+}
+
+// UpdateHoldReason sets the "hold_reason" field to the value that was provided on create.
+func (u *RecoveryCaseUpsert) UpdateHoldReason() *RecoveryCaseUpsert {
+	u.SetExcluded(recoverycase.FieldHoldReason)
+	return u
+}
+
+// ClearHoldReason clears the value of the "hold_reason" field.
+func (u *RecoveryCaseUpsert) ClearHoldReason() *RecoveryCaseUpsert {
+	u.SetNull(recoverycase.FieldHoldReason)
+	return u
+}
+
+// SetHeldBy sets the "held_by" field.
+func (u *RecoveryCaseUpsert) SetHeldBy(v int) *RecoveryCaseUpsert {
+	u.Set(recoverycase.FieldHeldBy, v)
+	return u
+}
+
+// UpdateHeldBy sets the "held_by" field to the value that was provided on create.
+func (u *RecoveryCaseUpsert) UpdateHeldBy() *RecoveryCaseUpsert {
+	u.SetExcluded(recoverycase.FieldHeldBy)
+	return u
+}
+
+// AddHeldBy adds v to the "held_by" field.
+func (u *RecoveryCaseUpsert) AddHeldBy(v int) *RecoveryCaseUpsert {
+	u.Add(recoverycase.FieldHeldBy, v)
+	return u
+}
+
+// ClearHeldBy clears the value of the "held_by" field.
+func (u *RecoveryCaseUpsert) ClearHeldBy() *RecoveryCaseUpsert {
+	u.SetNull(recoverycase.FieldHeldBy)
+	return u
+}
+
+// SetHeldAt sets the "held_at" field.
+func (u *RecoveryCaseUpsert) SetHeldAt(v time.Time) *RecoveryCaseUpsert {
+	u.Set(recoverycase.FieldHeldAt, v)
+	return u
+}
+
+// UpdateHeldAt sets the "held_at" field to the value that was provided on create.
+func (u *RecoveryCaseUpsert) UpdateHeldAt() *RecoveryCaseUpsert {
+	u.SetExcluded(recoverycase.FieldHeldAt)
+	return u
+}
+
+// ClearHeldAt clears the value of the "held_at" field.
+func (u *RecoveryCaseUpsert) ClearHeldAt() *RecoveryCaseUpsert {
+	u.SetNull(recoverycase.FieldHeldAt)
 	return u
 }
 
@@ -1883,6 +1997,76 @@ func (u *RecoveryCaseUpsertOne) UpdateFirstApprovedAt() *RecoveryCaseUpsertOne {
 func (u *RecoveryCaseUpsertOne) ClearFirstApprovedAt() *RecoveryCaseUpsertOne {
 	return u.Update(func(s *RecoveryCaseUpsert) {
 		s.ClearFirstApprovedAt()
+	})
+}
+
+// SetHoldReason sets the "hold_reason" field.
+func (u *RecoveryCaseUpsertOne) SetHoldReason(v string) *RecoveryCaseUpsertOne {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.SetHoldReason(v)
+	})
+}
+
+// UpdateHoldReason sets the "hold_reason" field to the value that was provided on create.
+func (u *RecoveryCaseUpsertOne) UpdateHoldReason() *RecoveryCaseUpsertOne {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.UpdateHoldReason()
+	})
+}
+
+// ClearHoldReason clears the value of the "hold_reason" field.
+func (u *RecoveryCaseUpsertOne) ClearHoldReason() *RecoveryCaseUpsertOne {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.ClearHoldReason()
+	})
+}
+
+// SetHeldBy sets the "held_by" field.
+func (u *RecoveryCaseUpsertOne) SetHeldBy(v int) *RecoveryCaseUpsertOne {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.SetHeldBy(v)
+	})
+}
+
+// AddHeldBy adds v to the "held_by" field.
+func (u *RecoveryCaseUpsertOne) AddHeldBy(v int) *RecoveryCaseUpsertOne {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.AddHeldBy(v)
+	})
+}
+
+// UpdateHeldBy sets the "held_by" field to the value that was provided on create.
+func (u *RecoveryCaseUpsertOne) UpdateHeldBy() *RecoveryCaseUpsertOne {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.UpdateHeldBy()
+	})
+}
+
+// ClearHeldBy clears the value of the "held_by" field.
+func (u *RecoveryCaseUpsertOne) ClearHeldBy() *RecoveryCaseUpsertOne {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.ClearHeldBy()
+	})
+}
+
+// SetHeldAt sets the "held_at" field.
+func (u *RecoveryCaseUpsertOne) SetHeldAt(v time.Time) *RecoveryCaseUpsertOne {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.SetHeldAt(v)
+	})
+}
+
+// UpdateHeldAt sets the "held_at" field to the value that was provided on create.
+func (u *RecoveryCaseUpsertOne) UpdateHeldAt() *RecoveryCaseUpsertOne {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.UpdateHeldAt()
+	})
+}
+
+// ClearHeldAt clears the value of the "held_at" field.
+func (u *RecoveryCaseUpsertOne) ClearHeldAt() *RecoveryCaseUpsertOne {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.ClearHeldAt()
 	})
 }
 
@@ -2619,6 +2803,76 @@ func (u *RecoveryCaseUpsertBulk) UpdateFirstApprovedAt() *RecoveryCaseUpsertBulk
 func (u *RecoveryCaseUpsertBulk) ClearFirstApprovedAt() *RecoveryCaseUpsertBulk {
 	return u.Update(func(s *RecoveryCaseUpsert) {
 		s.ClearFirstApprovedAt()
+	})
+}
+
+// SetHoldReason sets the "hold_reason" field.
+func (u *RecoveryCaseUpsertBulk) SetHoldReason(v string) *RecoveryCaseUpsertBulk {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.SetHoldReason(v)
+	})
+}
+
+// UpdateHoldReason sets the "hold_reason" field to the value that was provided on create.
+func (u *RecoveryCaseUpsertBulk) UpdateHoldReason() *RecoveryCaseUpsertBulk {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.UpdateHoldReason()
+	})
+}
+
+// ClearHoldReason clears the value of the "hold_reason" field.
+func (u *RecoveryCaseUpsertBulk) ClearHoldReason() *RecoveryCaseUpsertBulk {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.ClearHoldReason()
+	})
+}
+
+// SetHeldBy sets the "held_by" field.
+func (u *RecoveryCaseUpsertBulk) SetHeldBy(v int) *RecoveryCaseUpsertBulk {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.SetHeldBy(v)
+	})
+}
+
+// AddHeldBy adds v to the "held_by" field.
+func (u *RecoveryCaseUpsertBulk) AddHeldBy(v int) *RecoveryCaseUpsertBulk {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.AddHeldBy(v)
+	})
+}
+
+// UpdateHeldBy sets the "held_by" field to the value that was provided on create.
+func (u *RecoveryCaseUpsertBulk) UpdateHeldBy() *RecoveryCaseUpsertBulk {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.UpdateHeldBy()
+	})
+}
+
+// ClearHeldBy clears the value of the "held_by" field.
+func (u *RecoveryCaseUpsertBulk) ClearHeldBy() *RecoveryCaseUpsertBulk {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.ClearHeldBy()
+	})
+}
+
+// SetHeldAt sets the "held_at" field.
+func (u *RecoveryCaseUpsertBulk) SetHeldAt(v time.Time) *RecoveryCaseUpsertBulk {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.SetHeldAt(v)
+	})
+}
+
+// UpdateHeldAt sets the "held_at" field to the value that was provided on create.
+func (u *RecoveryCaseUpsertBulk) UpdateHeldAt() *RecoveryCaseUpsertBulk {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.UpdateHeldAt()
+	})
+}
+
+// ClearHeldAt clears the value of the "held_at" field.
+func (u *RecoveryCaseUpsertBulk) ClearHeldAt() *RecoveryCaseUpsertBulk {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.ClearHeldAt()
 	})
 }
 

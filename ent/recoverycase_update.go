@@ -517,6 +517,73 @@ func (_u *RecoveryCaseUpdate) ClearFirstApprovedAt() *RecoveryCaseUpdate {
 	return _u
 }
 
+// SetHoldReason sets the "hold_reason" field.
+func (_u *RecoveryCaseUpdate) SetHoldReason(v string) *RecoveryCaseUpdate {
+	_u.mutation.SetHoldReason(v)
+	return _u
+}
+
+// SetNillableHoldReason sets the "hold_reason" field if the given value is not nil.
+func (_u *RecoveryCaseUpdate) SetNillableHoldReason(v *string) *RecoveryCaseUpdate {
+	if v != nil {
+		_u.SetHoldReason(*v)
+	}
+	return _u
+}
+
+// ClearHoldReason clears the value of the "hold_reason" field.
+func (_u *RecoveryCaseUpdate) ClearHoldReason() *RecoveryCaseUpdate {
+	_u.mutation.ClearHoldReason()
+	return _u
+}
+
+// SetHeldBy sets the "held_by" field.
+func (_u *RecoveryCaseUpdate) SetHeldBy(v int) *RecoveryCaseUpdate {
+	_u.mutation.ResetHeldBy()
+	_u.mutation.SetHeldBy(v)
+	return _u
+}
+
+// SetNillableHeldBy sets the "held_by" field if the given value is not nil.
+func (_u *RecoveryCaseUpdate) SetNillableHeldBy(v *int) *RecoveryCaseUpdate {
+	if v != nil {
+		_u.SetHeldBy(*v)
+	}
+	return _u
+}
+
+// AddHeldBy adds value to the "held_by" field.
+func (_u *RecoveryCaseUpdate) AddHeldBy(v int) *RecoveryCaseUpdate {
+	_u.mutation.AddHeldBy(v)
+	return _u
+}
+
+// ClearHeldBy clears the value of the "held_by" field.
+func (_u *RecoveryCaseUpdate) ClearHeldBy() *RecoveryCaseUpdate {
+	_u.mutation.ClearHeldBy()
+	return _u
+}
+
+// SetHeldAt sets the "held_at" field.
+func (_u *RecoveryCaseUpdate) SetHeldAt(v time.Time) *RecoveryCaseUpdate {
+	_u.mutation.SetHeldAt(v)
+	return _u
+}
+
+// SetNillableHeldAt sets the "held_at" field if the given value is not nil.
+func (_u *RecoveryCaseUpdate) SetNillableHeldAt(v *time.Time) *RecoveryCaseUpdate {
+	if v != nil {
+		_u.SetHeldAt(*v)
+	}
+	return _u
+}
+
+// ClearHeldAt clears the value of the "held_at" field.
+func (_u *RecoveryCaseUpdate) ClearHeldAt() *RecoveryCaseUpdate {
+	_u.mutation.ClearHeldAt()
+	return _u
+}
+
 // SetAccountID sets the "account" edge to the Account entity by ID.
 func (_u *RecoveryCaseUpdate) SetAccountID(id int) *RecoveryCaseUpdate {
 	_u.mutation.SetAccountID(id)
@@ -915,6 +982,27 @@ func (_u *RecoveryCaseUpdate) sqlSave(ctx context.Context) (_node int, err error
 	}
 	if _u.mutation.FirstApprovedAtCleared() {
 		_spec.ClearField(recoverycase.FieldFirstApprovedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.HoldReason(); ok {
+		_spec.SetField(recoverycase.FieldHoldReason, field.TypeString, value)
+	}
+	if _u.mutation.HoldReasonCleared() {
+		_spec.ClearField(recoverycase.FieldHoldReason, field.TypeString)
+	}
+	if value, ok := _u.mutation.HeldBy(); ok {
+		_spec.SetField(recoverycase.FieldHeldBy, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedHeldBy(); ok {
+		_spec.AddField(recoverycase.FieldHeldBy, field.TypeInt, value)
+	}
+	if _u.mutation.HeldByCleared() {
+		_spec.ClearField(recoverycase.FieldHeldBy, field.TypeInt)
+	}
+	if value, ok := _u.mutation.HeldAt(); ok {
+		_spec.SetField(recoverycase.FieldHeldAt, field.TypeTime, value)
+	}
+	if _u.mutation.HeldAtCleared() {
+		_spec.ClearField(recoverycase.FieldHeldAt, field.TypeTime)
 	}
 	if _u.mutation.AccountCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -1584,6 +1672,73 @@ func (_u *RecoveryCaseUpdateOne) ClearFirstApprovedAt() *RecoveryCaseUpdateOne {
 	return _u
 }
 
+// SetHoldReason sets the "hold_reason" field.
+func (_u *RecoveryCaseUpdateOne) SetHoldReason(v string) *RecoveryCaseUpdateOne {
+	_u.mutation.SetHoldReason(v)
+	return _u
+}
+
+// SetNillableHoldReason sets the "hold_reason" field if the given value is not nil.
+func (_u *RecoveryCaseUpdateOne) SetNillableHoldReason(v *string) *RecoveryCaseUpdateOne {
+	if v != nil {
+		_u.SetHoldReason(*v)
+	}
+	return _u
+}
+
+// ClearHoldReason clears the value of the "hold_reason" field.
+func (_u *RecoveryCaseUpdateOne) ClearHoldReason() *RecoveryCaseUpdateOne {
+	_u.mutation.ClearHoldReason()
+	return _u
+}
+
+// SetHeldBy sets the "held_by" field.
+func (_u *RecoveryCaseUpdateOne) SetHeldBy(v int) *RecoveryCaseUpdateOne {
+	_u.mutation.ResetHeldBy()
+	_u.mutation.SetHeldBy(v)
+	return _u
+}
+
+// SetNillableHeldBy sets the "held_by" field if the given value is not nil.
+func (_u *RecoveryCaseUpdateOne) SetNillableHeldBy(v *int) *RecoveryCaseUpdateOne {
+	if v != nil {
+		_u.SetHeldBy(*v)
+	}
+	return _u
+}
+
+// AddHeldBy adds value to the "held_by" field.
+func (_u *RecoveryCaseUpdateOne) AddHeldBy(v int) *RecoveryCaseUpdateOne {
+	_u.mutation.AddHeldBy(v)
+	return _u
+}
+
+// ClearHeldBy clears the value of the "held_by" field.
+func (_u *RecoveryCaseUpdateOne) ClearHeldBy() *RecoveryCaseUpdateOne {
+	_u.mutation.ClearHeldBy()
+	return _u
+}
+
+// SetHeldAt sets the "held_at" field.
+func (_u *RecoveryCaseUpdateOne) SetHeldAt(v time.Time) *RecoveryCaseUpdateOne {
+	_u.mutation.SetHeldAt(v)
+	return _u
+}
+
+// SetNillableHeldAt sets the "held_at" field if the given value is not nil.
+func (_u *RecoveryCaseUpdateOne) SetNillableHeldAt(v *time.Time) *RecoveryCaseUpdateOne {
+	if v != nil {
+		_u.SetHeldAt(*v)
+	}
+	return _u
+}
+
+// ClearHeldAt clears the value of the "held_at" field.
+func (_u *RecoveryCaseUpdateOne) ClearHeldAt() *RecoveryCaseUpdateOne {
+	_u.mutation.ClearHeldAt()
+	return _u
+}
+
 // SetAccountID sets the "account" edge to the Account entity by ID.
 func (_u *RecoveryCaseUpdateOne) SetAccountID(id int) *RecoveryCaseUpdateOne {
 	_u.mutation.SetAccountID(id)
@@ -2012,6 +2167,27 @@ func (_u *RecoveryCaseUpdateOne) sqlSave(ctx context.Context) (_node *RecoveryCa
 	}
 	if _u.mutation.FirstApprovedAtCleared() {
 		_spec.ClearField(recoverycase.FieldFirstApprovedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.HoldReason(); ok {
+		_spec.SetField(recoverycase.FieldHoldReason, field.TypeString, value)
+	}
+	if _u.mutation.HoldReasonCleared() {
+		_spec.ClearField(recoverycase.FieldHoldReason, field.TypeString)
+	}
+	if value, ok := _u.mutation.HeldBy(); ok {
+		_spec.SetField(recoverycase.FieldHeldBy, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedHeldBy(); ok {
+		_spec.AddField(recoverycase.FieldHeldBy, field.TypeInt, value)
+	}
+	if _u.mutation.HeldByCleared() {
+		_spec.ClearField(recoverycase.FieldHeldBy, field.TypeInt)
+	}
+	if value, ok := _u.mutation.HeldAt(); ok {
+		_spec.SetField(recoverycase.FieldHeldAt, field.TypeTime, value)
+	}
+	if _u.mutation.HeldAtCleared() {
+		_spec.ClearField(recoverycase.FieldHeldAt, field.TypeTime)
 	}
 	if _u.mutation.AccountCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -3,6 +3,8 @@
 package faults
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"os"
@@ -36,8 +38,12 @@ func startMinIO(dir string) (*minioProc, error) {
 	}
 	cmd := exec.Command(filepath.Join(root, "bin", "minio"), "server", filepath.Join(dir, "data"), "--address", addr,
 		"--console-address", console)
+	// A KMS key: serve refuses a store that cannot encrypt evidence at rest.
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "MINIO_ROOT_USER=" + minioUser,
-		"MINIO_ROOT_PASSWORD=" + minioPassword, "MINIO_BROWSER=off", "MINIO_UPDATE=off", "MINIO_CI_CD=on"}
+		"MINIO_ROOT_PASSWORD=" + minioPassword, "MINIO_BROWSER=off", "MINIO_UPDATE=off", "MINIO_CI_CD=on",
+		"MINIO_KMS_SECRET_KEY=faults-key:" + base64.StdEncoding.EncodeToString(key)}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {

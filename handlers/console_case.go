@@ -30,6 +30,7 @@ type caseView struct {
 	Required    []evidenceKind
 	CanDecide   bool
 	CanReassign bool // the viewer may give the case to another reviewer
+	CanHold     bool // the viewer may place or lift a legal hold (保全)
 	Events      []eventView
 	Stale       bool
 	SMSFailing  bool
@@ -84,6 +85,7 @@ func (s *Server) showCase(c *fiber.Ctx, status int, formError string, fields, fo
 		ReasonTexts: map[string]string{}, CanDecide: w.ClaimedByMe, Stale: status == fiber.StatusConflict,
 		CanReassign:  s.allowedHere(c, policies.PermCaseReassign, w.Case.RegionCode),
 		CanResendSMS: s.allowedHere(c, policies.PermCaseResendSMS, w.Case.RegionCode),
+		CanHold:      s.allowedHere(c, policies.PermCaseHold, w.Case.RegionCode),
 		Resent:       c.Query("resent") == "1",
 		EvidenceBase: "/console/cases/" + url.PathEscape(number) + "/evidence/"}
 	if w.Case.Status == state.AwaitingSecond && w.Case.FirstApprovedBy != nil {

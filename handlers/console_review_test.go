@@ -171,6 +171,9 @@ func reviewMatrix(number string) []matrixRow {
 		// The supervisor comes first in the order below and claims it; then it is taken.
 		// Only supervisors resend a failed SMS; the case has none, so even they get 404.
 		{"POST", "/console/cases/:number/sms/resend", c + "/sms/resend", want{"supervisor": 404, "reviewer": 403, "outsider": 403, "admin": 403, "anonymous": 303, "applicant": 303}, url.Values{"message_id": {"1"}}},
+		// Only supervisors place and lift a legal hold (保全): placed, then lifted.
+		{"POST", "/console/cases/:number/hold", c + "/hold", want{"supervisor": 303, "reviewer": 403, "outsider": 403, "admin": 403, "anonymous": 303, "applicant": 303}, url.Values{"hold_reason": {"涉诉"}}},
+		{"POST", "/console/cases/:number/hold/lift", c + "/hold/lift", want{"supervisor": 303, "reviewer": 403, "outsider": 403, "admin": 403, "anonymous": 303, "applicant": 303}, nil},
 		{"GET", "/console/sms/failed", "/console/sms/failed", want{"supervisor": 200, "reviewer": 403, "outsider": 403, "admin": 403, "anonymous": 303, "applicant": 303}, nil},
 		{"POST", "/console/cases/:number/claim", c + "/claim", want{"supervisor": 303, "reviewer": 409, "outsider": 404, "admin": 403, "anonymous": 303, "applicant": 303}, nil},
 	}

@@ -121,6 +121,8 @@ func (s *Server) routes() []route {
 		// Staff console: supervision (the four-eyes second approval, QA, dashboard, audit log).
 		{method: fiber.MethodPost, path: "/console/cases/:number/second-approval", access: accessStaff, perm: policies.PermCaseApproveSecond, handler: s.secondApproval},
 		{method: fiber.MethodPost, path: "/console/cases/:number/sms/resend", access: accessStaff, perm: policies.PermCaseResendSMS, handler: s.resendSMS},
+		{method: fiber.MethodPost, path: "/console/cases/:number/hold", access: accessStaff, perm: policies.PermCaseHold, handler: s.placeHold},
+		{method: fiber.MethodPost, path: "/console/cases/:number/hold/lift", access: accessStaff, perm: policies.PermCaseHold, handler: s.liftHold},
 		{method: fiber.MethodGet, path: "/console/sms/failed", access: accessStaff, perm: policies.PermCaseResendSMS, handler: s.failedSMSPage},
 		{method: fiber.MethodGet, path: "/console/qa", access: accessStaff, perm: policies.PermQAReview, handler: s.qaPage},
 		{method: fiber.MethodPost, path: "/console/qa/:id", access: accessStaff, perm: policies.PermQAReview, handler: s.qaVerdict},

@@ -102,6 +102,9 @@ const (
 	// ActResendSMS sends a message about a case that failed for good once
 	// more, with the same text.
 	ActResendSMS = "resend_sms"
+	// ActHold places a case under legal hold (保全) and lifts it: the
+	// retention purge leaves a held case's evidence alone.
+	ActHold = "hold"
 	// ActExport downloads the audit log.
 	ActExport = "export"
 	// ActReview records a QA review of a decided case.
@@ -133,6 +136,7 @@ var (
 	PermCaseReassign      = Permission{ObjCase, ActReassign}
 	PermCaseApproveSecond = Permission{ObjCase, ActApproveSecond}
 	PermCaseResendSMS     = Permission{ObjCase, ActResendSMS}
+	PermCaseHold          = Permission{ObjCase, ActHold}
 	PermEvidenceView      = Permission{ObjEvidence, ActView}
 	PermAuditRead         = Permission{ObjAudit, ActRead}
 	PermAuditExport       = Permission{ObjAudit, ActExport}
@@ -148,7 +152,7 @@ var (
 func KnownPermissions() []Permission {
 	return []Permission{
 		PermCaseList, PermCaseRead, PermCaseClaim, PermCaseDecide, PermCaseNote, PermCaseReassign, PermCaseApproveSecond,
-		PermCaseResendSMS,
+		PermCaseResendSMS, PermCaseHold,
 		PermEvidenceView,
 		PermAuditRead, PermAuditExport,
 		PermQAReview,

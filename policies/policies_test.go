@@ -530,7 +530,7 @@ func TestPolicyFile(t *testing.T) {
 	}
 	for _, p := range []policies.Permission{
 		{policies.ObjCase, policies.ActReassign}, {policies.ObjCase, policies.ActApproveSecond},
-		{policies.ObjCase, policies.ActResendSMS},
+		{policies.ObjCase, policies.ActResendSMS}, {policies.ObjCase, policies.ActHold},
 		{policies.ObjAudit, policies.ActRead}, {policies.ObjAudit, policies.ActExport},
 		{policies.ObjQA, policies.ActReview}, {policies.ObjDashboard, policies.ActRead},
 	} {
@@ -547,6 +547,7 @@ func TestPolicyFile(t *testing.T) {
 		{policies.ObjEvidence, policies.ActView}, {policies.ObjCase, policies.ActDecide},
 		{policies.ObjCase, policies.ActClaim}, {policies.ObjCase, policies.ActApproveSecond},
 		{policies.ObjCase, policies.ActReassign}, {policies.ObjCase, policies.ActResendSMS},
+		{policies.ObjCase, policies.ActHold},
 	} {
 		if has(policies.RoleAdmin, p.Obj, p.Act) {
 			t.Errorf("admin holds %s, against separation of duties", p)

@@ -13,6 +13,8 @@ import (
 type rootCredentials struct {
 	AccessKey string `json:"access_key"`
 	SecretKey string `json:"secret_key"`
+	// kmsKey is MINIO_KMS_SECRET_KEY, kept in its own file (kms.key).
+	kmsKey string
 }
 
 // loadOrCreateCredentials reads the credentials kept at path, or generates

@@ -3,6 +3,8 @@ package storage
 import (
 	"context"
 	"io"
+
+	"github.com/minio/minio-go/v7"
 )
 
 // PutServerCheckOnly uploads like Put but without the client-side digest
@@ -18,4 +20,16 @@ func (s *Store) PutServerCheckOnly(ctx context.Context, key string, r io.Reader,
 		return s.failedPut(ctx, ctx, key, upload, nil, err)
 	}
 	return nil
+}
+
+// Remove tries to delete an anchor, as an attacker would; it must fail for
+// an anchor under retention (used by the tests and by nobody else).
+func (a *AnchorStore) Remove(ctx context.Context, key string) error {
+	ctx, cancel := context.WithTimeout(ctx, a.timeout)
+	defer cancel()
+	st, err := a.client.StatObject(ctx, a.bucket, key, minio.StatObjectOptions{})
+	if err != nil {
+		return readErr(ctx, "stat anchor", key, err)
+	}
+	return a.client.RemoveObject(ctx, a.bucket, key, minio.RemoveObjectOptions{VersionID: st.VersionID, GovernanceBypass: true})
 }

@@ -29,8 +29,9 @@ const (
 // Layout of LocalOptions.DataDir.
 const (
 	dataSubdir      = "data"             // MinIO's export directory
-	credentialsFile = "credentials.json" // root credentials, 0600
+	credentialsFile = "credentials.json" // root credentials, 0600 (and kms.key, the KMS key, 0600)
 	logFile         = "minio.log"        // the server's output
+	endpointFile    = "endpoint"         // host:port of the running server, for Attach
 )
 
 // LocalOptions configure StartLocal.
@@ -71,6 +72,7 @@ type LocalServer struct {
 	done      chan struct{} // closed when Stop has ended the server
 	stopOnce  sync.Once
 	stopErr   error
+	attached  bool // found running by AttachOrStartLocal: not ours to stop
 }
 
 // process is one run of the MinIO server binary.
@@ -114,6 +116,9 @@ func StartLocal(ctx context.Context, opts LocalOptions) (*LocalServer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start minio: %w", err)
 	}
+	if creds.kmsKey, err = loadOrCreateKMSKey(filepath.Join(opts.DataDir, kmsKeyFile)); err != nil {
+		return nil, fmt.Errorf("start minio: %w", err)
+	}
 	for attempt := 1; ; attempt++ {
 		ports, err := freePorts(2)
 		if err != nil {
@@ -133,8 +138,33 @@ func StartLocal(ctx context.Context, opts LocalOptions) (*LocalServer, error) {
 			opts: opts, creds: creds, consoleAddr: consoleAddr, proc: p,
 			quit: quit, quitNow: quitNow, supervise: make(chan struct{}), done: make(chan struct{})}
 		go srv.superviseLoop()
+		// Commands run beside serve (purge, audit anchor) find the server
+		// here instead of starting a second one on the same data.
+		_ = os.WriteFile(filepath.Join(opts.DataDir, endpointFile), []byte(addr+"\n"), 0o600)
 		return srv, nil
 	}
+}
+
+// AttachOrStartLocal connects to the server already running on
+// opts.DataDir (started by serve; its address is kept in DataDir/endpoint)
+// or, when none answers, starts one like StartLocal. A command that runs
+// while serve does must not start a second server on the same data. Stop
+// on an attached server does nothing: the server belongs to its starter.
+func AttachOrStartLocal(ctx context.Context, opts LocalOptions) (*LocalServer, error) {
+	dir, err := filepath.Abs(opts.DataDir)
+	if err == nil && opts.DataDir != "" {
+		addr, rerr := os.ReadFile(filepath.Join(dir, endpointFile))
+		creds, cerr := readCredentials(filepath.Join(dir, credentialsFile))
+		endpoint := strings.TrimSpace(string(addr))
+		if rerr == nil && cerr == nil && endpoint != "" &&
+			healthy(ctx, &http.Client{Timeout: time.Second}, "http://"+endpoint+readyPath) {
+			done := make(chan struct{})
+			close(done)
+			return &LocalServer{Endpoint: endpoint, AccessKey: creds.AccessKey, SecretKey: creds.SecretKey,
+				attached: true, done: done}, nil
+		}
+	}
+	return StartLocal(ctx, opts)
 }
 
 // resolve fills in defaults and checks that the binary is there.
@@ -324,6 +354,9 @@ func (s *LocalServer) current() *process {
 // and returns once the process is gone. It may be called any number of
 // times.
 func (s *LocalServer) Stop() error {
+	if s.attached {
+		return nil
+	}
 	s.stopOnce.Do(func() {
 		s.quitNow()
 		<-s.supervise // no restart can begin after this
@@ -414,5 +447,7 @@ func serverEnv(c rootCredentials) []string {
 		"MINIO_BROWSER=off", // no web console
 		"MINIO_UPDATE=off",  // never look for updates
 		"MINIO_CI_CD=on",    // small buffers, accepts a data dir on the root disk
+		// The KMS key behind SSE-S3: evidence is encrypted at rest.
+		"MINIO_KMS_SECRET_KEY="+c.kmsKey,
 	)
 }

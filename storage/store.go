@@ -14,6 +14,7 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+	"github.com/minio/minio-go/v7/pkg/encrypt"
 )
 
 // User metadata written with every object (sent as x-amz-meta-*).
@@ -43,6 +44,10 @@ type Config struct {
 	// waiting for the answer and, for Open, reading the whole body. Past it
 	// the call fails with ErrUnavailable. Zero means DefaultTimeout.
 	Timeout time.Duration
+	// AllowPlaintext lets New accept a store that cannot encrypt at rest
+	// (RD_S3_ALLOW_PLAINTEXT=1); objects are then written in clear.
+	// Otherwise such a store is refused with ErrNoEncryption.
+	AllowPlaintext bool
 }
 
 // ObjectInfo describes a stored object, so callers never touch minio-go types.
@@ -63,10 +68,17 @@ type Store struct {
 	probe   *minio.Client
 	bucket  string
 	timeout time.Duration
+	// sse encrypts every object written (SSE-S3 under the server's KMS);
+	// nil only for a store allowed to be plain.
+	sse encrypt.ServerSide
 }
 
 // New connects to the object store described by cfg and creates the bucket
 // when it is missing, so a fresh MinIO works without a manual set-up step.
+// It then checks, with a small probe object, that the store encrypts what
+// it stores (SSE-S3): evidence is sensitive personal information and is
+// never written in clear unless cfg.AllowPlaintext; a store that cannot
+// encrypt is refused with ErrNoEncryption.
 func New(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.Endpoint == "" || cfg.Bucket == "" {
 		return nil, errors.New("storage: endpoint and bucket are required")
@@ -96,6 +108,14 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	s := &Store{core: minio.Core{Client: client}, probe: probe, bucket: cfg.Bucket, timeout: timeout}
 	if err := s.ensureBucket(ctx); err != nil {
+		return nil, err
+	}
+	err = s.probeEncryption(ctx)
+	switch {
+	case err == nil:
+		s.sse = encrypt.NewSSE()
+	case errors.Is(err, ErrNoEncryption) && cfg.AllowPlaintext:
+	default:
 		return nil, err
 	}
 	return s, nil
@@ -201,6 +221,7 @@ func (s *Store) upload(ctx context.Context, key string, body io.Reader, size int
 		UserMetadata:         map[string]string{metaSHA256: wantHex, metaUpload: upload},
 		DisableContentSha256: true, // sign with the declared digest instead of streaming chunk signatures
 		DisableMultipart:     true, // one atomic PUT: no part can outlive a failure
+		ServerSideEncryption: s.sse,
 	}
 	_, err := s.core.PutObject(ctx, s.bucket, key, body, size, "", wantHex, opts)
 	return err

@@ -31,7 +31,8 @@ func commands() []command {
 		{"serve", "run the web server, the console, the JSON API and the background workers", runServe},
 		{"migrate", "bring the database schema up to date and exit", runMigrate},
 		{"staff", "manage staff users (staff add …)", runStaff},
-		{"audit", "verify the audit log's hash chain (audit verify)", runAudit},
+		{"audit", "verify the audit log's hash chain against its anchors (audit verify), write an anchor (audit anchor)", runAudit},
+		{"purge", "destroy evidence past RD_EVIDENCE_RETENTION now (purge [--dry-run])", runPurge},
 		{"seed", "fill an empty database with demo data (seed --demo)", runSeed},
 	}
 }

@@ -125,7 +125,7 @@ func seedHistory(ctx context.Context, cfg config.Config, d *db.DB, hash string, 
 		return fmt.Errorf("demo history: %w", err)
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	store, stop, err := openEvidenceStore(ctx, cfg, logger)
+	store, stop, err := openEvidenceStore(ctx, cfg, logger, true)
 	if err != nil {
 		return err
 	}

@@ -78,11 +78,19 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	defer d.Close()
 	logger.Info("database ready", "kind", cfg.DBKind)
 
-	evidence, stopMinIO, err := openEvidenceStore(ctx, cfg, logger)
+	evidence, stopMinIO, err := openEvidenceStore(ctx, cfg, logger, false)
 	if err != nil {
 		return err
 	}
 	defer stopMinIO()
+	// The anchor bucket is on the same store (the bundled server just
+	// started is found, not started twice).
+	anchors, stopAnchors, err := openAnchorStore(ctx, cfg, logger)
+	if err != nil {
+		logger.Error("audit anchors are NOT written: the anchor bucket is unusable", "err", err)
+	} else {
+		defer stopAnchors()
+	}
 
 	var clk clock.Clock = clock.Real{}
 	var devClock *clock.Adjustable
@@ -111,7 +119,8 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	}
 	// Role grants made on another instance are in force here within seconds.
 	enforcer.StartAutoReload(ctx, 5*time.Second)
-	runner, err := jobs.Start(ctx, d, logger, jobs.Deps{Courier: svc.Courier, Accounts: svc.Accounts, Recovery: svc.Recovery},
+	runner, err := jobs.Start(ctx, d, logger, jobs.Deps{Courier: svc.Courier, Accounts: svc.Accounts, Recovery: svc.Recovery,
+		Anchors: anchors, EvidenceRetention: cfg.EvidenceRetention},
 		jobs.Options{PollInterval: 500 * time.Millisecond, RescueAfter: cfg.JobRescueAfter})
 	if err != nil {
 		return err
@@ -180,30 +189,67 @@ func stopJobs(runner *jobs.Runner, logger *slog.Logger, within time.Duration) {
 // one when RD_S3_ENDPOINT is empty; the bundled server is supervised (a
 // crashed process is restarted on the same port). The returned stop
 // function ends the bundled server for good (a no-op for an external one).
-func openEvidenceStore(ctx context.Context, cfg config.Config, logger *slog.Logger) (*storage.Store, func(), error) {
-	sc := storage.Config{Endpoint: cfg.S3Endpoint, AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey, Bucket: cfg.S3Bucket, TLS: cfg.S3TLS,
-		Timeout: cfg.S3Timeout}
-	stop := func() {}
-	if cfg.S3Endpoint == "" {
-		local, err := storage.StartLocal(ctx, storage.LocalOptions{DataDir: filepath.Join(cfg.DataDir, "minio"), Logger: logger})
-		if err != nil {
-			return nil, nil, fmt.Errorf("start the bundled MinIO: %w", err)
-		}
-		logger.Info("bundled MinIO started", "endpoint", local.Endpoint, "data", filepath.Join(cfg.DataDir, "minio"))
-		sc = local.Config(cfg.S3Bucket)
-		sc.Timeout = cfg.S3Timeout
-		stop = func() {
-			if err := local.Stop(); err != nil {
-				logger.Warn("stop MinIO", "err", err)
-			}
-		}
+// The other commands attach to the bundled server serve runs (attach).
+func openEvidenceStore(ctx context.Context, cfg config.Config, logger *slog.Logger, attach bool) (*storage.Store, func(), error) {
+	sc, stop, err := objectStoreConfig(ctx, cfg, logger, attach)
+	if err != nil {
+		return nil, nil, err
 	}
 	store, err := storage.New(ctx, sc)
 	if err != nil {
 		stop()
+		if errors.Is(err, storage.ErrNoEncryption) {
+			return nil, nil, &config.Error{Var: "RD_S3_ENDPOINT", Value: cfg.S3Endpoint,
+				Accepted: "an object store that encrypts at rest (SSE-S3: configure its KMS), or RD_S3_ALLOW_PLAINTEXT=1"}
+		}
 		return nil, nil, fmt.Errorf("object store: %w", err)
 	}
+	if !store.Encrypted() {
+		logger.Warn("RD_S3_ALLOW_PLAINTEXT=1: evidence is stored WITHOUT encryption at rest", "endpoint", cfg.S3Endpoint)
+	}
 	return store, stop, nil
+}
+
+// objectStoreConfig says how to reach the object store, starting (or, with
+// attach, finding) the bundled MinIO when RD_S3_ENDPOINT is empty.
+func objectStoreConfig(ctx context.Context, cfg config.Config, logger *slog.Logger, attach bool) (storage.Config, func(), error) {
+	sc := storage.Config{Endpoint: cfg.S3Endpoint, AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey, Bucket: cfg.S3Bucket, TLS: cfg.S3TLS,
+		Timeout: cfg.S3Timeout, AllowPlaintext: cfg.S3AllowPlaintext}
+	if cfg.S3Endpoint != "" {
+		return sc, func() {}, nil
+	}
+	start := storage.StartLocal
+	if attach {
+		start = storage.AttachOrStartLocal
+	}
+	local, err := start(ctx, storage.LocalOptions{DataDir: filepath.Join(cfg.DataDir, "minio"), Logger: logger})
+	if err != nil {
+		return sc, nil, fmt.Errorf("start the bundled MinIO: %w", err)
+	}
+	logger.Info("bundled MinIO ready", "endpoint", local.Endpoint, "data", filepath.Join(cfg.DataDir, "minio"))
+	sc = local.Config(cfg.S3Bucket)
+	sc.Timeout = cfg.S3Timeout
+	return sc, func() {
+		if err := local.Stop(); err != nil {
+			logger.Warn("stop MinIO", "err", err)
+		}
+	}, nil
+}
+
+// openAnchorStore opens the write-once bucket of the audit anchors beside
+// the evidence bucket (storage.AnchorBucket).
+func openAnchorStore(ctx context.Context, cfg config.Config, logger *slog.Logger) (*storage.AnchorStore, func(), error) {
+	sc, stop, err := objectStoreConfig(ctx, cfg, logger, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	sc.Bucket = storage.AnchorBucket(cfg.S3Bucket)
+	a, err := storage.NewAnchorStore(ctx, sc)
+	if err != nil {
+		stop()
+		return nil, nil, fmt.Errorf("anchor bucket: %w", err)
+	}
+	return a, stop, nil
 }
 
 // smsSender is the configured gateway, or nil for the outbox driver. Each

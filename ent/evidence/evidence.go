@@ -37,6 +37,8 @@ const (
 	FieldHeight = "height"
 	// FieldContentType holds the string denoting the content_type field in the database.
 	FieldContentType = "content_type"
+	// FieldDestroyedAt holds the string denoting the destroyed_at field in the database.
+	FieldDestroyedAt = "destroyed_at"
 	// EdgeCase holds the string denoting the case edge name in mutations.
 	EdgeCase = "case"
 	// Table holds the table name of the evidence in the database.
@@ -64,6 +66,7 @@ var Columns = []string{
 	FieldWidth,
 	FieldHeight,
 	FieldContentType,
+	FieldDestroyedAt,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -177,6 +180,11 @@ func ByHeight(opts ...sql.OrderTermOption) OrderOption {
 // ByContentType orders the results by the content_type field.
 func ByContentType(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldContentType, opts...).ToFunc()
+}
+
+// ByDestroyedAt orders the results by the destroyed_at field.
+func ByDestroyedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldDestroyedAt, opts...).ToFunc()
 }
 
 // ByCaseField orders the results by case field.

@@ -106,6 +106,11 @@ func ContentType(v string) predicate.Evidence {
 	return predicate.Evidence(sql.FieldEQ(FieldContentType, v))
 }
 
+// DestroyedAt applies equality check predicate on the "destroyed_at" field. It's identical to DestroyedAtEQ.
+func DestroyedAt(v time.Time) predicate.Evidence {
+	return predicate.Evidence(sql.FieldEQ(FieldDestroyedAt, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Evidence {
 	return predicate.Evidence(sql.FieldEQ(FieldCreatedAt, v))
@@ -589,6 +594,56 @@ func ContentTypeEqualFold(v string) predicate.Evidence {
 // ContentTypeContainsFold applies the ContainsFold predicate on the "content_type" field.
 func ContentTypeContainsFold(v string) predicate.Evidence {
 	return predicate.Evidence(sql.FieldContainsFold(FieldContentType, v))
+}
+
+// DestroyedAtEQ applies the EQ predicate on the "destroyed_at" field.
+func DestroyedAtEQ(v time.Time) predicate.Evidence {
+	return predicate.Evidence(sql.FieldEQ(FieldDestroyedAt, v))
+}
+
+// DestroyedAtNEQ applies the NEQ predicate on the "destroyed_at" field.
+func DestroyedAtNEQ(v time.Time) predicate.Evidence {
+	return predicate.Evidence(sql.FieldNEQ(FieldDestroyedAt, v))
+}
+
+// DestroyedAtIn applies the In predicate on the "destroyed_at" field.
+func DestroyedAtIn(vs ...time.Time) predicate.Evidence {
+	return predicate.Evidence(sql.FieldIn(FieldDestroyedAt, vs...))
+}
+
+// DestroyedAtNotIn applies the NotIn predicate on the "destroyed_at" field.
+func DestroyedAtNotIn(vs ...time.Time) predicate.Evidence {
+	return predicate.Evidence(sql.FieldNotIn(FieldDestroyedAt, vs...))
+}
+
+// DestroyedAtGT applies the GT predicate on the "destroyed_at" field.
+func DestroyedAtGT(v time.Time) predicate.Evidence {
+	return predicate.Evidence(sql.FieldGT(FieldDestroyedAt, v))
+}
+
+// DestroyedAtGTE applies the GTE predicate on the "destroyed_at" field.
+func DestroyedAtGTE(v time.Time) predicate.Evidence {
+	return predicate.Evidence(sql.FieldGTE(FieldDestroyedAt, v))
+}
+
+// DestroyedAtLT applies the LT predicate on the "destroyed_at" field.
+func DestroyedAtLT(v time.Time) predicate.Evidence {
+	return predicate.Evidence(sql.FieldLT(FieldDestroyedAt, v))
+}
+
+// DestroyedAtLTE applies the LTE predicate on the "destroyed_at" field.
+func DestroyedAtLTE(v time.Time) predicate.Evidence {
+	return predicate.Evidence(sql.FieldLTE(FieldDestroyedAt, v))
+}
+
+// DestroyedAtIsNil applies the IsNil predicate on the "destroyed_at" field.
+func DestroyedAtIsNil() predicate.Evidence {
+	return predicate.Evidence(sql.FieldIsNull(FieldDestroyedAt))
+}
+
+// DestroyedAtNotNil applies the NotNil predicate on the "destroyed_at" field.
+func DestroyedAtNotNil() predicate.Evidence {
+	return predicate.Evidence(sql.FieldNotNull(FieldDestroyedAt))
 }
 
 // HasCase applies the HasEdge predicate on the "case" edge.

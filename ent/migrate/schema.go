@@ -172,6 +172,7 @@ var (
 		{Name: "width", Type: field.TypeInt},
 		{Name: "height", Type: field.TypeInt},
 		{Name: "content_type", Type: field.TypeString, Size: 32},
+		{Name: "destroyed_at", Type: field.TypeTime, Nullable: true},
 		{Name: "case_id", Type: field.TypeUUID},
 	}
 	// EvidencesTable holds the schema information for the "evidences" table.
@@ -182,7 +183,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "evidences_recovery_cases_evidence",
-				Columns:    []*schema.Column{EvidencesColumns[11]},
+				Columns:    []*schema.Column{EvidencesColumns[12]},
 				RefColumns: []*schema.Column{RecoveryCasesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -191,7 +192,7 @@ var (
 			{
 				Name:    "evidence_case_id_kind",
 				Unique:  true,
-				Columns: []*schema.Column{EvidencesColumns[11], EvidencesColumns[3]},
+				Columns: []*schema.Column{EvidencesColumns[12], EvidencesColumns[3]},
 			},
 			{
 				Name:    "evidence_sha256",
@@ -349,6 +350,9 @@ var (
 		{Name: "risk_flags", Type: field.TypeJSON, Nullable: true},
 		{Name: "first_approved_by", Type: field.TypeInt, Nullable: true},
 		{Name: "first_approved_at", Type: field.TypeTime, Nullable: true},
+		{Name: "hold_reason", Type: field.TypeString, Nullable: true, Size: 2147483647},
+		{Name: "held_by", Type: field.TypeInt, Nullable: true},
+		{Name: "held_at", Type: field.TypeTime, Nullable: true},
 		{Name: "account_cases", Type: field.TypeInt},
 	}
 	// RecoveryCasesTable holds the schema information for the "recovery_cases" table.
@@ -359,7 +363,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "recovery_cases_accounts_cases",
-				Columns:    []*schema.Column{RecoveryCasesColumns[29]},
+				Columns:    []*schema.Column{RecoveryCasesColumns[32]},
 				RefColumns: []*schema.Column{AccountsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -383,12 +387,12 @@ var (
 			{
 				Name:    "recoverycase_account_cases",
 				Unique:  false,
-				Columns: []*schema.Column{RecoveryCasesColumns[29]},
+				Columns: []*schema.Column{RecoveryCasesColumns[32]},
 			},
 			{
 				Name:    "recoverycase_status_account_cases",
 				Unique:  false,
-				Columns: []*schema.Column{RecoveryCasesColumns[5], RecoveryCasesColumns[29]},
+				Columns: []*schema.Column{RecoveryCasesColumns[5], RecoveryCasesColumns[32]},
 			},
 			{
 				Name:    "recoverycase_status_decided_at",

@@ -74,6 +74,12 @@ const (
 	FieldFirstApprovedBy = "first_approved_by"
 	// FieldFirstApprovedAt holds the string denoting the first_approved_at field in the database.
 	FieldFirstApprovedAt = "first_approved_at"
+	// FieldHoldReason holds the string denoting the hold_reason field in the database.
+	FieldHoldReason = "hold_reason"
+	// FieldHeldBy holds the string denoting the held_by field in the database.
+	FieldHeldBy = "held_by"
+	// FieldHeldAt holds the string denoting the held_at field in the database.
+	FieldHeldAt = "held_at"
 	// EdgeAccount holds the string denoting the account edge name in mutations.
 	EdgeAccount = "account"
 	// EdgeEvidence holds the string denoting the evidence edge name in mutations.
@@ -145,6 +151,9 @@ var Columns = []string{
 	FieldRiskFlags,
 	FieldFirstApprovedBy,
 	FieldFirstApprovedAt,
+	FieldHoldReason,
+	FieldHeldBy,
+	FieldHeldAt,
 }
 
 // ForeignKeys holds the SQL foreign-keys that are owned by the "recovery_cases"
@@ -394,6 +403,21 @@ func ByFirstApprovedBy(opts ...sql.OrderTermOption) OrderOption {
 // ByFirstApprovedAt orders the results by the first_approved_at field.
 func ByFirstApprovedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldFirstApprovedAt, opts...).ToFunc()
+}
+
+// ByHoldReason orders the results by the hold_reason field.
+func ByHoldReason(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldHoldReason, opts...).ToFunc()
+}
+
+// ByHeldBy orders the results by the held_by field.
+func ByHeldBy(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldHeldBy, opts...).ToFunc()
+}
+
+// ByHeldAt orders the results by the held_at field.
+func ByHeldAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldHeldAt, opts...).ToFunc()
 }
 
 // ByAccountField orders the results by account field.

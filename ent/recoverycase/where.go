@@ -167,6 +167,21 @@ func FirstApprovedAt(v time.Time) predicate.RecoveryCase {
 	return predicate.RecoveryCase(sql.FieldEQ(FieldFirstApprovedAt, v))
 }
 
+// HoldReason applies equality check predicate on the "hold_reason" field. It's identical to HoldReasonEQ.
+func HoldReason(v string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldEQ(FieldHoldReason, v))
+}
+
+// HeldBy applies equality check predicate on the "held_by" field. It's identical to HeldByEQ.
+func HeldBy(v int) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldEQ(FieldHeldBy, v))
+}
+
+// HeldAt applies equality check predicate on the "held_at" field. It's identical to HeldAtEQ.
+func HeldAt(v time.Time) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldEQ(FieldHeldAt, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.RecoveryCase {
 	return predicate.RecoveryCase(sql.FieldEQ(FieldCreatedAt, v))
@@ -1430,6 +1445,181 @@ func FirstApprovedAtIsNil() predicate.RecoveryCase {
 // FirstApprovedAtNotNil applies the NotNil predicate on the "first_approved_at" field.
 func FirstApprovedAtNotNil() predicate.RecoveryCase {
 	return predicate.RecoveryCase(sql.FieldNotNull(FieldFirstApprovedAt))
+}
+
+// HoldReasonEQ applies the EQ predicate on the "hold_reason" field.
+func HoldReasonEQ(v string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldEQ(FieldHoldReason, v))
+}
+
+// HoldReasonNEQ applies the NEQ predicate on the "hold_reason" field.
+func HoldReasonNEQ(v string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldNEQ(FieldHoldReason, v))
+}
+
+// HoldReasonIn applies the In predicate on the "hold_reason" field.
+func HoldReasonIn(vs ...string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldIn(FieldHoldReason, vs...))
+}
+
+// HoldReasonNotIn applies the NotIn predicate on the "hold_reason" field.
+func HoldReasonNotIn(vs ...string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldNotIn(FieldHoldReason, vs...))
+}
+
+// HoldReasonGT applies the GT predicate on the "hold_reason" field.
+func HoldReasonGT(v string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldGT(FieldHoldReason, v))
+}
+
+// HoldReasonGTE applies the GTE predicate on the "hold_reason" field.
+func HoldReasonGTE(v string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldGTE(FieldHoldReason, v))
+}
+
+// HoldReasonLT applies the LT predicate on the "hold_reason" field.
+func HoldReasonLT(v string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldLT(FieldHoldReason, v))
+}
+
+// HoldReasonLTE applies the LTE predicate on the "hold_reason" field.
+func HoldReasonLTE(v string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldLTE(FieldHoldReason, v))
+}
+
+// HoldReasonContains applies the Contains predicate on the "hold_reason" field.
+func HoldReasonContains(v string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldContains(FieldHoldReason, v))
+}
+
+// HoldReasonHasPrefix applies the HasPrefix predicate on the "hold_reason" field.
+func HoldReasonHasPrefix(v string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldHasPrefix(FieldHoldReason, v))
+}
+
+// HoldReasonHasSuffix applies the HasSuffix predicate on the "hold_reason" field.
+func HoldReasonHasSuffix(v string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldHasSuffix(FieldHoldReason, v))
+}
+
+// HoldReasonIsNil applies the IsNil predicate on the "hold_reason" field.
+func HoldReasonIsNil() predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldIsNull(FieldHoldReason))
+}
+
+// HoldReasonNotNil applies the NotNil predicate on the "hold_reason" field.
+func HoldReasonNotNil() predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldNotNull(FieldHoldReason))
+}
+
+// HoldReasonEqualFold applies the EqualFold predicate on the "hold_reason" field.
+func HoldReasonEqualFold(v string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldEqualFold(FieldHoldReason, v))
+}
+
+// HoldReasonContainsFold applies the ContainsFold predicate on the "hold_reason" field.
+func HoldReasonContainsFold(v string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldContainsFold(FieldHoldReason, v))
+}
+
+// HeldByEQ applies the EQ predicate on the "held_by" field.
+func HeldByEQ(v int) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldEQ(FieldHeldBy, v))
+}
+
+// HeldByNEQ applies the NEQ predicate on the "held_by" field.
+func HeldByNEQ(v int) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldNEQ(FieldHeldBy, v))
+}
+
+// HeldByIn applies the In predicate on the "held_by" field.
+func HeldByIn(vs ...int) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldIn(FieldHeldBy, vs...))
+}
+
+// HeldByNotIn applies the NotIn predicate on the "held_by" field.
+func HeldByNotIn(vs ...int) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldNotIn(FieldHeldBy, vs...))
+}
+
+// HeldByGT applies the GT predicate on the "held_by" field.
+func HeldByGT(v int) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldGT(FieldHeldBy, v))
+}
+
+// HeldByGTE applies the GTE predicate on the "held_by" field.
+func HeldByGTE(v int) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldGTE(FieldHeldBy, v))
+}
+
+// HeldByLT applies the LT predicate on the "held_by" field.
+func HeldByLT(v int) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldLT(FieldHeldBy, v))
+}
+
+// HeldByLTE applies the LTE predicate on the "held_by" field.
+func HeldByLTE(v int) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldLTE(FieldHeldBy, v))
+}
+
+// HeldByIsNil applies the IsNil predicate on the "held_by" field.
+func HeldByIsNil() predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldIsNull(FieldHeldBy))
+}
+
+// HeldByNotNil applies the NotNil predicate on the "held_by" field.
+func HeldByNotNil() predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldNotNull(FieldHeldBy))
+}
+
+// HeldAtEQ applies the EQ predicate on the "held_at" field.
+func HeldAtEQ(v time.Time) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldEQ(FieldHeldAt, v))
+}
+
+// HeldAtNEQ applies the NEQ predicate on the "held_at" field.
+func HeldAtNEQ(v time.Time) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldNEQ(FieldHeldAt, v))
+}
+
+// HeldAtIn applies the In predicate on the "held_at" field.
+func HeldAtIn(vs ...time.Time) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldIn(FieldHeldAt, vs...))
+}
+
+// HeldAtNotIn applies the NotIn predicate on the "held_at" field.
+func HeldAtNotIn(vs ...time.Time) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldNotIn(FieldHeldAt, vs...))
+}
+
+// HeldAtGT applies the GT predicate on the "held_at" field.
+func HeldAtGT(v time.Time) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldGT(FieldHeldAt, v))
+}
+
+// HeldAtGTE applies the GTE predicate on the "held_at" field.
+func HeldAtGTE(v time.Time) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldGTE(FieldHeldAt, v))
+}
+
+// HeldAtLT applies the LT predicate on the "held_at" field.
+func HeldAtLT(v time.Time) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldLT(FieldHeldAt, v))
+}
+
+// HeldAtLTE applies the LTE predicate on the "held_at" field.
+func HeldAtLTE(v time.Time) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldLTE(FieldHeldAt, v))
+}
+
+// HeldAtIsNil applies the IsNil predicate on the "held_at" field.
+func HeldAtIsNil() predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldIsNull(FieldHeldAt))
+}
+
+// HeldAtNotNil applies the NotNil predicate on the "held_at" field.
+func HeldAtNotNil() predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldNotNull(FieldHeldAt))
 }
 
 // HasAccount applies the HasEdge predicate on the "account" edge.

@@ -9,7 +9,10 @@ import (
 )
 
 // Evidence is one uploaded image of a case; the bytes live in MinIO under
-// object_key. A row exists exactly when its object exists.
+// object_key. A row without destroyed_at exists exactly when its object
+// exists; once the retention purge destroys the object, the row stays with
+// destroyed_at set (kind, size and both hashes still serve duplicate
+// detection and the case's history).
 type Evidence struct{ ent.Schema }
 
 // Mixin of Evidence.
@@ -28,6 +31,9 @@ func (Evidence) Fields() []ent.Field {
 		field.Int("width"),
 		field.Int("height"),
 		field.String("content_type").MaxLen(32),
+		// destroyed_at is when the retention purge destroyed the object
+		// (RD_EVIDENCE_RETENTION after the final decision).
+		field.Time("destroyed_at").Optional().Nillable(),
 	}
 }
 

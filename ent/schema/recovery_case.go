@@ -61,6 +61,11 @@ func (RecoveryCase) Fields() []ent.Field {
 		// case while it awaits the supervisor's second approval.
 		field.Int("first_approved_by").Optional().Nillable(),
 		field.Time("first_approved_at").Optional().Nillable(),
+		// hold_reason is set while a supervisor keeps the case under legal
+		// hold (保全): the retention purge leaves its evidence alone.
+		field.Text("hold_reason").Optional().Nillable(),
+		field.Int("held_by").Optional().Nillable(),
+		field.Time("held_at").Optional().Nillable(),
 	}
 }
 

@@ -47,6 +47,12 @@ type Config struct {
 	// S3Timeout bounds each object-store call (RD_S3_TIMEOUT); past it an
 	// upload or evidence view answers 503 storage_unavailable.
 	S3Timeout time.Duration
+	// S3AllowPlaintext accepts an external store that cannot encrypt at
+	// rest (RD_S3_ALLOW_PLAINTEXT=1); otherwise serve refuses to start.
+	S3AllowPlaintext bool
+	// EvidenceRetention is how long evidence of a finally decided case is
+	// kept before the purge destroys it (RD_EVIDENCE_RETENTION, 180d).
+	EvidenceRetention time.Duration
 
 	// SecretKey seals sensitive values at rest and signs tokens. Empty after
 	// Load when RD_SECRET_KEY is unset; EnsureSecret fills it from the data dir.
@@ -157,6 +163,9 @@ func Load(get Getenv) (Config, error) {
 	if c.S3TLS, err = parseBool(get, "RD_S3_TLS"); err != nil {
 		return c, err
 	}
+	if c.S3AllowPlaintext, err = parseBool(get, "RD_S3_ALLOW_PLAINTEXT"); err != nil {
+		return c, err
+	}
 	if v := str("RD_SECRET_KEY", ""); v != "" {
 		if len(v) < 32 {
 			return c, &Error{"RD_SECRET_KEY", "(hidden)", "at least 32 bytes"}
@@ -194,6 +203,7 @@ func Load(get Getenv) (Config, error) {
 		{"RD_JOB_RESCUE_AFTER", "2m", 5 * time.Second, &c.JobRescueAfter},
 		{"RD_SHUTDOWN_GRACE", "10s", 0, &c.ShutdownGrace},
 		{"RD_S3_TIMEOUT", "10s", 100 * time.Millisecond, &c.S3Timeout},
+		{"RD_EVIDENCE_RETENTION", "180d", time.Second, &c.EvidenceRetention},
 	} {
 		v := str(d.name, d.def)
 		if *d.into, err = ParseDuration(v); err != nil || *d.into < d.min {

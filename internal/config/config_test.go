@@ -32,6 +32,13 @@ func TestDefaults(t *testing.T) {
 	if c, err := Load(FromMap(map[string]string{"RD_S3_TIMEOUT": "2500ms"})); err != nil || c.S3Timeout != 2500*time.Millisecond {
 		t.Fatalf("RD_S3_TIMEOUT=2500ms: %v, %v", c.S3Timeout, err)
 	}
+	if c.EvidenceRetention != 180*24*time.Hour || c.S3AllowPlaintext {
+		t.Fatalf("default RD_EVIDENCE_RETENTION = %v, RD_S3_ALLOW_PLAINTEXT = %t; want 180 days, false", c.EvidenceRetention, c.S3AllowPlaintext)
+	}
+	if c, err := Load(FromMap(map[string]string{"RD_EVIDENCE_RETENTION": "1d", "RD_S3_ALLOW_PLAINTEXT": "1"})); err != nil ||
+		c.EvidenceRetention != 24*time.Hour || !c.S3AllowPlaintext {
+		t.Fatalf("RD_EVIDENCE_RETENTION=1d, RD_S3_ALLOW_PLAINTEXT=1: %v, %t, %v", c.EvidenceRetention, c.S3AllowPlaintext, err)
+	}
 }
 
 func TestRejectsBadValues(t *testing.T) {
@@ -62,6 +69,7 @@ func TestRejectsBadValues(t *testing.T) {
 		{map[string]string{"RD_QA_SAMPLE_PERCENT": "ten"}, "RD_QA_SAMPLE_PERCENT"},
 		{map[string]string{"RD_S3_TIMEOUT": "10"}, "RD_S3_TIMEOUT"},
 		{map[string]string{"RD_S3_TIMEOUT": "0s"}, "RD_S3_TIMEOUT"},
+		{map[string]string{"RD_EVIDENCE_RETENTION": "180"}, "RD_EVIDENCE_RETENTION"},
 		{map[string]string{"RD_S3_TIMEOUT": "-5s"}, "RD_S3_TIMEOUT"},
 		{map[string]string{"RD_HASH_CONCURRENCY": "0"}, "RD_HASH_CONCURRENCY"},
 		{map[string]string{"RD_HASH_CONCURRENCY": "two"}, "RD_HASH_CONCURRENCY"},

@@ -15,9 +15,11 @@ import (
 	"github.com/riverqueue/river"
 
 	"recoverydesk/internal/accounts"
+	"recoverydesk/internal/audit"
 	"recoverydesk/internal/db"
 	"recoverydesk/internal/recovery"
 	"recoverydesk/internal/sms"
+	"recoverydesk/storage"
 )
 
 // NewInserter returns a River client that only inserts jobs. Domain services
@@ -40,6 +42,12 @@ type Deps struct {
 	Courier  *sms.Courier
 	Accounts *accounts.Service // nil: no password promotion (tests of other parts)
 	Recovery *recovery.Service // nil: no recovery clean-up (tests of other parts)
+	// EvidenceRetention is RD_EVIDENCE_RETENTION for the daily purge; zero:
+	// no purge job (tests of other parts).
+	EvidenceRetention time.Duration
+	// Anchors is the write-once bucket the hourly audit anchor goes to; nil:
+	// no anchoring (the bucket is unusable, or tests of other parts).
+	Anchors *storage.AnchorStore
 }
 
 // CleanupInterval is how often drafts are expired and orphans deleted.
@@ -99,6 +107,22 @@ func Start(ctx context.Context, d *db.DB, logger *slog.Logger, deps Deps, opts O
 			func() (river.JobArgs, *river.InsertOpts) { return recovery.ReleaseClaimsArgs{}, nil }, nil))
 		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(CleanupInterval),
 			func() (river.JobArgs, *river.InsertOpts) { return recovery.CleanupArgs{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: true}))
+	}
+	if deps.Recovery != nil && deps.EvidenceRetention > 0 {
+		if err := river.AddWorkerSafely(workers, &recovery.PurgeWorker{Service: deps.Recovery, Retention: deps.EvidenceRetention}); err != nil {
+			return nil, err
+		}
+		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(recovery.PurgeInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return recovery.PurgeArgs{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: true}))
+	}
+	if deps.Anchors != nil {
+		if err := river.AddWorkerSafely(workers, &audit.AnchorWorker{DB: d, Store: deps.Anchors}); err != nil {
+			return nil, err
+		}
+		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(audit.AnchorInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return audit.AnchorArgs{}, nil },
 			&river.PeriodicJobOpts{RunOnStart: true}))
 	}
 	pollInterval := cmp.Or(opts.PollInterval, time.Second)

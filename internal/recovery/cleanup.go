@@ -76,7 +76,7 @@ func (s *Service) ExpireDrafts(ctx context.Context) (int, error) {
 // errDraftMoved is a draft that changed after it was read for expiry.
 var errDraftMoved = errors.New("the draft changed since it was read")
 
-// DeleteOrphans deletes evidence objects older than OrphanAge that no
+// DeleteOrphans deletes evidence objects older than OrphanAge that no live
 // evidence row points to (an upload whose transaction never committed, a
 // delete that failed). It returns how many it deleted.
 func (s *Service) DeleteOrphans(ctx context.Context) (int, error) {
@@ -85,7 +85,8 @@ func (s *Service) DeleteOrphans(ctx context.Context) (int, error) {
 		if err != nil {
 			return deleted, err
 		}
-		exists, err := s.db.Ent.Evidence.Query().Where(evidence.ObjectKey(obj.Key)).Exist(ctx)
+		// A row the purge marked destroyed no longer keeps its object.
+		exists, err := s.db.Ent.Evidence.Query().Where(evidence.ObjectKey(obj.Key), evidence.DestroyedAtIsNil()).Exist(ctx)
 		if err != nil {
 			return deleted, err
 		}

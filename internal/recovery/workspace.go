@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -30,10 +31,13 @@ type Workspace struct {
 	ClaimedBy   string // name of the claim holder, if any
 	ClaimedByMe bool
 	Evidence    []EvidenceItem
-	Earlier     []*ent.RecoveryCase // the account's other cases
-	Events      []*ent.CaseEvent
-	SMS         []*ent.SMSMessage // messages about this case, newest first
-	CertMatch   bool
+	// EvidenceDestroyedAt is when the retention purge destroyed the case's
+	// images (nil while they are kept); the page says so instead of them.
+	EvidenceDestroyedAt *time.Time
+	Earlier             []*ent.RecoveryCase // the account's other cases
+	Events              []*ent.CaseEvent
+	SMS                 []*ent.SMSMessage // messages about this case, newest first
+	CertMatch           bool
 	// AccountLocked says whether the account is locked now (LockedUntil
 	// stays set after it runs out, until the next sign-in attempt).
 	AccountLocked bool
@@ -54,6 +58,8 @@ type EvidenceItem struct {
 	Height     int
 	Size       int64
 	Duplicates []Duplicate
+	// DestroyedAt is set once the retention purge destroyed the image.
+	DestroyedAt *time.Time
 }
 
 // Duplicate is another account's case that used the same or a near-same image.
@@ -92,6 +98,7 @@ func (s *Service) Workspace(ctx context.Context, rv Reviewer, number string) (*W
 	if w.Evidence, err = s.evidenceItems(ctx, rv, rc); err != nil {
 		return nil, err
 	}
+	w.EvidenceDestroyedAt = destroyedAt(w.Evidence)
 	switch rc.Status {
 	case state.AwaitingSecond:
 		w.Risk = RiskFlags(rc.RiskFlags)
@@ -135,10 +142,24 @@ func (s *Service) evidenceItems(ctx context.Context, rv Reviewer, rc *ent.Recove
 				return nil, err
 			}
 			items = append(items, EvidenceItem{Kind: kind, Label: vocab.EvidenceKind(kind).Label(), Width: e.Width,
-				Height: e.Height, Size: e.Size, Duplicates: dups})
+				Height: e.Height, Size: e.Size, Duplicates: dups, DestroyedAt: e.DestroyedAt})
 		}
 	}
 	return items, nil
+}
+
+// destroyedAt is when the case's images were destroyed: the time shared by
+// all of them once every one is destroyed (the purge takes a case's images
+// together), nil otherwise.
+func destroyedAt(items []EvidenceItem) *time.Time {
+	var at *time.Time
+	for _, it := range items {
+		if it.DestroyedAt == nil {
+			return nil
+		}
+		at = it.DestroyedAt
+	}
+	return at
 }
 
 // duplicates finds other accounts' cases whose image of the same kind is
@@ -220,9 +241,13 @@ func (s *Service) OpenEvidence(ctx context.Context, rv Reviewer, number, kind st
 	}
 	var key string
 	for _, e := range rc.Edges.Evidence {
-		if string(e.Kind) == kind {
-			key = e.ObjectKey
+		if string(e.Kind) != kind {
+			continue
 		}
+		if e.DestroyedAt != nil {
+			return nil, errEvidenceDestroyed(*e.DestroyedAt)
+		}
+		key = e.ObjectKey
 	}
 	if key == "" {
 		return nil, ErrCaseNotFound

@@ -50,6 +50,22 @@ func MinIO(t testing.TB) *storage.Store {
 	return store
 }
 
+// Anchors returns an anchor store (object lock, compliance mode) on a
+// fresh bucket of the shared MinIO server. Its anchors cannot be deleted
+// before their retention ends, so the bucket is left to go with the
+// server's temporary data when the test process ends.
+func Anchors(t testing.TB) *storage.AnchorStore {
+	t.Helper()
+	srv := sharedServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
+	defer cancel()
+	a, err := storage.NewAnchorStore(ctx, srv.Config(storage.AnchorBucket(bucketName(t.Name()))))
+	if err != nil {
+		t.Fatalf("testenv: anchor bucket: %v", err)
+	}
+	return a
+}
+
 // OwnMinIO starts a MinIO server for this test alone, for tests that stop
 // it on purpose (to see /readyz report the store down); it is stopped and
 // its data removed when the test ends. The Store uses a fresh bucket.

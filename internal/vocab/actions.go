@@ -14,6 +14,7 @@ const (
 	ActionUsernameSent           Action = "username.sent"
 	ActionSMSCodeSent            Action = "sms_code.sent"
 	ActionEvidenceViewed         Action = "evidence.viewed"
+	ActionEvidenceDestroyed      Action = "evidence.destroyed" // one per image the retention purge destroyed
 	ActionCaseNote               Action = "case.note"
 	ActionStaffCreated           Action = "staff.created"
 	ActionStaffLoginSuccess      Action = "staff.login.success"
@@ -108,7 +109,11 @@ var actionLabels = table[Action]{
 	{EventPasswordCancelled.Action(), "撤销未生效的新密码"},
 	{EventSMSFailed.Action(), "短信发送失败"},
 	{EventSMSResent.Action(), "重发失败的短信"},
+	{EventHoldPlaced.Action(), "案件保全"},
+	{EventHoldLifted.Action(), "解除案件保全"},
+	{EventEvidenceDestroyed.Action(), "证件材料按保存期限销毁"},
 	{ActionEvidenceViewed, "查看证件照"},
+	{ActionEvidenceDestroyed, "按保存期限销毁证件照"},
 	{ActionCaseNote, "添加案件备注"},
 	{ActionStaffCreated, "创建工作人员"},
 	{ActionStaffLoginSuccess, "工作人员登录成功"},
@@ -191,6 +196,11 @@ const (
 	DetailMessageID     DetailKey = "message_id"
 	DetailRequestedBy   DetailKey = "requested_by"
 	DetailWasTemporary  DetailKey = "was_temporary"
+	DetailSHA256        DetailKey = "sha256"
+	DetailFinalAt       DetailKey = "final_at"
+	DetailRetention     DetailKey = "retention"
+	DetailKinds         DetailKey = "kinds"
+	DetailHeld          DetailKey = "held"
 )
 
 // DetailKeys lists the detail keys.
@@ -208,6 +218,8 @@ var detailLabels = table[DetailKey]{
 	{DetailAfter, "修改后"}, {DetailFrom, "开始日期"}, {DetailTo, "结束日期"}, {DetailStaff, "工作人员"},
 	{DetailCase, "案件"}, {DetailRows, "条数"}, {DetailUpto, "截至"}, {DetailWritten, "已写出"},
 	{DetailMessageID, "短信编号"}, {DetailRequestedBy, "申请人"}, {DetailWasTemporary, "替换管理员发放的临时密码"},
+	{DetailSHA256, "SHA-256 摘要"}, {DetailFinalAt, "最终决定时间"}, {DetailRetention, "保存期限"},
+	{DetailKinds, "材料"}, {DetailHeld, "保全"},
 }
 
 // detailLabelsByAction name a key whose meaning depends on the action.

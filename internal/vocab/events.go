@@ -26,6 +26,13 @@ const (
 	EventPasswordCancelled EventType = "password_cancelled"
 	EventSMSFailed         EventType = "sms_failed"
 	EventSMSResent         EventType = "sms_resent"
+	// A supervisor's legal hold (保全) keeps the case's evidence from the
+	// retention purge until lifted.
+	EventHoldPlaced EventType = "hold_placed"
+	EventHoldLifted EventType = "hold_lifted"
+	// EventEvidenceDestroyed: the retention purge destroyed the case's
+	// images (each image is audited as ActionEvidenceDestroyed).
+	EventEvidenceDestroyed EventType = "evidence_destroyed"
 )
 
 // EventTypes lists the case event types.
@@ -53,6 +60,9 @@ var eventLabels = table[EventType]{
 	{EventPasswordCancelled, "撤销新密码"},
 	{EventSMSFailed, "短信发送失败，已停止重试"},
 	{EventSMSResent, "重发短信"},
+	{EventHoldPlaced, "案件保全"},
+	{EventHoldLifted, "解除保全"},
+	{EventEvidenceDestroyed, "证件材料按保存期限销毁"},
 }
 
 // Label is the event's Chinese name in a case's history.
