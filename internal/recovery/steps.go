@@ -163,16 +163,29 @@ type StatusView struct {
 	RequiredEvidence []string      `json:"required_evidence"`
 	Uploaded         []string      `json:"uploaded"`
 	Decision         *DecisionView `json:"decision"`
-	Timeline         []EventView   `json:"timeline"`
+	// PasswordEffectiveAt is when the new password of an approved case
+	// takes effect: 4 hours after its SMS was accepted by the gateway, so it
+	// is there only once that happened.
+	PasswordEffectiveAt *time.Time  `json:"password_effective_at,omitempty"`
+	Timeline            []EventView `json:"timeline"`
 }
 
-// DecisionView is a decision as the applicant sees it: the reasons as texts
-// and, for a return (补正), the evidence kinds to upload again.
+// DecisionView is a decision as the applicant sees it: the reasons with
+// their catalog texts, the reviewer's message to the applicant (never the
+// internal note) and, for a return (补正), the evidence kinds to upload again.
 type DecisionView struct {
-	Outcome     string    `json:"outcome"`
-	Reasons     []string  `json:"reasons"`
-	ReturnKinds []string  `json:"return_kinds"`
-	DecidedAt   time.Time `json:"decided_at"`
+	Outcome     string       `json:"outcome"`
+	Reasons     []ReasonView `json:"reasons"`
+	Message     string       `json:"message"`
+	ReturnKinds []string     `json:"return_kinds"`
+	DecidedAt   time.Time    `json:"decided_at"`
+}
+
+// ReasonView is one reason of a decision: its code and the catalog's
+// current text.
+type ReasonView struct {
+	Code string `json:"code"`
+	Text string `json:"text"`
 }
 
 // EventView is one step of the applicant's timeline.
@@ -210,14 +223,32 @@ func (s *Service) Status(ctx context.Context, rc *ent.RecoveryCase) (*StatusView
 		v.DueBy = &d
 	}
 	if rc.Outcome != nil && rc.DecidedAt != nil {
-		texts, err := reasonTexts(ctx, s.db.Ent, rc.Reasons)
-		if err != nil {
-			return nil, err
+		var all []Reason
+		if len(rc.Reasons) > 0 {
+			if all, err = reasonCatalog(ctx, s.db.Ent); err != nil {
+				return nil, err
+			}
 		}
-		v.Decision = &DecisionView{Outcome: string(*rc.Outcome), Reasons: texts,
+		reasons := make([]ReasonView, 0, len(rc.Reasons))
+		for _, code := range rc.Reasons {
+			if i := indexOfReason(all, code); i >= 0 {
+				reasons = append(reasons, ReasonView{Code: code, Text: all[i].Text})
+			}
+		}
+		v.Decision = &DecisionView{Outcome: string(*rc.Outcome), Reasons: reasons, Message: rc.DecisionMessage,
 			ReturnKinds: append([]string{}, rc.ReturnKinds...), DecidedAt: *rc.DecidedAt}
 	}
 	for _, e := range events {
+		// The latest password SMS of an approved case names when its
+		// password takes effect (a cancelled one carries no time).
+		if rc.Status == state.Approved && vocab.EventType(e.Type) == vocab.EventPasswordSMSSent {
+			v.PasswordEffectiveAt = nil
+			if at, ok := e.After["effective_at"].(string); ok {
+				if t, err := time.Parse(time.RFC3339, at); err == nil {
+					v.PasswordEffectiveAt = &t
+				}
+			}
+		}
 		if label, ok := vocab.EventType(e.Type).ApplicantLabel(); ok {
 			v.Timeline = append(v.Timeline, EventView{Type: e.Type, Label: label, At: e.CreatedAt})
 		}

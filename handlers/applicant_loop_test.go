@@ -1,0 +1,137 @@
+package handlers_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"recoverydesk/ent/account"
+)
+
+// claimed opens and claims a case for pc and returns the version to decide on.
+func claimed(t testing.TB, s *testServer, pc *pagesClient, number string) int {
+	t.Helper()
+	pc.get(t, "/console/cases/"+number)
+	if resp, body := pc.post(t, "/console/cases/"+number+"/claim", url.Values{}); resp.StatusCode != 303 {
+		t.Fatalf("claim: %d %.300s", resp.StatusCode, body)
+	}
+	pc.get(t, "/console/cases/"+number)
+	return caseVersion(t, s, number)
+}
+
+// applicantView is the part of GET /api/v1/recoveries/{id} the applicant's
+// loop reads.
+type applicantView struct {
+	Status   string
+	Decision *struct {
+		Outcome     string
+		Reasons     []struct{ Code, Text string }
+		Message     string
+		ReturnKinds []string `json:"return_kinds"`
+	}
+	PasswordEffectiveAt *time.Time `json:"password_effective_at"`
+}
+
+func (a *applicant) view(t testing.TB) (applicantView, string) {
+	t.Helper()
+	resp, body := a.req(t, http.MethodGet, "", "", nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("status: %d %s", resp.StatusCode, body)
+	}
+	var v applicantView
+	mustJSON(t, body, &v)
+	return v, body
+}
+
+func TestARejectionForOtherReasonsTellsTheApplicantTheReviewersWordsButNotTheInternalNote(t *testing.T) {
+	s := recoveryFixture(t)
+	a, number := submittedCaseOf(t, s)
+	pc := staffClient(t, s, "jm_reviewer", "reviewer", "4407")
+	v := claimed(t, s, pc, number)
+	// "Other" without words for the applicant is refused on the form, which
+	// keeps what was typed.
+	resp, body := pc.post(t, "/console/cases/"+number+"/decision", url.Values{"outcome": {"reject"}, "version": {fmt.Sprint(v)},
+		"reason": {"other"}, "note": {"内部：疑似代办"}})
+	if resp.StatusCode != 422 || !strings.Contains(body, `id="message-error"`) || !strings.Contains(body, "请填写给申请人的说明") ||
+		!strings.Contains(body, "内部：疑似代办</textarea>") {
+		t.Fatalf("other without a message: %d %.2000s", resp.StatusCode, body)
+	}
+	words := "手持照片中证件被手指遮挡，请重新拍摄"
+	text := s.newSMS(t, "13800006666", func() {
+		resp, body := pc.post(t, "/console/cases/"+number+"/decision", url.Values{"outcome": {"reject"}, "version": {fmt.Sprint(v)},
+			"reason": {"other"}, "note": {"内部：疑似代办"}, "message": {words}})
+		if resp.StatusCode != 303 {
+			t.Fatalf("reject: %d %.300s", resp.StatusCode, body)
+		}
+	})
+	if !strings.Contains(text, number) || !strings.Contains(text, "审核意见："+words) || strings.Contains(text, "疑似代办") {
+		t.Fatalf("rejection SMS %q", text)
+	}
+	st, body := a.view(t)
+	if st.Status != "rejected" || st.Decision == nil || st.Decision.Message != words || len(st.Decision.Reasons) != 1 ||
+		st.Decision.Reasons[0].Code != "other" || st.Decision.Reasons[0].Text != "其他原因，详见审核意见" ||
+		strings.Contains(body, "疑似代办") || st.PasswordEffectiveAt != nil {
+		t.Fatalf("applicant status %s", body)
+	}
+}
+
+func TestAReturnNamesTheMaterialsAndTheWordsForTheApplicant(t *testing.T) {
+	s := recoveryFixture(t)
+	a, number := submittedCaseOf(t, s)
+	pc := staffClient(t, s, "jm_reviewer", "reviewer", "4407")
+	v := claimed(t, s, pc, number)
+	resp, body := pc.post(t, "/console/cases/"+number+"/decision", url.Values{"outcome": {"return"}, "version": {fmt.Sprint(v)},
+		"return_kind": {"id_front", "authorization_letter"}})
+	if resp.StatusCode != 422 || !strings.Contains(body, `id="message-error"`) {
+		t.Fatalf("return without a message: %d", resp.StatusCode)
+	}
+	resp, _ = pc.post(t, "/console/cases/"+number+"/decision", url.Values{"outcome": {"return"}, "version": {fmt.Sprint(v)},
+		"return_kind": {"id_front"}, "message": {strings.Repeat("长", 201)}})
+	if resp.StatusCode != 422 {
+		t.Fatalf("a 201-character message: %d", resp.StatusCode)
+	}
+	words := "授权函缺少法定代表人签字，人像面反光"
+	text := s.newSMS(t, "13800006666", func() {
+		resp, body := pc.post(t, "/console/cases/"+number+"/decision", url.Values{"outcome": {"return"}, "version": {fmt.Sprint(v)},
+			"return_kind": {"id_front", "authorization_letter"}, "message": {words}})
+		if resp.StatusCode != 303 {
+			t.Fatalf("return: %d %.300s", resp.StatusCode, body)
+		}
+	})
+	if !strings.Contains(text, "请重新上传：个人身份证正面照、单位授权函") || !strings.Contains(text, words) {
+		t.Fatalf("return SMS %q", text)
+	}
+	st, body := a.view(t)
+	if st.Status != "returned" || st.Decision == nil || st.Decision.Message != words ||
+		strings.Join(st.Decision.ReturnKinds, ",") != "id_front,authorization_letter" {
+		t.Fatalf("applicant status %s", body)
+	}
+}
+
+func TestAfterApprovalTheStatusSaysWhenTheNewPasswordTakesEffect(t *testing.T) {
+	s := recoveryFixture(t)
+	a, number := submittedCaseOf(t, s)
+	pc := staffClient(t, s, "jm_reviewer", "reviewer", "4407")
+	v := claimed(t, s, pc, number)
+	s.newSMS(t, "13800006666", func() {
+		if resp, body := pc.post(t, "/console/cases/"+number+"/decision", url.Values{"outcome": {"approve"}, "version": {fmt.Sprint(v)}}); resp.StatusCode != 303 {
+			t.Fatalf("approve: %d %.300s", resp.StatusCode, body)
+		}
+	})
+	ctx := context.Background()
+	deadline := time.Now().Add(5 * time.Second)
+	acc := s.db.Ent.Account.Query().Where(account.UsernameKey("jm_talent")).OnlyX(ctx)
+	for acc.PendingEffectiveAt == nil && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		acc = s.db.Ent.Account.Query().Where(account.UsernameKey("jm_talent")).OnlyX(ctx)
+	}
+	st, body := a.view(t)
+	if st.Status != "approved" || st.PasswordEffectiveAt == nil || acc.PendingEffectiveAt == nil ||
+		!st.PasswordEffectiveAt.Equal(acc.PendingEffectiveAt.Truncate(time.Second)) {
+		t.Fatalf("applicant status %s, account effective at %v", body, acc.PendingEffectiveAt)
+	}
+}
