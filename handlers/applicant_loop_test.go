@@ -135,3 +135,70 @@ func TestAfterApprovalTheStatusSaysWhenTheNewPasswordTakesEffect(t *testing.T) {
 		t.Fatalf("applicant status %s, account effective at %v", body, acc.PendingEffectiveAt)
 	}
 }
+
+func TestAReturnIsAToDoListThatAnUnchangedResubmissionDoesNotClear(t *testing.T) {
+	s := recoveryFixture(t)
+	a, number := submittedCaseOf(t, s)
+	pc := staffClient(t, s, "jm_reviewer", "reviewer", "4407")
+	v := claimed(t, s, pc, number)
+	s.newSMS(t, "13800006666", func() {
+		resp, body := pc.post(t, "/console/cases/"+number+"/decision", url.Values{"outcome": {"return"}, "version": {fmt.Sprint(v)},
+			"return_kind": {"id_front", "authorization_letter"}, "message": {"人像面反光，授权函未盖章"}})
+		if resp.StatusCode != 303 {
+			t.Fatalf("return: %d %.300s", resp.StatusCode, body)
+		}
+	})
+	toReplace := func() string {
+		t.Helper()
+		_, body := a.req(t, http.MethodGet, "", "", nil)
+		var v struct {
+			ToReplace []string `json:"to_replace"`
+		}
+		mustJSON(t, body, &v)
+		return strings.Join(v.ToReplace, ",")
+	}
+	submit := func(wantStatus int, wantKinds string) {
+		t.Helper()
+		resp, body := a.req(t, http.MethodPost, "/submit", "", nil)
+		if resp.StatusCode != wantStatus {
+			t.Fatalf("submit: %d %s, want %d", resp.StatusCode, body, wantStatus)
+		}
+		if wantStatus == 422 {
+			e := decodeError(t, body)
+			kinds := errorExtra(t, body)["kinds"]
+			if e.Error.Code != "evidence_unchanged" || fmt.Sprint(kinds) != "["+strings.ReplaceAll(wantKinds, ",", " ")+"]" {
+				t.Fatalf("unchanged resubmission: %s", body)
+			}
+		}
+	}
+	if got := toReplace(); got != "id_front,authorization_letter" {
+		t.Fatalf("to_replace %q", got)
+	}
+	submit(422, "id_front,authorization_letter")
+	// The very same bytes again are not a replacement (submittedCaseOf
+	// uploaded photo seed 10 as id_front).
+	if resp, body := a.upload(t, "id_front", jpegBytes(t, photo(400, 300, 10))); resp.StatusCode != 201 {
+		t.Fatalf("same id_front: %d %s", resp.StatusCode, body)
+	}
+	if got := toReplace(); got != "id_front,authorization_letter" {
+		t.Fatalf("to_replace after a byte-identical re-upload %q", got)
+	}
+	submit(422, "id_front,authorization_letter")
+	if resp, body := a.upload(t, "id_front", jpegBytes(t, photo(400, 300, 99))); resp.StatusCode != 201 {
+		t.Fatalf("new id_front: %d %s", resp.StatusCode, body)
+	}
+	if got := toReplace(); got != "authorization_letter" {
+		t.Fatalf("to_replace after a new id_front %q", got)
+	}
+	submit(422, "authorization_letter")
+	if resp, body := a.upload(t, "authorization_letter", jpegBytes(t, photo(400, 300, 98))); resp.StatusCode != 201 {
+		t.Fatalf("new letter: %d %s", resp.StatusCode, body)
+	}
+	if got := toReplace(); got != "" {
+		t.Fatalf("to_replace after both %q", got)
+	}
+	submit(200, "")
+	if st, body := a.view(t); st.Status != "submitted" {
+		t.Fatalf("resubmitted: %s", body)
+	}
+}

@@ -336,8 +336,12 @@ func (s *Service) applyDecision(ctx context.Context, tx *db.Tx, rv Reviewer, rc 
 		if _, err := s.courier.QueueRef(ctx, tx, acc.Phone, PurposeDecision, ref, sms.ReturnedText(number, labels, strings.TrimSpace(d.Message))); err != nil {
 			return err
 		}
+		hashes, err := returnHashes(ctx, tx, rc, d.ReturnKinds)
+		if err != nil {
+			return err
+		}
 		// The SLA clock stops until the applicant resubmits.
-		upd.SetReturnKinds(d.ReturnKinds).SetReasons(d.Reasons).ClearDueBy()
+		upd.SetReturnKinds(d.ReturnKinds).SetReturnHashes(hashes).SetReasons(d.Reasons).ClearDueBy()
 	}
 	if err := upd.SetStatus(to).Exec(ctx); err != nil {
 		return err

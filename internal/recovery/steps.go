@@ -96,6 +96,15 @@ func (s *Service) Submit(ctx context.Context, rc *ent.RecoveryCase) (*Submitted,
 	if len(missing) > 0 {
 		return nil, ErrMissingEvidence.With("missing", missing)
 	}
+	if rc.Status == state.Returned {
+		pending, err := s.toReplace(ctx, rc)
+		if err != nil {
+			return nil, err
+		}
+		if len(pending) > 0 {
+			return nil, ErrEvidenceUnchanged.With("kinds", pending)
+		}
+	}
 	now := s.clock.Now()
 	due := s.calendar.DueBy(now)
 	out := &Submitted{Status: state.Submitted, SubmittedAt: now, DueBy: due}
@@ -127,6 +136,61 @@ func (s *Service) Submit(ctx context.Context, rc *ent.RecoveryCase) (*Submitted,
 	return out, nil
 }
 
+// ErrEvidenceUnchanged refuses a resubmission after a return (补正) before
+// every returned kind was replaced; its "kinds" name the ones still to do.
+var ErrEvidenceUnchanged = apperr.New(apperr.Invalid, "evidence_unchanged",
+	"请先重新上传审核人员要求补正的材料（上传与原来相同的图片不算重新上传）")
+
+// returnHashes records, as a case is returned, the SHA-256 of the current
+// image of each returned kind: what a replacement must differ from.
+func returnHashes(ctx context.Context, tx *db.Tx, rc *ent.RecoveryCase, kinds []string) (map[string]string, error) {
+	rows, err := tx.Ent.Evidence.Query().Where(evidence.CaseID(rc.ID)).All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(kinds))
+	for _, e := range rows {
+		if slices.Contains(kinds, string(e.Kind)) {
+			out[string(e.Kind)] = e.Sha256
+		}
+	}
+	return out, nil
+}
+
+// toReplace lists the returned kinds of a returned case not yet replaced:
+// a kind is replaced by an image whose SHA-256 differs from the one it had
+// at the return (a byte-identical re-upload is not a replacement). For a
+// case returned before the hashes were kept, any image uploaded after the
+// decision counts. It is the one home of the rule: Submit enforces it and
+// the status view shows it as the applicant's to-do list.
+func (s *Service) toReplace(ctx context.Context, rc *ent.RecoveryCase) ([]string, error) {
+	if rc.Status != state.Returned || len(rc.ReturnKinds) == 0 {
+		return []string{}, nil
+	}
+	rows, err := rc.QueryEvidence().All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pending := []string{}
+	for _, k := range rc.ReturnKinds {
+		replaced := false
+		for _, e := range rows {
+			if string(e.Kind) != k {
+				continue
+			}
+			if old, ok := rc.ReturnHashes[k]; ok {
+				replaced = e.Sha256 != old
+			} else {
+				replaced = rc.DecidedAt != nil && e.CreatedAt.After(*rc.DecidedAt)
+			}
+		}
+		if !replaced {
+			pending = append(pending, k)
+		}
+	}
+	return pending, nil
+}
+
 // nextCaseNumber is ZH + the submission date + a 6-digit sequence of that
 // day, taken under a lock so two submissions never share a number.
 func (s *Service) nextCaseNumber(ctx context.Context, tx *db.Tx, now time.Time) (string, error) {
@@ -152,17 +216,20 @@ func (s *Service) nextCaseNumber(ctx context.Context, tx *db.Tx, now time.Time) 
 // StatusView is what an applicant may see of a case: never the evidence or
 // the personal data on record.
 type StatusView struct {
-	ID               string        `json:"id"`
-	Kind             string        `json:"kind"`
-	CaseNumber       *string       `json:"case_number"`
-	Status           state.Status  `json:"status"`
-	StatusLabel      string        `json:"status_label"`
-	SubmittedAt      *time.Time    `json:"submitted_at"`
-	DueBy            *string       `json:"due_by"`
-	PhoneVerified    bool          `json:"phone_verified"`
-	RequiredEvidence []string      `json:"required_evidence"`
-	Uploaded         []string      `json:"uploaded"`
-	Decision         *DecisionView `json:"decision"`
+	ID               string       `json:"id"`
+	Kind             string       `json:"kind"`
+	CaseNumber       *string      `json:"case_number"`
+	Status           state.Status `json:"status"`
+	StatusLabel      string       `json:"status_label"`
+	SubmittedAt      *time.Time   `json:"submitted_at"`
+	DueBy            *string      `json:"due_by"`
+	PhoneVerified    bool         `json:"phone_verified"`
+	RequiredEvidence []string     `json:"required_evidence"`
+	Uploaded         []string     `json:"uploaded"`
+	// ToReplace are the returned kinds of a returned case (补正) not yet
+	// replaced by a different image: the re-upload page's to-do list.
+	ToReplace []string      `json:"to_replace"`
+	Decision  *DecisionView `json:"decision"`
 	// PasswordEffectiveAt is when the new password of an approved case
 	// takes effect: 4 hours after its SMS was accepted by the gateway, so it
 	// is there only once that happened.
@@ -218,6 +285,9 @@ func (s *Service) Status(ctx context.Context, rc *ent.RecoveryCase) (*StatusView
 	v := &StatusView{ID: rc.ID.String(), Kind: string(rc.Kind), CaseNumber: rc.CaseNumber, Status: shown,
 		StatusLabel: vocab.StatusLabel(shown), SubmittedAt: rc.SubmittedAt, PhoneVerified: rc.PhoneVerifiedAt != nil,
 		RequiredEvidence: RequiredEvidence(string(rc.Kind)), Uploaded: kinds, Timeline: []EventView{}}
+	if v.ToReplace, err = s.toReplace(ctx, rc); err != nil {
+		return nil, err
+	}
 	if rc.DueBy != nil {
 		d := rc.DueBy.In(rules.Shanghai).Format(time.DateOnly)
 		v.DueBy = &d
