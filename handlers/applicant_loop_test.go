@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"recoverydesk/ent/account"
+	"recoverydesk/ent/smsmessage"
 )
 
 // claimed opens and claims a case for pc and returns the version to decide on.
@@ -200,5 +201,37 @@ func TestAReturnIsAToDoListThatAnUnchangedResubmissionDoesNotClear(t *testing.T)
 	submit(200, "")
 	if st, body := a.view(t); st.Status != "submitted" {
 		t.Fatalf("resubmitted: %s", body)
+	}
+}
+
+func TestSubmittingSendsTheCaseNumberAndTheDueDateBySMS(t *testing.T) {
+	s := recoveryFixture(t)
+	a := startUnit(t, s, nil)
+	a.verifyPhone(t, "13800006666")
+	for i, kind := range []string{"id_front", "id_handheld", "unit_license", "authorization_letter"} {
+		if resp, body := a.upload(t, kind, jpegBytes(t, photo(400, 300, uint64(40+i)))); resp.StatusCode != 201 {
+			t.Fatalf("upload %s: %d %s", kind, resp.StatusCode, body)
+		}
+	}
+	var sub struct {
+		CaseNumber string `json:"case_number"`
+		DueBy      string `json:"due_by"`
+	}
+	text := s.newSMS(t, "13800006666", func() {
+		resp, body := a.req(t, http.MethodPost, "/submit", "", nil)
+		if resp.StatusCode != 200 {
+			t.Fatalf("submit: %d %s", resp.StatusCode, body)
+		}
+		mustJSON(t, body, &sub)
+	})
+	due, err := time.Parse(time.DateOnly, sub.DueBy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text, "申请编号"+sub.CaseNumber) || !strings.Contains(text, due.Format("2006年1月2日")) {
+		t.Fatalf("submission SMS %q for %+v", text, sub)
+	}
+	if n := s.db.Ent.SMSMessage.Query().Where(smsmessage.Purpose("submitted"), smsmessage.Ref("case:"+a.id)).CountX(context.Background()); n != 1 {
+		t.Fatalf("%d submission messages", n)
 	}
 }

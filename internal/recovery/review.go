@@ -28,6 +28,9 @@ const ClaimTTL = 30 * time.Minute
 const (
 	PurposePassword = string(vocab.PurposePassword)
 	PurposeDecision = string(vocab.PurposeDecision)
+	// PurposeSubmitted confirms a submission: the case number is then never
+	// only on the screen.
+	PurposeSubmitted = string(vocab.PurposeSubmitted)
 )
 
 // Review errors.

@@ -13,6 +13,7 @@ import (
 	"recoverydesk/internal/db"
 	"recoverydesk/internal/recovery/state"
 	"recoverydesk/internal/rules"
+	"recoverydesk/internal/sms"
 	"recoverydesk/internal/vocab"
 )
 
@@ -105,6 +106,10 @@ func (s *Service) Submit(ctx context.Context, rc *ent.RecoveryCase) (*Submitted,
 			return nil, ErrEvidenceUnchanged.With("kinds", pending)
 		}
 	}
+	phone, err := s.phoneOnRecord(ctx, rc)
+	if err != nil {
+		return nil, err
+	}
 	now := s.clock.Now()
 	due := s.calendar.DueBy(now)
 	out := &Submitted{Status: state.Submitted, SubmittedAt: now, DueBy: due}
@@ -124,6 +129,11 @@ func (s *Service) Submit(ctx context.Context, rc *ent.RecoveryCase) (*Submitted,
 		if err := upd.Exec(ctx); ent.IsNotFound(err) {
 			return ErrWrongStep
 		} else if err != nil {
+			return err
+		}
+		// The confirmation is queued with the submission: both or neither.
+		if _, err := s.courier.QueueRef(ctx, tx, phone, PurposeSubmitted, "case:"+rc.ID.String(),
+			sms.SubmittedText(out.CaseNumber, due.In(rules.Shanghai))); err != nil {
 			return err
 		}
 		return s.record(ctx, tx, rc, now, actorApplicant, vocab.EventSubmitted,
