@@ -235,3 +235,31 @@ func TestSubmittingSendsTheCaseNumberAndTheDueDateBySMS(t *testing.T) {
 		t.Fatalf("%d submission messages", n)
 	}
 }
+
+func TestTheWrongLoginTabNamesTheRightOneOnlyForTheRightPassword(t *testing.T) {
+	s := recoveryFixture(t) // the person jingban (Abcd2468!x), the unit jm_talent (Unit#Pass2468)
+	resp, e := login(t, s, "person", "jm_talent", "Unit#Pass2468")
+	if resp.StatusCode != 409 || e["code"] != "wrong_account_kind" || e["message"] != "该账号为单位账号，请在“单位登录”中登录" || e["kind"] != "unit" {
+		t.Fatalf("unit on the person tab: %d %v", resp.StatusCode, e)
+	}
+	resp, e = login(t, s, "unit", "JINGBAN", "Abcd2468!x")
+	if resp.StatusCode != 409 || e["message"] != "该账号为个人账号，请在“个人登录”中登录" {
+		t.Fatalf("person on the unit tab: %d %v", resp.StatusCode, e)
+	}
+	// A wrong password gets the tab's generic answer, as an unknown
+	// username would, and counts toward the account's lockout: the hint is
+	// no way around it.
+	_, unknown := login(t, s, "person", "nobody_here", "Wrong#Pass1")
+	for i := 0; i < 4; i++ {
+		resp, e = login(t, s, "person", "jm_talent", "Wrong#Pass1")
+		if resp.StatusCode != 401 || e["message"] != unknown["message"] || e["attempts_left"] != nil {
+			t.Fatalf("wrong password on the wrong tab: %d %v (unknown username: %v)", resp.StatusCode, e, unknown)
+		}
+	}
+	if resp, e = login(t, s, "unit", "jm_talent", "Wrong#Pass1"); resp.StatusCode != 423 {
+		t.Fatalf("fifth failure: %d %v", resp.StatusCode, e)
+	}
+	if resp, e = login(t, s, "person", "jm_talent", "Unit#Pass2468"); resp.StatusCode != 423 {
+		t.Fatalf("the right password while locked, on the wrong tab: %d %v", resp.StatusCode, e)
+	}
+}
