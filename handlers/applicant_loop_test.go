@@ -3,6 +3,7 @@ package handlers_test
 import (
 	"context"
 	"fmt"
+	"html"
 	"net/http"
 	"net/url"
 	"strings"
@@ -261,5 +262,33 @@ func TestTheWrongLoginTabNamesTheRightOneOnlyForTheRightPassword(t *testing.T) {
 	}
 	if resp, e = login(t, s, "person", "jm_talent", "Unit#Pass2468"); resp.StatusCode != 423 {
 		t.Fatalf("the right password while locked, on the wrong tab: %d %v", resp.StatusCode, e)
+	}
+}
+
+func TestTheHotlineComesFromConfiguration(t *testing.T) {
+	s := recoveryFixture(t, hotline("0750-12333|+8675012333"))
+	for _, path := range []string{"/", "/login", "/recover", "/recover/status", "/account/recover", "/no-such-page"} {
+		_, body := s.get(t, path)
+		body = html.UnescapeString(body) // "+" in an attribute is &#43;
+		if !strings.Contains(body, `<a href="tel:+8675012333">0750-12333</a>`) || strings.Contains(body, "3873738") {
+			t.Errorf("%s: the configured hotline is not the one shown", path)
+		}
+	}
+	_, body := s.get(t, "/recover/status")
+	if !strings.Contains(body, "如有疑问请致电 0750-12333 咨询") {
+		t.Errorf("status page's rejection line lacks the hotline")
+	}
+	_, number := submittedCaseOf(t, s)
+	pc := staffClient(t, s, "jm_reviewer", "reviewer", "4407")
+	v := claimed(t, s, pc, number)
+	text := s.newSMS(t, "13800006666", func() {
+		resp, body := pc.post(t, "/console/cases/"+number+"/decision", url.Values{"outcome": {"reject"}, "version": {fmt.Sprint(v)},
+			"reason": {"unclear_image"}})
+		if resp.StatusCode != 303 {
+			t.Fatalf("reject: %d %.300s", resp.StatusCode, body)
+		}
+	})
+	if !strings.Contains(text, "如有疑问请致电0750-12333") || strings.Contains(text, "3873738") {
+		t.Fatalf("rejection SMS %q", text)
 	}
 }
