@@ -73,6 +73,11 @@ func TestARejectionForOtherReasonsTellsTheApplicantTheReviewersWordsButNotTheInt
 	if !strings.Contains(text, number) || !strings.Contains(text, "审核意见："+words) || strings.Contains(text, "疑似代办") {
 		t.Fatalf("rejection SMS %q", text)
 	}
+	// The case page shows both, each under its name.
+	if _, page := pc.get(t, "/console/cases/"+number); !strings.Contains(page, "<dt>给申请人的说明</dt><dd>"+words+"</dd>") ||
+		!strings.Contains(page, "<dt>审核意见</dt><dd>内部：疑似代办</dd>") {
+		t.Errorf("decided case page lacks the message or the note")
+	}
 	st, body := a.view(t)
 	if st.Status != "rejected" || st.Decision == nil || st.Decision.Message != words || len(st.Decision.Reasons) != 1 ||
 		st.Decision.Reasons[0].Code != "other" || st.Decision.Reasons[0].Text != "其他原因，详见审核意见" ||
