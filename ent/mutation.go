@@ -8595,6 +8595,8 @@ type RecoveryCaseMutation struct {
 	return_kinds           *[]string
 	appendreturn_kinds     []string
 	decision_note          *string
+	decision_message       *string
+	return_hashes          *map[string]string
 	decided_by             *int
 	adddecided_by          *int
 	decided_at             *time.Time
@@ -9786,6 +9788,91 @@ func (m *RecoveryCaseMutation) ResetDecisionNote() {
 	m.decision_note = nil
 }
 
+// SetDecisionMessage sets the "decision_message" field.
+func (m *RecoveryCaseMutation) SetDecisionMessage(s string) {
+	m.decision_message = &s
+}
+
+// DecisionMessage returns the value of the "decision_message" field in the mutation.
+func (m *RecoveryCaseMutation) DecisionMessage() (r string, exists bool) {
+	v := m.decision_message
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDecisionMessage returns the old "decision_message" field's value of the RecoveryCase entity.
+// If the RecoveryCase object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RecoveryCaseMutation) OldDecisionMessage(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDecisionMessage is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDecisionMessage requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDecisionMessage: %w", err)
+	}
+	return oldValue.DecisionMessage, nil
+}
+
+// ResetDecisionMessage resets all changes to the "decision_message" field.
+func (m *RecoveryCaseMutation) ResetDecisionMessage() {
+	m.decision_message = nil
+}
+
+// SetReturnHashes sets the "return_hashes" field.
+func (m *RecoveryCaseMutation) SetReturnHashes(value map[string]string) {
+	m.return_hashes = &value
+}
+
+// ReturnHashes returns the value of the "return_hashes" field in the mutation.
+func (m *RecoveryCaseMutation) ReturnHashes() (r map[string]string, exists bool) {
+	v := m.return_hashes
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReturnHashes returns the old "return_hashes" field's value of the RecoveryCase entity.
+// If the RecoveryCase object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RecoveryCaseMutation) OldReturnHashes(ctx context.Context) (v map[string]string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReturnHashes is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReturnHashes requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReturnHashes: %w", err)
+	}
+	return oldValue.ReturnHashes, nil
+}
+
+// ClearReturnHashes clears the value of the "return_hashes" field.
+func (m *RecoveryCaseMutation) ClearReturnHashes() {
+	m.return_hashes = nil
+	m.clearedFields[recoverycase.FieldReturnHashes] = struct{}{}
+}
+
+// ReturnHashesCleared returns if the "return_hashes" field was cleared in this mutation.
+func (m *RecoveryCaseMutation) ReturnHashesCleared() bool {
+	_, ok := m.clearedFields[recoverycase.FieldReturnHashes]
+	return ok
+}
+
+// ResetReturnHashes resets all changes to the "return_hashes" field.
+func (m *RecoveryCaseMutation) ResetReturnHashes() {
+	m.return_hashes = nil
+	delete(m.clearedFields, recoverycase.FieldReturnHashes)
+}
+
 // SetDecidedBy sets the "decided_by" field.
 func (m *RecoveryCaseMutation) SetDecidedBy(i int) {
 	m.decided_by = &i
@@ -10492,7 +10579,7 @@ func (m *RecoveryCaseMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *RecoveryCaseMutation) Fields() []string {
-	fields := make([]string, 0, 31)
+	fields := make([]string, 0, 33)
 	if m.created_at != nil {
 		fields = append(fields, recoverycase.FieldCreatedAt)
 	}
@@ -10561,6 +10648,12 @@ func (m *RecoveryCaseMutation) Fields() []string {
 	}
 	if m.decision_note != nil {
 		fields = append(fields, recoverycase.FieldDecisionNote)
+	}
+	if m.decision_message != nil {
+		fields = append(fields, recoverycase.FieldDecisionMessage)
+	}
+	if m.return_hashes != nil {
+		fields = append(fields, recoverycase.FieldReturnHashes)
 	}
 	if m.decided_by != nil {
 		fields = append(fields, recoverycase.FieldDecidedBy)
@@ -10640,6 +10733,10 @@ func (m *RecoveryCaseMutation) Field(name string) (ent.Value, bool) {
 		return m.ReturnKinds()
 	case recoverycase.FieldDecisionNote:
 		return m.DecisionNote()
+	case recoverycase.FieldDecisionMessage:
+		return m.DecisionMessage()
+	case recoverycase.FieldReturnHashes:
+		return m.ReturnHashes()
 	case recoverycase.FieldDecidedBy:
 		return m.DecidedBy()
 	case recoverycase.FieldDecidedAt:
@@ -10711,6 +10808,10 @@ func (m *RecoveryCaseMutation) OldField(ctx context.Context, name string) (ent.V
 		return m.OldReturnKinds(ctx)
 	case recoverycase.FieldDecisionNote:
 		return m.OldDecisionNote(ctx)
+	case recoverycase.FieldDecisionMessage:
+		return m.OldDecisionMessage(ctx)
+	case recoverycase.FieldReturnHashes:
+		return m.OldReturnHashes(ctx)
 	case recoverycase.FieldDecidedBy:
 		return m.OldDecidedBy(ctx)
 	case recoverycase.FieldDecidedAt:
@@ -10896,6 +10997,20 @@ func (m *RecoveryCaseMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetDecisionNote(v)
+		return nil
+	case recoverycase.FieldDecisionMessage:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDecisionMessage(v)
+		return nil
+	case recoverycase.FieldReturnHashes:
+		v, ok := value.(map[string]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReturnHashes(v)
 		return nil
 	case recoverycase.FieldDecidedBy:
 		v, ok := value.(int)
@@ -11097,6 +11212,9 @@ func (m *RecoveryCaseMutation) ClearedFields() []string {
 	if m.FieldCleared(recoverycase.FieldReturnKinds) {
 		fields = append(fields, recoverycase.FieldReturnKinds)
 	}
+	if m.FieldCleared(recoverycase.FieldReturnHashes) {
+		fields = append(fields, recoverycase.FieldReturnHashes)
+	}
 	if m.FieldCleared(recoverycase.FieldDecidedBy) {
 		fields = append(fields, recoverycase.FieldDecidedBy)
 	}
@@ -11161,6 +11279,9 @@ func (m *RecoveryCaseMutation) ClearField(name string) error {
 		return nil
 	case recoverycase.FieldReturnKinds:
 		m.ClearReturnKinds()
+		return nil
+	case recoverycase.FieldReturnHashes:
+		m.ClearReturnHashes()
 		return nil
 	case recoverycase.FieldDecidedBy:
 		m.ClearDecidedBy()
@@ -11262,6 +11383,12 @@ func (m *RecoveryCaseMutation) ResetField(name string) error {
 		return nil
 	case recoverycase.FieldDecisionNote:
 		m.ResetDecisionNote()
+		return nil
+	case recoverycase.FieldDecisionMessage:
+		m.ResetDecisionMessage()
+		return nil
+	case recoverycase.FieldReturnHashes:
+		m.ResetReturnHashes()
 		return nil
 	case recoverycase.FieldDecidedBy:
 		m.ResetDecidedBy()

@@ -67,6 +67,10 @@ type RecoveryCase struct {
 	ReturnKinds []string `json:"return_kinds,omitempty"`
 	// DecisionNote holds the value of the "decision_note" field.
 	DecisionNote string `json:"decision_note,omitempty"`
+	// DecisionMessage holds the value of the "decision_message" field.
+	DecisionMessage string `json:"decision_message,omitempty"`
+	// ReturnHashes holds the value of the "return_hashes" field.
+	ReturnHashes map[string]string `json:"return_hashes,omitempty"`
 	// DecidedBy holds the value of the "decided_by" field.
 	DecidedBy *int `json:"decided_by,omitempty"`
 	// DecidedAt holds the value of the "decided_at" field.
@@ -148,11 +152,11 @@ func (*RecoveryCase) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case recoverycase.FieldTokenHash, recoverycase.FieldReasons, recoverycase.FieldReturnKinds, recoverycase.FieldRiskFlags:
+		case recoverycase.FieldTokenHash, recoverycase.FieldReasons, recoverycase.FieldReturnKinds, recoverycase.FieldReturnHashes, recoverycase.FieldRiskFlags:
 			values[i] = new([]byte)
 		case recoverycase.FieldVersion, recoverycase.FieldUsernameSimilarity, recoverycase.FieldNameSimilarity, recoverycase.FieldClaimedBy, recoverycase.FieldDecidedBy, recoverycase.FieldFirstApprovedBy, recoverycase.FieldHeldBy:
 			values[i] = new(sql.NullInt64)
-		case recoverycase.FieldCaseNumber, recoverycase.FieldKind, recoverycase.FieldStatus, recoverycase.FieldRegionCode, recoverycase.FieldTypedUsername, recoverycase.FieldTypedName, recoverycase.FieldTypedCertType, recoverycase.FieldTypedCertNumber, recoverycase.FieldOutcome, recoverycase.FieldDecisionNote, recoverycase.FieldHoldReason:
+		case recoverycase.FieldCaseNumber, recoverycase.FieldKind, recoverycase.FieldStatus, recoverycase.FieldRegionCode, recoverycase.FieldTypedUsername, recoverycase.FieldTypedName, recoverycase.FieldTypedCertType, recoverycase.FieldTypedCertNumber, recoverycase.FieldOutcome, recoverycase.FieldDecisionNote, recoverycase.FieldDecisionMessage, recoverycase.FieldHoldReason:
 			values[i] = new(sql.NullString)
 		case recoverycase.FieldCreatedAt, recoverycase.FieldUpdatedAt, recoverycase.FieldPhoneVerifiedAt, recoverycase.FieldSubmittedAt, recoverycase.FieldDueBy, recoverycase.FieldClaimExpiresAt, recoverycase.FieldDecidedAt, recoverycase.FieldFirstApprovedAt, recoverycase.FieldHeldAt:
 			values[i] = new(sql.NullTime)
@@ -329,6 +333,20 @@ func (_m *RecoveryCase) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field decision_note", values[i])
 			} else if value.Valid {
 				_m.DecisionNote = value.String
+			}
+		case recoverycase.FieldDecisionMessage:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field decision_message", values[i])
+			} else if value.Valid {
+				_m.DecisionMessage = value.String
+			}
+		case recoverycase.FieldReturnHashes:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field return_hashes", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.ReturnHashes); err != nil {
+					return fmt.Errorf("unmarshal field return_hashes: %w", err)
+				}
 			}
 		case recoverycase.FieldDecidedBy:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
@@ -531,6 +549,12 @@ func (_m *RecoveryCase) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("decision_note=")
 	builder.WriteString(_m.DecisionNote)
+	builder.WriteString(", ")
+	builder.WriteString("decision_message=")
+	builder.WriteString(_m.DecisionMessage)
+	builder.WriteString(", ")
+	builder.WriteString("return_hashes=")
+	builder.WriteString(fmt.Sprintf("%v", _m.ReturnHashes))
 	builder.WriteString(", ")
 	if v := _m.DecidedBy; v != nil {
 		builder.WriteString("decided_by=")

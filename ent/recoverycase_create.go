@@ -295,6 +295,26 @@ func (_c *RecoveryCaseCreate) SetNillableDecisionNote(v *string) *RecoveryCaseCr
 	return _c
 }
 
+// SetDecisionMessage sets the "decision_message" field.
+func (_c *RecoveryCaseCreate) SetDecisionMessage(v string) *RecoveryCaseCreate {
+	_c.mutation.SetDecisionMessage(v)
+	return _c
+}
+
+// SetNillableDecisionMessage sets the "decision_message" field if the given value is not nil.
+func (_c *RecoveryCaseCreate) SetNillableDecisionMessage(v *string) *RecoveryCaseCreate {
+	if v != nil {
+		_c.SetDecisionMessage(*v)
+	}
+	return _c
+}
+
+// SetReturnHashes sets the "return_hashes" field.
+func (_c *RecoveryCaseCreate) SetReturnHashes(v map[string]string) *RecoveryCaseCreate {
+	_c.mutation.SetReturnHashes(v)
+	return _c
+}
+
 // SetDecidedBy sets the "decided_by" field.
 func (_c *RecoveryCaseCreate) SetDecidedBy(v int) *RecoveryCaseCreate {
 	_c.mutation.SetDecidedBy(v)
@@ -548,6 +568,10 @@ func (_c *RecoveryCaseCreate) defaults() error {
 		v := recoverycase.DefaultDecisionNote
 		_c.mutation.SetDecisionNote(v)
 	}
+	if _, ok := _c.mutation.DecisionMessage(); !ok {
+		v := recoverycase.DefaultDecisionMessage
+		_c.mutation.SetDecisionMessage(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		if recoverycase.DefaultID == nil {
 			return fmt.Errorf("ent: uninitialized recoverycase.DefaultID (forgotten import ent/runtime?)")
@@ -646,6 +670,9 @@ func (_c *RecoveryCaseCreate) check() error {
 	}
 	if _, ok := _c.mutation.DecisionNote(); !ok {
 		return &ValidationError{Name: "decision_note", err: errors.New(`ent: missing required field "RecoveryCase.decision_note"`)}
+	}
+	if _, ok := _c.mutation.DecisionMessage(); !ok {
+		return &ValidationError{Name: "decision_message", err: errors.New(`ent: missing required field "RecoveryCase.decision_message"`)}
 	}
 	if len(_c.mutation.AccountIDs()) == 0 {
 		return &ValidationError{Name: "account", err: errors.New(`ent: missing required edge "RecoveryCase.account"`)}
@@ -777,6 +804,14 @@ func (_c *RecoveryCaseCreate) createSpec() (*RecoveryCase, *sqlgraph.CreateSpec)
 	if value, ok := _c.mutation.DecisionNote(); ok {
 		_spec.SetField(recoverycase.FieldDecisionNote, field.TypeString, value)
 		_node.DecisionNote = value
+	}
+	if value, ok := _c.mutation.DecisionMessage(); ok {
+		_spec.SetField(recoverycase.FieldDecisionMessage, field.TypeString, value)
+		_node.DecisionMessage = value
+	}
+	if value, ok := _c.mutation.ReturnHashes(); ok {
+		_spec.SetField(recoverycase.FieldReturnHashes, field.TypeJSON, value)
+		_node.ReturnHashes = value
 	}
 	if value, ok := _c.mutation.DecidedBy(); ok {
 		_spec.SetField(recoverycase.FieldDecidedBy, field.TypeInt, value)
@@ -1266,6 +1301,36 @@ func (u *RecoveryCaseUpsert) SetDecisionNote(v string) *RecoveryCaseUpsert {
 // UpdateDecisionNote sets the "decision_note" field to the value that was provided on create.
 func (u *RecoveryCaseUpsert) UpdateDecisionNote() *RecoveryCaseUpsert {
 	u.SetExcluded(recoverycase.FieldDecisionNote)
+	return u
+}
+
+// SetDecisionMessage sets the "decision_message" field.
+func (u *RecoveryCaseUpsert) SetDecisionMessage(v string) *RecoveryCaseUpsert {
+	u.Set(recoverycase.FieldDecisionMessage, v)
+	return u
+}
+
+// UpdateDecisionMessage sets the "decision_message" field to the value that was provided on create.
+func (u *RecoveryCaseUpsert) UpdateDecisionMessage() *RecoveryCaseUpsert {
+	u.SetExcluded(recoverycase.FieldDecisionMessage)
+	return u
+}
+
+// SetReturnHashes sets the "return_hashes" field.
+func (u *RecoveryCaseUpsert) SetReturnHashes(v map[string]string) *RecoveryCaseUpsert {
+	u.Set(recoverycase.FieldReturnHashes, v)
+	return u
+}
+
+// UpdateReturnHashes sets the "return_hashes" field to the value that was provided on create.
+func (u *RecoveryCaseUpsert) UpdateReturnHashes() *RecoveryCaseUpsert {
+	u.SetExcluded(recoverycase.FieldReturnHashes)
+	return u
+}
+
+// ClearReturnHashes clears the value of the "return_hashes" field.
+func (u *RecoveryCaseUpsert) ClearReturnHashes() *RecoveryCaseUpsert {
+	u.SetNull(recoverycase.FieldReturnHashes)
 	return u
 }
 
@@ -1878,6 +1943,41 @@ func (u *RecoveryCaseUpsertOne) SetDecisionNote(v string) *RecoveryCaseUpsertOne
 func (u *RecoveryCaseUpsertOne) UpdateDecisionNote() *RecoveryCaseUpsertOne {
 	return u.Update(func(s *RecoveryCaseUpsert) {
 		s.UpdateDecisionNote()
+	})
+}
+
+// SetDecisionMessage sets the "decision_message" field.
+func (u *RecoveryCaseUpsertOne) SetDecisionMessage(v string) *RecoveryCaseUpsertOne {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.SetDecisionMessage(v)
+	})
+}
+
+// UpdateDecisionMessage sets the "decision_message" field to the value that was provided on create.
+func (u *RecoveryCaseUpsertOne) UpdateDecisionMessage() *RecoveryCaseUpsertOne {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.UpdateDecisionMessage()
+	})
+}
+
+// SetReturnHashes sets the "return_hashes" field.
+func (u *RecoveryCaseUpsertOne) SetReturnHashes(v map[string]string) *RecoveryCaseUpsertOne {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.SetReturnHashes(v)
+	})
+}
+
+// UpdateReturnHashes sets the "return_hashes" field to the value that was provided on create.
+func (u *RecoveryCaseUpsertOne) UpdateReturnHashes() *RecoveryCaseUpsertOne {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.UpdateReturnHashes()
+	})
+}
+
+// ClearReturnHashes clears the value of the "return_hashes" field.
+func (u *RecoveryCaseUpsertOne) ClearReturnHashes() *RecoveryCaseUpsertOne {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.ClearReturnHashes()
 	})
 }
 
@@ -2684,6 +2784,41 @@ func (u *RecoveryCaseUpsertBulk) SetDecisionNote(v string) *RecoveryCaseUpsertBu
 func (u *RecoveryCaseUpsertBulk) UpdateDecisionNote() *RecoveryCaseUpsertBulk {
 	return u.Update(func(s *RecoveryCaseUpsert) {
 		s.UpdateDecisionNote()
+	})
+}
+
+// SetDecisionMessage sets the "decision_message" field.
+func (u *RecoveryCaseUpsertBulk) SetDecisionMessage(v string) *RecoveryCaseUpsertBulk {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.SetDecisionMessage(v)
+	})
+}
+
+// UpdateDecisionMessage sets the "decision_message" field to the value that was provided on create.
+func (u *RecoveryCaseUpsertBulk) UpdateDecisionMessage() *RecoveryCaseUpsertBulk {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.UpdateDecisionMessage()
+	})
+}
+
+// SetReturnHashes sets the "return_hashes" field.
+func (u *RecoveryCaseUpsertBulk) SetReturnHashes(v map[string]string) *RecoveryCaseUpsertBulk {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.SetReturnHashes(v)
+	})
+}
+
+// UpdateReturnHashes sets the "return_hashes" field to the value that was provided on create.
+func (u *RecoveryCaseUpsertBulk) UpdateReturnHashes() *RecoveryCaseUpsertBulk {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.UpdateReturnHashes()
+	})
+}
+
+// ClearReturnHashes clears the value of the "return_hashes" field.
+func (u *RecoveryCaseUpsertBulk) ClearReturnHashes() *RecoveryCaseUpsertBulk {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.ClearReturnHashes()
 	})
 }
 

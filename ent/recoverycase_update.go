@@ -405,6 +405,32 @@ func (_u *RecoveryCaseUpdate) SetNillableDecisionNote(v *string) *RecoveryCaseUp
 	return _u
 }
 
+// SetDecisionMessage sets the "decision_message" field.
+func (_u *RecoveryCaseUpdate) SetDecisionMessage(v string) *RecoveryCaseUpdate {
+	_u.mutation.SetDecisionMessage(v)
+	return _u
+}
+
+// SetNillableDecisionMessage sets the "decision_message" field if the given value is not nil.
+func (_u *RecoveryCaseUpdate) SetNillableDecisionMessage(v *string) *RecoveryCaseUpdate {
+	if v != nil {
+		_u.SetDecisionMessage(*v)
+	}
+	return _u
+}
+
+// SetReturnHashes sets the "return_hashes" field.
+func (_u *RecoveryCaseUpdate) SetReturnHashes(v map[string]string) *RecoveryCaseUpdate {
+	_u.mutation.SetReturnHashes(v)
+	return _u
+}
+
+// ClearReturnHashes clears the value of the "return_hashes" field.
+func (_u *RecoveryCaseUpdate) ClearReturnHashes() *RecoveryCaseUpdate {
+	_u.mutation.ClearReturnHashes()
+	return _u
+}
+
 // SetDecidedBy sets the "decided_by" field.
 func (_u *RecoveryCaseUpdate) SetDecidedBy(v int) *RecoveryCaseUpdate {
 	_u.mutation.ResetDecidedBy()
@@ -941,6 +967,15 @@ func (_u *RecoveryCaseUpdate) sqlSave(ctx context.Context) (_node int, err error
 	}
 	if value, ok := _u.mutation.DecisionNote(); ok {
 		_spec.SetField(recoverycase.FieldDecisionNote, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.DecisionMessage(); ok {
+		_spec.SetField(recoverycase.FieldDecisionMessage, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.ReturnHashes(); ok {
+		_spec.SetField(recoverycase.FieldReturnHashes, field.TypeJSON, value)
+	}
+	if _u.mutation.ReturnHashesCleared() {
+		_spec.ClearField(recoverycase.FieldReturnHashes, field.TypeJSON)
 	}
 	if value, ok := _u.mutation.DecidedBy(); ok {
 		_spec.SetField(recoverycase.FieldDecidedBy, field.TypeInt, value)
@@ -1560,6 +1595,32 @@ func (_u *RecoveryCaseUpdateOne) SetNillableDecisionNote(v *string) *RecoveryCas
 	return _u
 }
 
+// SetDecisionMessage sets the "decision_message" field.
+func (_u *RecoveryCaseUpdateOne) SetDecisionMessage(v string) *RecoveryCaseUpdateOne {
+	_u.mutation.SetDecisionMessage(v)
+	return _u
+}
+
+// SetNillableDecisionMessage sets the "decision_message" field if the given value is not nil.
+func (_u *RecoveryCaseUpdateOne) SetNillableDecisionMessage(v *string) *RecoveryCaseUpdateOne {
+	if v != nil {
+		_u.SetDecisionMessage(*v)
+	}
+	return _u
+}
+
+// SetReturnHashes sets the "return_hashes" field.
+func (_u *RecoveryCaseUpdateOne) SetReturnHashes(v map[string]string) *RecoveryCaseUpdateOne {
+	_u.mutation.SetReturnHashes(v)
+	return _u
+}
+
+// ClearReturnHashes clears the value of the "return_hashes" field.
+func (_u *RecoveryCaseUpdateOne) ClearReturnHashes() *RecoveryCaseUpdateOne {
+	_u.mutation.ClearReturnHashes()
+	return _u
+}
+
 // SetDecidedBy sets the "decided_by" field.
 func (_u *RecoveryCaseUpdateOne) SetDecidedBy(v int) *RecoveryCaseUpdateOne {
 	_u.mutation.ResetDecidedBy()
@@ -2126,6 +2187,15 @@ func (_u *RecoveryCaseUpdateOne) sqlSave(ctx context.Context) (_node *RecoveryCa
 	}
 	if value, ok := _u.mutation.DecisionNote(); ok {
 		_spec.SetField(recoverycase.FieldDecisionNote, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.DecisionMessage(); ok {
+		_spec.SetField(recoverycase.FieldDecisionMessage, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.ReturnHashes(); ok {
+		_spec.SetField(recoverycase.FieldReturnHashes, field.TypeJSON, value)
+	}
+	if _u.mutation.ReturnHashesCleared() {
+		_spec.ClearField(recoverycase.FieldReturnHashes, field.TypeJSON)
 	}
 	if value, ok := _u.mutation.DecidedBy(); ok {
 		_spec.SetField(recoverycase.FieldDecidedBy, field.TypeInt, value)

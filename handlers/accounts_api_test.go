@@ -169,9 +169,11 @@ func loginLockoutLifecycle(t *testing.T, d *db.DB) {
 	if resp, e := login(t, s, "person", "nobody_here", "x"); resp.StatusCode != 401 || e["attempts_left"] != nil {
 		t.Fatalf("unknown user: %d %v", resp.StatusCode, e)
 	}
-	// The wrong kind does not find the account either.
-	if resp, _ := login(t, s, "unit", "zhang_san", "Abcd2468!x"); resp.StatusCode != 401 {
-		t.Fatalf("person as unit: %d", resp.StatusCode)
+	// The wrong kind does not sign in: the right password names the right
+	// tab (and is no failure: the count below starts at 4 left).
+	if resp, e := login(t, s, "unit", "zhang_san", "Abcd2468!x"); resp.StatusCode != 409 || e["code"] != "wrong_account_kind" ||
+		strings.Contains(resp.Header.Get("Set-Cookie"), "rd_session=") {
+		t.Fatalf("person as unit: %d %v", resp.StatusCode, e)
 	}
 	for left := 4; left >= 1; left-- {
 		resp, e := login(t, s, "person", "zhang_san", "Wrong1234!")

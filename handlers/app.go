@@ -84,6 +84,7 @@ func New(d Deps) (*fiber.App, error) {
 		d.Metrics = prometheus.NewRegistry()
 	}
 	engine := views.Engine()
+	views.Hotline(engine, d.Config.Hotline)
 	if err := engine.Load(); err != nil {
 		return nil, err
 	}

@@ -459,11 +459,11 @@ func TestReasonCatalogAddEditRetire(t *testing.T) {
 	_, status := a.req(t, "GET", "", "", nil)
 	var st struct {
 		Status   string
-		Decision *struct{ Reasons []string }
+		Decision *struct{ Reasons []struct{ Code, Text string } }
 	}
 	mustJSON(t, status, &st)
 	if st.Status != string(state.Rejected) || st.Decision == nil || len(st.Decision.Reasons) != 1 ||
-		st.Decision.Reasons[0] != "证件已过有效期，请使用有效证件重新拍摄" {
+		st.Decision.Reasons[0] != (struct{ Code, Text string }{"photo_expired", "证件已过有效期，请使用有效证件重新拍摄"}) {
 		t.Fatalf("status after retiring: %s", status)
 	}
 	// The case page still names the retired reason in words, in the

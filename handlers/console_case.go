@@ -131,6 +131,7 @@ type decisionForm struct {
 	Reasons  []string `form:"reason"`
 	Kinds    []string `form:"return_kind"`
 	Note     string   `form:"note"`
+	Message  string   `form:"message"`
 	Version  int      `form:"version"`
 	OpenNext string   `form:"next"`
 }
@@ -143,13 +144,13 @@ func (s *Server) decideCase(c *fiber.Ctx) error {
 		return fiber.ErrBadRequest
 	}
 	number := strings.ToUpper(strings.Clone(c.Params("number")))
-	d := recovery.Decision{Outcome: vocab.Outcome(f.Outcome), Reasons: f.Reasons, ReturnKinds: f.Kinds, Note: f.Note, Version: f.Version}
+	d := recovery.Decision{Outcome: vocab.Outcome(f.Outcome), Reasons: f.Reasons, ReturnKinds: f.Kinds, Note: f.Note, Message: f.Message, Version: f.Version}
 	if err := s.deps.Recovery.Decide(c.UserContext(), s.reviewer(c, policies.PermCaseDecide), number, d); err != nil {
 		fields, msg, ok := formErrors(err)
 		if !ok {
 			return err
 		}
-		return s.showCase(c, toAPIError(err).Status, msg, fields, map[string]string{"outcome": f.Outcome, "note": f.Note})
+		return s.showCase(c, toAPIError(err).Status, msg, fields, map[string]string{"outcome": f.Outcome, "note": f.Note, "message": f.Message})
 	}
 	if f.OpenNext == "1" {
 		return c.Redirect("/console/cases/next?decided="+url.QueryEscape(number), fiber.StatusSeeOther)

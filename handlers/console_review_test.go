@@ -295,12 +295,13 @@ func TestRejectAndReturnTellTheApplicant(t *testing.T) {
 	}
 	text := s.newSMS(t, "13800006666", func() {
 		resp, body := pc.post(t, "/console/cases/"+number+"/decision", url.Values{"outcome": {"return"}, "version": {fmt.Sprint(v)},
-			"return_kind": {"unit_license"}, "note": {"公章不清晰"}})
+			"return_kind": {"unit_license"}, "note": {"内部：已电话核实经办人"}, "message": {"单位证件照上的公章不清晰，请重新拍摄"}})
 		if resp.StatusCode != 303 {
 			t.Fatalf("return: %d %s", resp.StatusCode, body)
 		}
 	})
-	if !strings.Contains(text, "需要补正材料：加盖单位公章的单位证件照") {
+	if !strings.Contains(text, "请重新上传：加盖单位公章的单位证件照") || !strings.Contains(text, "单位证件照上的公章不清晰，请重新拍摄") ||
+		strings.Contains(text, "电话核实") {
 		t.Fatalf("return SMS %q", text)
 	}
 	rc := s.db.Ent.RecoveryCase.Query().Where(recoverycase.CaseNumber(number)).OnlyX(context.Background())
@@ -343,12 +344,12 @@ func TestRejectWithAReasonTellsTheApplicant(t *testing.T) {
 		Status   string
 		Decision *struct {
 			Outcome string
-			Reasons []string
+			Reasons []struct{ Code, Text string }
 		}
 	}
 	mustJSON(t, body, &st)
 	if resp.StatusCode != 200 || st.Status != string(state.Rejected) || st.Decision == nil || st.Decision.Outcome != "reject" ||
-		len(st.Decision.Reasons) != 1 || st.Decision.Reasons[0] != reason {
+		len(st.Decision.Reasons) != 1 || st.Decision.Reasons[0].Code != "unclear_image" || st.Decision.Reasons[0].Text != reason {
 		t.Fatalf("applicant status: %d %s", resp.StatusCode, body)
 	}
 }

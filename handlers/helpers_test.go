@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"recoverydesk/ent/smsmessage"
 	"regexp"
 	"strings"
 	"testing"
@@ -50,6 +51,13 @@ func (s *testServer) waitSMS(t testing.TB, phone, want string) string {
 func (s *testServer) newSMS(t testing.TB, phone string, send func()) string {
 	t.Helper()
 	ctx := context.Background()
+	// A message queued earlier (the confirmation of a submission) and still
+	// on its way must not pass for the one send causes.
+	for settle := time.Now().Add(5 * time.Second); time.Now().Before(settle); time.Sleep(20 * time.Millisecond) {
+		if s.db.Ent.SMSMessage.Query().Where(smsmessage.Phone(phone), smsmessage.StatusEQ(smsmessage.StatusQueued)).CountX(ctx) == 0 {
+			break
+		}
+	}
 	before, err := s.outbox.Messages(ctx, phone, 1000)
 	if err != nil {
 		t.Fatal(err)

@@ -67,6 +67,17 @@ func qaSample(percent int) serverOption {
 	return func(d *handlers.Deps) { d.Config.QASamplePercent = percent }
 }
 
+// hotline sets RD_HOTLINE.
+func hotline(v string) serverOption {
+	return func(d *handlers.Deps) {
+		h, err := config.ParseHotline(v)
+		if err != nil {
+			panic(err)
+		}
+		d.Config.Hotline = h
+	}
+}
+
 func newTestServer(t testing.TB, opts ...serverOption) *testServer {
 	t.Helper()
 	return newTestServerOn(t, testenv.SQLite(t), opts...)
@@ -101,7 +112,7 @@ func newTestServerOn(t testing.TB, d *db.DB, opts ...serverOption) *testServer {
 		store = testenv.MinIO(t)
 	}
 	svc, err := services.New(services.Options{DB: d, Keys: keys, Clock: clk, Hasher: passhash.Hasher{Params: passhash.Testing},
-		Store: store, QASamplePercent: cfg.QASamplePercent, Logger: logger})
+		Store: store, QASamplePercent: cfg.QASamplePercent, Hotline: cfg.Hotline.Text, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -302,10 +302,14 @@ func TestLoginPageSignsInAndOut(t *testing.T) {
 	if resp.StatusCode != 401 || !strings.Contains(body, "用户名或密码错误，再错误4次账号将被锁定1小时") || !strings.Contains(body, `value="zhangsan"`) {
 		t.Fatalf("wrong password: %d", resp.StatusCode)
 	}
-	// The unit tab does not sign a person in.
-	resp, _ = pc.post(t, "/login", url.Values{"kind": {"unit"}, "username": {"zhangsan"}, "password": {"Abcd1234!"}})
-	if resp.StatusCode != 401 {
+	// The unit tab does not sign a person in: with the right password it
+	// names the right tab instead.
+	resp, body = pc.post(t, "/login", url.Values{"kind": {"unit"}, "username": {"zhangsan"}, "password": {"Abcd1234!"}})
+	if resp.StatusCode != 409 || !strings.Contains(body, "该账号为个人账号，请在“个人登录”中登录") {
 		t.Fatalf("person via the unit tab: %d", resp.StatusCode)
+	}
+	if resp, _ := pc.get(t, "/account"); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("signed in through the wrong tab: %d", resp.StatusCode)
 	}
 	resp, body = pc.post(t, "/login", url.Values{"kind": {"person"}, "username": {"zhangsan"}, "password": {"Abcd1234!"}})
 	page := pc.follow(t, resp, body, "/account")

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gofiber/template/html/v2"
 
+	"recoverydesk/internal/config"
 	"recoverydesk/internal/rules"
 	"recoverydesk/internal/vocab"
 )
@@ -49,7 +50,19 @@ func Engine() *html.Engine {
 	e.AddFunc("labels", labels)
 	e.AddFunc("codes", vocab.Codes)
 	e.AddFunc("num", n.get)
+	// hotline is the applicants' hotline, {{(hotline).Text}} and .Tel;
+	// the partial "partials/hotline" is its tel: link. The server replaces
+	// the default with RD_HOTLINE (Hotline) before the templates load.
+	e.AddFunc("hotline", config.DefaultHotline)
 	return e
+}
+
+// Hotline makes e's hotline function return h (RD_HOTLINE); call it before
+// e.Load.
+func Hotline(e *html.Engine, h config.Hotline) {
+	if h.Text != "" {
+		e.AddFunc("hotline", func() config.Hotline { return h })
+	}
 }
 
 // get is the template function num: an unknown name fails the render, so a

@@ -345,6 +345,8 @@ var (
 		{Name: "reasons", Type: field.TypeJSON, Nullable: true},
 		{Name: "return_kinds", Type: field.TypeJSON, Nullable: true},
 		{Name: "decision_note", Type: field.TypeString, Size: 2147483647, Default: ""},
+		{Name: "decision_message", Type: field.TypeString, Size: 2147483647, Default: ""},
+		{Name: "return_hashes", Type: field.TypeJSON, Nullable: true},
 		{Name: "decided_by", Type: field.TypeInt, Nullable: true},
 		{Name: "decided_at", Type: field.TypeTime, Nullable: true},
 		{Name: "risk_flags", Type: field.TypeJSON, Nullable: true},
@@ -363,7 +365,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "recovery_cases_accounts_cases",
-				Columns:    []*schema.Column{RecoveryCasesColumns[32]},
+				Columns:    []*schema.Column{RecoveryCasesColumns[34]},
 				RefColumns: []*schema.Column{AccountsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -387,17 +389,17 @@ var (
 			{
 				Name:    "recoverycase_account_cases",
 				Unique:  false,
-				Columns: []*schema.Column{RecoveryCasesColumns[32]},
+				Columns: []*schema.Column{RecoveryCasesColumns[34]},
 			},
 			{
 				Name:    "recoverycase_status_account_cases",
 				Unique:  false,
-				Columns: []*schema.Column{RecoveryCasesColumns[5], RecoveryCasesColumns[32]},
+				Columns: []*schema.Column{RecoveryCasesColumns[5], RecoveryCasesColumns[34]},
 			},
 			{
 				Name:    "recoverycase_status_decided_at",
 				Unique:  false,
-				Columns: []*schema.Column{RecoveryCasesColumns[5], RecoveryCasesColumns[25]},
+				Columns: []*schema.Column{RecoveryCasesColumns[5], RecoveryCasesColumns[27]},
 			},
 		},
 	}

@@ -64,6 +64,10 @@ const (
 	FieldReturnKinds = "return_kinds"
 	// FieldDecisionNote holds the string denoting the decision_note field in the database.
 	FieldDecisionNote = "decision_note"
+	// FieldDecisionMessage holds the string denoting the decision_message field in the database.
+	FieldDecisionMessage = "decision_message"
+	// FieldReturnHashes holds the string denoting the return_hashes field in the database.
+	FieldReturnHashes = "return_hashes"
 	// FieldDecidedBy holds the string denoting the decided_by field in the database.
 	FieldDecidedBy = "decided_by"
 	// FieldDecidedAt holds the string denoting the decided_at field in the database.
@@ -146,6 +150,8 @@ var Columns = []string{
 	FieldReasons,
 	FieldReturnKinds,
 	FieldDecisionNote,
+	FieldDecisionMessage,
+	FieldReturnHashes,
 	FieldDecidedBy,
 	FieldDecidedAt,
 	FieldRiskFlags,
@@ -214,6 +220,8 @@ var (
 	DefaultNameSimilarity int
 	// DefaultDecisionNote holds the default value on creation for the "decision_note" field.
 	DefaultDecisionNote string
+	// DefaultDecisionMessage holds the default value on creation for the "decision_message" field.
+	DefaultDecisionMessage string
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() uuid.UUID
 )
@@ -383,6 +391,11 @@ func ByOutcome(opts ...sql.OrderTermOption) OrderOption {
 // ByDecisionNote orders the results by the decision_note field.
 func ByDecisionNote(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldDecisionNote, opts...).ToFunc()
+}
+
+// ByDecisionMessage orders the results by the decision_message field.
+func ByDecisionMessage(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldDecisionMessage, opts...).ToFunc()
 }
 
 // ByDecidedBy orders the results by the decided_by field.

@@ -147,6 +147,11 @@ func DecisionNote(v string) predicate.RecoveryCase {
 	return predicate.RecoveryCase(sql.FieldEQ(FieldDecisionNote, v))
 }
 
+// DecisionMessage applies equality check predicate on the "decision_message" field. It's identical to DecisionMessageEQ.
+func DecisionMessage(v string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldEQ(FieldDecisionMessage, v))
+}
+
 // DecidedBy applies equality check predicate on the "decided_by" field. It's identical to DecidedByEQ.
 func DecidedBy(v int) predicate.RecoveryCase {
 	return predicate.RecoveryCase(sql.FieldEQ(FieldDecidedBy, v))
@@ -1235,6 +1240,81 @@ func DecisionNoteEqualFold(v string) predicate.RecoveryCase {
 // DecisionNoteContainsFold applies the ContainsFold predicate on the "decision_note" field.
 func DecisionNoteContainsFold(v string) predicate.RecoveryCase {
 	return predicate.RecoveryCase(sql.FieldContainsFold(FieldDecisionNote, v))
+}
+
+// DecisionMessageEQ applies the EQ predicate on the "decision_message" field.
+func DecisionMessageEQ(v string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldEQ(FieldDecisionMessage, v))
+}
+
+// DecisionMessageNEQ applies the NEQ predicate on the "decision_message" field.
+func DecisionMessageNEQ(v string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldNEQ(FieldDecisionMessage, v))
+}
+
+// DecisionMessageIn applies the In predicate on the "decision_message" field.
+func DecisionMessageIn(vs ...string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldIn(FieldDecisionMessage, vs...))
+}
+
+// DecisionMessageNotIn applies the NotIn predicate on the "decision_message" field.
+func DecisionMessageNotIn(vs ...string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldNotIn(FieldDecisionMessage, vs...))
+}
+
+// DecisionMessageGT applies the GT predicate on the "decision_message" field.
+func DecisionMessageGT(v string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldGT(FieldDecisionMessage, v))
+}
+
+// DecisionMessageGTE applies the GTE predicate on the "decision_message" field.
+func DecisionMessageGTE(v string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldGTE(FieldDecisionMessage, v))
+}
+
+// DecisionMessageLT applies the LT predicate on the "decision_message" field.
+func DecisionMessageLT(v string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldLT(FieldDecisionMessage, v))
+}
+
+// DecisionMessageLTE applies the LTE predicate on the "decision_message" field.
+func DecisionMessageLTE(v string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldLTE(FieldDecisionMessage, v))
+}
+
+// DecisionMessageContains applies the Contains predicate on the "decision_message" field.
+func DecisionMessageContains(v string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldContains(FieldDecisionMessage, v))
+}
+
+// DecisionMessageHasPrefix applies the HasPrefix predicate on the "decision_message" field.
+func DecisionMessageHasPrefix(v string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldHasPrefix(FieldDecisionMessage, v))
+}
+
+// DecisionMessageHasSuffix applies the HasSuffix predicate on the "decision_message" field.
+func DecisionMessageHasSuffix(v string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldHasSuffix(FieldDecisionMessage, v))
+}
+
+// DecisionMessageEqualFold applies the EqualFold predicate on the "decision_message" field.
+func DecisionMessageEqualFold(v string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldEqualFold(FieldDecisionMessage, v))
+}
+
+// DecisionMessageContainsFold applies the ContainsFold predicate on the "decision_message" field.
+func DecisionMessageContainsFold(v string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldContainsFold(FieldDecisionMessage, v))
+}
+
+// ReturnHashesIsNil applies the IsNil predicate on the "return_hashes" field.
+func ReturnHashesIsNil() predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldIsNull(FieldReturnHashes))
+}
+
+// ReturnHashesNotNil applies the NotNil predicate on the "return_hashes" field.
+func ReturnHashesNotNil() predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldNotNull(FieldReturnHashes))
 }
 
 // DecidedByEQ applies the EQ predicate on the "decided_by" field.

@@ -364,6 +364,10 @@ func init() {
 	recoverycaseDescDecisionNote := recoverycaseFields[21].Descriptor()
 	// recoverycase.DefaultDecisionNote holds the default value on creation for the decision_note field.
 	recoverycase.DefaultDecisionNote = recoverycaseDescDecisionNote.Default.(string)
+	// recoverycaseDescDecisionMessage is the schema descriptor for decision_message field.
+	recoverycaseDescDecisionMessage := recoverycaseFields[22].Descriptor()
+	// recoverycase.DefaultDecisionMessage holds the default value on creation for the decision_message field.
+	recoverycase.DefaultDecisionMessage = recoverycaseDescDecisionMessage.Default.(string)
 	// recoverycaseDescID is the schema descriptor for id field.
 	recoverycaseDescID := recoverycaseFields[0].Descriptor()
 	// recoverycase.DefaultID holds the default value on creation for the id field.

@@ -50,7 +50,15 @@ func (RecoveryCase) Fields() []ent.Field {
 		field.JSON("reasons", []string{}).Optional(),
 		// return_kinds names the evidence to upload again after a return (补正).
 		field.JSON("return_kinds", []string{}).Optional(),
+		// decision_note is internal (staff only); decision_message is the
+		// reviewer's words to the applicant, shown on the status page and in
+		// the decision's SMS.
 		field.Text("decision_note").Default(""),
+		field.Text("decision_message").Default(""),
+		// return_hashes are the SHA-256 of each returned kind's image at the
+		// time of the return: a resubmission needs a different image of every
+		// one (a byte-identical re-upload is not a replacement).
+		field.JSON("return_hashes", map[string]string{}).Optional(),
 		field.Int("decided_by").Optional().Nillable(),
 		field.Time("decided_at").Optional().Nillable(),
 		// risk_flags are the four-eyes reasons found when the reviewer

@@ -54,6 +54,11 @@ type check struct {
 	acc            *ent.Account
 	matchesCurrent bool
 	matchesPending bool
+	// wrongTab: the account is of the other kind than the login tab. Its
+	// right password names the right tab; a wrong one is an ordinary
+	// failure (counted toward the lockout, so the hint is no oracle that
+	// escapes it).
+	wrongTab bool
 }
 
 // authenticate is the one home of the lockout and pending-password rules.
@@ -62,7 +67,12 @@ type check struct {
 // concurrent change (another failure, a new password) is never lost.
 func (s *Service) authenticate(ctx context.Context, c Credentials, purpose vocab.AttemptPurpose) (*ent.Account, error) {
 	key := rules.NormalizeUsername(strings.TrimSpace(c.Username))
-	acc, err := s.db.Ent.Account.Query().Where(account.UsernameKey(key), account.KindEQ(account.Kind(c.Kind))).Only(ctx)
+	q := s.db.Ent.Account.Query().Where(account.UsernameKey(key))
+	if purpose != vocab.AttemptLogin {
+		// Only the login form has two tabs to confuse.
+		q.Where(account.KindEQ(account.Kind(c.Kind)))
+	}
+	acc, err := q.Only(ctx)
 	if ent.IsNotFound(err) || key == "" {
 		// The dummy check costs what a real one does and waits for the
 		// same bounded slots; when none frees, the answer is "busy" as for
@@ -76,11 +86,11 @@ func (s *Service) authenticate(ctx context.Context, c Credentials, purpose vocab
 	if err != nil {
 		return nil, err
 	}
-	chk := check{acc: acc}
+	chk := check{acc: acc, wrongTab: string(acc.Kind) != c.Kind}
 	if chk.matchesCurrent, err = s.hasher.Verify(c.Password, acc.PasswordHash); err != nil {
 		return nil, err
 	}
-	if acc.PendingPasswordHash != "" && !chk.matchesCurrent {
+	if acc.PendingPasswordHash != "" && !chk.matchesCurrent && !chk.wrongTab {
 		if chk.matchesPending, err = s.hasher.Verify(c.Password, acc.PendingPasswordHash); err != nil {
 			return nil, err
 		}
@@ -133,6 +143,15 @@ func (s *Service) applyAttempt(ctx context.Context, tx *db.Tx, a *ent.Account, c
 		upd.ClearLockedUntil().SetFailedLogins(0)
 	}
 	switch {
+	case chk.matchesCurrent && chk.wrongTab:
+		if err := upd.Exec(ctx); err != nil {
+			return nil, nil, err
+		}
+		wrong := ErrPersonAccount
+		if a.Kind == account.KindUnit {
+			wrong = ErrUnitAccount
+		}
+		return nil, wrong.With("kind", string(a.Kind)), audit.Record(ctx, tx, withAction(ev, vocab.Attempt(purpose, vocab.AttemptWrongTab), nil))
 	case chk.matchesCurrent:
 		a, err := upd.SetFailedLogins(0).SetLastLoginAt(now).Save(ctx)
 		if err != nil {
@@ -159,6 +178,10 @@ func (s *Service) applyAttempt(ctx context.Context, tx *db.Tx, a *ent.Account, c
 	}
 	if err := upd.Exec(ctx); err != nil {
 		return nil, nil, err
+	}
+	if chk.wrongTab {
+		// The generic answer of that tab, as for a username it does not know.
+		return nil, ErrBadCredentials, audit.Record(ctx, tx, failure)
 	}
 	return nil, attemptsLeftError(left), audit.Record(ctx, tx, failure)
 }

@@ -30,7 +30,12 @@ const PurposeRegister = string(vocab.PurposeRegister)
 
 // Errors a user can act on.
 var (
-	ErrBadCredentials       = apperr.New(apperr.Unauthorized, "bad_credentials", "用户名或密码错误")
+	ErrBadCredentials = apperr.New(apperr.Unauthorized, "bad_credentials", "用户名或密码错误")
+	// ErrPersonAccount and ErrUnitAccount answer the right password of an
+	// account on the other login tab: a citizen who picked the wrong tab is
+	// told where to go instead of starting a recovery they do not need.
+	ErrPersonAccount        = apperr.New(apperr.Conflict, "wrong_account_kind", "该账号为个人账号，请在“个人登录”中登录")
+	ErrUnitAccount          = apperr.New(apperr.Conflict, "wrong_account_kind", "该账号为单位账号，请在“单位登录”中登录")
 	ErrLocked               = apperr.New(apperr.Locked, "account_locked", "账号已被锁定")
 	ErrPasswordNotEffective = apperr.New(apperr.Forbidden, "password_not_effective", "新密码尚未生效")
 	ErrOperatorNotVerified  = apperr.New(apperr.Forbidden, "operator_not_verified", "经办人个人账号尚未完成实名认证，请先完成实名认证后再注册单位账号")

@@ -97,8 +97,61 @@ type Config struct {
 	// supervisors' quality-review queue; decisions on flagged cases always are.
 	QASamplePercent int
 
+	// Hotline is the applicants' hotline (RD_HOTLINE): each deployment
+	// (province, city) sets its own.
+	Hotline Hotline
+
 	Dev      bool
 	DevForce bool
+}
+
+// Hotline is the applicants' hotline: Text as shown (pages, SMS) and Tel, the
+// number a tel: link dials (with area code, so that a mobile phone reaches it).
+type Hotline struct {
+	Text string
+	Tel  string
+}
+
+// defaultHotline is the seed's hotline, as shown: RD_HOTLINE's default and
+// the one home of the number.
+const defaultHotline = "3873738"
+
+// DefaultHotline is the hotline when RD_HOTLINE is unset.
+func DefaultHotline() Hotline {
+	h, _ := ParseHotline(defaultHotline)
+	return h
+}
+
+// ParseHotline reads "TEXT" or "TEXT|TEL". Without a TEL the tel: number is
+// TEXT's digits (and a leading +). TEL holds digits, an optional leading +
+// and - separators; TEXT is one line of at most 40 characters.
+func ParseHotline(v string) (Hotline, error) {
+	text, tel, hasTel := strings.Cut(v, "|")
+	text, tel = strings.TrimSpace(text), strings.TrimSpace(tel)
+	if text == "" || len([]rune(text)) > 40 || strings.ContainsAny(text, "\r\n<>\"") {
+		return Hotline{}, errors.New("bad hotline text")
+	}
+	if !hasTel {
+		for i, r := range text {
+			if r >= '0' && r <= '9' || r == '+' && i == 0 {
+				tel += string(r)
+			}
+		}
+	}
+	digits := 0
+	for i, r := range tel {
+		switch {
+		case r >= '0' && r <= '9':
+			digits++
+		case r == '+' && i == 0, r == '-':
+		default:
+			return Hotline{}, errors.New("bad hotline tel")
+		}
+	}
+	if digits < 3 || digits > 20 {
+		return Hotline{}, errors.New("bad hotline tel")
+	}
+	return Hotline{Text: text, Tel: tel}, nil
 }
 
 // SMSTrySlack is what one SMS delivery try may take beyond its gateway
@@ -229,6 +282,10 @@ func Load(get Getenv) (Config, error) {
 	qa := str("RD_QA_SAMPLE_PERCENT", "10")
 	if c.QASamplePercent, err = strconv.Atoi(qa); err != nil || c.QASamplePercent < 0 || c.QASamplePercent > 100 {
 		return c, &Error{"RD_QA_SAMPLE_PERCENT", qa, "a whole number from 0 to 100"}
+	}
+	hl := str("RD_HOTLINE", defaultHotline)
+	if c.Hotline, err = ParseHotline(hl); err != nil {
+		return c, &Error{"RD_HOTLINE", hl, "the number as shown, optionally followed by | and a dialable number with area code, such as 12333|+862012333"}
 	}
 	if c.Dev, err = parseBool(get, "RD_DEV"); err != nil {
 		return c, err

@@ -180,3 +180,28 @@ func TestHashConcurrencyProxiesAndMetricsToken(t *testing.T) {
 		}
 	}
 }
+
+func TestHotlineTextAndTelNumber(t *testing.T) {
+	for env, want := range map[string]Hotline{
+		"":                             {Text: "3873738", Tel: "3873738"},
+		"12333":                        {Text: "12333", Tel: "12333"},
+		"020-12333|+862012333":         {Text: "020-12333", Tel: "+862012333"},
+		" 0750-3873738 | 0750-3873738": {Text: "0750-3873738", Tel: "0750-3873738"},
+	} {
+		m := map[string]string{}
+		if env != "" {
+			m["RD_HOTLINE"] = env
+		}
+		c, err := Load(FromMap(m))
+		if err != nil || c.Hotline != want {
+			t.Errorf("RD_HOTLINE=%q: %+v %v, want %+v", env, c.Hotline, err, want)
+		}
+	}
+	for _, bad := range []string{"|12333", "12333|javascript:alert(1)", "<b>12333</b>", "12333|12", "热线"} {
+		_, err := Load(FromMap(map[string]string{"RD_HOTLINE": bad}))
+		var ce *Error
+		if !errors.As(err, &ce) || ce.Var != "RD_HOTLINE" {
+			t.Errorf("RD_HOTLINE=%q: %v, want an error naming RD_HOTLINE", bad, err)
+		}
+	}
+}

@@ -61,7 +61,7 @@ func (s *Service) drawForQA(ctx context.Context, tx *db.Tx, rc *ent.RecoveryCase
 // password yet, the flags and the first approver kept on the case.
 func (s *Service) firstApproval(ctx context.Context, tx *db.Tx, rv Reviewer, rc *ent.RecoveryCase, d Decision, now time.Time, flags []string) error {
 	err := tx.Ent.RecoveryCase.UpdateOne(rc).SetStatus(state.AwaitingSecond).SetRiskFlags(flags).
-		SetFirstApprovedBy(rv.ID).SetFirstApprovedAt(now).SetDecisionNote(strings.TrimSpace(d.Note)).
+		SetFirstApprovedBy(rv.ID).SetFirstApprovedAt(now).SetDecisionNote(strings.TrimSpace(d.Note)).SetDecisionMessage(strings.TrimSpace(d.Message)).
 		ClearClaimedBy().ClearClaimExpiresAt().SetUpdatedAt(now).AddVersion(1).Exec(ctx)
 	if err != nil {
 		return err
@@ -119,7 +119,7 @@ func (s *Service) SecondApproval(ctx context.Context, sup Reviewer, number strin
 		}
 		if d.Verdict == vocab.SecondDecline {
 			if err := tx.Ent.RecoveryCase.UpdateOne(rc).SetStatus(state.Submitted).ClearFirstApprovedBy().ClearFirstApprovedAt().
-				SetDecisionNote("").ClearClaimedBy().ClearClaimExpiresAt().SetUpdatedAt(now).AddVersion(1).Exec(ctx); err != nil {
+				SetDecisionNote("").SetDecisionMessage("").ClearClaimedBy().ClearClaimExpiresAt().SetUpdatedAt(now).AddVersion(1).Exec(ctx); err != nil {
 				return err
 			}
 			return s.recordNote(ctx, tx, rc, now, sup.actor(), vocab.EventSecondDeclined, d.Note,
@@ -136,7 +136,7 @@ func (s *Service) SecondApproval(ctx context.Context, sup Reviewer, number strin
 		// The decision is the first approver's, co-signed: one home for
 		// what an approval does.
 		return s.applyDecision(ctx, tx, Reviewer{ID: first.ID, Username: first.Username}, rc,
-			Decision{Outcome: vocab.OutcomeApprove, Note: rc.DecisionNote}, now, pw, rc.RiskFlags)
+			Decision{Outcome: vocab.OutcomeApprove, Note: rc.DecisionNote, Message: rc.DecisionMessage}, now, pw, rc.RiskFlags)
 	})
 }
 
@@ -476,7 +476,7 @@ func (s *Service) reopen(ctx context.Context, tx *db.Tx, sup Reviewer, rc *ent.R
 	}
 	due := s.calendar.DueBy(now)
 	err = tx.Ent.RecoveryCase.UpdateOne(rc).SetStatus(state.Submitted).SetDueBy(due).ClearClaimedBy().ClearClaimExpiresAt().
-		ClearOutcome().ClearDecidedBy().ClearDecidedAt().SetReasons([]string{}).SetReturnKinds([]string{}).SetDecisionNote("").
+		ClearOutcome().ClearDecidedBy().ClearDecidedAt().SetReasons([]string{}).SetReturnKinds([]string{}).SetDecisionNote("").SetDecisionMessage("").
 		SetRiskFlags([]string{}).ClearFirstApprovedBy().ClearFirstApprovedAt().SetUpdatedAt(now).AddVersion(1).Exec(ctx)
 	if err != nil {
 		return nil, false, err

@@ -28,6 +28,9 @@ const ClaimTTL = 30 * time.Minute
 const (
 	PurposePassword = string(vocab.PurposePassword)
 	PurposeDecision = string(vocab.PurposeDecision)
+	// PurposeSubmitted confirms a submission: the case number is then never
+	// only on the screen.
+	PurposeSubmitted = string(vocab.PurposeSubmitted)
 )
 
 // Review errors.
@@ -39,6 +42,8 @@ var (
 	ErrBadDecision  = apperr.New(apperr.Invalid, "invalid_decision", "请选择审核结果")
 	ErrNeedReasons  = apperr.New(apperr.Invalid, "reasons_required", "不通过时请至少选择一项原因")
 	ErrNeedKinds    = apperr.New(apperr.Invalid, "return_kinds_required", "退回补正时请至少选择一项需重新上传的材料")
+	ErrNeedMessage  = apperr.New(apperr.Invalid, "message_required", "选择“其他原因”或退回补正时，请填写给申请人的说明")
+	ErrLongMessage  = apperr.New(apperr.Invalid, "message_too_long", "给申请人的说明不能超过200字")
 	// ErrTooManyReasons bounds what one decision may name: each reason is a
 	// line of the applicant's SMS.
 	ErrTooManyReasons = apperr.New(apperr.Invalid, "too_many_reasons", fmt.Sprintf("一次最多选择%d项原因", MaxReasons))
@@ -178,9 +183,21 @@ type Decision struct {
 	Outcome     vocab.Outcome
 	Reasons     []string // reject: catalog codes
 	ReturnKinds []string // return: evidence kinds to upload again
-	Note        string
-	Version     int
+	Note        string   // internal: staff only
+	// Message is the reviewer's words to the applicant (MessageMaxLen
+	// characters at most): the status page and the SMS show it. A rejection
+	// naming ReasonOther and every return need one, because then the
+	// catalog's text alone does not tell the applicant what to do.
+	Message string
+	Version int
 }
+
+// MessageMaxLen bounds Decision.Message, in characters: it goes into an SMS.
+const MessageMaxLen = 200
+
+// ReasonOther is the catalog's "其他原因" code, whose text defers to the
+// reviewer's message.
+const ReasonOther = "other"
 
 // Decide records the claim holder's decision. Approval issues the new
 // password in the same transaction: it is hashed as the account's pending
@@ -281,6 +298,13 @@ func (s *Service) checkDecision(ctx context.Context, d Decision) error {
 			return err
 		}
 	}
+	msg := strings.TrimSpace(d.Message)
+	if utf8.RuneCountInString(msg) > MessageMaxLen {
+		return ErrLongMessage.WithField("message")
+	}
+	if msg == "" && (d.Outcome == vocab.OutcomeReturn || d.Outcome == vocab.OutcomeReject && slices.Contains(d.Reasons, ReasonOther)) {
+		return ErrNeedMessage.WithField("message")
+	}
 	if utf8.RuneCountInString(d.Note) > MaxNoteLen {
 		return ErrNoteTooLong.WithField("note")
 	}
@@ -322,7 +346,7 @@ func (s *Service) applyDecision(ctx context.Context, tx *db.Tx, rv Reviewer, rc 
 	number := *rc.CaseNumber
 	ref := "case:" + rc.ID.String()
 	upd := tx.Ent.RecoveryCase.UpdateOne(rc).SetOutcome(recoverycase.Outcome(d.Outcome)).SetDecidedBy(rv.ID).
-		SetDecidedAt(now).SetDecisionNote(strings.TrimSpace(d.Note)).ClearClaimExpiresAt().SetUpdatedAt(now).AddVersion(1).
+		SetDecidedAt(now).SetDecisionNote(strings.TrimSpace(d.Note)).SetDecisionMessage(strings.TrimSpace(d.Message)).ClearClaimExpiresAt().SetUpdatedAt(now).AddVersion(1).
 		SetRiskFlags(append([]string{}, flags...))
 	var to state.Status
 	switch d.Outcome {
@@ -344,11 +368,10 @@ func (s *Service) applyDecision(ctx context.Context, tx *db.Tx, rv Reviewer, rc 
 		if err != nil {
 			return err
 		}
-		text := sms.RejectedText(number, strings.Join(texts, "；"))
-		if utf8.RuneCountInString(text) > sms.MaxTextLen {
+		if !sms.RejectedReasonsFit(number, texts, s.hotline) {
 			return ErrReasonsTooLong.WithField("reason")
 		}
-		if _, err := s.courier.QueueRef(ctx, tx, acc.Phone, PurposeDecision, ref, text); err != nil {
+		if _, err := s.courier.QueueRef(ctx, tx, acc.Phone, PurposeDecision, ref, sms.RejectedText(number, texts, strings.TrimSpace(d.Message), s.hotline)); err != nil {
 			return err
 		}
 		upd.SetReasons(d.Reasons).SetReturnKinds([]string{})
@@ -358,11 +381,15 @@ func (s *Service) applyDecision(ctx context.Context, tx *db.Tx, rv Reviewer, rc 
 		for i, k := range d.ReturnKinds {
 			labels[i] = vocab.EvidenceKind(k).Label()
 		}
-		if _, err := s.courier.QueueRef(ctx, tx, acc.Phone, PurposeDecision, ref, sms.ReturnedText(number, strings.Join(labels, "、"))); err != nil {
+		if _, err := s.courier.QueueRef(ctx, tx, acc.Phone, PurposeDecision, ref, sms.ReturnedText(number, labels, strings.TrimSpace(d.Message))); err != nil {
+			return err
+		}
+		hashes, err := returnHashes(ctx, tx, rc, d.ReturnKinds)
+		if err != nil {
 			return err
 		}
 		// The SLA clock stops until the applicant resubmits.
-		upd.SetReturnKinds(d.ReturnKinds).SetReasons(d.Reasons).ClearDueBy()
+		upd.SetReturnKinds(d.ReturnKinds).SetReturnHashes(hashes).SetReasons(d.Reasons).ClearDueBy()
 	}
 	if err := upd.SetStatus(to).Exec(ctx); err != nil {
 		return err

@@ -123,6 +123,14 @@ func (r *review) passwordSMS(t *testing.T, acc *ent.Account) int {
 		CountX(context.Background())
 }
 
+// errCode is the stable code of err ("" when it is not an apperr.Error).
+func errCode(err error) string {
+	if e, ok := apperr.As(err); ok {
+		return e.Code
+	}
+	return ""
+}
+
 func TestSentinelsSharingACodeAreDifferentRefusals(t *testing.T) {
 	for _, pair := range [][2]*apperr.Error{
 		{recovery.ErrCaseNotFound, recovery.ErrQANotFound},
@@ -200,14 +208,31 @@ func TestADecisionNeedsTheClaimAndTheCurrentVersionAndApproveRejectReturnActAsSa
 
 		number, _ = r.submitted(t, false)
 		v = r.claimed(t, jm, number)
-		if err := r.svc.Decide(ctx, jm, number, recovery.Decision{Outcome: "return", ReturnKinds: []string{"unit_license"}, Version: v}); err == nil {
-			t.Fatal("a person's case returned for a unit's document")
+		if err := r.svc.Decide(ctx, jm, number, recovery.Decision{Outcome: "return", ReturnKinds: []string{"unit_license"}, Message: "请重新拍摄", Version: v}); errCode(err) != "invalid_return_kind" {
+			t.Fatalf("a person's case returned for a unit's document: %v", err)
 		}
-		if err := r.svc.Decide(ctx, jm, number, recovery.Decision{Outcome: "return", ReturnKinds: []string{"id_front"}, Version: v}); err != nil {
+		// The applicant must be told what to fix: a return needs a message
+		// to them, and so does the reason "other"; 200 characters at most.
+		for _, c := range []struct {
+			d    recovery.Decision
+			code string
+		}{
+			{recovery.Decision{Outcome: "return", ReturnKinds: []string{"id_front"}, Note: "内部意见", Message: "  "}, "message_required"},
+			{recovery.Decision{Outcome: "reject", Reasons: []string{"unclear_image", "other"}, Note: "内部意见"}, "message_required"},
+			{recovery.Decision{Outcome: "return", ReturnKinds: []string{"id_front"}, Message: strings.Repeat("字", 201)}, "message_too_long"},
+		} {
+			c.d.Version = v
+			if err := r.svc.Decide(ctx, jm, number, c.d); errCode(err) != c.code {
+				t.Fatalf("%+v: got %v, want %s", c.d, err, c.code)
+			}
+		}
+		if err := r.svc.Decide(ctx, jm, number, recovery.Decision{Outcome: "return", ReturnKinds: []string{"id_front"}, Note: "内部：疑似翻拍",
+			Message: strings.Repeat("字", 198) + "清晰", Version: v}); err != nil {
 			t.Fatal(err)
 		}
-		if rc := r.get(t, number); rc.Status != state.Returned || len(rc.ReturnKinds) != 1 || rc.ReturnKinds[0] != "id_front" {
-			t.Fatalf("returned case: %s %v", rc.Status, rc.ReturnKinds)
+		if rc := r.get(t, number); rc.Status != state.Returned || len(rc.ReturnKinds) != 1 || rc.ReturnKinds[0] != "id_front" ||
+			rc.DecisionMessage != strings.Repeat("字", 198)+"清晰" || rc.DecisionNote != "内部：疑似翻拍" {
+			t.Fatalf("returned case: %s %v %q", rc.Status, rc.ReturnKinds, rc.DecisionMessage)
 		}
 	})
 }
@@ -376,7 +401,7 @@ func TestDecisionFieldsAreDeduplicatedAndBounded(t *testing.T) {
 		kinds = append(kinds, "id_front", " id_handheld ")
 	}
 	if err := r.svc.Decide(ctx, jm, number, recovery.Decision{Outcome: "return", ReturnKinds: kinds,
-		Reasons: []string{"unclear_image", "unclear_image"}, Version: v}); err != nil {
+		Reasons: []string{"unclear_image", "unclear_image"}, Message: "请重新拍摄证件照", Version: v}); err != nil {
 		t.Fatal(err)
 	}
 	if rc := r.get(t, number); strings.Join(rc.ReturnKinds, ",") != "id_front,id_handheld" || strings.Join(rc.Reasons, ",") != "unclear_image" {

@@ -17,6 +17,7 @@ import (
 	"recoverydesk/ent/recoverycase"
 	"recoverydesk/internal/apperr"
 	"recoverydesk/internal/clock"
+	"recoverydesk/internal/config"
 	"recoverydesk/internal/db"
 	"recoverydesk/internal/passhash"
 	"recoverydesk/internal/rules"
@@ -77,6 +78,7 @@ type Service struct {
 	big      *bigTabs      // queue tabs known to hold more than CountCap cases
 	// qaPercent (0–100) is the share of decisions drawn for QA.
 	qaPercent int
+	hotline   string // the hotline's shown text, named in the SMS
 }
 
 // Deps are what the service needs.
@@ -90,7 +92,10 @@ type Deps struct {
 	Calendar *rules.Calendar
 	// QASamplePercent (0–100) is the share of decisions drawn for QA.
 	QASamplePercent int
-	Logger          *slog.Logger
+	// Hotline is the hotline's shown text (config.Hotline.Text); empty
+	// means the default.
+	Hotline string
+	Logger  *slog.Logger
 }
 
 // New returns the recovery service.
@@ -103,7 +108,10 @@ func New(d Deps) *Service {
 	}
 	s := &Service{db: d.DB, clock: d.Clock, codes: d.Codes, courier: d.Courier, hasher: d.Hasher, store: d.Store,
 		calendar: d.Calendar, logger: d.Logger, checks: make(chan struct{}, runtime.NumCPU()), big: newBigTabs(),
-		qaPercent: min(max(d.QASamplePercent, 0), 100)}
+		qaPercent: min(max(d.QASamplePercent, 0), 100), hotline: d.Hotline}
+	if s.hotline == "" {
+		s.hotline = config.DefaultHotline().Text
+	}
 	if d.Courier != nil {
 		// A reset password exists in clear only sealed in its queued SMS,
 		// and not even there once sent; its clock starts at the send.

@@ -12,6 +12,7 @@ import (
 
 	"recoverydesk/ent"
 	"recoverydesk/ent/evidence"
+	"recoverydesk/ent/smsmessage"
 	"recoverydesk/internal/clock"
 	"recoverydesk/internal/db"
 	"recoverydesk/internal/jobs"
@@ -46,7 +47,7 @@ func TestConcurrentSubmissionsGetDistinctSequentialNumbers(t *testing.T) {
 		clk := clock.NewAdjustable()
 		clk.Set(time.Date(2026, 3, 2, 9, 0, 0, 0, time.FixedZone("CST", 8*3600)))
 		courier := sms.NewCourier(keys, sms.NewOutbox(d.Ent, keys, clk), d, clk, ins)
-		svc := recovery.New(recovery.Deps{DB: d, Clock: clk, Codes: verify.New(d, clk, keys, courier)})
+		svc := recovery.New(recovery.Deps{DB: d, Clock: clk, Codes: verify.New(d, clk, keys, courier), Courier: courier})
 		const n = 8
 		cases := make([]*ent.RecoveryCase, n)
 		for i := range cases {
@@ -78,6 +79,10 @@ func TestConcurrentSubmissionsGetDistinctSequentialNumbers(t *testing.T) {
 			if want := fmt.Sprintf("ZH20260302%06d", i); !seen[want] {
 				t.Fatalf("not a gapless daily sequence, %s missing: %v", want, numbers)
 			}
+		}
+		// Each submission queued its confirmation, once.
+		if got := d.Ent.SMSMessage.Query().Where(smsmessage.Purpose(recovery.PurposeSubmitted)).CountX(ctx); got != n {
+			t.Fatalf("%d submission SMS for %d submissions", got, n)
 		}
 	})
 }

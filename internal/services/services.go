@@ -36,6 +36,7 @@ type Options struct {
 	Holidays, Workdays []time.Time
 	// QASamplePercent is the share of decisions drawn for quality review.
 	QASamplePercent int
+	Hotline         string // the hotline's shown text, named in SMS; empty: the default
 	Logger          *slog.Logger
 }
 
@@ -79,7 +80,7 @@ func New(o Options) (*Services, error) {
 	}
 	calendar := rules.NewCalendar(rules.WithLogger(o.Logger), rules.WithHolidays(o.Holidays...), rules.WithWorkdays(o.Workdays...))
 	s.Recovery = recovery.New(recovery.Deps{DB: o.DB, Clock: o.Clock, Codes: s.Codes, Courier: s.Courier,
-		Hasher: o.Hasher, Store: o.Store, Calendar: calendar, QASamplePercent: o.QASamplePercent, Logger: o.Logger})
+		Hasher: o.Hasher, Store: o.Store, Calendar: calendar, QASamplePercent: o.QASamplePercent, Hotline: o.Hotline, Logger: o.Logger})
 	s.Dashboard = dashboard.New(o.DB, o.Clock, calendar)
 	return s, nil
 }

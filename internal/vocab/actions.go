@@ -62,6 +62,9 @@ const (
 	AttemptFailure         = "failure"
 	AttemptRefusedLocked   = "refused_locked"
 	AttemptPendingNotReady = "pending_not_effective"
+	// AttemptWrongTab is the right password of an account of the other
+	// kind, on the login form's other tab: no login, and no failure either.
+	AttemptWrongTab = "wrong_tab"
 )
 
 // Attempt is the audit action of a password check for purpose with result.
@@ -77,6 +80,7 @@ var actionLabels = table[Action]{
 	{Attempt(AttemptLogin, AttemptFailure), "账号登录失败"},
 	{Attempt(AttemptLogin, AttemptRefusedLocked), "锁定期间尝试登录"},
 	{Attempt(AttemptLogin, AttemptPendingNotReady), "使用未生效的新密码登录"},
+	{Attempt(AttemptLogin, AttemptWrongTab), "在另一登录类型下登录"},
 	{Attempt(AttemptOperator, AttemptSuccess), "经办人身份验证成功"},
 	{Attempt(AttemptOperator, AttemptFailure), "经办人身份验证失败"},
 	{Attempt(AttemptOperator, AttemptRefusedLocked), "经办人账号锁定期间验证"},

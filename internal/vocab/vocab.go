@@ -347,6 +347,8 @@ const (
 	PurposeUsername Purpose = "username" // 账号找回: the username
 	PurposePassword Purpose = "password" // the new password after approval
 	PurposeDecision Purpose = "decision" // a rejection or a return
+	// PurposeSubmitted confirms a submission with the case number and due date.
+	PurposeSubmitted Purpose = "submitted"
 )
 
 // Purposes lists the SMS purposes.
@@ -354,7 +356,7 @@ var Purposes = purposeLabels.codes()
 
 var purposeLabels = table[Purpose]{
 	{PurposeRegister, "注册验证码"}, {PurposeCode, "密码找回验证码"}, {PurposeUsername, "用户名短信"},
-	{PurposePassword, "新密码短信"}, {PurposeDecision, "审核结果短信"},
+	{PurposePassword, "新密码短信"}, {PurposeDecision, "审核结果短信"}, {PurposeSubmitted, "申请提交短信"},
 }
 
 // Label is the purpose's Chinese name.

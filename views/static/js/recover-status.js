@@ -25,6 +25,7 @@ import {
   var stopCountdown = function () {};
   var sentNumber = "";
   var OUTCOMES = labels(page, "outcomes");
+  var EVIDENCE = labels(page, "evidence");
 
   function explain(status) {
     return page.getAttribute("data-explain-" + status) || "";
@@ -98,7 +99,27 @@ import {
         li.textContent = typeof r === "string" ? r : (r && (r.text || r.code)) || "";
         reasons.appendChild(li);
       });
+      // The reviewer's words to the applicant, and for a return exactly
+      // which materials to upload again.
+      $("decision-message").textContent = d.message || "";
+      show($("decision-message-box"), Boolean(d.message));
+      var kinds = $("decision-return-kinds");
+      kinds.textContent = "";
+      var returned = v.status === "returned" ? d.return_kinds || [] : [];
+      returned.forEach(function (k) {
+        var li = document.createElement("li");
+        li.textContent = EVIDENCE[k] || k;
+        kinds.appendChild(li);
+      });
+      show($("decision-return-box"), returned.length > 0);
     }
+    var effective = v.status === "approved" && v.password_effective_at;
+    $("decision-effective").textContent = effective
+      ? (page.getAttribute("data-effective-at") || "").replace("{at}", formatTime(v.password_effective_at)) : "";
+    show($("decision-effective"), Boolean(effective));
+    // The 4-hour notice is about a password that was or will be sent: only
+    // while a case can still end in one, never after a rejection.
+    show($("status-password-note"), v.status !== "rejected");
 
     var cont = $("status-continue");
     var again = v.status === "draft" || v.status === "returned";
@@ -107,6 +128,10 @@ import {
       cont.textContent = v.status === "draft" ? "继续办理" : "重新上传材料";
       cont.href = "/recover?kind=" + (v.kind === "person" ? "person" : "unit");
     }
+    // After a rejection the case is closed: the way on is a new application.
+    var fresh = $("status-new");
+    show(fresh, v.status === "rejected");
+    fresh.href = "/recover?kind=" + (v.kind === "person" ? "person" : "unit");
 
     var list = $("status-timeline");
     list.textContent = "";

@@ -269,8 +269,25 @@ import {
     return tiles[k];
   }
 
+  // isUploaded: an image of k is in and, after a return (补正), it is not
+  // one of the returned kinds still to replace (state.toReplace).
   function isUploaded(k) {
-    return state.uploaded.indexOf(k) >= 0;
+    return state.uploaded.indexOf(k) >= 0 && (state.toReplace || []).indexOf(k) < 0;
+  }
+
+  // markToReplace turns the returned kinds into the to-do list: "需重新上传"
+  // with the reviewer's words; the other tiles stay done.
+  function markToReplace(kinds, words) {
+    kinds.forEach(function (k) {
+      var t = tile(k);
+      if (!t.el) {
+        return;
+      }
+      t.el.classList.remove("is-done");
+      t.el.classList.add("needs-redo");
+      t.status.textContent = "需重新上传" + (words ? "。审核意见：" + words : "");
+      t.action.textContent = "重新上传";
+    });
   }
 
   function updateSubmit() {
@@ -479,10 +496,14 @@ import {
         URL.revokeObjectURL(t.okURL);
       }
       t.okURL = t.url;
-      if (!isUploaded(k)) {
+      if (state.uploaded.indexOf(k) < 0) {
         state.uploaded.push(k);
-        store.save(state);
       }
+      state.toReplace = (state.toReplace || []).filter(function (x) {
+        return x !== k;
+      });
+      store.save(state);
+      t.el.classList.remove("needs-redo");
       t.status.textContent = "已上传（" + (r.width || "?") + "×" + (r.height || "?") + "，" + formatSize(r.size || file.size) + "）";
       t.action.textContent = "重新上传";
       t.el.classList.add("is-done");
@@ -566,6 +587,12 @@ import {
         caseGone();
       } else if (b.code === "wrong_step") {
         resume(true);
+      } else if (b.code === "evidence_unchanged" && Array.isArray(b.kinds)) {
+        // A re-upload of the very same image does not count as replaced.
+        state.toReplace = b.kinds;
+        store.save(state);
+        markToReplace(b.kinds, "与退回前的图片相同，请上传新拍摄的图片");
+        alertBox("submit-error", b.message);
       } else if (b.code === "missing_evidence" && Array.isArray(b.missing)) {
         b.missing.forEach(function (k) {
           state.uploaded = state.uploaded.filter(function (x) {
@@ -631,19 +658,15 @@ import {
     }
     state.required = v.required_evidence || state.required || [];
     state.uploaded = v.uploaded || [];
+    state.toReplace = v.status === "returned" ? v.to_replace || [] : [];
     store.save(state);
     if (v.status === "draft" && !v.phone_verified) {
       showVerify(moveFocus);
     } else if (v.status === "draft") {
       showUpload(moveFocus);
     } else if (v.status === "returned") {
-      showUpload(moveFocus, "审核人员已将申请退回补正：请按短信或进度查询中的审核意见重新上传相应材料，然后再次提交申请。");
-      // return_kinds, when the status view carries it, names the tiles to redo.
-      (v.return_kinds || []).forEach(function (k) {
-        if (tile(k).el) {
-          tileError(k, "请重新上传此项材料");
-        }
-      });
+      showUpload(moveFocus, "审核人员已将申请退回补正：请重新上传标有“需重新上传”的材料，然后再次提交申请。");
+      markToReplace(state.toReplace, v.decision && v.decision.message);
     } else {
       showDone(v, moveFocus);
     }
