@@ -80,9 +80,9 @@ func (s *Service) Claim(ctx context.Context, rv Reviewer, number string) (*ent.R
 		if err != nil {
 			return err
 		}
-		held := rc.Status == state.InReview && rc.ClaimExpiresAt != nil && now.Before(*rc.ClaimExpiresAt)
+		holder, held := ClaimHolder(rc, now)
 		switch {
-		case held && *rc.ClaimedBy == rv.ID:
+		case held && holder == rv.ID:
 			out, err = tx.Ent.RecoveryCase.UpdateOne(rc).SetClaimExpiresAt(now.Add(ClaimTTL)).Save(ctx)
 			return err
 		case held:

@@ -82,9 +82,9 @@ func (s *Service) Workspace(ctx context.Context, rv Reviewer, number string) (*W
 	if rc.Status == state.Submitted || rc.Status == state.InReview || rc.Status == state.AwaitingSecond {
 		w.SLA = SLAState(rc.DueBy, now)
 	}
-	if rc.Status == state.InReview && rc.ClaimedBy != nil && rc.ClaimExpiresAt != nil && now.Before(*rc.ClaimExpiresAt) {
-		w.ClaimedByMe = *rc.ClaimedBy == rv.ID
-		if u, err := s.db.Ent.StaffUser.Query().Where(staffuser.ID(*rc.ClaimedBy)).Only(ctx); err == nil {
+	if holder, held := ClaimHolder(rc, now); held {
+		w.ClaimedByMe = holder == rv.ID
+		if u, err := s.db.Ent.StaffUser.Query().Where(staffuser.ID(holder)).Only(ctx); err == nil {
 			w.ClaimedBy = u.Name
 		}
 	}
