@@ -24,7 +24,7 @@ type caseView struct {
 	Number      string
 	StatusLabel string
 	RegionName  string
-	Reasons     []recovery.Reason // the active reasons: the reject form's choices
+	Reasons     []recovery.Reason // the active reasons that fit the case's kind: the reject form's choices
 	// ReasonTexts names every code, retired ones too, for earlier decisions.
 	ReasonTexts map[string]string
 	Required    []evidenceKind
@@ -92,7 +92,7 @@ func (s *Server) showCase(c *fiber.Ctx, status int, formError string, fields, fo
 	v.CanSecondApprove = recovery.MayCoSign(w.Case, s.reviewer(c, policies.PermCaseApproveSecond))
 	for _, r := range catalog {
 		v.ReasonTexts[r.Code] = r.Text
-		if r.Active {
+		if r.Active && r.AppliesTo(vocab.CaseKind(w.Case.Kind)) {
 			v.Reasons = append(v.Reasons, r)
 		}
 	}

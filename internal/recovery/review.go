@@ -182,6 +182,12 @@ func (s *Service) Decide(ctx context.Context, rv Reviewer, number string, d Deci
 	if err != nil {
 		return err
 	}
+	if d.Outcome == vocab.OutcomeReject {
+		// A case's kind never changes: checked once, outside the transaction.
+		if err := checkReasonKinds(vocab.CaseKind(rc.Kind), d.Reasons); err != nil {
+			return err
+		}
+	}
 	items, err := s.evidenceItems(ctx, rv, rc)
 	if err != nil {
 		return err
