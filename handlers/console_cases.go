@@ -26,7 +26,7 @@ type queueView struct {
 	Rows    []recovery.QueueRow
 	Next    string
 	Cities  []rules.Region // the cities of the viewer's regions
-	Decided string         // case number just decided, for the notice
+	Decided string         // the confirmation of the decision just made (decidedNotice)
 }
 
 // queueTab is one tab with its label and count ("999+" past the cap).
@@ -61,7 +61,7 @@ func (s *Server) queuePage(c *fiber.Ctx) error {
 		return err
 	}
 	v := queueView{Tab: f.Tab, Filter: f, Rows: page.Rows, Next: page.Next, Cities: rv.Cities(),
-		Decided: strings.Clone(c.Query("decided"))}
+		Decided: s.decidedNotice(c, c.Query("decided"))}
 	for _, t := range recovery.Tabs {
 		v.Tabs = append(v.Tabs, queueTab{Key: t, Label: tabLabels[t], Count: page.CountLabel(t), Active: t == f.Tab})
 	}

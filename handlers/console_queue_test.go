@@ -1,12 +1,17 @@
 package handlers_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
+
+	"recoverydesk/ent/recoverycase"
+	"recoverydesk/ent/staffuser"
+	"recoverydesk/internal/recovery/state"
 )
 
 // queueRow is the queue's table row of one case, or "".
@@ -98,5 +103,72 @@ func TestExactCaseNumberSearchOpensTheCase(t *testing.T) {
 	resp, body = gz.get(t, "/console/cases?q="+number)
 	if resp.StatusCode != 200 || queueRow(body, number) != "" || !strings.Contains(body, "没有符合筛选条件的案件") {
 		t.Fatalf("search outside the region: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+// TestNextCaseIsClaimedAndTheDecisionConfirmed: 下一件 opens the first
+// pending case already claimed when the reviewer holds no other claim (one
+// claim at a time: holding one, the next case opens unclaimed); a decision
+// with "提交并处理下一件" lands on the next case, claimed, with a banner that
+// confirms the decision just made.
+func TestNextCaseIsClaimedAndTheDecisionConfirmed(t *testing.T) {
+	s := recoveryFixture(t)
+	unit := submittedCase(t, s)
+	person := submittedPersonCase(t, s)
+	pc := staffClient(t, s, "jm_reviewer", "reviewer", "4407")
+	ctx := context.Background()
+	status := func(number string) (state.Status, *int) {
+		rc := s.db.Ent.RecoveryCase.Query().Where(recoverycase.CaseNumber(number)).OnlyX(ctx)
+		return rc.Status, rc.ClaimedBy
+	}
+	me := s.db.Ent.StaffUser.Query().Where(staffuser.Username("jm_reviewer")).OnlyX(ctx).ID
+
+	resp, _ := pc.get(t, "/console/cases/next")
+	if resp.StatusCode != 303 || resp.Header.Get("Location") != "/console/cases/"+unit {
+		t.Fatalf("下一件: %d to %q, want the first pending case %s", resp.StatusCode, resp.Header.Get("Location"), unit)
+	}
+	if st, by := status(unit); st != state.InReview || by == nil || *by != me {
+		t.Fatalf("the case 下一件 opened is %s, claimed by %v", st, by)
+	}
+	_, page := pc.get(t, "/console/cases/"+unit)
+	if !strings.Contains(page, "（我）认领") || !strings.Contains(page, `id="decision-form"`) {
+		t.Fatal("the case 下一件 opened is not ready to decide")
+	}
+	// Holding a claim, 下一件 shows the next case without claiming it.
+	resp, _ = pc.get(t, "/console/cases/next")
+	if resp.StatusCode != 303 || resp.Header.Get("Location") != "/console/cases/"+person {
+		t.Fatalf("下一件 while holding a claim: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if st, by := status(person); st != state.Submitted || by != nil {
+		t.Fatalf("a second claim was taken: %s by %v", st, by)
+	}
+
+	resp, body := pc.post(t, "/console/cases/"+unit+"/decision", url.Values{"outcome": {"approve"},
+		"version": {fmt.Sprint(caseVersion(t, s, unit))}, "next": {"1"}})
+	if resp.StatusCode != 303 || resp.Header.Get("Location") != "/console/cases/next?decided="+unit {
+		t.Fatalf("approve and next: %d to %q %.300s", resp.StatusCode, resp.Header.Get("Location"), body)
+	}
+	resp, _ = pc.get(t, resp.Header.Get("Location"))
+	want := "/console/cases/" + person + "?decided=" + unit
+	if resp.StatusCode != 303 || resp.Header.Get("Location") != want {
+		t.Fatalf("after the approval: %d to %q, want %s", resp.StatusCode, resp.Header.Get("Location"), want)
+	}
+	if st, by := status(person); st != state.InReview || by == nil || *by != me {
+		t.Fatalf("the next case is %s, claimed by %v", st, by)
+	}
+	_, page = pc.get(t, want)
+	// Two open cases share the operator's phone: the approval needs a
+	// supervisor, and the banner says so (the browser test sees "已通过 …，
+	// 新密码短信已排队" for a plain approval).
+	if st, _ := status(unit); st != state.AwaitingSecond {
+		t.Fatalf("the approved case is %s", st)
+	}
+	if !strings.Contains(page, "已初审通过 "+unit+"，已交主管复核") || !strings.Contains(page, `id="decision-form"`) {
+		t.Fatalf("the next case shows no confirmation of the approval (%q), or cannot be decided", regexp.MustCompile(`id="decided-notice"><p>[^<]*`).FindString(page))
+	}
+	// The banner is read from the case, not the link: an undecided case
+	// confirms nothing.
+	if _, page = pc.get(t, "/console/cases?decided="+person); strings.Contains(page, `id="decided-notice"`) {
+		t.Fatal("a banner for a case that was not decided")
 	}
 }

@@ -90,15 +90,25 @@ func (s *Service) Claim(ctx context.Context, rv Reviewer, number string) (*ent.R
 		case rc.Status != state.Submitted && rc.Status != state.InReview:
 			return ErrNotClaimable
 		}
-		out, err = tx.Ent.RecoveryCase.UpdateOne(rc).SetStatus(state.InReview).SetClaimedBy(rv.ID).
-			SetClaimExpiresAt(now.Add(ClaimTTL)).SetUpdatedAt(now).AddVersion(1).Save(ctx)
-		if err != nil {
+		if err := s.claimLocked(ctx, tx, rv, rc); err != nil {
 			return err
 		}
-		return s.record(ctx, tx, rc, now, rv.actor(), vocab.EventClaimed, map[string]any{"status": string(rc.Status)},
-			map[string]any{"status": string(state.InReview), "claimed_by": rv.Username})
+		out, err = tx.Ent.RecoveryCase.Get(ctx, rc.ID)
+		return err
 	})
 	return out, err
+}
+
+// claimLocked gives rc (read by lockedCase in tx, free to claim) to the
+// reviewer for ClaimTTL, with its case event and audit entry.
+func (s *Service) claimLocked(ctx context.Context, tx *db.Tx, rv Reviewer, rc *ent.RecoveryCase) error {
+	now := s.clock.Now()
+	if err := tx.Ent.RecoveryCase.UpdateOne(rc).SetStatus(state.InReview).SetClaimedBy(rv.ID).
+		SetClaimExpiresAt(now.Add(ClaimTTL)).SetUpdatedAt(now).AddVersion(1).Exec(ctx); err != nil {
+		return err
+	}
+	return s.record(ctx, tx, rc, now, rv.actor(), vocab.EventClaimed, map[string]any{"status": string(rc.Status)},
+		map[string]any{"status": string(state.InReview), "claimed_by": rv.Username})
 }
 
 // RenewClaim extends the reviewer's claim on a case they hold; it does

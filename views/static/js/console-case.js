@@ -447,7 +447,9 @@
         if (!form) {
           needClaim();
         } else if (!posting && choose("approve")) {
-          openApprove(null);
+          // A, then Enter on the dialog: approve and open the next case
+          // (already claimed), as "提交并处理下一件" does.
+          openApprove(document.getElementById("decision-submit-next"));
         }
         break;
       case "r":
