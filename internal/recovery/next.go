@@ -47,19 +47,6 @@ func (s *Service) holdsClaim(ctx context.Context, rv Reviewer) (bool, error) {
 		recoverycase.ClaimExpiresAtGT(s.clock.Now())).Exist(ctx)
 }
 
-// ClaimOnOpen claims a pending case the reviewer opens from the 待审核 tab,
-// when they hold no other live claim; it does nothing otherwise (a case
-// someone else took meanwhile, or one that is no longer pending, simply
-// opens as it is).
-func (s *Service) ClaimOnOpen(ctx context.Context, rv Reviewer, number string) error {
-	holds, err := s.holdsClaim(ctx, rv)
-	if err != nil || holds {
-		return err
-	}
-	_, err = s.claimIfFree(ctx, rv, number)
-	return err
-}
-
 // claimIfFree claims a case that is pending (submitted) for the reviewer,
 // serialised per reviewer so that two tabs opening "下一件" at once cannot
 // give them two claims; false when the case is no longer free or the
