@@ -24,7 +24,7 @@ type caseView struct {
 	Number      string
 	StatusLabel string
 	RegionName  string
-	Reasons     []recovery.Reason // the active reasons: the reject form's choices
+	Reasons     []recovery.Reason // the active reasons that fit the case's kind: the reject form's choices
 	// ReasonTexts names every code, retired ones too, for earlier decisions.
 	ReasonTexts map[string]string
 	Required    []evidenceKind
@@ -38,6 +38,9 @@ type caseView struct {
 	// Resent: one was just resent.
 	CanResendSMS bool
 	Resent       bool
+	// Decided confirms the decision just made on another case (the
+	// previous one, when "提交并处理下一件" led here).
+	Decided      string
 	EvidenceBase string
 
 	// CanSecondApprove: the case awaits a second approval the viewer may
@@ -87,6 +90,7 @@ func (s *Server) showCase(c *fiber.Ctx, status int, formError string, fields, fo
 		CanResendSMS: s.allowedHere(c, policies.PermCaseResendSMS, w.Case.RegionCode),
 		CanHold:      s.allowedHere(c, policies.PermCaseHold, w.Case.RegionCode),
 		Resent:       c.Query("resent") == "1",
+		Decided:      s.decidedNotice(c, c.Query("decided")),
 		EvidenceBase: "/console/cases/" + url.PathEscape(number) + "/evidence/"}
 	if w.Case.Status == state.AwaitingSecond && w.Case.FirstApprovedBy != nil {
 		v.FirstApprovedByMe = *w.Case.FirstApprovedBy == signedInStaff(c).ID
@@ -94,7 +98,7 @@ func (s *Server) showCase(c *fiber.Ctx, status int, formError string, fields, fo
 	v.CanSecondApprove = recovery.MayCoSign(w.Case, s.reviewer(c, policies.PermCaseApproveSecond))
 	for _, r := range catalog {
 		v.ReasonTexts[r.Code] = r.Text
-		if r.Active {
+		if r.Active && r.AppliesTo(vocab.CaseKind(w.Case.Kind)) {
 			v.Reasons = append(v.Reasons, r)
 		}
 	}
@@ -158,18 +162,50 @@ func (s *Server) decideCase(c *fiber.Ctx) error {
 	return c.Redirect("/console/cases?decided="+url.QueryEscape(number), fiber.StatusSeeOther)
 }
 
-// nextCase opens the first case of the pending queue ("decide and open the
-// next case"), or the queue when it is empty.
+// nextCase opens the first case of the pending queue, claimed for the
+// reviewer when they hold no other claim ("decide and open the next case"),
+// or the queue when it is empty. The case just decided rides along for the
+// confirmation banner. A GET that claims: the claim is the reviewer's own,
+// undone by letting it lapse, and N / 下一件 are links.
 func (s *Server) nextCase(c *fiber.Ctx) error {
-	page, err := s.deps.Recovery.Queue(c.UserContext(), s.reviewer(c, policies.PermCaseList), recovery.QueueFilter{Tab: recovery.TabPending, Limit: 1})
+	number, _, err := s.deps.Recovery.ClaimNext(c.UserContext(), s.reviewer(c, policies.PermCaseClaim))
 	if err != nil {
 		return err
 	}
-	decided := url.QueryEscape(strings.Clone(c.Query("decided")))
-	if len(page.Rows) == 0 {
-		return c.Redirect("/console/cases?decided="+decided, fiber.StatusSeeOther)
+	decided := ""
+	if d := strings.Clone(c.Query("decided")); d != "" {
+		decided = "?decided=" + url.QueryEscape(d)
 	}
-	return c.Redirect("/console/cases/"+url.PathEscape(page.Rows[0].CaseNumber), fiber.StatusSeeOther)
+	if number == "" {
+		return c.Redirect("/console/cases"+decided, fiber.StatusSeeOther)
+	}
+	return c.Redirect("/console/cases/"+url.PathEscape(number)+decided, fiber.StatusSeeOther)
+}
+
+// decidedNotice is the confirmation banner for a case the viewer just
+// decided, read from the case as it now stands (not from the link, so a
+// crafted link cannot claim a decision that was not made): "" when the case
+// is not one the viewer can see or not decided.
+func (s *Server) decidedNotice(c *fiber.Ctx, number string) string {
+	number = recovery.ExactCaseNumber(number)
+	if number == "" {
+		return ""
+	}
+	rc, err := s.deps.Recovery.CaseFor(c.UserContext(), s.reviewer(c, policies.PermCaseRead), number)
+	if err != nil {
+		return ""
+	}
+	switch rc.Status {
+	case state.Approved:
+		return "已通过 " + number + "，新密码短信已排队"
+	case state.AwaitingSecond:
+		return "已初审通过 " + number + "，已交主管复核"
+	case state.Rejected:
+		return "已决定不通过 " + number + "，结果短信已排队"
+	case state.Returned:
+		return "已退回补正 " + number + "，补正通知短信已排队"
+	}
+	return ""
 }
 
 // noteCase adds a note to the case history.

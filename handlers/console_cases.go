@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"net/url"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -24,8 +25,8 @@ type queueView struct {
 	Filter  recovery.QueueFilter
 	Rows    []recovery.QueueRow
 	Next    string
-	Cities  []rules.Region
-	Decided string // case number just decided, for the notice
+	Cities  []rules.Region // the cities of the viewer's regions
+	Decided string         // the confirmation of the decision just made (decidedNotice)
 }
 
 // queueTab is one tab with its label and count ("999+" past the cap).
@@ -47,12 +48,20 @@ func (s *Server) queuePage(c *fiber.Ctx) error {
 	if _, known := tabLabels[f.Tab]; !known {
 		f.Tab = recovery.TabPending
 	}
-	page, err := s.deps.Recovery.Queue(c.UserContext(), s.reviewer(c, policies.PermCaseList), f)
+	rv := s.reviewer(c, policies.PermCaseList)
+	if number := recovery.ExactCaseNumber(f.Search); number != "" {
+		// A whole case number opens the case when the reviewer may see it;
+		// otherwise the (empty) list says nothing matched.
+		if _, err := s.deps.Recovery.CaseFor(c.UserContext(), rv, number); err == nil {
+			return c.Redirect("/console/cases/"+url.PathEscape(number), fiber.StatusSeeOther)
+		}
+	}
+	page, err := s.deps.Recovery.Queue(c.UserContext(), rv, f)
 	if err != nil {
 		return err
 	}
-	v := queueView{Tab: f.Tab, Filter: f, Rows: page.Rows, Next: page.Next, Cities: rules.Cities(),
-		Decided: strings.Clone(c.Query("decided"))}
+	v := queueView{Tab: f.Tab, Filter: f, Rows: page.Rows, Next: page.Next, Cities: rv.Cities(),
+		Decided: s.decidedNotice(c, c.Query("decided"))}
 	for _, t := range recovery.Tabs {
 		v.Tabs = append(v.Tabs, queueTab{Key: t, Label: tabLabels[t], Count: page.CountLabel(t), Active: t == f.Tab})
 	}

@@ -102,5 +102,6 @@ func (s *Server) secondApproval(c *fiber.Ctx) error {
 		}
 		return s.showCase(c, toAPIError(err).Status, msg, fields, map[string]string{"second_verdict": f.Verdict, "second_note": f.Note})
 	}
-	return c.Redirect("/console/cases/"+url.PathEscape(number), fiber.StatusSeeOther)
+	// The case page confirms what the co-signature did (decidedNotice).
+	return c.Redirect("/console/cases/"+url.PathEscape(number)+"?decided="+url.QueryEscape(number), fiber.StatusSeeOther)
 }

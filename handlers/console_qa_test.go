@@ -299,9 +299,16 @@ func TestFourEyesApprovalOfAFlaggedCase(t *testing.T) {
 	}
 	// Another supervisor of the region co-signs: the password goes out.
 	sup2.get(t, "/console/cases/"+number)
+	// The co-signature has the approval's confirmation dialog (A, Enter).
+	if _, page := sup2.get(t, "/console/cases/"+number); !strings.Contains(page, `id="second-approve-dialog"`) {
+		t.Fatal("no confirmation dialog for the co-signature")
+	}
 	text := s.newSMS(t, "13800006666", func() {
-		if resp, body := sup2.post(t, "/console/cases/"+number+"/second-approval", url.Values{"verdict": {"approve"}, "version": {v}}); resp.StatusCode != 303 {
-			t.Fatalf("co-sign: %d %.300s", resp.StatusCode, body)
+		resp, body := sup2.post(t, "/console/cases/"+number+"/second-approval", url.Values{"verdict": {"approve"}, "version": {v}})
+		// The case page confirms what was done.
+		page := sup2.follow(t, resp, body, "/console/cases/"+number+"?decided="+number)
+		if !strings.Contains(page, "已通过 "+number+"，新密码短信已排队") {
+			t.Fatal("no confirmation after the co-signature")
 		}
 	})
 	if passwordInSMS.FindStringSubmatch(text) == nil {

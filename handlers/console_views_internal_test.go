@@ -87,7 +87,7 @@ func cstTime(y int, m time.Month, d, h, min int) time.Time {
 
 func sampleQueue() queueView {
 	f := recovery.QueueFilter{Tab: recovery.TabPending, Kind: "unit", City: "4407", SLA: recovery.SLAOverdue, Search: "江门"}
-	v := queueView{Tab: f.Tab, Filter: f, Next: "MTc1OXwxNzU5fGFi", Cities: rules.Cities(), Decided: "ZH20250929000002"}
+	v := queueView{Tab: f.Tab, Filter: f, Next: "MTc1OXwxNzU5fGFi", Cities: rules.Cities(), Decided: "已通过 ZH20250929000002，新密码短信已排队"}
 	counts := map[string]string{recovery.TabPending: "12", recovery.TabMine: "1", recovery.TabReturned: "3", recovery.TabDone: "999+"}
 	for _, tab := range recovery.Tabs {
 		v.Tabs = append(v.Tabs, queueTab{Key: tab, Label: tabLabels[tab], Count: counts[tab], Active: tab == f.Tab})
@@ -113,7 +113,7 @@ func TestConsoleQueueTemplate(t *testing.T) {
 		"<h1>审核队列</h1>",
 		`href="/console/cases/next"`,
 		// the notice after a decision
-		`已完成对案件 <strong class="mono">ZH20250929000002</strong> 的审核`,
+		`<div class="alert alert-success" role="status" id="decided-notice"><p>已通过 ZH20250929000002，新密码短信已排队</p></div>`,
 		// tabs with counts, keeping the filters, the current one marked
 		`href="/console/cases?tab=pending&amp;kind=unit&amp;city=4407&amp;sla=overdue&amp;q=%e6%b1%9f%e9%97%a8" aria-current="page">待审核<span class="tab-count">12</span>`,
 		`href="/console/cases?tab=mine&amp;kind=unit&amp;city=4407&amp;sla=overdue&amp;q=%e6%b1%9f%e9%97%a8">我的<span class="tab-count">1</span>`,
@@ -150,7 +150,7 @@ func TestConsoleQueueTemplate(t *testing.T) {
 	empty.Rows, empty.Next, empty.Decided, empty.Filter = nil, "", "", recovery.QueueFilter{Tab: recovery.TabPending}
 	out = renderConsole(t, "console/cases", Page{Nav: "cases", Data: empty})
 	wantAll(t, "empty queue", out, "当前没有待审核的案件", `href="/console/cases?tab=mine">我的`)
-	wantNone(t, "empty queue", out, "<table", "下一页", "已完成对案件", "清除筛选")
+	wantNone(t, "empty queue", out, "<table", "下一页", `id="decided-notice"`, "清除筛选")
 
 	empty.Filter.SLA = recovery.SLAOverdue
 	out = renderConsole(t, "console/cases", Page{Nav: "cases", Data: empty})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -63,6 +64,11 @@ func TestGenerateAndGrow(t *testing.T) {
 		acc := c.Edges.Account
 		if _, err := rules.ValidateCert(rules.CertType(acc.CertType), acc.CertNumber, now); err != nil {
 			t.Fatalf("account %s: certificate %s: %v", acc.Username, acc.CertNumber, err)
+		}
+		// A unit is named after its city as people write it: "江门市…",
+		// never the region path's "/ 江门市…".
+		if city, _ := rules.LookupRegion(c.RegionCode[:4]); acc.Kind == "unit" && !strings.HasPrefix(acc.Name, city.Name) {
+			t.Fatalf("unit %s in %s is named %q", acc.Username, c.RegionCode, acc.Name)
 		}
 		if c.CaseNumber == nil {
 			if c.Status != state.Draft && c.Status != state.Expired {

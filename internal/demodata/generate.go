@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	entsql "entgo.io/ent/dialect/sql"
@@ -499,9 +498,10 @@ var (
 )
 
 func unitName(r *rand.Rand, place string) string {
-	city := rules.RegionFullName(place[:4])
-	city = strings.TrimPrefix(city, "广东省")
-	return fmt.Sprintf("%s%s%s%s", city, string(surnames[r.IntN(len(surnames))])+string(surnames[r.IntN(len(surnames))]),
+	// The city's own name ("江门市"), not its path: the path
+	// "广东省 / 江门市" less the province left a leading "/ ".
+	city, _ := rules.LookupRegion(place[:4])
+	return fmt.Sprintf("%s%s%s%s", city.Name, string(surnames[r.IntN(len(surnames))])+string(surnames[r.IntN(len(surnames))]),
 		unitTrades[r.IntN(len(unitTrades))], unitForms[r.IntN(len(unitForms))])
 }
 

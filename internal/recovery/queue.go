@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -358,6 +359,45 @@ func regionPrefix(prefix string) predicate.RecoveryCase {
 	return recoverycase.And(recoverycase.RegionCodeGTE(prefix), recoverycase.RegionCodeLT(upper))
 }
 
+// ClaimHolder is the staff user who holds a live claim on the case, if
+// anyone does: the case is in review and the lease has not run out. It is
+// the one test of "claimed" that the queue badge, the case page and Claim
+// share: a decided or resubmitted case keeps its last claimed_by (who
+// reviewed it) but is claimed by no one.
+func ClaimHolder(rc *ent.RecoveryCase, now time.Time) (int, bool) {
+	if rc.Status != state.InReview || rc.ClaimedBy == nil || rc.ClaimExpiresAt == nil || !now.Before(*rc.ClaimExpiresAt) {
+		return 0, false
+	}
+	return *rc.ClaimedBy, true
+}
+
+// Cities are the cities a reviewer's queue can be narrowed to: every city
+// that one of their regions covers or lies in (a county reviewer sees
+// their own city). A province-wide reviewer gets all of them.
+func (r Reviewer) Cities() []rules.Region {
+	var out []rules.Region
+	for _, c := range rules.Cities() {
+		if slices.ContainsFunc(r.Regions, func(p string) bool { return rules.RegionCovers(p, c.Code) || rules.RegionCovers(c.Code, p) }) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// caseNumberPattern is a whole case number (CONTRACT §4: ZH, the submission
+// date, 6 digits).
+var caseNumberPattern = regexp.MustCompile(`^ZH\d{14}$`)
+
+// ExactCaseNumber returns the case number a queue search names exactly, in
+// its canonical upper-case form, or "" when the search is anything else.
+func ExactCaseNumber(search string) string {
+	n := strings.ToUpper(strings.TrimSpace(search))
+	if !caseNumberPattern.MatchString(n) {
+		return ""
+	}
+	return n
+}
+
 // SLAState is where a waiting case stands against its due date.
 func SLAState(due *time.Time, now time.Time) string {
 	if due == nil {
@@ -376,7 +416,10 @@ func SLAState(due *time.Time, now time.Time) string {
 func (s *Service) row(rc *ent.RecoveryCase, rv Reviewer, now time.Time) QueueRow {
 	acc := rc.Edges.Account
 	r := QueueRow{Kind: string(rc.Kind), Region: rules.RegionFullName(rc.RegionCode), Status: rc.Status,
-		SubmittedAt: *rc.SubmittedAt, DueBy: rc.DueBy, ClaimedByMe: rc.ClaimedBy != nil && *rc.ClaimedBy == rv.ID}
+		SubmittedAt: *rc.SubmittedAt, DueBy: rc.DueBy}
+	if holder, held := ClaimHolder(rc, now); held {
+		r.ClaimedByMe = holder == rv.ID
+	}
 	if rc.CaseNumber != nil {
 		r.CaseNumber = *rc.CaseNumber
 	}

@@ -27,6 +27,36 @@ type Reason struct {
 	Text     string
 	Active   bool
 	Position int
+	// Kind is the one kind of case the reason fits, or "" for both
+	// (reasonKinds).
+	Kind vocab.CaseKind
+}
+
+// reasonKinds are the reasons only one kind of case can have: a person's
+// case has no unit licence to seal and no authorisation letter. The
+// catalog's text is the administrators'; which kind a reason fits is a
+// rule of the workflow, kept here with the codes it names. A code not
+// listed (an administrator's new reason included) fits both kinds.
+var reasonKinds = map[string]vocab.CaseKind{
+	"license_no_seal":  vocab.KindUnit,
+	"letter_irregular": vocab.KindUnit,
+}
+
+// AppliesTo says whether the reason may be given for a case of this kind.
+func (r Reason) AppliesTo(kind vocab.CaseKind) bool { return r.Kind == "" || r.Kind == kind }
+
+// ErrReasonKind is a reason that does not fit the case's kind (a unit-only
+// reason on a person's case).
+var ErrReasonKind = apperr.New(apperr.Invalid, "reason_not_applicable", "所选原因不适用于该类申请，请重新选择")
+
+// checkReasonKinds refuses reasons that do not fit a case of kind.
+func checkReasonKinds(kind vocab.CaseKind, codes []string) error {
+	for _, code := range codes {
+		if k, ok := reasonKinds[code]; ok && k != kind {
+			return ErrReasonKind.WithField("reason")
+		}
+	}
+	return nil
 }
 
 // defaultReasons are the catalog's first entries, inserted when the table is
@@ -45,7 +75,7 @@ var defaultReasons = []Reason{
 func DefaultReasons() []Reason {
 	out := make([]Reason, len(defaultReasons))
 	for i, r := range defaultReasons {
-		out[i] = Reason{Code: r.Code, Text: r.Text, Active: true, Position: i + 1}
+		out[i] = Reason{Code: r.Code, Text: r.Text, Active: true, Position: i + 1, Kind: reasonKinds[r.Code]}
 	}
 	return out
 }
@@ -104,7 +134,7 @@ func reasonCatalog(ctx context.Context, c *ent.Client) ([]Reason, error) {
 	}
 	out := make([]Reason, len(rows))
 	for i, r := range rows {
-		out[i] = Reason{Code: r.Code, Text: r.Text, Active: r.Active, Position: r.Position}
+		out[i] = Reason{Code: r.Code, Text: r.Text, Active: r.Active, Position: r.Position, Kind: reasonKinds[r.Code]}
 	}
 	return out, nil
 }

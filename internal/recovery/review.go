@@ -103,9 +103,9 @@ func (s *Service) Claim(ctx context.Context, rv Reviewer, number string) (*ent.R
 		if err != nil {
 			return err
 		}
-		held := rc.Status == state.InReview && rc.ClaimExpiresAt != nil && now.Before(*rc.ClaimExpiresAt)
+		holder, held := ClaimHolder(rc, now)
 		switch {
-		case held && *rc.ClaimedBy == rv.ID:
+		case held && holder == rv.ID:
 			out, err = tx.Ent.RecoveryCase.UpdateOne(rc).SetClaimExpiresAt(now.Add(ClaimTTL)).Save(ctx)
 			return err
 		case held:
@@ -113,15 +113,25 @@ func (s *Service) Claim(ctx context.Context, rv Reviewer, number string) (*ent.R
 		case rc.Status != state.Submitted && rc.Status != state.InReview:
 			return ErrNotClaimable
 		}
-		out, err = tx.Ent.RecoveryCase.UpdateOne(rc).SetStatus(state.InReview).SetClaimedBy(rv.ID).
-			SetClaimExpiresAt(now.Add(ClaimTTL)).SetUpdatedAt(now).AddVersion(1).Save(ctx)
-		if err != nil {
+		if err := s.claimLocked(ctx, tx, rv, rc); err != nil {
 			return err
 		}
-		return s.record(ctx, tx, rc, now, rv.actor(), vocab.EventClaimed, map[string]any{"status": string(rc.Status)},
-			map[string]any{"status": string(state.InReview), "claimed_by": rv.Username})
+		out, err = tx.Ent.RecoveryCase.Get(ctx, rc.ID)
+		return err
 	})
 	return out, err
+}
+
+// claimLocked gives rc (read by lockedCase in tx, free to claim) to the
+// reviewer for ClaimTTL, with its case event and audit entry.
+func (s *Service) claimLocked(ctx context.Context, tx *db.Tx, rv Reviewer, rc *ent.RecoveryCase) error {
+	now := s.clock.Now()
+	if err := tx.Ent.RecoveryCase.UpdateOne(rc).SetStatus(state.InReview).SetClaimedBy(rv.ID).
+		SetClaimExpiresAt(now.Add(ClaimTTL)).SetUpdatedAt(now).AddVersion(1).Exec(ctx); err != nil {
+		return err
+	}
+	return s.record(ctx, tx, rc, now, rv.actor(), vocab.EventClaimed, map[string]any{"status": string(rc.Status)},
+		map[string]any{"status": string(state.InReview), "claimed_by": rv.Username})
 }
 
 // RenewClaim extends the reviewer's claim on a case they hold; it does
@@ -219,6 +229,12 @@ func (s *Service) Decide(ctx context.Context, rv Reviewer, number string, d Deci
 	rc, err := s.CaseFor(ctx, rv, number)
 	if err != nil {
 		return err
+	}
+	if d.Outcome == vocab.OutcomeReject {
+		// A case's kind never changes: checked once, outside the transaction.
+		if err := checkReasonKinds(vocab.CaseKind(rc.Kind), d.Reasons); err != nil {
+			return err
+		}
 	}
 	items, err := s.evidenceItems(ctx, rv, rc)
 	if err != nil {

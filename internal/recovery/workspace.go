@@ -45,9 +45,22 @@ type Workspace struct {
 	// decided, or as stored at the reviewer's approval once it awaits the
 	// supervisor. Any flag means an approval needs a second one.
 	Risk []RiskFlag
+	// Operator is the unit's operator (经办人) as registered, for the
+	// checks "被授权人与手持身份证一致": nil on a person case or a unit
+	// registered without one.
+	Operator *Operator
 	// FirstApprover is the name of the reviewer whose approval awaits the
 	// supervisor's second approval.
 	FirstApprover string
+}
+
+// Operator is a unit's operator (经办人) as the page shows them beside the
+// handheld photo: the real name in full (it is compared with the card),
+// the ID number and the phone on record masked.
+type Operator struct {
+	Name        string
+	IDMasked    string
+	PhoneMasked string
 }
 
 // EvidenceItem is one image with its duplicate flags.
@@ -89,9 +102,18 @@ func (s *Service) Workspace(ctx context.Context, rv Reviewer, number string) (*W
 	if rc.Status == state.Submitted || rc.Status == state.InReview || rc.Status == state.AwaitingSecond {
 		w.SLA = SLAState(rc.DueBy, now)
 	}
-	if rc.Status == state.InReview && rc.ClaimedBy != nil && rc.ClaimExpiresAt != nil && now.Before(*rc.ClaimExpiresAt) {
-		w.ClaimedByMe = *rc.ClaimedBy == rv.ID
-		if u, err := s.db.Ent.StaffUser.Query().Where(staffuser.ID(*rc.ClaimedBy)).Only(ctx); err == nil {
+	if string(acc.Kind) == string(vocab.KindUnit) {
+		op, err := acc.QueryOperator().Only(ctx)
+		if err != nil && !ent.IsNotFound(err) {
+			return nil, err
+		}
+		if op != nil {
+			w.Operator = &Operator{Name: op.Name, IDMasked: rules.MaskIDNumber(op.CertNumber), PhoneMasked: rules.MaskPhone(op.Phone)}
+		}
+	}
+	if holder, held := ClaimHolder(rc, now); held {
+		w.ClaimedByMe = holder == rv.ID
+		if u, err := s.db.Ent.StaffUser.Query().Where(staffuser.ID(holder)).Only(ctx); err == nil {
 			w.ClaimedBy = u.Name
 		}
 	}

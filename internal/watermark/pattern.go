@@ -23,8 +23,10 @@ const (
 	// line, in glyph pitches.
 	gapGlyphs = 3
 	// lineCells is the distance from one line of text to the next, in glyph
-	// cell heights: about a third of the image is under a line.
-	lineCells = 3
+	// cell heights: about a quarter of the image is under a line (a third
+	// at 3 hid too much of a document), and a crop of a sixteenth of the
+	// image still crosses one.
+	lineCells = 4
 	// angleDegrees is the slope of the lines: text rises to the right, so a
 	// crop of any shape still cuts through several lines.
 	angleDegrees = 30

@@ -96,12 +96,14 @@ func TestApplyDrawsTheText(t *testing.T) {
 		class byte
 		want  float64 // signed change under that class
 	}{
-		{230, coverInk, -50},  // 230 → 161: ink darkens a light page
-		{200, coverInk, -40},  // 200 → 141
-		{40, coverHalo, +40},  // 40 → 107: the halo lightens a dark one
-		{10, coverHalo, +40},  // 10 → 88
-		{128, coverInk, -25},  // mid grey: both show
-		{128, coverHalo, +25}, //
+		// At about 15 % opacity (the wants keep the old margin of about 70 %
+		// of the blend's exact change, as they did at 35 %).
+		{230, coverInk, -20},  // 230 → 201: ink darkens a light page
+		{200, coverInk, -17},  // 200 → 175
+		{40, coverHalo, +20},  // 40 → 69: the halo lightens a dark one
+		{10, coverHalo, +20},  // 10 → 43
+		{128, coverInk, -10},  // mid grey: both show (128 → 114)
+		{128, coverHalo, +10}, // 128 → 144
 	} {
 		src := pngOf(t, uniform(w, h, bg.level))
 		out, _, err := Apply(src, stampText)

@@ -381,6 +381,49 @@
 
   /* ---------- shortcuts ---------- */
 
+  /* ---------- the supervisor's second approval ---------- */
+
+  // The co-signature issues the password as an approval does: the same
+  // key (A), the same confirmation, Enter to confirm.
+  var secondForm = document.getElementById("second-approval-form");
+  var secondDialog = document.getElementById("second-approve-dialog");
+  var secondConfirmed = false;
+
+  function openSecondApprove() {
+    var r = document.getElementById("second-approve");
+    if (!secondForm || !r) {
+      return;
+    }
+    r.checked = true;
+    if (!secondDialog || typeof secondDialog.showModal !== "function") {
+      if (window.confirm("确认复核通过本案件？通过后将生成新密码并短信发送至注册手机。")) {
+        secondConfirmed = true;
+        secondForm.requestSubmit();
+      }
+      return;
+    }
+    secondDialog.returnValue = "";
+    secondDialog.showModal();
+  }
+
+  if (secondForm) {
+    secondForm.addEventListener("submit", function (e) {
+      var r = document.getElementById("second-approve");
+      if (r && r.checked && !secondConfirmed) {
+        e.preventDefault();
+        openSecondApprove();
+      }
+    });
+  }
+  if (secondForm && secondDialog) {
+    secondDialog.addEventListener("close", function () {
+      if (secondDialog.returnValue === "confirm") {
+        secondConfirmed = true;
+        secondForm.requestSubmit();
+      }
+    });
+  }
+
   var helpDialog = document.getElementById("shortcut-dialog");
 
   function showHelp() {
@@ -444,10 +487,14 @@
       case "a":
       case "A":
         e.preventDefault();
-        if (!form) {
+        if (!form && secondForm) {
+          openSecondApprove();
+        } else if (!form) {
           needClaim();
         } else if (!posting && choose("approve")) {
-          openApprove(null);
+          // A, then Enter on the dialog: approve and open the next case
+          // (already claimed), as "提交并处理下一件" does.
+          openApprove(document.getElementById("decision-submit-next"));
         }
         break;
       case "r":

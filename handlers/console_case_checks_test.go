@@ -1,0 +1,102 @@
+package handlers_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// submittedPersonCase walks the recovery API for the fixture's person
+// 王经办 (jingban, 江门市蓬江区) and returns the case number.
+func submittedPersonCase(t testing.TB, s *testServer) string {
+	t.Helper()
+	s.clock.Advance(61 * time.Second) // the phone's SMS rate limit, if the unit case just used it
+	resp, body := s.postJSON(t, "/api/v1/recoveries", jsonBody(t, map[string]string{"kind": "person", "name": "王经办", "id_number": zhangID}))
+	if resp.StatusCode != 201 {
+		t.Fatalf("start: %s", body)
+	}
+	var st struct{ ID, Token string }
+	mustJSON(t, body, &st)
+	a := &applicant{s: s, id: st.ID, token: st.Token}
+	a.verifyPhone(t, "13800006666")
+	for i, kind := range []string{"id_front", "id_handheld"} {
+		if resp, body := a.upload(t, kind, jpegBytes(t, photo(400, 300, uint64(40+i)))); resp.StatusCode != 201 {
+			t.Fatalf("upload %s: %d %s", kind, resp.StatusCode, body)
+		}
+	}
+	_, body = a.req(t, http.MethodPost, "/submit", "", nil)
+	number := regexp.MustCompile(`ZH\d{14}`).FindString(body)
+	if number == "" {
+		t.Fatalf("submit: %s", body)
+	}
+	return number
+}
+
+// TestUnitCaseShowsTheOperatorBesideTheHandheldPhoto: the checklist asks
+// whether the person holding the card is the authorised operator, so the
+// page names the operator with the masked ID number and phone on record,
+// beside the handheld photo; a person case has no such block.
+func TestUnitCaseShowsTheOperatorBesideTheHandheldPhoto(t *testing.T) {
+	s := recoveryFixture(t)
+	unit := submittedCase(t, s)
+	person := submittedPersonCase(t, s)
+	pc := staffClient(t, s, "jm_reviewer", "reviewer", "4407")
+	_, page := pc.get(t, "/console/cases/"+unit)
+	handheld := regexp.MustCompile(`(?s)<figure[^>]*id="viewer-id_handheld".*?</figure>`).FindString(page)
+	masked := zhangID[:4] + "**********" + zhangID[14:]
+	for _, want := range []string{"经办人</dt><dd>王经办</dd>", masked, "138****6666"} {
+		if !strings.Contains(handheld, want) {
+			t.Errorf("handheld photo of the unit case lacks %q", want)
+		}
+	}
+	if strings.Contains(page, zhangID) {
+		t.Error("the operator's ID number is shown in full")
+	}
+	_, page = pc.get(t, "/console/cases/"+person)
+	if strings.Contains(page, "cw-operator") {
+		t.Error("a person case shows an operator block")
+	}
+}
+
+// TestReasonsFollowTheCaseKind: a person case offers no unit-only reason
+// (未加盖公章, 授权函不规范) and refuses one posted anyway; a unit case offers
+// them.
+func TestReasonsFollowTheCaseKind(t *testing.T) {
+	s := recoveryFixture(t)
+	unit := submittedCase(t, s)
+	person := submittedPersonCase(t, s)
+	pc := staffClient(t, s, "jm_reviewer", "reviewer", "4407")
+	unitOnly := []string{`value="license_no_seal"`, `value="letter_irregular"`}
+	for _, number := range []string{unit, person} {
+		pc.get(t, "/console/cases/"+number)
+		if resp, body := pc.post(t, "/console/cases/"+number+"/claim", url.Values{}); resp.StatusCode != 303 {
+			t.Fatalf("claim %s: %d %.300s", number, resp.StatusCode, body)
+		}
+		_, page := pc.get(t, "/console/cases/"+number)
+		for _, v := range unitOnly {
+			if offered := strings.Contains(page, v); offered != (number == unit) {
+				t.Errorf("case %s (unit %v) offers %s: %v", number, number == unit, v, offered)
+			}
+		}
+		if !strings.Contains(page, `value="unclear_image"`) {
+			t.Errorf("case %s does not offer unclear_image", number)
+		}
+		if number == unit {
+			// One claim at a time: let the unit case go back to the pool.
+			resp, body := pc.post(t, "/console/cases/"+number+"/decision", url.Values{"outcome": {"reject"},
+				"version": {fmt.Sprint(caseVersion(t, s, number))}, "reason": {"license_no_seal"}})
+			if resp.StatusCode != 303 {
+				t.Fatalf("reject the unit case for its seal: %d %.300s", resp.StatusCode, body)
+			}
+		}
+	}
+	resp, body := pc.post(t, "/console/cases/"+person+"/decision", url.Values{"outcome": {"reject"},
+		"version": {fmt.Sprint(caseVersion(t, s, person))}, "reason": {"letter_irregular"}})
+	if resp.StatusCode != 422 || !strings.Contains(body, "所选原因不适用于该类申请") {
+		t.Fatalf("person case rejected for the letter: %d", resp.StatusCode)
+	}
+}

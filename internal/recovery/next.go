@@ -1,0 +1,79 @@
+package recovery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"recoverydesk/ent/recoverycase"
+	"recoverydesk/internal/db"
+	"recoverydesk/internal/recovery/state"
+)
+
+// nextTries bounds how many cases ClaimNext tries when others claim the
+// first ones at the same moment.
+const nextTries = 5
+
+// ClaimNext finds the next case of the reviewer's pending queue and, when the
+// reviewer holds no other live claim, claims it for them, so that "下一件"
+// opens a case ready to decide (one claim at a time stays the rule: a
+// reviewer who holds a case gets the next one to look at, unclaimed). It
+// returns "" when the queue is empty. A case claimed by someone else between
+// the listing and the claim is skipped for the one after it.
+func (s *Service) ClaimNext(ctx context.Context, rv Reviewer) (number string, claimed bool, err error) {
+	page, err := s.Queue(ctx, rv, QueueFilter{Tab: TabPending, Limit: nextTries})
+	if err != nil || len(page.Rows) == 0 {
+		return "", false, err
+	}
+	holds, err := s.holdsClaim(ctx, rv)
+	if err != nil || holds {
+		return page.Rows[0].CaseNumber, false, err
+	}
+	for _, row := range page.Rows {
+		ok, err := s.claimIfFree(ctx, rv, row.CaseNumber)
+		if err != nil {
+			return "", false, err
+		}
+		if ok {
+			return row.CaseNumber, true, nil
+		}
+	}
+	return page.Rows[0].CaseNumber, false, nil
+}
+
+// holdsClaim says whether the reviewer holds a live claim on any case.
+func (s *Service) holdsClaim(ctx context.Context, rv Reviewer) (bool, error) {
+	return s.db.Ent.RecoveryCase.Query().Where(recoverycase.StatusEQ(state.InReview), recoverycase.ClaimedBy(rv.ID),
+		recoverycase.ClaimExpiresAtGT(s.clock.Now())).Exist(ctx)
+}
+
+// claimIfFree claims a case that is pending (submitted) for the reviewer,
+// serialised per reviewer so that two tabs opening "下一件" at once cannot
+// give them two claims; false when the case is no longer free or the
+// reviewer took another claim meanwhile.
+func (s *Service) claimIfFree(ctx context.Context, rv Reviewer, number string) (bool, error) {
+	var ok bool
+	err := s.db.InTx(ctx, func(tx *db.Tx) error {
+		if err := tx.LockKey(ctx, fmt.Sprintf("claimer:%d", rv.ID)); err != nil {
+			return err
+		}
+		held, err := tx.Ent.RecoveryCase.Query().Where(recoverycase.StatusEQ(state.InReview), recoverycase.ClaimedBy(rv.ID),
+			recoverycase.ClaimExpiresAtGT(s.clock.Now())).Exist(ctx)
+		if err != nil || held {
+			return err
+		}
+		rc, err := s.lockedCase(ctx, tx, rv, number)
+		if err != nil {
+			return err
+		}
+		if rc.Status != state.Submitted {
+			return nil
+		}
+		ok = true
+		return s.claimLocked(ctx, tx, rv, rc)
+	})
+	if errors.Is(err, ErrCaseNotFound) {
+		return false, nil
+	}
+	return ok, err
+}
