@@ -42,7 +42,7 @@ func TestARepeatedReasonIsOneReasonInOneShortSMS(t *testing.T) {
 	}
 	text := s.newSMS(t, "13800006666", func() {
 		resp, body := pc.post(t, casePath+"/decision", url.Values{"outcome": {"reject"}, "version": {fmt.Sprint(caseVersion(t, s, number))},
-			"reason": reasons})
+			"reason": reasons, "message": {"手持照片中证件被手指遮挡，请重新拍摄"}})
 		if resp.StatusCode != 303 {
 			t.Fatalf("reject: %d %.500s", resp.StatusCode, body)
 		}

@@ -37,7 +37,7 @@ func TestQueueBadgeAgreesWithTheCasePage(t *testing.T) {
 		t.Fatalf("claimed: queue row %q, page mine=%v", row, strings.Contains(page, "（我）认领"))
 	}
 	resp, body := pc.post(t, "/console/cases/"+number+"/decision", url.Values{"outcome": {"return"},
-		"version": {fmt.Sprint(caseVersion(t, s, number))}, "return_kind": {"unit_license"}, "note": {"公章不清晰"}})
+		"version": {fmt.Sprint(caseVersion(t, s, number))}, "return_kind": {"unit_license"}, "note": {"公章不清晰"}, "message": {"请重新上传加盖公章的单位证件照"}})
 	if resp.StatusCode != 303 {
 		t.Fatalf("return: %d %.300s", resp.StatusCode, body)
 	}

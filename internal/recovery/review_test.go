@@ -414,28 +414,35 @@ func TestDecisionFieldsAreDeduplicatedAndBounded(t *testing.T) {
 	if err != nil || len(all) <= recovery.MaxReasons {
 		t.Fatalf("the catalog has %d reasons: %v", len(all), err)
 	}
-	var codes []string
+	var codes, personCodes []string // six codes; the ones a person's case may be given
 	for _, reason := range all[:recovery.MaxReasons+1] {
 		codes = append(codes, reason.Code)
+		if reason.AppliesTo(vocab.KindPerson) {
+			personCodes = append(personCodes, reason.Code)
+		}
+	}
+	if len(personCodes) < 3 {
+		t.Fatalf("the catalog has %d reasons for a person's case", len(personCodes))
 	}
 	reject := func(reasons []string, note string) error {
-		return r.svc.Decide(ctx, jm, number, recovery.Decision{Outcome: "reject", Reasons: reasons, Note: note, Version: v})
+		return r.svc.Decide(ctx, jm, number, recovery.Decision{Outcome: "reject", Reasons: reasons, Note: note,
+			Message: "请按说明重新办理", Version: v})
 	}
 	refused("six reasons", reject(codes, ""), "too_many_reasons")
 	refused("an unknown code", reject([]string{strings.Repeat("x", 5000)}, ""), "invalid_reason")
-	refused("a long note", reject(codes[:1], strings.Repeat("注", recovery.MaxNoteLen+1)), "note_too_long")
+	refused("a long note", reject(personCodes[:1], strings.Repeat("注", recovery.MaxNoteLen+1)), "note_too_long")
 	if err := r.svc.AddNote(ctx, jm, number, strings.Repeat("注", recovery.MaxNoteLen+1)); err == nil {
 		t.Fatal("a case note over the bound was accepted")
 	} else {
 		refused("a long case note", err, "note_too_long")
 	}
-	// Five reasons whose texts together do not fit in one SMS.
-	for _, code := range codes[:recovery.MaxReasons] {
+	// Reasons whose texts together do not fit in one SMS.
+	for _, code := range personCodes {
 		if err := r.svc.EditReason(ctx, "gd_admin", code, strings.Repeat("长", recovery.ReasonTextMaxLen)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	refused("reasons too long for one SMS", reject(codes[:recovery.MaxReasons], ""), "reasons_too_long")
+	refused("reasons too long for one SMS", reject(personCodes, ""), "reasons_too_long")
 	if rc := r.get(t, number); rc.Status != state.InReview || rc.Version != v {
 		t.Fatalf("the refusals changed the case: %s version %d", rc.Status, rc.Version)
 	}
@@ -443,7 +450,7 @@ func TestDecisionFieldsAreDeduplicatedAndBounded(t *testing.T) {
 		t.Fatalf("%d decision SMS, want the return's alone", n)
 	}
 	// Two long reasons fit.
-	if err := reject(codes[:2], ""); err != nil {
+	if err := reject(personCodes[:2], ""); err != nil {
 		t.Fatal(err)
 	}
 }
