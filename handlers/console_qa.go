@@ -23,6 +23,11 @@ type qaView struct {
 	FormID   int    // the review a refused form was about
 }
 
+// Pager links the QA list's pages.
+func (v qaView) Pager() pager {
+	return pageLinks("/console/qa", nil, cursor(v.After), cursor(v.Next))
+}
+
 // qaPageSize is how many open reviews one page lists.
 const qaPageSize = 50
 
