@@ -3,6 +3,7 @@ package views
 import (
 	"fmt"
 	"html/template"
+	"strings"
 
 	"recoverydesk/internal/rules"
 )
@@ -59,10 +60,25 @@ func confirmField(name, label, of, hint string) Field {
 	return f
 }
 
+func withName(f Field, name string) Field {
+	f.Name = name
+	return f
+}
+
+func withPlaceholder(f Field, placeholder string) Field {
+	f.Placeholder = placeholder
+	return f
+}
+
 // fields are the shared inputs by the key a template asks for.
 var fields = map[string]Field{
-	"username":             usernameField("登录账号应为" + usernameRule),
-	"unit_username":        usernameField("单位账号的登录账号：" + usernameRule),
+	"username":         usernameField("登录账号应为" + usernameRule),
+	"unit_username":    usernameField("单位账号的登录账号：" + usernameRule),
+	"account_username": withPlaceholder(usernameField(""), "请输入登录账号"),
+	"operator_username": withPlaceholder(withName(usernameField("经办人本人已实名认证的个人账号"), "operator_username"),
+		"请输入个人账号的登录账号"),
+	"operator_password": withPlaceholder(passwordField("operator_password", "密码", "current-password",
+		"密码"+strings.Replace(lockHint, "账号", "该个人账号", 1)), "请输入个人账号的密码"),
 	"password":             passwordField("password", "密码", "new-password", passwordHint),
 	"password_confirm":     confirmField("password_confirm", "确认密码", "password", "请再输入一次密码"),
 	"old_password":         passwordField("old_password", "原密码", "current-password", "原密码"+lockHint),

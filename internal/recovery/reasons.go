@@ -251,10 +251,7 @@ func (s *Service) AddReason(ctx context.Context, by, code, text string) error {
 		return err
 	}
 	return s.db.InTx(ctx, func(tx *db.Tx) error {
-		if err := tx.LockKey(ctx, catalogLock); err != nil {
-			return err
-		}
-		all, err := reasonCatalog(ctx, tx.Ent)
+		all, err := lockedCatalog(ctx, tx)
 		if err != nil {
 			return err
 		}
@@ -328,10 +325,7 @@ func (s *Service) changeReason(ctx context.Context, code string, unchanged func(
 // transaction, so the order stays total whatever positions it had.
 func (s *Service) MoveReason(ctx context.Context, by, code string, delta int) error {
 	return s.db.InTx(ctx, func(tx *db.Tx) error {
-		if err := tx.LockKey(ctx, catalogLock); err != nil {
-			return err
-		}
-		all, err := reasonCatalog(ctx, tx.Ent)
+		all, err := lockedCatalog(ctx, tx)
 		if err != nil {
 			return err
 		}
@@ -363,6 +357,15 @@ func (s *Service) MoveReason(ctx context.Context, by, code string, delta int) er
 func (s *Service) auditReason(ctx context.Context, tx *db.Tx, by string, action vocab.Action, code string, detail map[string]any) error {
 	return audit.Record(ctx, tx, audit.Event{At: s.clock.Now(), ActorKind: audit.ActorStaff, Actor: by,
 		Action: action, ObjectType: "reason", ObjectID: code, Detail: detail})
+}
+
+// lockedCatalog reads the whole catalog in tx, serialised against every
+// other change of its order or membership.
+func lockedCatalog(ctx context.Context, tx *db.Tx) ([]Reason, error) {
+	if err := tx.LockKey(ctx, catalogLock); err != nil {
+		return nil, err
+	}
+	return reasonCatalog(ctx, tx.Ent)
 }
 
 // reasonByCode reads one catalog entry in tx (ErrReasonNotFound when the
