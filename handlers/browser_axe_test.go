@@ -66,7 +66,7 @@ func axeCheck(t *testing.T, ctx context.Context, src, what string) {
 
 // TestBrowserAccessibility runs axe-core over every public page — the
 // wizard at each of its four steps, the status page before and after a
-// decision, 忘记申请编号 open — at desktop width and on a 390 px phone:
+// decision, 忘记申请编号 open, an error page and the console's sign-in — at desktop width and on a 390 px phone:
 // no critical and no serious finding.
 func TestBrowserAccessibility(t *testing.T) {
 	browser := testenv.Browser(t)
@@ -93,6 +93,8 @@ func TestBrowserAccessibility(t *testing.T) {
 		page("/recover?kind=unit", "#step-1")
 		page("/recover/status", "#lookup")
 		page("/recover/status", "#lookup", chromedp.Click(chromedp.CSS("#forgot-open")), chromedp.WaitVisible(chromedp.CSS("#forgot")))
+		page("/no-such-page", "body")  // the error page with its request id
+		page("/console/login", "form") // the staff console's own frame
 
 		// The wizard's steps 2–4 of one case, then its status before and
 		// after a rejection.
