@@ -1,8 +1,11 @@
 package handlers_test
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -89,4 +92,39 @@ func TestANewApplicationAfterARejectionStartsFromTheCase(t *testing.T) {
 	if resp, _ := stranger.req(t, http.MethodGet, "/again", "", nil); resp.StatusCode != 404 {
 		t.Fatalf("without the token: %d", resp.StatusCode)
 	}
+}
+
+// TestTheSizeRefusalSaysHowToShrinkAPhoto: where the browser could not
+// shrink a photo (no JavaScript, an API client), the 413 tells the person
+// how to make it smaller: over the limit by a byte, and far over it (refused
+// before the body is read).
+func TestTheSizeRefusalSaysHowToShrinkAPhoto(t *testing.T) {
+	s := recoveryFixture(t)
+	a := startUnit(t, s, nil)
+	a.verifyPhone(t, "13800006666")
+	says := func(what string, status int, body string) {
+		t.Helper()
+		e := decodeError(t, body)
+		if status != 413 || e.Error.Code != "file_too_large" || !strings.HasPrefix(e.Error.Message, "文件大小不能超过2M。") ||
+			!strings.Contains(e.Error.Message, "相机设置中把照片尺寸（分辨率）调低") || !strings.Contains(e.Error.Message, "不勾选“原图”") {
+			t.Errorf("%s: %d %s", what, status, body)
+		}
+	}
+	resp, body := a.upload(t, "id_front", pngOfSize(t, 2<<20+1))
+	says("one byte over", resp.StatusCode, body)
+	// 3 MB announced: answered before the body is sent.
+	conn, err := net.Dial("tcp", strings.TrimPrefix(s.listen(t), "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "PUT /api/v1/recoveries/%s/evidence/id_front HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"+
+		"Content-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n", a.id, a.token, 3<<20)
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	r, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer: %v", err)
+	}
+	raw, _ := io.ReadAll(r.Body)
+	says("3 MB", r.StatusCode, string(raw))
 }
