@@ -507,10 +507,14 @@ import {
     show(t.shrunk, false);
     alertBox("submit-error", "");
     var picked;
+    var before = t.status.textContent;
+    // Checking and, for a large photo, redrawing it takes a moment on a phone.
+    t.status.textContent = "正在处理图片…";
     try {
       picked = await check(file);
     } catch (e) {
       if (seq === t.seq) {
+        t.status.textContent = before;
         tileError(k, e.message);
         updateSubmit();
       }
