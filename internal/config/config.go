@@ -114,7 +114,7 @@ type Hotline struct {
 
 // defaultHotline is the seed's hotline, as shown: RD_HOTLINE's default and
 // the one home of the number.
-const defaultHotline = "3873738"
+const defaultHotline = "3873738|+867503873738"
 
 // DefaultHotline is the hotline when RD_HOTLINE is unset.
 func DefaultHotline() Hotline {

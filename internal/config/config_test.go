@@ -183,7 +183,7 @@ func TestHashConcurrencyProxiesAndMetricsToken(t *testing.T) {
 
 func TestHotlineTextAndTelNumber(t *testing.T) {
 	for env, want := range map[string]Hotline{
-		"":                             {Text: "3873738", Tel: "3873738"},
+		"":                             {Text: "3873738", Tel: "+867503873738"},
 		"12333":                        {Text: "12333", Tel: "12333"},
 		"020-12333|+862012333":         {Text: "020-12333", Tel: "+862012333"},
 		" 0750-3873738 | 0750-3873738": {Text: "0750-3873738", Tel: "0750-3873738"},

@@ -70,6 +70,17 @@ func SubmittedText(caseNumber string, dueBy time.Time) string {
 		caseNumber, dueBy.Format("2006年1月2日"))
 }
 
+// CaseNumberText answers 忘记申请编号 with the latest case's number and its
+// status, or says there is none, so the answer on the page is the same
+// either way and only the phone on record learns which.
+func CaseNumberText(caseNumber, statusLabel string) string {
+	if caseNumber == "" {
+		return "【广东人社】您查询的账号没有已提交的密码找回申请。如需找回密码，请在“密码找回”中提交申请。如非本人操作，请忽略本短信。"
+	}
+	return fmt.Sprintf("【广东人社】您最近一次密码找回申请的申请编号为%s，当前状态：%s。可凭申请编号在“查询申请进度”中查看。如非本人操作，请忽略本短信。",
+		caseNumber, statusLabel)
+}
+
 // fitText joins head, body, "。审核意见：" + message (when there is one) and
 // tail, cutting the message and then the body (with "…") so the whole stays
 // within MaxTextLen characters.

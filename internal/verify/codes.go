@@ -43,9 +43,11 @@ func SentNotice(maskedPhone string) string {
 const (
 	PurposeCode     = string(vocab.PurposeCode)
 	PurposeUsername = string(vocab.PurposeUsername)
+	// PurposeCaseNumber is 忘记申请编号 (recovery.SendCaseNumber).
+	PurposeCaseNumber = string(vocab.PurposeCaseNumber)
 )
 
-var throttled = []string{PurposeCode, PurposeUsername}
+var throttled = []string{PurposeCode, PurposeUsername, PurposeCaseNumber}
 
 // Errors of the code flow.
 var (

@@ -353,6 +353,9 @@ const (
 	PurposeDecision Purpose = "decision" // a rejection or a return
 	// PurposeSubmitted confirms a submission with the case number and due date.
 	PurposeSubmitted Purpose = "submitted"
+	// PurposeCaseNumber answers 忘记申请编号: the latest case's number, sent
+	// to the phone on record of the account step 1 identifies.
+	PurposeCaseNumber Purpose = "case_number"
 )
 
 // Purposes lists the SMS purposes.
@@ -361,6 +364,7 @@ var Purposes = purposeLabels.codes()
 var purposeLabels = table[Purpose]{
 	{PurposeRegister, "注册验证码"}, {PurposeCode, "密码找回验证码"}, {PurposeUsername, "用户名短信"},
 	{PurposePassword, "新密码短信"}, {PurposeDecision, "审核结果短信"}, {PurposeSubmitted, "申请提交短信"},
+	{PurposeCaseNumber, "申请编号短信"},
 }
 
 // Label is the purpose's Chinese name.
