@@ -191,7 +191,7 @@ func sampleCase() caseView {
 			{Kind: "authorization_letter", Label: "单位授权函", Width: 900, Height: 1273},
 		},
 		Earlier: []*ent.RecoveryCase{{CaseNumber: ptr("ZH20250612000002"), Status: state.Rejected, SubmittedAt: ptr(cstTime(2025, 6, 12, 15, 0))}},
-		SMS: []*ent.SMSMessage{{Purpose: recovery.PurposeDecision, Status: smsmessage.StatusQueued, SendCount: 2,
+		SMS: []*ent.SMSMessage{{Purpose: recovery.PurposeRejected, Status: smsmessage.StatusQueued, SendCount: 2,
 			LastError: "gateway timeout", CreatedAt: cstTime(2025, 6, 20, 9, 0)}},
 	}
 	v := caseView{W: w, Number: sampleNumber, StatusLabel: "审核中", RegionName: "广东省 / 江门市 / 蓬江区",

@@ -36,7 +36,7 @@ func (s *Service) StartLookup(ctx context.Context, number string) (phoneMasked s
 	if err != nil {
 		return "", 0, err
 	}
-	wait, err := s.codes.Send(ctx, phone, lookupPurpose(*rc.CaseNumber))
+	wait, err := s.codes.Send(ctx, phone, lookupPurpose(*rc.CaseNumber), vocab.PurposeStatusCode)
 	if err != nil {
 		return "", 0, err
 	}

@@ -24,10 +24,11 @@ import (
 // case renews it, and a job releases expired claims.
 const ClaimTTL = 30 * time.Minute
 
-// SMS purposes of the review.
+// SMS purposes of the review, as stored in sms_messages.purpose.
 const (
 	PurposePassword = string(vocab.PurposePassword)
-	PurposeDecision = string(vocab.PurposeDecision)
+	PurposeRejected = string(vocab.PurposeRejected)
+	PurposeReturned = string(vocab.PurposeReturned)
 	// PurposeSubmitted confirms a submission: the case number is then never
 	// only on the screen.
 	PurposeSubmitted = string(vocab.PurposeSubmitted)
@@ -374,7 +375,7 @@ func (s *Service) applyDecision(ctx context.Context, tx *db.Tx, rv Reviewer, rc 
 		if err := accounts.SetPendingPassword(ctx, tx, acc.ID, pw.hash, nil); err != nil {
 			return err
 		}
-		if _, err := s.courier.QueueRef(ctx, tx, acc.Phone, PurposePassword, ref, sms.PasswordText(acc.Username, pw.password, accounts.PendingDelay)); err != nil {
+		if _, err := s.courier.QueueRef(ctx, tx, acc.Phone, ref, sms.Password(acc.Username, pw.password, accounts.PendingDelay)); err != nil {
 			return err
 		}
 		upd.SetReasons([]string{}).SetReturnKinds([]string{})
@@ -387,7 +388,7 @@ func (s *Service) applyDecision(ctx context.Context, tx *db.Tx, rv Reviewer, rc 
 		if !sms.RejectedReasonsFit(number, texts, s.hotline) {
 			return ErrReasonsTooLong.WithField("reason")
 		}
-		if _, err := s.courier.QueueRef(ctx, tx, acc.Phone, PurposeDecision, ref, sms.RejectedText(number, texts, strings.TrimSpace(d.Message), s.hotline)); err != nil {
+		if _, err := s.courier.QueueRef(ctx, tx, acc.Phone, ref, sms.Rejected(number, texts, strings.TrimSpace(d.Message), s.hotline)); err != nil {
 			return err
 		}
 		upd.SetReasons(d.Reasons).SetReturnKinds([]string{})
@@ -397,7 +398,7 @@ func (s *Service) applyDecision(ctx context.Context, tx *db.Tx, rv Reviewer, rc 
 		for i, k := range d.ReturnKinds {
 			labels[i] = vocab.EvidenceKind(k).Label()
 		}
-		if _, err := s.courier.QueueRef(ctx, tx, acc.Phone, PurposeDecision, ref, sms.ReturnedText(number, labels, strings.TrimSpace(d.Message))); err != nil {
+		if _, err := s.courier.QueueRef(ctx, tx, acc.Phone, ref, sms.Returned(number, labels, strings.TrimSpace(d.Message))); err != nil {
 			return err
 		}
 		hashes, err := returnHashes(ctx, tx, rc, d.ReturnKinds)

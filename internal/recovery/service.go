@@ -115,8 +115,8 @@ func New(d Deps) *Service {
 	if d.Courier != nil {
 		// A reset password exists in clear only sealed in its queued SMS,
 		// and not even there once sent; its clock starts at the send.
-		d.Courier.EraseAfterSend(PurposePassword)
-		d.Courier.OnSent(PurposePassword, s.onPasswordSent)
+		d.Courier.EraseAfterSend(vocab.PurposePassword)
+		d.Courier.OnSent(vocab.PurposePassword, s.onPasswordSent)
 		d.Courier.OnFailedForGood(s.onSMSFailed)
 	}
 	return s
