@@ -106,8 +106,12 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		// Hashing is bounded (RD_HASH_CONCURRENCY); so is the garbage it leaves.
 		debug.SetMemoryLimit(passhash.MemoryLimit(cfg.HashConcurrency))
 	}
+	sender, err := smsSender(cfg)
+	if err != nil {
+		return err
+	}
 	svc, err := services.New(services.Options{DB: d, Keys: keys, Clock: clk, Hasher: passhash.Hasher{Params: passhash.Production, Gate: passhash.NewGate(cfg.HashConcurrency)},
-		Sender: smsSender(cfg), SMSPolicy: sms.Policy{Timeout: cfg.SMSTimeout, RetryFor: cfg.SMSRetryFor, BackoffMax: cfg.SMSBackoffMax},
+		Sender: sender, SMSPolicy: sms.Policy{Timeout: cfg.SMSTimeout, RetryFor: cfg.SMSRetryFor, BackoffMax: cfg.SMSBackoffMax},
 		Store: evidence, Holidays: cfg.ExtraHolidays, Workdays: cfg.ExtraWorkdays,
 		QASamplePercent: cfg.QASamplePercent, Hotline: cfg.Hotline.Text, Logger: logger})
 	if err != nil {
@@ -254,11 +258,19 @@ func openAnchorStore(ctx context.Context, cfg config.Config, logger *slog.Logger
 
 // smsSender is the configured gateway, or nil for the outbox driver. Each
 // call is bounded by the courier (RD_SMS_TIMEOUT), not by the client.
-func smsSender(cfg config.Config) sms.Sender {
-	if cfg.SMSDriver == "http" {
-		return sms.HTTPSender{URL: cfg.SMSHTTPURL, Client: &http.Client{}}
+func smsSender(cfg config.Config) (sms.Sender, error) {
+	c := cfg.SMSCarrier
+	carrier := sms.CarrierConfig{KeyID: c.KeyID, Secret: c.Secret, AppID: c.AppID, SignName: c.SignName, Region: c.Region,
+		Endpoint: c.Endpoint, Scheme: c.Scheme, Templates: c.Templates}
+	switch cfg.SMSDriver {
+	case "http":
+		return sms.HTTPSender{URL: cfg.SMSHTTPURL, Client: &http.Client{}}, nil
+	case "aliyun":
+		return sms.NewAliyun(carrier)
+	case "tencent":
+		return sms.NewTencent(carrier)
 	}
-	return nil
+	return nil, nil
 }
 
 // sweepExpiredEntries removes expired sessions, CSRF tokens and counters.
