@@ -19,11 +19,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"recoverydesk/handlers"
+	"recoverydesk/internal/audit"
 	"recoverydesk/internal/clock"
 	"recoverydesk/internal/config"
 	"recoverydesk/internal/db"
 	"recoverydesk/internal/jobs"
 	"recoverydesk/internal/kvstore"
+	"recoverydesk/internal/opsmetrics"
 	"recoverydesk/internal/passhash"
 	"recoverydesk/internal/secret"
 	"recoverydesk/internal/services"
@@ -110,8 +112,11 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	svc, err := services.New(services.Options{DB: d, Keys: keys, Clock: clk, Hasher: passhash.Hasher{Params: passhash.Production, Gate: passhash.NewGate(cfg.HashConcurrency)},
-		Sender: sender, SMSPolicy: sms.Policy{Timeout: cfg.SMSTimeout, RetryFor: cfg.SMSRetryFor, BackoffMax: cfg.SMSBackoffMax},
+	biz := opsmetrics.NewBusiness(cfg.SMSDriver)
+	gate := passhash.NewGate(cfg.HashConcurrency)
+	biz.ObserveGate(gate)
+	svc, err := services.New(services.Options{DB: d, Keys: keys, Clock: clk, Hasher: passhash.Hasher{Params: passhash.Production, Gate: gate},
+		Sender: sender, Metrics: biz, SMSPolicy: sms.Policy{Timeout: cfg.SMSTimeout, RetryFor: cfg.SMSRetryFor, BackoffMax: cfg.SMSBackoffMax},
 		Store: evidence, Holidays: cfg.ExtraHolidays, Workdays: cfg.ExtraWorkdays,
 		QASamplePercent: cfg.QASamplePercent, Hotline: cfg.Hotline.Text, Logger: logger})
 	if err != nil {
@@ -130,9 +135,11 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		return err
 	}
 	go sweepExpiredEntries(ctx, d, clk, logger)
+	go verifyAuditChain(ctx, d, biz, logger)
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	biz.Register(reg)
 	var draining atomic.Bool
 	app, err := handlers.New(handlers.Deps{
 		Config: cfg, DB: d, Evidence: evidence, Clock: clk, DevClock: devClock,
@@ -271,6 +278,39 @@ func smsSender(cfg config.Config) (sms.Sender, error) {
 		return sms.NewTencent(carrier)
 	}
 	return nil, nil
+}
+
+// auditVerifyEvery is how often each instance checks the audit log's hash
+// chain for /metrics (recoverydesk_audit_chain_ok), the first time at start.
+const auditVerifyEvery = time.Hour
+
+// verifyAuditChain runs `audit verify`'s chain check in the process every
+// auditVerifyEvery and reports the result, so a tampered log pages the
+// operator within the hour instead of waiting for someone to run the
+// command. A check that cannot run counts as not intact.
+func verifyAuditChain(ctx context.Context, d *db.DB, biz *opsmetrics.Business, logger *slog.Logger) {
+	t := time.NewTicker(auditVerifyEvery)
+	defer t.Stop()
+	for {
+		rep, err := audit.Verify(ctx, d)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			logger.Error("audit chain check could not run", "err", err)
+			biz.AuditVerified(false, time.Now())
+		case !rep.Intact:
+			logger.Error("audit chain is broken", "first_broken", rep.FirstBroken.String())
+			biz.AuditVerified(false, time.Now())
+		default:
+			biz.AuditVerified(true, time.Now())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // sweepExpiredEntries removes expired sessions, CSRF tokens and counters.

@@ -252,7 +252,7 @@ func (s *Service) Decide(ctx context.Context, rv Reviewer, number string, d Deci
 			return err
 		}
 	}
-	return s.db.InTx(ctx, func(tx *db.Tx) error {
+	err = s.db.InTx(ctx, func(tx *db.Tx) error {
 		rc, err := s.lockedCase(ctx, tx, rv, number)
 		if err != nil {
 			return err
@@ -273,6 +273,10 @@ func (s *Service) Decide(ctx context.Context, rv Reviewer, number string, d Deci
 		}
 		return s.applyDecision(ctx, tx, rv, rc, d, now, pw, flags)
 	})
+	if err == nil && s.onDecided != nil {
+		s.onDecided(d.Outcome)
+	}
+	return err
 }
 
 // issued is a reset password prepared for an approval: the clear text for
