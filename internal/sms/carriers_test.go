@@ -79,6 +79,8 @@ func TestCarrierDriversSendTemplatesRetryThrottlesAndFailBadTemplates(t *testing
 			courier := sms.NewCourier(keys, sender, d, clock.Real{}, ins)
 			courier.SetPolicy(sms.Policy{Timeout: 5 * time.Second, RetryFor: time.Hour, BackoffMax: time.Second})
 			var failed []int
+			observed := map[string]int{}
+			courier.Observe(func(p vocab.Purpose, accepted bool) { observed[fmt.Sprintf("%s %t", p, accepted)]++ })
 			courier.OnFailedForGood(func(_ context.Context, _ *db.Tx, msg *ent.SMSMessage, _ time.Time) error {
 				failed = append(failed, msg.ID)
 				return nil
@@ -179,6 +181,12 @@ func TestCarrierDriversSendTemplatesRetryThrottlesAndFailBadTemplates(t *testing
 				if v, _ := cc.param(last, 1, "case_number"); v != "ZH20260420000001" || len(last.Params) != 1 {
 					t.Fatalf("%s: rejection parameters %v", code, last.Params)
 				}
+			}
+			// The metrics saw each message once, when its fate was sealed;
+			// a retry is not an outcome.
+			want := map[string]int{"password true": 1, "submitted true": len(cc.retry), "rejected false": len(cc.final)}
+			if fmt.Sprint(observed) != fmt.Sprint(want) {
+				t.Fatalf("observed %v, want %v", observed, want)
 			}
 		})
 	}
