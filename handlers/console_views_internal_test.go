@@ -256,7 +256,7 @@ func TestConsoleCaseTemplate(t *testing.T) {
 		"新密码短信已发送", "新密码生效时间：2025-10-09 14:07", `<span class="cw-event-actor">系统</span>`,
 		`action="`+base+`/notes"`, `name="note" rows="2"`, "添加备注",
 		// SMS trouble
-		"短信发送失败，正在重试", "gateway timeout", "审核结果短信",
+		"短信发送失败，正在重试", "gateway timeout", "审核未通过短信",
 		// the decision form
 		`<form id="decision-form" class="form cw-decision-form" method="post" action="`+base+`/decision">`,
 		`<input type="hidden" name="version" value="7">`,
