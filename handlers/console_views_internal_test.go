@@ -191,7 +191,7 @@ func sampleCase() caseView {
 			{Kind: "authorization_letter", Label: "单位授权函", Width: 900, Height: 1273},
 		},
 		Earlier: []*ent.RecoveryCase{{CaseNumber: ptr("ZH20250612000002"), Status: state.Rejected, SubmittedAt: ptr(cstTime(2025, 6, 12, 15, 0))}},
-		SMS: []*ent.SMSMessage{{Purpose: recovery.PurposeDecision, Status: smsmessage.StatusQueued, SendCount: 2,
+		SMS: []*ent.SMSMessage{{Purpose: recovery.PurposeRejected, Status: smsmessage.StatusQueued, SendCount: 2,
 			LastError: "gateway timeout", CreatedAt: cstTime(2025, 6, 20, 9, 0)}},
 	}
 	v := caseView{W: w, Number: sampleNumber, StatusLabel: "审核中", RegionName: "广东省 / 江门市 / 蓬江区",
@@ -256,7 +256,7 @@ func TestConsoleCaseTemplate(t *testing.T) {
 		"新密码短信已发送", "新密码生效时间：2025-10-09 14:07", `<span class="cw-event-actor">系统</span>`,
 		`action="`+base+`/notes"`, `name="note" rows="2"`, "添加备注",
 		// SMS trouble
-		"短信发送失败，正在重试", "gateway timeout", "审核结果短信",
+		"短信发送失败，正在重试", "gateway timeout", "审核未通过短信",
 		// the decision form
 		`<form id="decision-form" class="form cw-decision-form" method="post" action="`+base+`/decision">`,
 		`<input type="hidden" name="version" value="7">`,

@@ -40,7 +40,7 @@ func (s *Service) StartLookup(ctx context.Context, number string) (phoneMasked s
 	if err != nil {
 		return "", 0, err
 	}
-	wait, err := s.codes.Send(ctx, phone, lookupPurpose(*rc.CaseNumber))
+	wait, err := s.codes.Send(ctx, phone, lookupPurpose(*rc.CaseNumber), vocab.PurposeStatusCode)
 	if err != nil {
 		return "", 0, err
 	}
@@ -95,18 +95,17 @@ func (s *Service) SendCaseNumber(ctx context.Context, in StartInput) (phoneMaske
 	if err != nil && !ent.IsNotFound(err) {
 		return "", err
 	}
-	number, text, detail := "", sms.CaseNumberText("", ""), map[string]any{}
+	content, detail := sms.CaseNumber("", ""), map[string]any{}
 	if latest != nil {
-		number = *latest.CaseNumber
-		text = sms.CaseNumberText(number, vocab.StatusLabel(latest.Status))
-		detail["case_number"] = number
+		content = sms.CaseNumber(*latest.CaseNumber, vocab.StatusLabel(latest.Status))
+		detail["case_number"] = *latest.CaseNumber
 	}
 	now := s.clock.Now()
 	err = s.db.InTx(ctx, func(tx *db.Tx) error {
 		if err := verify.CheckQuota(ctx, tx, acc.Phone, now); err != nil {
 			return err
 		}
-		if _, err := s.courier.Queue(ctx, tx, acc.Phone, verify.PurposeCaseNumber, text); err != nil {
+		if _, err := s.courier.Queue(ctx, tx, acc.Phone, content); err != nil {
 			return err
 		}
 		return audit.Record(ctx, tx, audit.Event{At: now, ActorKind: audit.ActorApplicant, Actor: rules.MaskPhone(acc.Phone),
