@@ -58,7 +58,7 @@ func (s *Service) Start(ctx context.Context, in StartInput) (*Started, error) {
 		return nil, err
 	}
 	acc, err := s.db.Ent.Account.Query().
-		Where(account.KindEQ(account.Kind(in.Kind)), account.CertType(certType), account.CertNumber(number)).Only(ctx)
+		Where(account.KindEQ(account.Kind(in.Kind)), account.CertType(certType), account.CertHmacIn(s.db.Lookups(number)...)).Only(ctx)
 	if ent.IsNotFound(err) {
 		return nil, ErrAccountNotFound
 	}

@@ -78,7 +78,7 @@ func (o *Outbox) Send(ctx context.Context, m Outgoing) error {
 func (o *Outbox) Messages(ctx context.Context, phone string, limit int) ([]Message, error) {
 	q := o.client.OutboxMessage.Query()
 	if phone != "" {
-		q = q.Where(outboxmessage.Phone(phone))
+		q = q.Where(outboxmessage.PhoneHmacIn(o.keys.Lookups(phone)...))
 	}
 	rows, err := q.Order(ent.Desc(outboxmessage.FieldCreatedAt), ent.Desc(outboxmessage.FieldID)).Limit(limit).All(ctx)
 	if err != nil {
