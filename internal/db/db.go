@@ -161,6 +161,11 @@ func (d *DB) migrate(ctx context.Context) error {
 	if err := d.Ent.Schema.Create(ctx); err != nil {
 		return fmt.Errorf("migrate tables: %w", err)
 	}
+	for _, name := range staleIndexes {
+		if _, err := d.SQL.ExecContext(ctx, "DROP INDEX IF EXISTS "+name); err != nil {
+			return fmt.Errorf("drop index %s: %w", name, err)
+		}
+	}
 	migrator, err := rivermigrate.New(d.RiverDriver(), nil)
 	if err != nil {
 		return fmt.Errorf("river migrator: %w", err)
@@ -175,6 +180,13 @@ func (d *DB) migrate(ctx context.Context) error {
 	}
 	return nil
 }
+
+// staleIndexes are indexes of earlier releases that ent's migration keeps
+// but nothing uses any more: those over the phone and ID number columns,
+// which hold sealed (random-looking) values now; their keyed hashes are
+// indexed instead.
+var staleIndexes = []string{"account_cert_type_cert_number", "account_phone", "smscode_phone_purpose_created_at",
+	"smscode_phone_created_at", "smsmessage_phone_created_at", "outboxmessage_phone_created_at"}
 
 // RiverDriver is the River driver for this database on the shared pool.
 func (d *DB) RiverDriver() riverdriver.Driver[*sql.Tx] {

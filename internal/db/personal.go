@@ -326,7 +326,9 @@ func (d *DB) sealExisting(ctx context.Context, all bool) (int, error) {
 					cur.id = r.ID
 					upd := tx.Ent.SMSMessage.UpdateOne(r).SetPhone(r.Phone)
 					if all {
-						upd, err = resealBytes(keys, r.TextSealed, upd.SetTextSealed)
+						if upd, err = resealBytes(keys, r.TextSealed, upd.SetTextSealed); err != nil {
+							err = fmt.Errorf("sms message %d: %w", r.ID, err)
+						}
 					}
 					if err == nil {
 						err = upd.Exec(ctx)
@@ -346,7 +348,9 @@ func (d *DB) sealExisting(ctx context.Context, all bool) (int, error) {
 					cur.id = r.ID
 					upd := tx.Ent.OutboxMessage.UpdateOne(r).SetPhone(r.Phone)
 					if all {
-						upd, err = resealBytes(keys, r.TextSealed, upd.SetTextSealed)
+						if upd, err = resealBytes(keys, r.TextSealed, upd.SetTextSealed); err != nil {
+							err = fmt.Errorf("outbox message %d: %w", r.ID, err)
+						}
 					}
 					if err == nil {
 						err = upd.Exec(ctx)
@@ -366,6 +370,8 @@ func (d *DB) sealExisting(ctx context.Context, all bool) (int, error) {
 					upd := tx.Ent.StaffUser.UpdateOne(r)
 					if upd, err = resealBytes(keys, r.TotpSecret, upd.SetTotpSecret); err == nil {
 						err = upd.Exec(ctx)
+					} else {
+						err = fmt.Errorf("staff user %d: %w", r.ID, err)
 					}
 				}
 			}
