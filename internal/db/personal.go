@@ -278,104 +278,75 @@ func (d *DB) sealExisting(ctx context.Context, all bool) (int, error) {
 			if !all {
 				q.Where(account.PhoneHmac(""))
 			}
-			rows, err := q.All(ctx)
-			for _, r := range rows {
-				if err == nil {
-					cur.id = r.ID
-					err = tx.Ent.Account.UpdateOne(r).SetPhone(r.Phone).SetCertNumber(r.CertNumber).SetUpdatedAt(r.UpdatedAt).Exec(ctx)
-				}
-			}
-			return len(rows), err
+			return rewrite(q.All(ctx))(func(r *ent.Account) error {
+				cur.id = r.ID
+				return tx.Ent.Account.UpdateOne(r).SetPhone(r.Phone).SetCertNumber(r.CertNumber).SetUpdatedAt(r.UpdatedAt).Exec(ctx)
+			})
 		},
 		func(ctx context.Context, tx *Tx, cur *sealCursor) (int, error) {
 			q := tx.Ent.RecoveryCase.Query().Where(recoverycase.IDGT(cur.uuid)).Order(recoverycase.ByID()).Limit(sealBatch)
 			if !all {
 				q.Where(recoverycase.TypedCertHmac(""))
 			}
-			rows, err := q.All(ctx)
-			for _, r := range rows {
-				if err == nil {
-					cur.uuid = r.ID
-					err = tx.Ent.RecoveryCase.UpdateOne(r).SetTypedCertNumber(r.TypedCertNumber).SetUpdatedAt(r.UpdatedAt).Exec(ctx)
-				}
-			}
-			return len(rows), err
+			return rewrite(q.All(ctx))(func(r *ent.RecoveryCase) error {
+				cur.uuid = r.ID
+				return tx.Ent.RecoveryCase.UpdateOne(r).SetTypedCertNumber(r.TypedCertNumber).SetUpdatedAt(r.UpdatedAt).Exec(ctx)
+			})
 		},
 		func(ctx context.Context, tx *Tx, cur *sealCursor) (int, error) {
 			q := tx.Ent.SMSCode.Query().Where(smscode.IDGT(cur.id)).Order(smscode.ByID()).Limit(sealBatch)
 			if !all {
 				q.Where(smscode.PhoneHmac(""))
 			}
-			rows, err := q.All(ctx)
-			for _, r := range rows {
-				if err == nil {
-					cur.id = r.ID
-					err = tx.Ent.SMSCode.UpdateOne(r).SetPhone(r.Phone).Exec(ctx)
-				}
-			}
-			return len(rows), err
+			return rewrite(q.All(ctx))(func(r *ent.SMSCode) error {
+				cur.id = r.ID
+				return tx.Ent.SMSCode.UpdateOne(r).SetPhone(r.Phone).Exec(ctx)
+			})
 		},
 		func(ctx context.Context, tx *Tx, cur *sealCursor) (int, error) {
 			q := tx.Ent.SMSMessage.Query().Where(smsmessage.IDGT(cur.id)).Order(smsmessage.ByID()).Limit(sealBatch)
 			if !all {
 				q.Where(smsmessage.PhoneHmac(""))
 			}
-			rows, err := q.All(ctx)
-			for _, r := range rows {
-				if err == nil {
-					cur.id = r.ID
-					upd := tx.Ent.SMSMessage.UpdateOne(r).SetPhone(r.Phone)
-					if all {
-						if upd, err = resealBytes(keys, r.TextSealed, upd.SetTextSealed); err != nil {
-							err = fmt.Errorf("sms message %d: %w", r.ID, err)
-						}
-					}
-					if err == nil {
-						err = upd.Exec(ctx)
+			return rewrite(q.All(ctx))(func(r *ent.SMSMessage) error {
+				cur.id = r.ID
+				upd := tx.Ent.SMSMessage.UpdateOne(r).SetPhone(r.Phone)
+				if all {
+					if err := resealBytes(keys, r.TextSealed, upd.SetTextSealed); err != nil {
+						return fmt.Errorf("sms message %d: %w", r.ID, err)
 					}
 				}
-			}
-			return len(rows), err
+				return upd.Exec(ctx)
+			})
 		},
 		func(ctx context.Context, tx *Tx, cur *sealCursor) (int, error) {
 			q := tx.Ent.OutboxMessage.Query().Where(outboxmessage.IDGT(cur.id)).Order(outboxmessage.ByID()).Limit(sealBatch)
 			if !all {
 				q.Where(outboxmessage.PhoneHmac(""))
 			}
-			rows, err := q.All(ctx)
-			for _, r := range rows {
-				if err == nil {
-					cur.id = r.ID
-					upd := tx.Ent.OutboxMessage.UpdateOne(r).SetPhone(r.Phone)
-					if all {
-						if upd, err = resealBytes(keys, r.TextSealed, upd.SetTextSealed); err != nil {
-							err = fmt.Errorf("outbox message %d: %w", r.ID, err)
-						}
-					}
-					if err == nil {
-						err = upd.Exec(ctx)
+			return rewrite(q.All(ctx))(func(r *ent.OutboxMessage) error {
+				cur.id = r.ID
+				upd := tx.Ent.OutboxMessage.UpdateOne(r).SetPhone(r.Phone)
+				if all {
+					if err := resealBytes(keys, r.TextSealed, upd.SetTextSealed); err != nil {
+						return fmt.Errorf("outbox message %d: %w", r.ID, err)
 					}
 				}
-			}
-			return len(rows), err
+				return upd.Exec(ctx)
+			})
 		},
 	}
 	if all {
 		passes = append(passes, func(ctx context.Context, tx *Tx, cur *sealCursor) (int, error) {
-			rows, err := tx.Ent.StaffUser.Query().Where(staffuser.IDGT(cur.id), staffuser.TotpSecretNotNil()).
-				Order(staffuser.ByID()).Limit(sealBatch).All(ctx)
-			for _, r := range rows {
-				if err == nil {
-					cur.id = r.ID
-					upd := tx.Ent.StaffUser.UpdateOne(r)
-					if upd, err = resealBytes(keys, r.TotpSecret, upd.SetTotpSecret); err == nil {
-						err = upd.Exec(ctx)
-					} else {
-						err = fmt.Errorf("staff user %d: %w", r.ID, err)
-					}
+			return rewrite(tx.Ent.StaffUser.Query().Where(staffuser.IDGT(cur.id), staffuser.TotpSecretNotNil()).
+				Order(staffuser.ByID()).Limit(sealBatch).All(ctx))(func(r *ent.StaffUser) error {
+				cur.id = r.ID
+				upd := tx.Ent.StaffUser.UpdateOne(r)
+				if err := resealBytes(keys, r.TotpSecret, upd.SetTotpSecret); err != nil {
+					return fmt.Errorf("staff user %d: %w", r.ID, err)
 				}
-			}
-			return len(rows), err
+				return upd.Exec(ctx)
+			})
 		})
 	}
 	total := 0
@@ -406,16 +377,30 @@ type sealCursor struct {
 	uuid uuid.UUID
 }
 
+// rewrite applies write to each row a batch query returned, stopping at
+// the first error, and reports how many rows the batch held.
+func rewrite[T any](rows []T, err error) func(write func(T) error) (int, error) {
+	return func(write func(T) error) (int, error) {
+		for _, r := range rows {
+			if err != nil {
+				break
+			}
+			err = write(r)
+		}
+		return len(rows), err
+	}
+}
+
 // resealBytes opens a value made by Keys.Seal (under either key) and hands
 // it to set sealed afresh under the current key.
-func resealBytes[U any](keys *secret.Keys, sealed []byte, set func([]byte) U) (U, error) {
-	var zero U
+func resealBytes[U any](keys *secret.Keys, sealed []byte, set func([]byte) U) error {
 	if len(sealed) == 0 {
-		return set(sealed), nil
+		return nil
 	}
 	plain, err := keys.Open(sealed)
 	if err != nil {
-		return zero, err
+		return err
 	}
-	return set(keys.Seal(plain)), nil
+	set(keys.Seal(plain))
+	return nil
 }
