@@ -7,10 +7,12 @@ import (
 	"sync/atomic"
 
 	entgo "entgo.io/ent"
+	entsql "entgo.io/ent/dialect/sql"
 	"github.com/google/uuid"
 
 	"recoverydesk/ent"
 	"recoverydesk/ent/account"
+	"recoverydesk/ent/loginthrottle"
 	"recoverydesk/ent/outboxmessage"
 	"recoverydesk/ent/recoverycase"
 	"recoverydesk/ent/smscode"
@@ -335,6 +337,17 @@ func (d *DB) sealExisting(ctx context.Context, all bool) (int, error) {
 				return upd.Exec(ctx)
 			})
 		},
+	}
+	if !all {
+		// An older build kept console sign-in throttles under the typed
+		// name itself; they are dropped (a count of failed sign-ins of an
+		// unknown name restarts), the new ones are keyed by its hash.
+		passes = append(passes, func(ctx context.Context, tx *Tx, _ *sealCursor) (int, error) {
+			_, err := tx.Ent.LoginThrottle.Delete().Where(func(s *entsql.Selector) {
+				s.Where(entsql.ExprP("length(" + s.C(loginthrottle.FieldKey) + ") <> 32"))
+			}).Exec(ctx)
+			return 0, err
+		})
 	}
 	if all {
 		passes = append(passes, func(ctx context.Context, tx *Tx, cur *sealCursor) (int, error) {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	entsql "entgo.io/ent/dialect/sql"
 
@@ -206,6 +207,9 @@ func TestMigrateSealsTheClearRowsOfAnOlderBuild(t *testing.T) {
 		// An older build wrote through a client without the sealing hook.
 		old := ent.NewClient(ent.Driver(entsql.OpenDB(d.Dialect, d.SQL)))
 		personRows(t, ctx, old, []byte("x"))
+		if err := old.LoginThrottle.Create().SetKey(idNumber).SetFailures(1).SetUpdatedAt(time.Now()).Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
 		if v := stored(t, d, "SELECT cert_number FROM accounts"); v != idNumber {
 			t.Fatalf("the old build's row holds %q", v)
 		}
@@ -233,6 +237,9 @@ func TestMigrateSealsTheClearRowsOfAnOlderBuild(t *testing.T) {
 			}
 		}
 		found(t, ctx, d)
+		if n := d.Ent.LoginThrottle.Query().CountX(ctx); n != 0 {
+			t.Errorf("%d sign-in throttles keyed by a typed name in clear survive the migration", n)
+		}
 		sealed := stored(t, d, "SELECT phone FROM accounts")
 		if err := d.Migrate(ctx); err != nil {
 			t.Fatal(err)
