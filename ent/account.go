@@ -43,10 +43,14 @@ type Account struct {
 	CertType string `json:"cert_type,omitempty"`
 	// CertNumber holds the value of the "cert_number" field.
 	CertNumber string `json:"cert_number,omitempty"`
+	// CertHmac holds the value of the "cert_hmac" field.
+	CertHmac *string `json:"cert_hmac,omitempty"`
 	// RegionCode holds the value of the "region_code" field.
 	RegionCode string `json:"region_code,omitempty"`
 	// Phone holds the value of the "phone" field.
 	Phone string `json:"phone,omitempty"`
+	// PhoneHmac holds the value of the "phone_hmac" field.
+	PhoneHmac string `json:"phone_hmac,omitempty"`
 	// Verified holds the value of the "verified" field.
 	Verified bool `json:"verified,omitempty"`
 	// VerifiedAt holds the value of the "verified_at" field.
@@ -113,7 +117,7 @@ func (*Account) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullBool)
 		case account.FieldID, account.FieldFailedLogins:
 			values[i] = new(sql.NullInt64)
-		case account.FieldKind, account.FieldUsername, account.FieldUsernameKey, account.FieldPasswordHash, account.FieldPendingPasswordHash, account.FieldName, account.FieldCertType, account.FieldCertNumber, account.FieldRegionCode, account.FieldPhone:
+		case account.FieldKind, account.FieldUsername, account.FieldUsernameKey, account.FieldPasswordHash, account.FieldPendingPasswordHash, account.FieldName, account.FieldCertType, account.FieldCertNumber, account.FieldCertHmac, account.FieldRegionCode, account.FieldPhone, account.FieldPhoneHmac:
 			values[i] = new(sql.NullString)
 		case account.FieldCreatedAt, account.FieldUpdatedAt, account.FieldPendingEffectiveAt, account.FieldLockedUntil, account.FieldVerifiedAt, account.FieldLastLoginAt, account.FieldPasswordChangedAt:
 			values[i] = new(sql.NullTime)
@@ -220,6 +224,13 @@ func (_m *Account) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.CertNumber = value.String
 			}
+		case account.FieldCertHmac:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field cert_hmac", values[i])
+			} else if value.Valid {
+				_m.CertHmac = new(string)
+				*_m.CertHmac = value.String
+			}
 		case account.FieldRegionCode:
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field region_code", values[i])
@@ -231,6 +242,12 @@ func (_m *Account) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field phone", values[i])
 			} else if value.Valid {
 				_m.Phone = value.String
+			}
+		case account.FieldPhoneHmac:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field phone_hmac", values[i])
+			} else if value.Valid {
+				_m.PhoneHmac = value.String
 			}
 		case account.FieldVerified:
 			if value, ok := values[i].(*sql.NullBool); !ok {
@@ -358,11 +375,19 @@ func (_m *Account) String() string {
 	builder.WriteString("cert_number=")
 	builder.WriteString(_m.CertNumber)
 	builder.WriteString(", ")
+	if v := _m.CertHmac; v != nil {
+		builder.WriteString("cert_hmac=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
 	builder.WriteString("region_code=")
 	builder.WriteString(_m.RegionCode)
 	builder.WriteString(", ")
 	builder.WriteString("phone=")
 	builder.WriteString(_m.Phone)
+	builder.WriteString(", ")
+	builder.WriteString("phone_hmac=")
+	builder.WriteString(_m.PhoneHmac)
 	builder.WriteString(", ")
 	builder.WriteString("verified=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Verified))

@@ -150,6 +150,20 @@ func (_c *AccountCreate) SetCertNumber(v string) *AccountCreate {
 	return _c
 }
 
+// SetCertHmac sets the "cert_hmac" field.
+func (_c *AccountCreate) SetCertHmac(v string) *AccountCreate {
+	_c.mutation.SetCertHmac(v)
+	return _c
+}
+
+// SetNillableCertHmac sets the "cert_hmac" field if the given value is not nil.
+func (_c *AccountCreate) SetNillableCertHmac(v *string) *AccountCreate {
+	if v != nil {
+		_c.SetCertHmac(*v)
+	}
+	return _c
+}
+
 // SetRegionCode sets the "region_code" field.
 func (_c *AccountCreate) SetRegionCode(v string) *AccountCreate {
 	_c.mutation.SetRegionCode(v)
@@ -167,6 +181,20 @@ func (_c *AccountCreate) SetNillableRegionCode(v *string) *AccountCreate {
 // SetPhone sets the "phone" field.
 func (_c *AccountCreate) SetPhone(v string) *AccountCreate {
 	_c.mutation.SetPhone(v)
+	return _c
+}
+
+// SetPhoneHmac sets the "phone_hmac" field.
+func (_c *AccountCreate) SetPhoneHmac(v string) *AccountCreate {
+	_c.mutation.SetPhoneHmac(v)
+	return _c
+}
+
+// SetNillablePhoneHmac sets the "phone_hmac" field if the given value is not nil.
+func (_c *AccountCreate) SetNillablePhoneHmac(v *string) *AccountCreate {
+	if v != nil {
+		_c.SetPhoneHmac(*v)
+	}
 	return _c
 }
 
@@ -326,6 +354,10 @@ func (_c *AccountCreate) defaults() {
 		v := account.DefaultRegionCode
 		_c.mutation.SetRegionCode(v)
 	}
+	if _, ok := _c.mutation.PhoneHmac(); !ok {
+		v := account.DefaultPhoneHmac
+		_c.mutation.SetPhoneHmac(v)
+	}
 	if _, ok := _c.mutation.Verified(); !ok {
 		v := account.DefaultVerified
 		_c.mutation.SetVerified(v)
@@ -394,6 +426,11 @@ func (_c *AccountCreate) check() error {
 			return &ValidationError{Name: "cert_number", err: fmt.Errorf(`ent: validator failed for field "Account.cert_number": %w`, err)}
 		}
 	}
+	if v, ok := _c.mutation.CertHmac(); ok {
+		if err := account.CertHmacValidator(v); err != nil {
+			return &ValidationError{Name: "cert_hmac", err: fmt.Errorf(`ent: validator failed for field "Account.cert_hmac": %w`, err)}
+		}
+	}
 	if _, ok := _c.mutation.RegionCode(); !ok {
 		return &ValidationError{Name: "region_code", err: errors.New(`ent: missing required field "Account.region_code"`)}
 	}
@@ -408,6 +445,14 @@ func (_c *AccountCreate) check() error {
 	if v, ok := _c.mutation.Phone(); ok {
 		if err := account.PhoneValidator(v); err != nil {
 			return &ValidationError{Name: "phone", err: fmt.Errorf(`ent: validator failed for field "Account.phone": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.PhoneHmac(); !ok {
+		return &ValidationError{Name: "phone_hmac", err: errors.New(`ent: missing required field "Account.phone_hmac"`)}
+	}
+	if v, ok := _c.mutation.PhoneHmac(); ok {
+		if err := account.PhoneHmacValidator(v); err != nil {
+			return &ValidationError{Name: "phone_hmac", err: fmt.Errorf(`ent: validator failed for field "Account.phone_hmac": %w`, err)}
 		}
 	}
 	if _, ok := _c.mutation.Verified(); !ok {
@@ -492,6 +537,10 @@ func (_c *AccountCreate) createSpec() (*Account, *sqlgraph.CreateSpec) {
 		_spec.SetField(account.FieldCertNumber, field.TypeString, value)
 		_node.CertNumber = value
 	}
+	if value, ok := _c.mutation.CertHmac(); ok {
+		_spec.SetField(account.FieldCertHmac, field.TypeString, value)
+		_node.CertHmac = &value
+	}
 	if value, ok := _c.mutation.RegionCode(); ok {
 		_spec.SetField(account.FieldRegionCode, field.TypeString, value)
 		_node.RegionCode = value
@@ -499,6 +548,10 @@ func (_c *AccountCreate) createSpec() (*Account, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Phone(); ok {
 		_spec.SetField(account.FieldPhone, field.TypeString, value)
 		_node.Phone = value
+	}
+	if value, ok := _c.mutation.PhoneHmac(); ok {
+		_spec.SetField(account.FieldPhoneHmac, field.TypeString, value)
+		_node.PhoneHmac = value
 	}
 	if value, ok := _c.mutation.Verified(); ok {
 		_spec.SetField(account.FieldVerified, field.TypeBool, value)
@@ -785,6 +838,24 @@ func (u *AccountUpsert) UpdateCertNumber() *AccountUpsert {
 	return u
 }
 
+// SetCertHmac sets the "cert_hmac" field.
+func (u *AccountUpsert) SetCertHmac(v string) *AccountUpsert {
+	u.Set(account.FieldCertHmac, v)
+	return u
+}
+
+// UpdateCertHmac sets the "cert_hmac" field to the value that was provided on create.
+func (u *AccountUpsert) UpdateCertHmac() *AccountUpsert {
+	u.SetExcluded(account.FieldCertHmac)
+	return u
+}
+
+// ClearCertHmac clears the value of the "cert_hmac" field.
+func (u *AccountUpsert) ClearCertHmac() *AccountUpsert {
+	u.SetNull(account.FieldCertHmac)
+	return u
+}
+
 // SetRegionCode sets the "region_code" field.
 func (u *AccountUpsert) SetRegionCode(v string) *AccountUpsert {
 	u.Set(account.FieldRegionCode, v)
@@ -806,6 +877,18 @@ func (u *AccountUpsert) SetPhone(v string) *AccountUpsert {
 // UpdatePhone sets the "phone" field to the value that was provided on create.
 func (u *AccountUpsert) UpdatePhone() *AccountUpsert {
 	u.SetExcluded(account.FieldPhone)
+	return u
+}
+
+// SetPhoneHmac sets the "phone_hmac" field.
+func (u *AccountUpsert) SetPhoneHmac(v string) *AccountUpsert {
+	u.Set(account.FieldPhoneHmac, v)
+	return u
+}
+
+// UpdatePhoneHmac sets the "phone_hmac" field to the value that was provided on create.
+func (u *AccountUpsert) UpdatePhoneHmac() *AccountUpsert {
+	u.SetExcluded(account.FieldPhoneHmac)
 	return u
 }
 
@@ -1116,6 +1199,27 @@ func (u *AccountUpsertOne) UpdateCertNumber() *AccountUpsertOne {
 	})
 }
 
+// SetCertHmac sets the "cert_hmac" field.
+func (u *AccountUpsertOne) SetCertHmac(v string) *AccountUpsertOne {
+	return u.Update(func(s *AccountUpsert) {
+		s.SetCertHmac(v)
+	})
+}
+
+// UpdateCertHmac sets the "cert_hmac" field to the value that was provided on create.
+func (u *AccountUpsertOne) UpdateCertHmac() *AccountUpsertOne {
+	return u.Update(func(s *AccountUpsert) {
+		s.UpdateCertHmac()
+	})
+}
+
+// ClearCertHmac clears the value of the "cert_hmac" field.
+func (u *AccountUpsertOne) ClearCertHmac() *AccountUpsertOne {
+	return u.Update(func(s *AccountUpsert) {
+		s.ClearCertHmac()
+	})
+}
+
 // SetRegionCode sets the "region_code" field.
 func (u *AccountUpsertOne) SetRegionCode(v string) *AccountUpsertOne {
 	return u.Update(func(s *AccountUpsert) {
@@ -1141,6 +1245,20 @@ func (u *AccountUpsertOne) SetPhone(v string) *AccountUpsertOne {
 func (u *AccountUpsertOne) UpdatePhone() *AccountUpsertOne {
 	return u.Update(func(s *AccountUpsert) {
 		s.UpdatePhone()
+	})
+}
+
+// SetPhoneHmac sets the "phone_hmac" field.
+func (u *AccountUpsertOne) SetPhoneHmac(v string) *AccountUpsertOne {
+	return u.Update(func(s *AccountUpsert) {
+		s.SetPhoneHmac(v)
+	})
+}
+
+// UpdatePhoneHmac sets the "phone_hmac" field to the value that was provided on create.
+func (u *AccountUpsertOne) UpdatePhoneHmac() *AccountUpsertOne {
+	return u.Update(func(s *AccountUpsert) {
+		s.UpdatePhoneHmac()
 	})
 }
 
@@ -1628,6 +1746,27 @@ func (u *AccountUpsertBulk) UpdateCertNumber() *AccountUpsertBulk {
 	})
 }
 
+// SetCertHmac sets the "cert_hmac" field.
+func (u *AccountUpsertBulk) SetCertHmac(v string) *AccountUpsertBulk {
+	return u.Update(func(s *AccountUpsert) {
+		s.SetCertHmac(v)
+	})
+}
+
+// UpdateCertHmac sets the "cert_hmac" field to the value that was provided on create.
+func (u *AccountUpsertBulk) UpdateCertHmac() *AccountUpsertBulk {
+	return u.Update(func(s *AccountUpsert) {
+		s.UpdateCertHmac()
+	})
+}
+
+// ClearCertHmac clears the value of the "cert_hmac" field.
+func (u *AccountUpsertBulk) ClearCertHmac() *AccountUpsertBulk {
+	return u.Update(func(s *AccountUpsert) {
+		s.ClearCertHmac()
+	})
+}
+
 // SetRegionCode sets the "region_code" field.
 func (u *AccountUpsertBulk) SetRegionCode(v string) *AccountUpsertBulk {
 	return u.Update(func(s *AccountUpsert) {
@@ -1653,6 +1792,20 @@ func (u *AccountUpsertBulk) SetPhone(v string) *AccountUpsertBulk {
 func (u *AccountUpsertBulk) UpdatePhone() *AccountUpsertBulk {
 	return u.Update(func(s *AccountUpsert) {
 		s.UpdatePhone()
+	})
+}
+
+// SetPhoneHmac sets the "phone_hmac" field.
+func (u *AccountUpsertBulk) SetPhoneHmac(v string) *AccountUpsertBulk {
+	return u.Update(func(s *AccountUpsert) {
+		s.SetPhoneHmac(v)
+	})
+}
+
+// UpdatePhoneHmac sets the "phone_hmac" field to the value that was provided on create.
+func (u *AccountUpsertBulk) UpdatePhoneHmac() *AccountUpsertBulk {
+	return u.Update(func(s *AccountUpsert) {
+		s.UpdatePhoneHmac()
 	})
 }
 

@@ -216,6 +216,26 @@ func (_u *AccountUpdate) SetNillableCertNumber(v *string) *AccountUpdate {
 	return _u
 }
 
+// SetCertHmac sets the "cert_hmac" field.
+func (_u *AccountUpdate) SetCertHmac(v string) *AccountUpdate {
+	_u.mutation.SetCertHmac(v)
+	return _u
+}
+
+// SetNillableCertHmac sets the "cert_hmac" field if the given value is not nil.
+func (_u *AccountUpdate) SetNillableCertHmac(v *string) *AccountUpdate {
+	if v != nil {
+		_u.SetCertHmac(*v)
+	}
+	return _u
+}
+
+// ClearCertHmac clears the value of the "cert_hmac" field.
+func (_u *AccountUpdate) ClearCertHmac() *AccountUpdate {
+	_u.mutation.ClearCertHmac()
+	return _u
+}
+
 // SetRegionCode sets the "region_code" field.
 func (_u *AccountUpdate) SetRegionCode(v string) *AccountUpdate {
 	_u.mutation.SetRegionCode(v)
@@ -240,6 +260,20 @@ func (_u *AccountUpdate) SetPhone(v string) *AccountUpdate {
 func (_u *AccountUpdate) SetNillablePhone(v *string) *AccountUpdate {
 	if v != nil {
 		_u.SetPhone(*v)
+	}
+	return _u
+}
+
+// SetPhoneHmac sets the "phone_hmac" field.
+func (_u *AccountUpdate) SetPhoneHmac(v string) *AccountUpdate {
+	_u.mutation.SetPhoneHmac(v)
+	return _u
+}
+
+// SetNillablePhoneHmac sets the "phone_hmac" field if the given value is not nil.
+func (_u *AccountUpdate) SetNillablePhoneHmac(v *string) *AccountUpdate {
+	if v != nil {
+		_u.SetPhoneHmac(*v)
 	}
 	return _u
 }
@@ -488,6 +522,11 @@ func (_u *AccountUpdate) check() error {
 			return &ValidationError{Name: "cert_number", err: fmt.Errorf(`ent: validator failed for field "Account.cert_number": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.CertHmac(); ok {
+		if err := account.CertHmacValidator(v); err != nil {
+			return &ValidationError{Name: "cert_hmac", err: fmt.Errorf(`ent: validator failed for field "Account.cert_hmac": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.RegionCode(); ok {
 		if err := account.RegionCodeValidator(v); err != nil {
 			return &ValidationError{Name: "region_code", err: fmt.Errorf(`ent: validator failed for field "Account.region_code": %w`, err)}
@@ -496,6 +535,11 @@ func (_u *AccountUpdate) check() error {
 	if v, ok := _u.mutation.Phone(); ok {
 		if err := account.PhoneValidator(v); err != nil {
 			return &ValidationError{Name: "phone", err: fmt.Errorf(`ent: validator failed for field "Account.phone": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.PhoneHmac(); ok {
+		if err := account.PhoneHmacValidator(v); err != nil {
+			return &ValidationError{Name: "phone_hmac", err: fmt.Errorf(`ent: validator failed for field "Account.phone_hmac": %w`, err)}
 		}
 	}
 	return nil
@@ -567,11 +611,20 @@ func (_u *AccountUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.CertNumber(); ok {
 		_spec.SetField(account.FieldCertNumber, field.TypeString, value)
 	}
+	if value, ok := _u.mutation.CertHmac(); ok {
+		_spec.SetField(account.FieldCertHmac, field.TypeString, value)
+	}
+	if _u.mutation.CertHmacCleared() {
+		_spec.ClearField(account.FieldCertHmac, field.TypeString)
+	}
 	if value, ok := _u.mutation.RegionCode(); ok {
 		_spec.SetField(account.FieldRegionCode, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.Phone(); ok {
 		_spec.SetField(account.FieldPhone, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.PhoneHmac(); ok {
+		_spec.SetField(account.FieldPhoneHmac, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.Verified(); ok {
 		_spec.SetField(account.FieldVerified, field.TypeBool, value)
@@ -920,6 +973,26 @@ func (_u *AccountUpdateOne) SetNillableCertNumber(v *string) *AccountUpdateOne {
 	return _u
 }
 
+// SetCertHmac sets the "cert_hmac" field.
+func (_u *AccountUpdateOne) SetCertHmac(v string) *AccountUpdateOne {
+	_u.mutation.SetCertHmac(v)
+	return _u
+}
+
+// SetNillableCertHmac sets the "cert_hmac" field if the given value is not nil.
+func (_u *AccountUpdateOne) SetNillableCertHmac(v *string) *AccountUpdateOne {
+	if v != nil {
+		_u.SetCertHmac(*v)
+	}
+	return _u
+}
+
+// ClearCertHmac clears the value of the "cert_hmac" field.
+func (_u *AccountUpdateOne) ClearCertHmac() *AccountUpdateOne {
+	_u.mutation.ClearCertHmac()
+	return _u
+}
+
 // SetRegionCode sets the "region_code" field.
 func (_u *AccountUpdateOne) SetRegionCode(v string) *AccountUpdateOne {
 	_u.mutation.SetRegionCode(v)
@@ -944,6 +1017,20 @@ func (_u *AccountUpdateOne) SetPhone(v string) *AccountUpdateOne {
 func (_u *AccountUpdateOne) SetNillablePhone(v *string) *AccountUpdateOne {
 	if v != nil {
 		_u.SetPhone(*v)
+	}
+	return _u
+}
+
+// SetPhoneHmac sets the "phone_hmac" field.
+func (_u *AccountUpdateOne) SetPhoneHmac(v string) *AccountUpdateOne {
+	_u.mutation.SetPhoneHmac(v)
+	return _u
+}
+
+// SetNillablePhoneHmac sets the "phone_hmac" field if the given value is not nil.
+func (_u *AccountUpdateOne) SetNillablePhoneHmac(v *string) *AccountUpdateOne {
+	if v != nil {
+		_u.SetPhoneHmac(*v)
 	}
 	return _u
 }
@@ -1205,6 +1292,11 @@ func (_u *AccountUpdateOne) check() error {
 			return &ValidationError{Name: "cert_number", err: fmt.Errorf(`ent: validator failed for field "Account.cert_number": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.CertHmac(); ok {
+		if err := account.CertHmacValidator(v); err != nil {
+			return &ValidationError{Name: "cert_hmac", err: fmt.Errorf(`ent: validator failed for field "Account.cert_hmac": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.RegionCode(); ok {
 		if err := account.RegionCodeValidator(v); err != nil {
 			return &ValidationError{Name: "region_code", err: fmt.Errorf(`ent: validator failed for field "Account.region_code": %w`, err)}
@@ -1213,6 +1305,11 @@ func (_u *AccountUpdateOne) check() error {
 	if v, ok := _u.mutation.Phone(); ok {
 		if err := account.PhoneValidator(v); err != nil {
 			return &ValidationError{Name: "phone", err: fmt.Errorf(`ent: validator failed for field "Account.phone": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.PhoneHmac(); ok {
+		if err := account.PhoneHmacValidator(v); err != nil {
+			return &ValidationError{Name: "phone_hmac", err: fmt.Errorf(`ent: validator failed for field "Account.phone_hmac": %w`, err)}
 		}
 	}
 	return nil
@@ -1301,11 +1398,20 @@ func (_u *AccountUpdateOne) sqlSave(ctx context.Context) (_node *Account, err er
 	if value, ok := _u.mutation.CertNumber(); ok {
 		_spec.SetField(account.FieldCertNumber, field.TypeString, value)
 	}
+	if value, ok := _u.mutation.CertHmac(); ok {
+		_spec.SetField(account.FieldCertHmac, field.TypeString, value)
+	}
+	if _u.mutation.CertHmacCleared() {
+		_spec.ClearField(account.FieldCertHmac, field.TypeString)
+	}
 	if value, ok := _u.mutation.RegionCode(); ok {
 		_spec.SetField(account.FieldRegionCode, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.Phone(); ok {
 		_spec.SetField(account.FieldPhone, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.PhoneHmac(); ok {
+		_spec.SetField(account.FieldPhoneHmac, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.Verified(); ok {
 		_spec.SetField(account.FieldVerified, field.TypeBool, value)

@@ -77,8 +77,10 @@ type AccountMutation struct {
 	name                  *string
 	cert_type             *string
 	cert_number           *string
+	cert_hmac             *string
 	region_code           *string
 	phone                 *string
+	phone_hmac            *string
 	verified              *bool
 	verified_at           *time.Time
 	last_login_at         *time.Time
@@ -722,6 +724,55 @@ func (m *AccountMutation) ResetCertNumber() {
 	m.cert_number = nil
 }
 
+// SetCertHmac sets the "cert_hmac" field.
+func (m *AccountMutation) SetCertHmac(s string) {
+	m.cert_hmac = &s
+}
+
+// CertHmac returns the value of the "cert_hmac" field in the mutation.
+func (m *AccountMutation) CertHmac() (r string, exists bool) {
+	v := m.cert_hmac
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCertHmac returns the old "cert_hmac" field's value of the Account entity.
+// If the Account object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AccountMutation) OldCertHmac(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCertHmac is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCertHmac requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCertHmac: %w", err)
+	}
+	return oldValue.CertHmac, nil
+}
+
+// ClearCertHmac clears the value of the "cert_hmac" field.
+func (m *AccountMutation) ClearCertHmac() {
+	m.cert_hmac = nil
+	m.clearedFields[account.FieldCertHmac] = struct{}{}
+}
+
+// CertHmacCleared returns if the "cert_hmac" field was cleared in this mutation.
+func (m *AccountMutation) CertHmacCleared() bool {
+	_, ok := m.clearedFields[account.FieldCertHmac]
+	return ok
+}
+
+// ResetCertHmac resets all changes to the "cert_hmac" field.
+func (m *AccountMutation) ResetCertHmac() {
+	m.cert_hmac = nil
+	delete(m.clearedFields, account.FieldCertHmac)
+}
+
 // SetRegionCode sets the "region_code" field.
 func (m *AccountMutation) SetRegionCode(s string) {
 	m.region_code = &s
@@ -792,6 +843,42 @@ func (m *AccountMutation) OldPhone(ctx context.Context) (v string, err error) {
 // ResetPhone resets all changes to the "phone" field.
 func (m *AccountMutation) ResetPhone() {
 	m.phone = nil
+}
+
+// SetPhoneHmac sets the "phone_hmac" field.
+func (m *AccountMutation) SetPhoneHmac(s string) {
+	m.phone_hmac = &s
+}
+
+// PhoneHmac returns the value of the "phone_hmac" field in the mutation.
+func (m *AccountMutation) PhoneHmac() (r string, exists bool) {
+	v := m.phone_hmac
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPhoneHmac returns the old "phone_hmac" field's value of the Account entity.
+// If the Account object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AccountMutation) OldPhoneHmac(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPhoneHmac is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPhoneHmac requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPhoneHmac: %w", err)
+	}
+	return oldValue.PhoneHmac, nil
+}
+
+// ResetPhoneHmac resets all changes to the "phone_hmac" field.
+func (m *AccountMutation) ResetPhoneHmac() {
+	m.phone_hmac = nil
 }
 
 // SetVerified sets the "verified" field.
@@ -1158,7 +1245,7 @@ func (m *AccountMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *AccountMutation) Fields() []string {
-	fields := make([]string, 0, 19)
+	fields := make([]string, 0, 21)
 	if m.created_at != nil {
 		fields = append(fields, account.FieldCreatedAt)
 	}
@@ -1198,11 +1285,17 @@ func (m *AccountMutation) Fields() []string {
 	if m.cert_number != nil {
 		fields = append(fields, account.FieldCertNumber)
 	}
+	if m.cert_hmac != nil {
+		fields = append(fields, account.FieldCertHmac)
+	}
 	if m.region_code != nil {
 		fields = append(fields, account.FieldRegionCode)
 	}
 	if m.phone != nil {
 		fields = append(fields, account.FieldPhone)
+	}
+	if m.phone_hmac != nil {
+		fields = append(fields, account.FieldPhoneHmac)
 	}
 	if m.verified != nil {
 		fields = append(fields, account.FieldVerified)
@@ -1250,10 +1343,14 @@ func (m *AccountMutation) Field(name string) (ent.Value, bool) {
 		return m.CertType()
 	case account.FieldCertNumber:
 		return m.CertNumber()
+	case account.FieldCertHmac:
+		return m.CertHmac()
 	case account.FieldRegionCode:
 		return m.RegionCode()
 	case account.FieldPhone:
 		return m.Phone()
+	case account.FieldPhoneHmac:
+		return m.PhoneHmac()
 	case account.FieldVerified:
 		return m.Verified()
 	case account.FieldVerifiedAt:
@@ -1297,10 +1394,14 @@ func (m *AccountMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldCertType(ctx)
 	case account.FieldCertNumber:
 		return m.OldCertNumber(ctx)
+	case account.FieldCertHmac:
+		return m.OldCertHmac(ctx)
 	case account.FieldRegionCode:
 		return m.OldRegionCode(ctx)
 	case account.FieldPhone:
 		return m.OldPhone(ctx)
+	case account.FieldPhoneHmac:
+		return m.OldPhoneHmac(ctx)
 	case account.FieldVerified:
 		return m.OldVerified(ctx)
 	case account.FieldVerifiedAt:
@@ -1409,6 +1510,13 @@ func (m *AccountMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetCertNumber(v)
 		return nil
+	case account.FieldCertHmac:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCertHmac(v)
+		return nil
 	case account.FieldRegionCode:
 		v, ok := value.(string)
 		if !ok {
@@ -1422,6 +1530,13 @@ func (m *AccountMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetPhone(v)
+		return nil
+	case account.FieldPhoneHmac:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPhoneHmac(v)
 		return nil
 	case account.FieldVerified:
 		v, ok := value.(bool)
@@ -1505,6 +1620,9 @@ func (m *AccountMutation) ClearedFields() []string {
 	if m.FieldCleared(account.FieldLockedUntil) {
 		fields = append(fields, account.FieldLockedUntil)
 	}
+	if m.FieldCleared(account.FieldCertHmac) {
+		fields = append(fields, account.FieldCertHmac)
+	}
 	if m.FieldCleared(account.FieldVerifiedAt) {
 		fields = append(fields, account.FieldVerifiedAt)
 	}
@@ -1536,6 +1654,9 @@ func (m *AccountMutation) ClearField(name string) error {
 		return nil
 	case account.FieldLockedUntil:
 		m.ClearLockedUntil()
+		return nil
+	case account.FieldCertHmac:
+		m.ClearCertHmac()
 		return nil
 	case account.FieldVerifiedAt:
 		m.ClearVerifiedAt()
@@ -1593,11 +1714,17 @@ func (m *AccountMutation) ResetField(name string) error {
 	case account.FieldCertNumber:
 		m.ResetCertNumber()
 		return nil
+	case account.FieldCertHmac:
+		m.ResetCertHmac()
+		return nil
 	case account.FieldRegionCode:
 		m.ResetRegionCode()
 		return nil
 	case account.FieldPhone:
 		m.ResetPhone()
+		return nil
+	case account.FieldPhoneHmac:
+		m.ResetPhoneHmac()
 		return nil
 	case account.FieldVerified:
 		m.ResetVerified()
@@ -6397,6 +6524,7 @@ type OutboxMessageMutation struct {
 	typ           string
 	id            *int
 	phone         *string
+	phone_hmac    *string
 	text_sealed   *[]byte
 	created_at    *time.Time
 	clearedFields map[string]struct{}
@@ -6539,6 +6667,42 @@ func (m *OutboxMessageMutation) ResetPhone() {
 	m.phone = nil
 }
 
+// SetPhoneHmac sets the "phone_hmac" field.
+func (m *OutboxMessageMutation) SetPhoneHmac(s string) {
+	m.phone_hmac = &s
+}
+
+// PhoneHmac returns the value of the "phone_hmac" field in the mutation.
+func (m *OutboxMessageMutation) PhoneHmac() (r string, exists bool) {
+	v := m.phone_hmac
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPhoneHmac returns the old "phone_hmac" field's value of the OutboxMessage entity.
+// If the OutboxMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OutboxMessageMutation) OldPhoneHmac(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPhoneHmac is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPhoneHmac requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPhoneHmac: %w", err)
+	}
+	return oldValue.PhoneHmac, nil
+}
+
+// ResetPhoneHmac resets all changes to the "phone_hmac" field.
+func (m *OutboxMessageMutation) ResetPhoneHmac() {
+	m.phone_hmac = nil
+}
+
 // SetTextSealed sets the "text_sealed" field.
 func (m *OutboxMessageMutation) SetTextSealed(b []byte) {
 	m.text_sealed = &b
@@ -6645,9 +6809,12 @@ func (m *OutboxMessageMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *OutboxMessageMutation) Fields() []string {
-	fields := make([]string, 0, 3)
+	fields := make([]string, 0, 4)
 	if m.phone != nil {
 		fields = append(fields, outboxmessage.FieldPhone)
+	}
+	if m.phone_hmac != nil {
+		fields = append(fields, outboxmessage.FieldPhoneHmac)
 	}
 	if m.text_sealed != nil {
 		fields = append(fields, outboxmessage.FieldTextSealed)
@@ -6665,6 +6832,8 @@ func (m *OutboxMessageMutation) Field(name string) (ent.Value, bool) {
 	switch name {
 	case outboxmessage.FieldPhone:
 		return m.Phone()
+	case outboxmessage.FieldPhoneHmac:
+		return m.PhoneHmac()
 	case outboxmessage.FieldTextSealed:
 		return m.TextSealed()
 	case outboxmessage.FieldCreatedAt:
@@ -6680,6 +6849,8 @@ func (m *OutboxMessageMutation) OldField(ctx context.Context, name string) (ent.
 	switch name {
 	case outboxmessage.FieldPhone:
 		return m.OldPhone(ctx)
+	case outboxmessage.FieldPhoneHmac:
+		return m.OldPhoneHmac(ctx)
 	case outboxmessage.FieldTextSealed:
 		return m.OldTextSealed(ctx)
 	case outboxmessage.FieldCreatedAt:
@@ -6699,6 +6870,13 @@ func (m *OutboxMessageMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetPhone(v)
+		return nil
+	case outboxmessage.FieldPhoneHmac:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPhoneHmac(v)
 		return nil
 	case outboxmessage.FieldTextSealed:
 		v, ok := value.([]byte)
@@ -6765,6 +6943,9 @@ func (m *OutboxMessageMutation) ResetField(name string) error {
 	switch name {
 	case outboxmessage.FieldPhone:
 		m.ResetPhone()
+		return nil
+	case outboxmessage.FieldPhoneHmac:
+		m.ResetPhoneHmac()
 		return nil
 	case outboxmessage.FieldTextSealed:
 		m.ResetTextSealed()
@@ -8578,6 +8759,7 @@ type RecoveryCaseMutation struct {
 	typed_name             *string
 	typed_cert_type        *string
 	typed_cert_number      *string
+	typed_cert_hmac        *string
 	username_similarity    *int
 	addusername_similarity *int
 	name_similarity        *int
@@ -9157,6 +9339,42 @@ func (m *RecoveryCaseMutation) OldTypedCertNumber(ctx context.Context) (v string
 // ResetTypedCertNumber resets all changes to the "typed_cert_number" field.
 func (m *RecoveryCaseMutation) ResetTypedCertNumber() {
 	m.typed_cert_number = nil
+}
+
+// SetTypedCertHmac sets the "typed_cert_hmac" field.
+func (m *RecoveryCaseMutation) SetTypedCertHmac(s string) {
+	m.typed_cert_hmac = &s
+}
+
+// TypedCertHmac returns the value of the "typed_cert_hmac" field in the mutation.
+func (m *RecoveryCaseMutation) TypedCertHmac() (r string, exists bool) {
+	v := m.typed_cert_hmac
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTypedCertHmac returns the old "typed_cert_hmac" field's value of the RecoveryCase entity.
+// If the RecoveryCase object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RecoveryCaseMutation) OldTypedCertHmac(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTypedCertHmac is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTypedCertHmac requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTypedCertHmac: %w", err)
+	}
+	return oldValue.TypedCertHmac, nil
+}
+
+// ResetTypedCertHmac resets all changes to the "typed_cert_hmac" field.
+func (m *RecoveryCaseMutation) ResetTypedCertHmac() {
+	m.typed_cert_hmac = nil
 }
 
 // SetUsernameSimilarity sets the "username_similarity" field.
@@ -10579,7 +10797,7 @@ func (m *RecoveryCaseMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *RecoveryCaseMutation) Fields() []string {
-	fields := make([]string, 0, 33)
+	fields := make([]string, 0, 34)
 	if m.created_at != nil {
 		fields = append(fields, recoverycase.FieldCreatedAt)
 	}
@@ -10612,6 +10830,9 @@ func (m *RecoveryCaseMutation) Fields() []string {
 	}
 	if m.typed_cert_number != nil {
 		fields = append(fields, recoverycase.FieldTypedCertNumber)
+	}
+	if m.typed_cert_hmac != nil {
+		fields = append(fields, recoverycase.FieldTypedCertHmac)
 	}
 	if m.username_similarity != nil {
 		fields = append(fields, recoverycase.FieldUsernameSimilarity)
@@ -10709,6 +10930,8 @@ func (m *RecoveryCaseMutation) Field(name string) (ent.Value, bool) {
 		return m.TypedCertType()
 	case recoverycase.FieldTypedCertNumber:
 		return m.TypedCertNumber()
+	case recoverycase.FieldTypedCertHmac:
+		return m.TypedCertHmac()
 	case recoverycase.FieldUsernameSimilarity:
 		return m.UsernameSimilarity()
 	case recoverycase.FieldNameSimilarity:
@@ -10784,6 +11007,8 @@ func (m *RecoveryCaseMutation) OldField(ctx context.Context, name string) (ent.V
 		return m.OldTypedCertType(ctx)
 	case recoverycase.FieldTypedCertNumber:
 		return m.OldTypedCertNumber(ctx)
+	case recoverycase.FieldTypedCertHmac:
+		return m.OldTypedCertHmac(ctx)
 	case recoverycase.FieldUsernameSimilarity:
 		return m.OldUsernameSimilarity(ctx)
 	case recoverycase.FieldNameSimilarity:
@@ -10913,6 +11138,13 @@ func (m *RecoveryCaseMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetTypedCertNumber(v)
+		return nil
+	case recoverycase.FieldTypedCertHmac:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTypedCertHmac(v)
 		return nil
 	case recoverycase.FieldUsernameSimilarity:
 		v, ok := value.(int)
@@ -11347,6 +11579,9 @@ func (m *RecoveryCaseMutation) ResetField(name string) error {
 		return nil
 	case recoverycase.FieldTypedCertNumber:
 		m.ResetTypedCertNumber()
+		return nil
+	case recoverycase.FieldTypedCertHmac:
+		m.ResetTypedCertHmac()
 		return nil
 	case recoverycase.FieldUsernameSimilarity:
 		m.ResetUsernameSimilarity()
@@ -12121,6 +12356,7 @@ type SMSCodeMutation struct {
 	typ           string
 	id            *int
 	phone         *string
+	phone_hmac    *string
 	purpose       *string
 	code_hash     *[]byte
 	attempts      *int
@@ -12266,6 +12502,42 @@ func (m *SMSCodeMutation) OldPhone(ctx context.Context) (v string, err error) {
 // ResetPhone resets all changes to the "phone" field.
 func (m *SMSCodeMutation) ResetPhone() {
 	m.phone = nil
+}
+
+// SetPhoneHmac sets the "phone_hmac" field.
+func (m *SMSCodeMutation) SetPhoneHmac(s string) {
+	m.phone_hmac = &s
+}
+
+// PhoneHmac returns the value of the "phone_hmac" field in the mutation.
+func (m *SMSCodeMutation) PhoneHmac() (r string, exists bool) {
+	v := m.phone_hmac
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPhoneHmac returns the old "phone_hmac" field's value of the SMSCode entity.
+// If the SMSCode object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SMSCodeMutation) OldPhoneHmac(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPhoneHmac is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPhoneHmac requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPhoneHmac: %w", err)
+	}
+	return oldValue.PhoneHmac, nil
+}
+
+// ResetPhoneHmac resets all changes to the "phone_hmac" field.
+func (m *SMSCodeMutation) ResetPhoneHmac() {
+	m.phone_hmac = nil
 }
 
 // SetPurpose sets the "purpose" field.
@@ -12551,9 +12823,12 @@ func (m *SMSCodeMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *SMSCodeMutation) Fields() []string {
-	fields := make([]string, 0, 7)
+	fields := make([]string, 0, 8)
 	if m.phone != nil {
 		fields = append(fields, smscode.FieldPhone)
+	}
+	if m.phone_hmac != nil {
+		fields = append(fields, smscode.FieldPhoneHmac)
 	}
 	if m.purpose != nil {
 		fields = append(fields, smscode.FieldPurpose)
@@ -12583,6 +12858,8 @@ func (m *SMSCodeMutation) Field(name string) (ent.Value, bool) {
 	switch name {
 	case smscode.FieldPhone:
 		return m.Phone()
+	case smscode.FieldPhoneHmac:
+		return m.PhoneHmac()
 	case smscode.FieldPurpose:
 		return m.Purpose()
 	case smscode.FieldCodeHash:
@@ -12606,6 +12883,8 @@ func (m *SMSCodeMutation) OldField(ctx context.Context, name string) (ent.Value,
 	switch name {
 	case smscode.FieldPhone:
 		return m.OldPhone(ctx)
+	case smscode.FieldPhoneHmac:
+		return m.OldPhoneHmac(ctx)
 	case smscode.FieldPurpose:
 		return m.OldPurpose(ctx)
 	case smscode.FieldCodeHash:
@@ -12633,6 +12912,13 @@ func (m *SMSCodeMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetPhone(v)
+		return nil
+	case smscode.FieldPhoneHmac:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPhoneHmac(v)
 		return nil
 	case smscode.FieldPurpose:
 		v, ok := value.(string)
@@ -12752,6 +13038,9 @@ func (m *SMSCodeMutation) ResetField(name string) error {
 	case smscode.FieldPhone:
 		m.ResetPhone()
 		return nil
+	case smscode.FieldPhoneHmac:
+		m.ResetPhoneHmac()
+		return nil
 	case smscode.FieldPurpose:
 		m.ResetPurpose()
 		return nil
@@ -12829,6 +13118,7 @@ type SMSMessageMutation struct {
 	typ           string
 	id            *int
 	phone         *string
+	phone_hmac    *string
 	purpose       *string
 	ref           *string
 	text_sealed   *[]byte
@@ -12981,6 +13271,42 @@ func (m *SMSMessageMutation) OldPhone(ctx context.Context) (v string, err error)
 // ResetPhone resets all changes to the "phone" field.
 func (m *SMSMessageMutation) ResetPhone() {
 	m.phone = nil
+}
+
+// SetPhoneHmac sets the "phone_hmac" field.
+func (m *SMSMessageMutation) SetPhoneHmac(s string) {
+	m.phone_hmac = &s
+}
+
+// PhoneHmac returns the value of the "phone_hmac" field in the mutation.
+func (m *SMSMessageMutation) PhoneHmac() (r string, exists bool) {
+	v := m.phone_hmac
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPhoneHmac returns the old "phone_hmac" field's value of the SMSMessage entity.
+// If the SMSMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SMSMessageMutation) OldPhoneHmac(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPhoneHmac is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPhoneHmac requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPhoneHmac: %w", err)
+	}
+	return oldValue.PhoneHmac, nil
+}
+
+// ResetPhoneHmac resets all changes to the "phone_hmac" field.
+func (m *SMSMessageMutation) ResetPhoneHmac() {
+	m.phone_hmac = nil
 }
 
 // SetPurpose sets the "purpose" field.
@@ -13541,9 +13867,12 @@ func (m *SMSMessageMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *SMSMessageMutation) Fields() []string {
-	fields := make([]string, 0, 13)
+	fields := make([]string, 0, 14)
 	if m.phone != nil {
 		fields = append(fields, smsmessage.FieldPhone)
+	}
+	if m.phone_hmac != nil {
+		fields = append(fields, smsmessage.FieldPhoneHmac)
 	}
 	if m.purpose != nil {
 		fields = append(fields, smsmessage.FieldPurpose)
@@ -13591,6 +13920,8 @@ func (m *SMSMessageMutation) Field(name string) (ent.Value, bool) {
 	switch name {
 	case smsmessage.FieldPhone:
 		return m.Phone()
+	case smsmessage.FieldPhoneHmac:
+		return m.PhoneHmac()
 	case smsmessage.FieldPurpose:
 		return m.Purpose()
 	case smsmessage.FieldRef:
@@ -13626,6 +13957,8 @@ func (m *SMSMessageMutation) OldField(ctx context.Context, name string) (ent.Val
 	switch name {
 	case smsmessage.FieldPhone:
 		return m.OldPhone(ctx)
+	case smsmessage.FieldPhoneHmac:
+		return m.OldPhoneHmac(ctx)
 	case smsmessage.FieldPurpose:
 		return m.OldPurpose(ctx)
 	case smsmessage.FieldRef:
@@ -13665,6 +13998,13 @@ func (m *SMSMessageMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetPhone(v)
+		return nil
+	case smsmessage.FieldPhoneHmac:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPhoneHmac(v)
 		return nil
 	case smsmessage.FieldPurpose:
 		v, ok := value.(string)
@@ -13855,6 +14195,9 @@ func (m *SMSMessageMutation) ResetField(name string) error {
 	switch name {
 	case smsmessage.FieldPhone:
 		m.ResetPhone()
+		return nil
+	case smsmessage.FieldPhoneHmac:
+		m.ResetPhoneHmac()
 		return nil
 	case smsmessage.FieldPurpose:
 		m.ResetPurpose()

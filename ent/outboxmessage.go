@@ -19,6 +19,8 @@ type OutboxMessage struct {
 	ID int `json:"id,omitempty"`
 	// Phone holds the value of the "phone" field.
 	Phone string `json:"phone,omitempty"`
+	// PhoneHmac holds the value of the "phone_hmac" field.
+	PhoneHmac string `json:"phone_hmac,omitempty"`
 	// TextSealed holds the value of the "text_sealed" field.
 	TextSealed []byte `json:"-"`
 	// CreatedAt holds the value of the "created_at" field.
@@ -35,7 +37,7 @@ func (*OutboxMessage) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case outboxmessage.FieldID:
 			values[i] = new(sql.NullInt64)
-		case outboxmessage.FieldPhone:
+		case outboxmessage.FieldPhone, outboxmessage.FieldPhoneHmac:
 			values[i] = new(sql.NullString)
 		case outboxmessage.FieldCreatedAt:
 			values[i] = new(sql.NullTime)
@@ -65,6 +67,12 @@ func (_m *OutboxMessage) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field phone", values[i])
 			} else if value.Valid {
 				_m.Phone = value.String
+			}
+		case outboxmessage.FieldPhoneHmac:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field phone_hmac", values[i])
+			} else if value.Valid {
+				_m.PhoneHmac = value.String
 			}
 		case outboxmessage.FieldTextSealed:
 			if value, ok := values[i].(*[]byte); !ok {
@@ -116,6 +124,9 @@ func (_m *OutboxMessage) String() string {
 	builder.WriteString(fmt.Sprintf("id=%v, ", _m.ID))
 	builder.WriteString("phone=")
 	builder.WriteString(_m.Phone)
+	builder.WriteString(", ")
+	builder.WriteString("phone_hmac=")
+	builder.WriteString(_m.PhoneHmac)
 	builder.WriteString(", ")
 	builder.WriteString("text_sealed=<sensitive>")
 	builder.WriteString(", ")

@@ -28,6 +28,20 @@ func (_c *OutboxMessageCreate) SetPhone(v string) *OutboxMessageCreate {
 	return _c
 }
 
+// SetPhoneHmac sets the "phone_hmac" field.
+func (_c *OutboxMessageCreate) SetPhoneHmac(v string) *OutboxMessageCreate {
+	_c.mutation.SetPhoneHmac(v)
+	return _c
+}
+
+// SetNillablePhoneHmac sets the "phone_hmac" field if the given value is not nil.
+func (_c *OutboxMessageCreate) SetNillablePhoneHmac(v *string) *OutboxMessageCreate {
+	if v != nil {
+		_c.SetPhoneHmac(*v)
+	}
+	return _c
+}
+
 // SetTextSealed sets the "text_sealed" field.
 func (_c *OutboxMessageCreate) SetTextSealed(v []byte) *OutboxMessageCreate {
 	_c.mutation.SetTextSealed(v)
@@ -83,6 +97,10 @@ func (_c *OutboxMessageCreate) ExecX(ctx context.Context) {
 
 // defaults sets the default values of the builder before save.
 func (_c *OutboxMessageCreate) defaults() {
+	if _, ok := _c.mutation.PhoneHmac(); !ok {
+		v := outboxmessage.DefaultPhoneHmac
+		_c.mutation.SetPhoneHmac(v)
+	}
 	if _, ok := _c.mutation.CreatedAt(); !ok {
 		v := outboxmessage.DefaultCreatedAt()
 		_c.mutation.SetCreatedAt(v)
@@ -97,6 +115,14 @@ func (_c *OutboxMessageCreate) check() error {
 	if v, ok := _c.mutation.Phone(); ok {
 		if err := outboxmessage.PhoneValidator(v); err != nil {
 			return &ValidationError{Name: "phone", err: fmt.Errorf(`ent: validator failed for field "OutboxMessage.phone": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.PhoneHmac(); !ok {
+		return &ValidationError{Name: "phone_hmac", err: errors.New(`ent: missing required field "OutboxMessage.phone_hmac"`)}
+	}
+	if v, ok := _c.mutation.PhoneHmac(); ok {
+		if err := outboxmessage.PhoneHmacValidator(v); err != nil {
+			return &ValidationError{Name: "phone_hmac", err: fmt.Errorf(`ent: validator failed for field "OutboxMessage.phone_hmac": %w`, err)}
 		}
 	}
 	if _, ok := _c.mutation.TextSealed(); !ok {
@@ -135,6 +161,10 @@ func (_c *OutboxMessageCreate) createSpec() (*OutboxMessage, *sqlgraph.CreateSpe
 	if value, ok := _c.mutation.Phone(); ok {
 		_spec.SetField(outboxmessage.FieldPhone, field.TypeString, value)
 		_node.Phone = value
+	}
+	if value, ok := _c.mutation.PhoneHmac(); ok {
+		_spec.SetField(outboxmessage.FieldPhoneHmac, field.TypeString, value)
+		_node.PhoneHmac = value
 	}
 	if value, ok := _c.mutation.TextSealed(); ok {
 		_spec.SetField(outboxmessage.FieldTextSealed, field.TypeBytes, value)
@@ -208,6 +238,18 @@ func (u *OutboxMessageUpsert) UpdatePhone() *OutboxMessageUpsert {
 	return u
 }
 
+// SetPhoneHmac sets the "phone_hmac" field.
+func (u *OutboxMessageUpsert) SetPhoneHmac(v string) *OutboxMessageUpsert {
+	u.Set(outboxmessage.FieldPhoneHmac, v)
+	return u
+}
+
+// UpdatePhoneHmac sets the "phone_hmac" field to the value that was provided on create.
+func (u *OutboxMessageUpsert) UpdatePhoneHmac() *OutboxMessageUpsert {
+	u.SetExcluded(outboxmessage.FieldPhoneHmac)
+	return u
+}
+
 // SetTextSealed sets the "text_sealed" field.
 func (u *OutboxMessageUpsert) SetTextSealed(v []byte) *OutboxMessageUpsert {
 	u.Set(outboxmessage.FieldTextSealed, v)
@@ -276,6 +318,20 @@ func (u *OutboxMessageUpsertOne) SetPhone(v string) *OutboxMessageUpsertOne {
 func (u *OutboxMessageUpsertOne) UpdatePhone() *OutboxMessageUpsertOne {
 	return u.Update(func(s *OutboxMessageUpsert) {
 		s.UpdatePhone()
+	})
+}
+
+// SetPhoneHmac sets the "phone_hmac" field.
+func (u *OutboxMessageUpsertOne) SetPhoneHmac(v string) *OutboxMessageUpsertOne {
+	return u.Update(func(s *OutboxMessageUpsert) {
+		s.SetPhoneHmac(v)
+	})
+}
+
+// UpdatePhoneHmac sets the "phone_hmac" field to the value that was provided on create.
+func (u *OutboxMessageUpsertOne) UpdatePhoneHmac() *OutboxMessageUpsertOne {
+	return u.Update(func(s *OutboxMessageUpsert) {
+		s.UpdatePhoneHmac()
 	})
 }
 
@@ -515,6 +571,20 @@ func (u *OutboxMessageUpsertBulk) SetPhone(v string) *OutboxMessageUpsertBulk {
 func (u *OutboxMessageUpsertBulk) UpdatePhone() *OutboxMessageUpsertBulk {
 	return u.Update(func(s *OutboxMessageUpsert) {
 		s.UpdatePhone()
+	})
+}
+
+// SetPhoneHmac sets the "phone_hmac" field.
+func (u *OutboxMessageUpsertBulk) SetPhoneHmac(v string) *OutboxMessageUpsertBulk {
+	return u.Update(func(s *OutboxMessageUpsert) {
+		s.SetPhoneHmac(v)
+	})
+}
+
+// UpdatePhoneHmac sets the "phone_hmac" field to the value that was provided on create.
+func (u *OutboxMessageUpsertBulk) UpdatePhoneHmac() *OutboxMessageUpsertBulk {
+	return u.Update(func(s *OutboxMessageUpsert) {
+		s.UpdatePhoneHmac()
 	})
 }
 

@@ -42,6 +42,20 @@ func (_u *OutboxMessageUpdate) SetNillablePhone(v *string) *OutboxMessageUpdate 
 	return _u
 }
 
+// SetPhoneHmac sets the "phone_hmac" field.
+func (_u *OutboxMessageUpdate) SetPhoneHmac(v string) *OutboxMessageUpdate {
+	_u.mutation.SetPhoneHmac(v)
+	return _u
+}
+
+// SetNillablePhoneHmac sets the "phone_hmac" field if the given value is not nil.
+func (_u *OutboxMessageUpdate) SetNillablePhoneHmac(v *string) *OutboxMessageUpdate {
+	if v != nil {
+		_u.SetPhoneHmac(*v)
+	}
+	return _u
+}
+
 // SetTextSealed sets the "text_sealed" field.
 func (_u *OutboxMessageUpdate) SetTextSealed(v []byte) *OutboxMessageUpdate {
 	_u.mutation.SetTextSealed(v)
@@ -87,6 +101,11 @@ func (_u *OutboxMessageUpdate) check() error {
 			return &ValidationError{Name: "phone", err: fmt.Errorf(`ent: validator failed for field "OutboxMessage.phone": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.PhoneHmac(); ok {
+		if err := outboxmessage.PhoneHmacValidator(v); err != nil {
+			return &ValidationError{Name: "phone_hmac", err: fmt.Errorf(`ent: validator failed for field "OutboxMessage.phone_hmac": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -110,6 +129,9 @@ func (_u *OutboxMessageUpdate) sqlSave(ctx context.Context) (_node int, err erro
 	}
 	if value, ok := _u.mutation.Phone(); ok {
 		_spec.SetField(outboxmessage.FieldPhone, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.PhoneHmac(); ok {
+		_spec.SetField(outboxmessage.FieldPhoneHmac, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.TextSealed(); ok {
 		_spec.SetField(outboxmessage.FieldTextSealed, field.TypeBytes, value)
@@ -146,6 +168,20 @@ func (_u *OutboxMessageUpdateOne) SetPhone(v string) *OutboxMessageUpdateOne {
 func (_u *OutboxMessageUpdateOne) SetNillablePhone(v *string) *OutboxMessageUpdateOne {
 	if v != nil {
 		_u.SetPhone(*v)
+	}
+	return _u
+}
+
+// SetPhoneHmac sets the "phone_hmac" field.
+func (_u *OutboxMessageUpdateOne) SetPhoneHmac(v string) *OutboxMessageUpdateOne {
+	_u.mutation.SetPhoneHmac(v)
+	return _u
+}
+
+// SetNillablePhoneHmac sets the "phone_hmac" field if the given value is not nil.
+func (_u *OutboxMessageUpdateOne) SetNillablePhoneHmac(v *string) *OutboxMessageUpdateOne {
+	if v != nil {
+		_u.SetPhoneHmac(*v)
 	}
 	return _u
 }
@@ -208,6 +244,11 @@ func (_u *OutboxMessageUpdateOne) check() error {
 			return &ValidationError{Name: "phone", err: fmt.Errorf(`ent: validator failed for field "OutboxMessage.phone": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.PhoneHmac(); ok {
+		if err := outboxmessage.PhoneHmacValidator(v); err != nil {
+			return &ValidationError{Name: "phone_hmac", err: fmt.Errorf(`ent: validator failed for field "OutboxMessage.phone_hmac": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -248,6 +289,9 @@ func (_u *OutboxMessageUpdateOne) sqlSave(ctx context.Context) (_node *OutboxMes
 	}
 	if value, ok := _u.mutation.Phone(); ok {
 		_spec.SetField(outboxmessage.FieldPhone, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.PhoneHmac(); ok {
+		_spec.SetField(outboxmessage.FieldPhoneHmac, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.TextSealed(); ok {
 		_spec.SetField(outboxmessage.FieldTextSealed, field.TypeBytes, value)

@@ -43,6 +43,8 @@ type RecoveryCase struct {
 	TypedCertType string `json:"typed_cert_type,omitempty"`
 	// TypedCertNumber holds the value of the "typed_cert_number" field.
 	TypedCertNumber string `json:"typed_cert_number,omitempty"`
+	// TypedCertHmac holds the value of the "typed_cert_hmac" field.
+	TypedCertHmac string `json:"typed_cert_hmac,omitempty"`
 	// UsernameSimilarity holds the value of the "username_similarity" field.
 	UsernameSimilarity int `json:"username_similarity,omitempty"`
 	// NameSimilarity holds the value of the "name_similarity" field.
@@ -156,7 +158,7 @@ func (*RecoveryCase) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case recoverycase.FieldVersion, recoverycase.FieldUsernameSimilarity, recoverycase.FieldNameSimilarity, recoverycase.FieldClaimedBy, recoverycase.FieldDecidedBy, recoverycase.FieldFirstApprovedBy, recoverycase.FieldHeldBy:
 			values[i] = new(sql.NullInt64)
-		case recoverycase.FieldCaseNumber, recoverycase.FieldKind, recoverycase.FieldStatus, recoverycase.FieldRegionCode, recoverycase.FieldTypedUsername, recoverycase.FieldTypedName, recoverycase.FieldTypedCertType, recoverycase.FieldTypedCertNumber, recoverycase.FieldOutcome, recoverycase.FieldDecisionNote, recoverycase.FieldDecisionMessage, recoverycase.FieldHoldReason:
+		case recoverycase.FieldCaseNumber, recoverycase.FieldKind, recoverycase.FieldStatus, recoverycase.FieldRegionCode, recoverycase.FieldTypedUsername, recoverycase.FieldTypedName, recoverycase.FieldTypedCertType, recoverycase.FieldTypedCertNumber, recoverycase.FieldTypedCertHmac, recoverycase.FieldOutcome, recoverycase.FieldDecisionNote, recoverycase.FieldDecisionMessage, recoverycase.FieldHoldReason:
 			values[i] = new(sql.NullString)
 		case recoverycase.FieldCreatedAt, recoverycase.FieldUpdatedAt, recoverycase.FieldPhoneVerifiedAt, recoverycase.FieldSubmittedAt, recoverycase.FieldDueBy, recoverycase.FieldClaimExpiresAt, recoverycase.FieldDecidedAt, recoverycase.FieldFirstApprovedAt, recoverycase.FieldHeldAt:
 			values[i] = new(sql.NullTime)
@@ -251,6 +253,12 @@ func (_m *RecoveryCase) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field typed_cert_number", values[i])
 			} else if value.Valid {
 				_m.TypedCertNumber = value.String
+			}
+		case recoverycase.FieldTypedCertHmac:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field typed_cert_hmac", values[i])
+			} else if value.Valid {
+				_m.TypedCertHmac = value.String
 			}
 		case recoverycase.FieldUsernameSimilarity:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
@@ -502,6 +510,9 @@ func (_m *RecoveryCase) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("typed_cert_number=")
 	builder.WriteString(_m.TypedCertNumber)
+	builder.WriteString(", ")
+	builder.WriteString("typed_cert_hmac=")
+	builder.WriteString(_m.TypedCertHmac)
 	builder.WriteString(", ")
 	builder.WriteString("username_similarity=")
 	builder.WriteString(fmt.Sprintf("%v", _m.UsernameSimilarity))

@@ -151,6 +151,20 @@ func (_c *RecoveryCaseCreate) SetTypedCertNumber(v string) *RecoveryCaseCreate {
 	return _c
 }
 
+// SetTypedCertHmac sets the "typed_cert_hmac" field.
+func (_c *RecoveryCaseCreate) SetTypedCertHmac(v string) *RecoveryCaseCreate {
+	_c.mutation.SetTypedCertHmac(v)
+	return _c
+}
+
+// SetNillableTypedCertHmac sets the "typed_cert_hmac" field if the given value is not nil.
+func (_c *RecoveryCaseCreate) SetNillableTypedCertHmac(v *string) *RecoveryCaseCreate {
+	if v != nil {
+		_c.SetTypedCertHmac(*v)
+	}
+	return _c
+}
+
 // SetUsernameSimilarity sets the "username_similarity" field.
 func (_c *RecoveryCaseCreate) SetUsernameSimilarity(v int) *RecoveryCaseCreate {
 	_c.mutation.SetUsernameSimilarity(v)
@@ -556,6 +570,10 @@ func (_c *RecoveryCaseCreate) defaults() error {
 		v := recoverycase.DefaultTypedName
 		_c.mutation.SetTypedName(v)
 	}
+	if _, ok := _c.mutation.TypedCertHmac(); !ok {
+		v := recoverycase.DefaultTypedCertHmac
+		_c.mutation.SetTypedCertHmac(v)
+	}
 	if _, ok := _c.mutation.UsernameSimilarity(); !ok {
 		v := recoverycase.DefaultUsernameSimilarity
 		_c.mutation.SetUsernameSimilarity(v)
@@ -652,6 +670,14 @@ func (_c *RecoveryCaseCreate) check() error {
 	if v, ok := _c.mutation.TypedCertNumber(); ok {
 		if err := recoverycase.TypedCertNumberValidator(v); err != nil {
 			return &ValidationError{Name: "typed_cert_number", err: fmt.Errorf(`ent: validator failed for field "RecoveryCase.typed_cert_number": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.TypedCertHmac(); !ok {
+		return &ValidationError{Name: "typed_cert_hmac", err: errors.New(`ent: missing required field "RecoveryCase.typed_cert_hmac"`)}
+	}
+	if v, ok := _c.mutation.TypedCertHmac(); ok {
+		if err := recoverycase.TypedCertHmacValidator(v); err != nil {
+			return &ValidationError{Name: "typed_cert_hmac", err: fmt.Errorf(`ent: validator failed for field "RecoveryCase.typed_cert_hmac": %w`, err)}
 		}
 	}
 	if _, ok := _c.mutation.UsernameSimilarity(); !ok {
@@ -756,6 +782,10 @@ func (_c *RecoveryCaseCreate) createSpec() (*RecoveryCase, *sqlgraph.CreateSpec)
 	if value, ok := _c.mutation.TypedCertNumber(); ok {
 		_spec.SetField(recoverycase.FieldTypedCertNumber, field.TypeString, value)
 		_node.TypedCertNumber = value
+	}
+	if value, ok := _c.mutation.TypedCertHmac(); ok {
+		_spec.SetField(recoverycase.FieldTypedCertHmac, field.TypeString, value)
+		_node.TypedCertHmac = value
 	}
 	if value, ok := _c.mutation.UsernameSimilarity(); ok {
 		_spec.SetField(recoverycase.FieldUsernameSimilarity, field.TypeInt, value)
@@ -1091,6 +1121,18 @@ func (u *RecoveryCaseUpsert) SetTypedCertNumber(v string) *RecoveryCaseUpsert {
 // UpdateTypedCertNumber sets the "typed_cert_number" field to the value that was provided on create.
 func (u *RecoveryCaseUpsert) UpdateTypedCertNumber() *RecoveryCaseUpsert {
 	u.SetExcluded(recoverycase.FieldTypedCertNumber)
+	return u
+}
+
+// SetTypedCertHmac sets the "typed_cert_hmac" field.
+func (u *RecoveryCaseUpsert) SetTypedCertHmac(v string) *RecoveryCaseUpsert {
+	u.Set(recoverycase.FieldTypedCertHmac, v)
+	return u
+}
+
+// UpdateTypedCertHmac sets the "typed_cert_hmac" field to the value that was provided on create.
+func (u *RecoveryCaseUpsert) UpdateTypedCertHmac() *RecoveryCaseUpsert {
+	u.SetExcluded(recoverycase.FieldTypedCertHmac)
 	return u
 }
 
@@ -1698,6 +1740,20 @@ func (u *RecoveryCaseUpsertOne) SetTypedCertNumber(v string) *RecoveryCaseUpsert
 func (u *RecoveryCaseUpsertOne) UpdateTypedCertNumber() *RecoveryCaseUpsertOne {
 	return u.Update(func(s *RecoveryCaseUpsert) {
 		s.UpdateTypedCertNumber()
+	})
+}
+
+// SetTypedCertHmac sets the "typed_cert_hmac" field.
+func (u *RecoveryCaseUpsertOne) SetTypedCertHmac(v string) *RecoveryCaseUpsertOne {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.SetTypedCertHmac(v)
+	})
+}
+
+// UpdateTypedCertHmac sets the "typed_cert_hmac" field to the value that was provided on create.
+func (u *RecoveryCaseUpsertOne) UpdateTypedCertHmac() *RecoveryCaseUpsertOne {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.UpdateTypedCertHmac()
 	})
 }
 
@@ -2539,6 +2595,20 @@ func (u *RecoveryCaseUpsertBulk) SetTypedCertNumber(v string) *RecoveryCaseUpser
 func (u *RecoveryCaseUpsertBulk) UpdateTypedCertNumber() *RecoveryCaseUpsertBulk {
 	return u.Update(func(s *RecoveryCaseUpsert) {
 		s.UpdateTypedCertNumber()
+	})
+}
+
+// SetTypedCertHmac sets the "typed_cert_hmac" field.
+func (u *RecoveryCaseUpsertBulk) SetTypedCertHmac(v string) *RecoveryCaseUpsertBulk {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.SetTypedCertHmac(v)
+	})
+}
+
+// UpdateTypedCertHmac sets the "typed_cert_hmac" field to the value that was provided on create.
+func (u *RecoveryCaseUpsertBulk) UpdateTypedCertHmac() *RecoveryCaseUpsertBulk {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.UpdateTypedCertHmac()
 	})
 }
 

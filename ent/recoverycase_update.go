@@ -180,6 +180,20 @@ func (_u *RecoveryCaseUpdate) SetNillableTypedCertNumber(v *string) *RecoveryCas
 	return _u
 }
 
+// SetTypedCertHmac sets the "typed_cert_hmac" field.
+func (_u *RecoveryCaseUpdate) SetTypedCertHmac(v string) *RecoveryCaseUpdate {
+	_u.mutation.SetTypedCertHmac(v)
+	return _u
+}
+
+// SetNillableTypedCertHmac sets the "typed_cert_hmac" field if the given value is not nil.
+func (_u *RecoveryCaseUpdate) SetNillableTypedCertHmac(v *string) *RecoveryCaseUpdate {
+	if v != nil {
+		_u.SetTypedCertHmac(*v)
+	}
+	return _u
+}
+
 // SetUsernameSimilarity sets the "username_similarity" field.
 func (_u *RecoveryCaseUpdate) SetUsernameSimilarity(v int) *RecoveryCaseUpdate {
 	_u.mutation.ResetUsernameSimilarity()
@@ -824,6 +838,11 @@ func (_u *RecoveryCaseUpdate) check() error {
 			return &ValidationError{Name: "typed_cert_number", err: fmt.Errorf(`ent: validator failed for field "RecoveryCase.typed_cert_number": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.TypedCertHmac(); ok {
+		if err := recoverycase.TypedCertHmacValidator(v); err != nil {
+			return &ValidationError{Name: "typed_cert_hmac", err: fmt.Errorf(`ent: validator failed for field "RecoveryCase.typed_cert_hmac": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.Outcome(); ok {
 		if err := recoverycase.OutcomeValidator(v); err != nil {
 			return &ValidationError{Name: "outcome", err: fmt.Errorf(`ent: validator failed for field "RecoveryCase.outcome": %w`, err)}
@@ -888,6 +907,9 @@ func (_u *RecoveryCaseUpdate) sqlSave(ctx context.Context) (_node int, err error
 	}
 	if value, ok := _u.mutation.TypedCertNumber(); ok {
 		_spec.SetField(recoverycase.FieldTypedCertNumber, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.TypedCertHmac(); ok {
+		_spec.SetField(recoverycase.FieldTypedCertHmac, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.UsernameSimilarity(); ok {
 		_spec.SetField(recoverycase.FieldUsernameSimilarity, field.TypeInt, value)
@@ -1366,6 +1388,20 @@ func (_u *RecoveryCaseUpdateOne) SetTypedCertNumber(v string) *RecoveryCaseUpdat
 func (_u *RecoveryCaseUpdateOne) SetNillableTypedCertNumber(v *string) *RecoveryCaseUpdateOne {
 	if v != nil {
 		_u.SetTypedCertNumber(*v)
+	}
+	return _u
+}
+
+// SetTypedCertHmac sets the "typed_cert_hmac" field.
+func (_u *RecoveryCaseUpdateOne) SetTypedCertHmac(v string) *RecoveryCaseUpdateOne {
+	_u.mutation.SetTypedCertHmac(v)
+	return _u
+}
+
+// SetNillableTypedCertHmac sets the "typed_cert_hmac" field if the given value is not nil.
+func (_u *RecoveryCaseUpdateOne) SetNillableTypedCertHmac(v *string) *RecoveryCaseUpdateOne {
+	if v != nil {
+		_u.SetTypedCertHmac(*v)
 	}
 	return _u
 }
@@ -2027,6 +2063,11 @@ func (_u *RecoveryCaseUpdateOne) check() error {
 			return &ValidationError{Name: "typed_cert_number", err: fmt.Errorf(`ent: validator failed for field "RecoveryCase.typed_cert_number": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.TypedCertHmac(); ok {
+		if err := recoverycase.TypedCertHmacValidator(v); err != nil {
+			return &ValidationError{Name: "typed_cert_hmac", err: fmt.Errorf(`ent: validator failed for field "RecoveryCase.typed_cert_hmac": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.Outcome(); ok {
 		if err := recoverycase.OutcomeValidator(v); err != nil {
 			return &ValidationError{Name: "outcome", err: fmt.Errorf(`ent: validator failed for field "RecoveryCase.outcome": %w`, err)}
@@ -2108,6 +2149,9 @@ func (_u *RecoveryCaseUpdateOne) sqlSave(ctx context.Context) (_node *RecoveryCa
 	}
 	if value, ok := _u.mutation.TypedCertNumber(); ok {
 		_spec.SetField(recoverycase.FieldTypedCertNumber, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.TypedCertHmac(); ok {
+		_spec.SetField(recoverycase.FieldTypedCertHmac, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.UsernameSimilarity(); ok {
 		_spec.SetField(recoverycase.FieldUsernameSimilarity, field.TypeInt, value)

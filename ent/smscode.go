@@ -19,6 +19,8 @@ type SMSCode struct {
 	ID int `json:"id,omitempty"`
 	// Phone holds the value of the "phone" field.
 	Phone string `json:"phone,omitempty"`
+	// PhoneHmac holds the value of the "phone_hmac" field.
+	PhoneHmac string `json:"phone_hmac,omitempty"`
 	// Purpose holds the value of the "purpose" field.
 	Purpose string `json:"purpose,omitempty"`
 	// CodeHash holds the value of the "code_hash" field.
@@ -43,7 +45,7 @@ func (*SMSCode) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case smscode.FieldID, smscode.FieldAttempts:
 			values[i] = new(sql.NullInt64)
-		case smscode.FieldPhone, smscode.FieldPurpose:
+		case smscode.FieldPhone, smscode.FieldPhoneHmac, smscode.FieldPurpose:
 			values[i] = new(sql.NullString)
 		case smscode.FieldCreatedAt, smscode.FieldExpiresAt, smscode.FieldConsumedAt:
 			values[i] = new(sql.NullTime)
@@ -73,6 +75,12 @@ func (_m *SMSCode) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field phone", values[i])
 			} else if value.Valid {
 				_m.Phone = value.String
+			}
+		case smscode.FieldPhoneHmac:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field phone_hmac", values[i])
+			} else if value.Valid {
+				_m.PhoneHmac = value.String
 			}
 		case smscode.FieldPurpose:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -149,6 +157,9 @@ func (_m *SMSCode) String() string {
 	builder.WriteString(fmt.Sprintf("id=%v, ", _m.ID))
 	builder.WriteString("phone=")
 	builder.WriteString(_m.Phone)
+	builder.WriteString(", ")
+	builder.WriteString("phone_hmac=")
+	builder.WriteString(_m.PhoneHmac)
 	builder.WriteString(", ")
 	builder.WriteString("purpose=")
 	builder.WriteString(_m.Purpose)

@@ -28,6 +28,20 @@ func (_c *SMSCodeCreate) SetPhone(v string) *SMSCodeCreate {
 	return _c
 }
 
+// SetPhoneHmac sets the "phone_hmac" field.
+func (_c *SMSCodeCreate) SetPhoneHmac(v string) *SMSCodeCreate {
+	_c.mutation.SetPhoneHmac(v)
+	return _c
+}
+
+// SetNillablePhoneHmac sets the "phone_hmac" field if the given value is not nil.
+func (_c *SMSCodeCreate) SetNillablePhoneHmac(v *string) *SMSCodeCreate {
+	if v != nil {
+		_c.SetPhoneHmac(*v)
+	}
+	return _c
+}
+
 // SetPurpose sets the "purpose" field.
 func (_c *SMSCodeCreate) SetPurpose(v string) *SMSCodeCreate {
 	_c.mutation.SetPurpose(v)
@@ -115,6 +129,10 @@ func (_c *SMSCodeCreate) ExecX(ctx context.Context) {
 
 // defaults sets the default values of the builder before save.
 func (_c *SMSCodeCreate) defaults() {
+	if _, ok := _c.mutation.PhoneHmac(); !ok {
+		v := smscode.DefaultPhoneHmac
+		_c.mutation.SetPhoneHmac(v)
+	}
 	if _, ok := _c.mutation.Attempts(); !ok {
 		v := smscode.DefaultAttempts
 		_c.mutation.SetAttempts(v)
@@ -129,6 +147,14 @@ func (_c *SMSCodeCreate) check() error {
 	if v, ok := _c.mutation.Phone(); ok {
 		if err := smscode.PhoneValidator(v); err != nil {
 			return &ValidationError{Name: "phone", err: fmt.Errorf(`ent: validator failed for field "SMSCode.phone": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.PhoneHmac(); !ok {
+		return &ValidationError{Name: "phone_hmac", err: errors.New(`ent: missing required field "SMSCode.phone_hmac"`)}
+	}
+	if v, ok := _c.mutation.PhoneHmac(); ok {
+		if err := smscode.PhoneHmacValidator(v); err != nil {
+			return &ValidationError{Name: "phone_hmac", err: fmt.Errorf(`ent: validator failed for field "SMSCode.phone_hmac": %w`, err)}
 		}
 	}
 	if _, ok := _c.mutation.Purpose(); !ok {
@@ -181,6 +207,10 @@ func (_c *SMSCodeCreate) createSpec() (*SMSCode, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Phone(); ok {
 		_spec.SetField(smscode.FieldPhone, field.TypeString, value)
 		_node.Phone = value
+	}
+	if value, ok := _c.mutation.PhoneHmac(); ok {
+		_spec.SetField(smscode.FieldPhoneHmac, field.TypeString, value)
+		_node.PhoneHmac = value
 	}
 	if value, ok := _c.mutation.Purpose(); ok {
 		_spec.SetField(smscode.FieldPurpose, field.TypeString, value)
@@ -267,6 +297,18 @@ func (u *SMSCodeUpsert) SetPhone(v string) *SMSCodeUpsert {
 // UpdatePhone sets the "phone" field to the value that was provided on create.
 func (u *SMSCodeUpsert) UpdatePhone() *SMSCodeUpsert {
 	u.SetExcluded(smscode.FieldPhone)
+	return u
+}
+
+// SetPhoneHmac sets the "phone_hmac" field.
+func (u *SMSCodeUpsert) SetPhoneHmac(v string) *SMSCodeUpsert {
+	u.Set(smscode.FieldPhoneHmac, v)
+	return u
+}
+
+// UpdatePhoneHmac sets the "phone_hmac" field to the value that was provided on create.
+func (u *SMSCodeUpsert) UpdatePhoneHmac() *SMSCodeUpsert {
+	u.SetExcluded(smscode.FieldPhoneHmac)
 	return u
 }
 
@@ -398,6 +440,20 @@ func (u *SMSCodeUpsertOne) SetPhone(v string) *SMSCodeUpsertOne {
 func (u *SMSCodeUpsertOne) UpdatePhone() *SMSCodeUpsertOne {
 	return u.Update(func(s *SMSCodeUpsert) {
 		s.UpdatePhone()
+	})
+}
+
+// SetPhoneHmac sets the "phone_hmac" field.
+func (u *SMSCodeUpsertOne) SetPhoneHmac(v string) *SMSCodeUpsertOne {
+	return u.Update(func(s *SMSCodeUpsert) {
+		s.SetPhoneHmac(v)
+	})
+}
+
+// UpdatePhoneHmac sets the "phone_hmac" field to the value that was provided on create.
+func (u *SMSCodeUpsertOne) UpdatePhoneHmac() *SMSCodeUpsertOne {
+	return u.Update(func(s *SMSCodeUpsert) {
+		s.UpdatePhoneHmac()
 	})
 }
 
@@ -707,6 +763,20 @@ func (u *SMSCodeUpsertBulk) SetPhone(v string) *SMSCodeUpsertBulk {
 func (u *SMSCodeUpsertBulk) UpdatePhone() *SMSCodeUpsertBulk {
 	return u.Update(func(s *SMSCodeUpsert) {
 		s.UpdatePhone()
+	})
+}
+
+// SetPhoneHmac sets the "phone_hmac" field.
+func (u *SMSCodeUpsertBulk) SetPhoneHmac(v string) *SMSCodeUpsertBulk {
+	return u.Update(func(s *SMSCodeUpsert) {
+		s.SetPhoneHmac(v)
+	})
+}
+
+// UpdatePhoneHmac sets the "phone_hmac" field to the value that was provided on create.
+func (u *SMSCodeUpsertBulk) UpdatePhoneHmac() *SMSCodeUpsertBulk {
+	return u.Update(func(s *SMSCodeUpsert) {
+		s.UpdatePhoneHmac()
 	})
 }
 

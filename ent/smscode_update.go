@@ -43,6 +43,20 @@ func (_u *SMSCodeUpdate) SetNillablePhone(v *string) *SMSCodeUpdate {
 	return _u
 }
 
+// SetPhoneHmac sets the "phone_hmac" field.
+func (_u *SMSCodeUpdate) SetPhoneHmac(v string) *SMSCodeUpdate {
+	_u.mutation.SetPhoneHmac(v)
+	return _u
+}
+
+// SetNillablePhoneHmac sets the "phone_hmac" field if the given value is not nil.
+func (_u *SMSCodeUpdate) SetNillablePhoneHmac(v *string) *SMSCodeUpdate {
+	if v != nil {
+		_u.SetPhoneHmac(*v)
+	}
+	return _u
+}
+
 // SetPurpose sets the "purpose" field.
 func (_u *SMSCodeUpdate) SetPurpose(v string) *SMSCodeUpdate {
 	_u.mutation.SetPurpose(v)
@@ -157,6 +171,11 @@ func (_u *SMSCodeUpdate) check() error {
 			return &ValidationError{Name: "phone", err: fmt.Errorf(`ent: validator failed for field "SMSCode.phone": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.PhoneHmac(); ok {
+		if err := smscode.PhoneHmacValidator(v); err != nil {
+			return &ValidationError{Name: "phone_hmac", err: fmt.Errorf(`ent: validator failed for field "SMSCode.phone_hmac": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.Purpose(); ok {
 		if err := smscode.PurposeValidator(v); err != nil {
 			return &ValidationError{Name: "purpose", err: fmt.Errorf(`ent: validator failed for field "SMSCode.purpose": %w`, err)}
@@ -185,6 +204,9 @@ func (_u *SMSCodeUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.Phone(); ok {
 		_spec.SetField(smscode.FieldPhone, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.PhoneHmac(); ok {
+		_spec.SetField(smscode.FieldPhoneHmac, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.Purpose(); ok {
 		_spec.SetField(smscode.FieldPurpose, field.TypeString, value)
@@ -239,6 +261,20 @@ func (_u *SMSCodeUpdateOne) SetPhone(v string) *SMSCodeUpdateOne {
 func (_u *SMSCodeUpdateOne) SetNillablePhone(v *string) *SMSCodeUpdateOne {
 	if v != nil {
 		_u.SetPhone(*v)
+	}
+	return _u
+}
+
+// SetPhoneHmac sets the "phone_hmac" field.
+func (_u *SMSCodeUpdateOne) SetPhoneHmac(v string) *SMSCodeUpdateOne {
+	_u.mutation.SetPhoneHmac(v)
+	return _u
+}
+
+// SetNillablePhoneHmac sets the "phone_hmac" field if the given value is not nil.
+func (_u *SMSCodeUpdateOne) SetNillablePhoneHmac(v *string) *SMSCodeUpdateOne {
+	if v != nil {
+		_u.SetPhoneHmac(*v)
 	}
 	return _u
 }
@@ -370,6 +406,11 @@ func (_u *SMSCodeUpdateOne) check() error {
 			return &ValidationError{Name: "phone", err: fmt.Errorf(`ent: validator failed for field "SMSCode.phone": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.PhoneHmac(); ok {
+		if err := smscode.PhoneHmacValidator(v); err != nil {
+			return &ValidationError{Name: "phone_hmac", err: fmt.Errorf(`ent: validator failed for field "SMSCode.phone_hmac": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.Purpose(); ok {
 		if err := smscode.PurposeValidator(v); err != nil {
 			return &ValidationError{Name: "purpose", err: fmt.Errorf(`ent: validator failed for field "SMSCode.purpose": %w`, err)}
@@ -415,6 +456,9 @@ func (_u *SMSCodeUpdateOne) sqlSave(ctx context.Context) (_node *SMSCode, err er
 	}
 	if value, ok := _u.mutation.Phone(); ok {
 		_spec.SetField(smscode.FieldPhone, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.PhoneHmac(); ok {
+		_spec.SetField(smscode.FieldPhoneHmac, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.Purpose(); ok {
 		_spec.SetField(smscode.FieldPurpose, field.TypeString, value)

@@ -19,6 +19,8 @@ type SMSMessage struct {
 	ID int `json:"id,omitempty"`
 	// Phone holds the value of the "phone" field.
 	Phone string `json:"phone,omitempty"`
+	// PhoneHmac holds the value of the "phone_hmac" field.
+	PhoneHmac string `json:"phone_hmac,omitempty"`
 	// Purpose holds the value of the "purpose" field.
 	Purpose string `json:"purpose,omitempty"`
 	// Ref holds the value of the "ref" field.
@@ -55,7 +57,7 @@ func (*SMSMessage) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case smsmessage.FieldID, smsmessage.FieldSendCount, smsmessage.FieldResends:
 			values[i] = new(sql.NullInt64)
-		case smsmessage.FieldPhone, smsmessage.FieldPurpose, smsmessage.FieldRef, smsmessage.FieldStatus, smsmessage.FieldDeliveryKey, smsmessage.FieldLastError:
+		case smsmessage.FieldPhone, smsmessage.FieldPhoneHmac, smsmessage.FieldPurpose, smsmessage.FieldRef, smsmessage.FieldStatus, smsmessage.FieldDeliveryKey, smsmessage.FieldLastError:
 			values[i] = new(sql.NullString)
 		case smsmessage.FieldQueuedAt, smsmessage.FieldCreatedAt, smsmessage.FieldSentAt:
 			values[i] = new(sql.NullTime)
@@ -85,6 +87,12 @@ func (_m *SMSMessage) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field phone", values[i])
 			} else if value.Valid {
 				_m.Phone = value.String
+			}
+		case smsmessage.FieldPhoneHmac:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field phone_hmac", values[i])
+			} else if value.Valid {
+				_m.PhoneHmac = value.String
 			}
 		case smsmessage.FieldPurpose:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -198,6 +206,9 @@ func (_m *SMSMessage) String() string {
 	builder.WriteString(fmt.Sprintf("id=%v, ", _m.ID))
 	builder.WriteString("phone=")
 	builder.WriteString(_m.Phone)
+	builder.WriteString(", ")
+	builder.WriteString("phone_hmac=")
+	builder.WriteString(_m.PhoneHmac)
 	builder.WriteString(", ")
 	builder.WriteString("purpose=")
 	builder.WriteString(_m.Purpose)

@@ -28,6 +28,20 @@ func (_c *SMSMessageCreate) SetPhone(v string) *SMSMessageCreate {
 	return _c
 }
 
+// SetPhoneHmac sets the "phone_hmac" field.
+func (_c *SMSMessageCreate) SetPhoneHmac(v string) *SMSMessageCreate {
+	_c.mutation.SetPhoneHmac(v)
+	return _c
+}
+
+// SetNillablePhoneHmac sets the "phone_hmac" field if the given value is not nil.
+func (_c *SMSMessageCreate) SetNillablePhoneHmac(v *string) *SMSMessageCreate {
+	if v != nil {
+		_c.SetPhoneHmac(*v)
+	}
+	return _c
+}
+
 // SetPurpose sets the "purpose" field.
 func (_c *SMSMessageCreate) SetPurpose(v string) *SMSMessageCreate {
 	_c.mutation.SetPurpose(v)
@@ -207,6 +221,10 @@ func (_c *SMSMessageCreate) ExecX(ctx context.Context) {
 
 // defaults sets the default values of the builder before save.
 func (_c *SMSMessageCreate) defaults() {
+	if _, ok := _c.mutation.PhoneHmac(); !ok {
+		v := smsmessage.DefaultPhoneHmac
+		_c.mutation.SetPhoneHmac(v)
+	}
 	if _, ok := _c.mutation.Ref(); !ok {
 		v := smsmessage.DefaultRef
 		_c.mutation.SetRef(v)
@@ -241,6 +259,14 @@ func (_c *SMSMessageCreate) check() error {
 	if v, ok := _c.mutation.Phone(); ok {
 		if err := smsmessage.PhoneValidator(v); err != nil {
 			return &ValidationError{Name: "phone", err: fmt.Errorf(`ent: validator failed for field "SMSMessage.phone": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.PhoneHmac(); !ok {
+		return &ValidationError{Name: "phone_hmac", err: errors.New(`ent: missing required field "SMSMessage.phone_hmac"`)}
+	}
+	if v, ok := _c.mutation.PhoneHmac(); ok {
+		if err := smsmessage.PhoneHmacValidator(v); err != nil {
+			return &ValidationError{Name: "phone_hmac", err: fmt.Errorf(`ent: validator failed for field "SMSMessage.phone_hmac": %w`, err)}
 		}
 	}
 	if _, ok := _c.mutation.Purpose(); !ok {
@@ -322,6 +348,10 @@ func (_c *SMSMessageCreate) createSpec() (*SMSMessage, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Phone(); ok {
 		_spec.SetField(smsmessage.FieldPhone, field.TypeString, value)
 		_node.Phone = value
+	}
+	if value, ok := _c.mutation.PhoneHmac(); ok {
+		_spec.SetField(smsmessage.FieldPhoneHmac, field.TypeString, value)
+		_node.PhoneHmac = value
 	}
 	if value, ok := _c.mutation.Purpose(); ok {
 		_spec.SetField(smsmessage.FieldPurpose, field.TypeString, value)
@@ -432,6 +462,18 @@ func (u *SMSMessageUpsert) SetPhone(v string) *SMSMessageUpsert {
 // UpdatePhone sets the "phone" field to the value that was provided on create.
 func (u *SMSMessageUpsert) UpdatePhone() *SMSMessageUpsert {
 	u.SetExcluded(smsmessage.FieldPhone)
+	return u
+}
+
+// SetPhoneHmac sets the "phone_hmac" field.
+func (u *SMSMessageUpsert) SetPhoneHmac(v string) *SMSMessageUpsert {
+	u.Set(smsmessage.FieldPhoneHmac, v)
+	return u
+}
+
+// UpdatePhoneHmac sets the "phone_hmac" field to the value that was provided on create.
+func (u *SMSMessageUpsert) UpdatePhoneHmac() *SMSMessageUpsert {
+	u.SetExcluded(smsmessage.FieldPhoneHmac)
 	return u
 }
 
@@ -659,6 +701,20 @@ func (u *SMSMessageUpsertOne) SetPhone(v string) *SMSMessageUpsertOne {
 func (u *SMSMessageUpsertOne) UpdatePhone() *SMSMessageUpsertOne {
 	return u.Update(func(s *SMSMessageUpsert) {
 		s.UpdatePhone()
+	})
+}
+
+// SetPhoneHmac sets the "phone_hmac" field.
+func (u *SMSMessageUpsertOne) SetPhoneHmac(v string) *SMSMessageUpsertOne {
+	return u.Update(func(s *SMSMessageUpsert) {
+		s.SetPhoneHmac(v)
+	})
+}
+
+// UpdatePhoneHmac sets the "phone_hmac" field to the value that was provided on create.
+func (u *SMSMessageUpsertOne) UpdatePhoneHmac() *SMSMessageUpsertOne {
+	return u.Update(func(s *SMSMessageUpsert) {
+		s.UpdatePhoneHmac()
 	})
 }
 
@@ -1080,6 +1136,20 @@ func (u *SMSMessageUpsertBulk) SetPhone(v string) *SMSMessageUpsertBulk {
 func (u *SMSMessageUpsertBulk) UpdatePhone() *SMSMessageUpsertBulk {
 	return u.Update(func(s *SMSMessageUpsert) {
 		s.UpdatePhone()
+	})
+}
+
+// SetPhoneHmac sets the "phone_hmac" field.
+func (u *SMSMessageUpsertBulk) SetPhoneHmac(v string) *SMSMessageUpsertBulk {
+	return u.Update(func(s *SMSMessageUpsert) {
+		s.SetPhoneHmac(v)
+	})
+}
+
+// UpdatePhoneHmac sets the "phone_hmac" field to the value that was provided on create.
+func (u *SMSMessageUpsertBulk) UpdatePhoneHmac() *SMSMessageUpsertBulk {
+	return u.Update(func(s *SMSMessageUpsert) {
+		s.UpdatePhoneHmac()
 	})
 }
 

@@ -43,6 +43,20 @@ func (_u *SMSMessageUpdate) SetNillablePhone(v *string) *SMSMessageUpdate {
 	return _u
 }
 
+// SetPhoneHmac sets the "phone_hmac" field.
+func (_u *SMSMessageUpdate) SetPhoneHmac(v string) *SMSMessageUpdate {
+	_u.mutation.SetPhoneHmac(v)
+	return _u
+}
+
+// SetNillablePhoneHmac sets the "phone_hmac" field if the given value is not nil.
+func (_u *SMSMessageUpdate) SetNillablePhoneHmac(v *string) *SMSMessageUpdate {
+	if v != nil {
+		_u.SetPhoneHmac(*v)
+	}
+	return _u
+}
+
 // SetPurpose sets the "purpose" field.
 func (_u *SMSMessageUpdate) SetPurpose(v string) *SMSMessageUpdate {
 	_u.mutation.SetPurpose(v)
@@ -258,6 +272,11 @@ func (_u *SMSMessageUpdate) check() error {
 			return &ValidationError{Name: "phone", err: fmt.Errorf(`ent: validator failed for field "SMSMessage.phone": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.PhoneHmac(); ok {
+		if err := smsmessage.PhoneHmacValidator(v); err != nil {
+			return &ValidationError{Name: "phone_hmac", err: fmt.Errorf(`ent: validator failed for field "SMSMessage.phone_hmac": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.Purpose(); ok {
 		if err := smsmessage.PurposeValidator(v); err != nil {
 			return &ValidationError{Name: "purpose", err: fmt.Errorf(`ent: validator failed for field "SMSMessage.purpose": %w`, err)}
@@ -306,6 +325,9 @@ func (_u *SMSMessageUpdate) sqlSave(ctx context.Context) (_node int, err error) 
 	}
 	if value, ok := _u.mutation.Phone(); ok {
 		_spec.SetField(smsmessage.FieldPhone, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.PhoneHmac(); ok {
+		_spec.SetField(smsmessage.FieldPhoneHmac, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.Purpose(); ok {
 		_spec.SetField(smsmessage.FieldPurpose, field.TypeString, value)
@@ -390,6 +412,20 @@ func (_u *SMSMessageUpdateOne) SetPhone(v string) *SMSMessageUpdateOne {
 func (_u *SMSMessageUpdateOne) SetNillablePhone(v *string) *SMSMessageUpdateOne {
 	if v != nil {
 		_u.SetPhone(*v)
+	}
+	return _u
+}
+
+// SetPhoneHmac sets the "phone_hmac" field.
+func (_u *SMSMessageUpdateOne) SetPhoneHmac(v string) *SMSMessageUpdateOne {
+	_u.mutation.SetPhoneHmac(v)
+	return _u
+}
+
+// SetNillablePhoneHmac sets the "phone_hmac" field if the given value is not nil.
+func (_u *SMSMessageUpdateOne) SetNillablePhoneHmac(v *string) *SMSMessageUpdateOne {
+	if v != nil {
+		_u.SetPhoneHmac(*v)
 	}
 	return _u
 }
@@ -622,6 +658,11 @@ func (_u *SMSMessageUpdateOne) check() error {
 			return &ValidationError{Name: "phone", err: fmt.Errorf(`ent: validator failed for field "SMSMessage.phone": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.PhoneHmac(); ok {
+		if err := smsmessage.PhoneHmacValidator(v); err != nil {
+			return &ValidationError{Name: "phone_hmac", err: fmt.Errorf(`ent: validator failed for field "SMSMessage.phone_hmac": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.Purpose(); ok {
 		if err := smsmessage.PurposeValidator(v); err != nil {
 			return &ValidationError{Name: "purpose", err: fmt.Errorf(`ent: validator failed for field "SMSMessage.purpose": %w`, err)}
@@ -687,6 +728,9 @@ func (_u *SMSMessageUpdateOne) sqlSave(ctx context.Context) (_node *SMSMessage, 
 	}
 	if value, ok := _u.mutation.Phone(); ok {
 		_spec.SetField(smsmessage.FieldPhone, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.PhoneHmac(); ok {
+		_spec.SetField(smsmessage.FieldPhoneHmac, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.Purpose(); ok {
 		_spec.SetField(smsmessage.FieldPurpose, field.TypeString, value)

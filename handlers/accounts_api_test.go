@@ -357,7 +357,7 @@ func concurrentUnitRegistrations(t *testing.T, d *db.DB) {
 	if count[201] != 1 || count[409] != 19 {
 		t.Fatalf("statuses %v", count)
 	}
-	if n := s.db.Ent.Account.Query().Where(account.CertNumber(cert)).CountX(context.Background()); n != 1 {
+	if n := s.db.Ent.Account.Query().Where(account.CertHmacIn(s.db.Lookups(cert)...)).CountX(context.Background()); n != 1 {
 		t.Fatalf("%d rows for one certificate", n)
 	}
 }

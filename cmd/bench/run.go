@@ -30,6 +30,7 @@ import (
 	"recoverydesk/internal/passhash"
 	"recoverydesk/internal/recovery/state"
 	"recoverydesk/internal/rules"
+	"recoverydesk/internal/secret"
 	"recoverydesk/storage"
 )
 
@@ -77,6 +78,13 @@ func run(ctx context.Context, o benchOptions, logger *slog.Logger) (*report, err
 		return nil, err
 	}
 	defer d.Close()
+	// The seeding below stores ID and phone numbers sealed, under the key
+	// the server is started with.
+	keys, err := secret.New([]byte(benchSecretKey))
+	if err != nil {
+		return nil, err
+	}
+	d.SealWith(keys)
 	if err := d.Migrate(ctx); err != nil {
 		return nil, err
 	}
@@ -105,7 +113,7 @@ func run(ctx context.Context, o benchOptions, logger *slog.Logger) (*report, err
 	}
 	env := []string{"RD_DATABASE_URL=" + dbURL, "RD_DATA_DIR=" + filepath.Join(dir, "data"), "RD_S3_ENDPOINT=" + local.Endpoint,
 		"RD_S3_ACCESS_KEY=" + local.AccessKey, "RD_S3_SECRET_KEY=" + local.SecretKey, "RD_S3_BUCKET=" + bucket,
-		"RD_SECRET_KEY=" + strings.Repeat("b", 32), "RD_DEV=1", "RD_DEV_FORCE=1", "RD_SMS_DRIVER=outbox"}
+		"RD_SECRET_KEY=" + benchSecretKey, "RD_DEV=1", "RD_DEV_FORCE=1", "RD_SMS_DRIVER=outbox"}
 
 	seeded := 0
 	for i, size := range o.sizes {
@@ -154,6 +162,9 @@ func run(ctx context.Context, o benchOptions, logger *slog.Logger) (*report, err
 	}
 	return rep, nil
 }
+
+// benchSecretKey is the bench server's RD_SECRET_KEY.
+var benchSecretKey = strings.Repeat("b", 32)
 
 // benchPerson is an applicant account made for the upload measurements.
 type benchPerson struct {

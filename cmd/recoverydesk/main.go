@@ -32,6 +32,7 @@ func commands() []command {
 		{"migrate", "bring the database schema up to date and exit", runMigrate},
 		{"staff", "manage staff users (staff add …)", runStaff},
 		{"audit", "verify the audit log's hash chain against its anchors (audit verify), write an anchor (audit anchor)", runAudit},
+		{"rekey", "re-seal every sealed value under RD_SECRET_KEY after a key rotation", runRekey},
 		{"purge", "destroy evidence past RD_EVIDENCE_RETENTION now (purge [--dry-run])", runPurge},
 		{"seed", "fill an empty database with demo data (seed --demo)", runSeed},
 	}

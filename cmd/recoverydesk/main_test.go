@@ -172,6 +172,8 @@ func TestSeedDemoCreatesLoginsThatWork(t *testing.T) {
 	if err := cfg.EnsureSecret(); err != nil {
 		t.Fatal(err)
 	}
+	keys, _ := secret.New(cfg.SecretKey)
+	d.SealWith(keys) // the seeded ID and phone numbers are sealed under the generated key
 	svc, err := seedAccountsService(d, cfg.SecretKey)
 	if err != nil {
 		t.Fatal(err)
@@ -187,7 +189,6 @@ func TestSeedDemoCreatesLoginsThatWork(t *testing.T) {
 			t.Errorf("demo unit %s cannot log in: %v", p.unitUser, err)
 		}
 	}
-	keys, _ := secret.New(cfg.SecretKey)
 	staffSvc, err := staff.New(d, clock.Real{}, passhash.Hasher{Params: passhash.Testing}, keys, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -8,10 +8,11 @@ import (
 
 	"recoverydesk/internal/config"
 	"recoverydesk/internal/db"
+	"recoverydesk/internal/secret"
 )
 
 func runMigrate(args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlags("migrate", "migrate\n\nBrings the database named by RD_DATABASE_URL up to date (tables and job queue), re-encrypts\nevidence objects stored before encryption at rest (SSE-S3, copied in place), and exits.", stderr)
+	fs := newFlags("migrate", "migrate\n\nBrings the database named by RD_DATABASE_URL up to date (tables and job queue), seals ID and phone\nnumbers stored in clear by an older build, re-encrypts evidence objects stored before encryption at rest\n(SSE-S3, copied in place), and exits.", stderr)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -50,16 +51,36 @@ func encryptEvidence(ctx context.Context, cfg config.Config, stdout, stderr io.W
 	return nil
 }
 
-// openMigrated opens the configured database and brings it up to date;
-// every command that touches the database starts here.
+// openMigrated opens the configured database, gives it the keys that seal
+// ID and phone numbers, and brings it up to date (which seals the numbers
+// an older build stored in clear); every command that touches the database
+// starts here.
 func openMigrated(ctx context.Context, cfg config.Config) (*db.DB, error) {
+	keys, err := loadKeys(&cfg)
+	if err != nil {
+		return nil, err
+	}
 	d, err := db.Open(ctx, cfg.DBKind, cfg.DSN)
 	if err != nil {
 		return nil, err
 	}
+	d.SealWith(keys)
 	if err := d.Migrate(ctx); err != nil {
 		d.Close()
 		return nil, err
 	}
 	return d, nil
+}
+
+// loadKeys derives the keys from RD_SECRET_KEY (generated into the data
+// directory on first use) and, during a rotation, RD_SECRET_KEY_PREVIOUS.
+func loadKeys(cfg *config.Config) (*secret.Keys, error) {
+	if err := cfg.EnsureSecret(); err != nil {
+		return nil, err
+	}
+	keys, err := secret.New(cfg.SecretKey)
+	if err != nil {
+		return nil, err
+	}
+	return keys.WithPrevious(cfg.SecretKeyPrevious)
 }

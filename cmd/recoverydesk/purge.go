@@ -10,7 +10,6 @@ import (
 	"recoverydesk/internal/kvstore"
 	"recoverydesk/internal/passhash"
 	"recoverydesk/internal/rules"
-	"recoverydesk/internal/secret"
 	"recoverydesk/internal/services"
 )
 
@@ -27,10 +26,7 @@ func runPurge(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := cfg.EnsureSecret(); err != nil {
-		return err
-	}
-	keys, err := secret.New(cfg.SecretKey)
+	keys, err := loadKeys(&cfg)
 	if err != nil {
 		return err
 	}

@@ -27,7 +27,6 @@ import (
 	"recoverydesk/internal/kvstore"
 	"recoverydesk/internal/opsmetrics"
 	"recoverydesk/internal/passhash"
-	"recoverydesk/internal/secret"
 	"recoverydesk/internal/services"
 	"recoverydesk/internal/sms"
 	"recoverydesk/policies"
@@ -66,10 +65,7 @@ const drainTimeout = 30 * time.Second
 // in-flight requests finish and keep-alive connections are closed cleanly;
 // the bundled MinIO stops last, then the database.
 func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
-	if err := cfg.EnsureSecret(); err != nil {
-		return err
-	}
-	keys, err := secret.New(cfg.SecretKey)
+	keys, err := loadKeys(&cfg)
 	if err != nil {
 		return err
 	}

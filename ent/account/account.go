@@ -41,10 +41,14 @@ const (
 	FieldCertType = "cert_type"
 	// FieldCertNumber holds the string denoting the cert_number field in the database.
 	FieldCertNumber = "cert_number"
+	// FieldCertHmac holds the string denoting the cert_hmac field in the database.
+	FieldCertHmac = "cert_hmac"
 	// FieldRegionCode holds the string denoting the region_code field in the database.
 	FieldRegionCode = "region_code"
 	// FieldPhone holds the string denoting the phone field in the database.
 	FieldPhone = "phone"
+	// FieldPhoneHmac holds the string denoting the phone_hmac field in the database.
+	FieldPhoneHmac = "phone_hmac"
 	// FieldVerified holds the string denoting the verified field in the database.
 	FieldVerified = "verified"
 	// FieldVerifiedAt holds the string denoting the verified_at field in the database.
@@ -94,8 +98,10 @@ var Columns = []string{
 	FieldName,
 	FieldCertType,
 	FieldCertNumber,
+	FieldCertHmac,
 	FieldRegionCode,
 	FieldPhone,
+	FieldPhoneHmac,
 	FieldVerified,
 	FieldVerifiedAt,
 	FieldLastLoginAt,
@@ -142,12 +148,18 @@ var (
 	CertTypeValidator func(string) error
 	// CertNumberValidator is a validator for the "cert_number" field. It is called by the builders before save.
 	CertNumberValidator func(string) error
+	// CertHmacValidator is a validator for the "cert_hmac" field. It is called by the builders before save.
+	CertHmacValidator func(string) error
 	// DefaultRegionCode holds the default value on creation for the "region_code" field.
 	DefaultRegionCode string
 	// RegionCodeValidator is a validator for the "region_code" field. It is called by the builders before save.
 	RegionCodeValidator func(string) error
 	// PhoneValidator is a validator for the "phone" field. It is called by the builders before save.
 	PhoneValidator func(string) error
+	// DefaultPhoneHmac holds the default value on creation for the "phone_hmac" field.
+	DefaultPhoneHmac string
+	// PhoneHmacValidator is a validator for the "phone_hmac" field. It is called by the builders before save.
+	PhoneHmacValidator func(string) error
 	// DefaultVerified holds the default value on creation for the "verified" field.
 	DefaultVerified bool
 )
@@ -248,6 +260,11 @@ func ByCertNumber(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldCertNumber, opts...).ToFunc()
 }
 
+// ByCertHmac orders the results by the cert_hmac field.
+func ByCertHmac(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldCertHmac, opts...).ToFunc()
+}
+
 // ByRegionCode orders the results by the region_code field.
 func ByRegionCode(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldRegionCode, opts...).ToFunc()
@@ -256,6 +273,11 @@ func ByRegionCode(opts ...sql.OrderTermOption) OrderOption {
 // ByPhone orders the results by the phone field.
 func ByPhone(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldPhone, opts...).ToFunc()
+}
+
+// ByPhoneHmac orders the results by the phone_hmac field.
+func ByPhoneHmac(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPhoneHmac, opts...).ToFunc()
 }
 
 // ByVerified orders the results by the verified field.

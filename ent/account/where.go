@@ -115,6 +115,11 @@ func CertNumber(v string) predicate.Account {
 	return predicate.Account(sql.FieldEQ(FieldCertNumber, v))
 }
 
+// CertHmac applies equality check predicate on the "cert_hmac" field. It's identical to CertHmacEQ.
+func CertHmac(v string) predicate.Account {
+	return predicate.Account(sql.FieldEQ(FieldCertHmac, v))
+}
+
 // RegionCode applies equality check predicate on the "region_code" field. It's identical to RegionCodeEQ.
 func RegionCode(v string) predicate.Account {
 	return predicate.Account(sql.FieldEQ(FieldRegionCode, v))
@@ -123,6 +128,11 @@ func RegionCode(v string) predicate.Account {
 // Phone applies equality check predicate on the "phone" field. It's identical to PhoneEQ.
 func Phone(v string) predicate.Account {
 	return predicate.Account(sql.FieldEQ(FieldPhone, v))
+}
+
+// PhoneHmac applies equality check predicate on the "phone_hmac" field. It's identical to PhoneHmacEQ.
+func PhoneHmac(v string) predicate.Account {
+	return predicate.Account(sql.FieldEQ(FieldPhoneHmac, v))
 }
 
 // Verified applies equality check predicate on the "verified" field. It's identical to VerifiedEQ.
@@ -850,6 +860,81 @@ func CertNumberContainsFold(v string) predicate.Account {
 	return predicate.Account(sql.FieldContainsFold(FieldCertNumber, v))
 }
 
+// CertHmacEQ applies the EQ predicate on the "cert_hmac" field.
+func CertHmacEQ(v string) predicate.Account {
+	return predicate.Account(sql.FieldEQ(FieldCertHmac, v))
+}
+
+// CertHmacNEQ applies the NEQ predicate on the "cert_hmac" field.
+func CertHmacNEQ(v string) predicate.Account {
+	return predicate.Account(sql.FieldNEQ(FieldCertHmac, v))
+}
+
+// CertHmacIn applies the In predicate on the "cert_hmac" field.
+func CertHmacIn(vs ...string) predicate.Account {
+	return predicate.Account(sql.FieldIn(FieldCertHmac, vs...))
+}
+
+// CertHmacNotIn applies the NotIn predicate on the "cert_hmac" field.
+func CertHmacNotIn(vs ...string) predicate.Account {
+	return predicate.Account(sql.FieldNotIn(FieldCertHmac, vs...))
+}
+
+// CertHmacGT applies the GT predicate on the "cert_hmac" field.
+func CertHmacGT(v string) predicate.Account {
+	return predicate.Account(sql.FieldGT(FieldCertHmac, v))
+}
+
+// CertHmacGTE applies the GTE predicate on the "cert_hmac" field.
+func CertHmacGTE(v string) predicate.Account {
+	return predicate.Account(sql.FieldGTE(FieldCertHmac, v))
+}
+
+// CertHmacLT applies the LT predicate on the "cert_hmac" field.
+func CertHmacLT(v string) predicate.Account {
+	return predicate.Account(sql.FieldLT(FieldCertHmac, v))
+}
+
+// CertHmacLTE applies the LTE predicate on the "cert_hmac" field.
+func CertHmacLTE(v string) predicate.Account {
+	return predicate.Account(sql.FieldLTE(FieldCertHmac, v))
+}
+
+// CertHmacContains applies the Contains predicate on the "cert_hmac" field.
+func CertHmacContains(v string) predicate.Account {
+	return predicate.Account(sql.FieldContains(FieldCertHmac, v))
+}
+
+// CertHmacHasPrefix applies the HasPrefix predicate on the "cert_hmac" field.
+func CertHmacHasPrefix(v string) predicate.Account {
+	return predicate.Account(sql.FieldHasPrefix(FieldCertHmac, v))
+}
+
+// CertHmacHasSuffix applies the HasSuffix predicate on the "cert_hmac" field.
+func CertHmacHasSuffix(v string) predicate.Account {
+	return predicate.Account(sql.FieldHasSuffix(FieldCertHmac, v))
+}
+
+// CertHmacIsNil applies the IsNil predicate on the "cert_hmac" field.
+func CertHmacIsNil() predicate.Account {
+	return predicate.Account(sql.FieldIsNull(FieldCertHmac))
+}
+
+// CertHmacNotNil applies the NotNil predicate on the "cert_hmac" field.
+func CertHmacNotNil() predicate.Account {
+	return predicate.Account(sql.FieldNotNull(FieldCertHmac))
+}
+
+// CertHmacEqualFold applies the EqualFold predicate on the "cert_hmac" field.
+func CertHmacEqualFold(v string) predicate.Account {
+	return predicate.Account(sql.FieldEqualFold(FieldCertHmac, v))
+}
+
+// CertHmacContainsFold applies the ContainsFold predicate on the "cert_hmac" field.
+func CertHmacContainsFold(v string) predicate.Account {
+	return predicate.Account(sql.FieldContainsFold(FieldCertHmac, v))
+}
+
 // RegionCodeEQ applies the EQ predicate on the "region_code" field.
 func RegionCodeEQ(v string) predicate.Account {
 	return predicate.Account(sql.FieldEQ(FieldRegionCode, v))
@@ -978,6 +1063,71 @@ func PhoneEqualFold(v string) predicate.Account {
 // PhoneContainsFold applies the ContainsFold predicate on the "phone" field.
 func PhoneContainsFold(v string) predicate.Account {
 	return predicate.Account(sql.FieldContainsFold(FieldPhone, v))
+}
+
+// PhoneHmacEQ applies the EQ predicate on the "phone_hmac" field.
+func PhoneHmacEQ(v string) predicate.Account {
+	return predicate.Account(sql.FieldEQ(FieldPhoneHmac, v))
+}
+
+// PhoneHmacNEQ applies the NEQ predicate on the "phone_hmac" field.
+func PhoneHmacNEQ(v string) predicate.Account {
+	return predicate.Account(sql.FieldNEQ(FieldPhoneHmac, v))
+}
+
+// PhoneHmacIn applies the In predicate on the "phone_hmac" field.
+func PhoneHmacIn(vs ...string) predicate.Account {
+	return predicate.Account(sql.FieldIn(FieldPhoneHmac, vs...))
+}
+
+// PhoneHmacNotIn applies the NotIn predicate on the "phone_hmac" field.
+func PhoneHmacNotIn(vs ...string) predicate.Account {
+	return predicate.Account(sql.FieldNotIn(FieldPhoneHmac, vs...))
+}
+
+// PhoneHmacGT applies the GT predicate on the "phone_hmac" field.
+func PhoneHmacGT(v string) predicate.Account {
+	return predicate.Account(sql.FieldGT(FieldPhoneHmac, v))
+}
+
+// PhoneHmacGTE applies the GTE predicate on the "phone_hmac" field.
+func PhoneHmacGTE(v string) predicate.Account {
+	return predicate.Account(sql.FieldGTE(FieldPhoneHmac, v))
+}
+
+// PhoneHmacLT applies the LT predicate on the "phone_hmac" field.
+func PhoneHmacLT(v string) predicate.Account {
+	return predicate.Account(sql.FieldLT(FieldPhoneHmac, v))
+}
+
+// PhoneHmacLTE applies the LTE predicate on the "phone_hmac" field.
+func PhoneHmacLTE(v string) predicate.Account {
+	return predicate.Account(sql.FieldLTE(FieldPhoneHmac, v))
+}
+
+// PhoneHmacContains applies the Contains predicate on the "phone_hmac" field.
+func PhoneHmacContains(v string) predicate.Account {
+	return predicate.Account(sql.FieldContains(FieldPhoneHmac, v))
+}
+
+// PhoneHmacHasPrefix applies the HasPrefix predicate on the "phone_hmac" field.
+func PhoneHmacHasPrefix(v string) predicate.Account {
+	return predicate.Account(sql.FieldHasPrefix(FieldPhoneHmac, v))
+}
+
+// PhoneHmacHasSuffix applies the HasSuffix predicate on the "phone_hmac" field.
+func PhoneHmacHasSuffix(v string) predicate.Account {
+	return predicate.Account(sql.FieldHasSuffix(FieldPhoneHmac, v))
+}
+
+// PhoneHmacEqualFold applies the EqualFold predicate on the "phone_hmac" field.
+func PhoneHmacEqualFold(v string) predicate.Account {
+	return predicate.Account(sql.FieldEqualFold(FieldPhoneHmac, v))
+}
+
+// PhoneHmacContainsFold applies the ContainsFold predicate on the "phone_hmac" field.
+func PhoneHmacContainsFold(v string) predicate.Account {
+	return predicate.Account(sql.FieldContainsFold(FieldPhoneHmac, v))
 }
 
 // VerifiedEQ applies the EQ predicate on the "verified" field.

@@ -24,9 +24,11 @@ var (
 		{Name: "locked_until", Type: field.TypeTime, Nullable: true},
 		{Name: "name", Type: field.TypeString, Size: 200},
 		{Name: "cert_type", Type: field.TypeString, Size: 16},
-		{Name: "cert_number", Type: field.TypeString, Size: 32},
+		{Name: "cert_number", Type: field.TypeString, Size: 96},
+		{Name: "cert_hmac", Type: field.TypeString, Nullable: true, Size: 32},
 		{Name: "region_code", Type: field.TypeString, Size: 12, Default: "44"},
-		{Name: "phone", Type: field.TypeString, Size: 11},
+		{Name: "phone", Type: field.TypeString, Size: 96},
+		{Name: "phone_hmac", Type: field.TypeString, Size: 32, Default: ""},
 		{Name: "verified", Type: field.TypeBool, Default: false},
 		{Name: "verified_at", Type: field.TypeTime, Nullable: true},
 		{Name: "last_login_at", Type: field.TypeTime, Nullable: true},
@@ -41,21 +43,21 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "accounts_accounts_units",
-				Columns:    []*schema.Column{AccountsColumns[20]},
+				Columns:    []*schema.Column{AccountsColumns[22]},
 				RefColumns: []*schema.Column{AccountsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 		},
 		Indexes: []*schema.Index{
 			{
-				Name:    "account_cert_type_cert_number",
+				Name:    "account_cert_type_cert_hmac",
 				Unique:  true,
-				Columns: []*schema.Column{AccountsColumns[12], AccountsColumns[13]},
+				Columns: []*schema.Column{AccountsColumns[12], AccountsColumns[14]},
 			},
 			{
-				Name:    "account_phone",
+				Name:    "account_phone_hmac",
 				Unique:  false,
-				Columns: []*schema.Column{AccountsColumns[15]},
+				Columns: []*schema.Column{AccountsColumns[17]},
 			},
 		},
 	}
@@ -244,7 +246,8 @@ var (
 	// OutboxMessagesColumns holds the columns for the "outbox_messages" table.
 	OutboxMessagesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
-		{Name: "phone", Type: field.TypeString, Size: 11},
+		{Name: "phone", Type: field.TypeString, Size: 96},
+		{Name: "phone_hmac", Type: field.TypeString, Size: 32, Default: ""},
 		{Name: "text_sealed", Type: field.TypeBytes},
 		{Name: "created_at", Type: field.TypeTime},
 	}
@@ -255,9 +258,9 @@ var (
 		PrimaryKey: []*schema.Column{OutboxMessagesColumns[0]},
 		Indexes: []*schema.Index{
 			{
-				Name:    "outboxmessage_phone_created_at",
+				Name:    "outboxmessage_phone_hmac_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{OutboxMessagesColumns[1], OutboxMessagesColumns[3]},
+				Columns: []*schema.Column{OutboxMessagesColumns[2], OutboxMessagesColumns[4]},
 			},
 		},
 	}
@@ -332,7 +335,8 @@ var (
 		{Name: "typed_username", Type: field.TypeString, Size: 64, Default: ""},
 		{Name: "typed_name", Type: field.TypeString, Size: 200, Default: ""},
 		{Name: "typed_cert_type", Type: field.TypeString, Size: 16},
-		{Name: "typed_cert_number", Type: field.TypeString, Size: 32},
+		{Name: "typed_cert_number", Type: field.TypeString, Size: 96},
+		{Name: "typed_cert_hmac", Type: field.TypeString, Size: 32, Default: ""},
 		{Name: "username_similarity", Type: field.TypeInt, Default: 0},
 		{Name: "name_similarity", Type: field.TypeInt, Default: 0},
 		{Name: "token_hash", Type: field.TypeBytes},
@@ -365,7 +369,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "recovery_cases_accounts_cases",
-				Columns:    []*schema.Column{RecoveryCasesColumns[34]},
+				Columns:    []*schema.Column{RecoveryCasesColumns[35]},
 				RefColumns: []*schema.Column{AccountsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -374,32 +378,37 @@ var (
 			{
 				Name:    "recoverycase_status_due_by_submitted_at_id",
 				Unique:  false,
-				Columns: []*schema.Column{RecoveryCasesColumns[5], RecoveryCasesColumns[17], RecoveryCasesColumns[16], RecoveryCasesColumns[0]},
+				Columns: []*schema.Column{RecoveryCasesColumns[5], RecoveryCasesColumns[18], RecoveryCasesColumns[17], RecoveryCasesColumns[0]},
 			},
 			{
 				Name:    "recoverycase_status_region_code_due_by_submitted_at_id",
 				Unique:  false,
-				Columns: []*schema.Column{RecoveryCasesColumns[5], RecoveryCasesColumns[7], RecoveryCasesColumns[17], RecoveryCasesColumns[16], RecoveryCasesColumns[0]},
+				Columns: []*schema.Column{RecoveryCasesColumns[5], RecoveryCasesColumns[7], RecoveryCasesColumns[18], RecoveryCasesColumns[17], RecoveryCasesColumns[0]},
 			},
 			{
 				Name:    "recoverycase_status_claimed_by",
 				Unique:  false,
-				Columns: []*schema.Column{RecoveryCasesColumns[5], RecoveryCasesColumns[18]},
+				Columns: []*schema.Column{RecoveryCasesColumns[5], RecoveryCasesColumns[19]},
 			},
 			{
 				Name:    "recoverycase_account_cases",
 				Unique:  false,
-				Columns: []*schema.Column{RecoveryCasesColumns[34]},
+				Columns: []*schema.Column{RecoveryCasesColumns[35]},
 			},
 			{
 				Name:    "recoverycase_status_account_cases",
 				Unique:  false,
-				Columns: []*schema.Column{RecoveryCasesColumns[5], RecoveryCasesColumns[34]},
+				Columns: []*schema.Column{RecoveryCasesColumns[5], RecoveryCasesColumns[35]},
+			},
+			{
+				Name:    "recoverycase_typed_cert_hmac",
+				Unique:  false,
+				Columns: []*schema.Column{RecoveryCasesColumns[12]},
 			},
 			{
 				Name:    "recoverycase_status_decided_at",
 				Unique:  false,
-				Columns: []*schema.Column{RecoveryCasesColumns[5], RecoveryCasesColumns[27]},
+				Columns: []*schema.Column{RecoveryCasesColumns[5], RecoveryCasesColumns[28]},
 			},
 		},
 	}
@@ -428,7 +437,8 @@ var (
 	// SmsCodesColumns holds the columns for the "sms_codes" table.
 	SmsCodesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
-		{Name: "phone", Type: field.TypeString, Size: 11},
+		{Name: "phone", Type: field.TypeString, Size: 96},
+		{Name: "phone_hmac", Type: field.TypeString, Size: 32, Default: ""},
 		{Name: "purpose", Type: field.TypeString, Size: 64},
 		{Name: "code_hash", Type: field.TypeBytes},
 		{Name: "attempts", Type: field.TypeInt, Default: 0},
@@ -443,21 +453,22 @@ var (
 		PrimaryKey: []*schema.Column{SmsCodesColumns[0]},
 		Indexes: []*schema.Index{
 			{
-				Name:    "smscode_phone_purpose_created_at",
+				Name:    "smscode_phone_hmac_purpose_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{SmsCodesColumns[1], SmsCodesColumns[2], SmsCodesColumns[5]},
+				Columns: []*schema.Column{SmsCodesColumns[2], SmsCodesColumns[3], SmsCodesColumns[6]},
 			},
 			{
-				Name:    "smscode_phone_created_at",
+				Name:    "smscode_phone_hmac_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{SmsCodesColumns[1], SmsCodesColumns[5]},
+				Columns: []*schema.Column{SmsCodesColumns[2], SmsCodesColumns[6]},
 			},
 		},
 	}
 	// SmsMessagesColumns holds the columns for the "sms_messages" table.
 	SmsMessagesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
-		{Name: "phone", Type: field.TypeString, Size: 11},
+		{Name: "phone", Type: field.TypeString, Size: 96},
+		{Name: "phone_hmac", Type: field.TypeString, Size: 32, Default: ""},
 		{Name: "purpose", Type: field.TypeString, Size: 32},
 		{Name: "ref", Type: field.TypeString, Size: 64, Default: ""},
 		{Name: "text_sealed", Type: field.TypeBytes},
@@ -478,19 +489,19 @@ var (
 		PrimaryKey: []*schema.Column{SmsMessagesColumns[0]},
 		Indexes: []*schema.Index{
 			{
-				Name:    "smsmessage_phone_created_at",
+				Name:    "smsmessage_phone_hmac_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{SmsMessagesColumns[1], SmsMessagesColumns[12]},
+				Columns: []*schema.Column{SmsMessagesColumns[2], SmsMessagesColumns[13]},
 			},
 			{
 				Name:    "smsmessage_status",
 				Unique:  false,
-				Columns: []*schema.Column{SmsMessagesColumns[6]},
+				Columns: []*schema.Column{SmsMessagesColumns[7]},
 			},
 			{
 				Name:    "smsmessage_ref",
 				Unique:  false,
-				Columns: []*schema.Column{SmsMessagesColumns[3]},
+				Columns: []*schema.Column{SmsMessagesColumns[4]},
 			},
 		},
 	}

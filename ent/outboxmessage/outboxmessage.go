@@ -15,6 +15,8 @@ const (
 	FieldID = "id"
 	// FieldPhone holds the string denoting the phone field in the database.
 	FieldPhone = "phone"
+	// FieldPhoneHmac holds the string denoting the phone_hmac field in the database.
+	FieldPhoneHmac = "phone_hmac"
 	// FieldTextSealed holds the string denoting the text_sealed field in the database.
 	FieldTextSealed = "text_sealed"
 	// FieldCreatedAt holds the string denoting the created_at field in the database.
@@ -27,6 +29,7 @@ const (
 var Columns = []string{
 	FieldID,
 	FieldPhone,
+	FieldPhoneHmac,
 	FieldTextSealed,
 	FieldCreatedAt,
 }
@@ -44,6 +47,10 @@ func ValidColumn(column string) bool {
 var (
 	// PhoneValidator is a validator for the "phone" field. It is called by the builders before save.
 	PhoneValidator func(string) error
+	// DefaultPhoneHmac holds the default value on creation for the "phone_hmac" field.
+	DefaultPhoneHmac string
+	// PhoneHmacValidator is a validator for the "phone_hmac" field. It is called by the builders before save.
+	PhoneHmacValidator func(string) error
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
 	DefaultCreatedAt func() time.Time
 )
@@ -59,6 +66,11 @@ func ByID(opts ...sql.OrderTermOption) OrderOption {
 // ByPhone orders the results by the phone field.
 func ByPhone(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldPhone, opts...).ToFunc()
+}
+
+// ByPhoneHmac orders the results by the phone_hmac field.
+func ByPhoneHmac(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPhoneHmac, opts...).ToFunc()
 }
 
 // ByCreatedAt orders the results by the created_at field.

@@ -59,6 +59,11 @@ func Phone(v string) predicate.OutboxMessage {
 	return predicate.OutboxMessage(sql.FieldEQ(FieldPhone, v))
 }
 
+// PhoneHmac applies equality check predicate on the "phone_hmac" field. It's identical to PhoneHmacEQ.
+func PhoneHmac(v string) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldEQ(FieldPhoneHmac, v))
+}
+
 // TextSealed applies equality check predicate on the "text_sealed" field. It's identical to TextSealedEQ.
 func TextSealed(v []byte) predicate.OutboxMessage {
 	return predicate.OutboxMessage(sql.FieldEQ(FieldTextSealed, v))
@@ -132,6 +137,71 @@ func PhoneEqualFold(v string) predicate.OutboxMessage {
 // PhoneContainsFold applies the ContainsFold predicate on the "phone" field.
 func PhoneContainsFold(v string) predicate.OutboxMessage {
 	return predicate.OutboxMessage(sql.FieldContainsFold(FieldPhone, v))
+}
+
+// PhoneHmacEQ applies the EQ predicate on the "phone_hmac" field.
+func PhoneHmacEQ(v string) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldEQ(FieldPhoneHmac, v))
+}
+
+// PhoneHmacNEQ applies the NEQ predicate on the "phone_hmac" field.
+func PhoneHmacNEQ(v string) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldNEQ(FieldPhoneHmac, v))
+}
+
+// PhoneHmacIn applies the In predicate on the "phone_hmac" field.
+func PhoneHmacIn(vs ...string) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldIn(FieldPhoneHmac, vs...))
+}
+
+// PhoneHmacNotIn applies the NotIn predicate on the "phone_hmac" field.
+func PhoneHmacNotIn(vs ...string) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldNotIn(FieldPhoneHmac, vs...))
+}
+
+// PhoneHmacGT applies the GT predicate on the "phone_hmac" field.
+func PhoneHmacGT(v string) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldGT(FieldPhoneHmac, v))
+}
+
+// PhoneHmacGTE applies the GTE predicate on the "phone_hmac" field.
+func PhoneHmacGTE(v string) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldGTE(FieldPhoneHmac, v))
+}
+
+// PhoneHmacLT applies the LT predicate on the "phone_hmac" field.
+func PhoneHmacLT(v string) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldLT(FieldPhoneHmac, v))
+}
+
+// PhoneHmacLTE applies the LTE predicate on the "phone_hmac" field.
+func PhoneHmacLTE(v string) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldLTE(FieldPhoneHmac, v))
+}
+
+// PhoneHmacContains applies the Contains predicate on the "phone_hmac" field.
+func PhoneHmacContains(v string) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldContains(FieldPhoneHmac, v))
+}
+
+// PhoneHmacHasPrefix applies the HasPrefix predicate on the "phone_hmac" field.
+func PhoneHmacHasPrefix(v string) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldHasPrefix(FieldPhoneHmac, v))
+}
+
+// PhoneHmacHasSuffix applies the HasSuffix predicate on the "phone_hmac" field.
+func PhoneHmacHasSuffix(v string) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldHasSuffix(FieldPhoneHmac, v))
+}
+
+// PhoneHmacEqualFold applies the EqualFold predicate on the "phone_hmac" field.
+func PhoneHmacEqualFold(v string) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldEqualFold(FieldPhoneHmac, v))
+}
+
+// PhoneHmacContainsFold applies the ContainsFold predicate on the "phone_hmac" field.
+func PhoneHmacContainsFold(v string) predicate.OutboxMessage {
+	return predicate.OutboxMessage(sql.FieldContainsFold(FieldPhoneHmac, v))
 }
 
 // TextSealedEQ applies the EQ predicate on the "text_sealed" field.

@@ -40,6 +40,8 @@ const (
 	FieldTypedCertType = "typed_cert_type"
 	// FieldTypedCertNumber holds the string denoting the typed_cert_number field in the database.
 	FieldTypedCertNumber = "typed_cert_number"
+	// FieldTypedCertHmac holds the string denoting the typed_cert_hmac field in the database.
+	FieldTypedCertHmac = "typed_cert_hmac"
 	// FieldUsernameSimilarity holds the string denoting the username_similarity field in the database.
 	FieldUsernameSimilarity = "username_similarity"
 	// FieldNameSimilarity holds the string denoting the name_similarity field in the database.
@@ -138,6 +140,7 @@ var Columns = []string{
 	FieldTypedName,
 	FieldTypedCertType,
 	FieldTypedCertNumber,
+	FieldTypedCertHmac,
 	FieldUsernameSimilarity,
 	FieldNameSimilarity,
 	FieldTokenHash,
@@ -214,6 +217,10 @@ var (
 	TypedCertTypeValidator func(string) error
 	// TypedCertNumberValidator is a validator for the "typed_cert_number" field. It is called by the builders before save.
 	TypedCertNumberValidator func(string) error
+	// DefaultTypedCertHmac holds the default value on creation for the "typed_cert_hmac" field.
+	DefaultTypedCertHmac string
+	// TypedCertHmacValidator is a validator for the "typed_cert_hmac" field. It is called by the builders before save.
+	TypedCertHmacValidator func(string) error
 	// DefaultUsernameSimilarity holds the default value on creation for the "username_similarity" field.
 	DefaultUsernameSimilarity int
 	// DefaultNameSimilarity holds the default value on creation for the "name_similarity" field.
@@ -346,6 +353,11 @@ func ByTypedCertType(opts ...sql.OrderTermOption) OrderOption {
 // ByTypedCertNumber orders the results by the typed_cert_number field.
 func ByTypedCertNumber(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldTypedCertNumber, opts...).ToFunc()
+}
+
+// ByTypedCertHmac orders the results by the typed_cert_hmac field.
+func ByTypedCertHmac(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldTypedCertHmac, opts...).ToFunc()
 }
 
 // ByUsernameSimilarity orders the results by the username_similarity field.

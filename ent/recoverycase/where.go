@@ -102,6 +102,11 @@ func TypedCertNumber(v string) predicate.RecoveryCase {
 	return predicate.RecoveryCase(sql.FieldEQ(FieldTypedCertNumber, v))
 }
 
+// TypedCertHmac applies equality check predicate on the "typed_cert_hmac" field. It's identical to TypedCertHmacEQ.
+func TypedCertHmac(v string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldEQ(FieldTypedCertHmac, v))
+}
+
 // UsernameSimilarity applies equality check predicate on the "username_similarity" field. It's identical to UsernameSimilarityEQ.
 func UsernameSimilarity(v int) predicate.RecoveryCase {
 	return predicate.RecoveryCase(sql.FieldEQ(FieldUsernameSimilarity, v))
@@ -755,6 +760,71 @@ func TypedCertNumberEqualFold(v string) predicate.RecoveryCase {
 // TypedCertNumberContainsFold applies the ContainsFold predicate on the "typed_cert_number" field.
 func TypedCertNumberContainsFold(v string) predicate.RecoveryCase {
 	return predicate.RecoveryCase(sql.FieldContainsFold(FieldTypedCertNumber, v))
+}
+
+// TypedCertHmacEQ applies the EQ predicate on the "typed_cert_hmac" field.
+func TypedCertHmacEQ(v string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldEQ(FieldTypedCertHmac, v))
+}
+
+// TypedCertHmacNEQ applies the NEQ predicate on the "typed_cert_hmac" field.
+func TypedCertHmacNEQ(v string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldNEQ(FieldTypedCertHmac, v))
+}
+
+// TypedCertHmacIn applies the In predicate on the "typed_cert_hmac" field.
+func TypedCertHmacIn(vs ...string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldIn(FieldTypedCertHmac, vs...))
+}
+
+// TypedCertHmacNotIn applies the NotIn predicate on the "typed_cert_hmac" field.
+func TypedCertHmacNotIn(vs ...string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldNotIn(FieldTypedCertHmac, vs...))
+}
+
+// TypedCertHmacGT applies the GT predicate on the "typed_cert_hmac" field.
+func TypedCertHmacGT(v string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldGT(FieldTypedCertHmac, v))
+}
+
+// TypedCertHmacGTE applies the GTE predicate on the "typed_cert_hmac" field.
+func TypedCertHmacGTE(v string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldGTE(FieldTypedCertHmac, v))
+}
+
+// TypedCertHmacLT applies the LT predicate on the "typed_cert_hmac" field.
+func TypedCertHmacLT(v string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldLT(FieldTypedCertHmac, v))
+}
+
+// TypedCertHmacLTE applies the LTE predicate on the "typed_cert_hmac" field.
+func TypedCertHmacLTE(v string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldLTE(FieldTypedCertHmac, v))
+}
+
+// TypedCertHmacContains applies the Contains predicate on the "typed_cert_hmac" field.
+func TypedCertHmacContains(v string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldContains(FieldTypedCertHmac, v))
+}
+
+// TypedCertHmacHasPrefix applies the HasPrefix predicate on the "typed_cert_hmac" field.
+func TypedCertHmacHasPrefix(v string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldHasPrefix(FieldTypedCertHmac, v))
+}
+
+// TypedCertHmacHasSuffix applies the HasSuffix predicate on the "typed_cert_hmac" field.
+func TypedCertHmacHasSuffix(v string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldHasSuffix(FieldTypedCertHmac, v))
+}
+
+// TypedCertHmacEqualFold applies the EqualFold predicate on the "typed_cert_hmac" field.
+func TypedCertHmacEqualFold(v string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldEqualFold(FieldTypedCertHmac, v))
+}
+
+// TypedCertHmacContainsFold applies the ContainsFold predicate on the "typed_cert_hmac" field.
+func TypedCertHmacContainsFold(v string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldContainsFold(FieldTypedCertHmac, v))
 }
 
 // UsernameSimilarityEQ applies the EQ predicate on the "username_similarity" field.

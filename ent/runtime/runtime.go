@@ -67,18 +67,28 @@ func init() {
 	accountDescCertNumber := accountFields[10].Descriptor()
 	// account.CertNumberValidator is a validator for the "cert_number" field. It is called by the builders before save.
 	account.CertNumberValidator = accountDescCertNumber.Validators[0].(func(string) error)
+	// accountDescCertHmac is the schema descriptor for cert_hmac field.
+	accountDescCertHmac := accountFields[11].Descriptor()
+	// account.CertHmacValidator is a validator for the "cert_hmac" field. It is called by the builders before save.
+	account.CertHmacValidator = accountDescCertHmac.Validators[0].(func(string) error)
 	// accountDescRegionCode is the schema descriptor for region_code field.
-	accountDescRegionCode := accountFields[11].Descriptor()
+	accountDescRegionCode := accountFields[12].Descriptor()
 	// account.DefaultRegionCode holds the default value on creation for the region_code field.
 	account.DefaultRegionCode = accountDescRegionCode.Default.(string)
 	// account.RegionCodeValidator is a validator for the "region_code" field. It is called by the builders before save.
 	account.RegionCodeValidator = accountDescRegionCode.Validators[0].(func(string) error)
 	// accountDescPhone is the schema descriptor for phone field.
-	accountDescPhone := accountFields[12].Descriptor()
+	accountDescPhone := accountFields[13].Descriptor()
 	// account.PhoneValidator is a validator for the "phone" field. It is called by the builders before save.
 	account.PhoneValidator = accountDescPhone.Validators[0].(func(string) error)
+	// accountDescPhoneHmac is the schema descriptor for phone_hmac field.
+	accountDescPhoneHmac := accountFields[14].Descriptor()
+	// account.DefaultPhoneHmac holds the default value on creation for the phone_hmac field.
+	account.DefaultPhoneHmac = accountDescPhoneHmac.Default.(string)
+	// account.PhoneHmacValidator is a validator for the "phone_hmac" field. It is called by the builders before save.
+	account.PhoneHmacValidator = accountDescPhoneHmac.Validators[0].(func(string) error)
 	// accountDescVerified is the schema descriptor for verified field.
-	accountDescVerified := accountFields[13].Descriptor()
+	accountDescVerified := accountFields[15].Descriptor()
 	// account.DefaultVerified holds the default value on creation for the verified field.
 	account.DefaultVerified = accountDescVerified.Default.(bool)
 	auditeventHooks := schema.AuditEvent{}.Hooks()
@@ -254,8 +264,14 @@ func init() {
 	outboxmessageDescPhone := outboxmessageFields[0].Descriptor()
 	// outboxmessage.PhoneValidator is a validator for the "phone" field. It is called by the builders before save.
 	outboxmessage.PhoneValidator = outboxmessageDescPhone.Validators[0].(func(string) error)
+	// outboxmessageDescPhoneHmac is the schema descriptor for phone_hmac field.
+	outboxmessageDescPhoneHmac := outboxmessageFields[1].Descriptor()
+	// outboxmessage.DefaultPhoneHmac holds the default value on creation for the phone_hmac field.
+	outboxmessage.DefaultPhoneHmac = outboxmessageDescPhoneHmac.Default.(string)
+	// outboxmessage.PhoneHmacValidator is a validator for the "phone_hmac" field. It is called by the builders before save.
+	outboxmessage.PhoneHmacValidator = outboxmessageDescPhoneHmac.Validators[0].(func(string) error)
 	// outboxmessageDescCreatedAt is the schema descriptor for created_at field.
-	outboxmessageDescCreatedAt := outboxmessageFields[2].Descriptor()
+	outboxmessageDescCreatedAt := outboxmessageFields[3].Descriptor()
 	// outboxmessage.DefaultCreatedAt holds the default value on creation for the created_at field.
 	outboxmessage.DefaultCreatedAt = outboxmessageDescCreatedAt.Default.(func() time.Time)
 	qareviewFields := schema.QAReview{}.Fields()
@@ -352,20 +368,26 @@ func init() {
 	recoverycaseDescTypedCertNumber := recoverycaseFields[9].Descriptor()
 	// recoverycase.TypedCertNumberValidator is a validator for the "typed_cert_number" field. It is called by the builders before save.
 	recoverycase.TypedCertNumberValidator = recoverycaseDescTypedCertNumber.Validators[0].(func(string) error)
+	// recoverycaseDescTypedCertHmac is the schema descriptor for typed_cert_hmac field.
+	recoverycaseDescTypedCertHmac := recoverycaseFields[10].Descriptor()
+	// recoverycase.DefaultTypedCertHmac holds the default value on creation for the typed_cert_hmac field.
+	recoverycase.DefaultTypedCertHmac = recoverycaseDescTypedCertHmac.Default.(string)
+	// recoverycase.TypedCertHmacValidator is a validator for the "typed_cert_hmac" field. It is called by the builders before save.
+	recoverycase.TypedCertHmacValidator = recoverycaseDescTypedCertHmac.Validators[0].(func(string) error)
 	// recoverycaseDescUsernameSimilarity is the schema descriptor for username_similarity field.
-	recoverycaseDescUsernameSimilarity := recoverycaseFields[10].Descriptor()
+	recoverycaseDescUsernameSimilarity := recoverycaseFields[11].Descriptor()
 	// recoverycase.DefaultUsernameSimilarity holds the default value on creation for the username_similarity field.
 	recoverycase.DefaultUsernameSimilarity = recoverycaseDescUsernameSimilarity.Default.(int)
 	// recoverycaseDescNameSimilarity is the schema descriptor for name_similarity field.
-	recoverycaseDescNameSimilarity := recoverycaseFields[11].Descriptor()
+	recoverycaseDescNameSimilarity := recoverycaseFields[12].Descriptor()
 	// recoverycase.DefaultNameSimilarity holds the default value on creation for the name_similarity field.
 	recoverycase.DefaultNameSimilarity = recoverycaseDescNameSimilarity.Default.(int)
 	// recoverycaseDescDecisionNote is the schema descriptor for decision_note field.
-	recoverycaseDescDecisionNote := recoverycaseFields[21].Descriptor()
+	recoverycaseDescDecisionNote := recoverycaseFields[22].Descriptor()
 	// recoverycase.DefaultDecisionNote holds the default value on creation for the decision_note field.
 	recoverycase.DefaultDecisionNote = recoverycaseDescDecisionNote.Default.(string)
 	// recoverycaseDescDecisionMessage is the schema descriptor for decision_message field.
-	recoverycaseDescDecisionMessage := recoverycaseFields[22].Descriptor()
+	recoverycaseDescDecisionMessage := recoverycaseFields[23].Descriptor()
 	// recoverycase.DefaultDecisionMessage holds the default value on creation for the decision_message field.
 	recoverycase.DefaultDecisionMessage = recoverycaseDescDecisionMessage.Default.(string)
 	// recoverycaseDescID is the schema descriptor for id field.
@@ -396,12 +418,18 @@ func init() {
 	smscodeDescPhone := smscodeFields[0].Descriptor()
 	// smscode.PhoneValidator is a validator for the "phone" field. It is called by the builders before save.
 	smscode.PhoneValidator = smscodeDescPhone.Validators[0].(func(string) error)
+	// smscodeDescPhoneHmac is the schema descriptor for phone_hmac field.
+	smscodeDescPhoneHmac := smscodeFields[1].Descriptor()
+	// smscode.DefaultPhoneHmac holds the default value on creation for the phone_hmac field.
+	smscode.DefaultPhoneHmac = smscodeDescPhoneHmac.Default.(string)
+	// smscode.PhoneHmacValidator is a validator for the "phone_hmac" field. It is called by the builders before save.
+	smscode.PhoneHmacValidator = smscodeDescPhoneHmac.Validators[0].(func(string) error)
 	// smscodeDescPurpose is the schema descriptor for purpose field.
-	smscodeDescPurpose := smscodeFields[1].Descriptor()
+	smscodeDescPurpose := smscodeFields[2].Descriptor()
 	// smscode.PurposeValidator is a validator for the "purpose" field. It is called by the builders before save.
 	smscode.PurposeValidator = smscodeDescPurpose.Validators[0].(func(string) error)
 	// smscodeDescAttempts is the schema descriptor for attempts field.
-	smscodeDescAttempts := smscodeFields[3].Descriptor()
+	smscodeDescAttempts := smscodeFields[4].Descriptor()
 	// smscode.DefaultAttempts holds the default value on creation for the attempts field.
 	smscode.DefaultAttempts = smscodeDescAttempts.Default.(int)
 	smsmessageFields := schema.SMSMessage{}.Fields()
@@ -410,36 +438,42 @@ func init() {
 	smsmessageDescPhone := smsmessageFields[0].Descriptor()
 	// smsmessage.PhoneValidator is a validator for the "phone" field. It is called by the builders before save.
 	smsmessage.PhoneValidator = smsmessageDescPhone.Validators[0].(func(string) error)
+	// smsmessageDescPhoneHmac is the schema descriptor for phone_hmac field.
+	smsmessageDescPhoneHmac := smsmessageFields[1].Descriptor()
+	// smsmessage.DefaultPhoneHmac holds the default value on creation for the phone_hmac field.
+	smsmessage.DefaultPhoneHmac = smsmessageDescPhoneHmac.Default.(string)
+	// smsmessage.PhoneHmacValidator is a validator for the "phone_hmac" field. It is called by the builders before save.
+	smsmessage.PhoneHmacValidator = smsmessageDescPhoneHmac.Validators[0].(func(string) error)
 	// smsmessageDescPurpose is the schema descriptor for purpose field.
-	smsmessageDescPurpose := smsmessageFields[1].Descriptor()
+	smsmessageDescPurpose := smsmessageFields[2].Descriptor()
 	// smsmessage.PurposeValidator is a validator for the "purpose" field. It is called by the builders before save.
 	smsmessage.PurposeValidator = smsmessageDescPurpose.Validators[0].(func(string) error)
 	// smsmessageDescRef is the schema descriptor for ref field.
-	smsmessageDescRef := smsmessageFields[2].Descriptor()
+	smsmessageDescRef := smsmessageFields[3].Descriptor()
 	// smsmessage.DefaultRef holds the default value on creation for the ref field.
 	smsmessage.DefaultRef = smsmessageDescRef.Default.(string)
 	// smsmessage.RefValidator is a validator for the "ref" field. It is called by the builders before save.
 	smsmessage.RefValidator = smsmessageDescRef.Validators[0].(func(string) error)
 	// smsmessageDescSendCount is the schema descriptor for send_count field.
-	smsmessageDescSendCount := smsmessageFields[6].Descriptor()
+	smsmessageDescSendCount := smsmessageFields[7].Descriptor()
 	// smsmessage.DefaultSendCount holds the default value on creation for the send_count field.
 	smsmessage.DefaultSendCount = smsmessageDescSendCount.Default.(int)
 	// smsmessageDescDeliveryKey is the schema descriptor for delivery_key field.
-	smsmessageDescDeliveryKey := smsmessageFields[7].Descriptor()
+	smsmessageDescDeliveryKey := smsmessageFields[8].Descriptor()
 	// smsmessage.DeliveryKeyValidator is a validator for the "delivery_key" field. It is called by the builders before save.
 	smsmessage.DeliveryKeyValidator = smsmessageDescDeliveryKey.Validators[0].(func(string) error)
 	// smsmessageDescResends is the schema descriptor for resends field.
-	smsmessageDescResends := smsmessageFields[9].Descriptor()
+	smsmessageDescResends := smsmessageFields[10].Descriptor()
 	// smsmessage.DefaultResends holds the default value on creation for the resends field.
 	smsmessage.DefaultResends = smsmessageDescResends.Default.(int)
 	// smsmessageDescLastError is the schema descriptor for last_error field.
-	smsmessageDescLastError := smsmessageFields[10].Descriptor()
+	smsmessageDescLastError := smsmessageFields[11].Descriptor()
 	// smsmessage.DefaultLastError holds the default value on creation for the last_error field.
 	smsmessage.DefaultLastError = smsmessageDescLastError.Default.(string)
 	// smsmessage.LastErrorValidator is a validator for the "last_error" field. It is called by the builders before save.
 	smsmessage.LastErrorValidator = smsmessageDescLastError.Validators[0].(func(string) error)
 	// smsmessageDescCreatedAt is the schema descriptor for created_at field.
-	smsmessageDescCreatedAt := smsmessageFields[11].Descriptor()
+	smsmessageDescCreatedAt := smsmessageFields[12].Descriptor()
 	// smsmessage.DefaultCreatedAt holds the default value on creation for the created_at field.
 	smsmessage.DefaultCreatedAt = smsmessageDescCreatedAt.Default.(func() time.Time)
 	staffuserMixin := schema.StaffUser{}.Mixin()

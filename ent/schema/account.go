@@ -33,11 +33,20 @@ func (Account) Fields() []ent.Field {
 		// name is the person's real name or the unit's full name.
 		field.String("name").MaxLen(200),
 		// cert_type is id_card for persons, uscc or org_code for units;
-		// cert_number is normalised (upper case, no '-').
+		// cert_number is normalised (upper case, no '-'). A person's ID
+		// number is stored sealed (AES-GCM under RD_SECRET_KEY, see
+		// internal/db/personal.go); a unit's code is public and stays clear.
 		field.String("cert_type").MaxLen(16),
-		field.String("cert_number").MaxLen(32),
+		field.String("cert_number").MaxLen(96),
+		// cert_hmac is the keyed hash of cert_number, whatever the kind: the
+		// column that finds an account by its number and keeps numbers
+		// unique. NULL only on rows an older build wrote, until `migrate`
+		// seals them.
+		field.String("cert_hmac").MaxLen(32).Optional().Nillable(),
 		field.String("region_code").MaxLen(12).Default("44"),
-		field.String("phone").MaxLen(11),
+		// phone is sealed like an ID number; phone_hmac finds it.
+		field.String("phone").MaxLen(96),
+		field.String("phone_hmac").MaxLen(32).Default(""),
 		field.Bool("verified").Default(false),
 		field.Time("verified_at").Optional().Nillable(),
 		field.Time("last_login_at").Optional().Nillable(),
@@ -59,7 +68,7 @@ func (Account) Indexes() []ent.Index {
 	return []ent.Index{
 		// One account per certificate: the race of two registrations of the
 		// same number is settled by this index.
-		index.Fields("cert_type", "cert_number").Unique(),
-		index.Fields("phone"),
+		index.Fields("cert_type", "cert_hmac").Unique(),
+		index.Fields("phone_hmac"),
 	}
 }

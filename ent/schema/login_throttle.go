@@ -14,7 +14,8 @@ type LoginThrottle struct{ ent.Schema }
 // Fields of LoginThrottle.
 func (LoginThrottle) Fields() []ent.Field {
 	return []ent.Field{
-		// key is the normalised typed username.
+		// key is the keyed hash (db.Lookups) of the normalised typed
+		// username, which may be a number typed into the wrong field.
 		field.String("key").MaxLen(64).Unique(),
 		field.Int("failures").Default(0),
 		field.Time("locked_until").Optional().Nillable(),

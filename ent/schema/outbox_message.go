@@ -17,7 +17,10 @@ type OutboxMessage struct{ ent.Schema }
 // Fields of OutboxMessage.
 func (OutboxMessage) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("phone").MaxLen(11),
+		// phone is sealed (AES-GCM under RD_SECRET_KEY); phone_hmac, its
+		// keyed hash, is what finds a phone's rows.
+		field.String("phone").MaxLen(96),
+		field.String("phone_hmac").MaxLen(32).Default(""),
 		field.Bytes("text_sealed").Sensitive(),
 		field.Time("created_at").Default(time.Now).Immutable(),
 	}
@@ -25,5 +28,5 @@ func (OutboxMessage) Fields() []ent.Field {
 
 // Indexes of OutboxMessage.
 func (OutboxMessage) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("phone", "created_at")}
+	return []ent.Index{index.Fields("phone_hmac", "created_at")}
 }

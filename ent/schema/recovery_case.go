@@ -35,7 +35,11 @@ func (RecoveryCase) Fields() []ent.Field {
 		field.String("typed_username").MaxLen(64).Default(""),
 		field.String("typed_name").MaxLen(200).Default(""),
 		field.String("typed_cert_type").MaxLen(16),
-		field.String("typed_cert_number").MaxLen(32),
+		// typed_cert_number is sealed for a person's case (an ID number) and
+		// clear for a unit's; typed_cert_hmac, its keyed hash, is what the
+		// queue's search by number finds.
+		field.String("typed_cert_number").MaxLen(96),
+		field.String("typed_cert_hmac").MaxLen(32).Default(""),
 		field.Int("username_similarity").Default(0),
 		field.Int("name_similarity").Default(0),
 		// token_hash authorises the applicant's later calls (SHA-256 of the
@@ -103,6 +107,7 @@ func (RecoveryCase) Indexes() []ent.Index {
 		// it to a status-and-date range over every account's cases.
 		index.Edges("account"),
 		index.Fields("status").Edges("account"),
+		index.Fields("typed_cert_hmac"),
 		// The dashboard reads the decisions of a date range.
 		index.Fields("status", "decided_at"),
 	}

@@ -13,7 +13,10 @@ type SMSCode struct{ ent.Schema }
 // Fields of SMSCode.
 func (SMSCode) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("phone").MaxLen(11),
+		// phone is sealed (AES-GCM under RD_SECRET_KEY); phone_hmac, its
+		// keyed hash, is what finds a phone's rows.
+		field.String("phone").MaxLen(96),
+		field.String("phone_hmac").MaxLen(32).Default(""),
 		// purpose scopes a code: "register", or "recovery:<case id>" so a code
 		// sent for one case cannot verify another.
 		field.String("purpose").MaxLen(64),
@@ -27,5 +30,5 @@ func (SMSCode) Fields() []ent.Field {
 
 // Indexes of SMSCode.
 func (SMSCode) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("phone", "purpose", "created_at"), index.Fields("phone", "created_at")}
+	return []ent.Index{index.Fields("phone_hmac", "purpose", "created_at"), index.Fields("phone_hmac", "created_at")}
 }

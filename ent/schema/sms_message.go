@@ -16,7 +16,10 @@ type SMSMessage struct{ ent.Schema }
 // Fields of SMSMessage.
 func (SMSMessage) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("phone").MaxLen(11),
+		// phone is sealed (AES-GCM under RD_SECRET_KEY); phone_hmac, its
+		// keyed hash, is what finds a phone's rows.
+		field.String("phone").MaxLen(96),
+		field.String("phone_hmac").MaxLen(32).Default(""),
 		field.String("purpose").MaxLen(32),
 		// ref names what the message is about ("case:<uuid>"), so the case
 		// page can show a failing delivery.
@@ -47,5 +50,5 @@ func (SMSMessage) Fields() []ent.Field {
 
 // Indexes of SMSMessage.
 func (SMSMessage) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("phone", "created_at"), index.Fields("status"), index.Fields("ref")}
+	return []ent.Index{index.Fields("phone_hmac", "created_at"), index.Fields("status"), index.Fields("ref")}
 }

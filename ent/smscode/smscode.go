@@ -13,6 +13,8 @@ const (
 	FieldID = "id"
 	// FieldPhone holds the string denoting the phone field in the database.
 	FieldPhone = "phone"
+	// FieldPhoneHmac holds the string denoting the phone_hmac field in the database.
+	FieldPhoneHmac = "phone_hmac"
 	// FieldPurpose holds the string denoting the purpose field in the database.
 	FieldPurpose = "purpose"
 	// FieldCodeHash holds the string denoting the code_hash field in the database.
@@ -33,6 +35,7 @@ const (
 var Columns = []string{
 	FieldID,
 	FieldPhone,
+	FieldPhoneHmac,
 	FieldPurpose,
 	FieldCodeHash,
 	FieldAttempts,
@@ -54,6 +57,10 @@ func ValidColumn(column string) bool {
 var (
 	// PhoneValidator is a validator for the "phone" field. It is called by the builders before save.
 	PhoneValidator func(string) error
+	// DefaultPhoneHmac holds the default value on creation for the "phone_hmac" field.
+	DefaultPhoneHmac string
+	// PhoneHmacValidator is a validator for the "phone_hmac" field. It is called by the builders before save.
+	PhoneHmacValidator func(string) error
 	// PurposeValidator is a validator for the "purpose" field. It is called by the builders before save.
 	PurposeValidator func(string) error
 	// DefaultAttempts holds the default value on creation for the "attempts" field.
@@ -71,6 +78,11 @@ func ByID(opts ...sql.OrderTermOption) OrderOption {
 // ByPhone orders the results by the phone field.
 func ByPhone(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldPhone, opts...).ToFunc()
+}
+
+// ByPhoneHmac orders the results by the phone_hmac field.
+func ByPhoneHmac(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPhoneHmac, opts...).ToFunc()
 }
 
 // ByPurpose orders the results by the purpose field.

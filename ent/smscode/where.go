@@ -59,6 +59,11 @@ func Phone(v string) predicate.SMSCode {
 	return predicate.SMSCode(sql.FieldEQ(FieldPhone, v))
 }
 
+// PhoneHmac applies equality check predicate on the "phone_hmac" field. It's identical to PhoneHmacEQ.
+func PhoneHmac(v string) predicate.SMSCode {
+	return predicate.SMSCode(sql.FieldEQ(FieldPhoneHmac, v))
+}
+
 // Purpose applies equality check predicate on the "purpose" field. It's identical to PurposeEQ.
 func Purpose(v string) predicate.SMSCode {
 	return predicate.SMSCode(sql.FieldEQ(FieldPurpose, v))
@@ -152,6 +157,71 @@ func PhoneEqualFold(v string) predicate.SMSCode {
 // PhoneContainsFold applies the ContainsFold predicate on the "phone" field.
 func PhoneContainsFold(v string) predicate.SMSCode {
 	return predicate.SMSCode(sql.FieldContainsFold(FieldPhone, v))
+}
+
+// PhoneHmacEQ applies the EQ predicate on the "phone_hmac" field.
+func PhoneHmacEQ(v string) predicate.SMSCode {
+	return predicate.SMSCode(sql.FieldEQ(FieldPhoneHmac, v))
+}
+
+// PhoneHmacNEQ applies the NEQ predicate on the "phone_hmac" field.
+func PhoneHmacNEQ(v string) predicate.SMSCode {
+	return predicate.SMSCode(sql.FieldNEQ(FieldPhoneHmac, v))
+}
+
+// PhoneHmacIn applies the In predicate on the "phone_hmac" field.
+func PhoneHmacIn(vs ...string) predicate.SMSCode {
+	return predicate.SMSCode(sql.FieldIn(FieldPhoneHmac, vs...))
+}
+
+// PhoneHmacNotIn applies the NotIn predicate on the "phone_hmac" field.
+func PhoneHmacNotIn(vs ...string) predicate.SMSCode {
+	return predicate.SMSCode(sql.FieldNotIn(FieldPhoneHmac, vs...))
+}
+
+// PhoneHmacGT applies the GT predicate on the "phone_hmac" field.
+func PhoneHmacGT(v string) predicate.SMSCode {
+	return predicate.SMSCode(sql.FieldGT(FieldPhoneHmac, v))
+}
+
+// PhoneHmacGTE applies the GTE predicate on the "phone_hmac" field.
+func PhoneHmacGTE(v string) predicate.SMSCode {
+	return predicate.SMSCode(sql.FieldGTE(FieldPhoneHmac, v))
+}
+
+// PhoneHmacLT applies the LT predicate on the "phone_hmac" field.
+func PhoneHmacLT(v string) predicate.SMSCode {
+	return predicate.SMSCode(sql.FieldLT(FieldPhoneHmac, v))
+}
+
+// PhoneHmacLTE applies the LTE predicate on the "phone_hmac" field.
+func PhoneHmacLTE(v string) predicate.SMSCode {
+	return predicate.SMSCode(sql.FieldLTE(FieldPhoneHmac, v))
+}
+
+// PhoneHmacContains applies the Contains predicate on the "phone_hmac" field.
+func PhoneHmacContains(v string) predicate.SMSCode {
+	return predicate.SMSCode(sql.FieldContains(FieldPhoneHmac, v))
+}
+
+// PhoneHmacHasPrefix applies the HasPrefix predicate on the "phone_hmac" field.
+func PhoneHmacHasPrefix(v string) predicate.SMSCode {
+	return predicate.SMSCode(sql.FieldHasPrefix(FieldPhoneHmac, v))
+}
+
+// PhoneHmacHasSuffix applies the HasSuffix predicate on the "phone_hmac" field.
+func PhoneHmacHasSuffix(v string) predicate.SMSCode {
+	return predicate.SMSCode(sql.FieldHasSuffix(FieldPhoneHmac, v))
+}
+
+// PhoneHmacEqualFold applies the EqualFold predicate on the "phone_hmac" field.
+func PhoneHmacEqualFold(v string) predicate.SMSCode {
+	return predicate.SMSCode(sql.FieldEqualFold(FieldPhoneHmac, v))
+}
+
+// PhoneHmacContainsFold applies the ContainsFold predicate on the "phone_hmac" field.
+func PhoneHmacContainsFold(v string) predicate.SMSCode {
+	return predicate.SMSCode(sql.FieldContainsFold(FieldPhoneHmac, v))
 }
 
 // PurposeEQ applies the EQ predicate on the "purpose" field.

@@ -59,6 +59,11 @@ func Phone(v string) predicate.SMSMessage {
 	return predicate.SMSMessage(sql.FieldEQ(FieldPhone, v))
 }
 
+// PhoneHmac applies equality check predicate on the "phone_hmac" field. It's identical to PhoneHmacEQ.
+func PhoneHmac(v string) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldEQ(FieldPhoneHmac, v))
+}
+
 // Purpose applies equality check predicate on the "purpose" field. It's identical to PurposeEQ.
 func Purpose(v string) predicate.SMSMessage {
 	return predicate.SMSMessage(sql.FieldEQ(FieldPurpose, v))
@@ -177,6 +182,71 @@ func PhoneEqualFold(v string) predicate.SMSMessage {
 // PhoneContainsFold applies the ContainsFold predicate on the "phone" field.
 func PhoneContainsFold(v string) predicate.SMSMessage {
 	return predicate.SMSMessage(sql.FieldContainsFold(FieldPhone, v))
+}
+
+// PhoneHmacEQ applies the EQ predicate on the "phone_hmac" field.
+func PhoneHmacEQ(v string) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldEQ(FieldPhoneHmac, v))
+}
+
+// PhoneHmacNEQ applies the NEQ predicate on the "phone_hmac" field.
+func PhoneHmacNEQ(v string) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldNEQ(FieldPhoneHmac, v))
+}
+
+// PhoneHmacIn applies the In predicate on the "phone_hmac" field.
+func PhoneHmacIn(vs ...string) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldIn(FieldPhoneHmac, vs...))
+}
+
+// PhoneHmacNotIn applies the NotIn predicate on the "phone_hmac" field.
+func PhoneHmacNotIn(vs ...string) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldNotIn(FieldPhoneHmac, vs...))
+}
+
+// PhoneHmacGT applies the GT predicate on the "phone_hmac" field.
+func PhoneHmacGT(v string) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldGT(FieldPhoneHmac, v))
+}
+
+// PhoneHmacGTE applies the GTE predicate on the "phone_hmac" field.
+func PhoneHmacGTE(v string) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldGTE(FieldPhoneHmac, v))
+}
+
+// PhoneHmacLT applies the LT predicate on the "phone_hmac" field.
+func PhoneHmacLT(v string) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldLT(FieldPhoneHmac, v))
+}
+
+// PhoneHmacLTE applies the LTE predicate on the "phone_hmac" field.
+func PhoneHmacLTE(v string) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldLTE(FieldPhoneHmac, v))
+}
+
+// PhoneHmacContains applies the Contains predicate on the "phone_hmac" field.
+func PhoneHmacContains(v string) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldContains(FieldPhoneHmac, v))
+}
+
+// PhoneHmacHasPrefix applies the HasPrefix predicate on the "phone_hmac" field.
+func PhoneHmacHasPrefix(v string) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldHasPrefix(FieldPhoneHmac, v))
+}
+
+// PhoneHmacHasSuffix applies the HasSuffix predicate on the "phone_hmac" field.
+func PhoneHmacHasSuffix(v string) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldHasSuffix(FieldPhoneHmac, v))
+}
+
+// PhoneHmacEqualFold applies the EqualFold predicate on the "phone_hmac" field.
+func PhoneHmacEqualFold(v string) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldEqualFold(FieldPhoneHmac, v))
+}
+
+// PhoneHmacContainsFold applies the ContainsFold predicate on the "phone_hmac" field.
+func PhoneHmacContainsFold(v string) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldContainsFold(FieldPhoneHmac, v))
 }
 
 // PurposeEQ applies the EQ predicate on the "purpose" field.

@@ -60,14 +60,14 @@ func (s *Service) findForRecovery(ctx context.Context, in UsernameRecovery) (*en
 		if err := f.err(); err != nil {
 			return nil, err
 		}
-		q = s.db.Ent.Account.Query().Where(account.KindEQ(account.KindUnit), account.CertType(in.CertType), account.CertNumber(number))
+		q = s.db.Ent.Account.Query().Where(account.KindEQ(account.KindUnit), account.CertType(in.CertType), account.CertHmacIn(s.db.Lookups(number)...))
 	case KindPerson:
 		wantName = f.personName("name", in.Name)
 		number := f.idNumber("id_number", in.IDNumber, today)
 		if err := f.err(); err != nil {
 			return nil, err
 		}
-		q = s.db.Ent.Account.Query().Where(account.KindEQ(account.KindPerson), account.CertType(string(rules.CertIDCard)), account.CertNumber(number))
+		q = s.db.Ent.Account.Query().Where(account.KindEQ(account.KindPerson), account.CertType(string(rules.CertIDCard)), account.CertHmacIn(s.db.Lookups(number)...))
 	default:
 		return nil, apperr.New(apperr.Invalid, "invalid_kind", "请选择个人或单位").WithField("kind")
 	}

@@ -96,8 +96,8 @@ func (s *Service) checkPerson(ctx context.Context, in PersonRegistration) (Perso
 func (s *Service) personConflicts(ctx context.Context, c *ent.Client, p PersonRegistration) error {
 	return firstTaken(ctx, c,
 		taken{ErrUsernameTaken.WithField("username"), []predicate.Account{account.UsernameKey(rules.NormalizeUsername(p.Username))}},
-		taken{ErrIDNumberTaken.WithField("id_number"), []predicate.Account{account.CertType(string(rules.CertIDCard)), account.CertNumber(p.IDNumber)}},
-		taken{ErrPhoneTaken.WithField("phone"), []predicate.Account{account.KindEQ(account.KindPerson), account.Phone(p.Phone)}},
+		taken{ErrIDNumberTaken.WithField("id_number"), []predicate.Account{account.CertType(string(rules.CertIDCard)), account.CertHmacIn(s.db.Lookups(p.IDNumber)...)}},
+		taken{ErrPhoneTaken.WithField("phone"), []predicate.Account{account.KindEQ(account.KindPerson), account.PhoneHmacIn(s.db.Lookups(p.Phone)...)}},
 	)
 }
 
@@ -254,7 +254,7 @@ func (s *Service) CreateUnit(ctx context.Context, op *ent.Account, u UnitRegistr
 
 func (s *Service) unitConflicts(ctx context.Context, c *ent.Client, u UnitRegistration) error {
 	return firstTaken(ctx, c,
-		taken{ErrCertNumberTaken, []predicate.Account{account.CertType(u.CertType), account.CertNumber(u.CertNumber)}},
+		taken{ErrCertNumberTaken, []predicate.Account{account.CertType(u.CertType), account.CertHmacIn(s.db.Lookups(u.CertNumber)...)}},
 		taken{ErrUsernameTaken.WithField("username"), []predicate.Account{account.UsernameKey(rules.NormalizeUsername(u.Username))}},
 	)
 }

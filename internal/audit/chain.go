@@ -54,9 +54,10 @@ func newEntry(e Event, prev link) (entry, error) {
 	if err != nil {
 		return entry{}, err
 	}
+	maskStrings(detail)
 	en := entry{
 		Seq: prev.Seq + 1, At: e.At.UTC().Truncate(time.Microsecond),
-		ActorKind: valid(string(e.ActorKind)), Actor: valid(e.Actor), Action: valid(string(e.Action)),
+		ActorKind: valid(string(e.ActorKind)), Actor: valid(MaskText(e.Actor)), Action: valid(string(e.Action)),
 		ObjectType: valid(e.ObjectType), ObjectID: valid(e.ObjectID), Detail: detail,
 		IP: valid(e.IP), RequestID: valid(e.RequestID), PrevHash: prev.Hash,
 	}
@@ -81,6 +82,26 @@ func normaliseDetail(d map[string]any) (map[string]any, error) {
 		return nil, fmt.Errorf("decode detail: %w", err)
 	}
 	return out, nil
+}
+
+// maskStrings masks, in place, whatever looks like a phone, ID or credit
+// number in a detail's strings (MaskText): callers pass masked values, and
+// this makes sure no number reaches the audit table in clear whatever a
+// caller passes, nor the actor (a typed sign-in name can be a number).
+func maskStrings(v any) any {
+	switch x := v.(type) {
+	case string:
+		return MaskText(x)
+	case map[string]any:
+		for k, e := range x {
+			x[k] = maskStrings(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = maskStrings(e)
+		}
+	}
+	return v
 }
 
 // digest is SHA-256 over the canonical encoding: a JSON array of the

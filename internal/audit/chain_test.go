@@ -238,3 +238,25 @@ func TestRecordAllChainsABatch(t *testing.T) {
 		}
 	})
 }
+
+func TestNumbersAreMaskedBeforeTheyAreStored(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		id := "440703199001011239"
+		err := d.InTx(ctx, func(tx *db.Tx) error {
+			return audit.Record(ctx, tx, audit.Event{At: time.Now(), ActorKind: audit.ActorStaff, Actor: "13912345678",
+				Action: "staff.login_failure", Detail: map[string]any{"phone": "13912345678", "notes": []any{"身份证 " + id}}})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := d.Ent.AuditEvent.Query().OnlyX(ctx)
+		raw := fmt.Sprint(e.Actor, e.Detail)
+		if strings.Contains(raw, "13912345678") || strings.Contains(raw, id) || !strings.Contains(raw, "139****5678") {
+			t.Fatalf("stored %s", raw)
+		}
+		if rep := verify(t, d); !rep.Intact {
+			t.Fatalf("the chain of a masked entry: %+v", rep)
+		}
+	})
+}

@@ -58,6 +58,10 @@ type Config struct {
 	// SecretKey seals sensitive values at rest and signs tokens. Empty after
 	// Load when RD_SECRET_KEY is unset; EnsureSecret fills it from the data dir.
 	SecretKey []byte
+	// SecretKeyPrevious is the key being rotated out (RD_SECRET_KEY_PREVIOUS):
+	// what was sealed, signed or hashed under it stays readable until
+	// `recoverydesk rekey` has re-sealed everything under SecretKey.
+	SecretKeyPrevious []byte
 
 	SMSDriver  string // "outbox", "http", "aliyun" or "tencent"
 	SMSHTTPURL string // the generic gateway's endpoint when SMSDriver is "http"
@@ -308,6 +312,12 @@ func Load(get Getenv) (Config, error) {
 			return c, &Error{"RD_SECRET_KEY", "(hidden)", "at least 32 bytes"}
 		}
 		c.SecretKey = []byte(v)
+	}
+	if v := str("RD_SECRET_KEY_PREVIOUS", ""); v != "" {
+		if len(v) < 32 {
+			return c, &Error{"RD_SECRET_KEY_PREVIOUS", "(hidden)", "at least 32 bytes"}
+		}
+		c.SecretKeyPrevious = []byte(v)
 	}
 	c.SMSDriver = str("RD_SMS_DRIVER", "outbox")
 	c.SMSHTTPURL = str("RD_SMS_HTTP_URL", "")

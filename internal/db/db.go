@@ -37,6 +37,9 @@ type DB struct {
 	Dialect string
 	// DSN is what the pool was opened with (tests open a second instance).
 	DSN string
+	// personal seals ID and phone numbers on every client of this
+	// database, transactions' included (SealWith).
+	personal *personal
 }
 
 // Open opens the database of the given kind. For SQLite it creates the
@@ -77,7 +80,9 @@ func Open(ctx context.Context, kind config.DBKind, dsn string) (*DB, error) {
 		return nil, fmt.Errorf("connect to %s: %w", kind, err)
 	}
 	drv := entsql.OpenDB(dia, pool)
-	return &DB{SQL: pool, Ent: ent.NewClient(ent.Driver(drv)), Kind: kind, Dialect: dia, DSN: dsn}, nil
+	d := &DB{SQL: pool, Ent: ent.NewClient(ent.Driver(drv)), Kind: kind, Dialect: dia, DSN: dsn, personal: &personal{}}
+	d.personal.register(d.Ent)
+	return d, nil
 }
 
 // sqlitePath extracts the file path from a modernc DSN ("file:PATH?…").
@@ -100,7 +105,9 @@ func (d *DB) Close() error { return d.SQL.Close() }
 // a lock every migrating process takes (PostgreSQL: a session advisory lock;
 // SQLite: an exclusive lock on a file beside the database), so the others
 // wait and then find the schema up to date, instead of racing to create the
-// same tables.
+// same tables. With sealing keys (SealWith) it also seals, under the same
+// lock, the ID and phone numbers an older build stored in clear: once per
+// row, so later starts find nothing to do.
 func (d *DB) Migrate(ctx context.Context) error {
 	unlock, err := d.lockMigrations(ctx)
 	if err != nil {
@@ -154,6 +161,11 @@ func (d *DB) migrate(ctx context.Context) error {
 	if err := d.Ent.Schema.Create(ctx); err != nil {
 		return fmt.Errorf("migrate tables: %w", err)
 	}
+	for _, name := range staleIndexes {
+		if _, err := d.SQL.ExecContext(ctx, "DROP INDEX IF EXISTS "+name); err != nil {
+			return fmt.Errorf("drop index %s: %w", name, err)
+		}
+	}
 	migrator, err := rivermigrate.New(d.RiverDriver(), nil)
 	if err != nil {
 		return fmt.Errorf("river migrator: %w", err)
@@ -161,8 +173,20 @@ func (d *DB) migrate(ctx context.Context) error {
 	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
 		return fmt.Errorf("migrate job tables: %w", err)
 	}
+	if d.personal.keys.Load() != nil {
+		if _, err := d.sealExisting(ctx, false); err != nil {
+			return fmt.Errorf("seal personal numbers: %w", err)
+		}
+	}
 	return nil
 }
+
+// staleIndexes are indexes of earlier releases that ent's migration keeps
+// but nothing uses any more: those over the phone and ID number columns,
+// which hold sealed (random-looking) values now; their keyed hashes are
+// indexed instead.
+var staleIndexes = []string{"account_cert_type_cert_number", "account_phone", "smscode_phone_purpose_created_at",
+	"smscode_phone_created_at", "smsmessage_phone_created_at", "outboxmessage_phone_created_at"}
 
 // RiverDriver is the River driver for this database on the shared pool.
 func (d *DB) RiverDriver() riverdriver.Driver[*sql.Tx] {
@@ -178,9 +202,10 @@ func (d *DB) Ping(ctx context.Context) error { return d.SQL.PingContext(ctx) }
 // Tx is one domain transaction: ent bound to the *sql.Tx, and the *sql.Tx
 // itself for River's InsertTx.
 type Tx struct {
-	SQL  *sql.Tx
-	Ent  *ent.Client
-	kind config.DBKind
+	SQL      *sql.Tx
+	Ent      *ent.Client
+	kind     config.DBKind
+	personal *personal
 }
 
 // InTx runs fn in a transaction and commits when it returns nil; any error or
@@ -197,7 +222,8 @@ func (d *DB) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 		}
 	}()
 	client := ent.NewClient(ent.Driver(txDriver{entsql.NewDriver(d.Dialect, entsql.Conn{ExecQuerier: sqlTx})}))
-	if err := fn(&Tx{SQL: sqlTx, Ent: client, kind: d.Kind}); err != nil {
+	d.personal.register(client)
+	if err := fn(&Tx{SQL: sqlTx, Ent: client, kind: d.Kind, personal: d.personal}); err != nil {
 		if rbErr := sqlTx.Rollback(); rbErr != nil && !errors.Is(rbErr, sql.ErrTxDone) {
 			return errors.Join(err, fmt.Errorf("rollback: %w", rbErr))
 		}

@@ -33,7 +33,7 @@ func TestOldDeliveryJobsAreLiftedToTodaysBound(t *testing.T) {
 			t.Fatal(err)
 		}
 		keys, _ := secret.New(bytes.Repeat([]byte("j"), 32))
-		courier := sms.NewCourier(keys, sms.NewOutbox(d.Ent, keys, clock.Real{}), d, clock.Real{}, ins)
+		courier := sms.NewCourier(keys, sms.NewOutbox(d, keys, clock.Real{}), d, clock.Real{}, ins)
 		runner, err := jobs.Start(ctx, d, slog.Default(), jobs.Deps{Courier: courier}, jobs.Options{})
 		if err != nil {
 			t.Fatal(err)

@@ -341,7 +341,7 @@ func (s *Service) filters(rv Reviewer, f QueueFilter, now time.Time) []predicate
 	if q := strings.TrimSpace(f.Search); q != "" {
 		ps = append(ps, recoverycase.Or(
 			recoverycase.CaseNumberHasPrefix(strings.ToUpper(q)),
-			recoverycase.TypedCertNumber(rules.NormalizeCertNumber(q)),
+			recoverycase.TypedCertHmacIn(s.db.Lookups(rules.NormalizeCertNumber(q))...),
 			recoverycase.HasAccountWith(account.NameContains(q)),
 		))
 	}

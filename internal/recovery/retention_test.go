@@ -110,7 +110,7 @@ func TestPurgeDestroysExactlyTheEvidenceOfFinallyDecidedCasesWithoutHold(t *test
 			rows[n] = withObjects(t, r, store, n)
 		}
 		decide(approved, recovery.Decision{Outcome: "approve"})
-		msg := d.Ent.SMSMessage.Query().Where(smsmessage.Phone(acc.Phone), smsmessage.Purpose(recovery.PurposePassword)).OnlyX(ctx)
+		msg := d.Ent.SMSMessage.Query().Where(smsmessage.PhoneHmacIn(d.Lookups(acc.Phone)...), smsmessage.Purpose(recovery.PurposePassword)).OnlyX(ctx)
 		if err := r.courier.Deliver(ctx, msg.ID); err != nil {
 			t.Fatal(err)
 		}

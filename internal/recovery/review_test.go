@@ -119,7 +119,7 @@ func (r *review) claimed(t *testing.T, rv recovery.Reviewer, number string) int 
 
 func (r *review) passwordSMS(t *testing.T, acc *ent.Account) int {
 	t.Helper()
-	return r.d.Ent.SMSMessage.Query().Where(smsmessage.Phone(acc.Phone), smsmessage.Purpose(recovery.PurposePassword)).
+	return r.d.Ent.SMSMessage.Query().Where(smsmessage.PhoneHmacIn(r.d.Lookups(acc.Phone)...), smsmessage.Purpose(recovery.PurposePassword)).
 		CountX(context.Background())
 }
 

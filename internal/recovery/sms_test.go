@@ -50,7 +50,7 @@ func TestAFailedPasswordSMSIsResentWithTheSamePasswordAndTakesEffectOnTime(t *te
 		if err := r.svc.Decide(ctx, jm, number, recovery.Decision{Outcome: "approve", Version: r.claimed(t, jm, number)}); err != nil {
 			t.Fatal(err)
 		}
-		msg := d.Ent.SMSMessage.Query().Where(smsmessage.Phone(acc.Phone), smsmessage.Purpose(recovery.PurposePassword)).OnlyX(ctx)
+		msg := d.Ent.SMSMessage.Query().Where(smsmessage.PhoneHmacIn(d.Lookups(acc.Phone)...), smsmessage.Purpose(recovery.PurposePassword)).OnlyX(ctx)
 		if err := r.courier.Deliver(ctx, msg.ID); !errors.Is(err, sms.ErrGiveUp) {
 			t.Fatalf("a refused password SMS: %v", err)
 		}
@@ -146,7 +146,7 @@ func TestACarrierRefusedPasswordSMSIsResentWithTheSameParameters(t *testing.T) {
 	if err := r.svc.Decide(ctx, jm, number, recovery.Decision{Outcome: "approve", Version: r.claimed(t, jm, number)}); err != nil {
 		t.Fatal(err)
 	}
-	msg := d.Ent.SMSMessage.Query().Where(smsmessage.Phone(acc.Phone), smsmessage.Purpose(recovery.PurposePassword)).OnlyX(ctx)
+	msg := d.Ent.SMSMessage.Query().Where(smsmessage.PhoneHmacIn(d.Lookups(acc.Phone)...), smsmessage.Purpose(recovery.PurposePassword)).OnlyX(ctx)
 	stub.Answer("FailedOperation.TemplateIncorrectOrUnapproved")
 	if err := r.courier.Deliver(ctx, msg.ID); !errors.Is(err, sms.ErrGiveUp) {
 		t.Fatalf("a refused template: %v", err)

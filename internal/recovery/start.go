@@ -98,7 +98,7 @@ func (s *Service) findAccount(ctx context.Context, in StartInput) (acc *ent.Acco
 		return nil, "", "", "", err
 	}
 	acc, err = s.db.Ent.Account.Query().
-		Where(account.KindEQ(account.Kind(in.Kind)), account.CertType(certType), account.CertNumber(number)).Only(ctx)
+		Where(account.KindEQ(account.Kind(in.Kind)), account.CertType(certType), account.CertHmacIn(s.db.Lookups(number)...)).Only(ctx)
 	if ent.IsNotFound(err) {
 		return nil, "", "", "", ErrAccountNotFound
 	}

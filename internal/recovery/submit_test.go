@@ -46,7 +46,7 @@ func TestConcurrentSubmissionsGetDistinctSequentialNumbers(t *testing.T) {
 		ins, _ := jobs.NewInserter(d, slog.Default())
 		clk := clock.NewAdjustable()
 		clk.Set(time.Date(2026, 3, 2, 9, 0, 0, 0, time.FixedZone("CST", 8*3600)))
-		courier := sms.NewCourier(keys, sms.NewOutbox(d.Ent, keys, clk), d, clk, ins)
+		courier := sms.NewCourier(keys, sms.NewOutbox(d, keys, clk), d, clk, ins)
 		svc := recovery.New(recovery.Deps{DB: d, Clock: clk, Codes: verify.New(d, clk, keys, courier), Courier: courier})
 		const n = 8
 		cases := make([]*ent.RecoveryCase, n)

@@ -66,7 +66,7 @@ func New(o Options) (*Services, error) {
 	s := &Services{}
 	sender := o.Sender
 	if sender == nil {
-		s.Outbox = sms.NewOutbox(o.DB.Ent, o.Keys, o.Clock)
+		s.Outbox = sms.NewOutbox(o.DB, o.Keys, o.Clock)
 		sender = s.Outbox
 	}
 	s.Courier = sms.NewCourier(o.Keys, sender, o.DB, o.Clock, ins)

@@ -63,14 +63,15 @@ var ErrRejected = errors.New("sms gateway refused the message")
 // kept (sealed) as the phone would have received it, readable under
 // /dev/sms. It serves development and intranet test installs.
 type Outbox struct {
+	db     *db.DB
 	client *ent.Client
 	keys   *secret.Keys
 	clock  clock.Clock
 }
 
 // NewOutbox returns the outbox driver.
-func NewOutbox(client *ent.Client, keys *secret.Keys, clk clock.Clock) *Outbox {
-	return &Outbox{client: client, keys: keys, clock: clk}
+func NewOutbox(d *db.DB, keys *secret.Keys, clk clock.Clock) *Outbox {
+	return &Outbox{db: d, client: d.Ent, keys: keys, clock: clk}
 }
 
 // Send keeps the message as delivered.
@@ -84,7 +85,7 @@ func (o *Outbox) Send(ctx context.Context, m Outgoing) error {
 func (o *Outbox) Messages(ctx context.Context, phone string, limit int) ([]Message, error) {
 	q := o.client.OutboxMessage.Query()
 	if phone != "" {
-		q = q.Where(outboxmessage.Phone(phone))
+		q = q.Where(outboxmessage.PhoneHmacIn(o.db.Lookups(phone)...))
 	}
 	rows, err := q.Order(ent.Desc(outboxmessage.FieldCreatedAt), ent.Desc(outboxmessage.FieldID)).Limit(limit).All(ctx)
 	if err != nil {

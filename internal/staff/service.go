@@ -198,7 +198,13 @@ func (s *Service) failUnknown(ctx context.Context, key string) error {
 			return err
 		}
 		now, lock := s.clock.Now(), rules.DefaultLockout
-		row, err := tx.Ent.LoginThrottle.Query().Where(loginthrottle.Key(key)).Only(ctx)
+		// The row is keyed by the name's keyed hash: a typed name can be
+		// someone's phone or ID number, never stored in clear.
+		hashes := tx.Lookups(key)
+		if len(hashes) == 0 {
+			return db.ErrNoSealingKey
+		}
+		row, err := tx.Ent.LoginThrottle.Query().Where(loginthrottle.KeyIn(hashes...)).First(ctx)
 		if err != nil && !ent.IsNotFound(err) {
 			return err
 		}
@@ -215,7 +221,7 @@ func (s *Service) failUnknown(ctx context.Context, key string) error {
 		}
 		stored, until, _ := lock.Fail(failures, now)
 		if row == nil {
-			err = tx.Ent.LoginThrottle.Create().SetKey(key).SetFailures(stored).SetNillableLockedUntil(until).SetUpdatedAt(now).Exec(ctx)
+			err = tx.Ent.LoginThrottle.Create().SetKey(hashes[0]).SetFailures(stored).SetNillableLockedUntil(until).SetUpdatedAt(now).Exec(ctx)
 		} else {
 			upd := tx.Ent.LoginThrottle.UpdateOne(row).SetFailures(stored).SetUpdatedAt(now)
 			if until != nil {

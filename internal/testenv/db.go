@@ -18,7 +18,18 @@ import (
 
 	"recoverydesk/internal/config"
 	"recoverydesk/internal/db"
+	"recoverydesk/internal/secret"
 )
+
+// SealingKeys seal ID and phone numbers in every test database, as the
+// command that opens the database does in production (db.SealWith).
+var SealingKeys = func() *secret.Keys {
+	k, err := secret.New([]byte("testenv sealing key, 32 bytes or more"))
+	if err != nil {
+		panic(err)
+	}
+	return k
+}()
 
 // RequireAll reports whether missing dependencies must fail tests (CI).
 func RequireAll() bool { return os.Getenv("RD_TEST_REQUIRE_ALL") == "1" }
@@ -105,6 +116,7 @@ func open(t testing.TB, kind config.DBKind, dsn string) *db.DB {
 	if err != nil {
 		t.Fatalf("open %s: %v", kind, err)
 	}
+	d.SealWith(SealingKeys)
 	if err := d.Migrate(ctx); err != nil {
 		d.Close()
 		t.Fatalf("migrate %s: %v", kind, err)

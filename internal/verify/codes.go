@@ -101,7 +101,7 @@ func CheckQuota(ctx context.Context, tx *db.Tx, phone string, now time.Time) err
 	if err := tx.LockKey(ctx, "sms-quota:"+phone); err != nil {
 		return err
 	}
-	recent := tx.Ent.SMSMessage.Query().Where(smsmessage.Phone(phone), smsmessage.PurposeIn(throttled...))
+	recent := tx.Ent.SMSMessage.Query().Where(smsmessage.PhoneHmacIn(tx.Lookups(phone)...), smsmessage.PurposeIn(throttled...))
 	last, err := recent.Clone().Order(ent.Desc(smsmessage.FieldCreatedAt)).First(ctx)
 	if err != nil && !ent.IsNotFound(err) {
 		return err
@@ -132,7 +132,7 @@ func (c *Codes) Verify(ctx context.Context, phone, purpose, code string) error {
 	var outcome error
 	err := c.db.InTx(ctx, func(tx *db.Tx) error {
 		rec, err := tx.Ent.SMSCode.Query().
-			Where(smscode.Phone(phone), smscode.Purpose(purpose), smscode.ConsumedAtIsNil()).
+			Where(smscode.PhoneHmacIn(tx.Lookups(phone)...), smscode.Purpose(purpose), smscode.ConsumedAtIsNil()).
 			Order(ent.Desc(smscode.FieldCreatedAt), ent.Desc(smscode.FieldID)).First(ctx)
 		if ent.IsNotFound(err) {
 			outcome = ErrCodeExpired
