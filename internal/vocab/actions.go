@@ -42,6 +42,14 @@ const (
 	ActionReasonRestored         Action = "reason.restored"
 )
 
+// The audit actions of auto-assignment: a reviewer's own 暂停接单 toggle,
+// and a supervisor's cap on what auto-assignment gives a reviewer.
+const (
+	ActionStaffPaused  Action = "staff.paused"
+	ActionStaffResumed Action = "staff.resumed"
+	ActionStaffCapSet  Action = "staff.assign_cap_set"
+)
+
 // AttemptPurpose is what a password check was for; an account's attempt is
 // audited as <purpose>.<result>.
 type AttemptPurpose string
@@ -136,6 +144,9 @@ var actionLabels = table[Action]{
 	{ActionStaffRoleConfirmed, "确认授予角色"},
 	{ActionStaffRoleWithdrawn, "撤回授予角色申请"},
 	{ActionStaffPasswordChanged, "工作人员设置本人密码"},
+	{ActionStaffPaused, "暂停接单"},
+	{ActionStaffResumed, "恢复接单"},
+	{ActionStaffCapSet, "设置接单上限"},
 	{ActionAuditExported, "导出审计日志"},
 	{ActionAuditExportInterrupted, "审计日志导出中断"},
 	{ActionReasonAdded, "新增原因代码"},
@@ -205,6 +216,8 @@ const (
 	DetailRetention     DetailKey = "retention"
 	DetailKinds         DetailKey = "kinds"
 	DetailHeld          DetailKey = "held"
+	DetailSLA           DetailKey = "sla"
+	DetailCap           DetailKey = "cap"
 )
 
 // DetailKeys lists the detail keys.
@@ -224,6 +237,7 @@ var detailLabels = table[DetailKey]{
 	{DetailMessageID, "短信编号"}, {DetailRequestedBy, "申请人"}, {DetailWasTemporary, "替换管理员发放的临时密码"},
 	{DetailSHA256, "SHA-256 摘要"}, {DetailFinalAt, "最终决定时间"}, {DetailRetention, "保存期限"},
 	{DetailKinds, "材料"}, {DetailHeld, "保全"},
+	{DetailSLA, "时限预警"}, {DetailCap, "接单上限"},
 }
 
 // detailLabelsByAction name a key whose meaning depends on the action.
