@@ -105,6 +105,12 @@ func Start(ctx context.Context, d *db.DB, logger *slog.Logger, deps Deps, opts O
 		}
 		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(ClaimReleaseInterval),
 			func() (river.JobArgs, *river.InsertOpts) { return recovery.ReleaseClaimsArgs{}, nil }, nil))
+		if err := river.AddWorkerSafely(workers, &recovery.EscalateWorker{Service: deps.Recovery}); err != nil {
+			return nil, err
+		}
+		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(recovery.EscalateInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return recovery.EscalateArgs{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: true}))
 		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(CleanupInterval),
 			func() (river.JobArgs, *river.InsertOpts) { return recovery.CleanupArgs{}, nil },
 			&river.PeriodicJobOpts{RunOnStart: true}))
