@@ -161,7 +161,7 @@ func TestAutoAssignmentBalancesLoadUnderTheCapAcrossInstancesAndFillsFreedClaims
 		k := newDesk(t, d)
 		now := k.clock.Now()
 		signedIn := now.Add(-30 * time.Minute)
-		friday := time.Date(2026, 3, 13, 17, 0, 0, 0, rules.Shanghai)  // the last working day: still on duty
+		friday := time.Date(2026, 3, 13, 17, 0, 0, 0, rules.Shanghai)   // the last working day: still on duty
 		thursday := time.Date(2026, 3, 12, 17, 0, 0, 0, rules.Shanghai) // a whole working day missed: away
 		var active []recovery.Reviewer
 		for i := 1; i <= 5; i++ {
