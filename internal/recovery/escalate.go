@@ -34,9 +34,8 @@ const EscalateInterval = 10 * time.Minute
 // escalateBatch bounds the cases one run changes per mark.
 const escalateBatch = 1000
 
-// UndecidedStatuses are the statuses that wait for a decision: the ones an
-// SLA mark applies to.
-var UndecidedStatuses = []state.Status{state.Submitted, state.InReview, state.AwaitingSecond}
+// UndecidedStatuses are the statuses an SLA mark applies to (state.Undecided).
+var UndecidedStatuses = state.Undecided
 
 // SLAMarkAt is the mark an undecided case due on due should carry at now by
 // cal: overdue past the due date, due_soon when due on the next working day
