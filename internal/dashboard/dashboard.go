@@ -196,14 +196,8 @@ type MarkCityCount struct {
 // dashboard's figures and the operators' gauge read it.
 func CountSLAMarksByCity(ctx context.Context, client *ent.Client, where ...predicate.RecoveryCase) ([]MarkCityCount, error) {
 	var rows []MarkCityCount
-	err := client.RecoveryCase.Query().Where(where...).
-		Where(recoverycase.StatusIn(state.Undecided...), recoverycase.SLAMarkNEQ("")).
-		Modify(func(sel *sql.Selector) {
-			sel.Select(sel.C(recoverycase.FieldSLAMark)).
-				AppendSelectExprAs(cityOf(sel), "city").
-				AppendSelectExprAs(sql.Raw("COUNT(*)"), "n").
-				GroupBy(sel.C(recoverycase.FieldSLAMark), "city")
-		}).Scan(ctx, &rows)
+	where = append(where, recoverycase.StatusIn(state.Undecided...), recoverycase.SLAMarkNEQ(""))
+	err := countByCity(ctx, client, recoverycase.FieldSLAMark, &rows, where...)
 	return rows, err
 }
 
@@ -264,14 +258,20 @@ type StatusCityCount struct {
 // gauges read it.
 func CountByStatusAndCity(ctx context.Context, client *ent.Client, where ...predicate.RecoveryCase) ([]StatusCityCount, error) {
 	var rows []StatusCityCount
-	err := client.RecoveryCase.Query().Where(where...).
+	err := countByCity(ctx, client, recoverycase.FieldStatus, &rows, where...)
+	return rows, err
+}
+
+// countByCity counts cases GROUP BY column and city into rows (a slice of
+// structs with the column's, "city" and "n" fields).
+func countByCity(ctx context.Context, client *ent.Client, column string, rows any, where ...predicate.RecoveryCase) error {
+	return client.RecoveryCase.Query().Where(where...).
 		Modify(func(sel *sql.Selector) {
-			sel.Select(sel.C(recoverycase.FieldStatus)).
+			sel.Select(sel.C(column)).
 				AppendSelectExprAs(cityOf(sel), "city").
 				AppendSelectExprAs(sql.Raw("COUNT(*)"), "n").
-				GroupBy(sel.C(recoverycase.FieldStatus), "city")
-		}).Scan(ctx, &rows)
-	return rows, err
+				GroupBy(sel.C(column), "city")
+		}).Scan(ctx, rows)
 }
 
 // backlog counts the open cases of the viewer's scope by status and city.

@@ -120,16 +120,21 @@ func (c *Collector) collectCases(ctx context.Context, ch chan<- prometheus.Metri
 	}
 	counts := map[[2]string]int{}
 	for _, r := range rows {
-		city := r.City
-		if reg, ok := rules.LookupRegion(city); !ok || reg.Level != rules.LevelCity {
-			city = OtherCity
-		}
-		counts[[2]string{r.Status, city}] += r.N
+		counts[[2]string{r.Status, cityLabel(r.City)}] += r.N
 	}
 	for k, n := range counts {
 		ch <- prometheus.MustNewConstMetric(c.cases, prometheus.GaugeValue, float64(n), k[0], k[1])
 	}
 	return nil
+}
+
+// cityLabel is the city label of a region code's first 4 digits: the code
+// of a city of Guangdong, or OtherCity.
+func cityLabel(code string) string {
+	if reg, ok := rules.LookupRegion(code); ok && reg.Level == rules.LevelCity {
+		return code
+	}
+	return OtherCity
 }
 
 // collectOverdue counts open cases due before today, by status; every open
@@ -172,11 +177,7 @@ func (c *Collector) collectSLA(ctx context.Context, ch chan<- prometheus.Metric)
 		}
 	}
 	for _, r := range rows {
-		city := r.City
-		if reg, ok := rules.LookupRegion(city); !ok || reg.Level != rules.LevelCity {
-			city = OtherCity
-		}
-		counts[[2]string{r.Mark, city}] += r.N
+		counts[[2]string{r.Mark, cityLabel(r.City)}] += r.N
 	}
 	for k, n := range counts {
 		ch <- prometheus.MustNewConstMetric(c.sla, prometheus.GaugeValue, float64(n), k[0], k[1])
