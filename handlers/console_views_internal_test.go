@@ -137,7 +137,7 @@ func TestConsoleQueueTemplate(t *testing.T) {
 		// names are escaped even when they look like markup
 		"江门市&lt;测试&gt;公司",
 		// keyset paging: next page with the filters, no page numbers
-		`rel="next" href="/console/cases?tab=pending&amp;kind=unit&amp;city=4407&amp;sla=overdue&amp;q=%e6%b1%9f%e9%97%a8&amp;after=MTc1OXwxNzU5fGFi">下一页</a>`,
+		`rel="next" href="/console/cases?tab=pending&amp;kind=unit&amp;city=4407&amp;sla=overdue&amp;q=%E6%B1%9F%E9%97%A8&amp;after=MTc1OXwxNzU5fGFi">下一页</a>`,
 		`<script type="module" src="/static/js/console-queue.js"></script>`,
 	)
 	wantNone(t, "queue", out, "当前没有待审核的案件", "回到第一页", "广东省 /")

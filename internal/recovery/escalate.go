@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/riverqueue/river"
-
 	"recoverydesk/ent"
 	"recoverydesk/ent/predicate"
 	"recoverydesk/ent/recoverycase"
@@ -115,18 +113,6 @@ type EscalateArgs struct{}
 
 // Kind names the job in River's table.
 func (EscalateArgs) Kind() string { return "recovery_escalate_sla" }
-
-// EscalateWorker runs EscalateSLA.
-type EscalateWorker struct {
-	river.WorkerDefaults[EscalateArgs]
-	Service *Service
-}
-
-// Work implements river.Worker.
-func (w *EscalateWorker) Work(ctx context.Context, _ *river.Job[EscalateArgs]) error {
-	_, err := w.Service.EscalateSLA(ctx)
-	return err
-}
 
 // WatchLimit bounds the supervisors' 待关注 list.
 const WatchLimit = 50

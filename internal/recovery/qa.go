@@ -107,12 +107,9 @@ func (s *Service) SecondApproval(ctx context.Context, sup Reviewer, number strin
 		}
 	}
 	return s.db.InTx(ctx, func(tx *db.Tx) error {
-		rc, err := s.lockedCase(ctx, tx, sup, number)
+		rc, err := s.lockedCaseAt(ctx, tx, sup, number, d.Version)
 		if err != nil {
 			return err
-		}
-		if rc.Version != d.Version {
-			return ErrStale
 		}
 		if err := coSignRefusal(rc, sup); err != nil {
 			return err

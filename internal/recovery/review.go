@@ -163,6 +163,16 @@ func (s *Service) lockedCase(ctx context.Context, tx *db.Tx, rv Reviewer, number
 	return rc, err
 }
 
+// lockedCaseAt is lockedCase for a change based on the case as it was at
+// version: a case changed since answers ErrStale.
+func (s *Service) lockedCaseAt(ctx context.Context, tx *db.Tx, rv Reviewer, number string, version int) (*ent.RecoveryCase, error) {
+	rc, err := s.lockedCase(ctx, tx, rv, number)
+	if err == nil && rc.Version != version {
+		return nil, ErrStale
+	}
+	return rc, err
+}
+
 // ReleaseExpiredClaims puts cases whose claim ran out back in the queue.
 func (s *Service) ReleaseExpiredClaims(ctx context.Context) (int, error) {
 	now := s.clock.Now()
@@ -266,12 +276,9 @@ func (s *Service) Decide(ctx context.Context, rv Reviewer, number string, d Deci
 		}
 	}
 	return s.db.InTx(ctx, func(tx *db.Tx) error {
-		rc, err := s.lockedCase(ctx, tx, rv, number)
+		rc, err := s.lockedCaseAt(ctx, tx, rv, number, d.Version)
 		if err != nil {
 			return err
-		}
-		if rc.Version != d.Version {
-			return ErrStale
 		}
 		if rc.Status != state.InReview || rc.ClaimedBy == nil || *rc.ClaimedBy != rv.ID || rc.ClaimExpiresAt == nil || !now.Before(*rc.ClaimExpiresAt) {
 			return ErrNotHolder

@@ -236,6 +236,10 @@ const (
 // CertTypes lists the certificate types.
 var CertTypes = certTypeLabels.codes()
 
+// UnitCertTypes are the certificate types a unit registers with, in the
+// order the forms offer them.
+var UnitCertTypes = []CertType{CertUSCC, CertOrgCode}
+
 var certTypeLabels = table[CertType]{{CertUSCC, "统一社会信用代码"}, {CertOrgCode, "组织机构代码"}, {CertIDCard, "居民身份证"}}
 
 // Valid reports whether t is one of the known certificate types, so a handler
@@ -443,6 +447,8 @@ func Codes(vocabulary string) ([]string, error) {
 		return codesOf(Roles), nil
 	case "flag":
 		return codesOf(Flags), nil
+	case "unit_cert":
+		return codesOf(UnitCertTypes), nil
 	}
 	return nil, fmt.Errorf("codes: no list of %q", vocabulary)
 }
