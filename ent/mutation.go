@@ -8791,6 +8791,7 @@ type RecoveryCaseMutation struct {
 	held_by                *int
 	addheld_by             *int
 	held_at                *time.Time
+	sla_mark               *string
 	clearedFields          map[string]struct{}
 	account                *int
 	clearedaccount         bool
@@ -10562,6 +10563,42 @@ func (m *RecoveryCaseMutation) ResetHeldAt() {
 	delete(m.clearedFields, recoverycase.FieldHeldAt)
 }
 
+// SetSLAMark sets the "sla_mark" field.
+func (m *RecoveryCaseMutation) SetSLAMark(s string) {
+	m.sla_mark = &s
+}
+
+// SLAMark returns the value of the "sla_mark" field in the mutation.
+func (m *RecoveryCaseMutation) SLAMark() (r string, exists bool) {
+	v := m.sla_mark
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSLAMark returns the old "sla_mark" field's value of the RecoveryCase entity.
+// If the RecoveryCase object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RecoveryCaseMutation) OldSLAMark(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSLAMark is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSLAMark requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSLAMark: %w", err)
+	}
+	return oldValue.SLAMark, nil
+}
+
+// ResetSLAMark resets all changes to the "sla_mark" field.
+func (m *RecoveryCaseMutation) ResetSLAMark() {
+	m.sla_mark = nil
+}
+
 // SetAccountID sets the "account" edge to the Account entity by id.
 func (m *RecoveryCaseMutation) SetAccountID(id int) {
 	m.account = &id
@@ -10797,7 +10834,7 @@ func (m *RecoveryCaseMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *RecoveryCaseMutation) Fields() []string {
-	fields := make([]string, 0, 34)
+	fields := make([]string, 0, 35)
 	if m.created_at != nil {
 		fields = append(fields, recoverycase.FieldCreatedAt)
 	}
@@ -10900,6 +10937,9 @@ func (m *RecoveryCaseMutation) Fields() []string {
 	if m.held_at != nil {
 		fields = append(fields, recoverycase.FieldHeldAt)
 	}
+	if m.sla_mark != nil {
+		fields = append(fields, recoverycase.FieldSLAMark)
+	}
 	return fields
 }
 
@@ -10976,6 +11016,8 @@ func (m *RecoveryCaseMutation) Field(name string) (ent.Value, bool) {
 		return m.HeldBy()
 	case recoverycase.FieldHeldAt:
 		return m.HeldAt()
+	case recoverycase.FieldSLAMark:
+		return m.SLAMark()
 	}
 	return nil, false
 }
@@ -11053,6 +11095,8 @@ func (m *RecoveryCaseMutation) OldField(ctx context.Context, name string) (ent.V
 		return m.OldHeldBy(ctx)
 	case recoverycase.FieldHeldAt:
 		return m.OldHeldAt(ctx)
+	case recoverycase.FieldSLAMark:
+		return m.OldSLAMark(ctx)
 	}
 	return nil, fmt.Errorf("unknown RecoveryCase field %s", name)
 }
@@ -11299,6 +11343,13 @@ func (m *RecoveryCaseMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetHeldAt(v)
+		return nil
+	case recoverycase.FieldSLAMark:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSLAMark(v)
 		return nil
 	}
 	return fmt.Errorf("unknown RecoveryCase field %s", name)
@@ -11648,6 +11699,9 @@ func (m *RecoveryCaseMutation) ResetField(name string) error {
 		return nil
 	case recoverycase.FieldHeldAt:
 		m.ResetHeldAt()
+		return nil
+	case recoverycase.FieldSLAMark:
+		m.ResetSLAMark()
 		return nil
 	}
 	return fmt.Errorf("unknown RecoveryCase field %s", name)
@@ -14311,6 +14365,9 @@ type StaffUserMutation struct {
 	totp_last_step     *int64
 	addtotp_last_step  *int64
 	password_temporary *bool
+	paused             *bool
+	assign_cap         *int
+	addassign_cap      *int
 	clearedFields      map[string]struct{}
 	done               bool
 	oldValue           func(context.Context) (*StaffUser, error)
@@ -15054,6 +15111,112 @@ func (m *StaffUserMutation) ResetPasswordTemporary() {
 	m.password_temporary = nil
 }
 
+// SetPaused sets the "paused" field.
+func (m *StaffUserMutation) SetPaused(b bool) {
+	m.paused = &b
+}
+
+// Paused returns the value of the "paused" field in the mutation.
+func (m *StaffUserMutation) Paused() (r bool, exists bool) {
+	v := m.paused
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPaused returns the old "paused" field's value of the StaffUser entity.
+// If the StaffUser object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StaffUserMutation) OldPaused(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPaused is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPaused requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPaused: %w", err)
+	}
+	return oldValue.Paused, nil
+}
+
+// ResetPaused resets all changes to the "paused" field.
+func (m *StaffUserMutation) ResetPaused() {
+	m.paused = nil
+}
+
+// SetAssignCap sets the "assign_cap" field.
+func (m *StaffUserMutation) SetAssignCap(i int) {
+	m.assign_cap = &i
+	m.addassign_cap = nil
+}
+
+// AssignCap returns the value of the "assign_cap" field in the mutation.
+func (m *StaffUserMutation) AssignCap() (r int, exists bool) {
+	v := m.assign_cap
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAssignCap returns the old "assign_cap" field's value of the StaffUser entity.
+// If the StaffUser object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StaffUserMutation) OldAssignCap(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAssignCap is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAssignCap requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAssignCap: %w", err)
+	}
+	return oldValue.AssignCap, nil
+}
+
+// AddAssignCap adds i to the "assign_cap" field.
+func (m *StaffUserMutation) AddAssignCap(i int) {
+	if m.addassign_cap != nil {
+		*m.addassign_cap += i
+	} else {
+		m.addassign_cap = &i
+	}
+}
+
+// AddedAssignCap returns the value that was added to the "assign_cap" field in this mutation.
+func (m *StaffUserMutation) AddedAssignCap() (r int, exists bool) {
+	v := m.addassign_cap
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearAssignCap clears the value of the "assign_cap" field.
+func (m *StaffUserMutation) ClearAssignCap() {
+	m.assign_cap = nil
+	m.addassign_cap = nil
+	m.clearedFields[staffuser.FieldAssignCap] = struct{}{}
+}
+
+// AssignCapCleared returns if the "assign_cap" field was cleared in this mutation.
+func (m *StaffUserMutation) AssignCapCleared() bool {
+	_, ok := m.clearedFields[staffuser.FieldAssignCap]
+	return ok
+}
+
+// ResetAssignCap resets all changes to the "assign_cap" field.
+func (m *StaffUserMutation) ResetAssignCap() {
+	m.assign_cap = nil
+	m.addassign_cap = nil
+	delete(m.clearedFields, staffuser.FieldAssignCap)
+}
+
 // Where appends a list predicates to the StaffUserMutation builder.
 func (m *StaffUserMutation) Where(ps ...predicate.StaffUser) {
 	m.predicates = append(m.predicates, ps...)
@@ -15088,7 +15251,7 @@ func (m *StaffUserMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *StaffUserMutation) Fields() []string {
-	fields := make([]string, 0, 15)
+	fields := make([]string, 0, 17)
 	if m.created_at != nil {
 		fields = append(fields, staffuser.FieldCreatedAt)
 	}
@@ -15134,6 +15297,12 @@ func (m *StaffUserMutation) Fields() []string {
 	if m.password_temporary != nil {
 		fields = append(fields, staffuser.FieldPasswordTemporary)
 	}
+	if m.paused != nil {
+		fields = append(fields, staffuser.FieldPaused)
+	}
+	if m.assign_cap != nil {
+		fields = append(fields, staffuser.FieldAssignCap)
+	}
 	return fields
 }
 
@@ -15172,6 +15341,10 @@ func (m *StaffUserMutation) Field(name string) (ent.Value, bool) {
 		return m.TotpLastStep()
 	case staffuser.FieldPasswordTemporary:
 		return m.PasswordTemporary()
+	case staffuser.FieldPaused:
+		return m.Paused()
+	case staffuser.FieldAssignCap:
+		return m.AssignCap()
 	}
 	return nil, false
 }
@@ -15211,6 +15384,10 @@ func (m *StaffUserMutation) OldField(ctx context.Context, name string) (ent.Valu
 		return m.OldTotpLastStep(ctx)
 	case staffuser.FieldPasswordTemporary:
 		return m.OldPasswordTemporary(ctx)
+	case staffuser.FieldPaused:
+		return m.OldPaused(ctx)
+	case staffuser.FieldAssignCap:
+		return m.OldAssignCap(ctx)
 	}
 	return nil, fmt.Errorf("unknown StaffUser field %s", name)
 }
@@ -15325,6 +15502,20 @@ func (m *StaffUserMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetPasswordTemporary(v)
 		return nil
+	case staffuser.FieldPaused:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPaused(v)
+		return nil
+	case staffuser.FieldAssignCap:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAssignCap(v)
+		return nil
 	}
 	return fmt.Errorf("unknown StaffUser field %s", name)
 }
@@ -15342,6 +15533,9 @@ func (m *StaffUserMutation) AddedFields() []string {
 	if m.addtotp_last_step != nil {
 		fields = append(fields, staffuser.FieldTotpLastStep)
 	}
+	if m.addassign_cap != nil {
+		fields = append(fields, staffuser.FieldAssignCap)
+	}
 	return fields
 }
 
@@ -15356,6 +15550,8 @@ func (m *StaffUserMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedSessionEpoch()
 	case staffuser.FieldTotpLastStep:
 		return m.AddedTotpLastStep()
+	case staffuser.FieldAssignCap:
+		return m.AddedAssignCap()
 	}
 	return nil, false
 }
@@ -15386,6 +15582,13 @@ func (m *StaffUserMutation) AddField(name string, value ent.Value) error {
 		}
 		m.AddTotpLastStep(v)
 		return nil
+	case staffuser.FieldAssignCap:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAssignCap(v)
+		return nil
 	}
 	return fmt.Errorf("unknown StaffUser numeric field %s", name)
 }
@@ -15402,6 +15605,9 @@ func (m *StaffUserMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(staffuser.FieldLastLoginAt) {
 		fields = append(fields, staffuser.FieldLastLoginAt)
+	}
+	if m.FieldCleared(staffuser.FieldAssignCap) {
+		fields = append(fields, staffuser.FieldAssignCap)
 	}
 	return fields
 }
@@ -15425,6 +15631,9 @@ func (m *StaffUserMutation) ClearField(name string) error {
 		return nil
 	case staffuser.FieldLastLoginAt:
 		m.ClearLastLoginAt()
+		return nil
+	case staffuser.FieldAssignCap:
+		m.ClearAssignCap()
 		return nil
 	}
 	return fmt.Errorf("unknown StaffUser nullable field %s", name)
@@ -15478,6 +15687,12 @@ func (m *StaffUserMutation) ResetField(name string) error {
 		return nil
 	case staffuser.FieldPasswordTemporary:
 		m.ResetPasswordTemporary()
+		return nil
+	case staffuser.FieldPaused:
+		m.ResetPaused()
+		return nil
+	case staffuser.FieldAssignCap:
+		m.ResetAssignCap()
 		return nil
 	}
 	return fmt.Errorf("unknown StaffUser field %s", name)

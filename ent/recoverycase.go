@@ -89,6 +89,8 @@ type RecoveryCase struct {
 	HeldBy *int `json:"held_by,omitempty"`
 	// HeldAt holds the value of the "held_at" field.
 	HeldAt *time.Time `json:"held_at,omitempty"`
+	// SLAMark holds the value of the "sla_mark" field.
+	SLAMark string `json:"sla_mark,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the RecoveryCaseQuery when eager-loading is set.
 	Edges         RecoveryCaseEdges `json:"edges"`
@@ -158,7 +160,7 @@ func (*RecoveryCase) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case recoverycase.FieldVersion, recoverycase.FieldUsernameSimilarity, recoverycase.FieldNameSimilarity, recoverycase.FieldClaimedBy, recoverycase.FieldDecidedBy, recoverycase.FieldFirstApprovedBy, recoverycase.FieldHeldBy:
 			values[i] = new(sql.NullInt64)
-		case recoverycase.FieldCaseNumber, recoverycase.FieldKind, recoverycase.FieldStatus, recoverycase.FieldRegionCode, recoverycase.FieldTypedUsername, recoverycase.FieldTypedName, recoverycase.FieldTypedCertType, recoverycase.FieldTypedCertNumber, recoverycase.FieldTypedCertHmac, recoverycase.FieldOutcome, recoverycase.FieldDecisionNote, recoverycase.FieldDecisionMessage, recoverycase.FieldHoldReason:
+		case recoverycase.FieldCaseNumber, recoverycase.FieldKind, recoverycase.FieldStatus, recoverycase.FieldRegionCode, recoverycase.FieldTypedUsername, recoverycase.FieldTypedName, recoverycase.FieldTypedCertType, recoverycase.FieldTypedCertNumber, recoverycase.FieldTypedCertHmac, recoverycase.FieldOutcome, recoverycase.FieldDecisionNote, recoverycase.FieldDecisionMessage, recoverycase.FieldHoldReason, recoverycase.FieldSLAMark:
 			values[i] = new(sql.NullString)
 		case recoverycase.FieldCreatedAt, recoverycase.FieldUpdatedAt, recoverycase.FieldPhoneVerifiedAt, recoverycase.FieldSubmittedAt, recoverycase.FieldDueBy, recoverycase.FieldClaimExpiresAt, recoverycase.FieldDecidedAt, recoverycase.FieldFirstApprovedAt, recoverycase.FieldHeldAt:
 			values[i] = new(sql.NullTime)
@@ -413,6 +415,12 @@ func (_m *RecoveryCase) assignValues(columns []string, values []any) error {
 				_m.HeldAt = new(time.Time)
 				*_m.HeldAt = value.Time
 			}
+		case recoverycase.FieldSLAMark:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field sla_mark", values[i])
+			} else if value.Valid {
+				_m.SLAMark = value.String
+			}
 		case recoverycase.ForeignKeys[0]:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
 				return fmt.Errorf("unexpected type %T for edge-field account_cases", value)
@@ -604,6 +612,9 @@ func (_m *RecoveryCase) String() string {
 		builder.WriteString("held_at=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
+	builder.WriteString(", ")
+	builder.WriteString("sla_mark=")
+	builder.WriteString(_m.SLAMark)
 	builder.WriteByte(')')
 	return builder.String()
 }

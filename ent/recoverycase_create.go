@@ -433,6 +433,20 @@ func (_c *RecoveryCaseCreate) SetNillableHeldAt(v *time.Time) *RecoveryCaseCreat
 	return _c
 }
 
+// SetSLAMark sets the "sla_mark" field.
+func (_c *RecoveryCaseCreate) SetSLAMark(v string) *RecoveryCaseCreate {
+	_c.mutation.SetSLAMark(v)
+	return _c
+}
+
+// SetNillableSLAMark sets the "sla_mark" field if the given value is not nil.
+func (_c *RecoveryCaseCreate) SetNillableSLAMark(v *string) *RecoveryCaseCreate {
+	if v != nil {
+		_c.SetSLAMark(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *RecoveryCaseCreate) SetID(v uuid.UUID) *RecoveryCaseCreate {
 	_c.mutation.SetID(v)
@@ -590,6 +604,10 @@ func (_c *RecoveryCaseCreate) defaults() error {
 		v := recoverycase.DefaultDecisionMessage
 		_c.mutation.SetDecisionMessage(v)
 	}
+	if _, ok := _c.mutation.SLAMark(); !ok {
+		v := recoverycase.DefaultSLAMark
+		_c.mutation.SetSLAMark(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		if recoverycase.DefaultID == nil {
 			return fmt.Errorf("ent: uninitialized recoverycase.DefaultID (forgotten import ent/runtime?)")
@@ -699,6 +717,14 @@ func (_c *RecoveryCaseCreate) check() error {
 	}
 	if _, ok := _c.mutation.DecisionMessage(); !ok {
 		return &ValidationError{Name: "decision_message", err: errors.New(`ent: missing required field "RecoveryCase.decision_message"`)}
+	}
+	if _, ok := _c.mutation.SLAMark(); !ok {
+		return &ValidationError{Name: "sla_mark", err: errors.New(`ent: missing required field "RecoveryCase.sla_mark"`)}
+	}
+	if v, ok := _c.mutation.SLAMark(); ok {
+		if err := recoverycase.SLAMarkValidator(v); err != nil {
+			return &ValidationError{Name: "sla_mark", err: fmt.Errorf(`ent: validator failed for field "RecoveryCase.sla_mark": %w`, err)}
+		}
 	}
 	if len(_c.mutation.AccountIDs()) == 0 {
 		return &ValidationError{Name: "account", err: errors.New(`ent: missing required edge "RecoveryCase.account"`)}
@@ -874,6 +900,10 @@ func (_c *RecoveryCaseCreate) createSpec() (*RecoveryCase, *sqlgraph.CreateSpec)
 	if value, ok := _c.mutation.HeldAt(); ok {
 		_spec.SetField(recoverycase.FieldHeldAt, field.TypeTime, value)
 		_node.HeldAt = &value
+	}
+	if value, ok := _c.mutation.SLAMark(); ok {
+		_spec.SetField(recoverycase.FieldSLAMark, field.TypeString, value)
+		_node.SLAMark = value
 	}
 	if nodes := _c.mutation.AccountIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -1535,6 +1565,18 @@ func (u *RecoveryCaseUpsert) UpdateHeldAt() *RecoveryCaseUpsert {
 // ClearHeldAt clears the value of the "held_at" field.
 func (u *RecoveryCaseUpsert) ClearHeldAt() *RecoveryCaseUpsert {
 	u.SetNull(recoverycase.FieldHeldAt)
+	return u
+}
+
+// SetSLAMark sets the "sla_mark" field.
+func (u *RecoveryCaseUpsert) SetSLAMark(v string) *RecoveryCaseUpsert {
+	u.Set(recoverycase.FieldSLAMark, v)
+	return u
+}
+
+// UpdateSLAMark sets the "sla_mark" field to the value that was provided on create.
+func (u *RecoveryCaseUpsert) UpdateSLAMark() *RecoveryCaseUpsert {
+	u.SetExcluded(recoverycase.FieldSLAMark)
 	return u
 }
 
@@ -2223,6 +2265,20 @@ func (u *RecoveryCaseUpsertOne) UpdateHeldAt() *RecoveryCaseUpsertOne {
 func (u *RecoveryCaseUpsertOne) ClearHeldAt() *RecoveryCaseUpsertOne {
 	return u.Update(func(s *RecoveryCaseUpsert) {
 		s.ClearHeldAt()
+	})
+}
+
+// SetSLAMark sets the "sla_mark" field.
+func (u *RecoveryCaseUpsertOne) SetSLAMark(v string) *RecoveryCaseUpsertOne {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.SetSLAMark(v)
+	})
+}
+
+// UpdateSLAMark sets the "sla_mark" field to the value that was provided on create.
+func (u *RecoveryCaseUpsertOne) UpdateSLAMark() *RecoveryCaseUpsertOne {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.UpdateSLAMark()
 	})
 }
 
@@ -3078,6 +3134,20 @@ func (u *RecoveryCaseUpsertBulk) UpdateHeldAt() *RecoveryCaseUpsertBulk {
 func (u *RecoveryCaseUpsertBulk) ClearHeldAt() *RecoveryCaseUpsertBulk {
 	return u.Update(func(s *RecoveryCaseUpsert) {
 		s.ClearHeldAt()
+	})
+}
+
+// SetSLAMark sets the "sla_mark" field.
+func (u *RecoveryCaseUpsertBulk) SetSLAMark(v string) *RecoveryCaseUpsertBulk {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.SetSLAMark(v)
+	})
+}
+
+// UpdateSLAMark sets the "sla_mark" field to the value that was provided on create.
+func (u *RecoveryCaseUpsertBulk) UpdateSLAMark() *RecoveryCaseUpsertBulk {
+	return u.Update(func(s *RecoveryCaseUpsert) {
+		s.UpdateSLAMark()
 	})
 }
 

@@ -624,6 +624,20 @@ func (_u *RecoveryCaseUpdate) ClearHeldAt() *RecoveryCaseUpdate {
 	return _u
 }
 
+// SetSLAMark sets the "sla_mark" field.
+func (_u *RecoveryCaseUpdate) SetSLAMark(v string) *RecoveryCaseUpdate {
+	_u.mutation.SetSLAMark(v)
+	return _u
+}
+
+// SetNillableSLAMark sets the "sla_mark" field if the given value is not nil.
+func (_u *RecoveryCaseUpdate) SetNillableSLAMark(v *string) *RecoveryCaseUpdate {
+	if v != nil {
+		_u.SetSLAMark(*v)
+	}
+	return _u
+}
+
 // SetAccountID sets the "account" edge to the Account entity by ID.
 func (_u *RecoveryCaseUpdate) SetAccountID(id int) *RecoveryCaseUpdate {
 	_u.mutation.SetAccountID(id)
@@ -848,6 +862,11 @@ func (_u *RecoveryCaseUpdate) check() error {
 			return &ValidationError{Name: "outcome", err: fmt.Errorf(`ent: validator failed for field "RecoveryCase.outcome": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.SLAMark(); ok {
+		if err := recoverycase.SLAMarkValidator(v); err != nil {
+			return &ValidationError{Name: "sla_mark", err: fmt.Errorf(`ent: validator failed for field "RecoveryCase.sla_mark": %w`, err)}
+		}
+	}
 	if _u.mutation.AccountCleared() && len(_u.mutation.AccountIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "RecoveryCase.account"`)
 	}
@@ -1060,6 +1079,9 @@ func (_u *RecoveryCaseUpdate) sqlSave(ctx context.Context) (_node int, err error
 	}
 	if _u.mutation.HeldAtCleared() {
 		_spec.ClearField(recoverycase.FieldHeldAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.SLAMark(); ok {
+		_spec.SetField(recoverycase.FieldSLAMark, field.TypeString, value)
 	}
 	if _u.mutation.AccountCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -1836,6 +1858,20 @@ func (_u *RecoveryCaseUpdateOne) ClearHeldAt() *RecoveryCaseUpdateOne {
 	return _u
 }
 
+// SetSLAMark sets the "sla_mark" field.
+func (_u *RecoveryCaseUpdateOne) SetSLAMark(v string) *RecoveryCaseUpdateOne {
+	_u.mutation.SetSLAMark(v)
+	return _u
+}
+
+// SetNillableSLAMark sets the "sla_mark" field if the given value is not nil.
+func (_u *RecoveryCaseUpdateOne) SetNillableSLAMark(v *string) *RecoveryCaseUpdateOne {
+	if v != nil {
+		_u.SetSLAMark(*v)
+	}
+	return _u
+}
+
 // SetAccountID sets the "account" edge to the Account entity by ID.
 func (_u *RecoveryCaseUpdateOne) SetAccountID(id int) *RecoveryCaseUpdateOne {
 	_u.mutation.SetAccountID(id)
@@ -2073,6 +2109,11 @@ func (_u *RecoveryCaseUpdateOne) check() error {
 			return &ValidationError{Name: "outcome", err: fmt.Errorf(`ent: validator failed for field "RecoveryCase.outcome": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.SLAMark(); ok {
+		if err := recoverycase.SLAMarkValidator(v); err != nil {
+			return &ValidationError{Name: "sla_mark", err: fmt.Errorf(`ent: validator failed for field "RecoveryCase.sla_mark": %w`, err)}
+		}
+	}
 	if _u.mutation.AccountCleared() && len(_u.mutation.AccountIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "RecoveryCase.account"`)
 	}
@@ -2302,6 +2343,9 @@ func (_u *RecoveryCaseUpdateOne) sqlSave(ctx context.Context) (_node *RecoveryCa
 	}
 	if _u.mutation.HeldAtCleared() {
 		_spec.ClearField(recoverycase.FieldHeldAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.SLAMark(); ok {
+		_spec.SetField(recoverycase.FieldSLAMark, field.TypeString, value)
 	}
 	if _u.mutation.AccountCleared() {
 		edge := &sqlgraph.EdgeSpec{

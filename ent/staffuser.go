@@ -47,7 +47,11 @@ type StaffUser struct {
 	TotpLastStep int64 `json:"totp_last_step,omitempty"`
 	// PasswordTemporary holds the value of the "password_temporary" field.
 	PasswordTemporary bool `json:"password_temporary,omitempty"`
-	selectValues      sql.SelectValues
+	// Paused holds the value of the "paused" field.
+	Paused bool `json:"paused,omitempty"`
+	// AssignCap holds the value of the "assign_cap" field.
+	AssignCap    *int `json:"assign_cap,omitempty"`
+	selectValues sql.SelectValues
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -57,9 +61,9 @@ func (*StaffUser) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case staffuser.FieldTotpSecret:
 			values[i] = new([]byte)
-		case staffuser.FieldTotpRequired, staffuser.FieldDisabled, staffuser.FieldPasswordTemporary:
+		case staffuser.FieldTotpRequired, staffuser.FieldDisabled, staffuser.FieldPasswordTemporary, staffuser.FieldPaused:
 			values[i] = new(sql.NullBool)
-		case staffuser.FieldID, staffuser.FieldFailedLogins, staffuser.FieldSessionEpoch, staffuser.FieldTotpLastStep:
+		case staffuser.FieldID, staffuser.FieldFailedLogins, staffuser.FieldSessionEpoch, staffuser.FieldTotpLastStep, staffuser.FieldAssignCap:
 			values[i] = new(sql.NullInt64)
 		case staffuser.FieldUsername, staffuser.FieldUsernameKey, staffuser.FieldName, staffuser.FieldPasswordHash:
 			values[i] = new(sql.NullString)
@@ -178,6 +182,19 @@ func (_m *StaffUser) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.PasswordTemporary = value.Bool
 			}
+		case staffuser.FieldPaused:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field paused", values[i])
+			} else if value.Valid {
+				_m.Paused = value.Bool
+			}
+		case staffuser.FieldAssignCap:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field assign_cap", values[i])
+			} else if value.Valid {
+				_m.AssignCap = new(int)
+				*_m.AssignCap = int(value.Int64)
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -260,6 +277,14 @@ func (_m *StaffUser) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("password_temporary=")
 	builder.WriteString(fmt.Sprintf("%v", _m.PasswordTemporary))
+	builder.WriteString(", ")
+	builder.WriteString("paused=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Paused))
+	builder.WriteString(", ")
+	if v := _m.AssignCap; v != nil {
+		builder.WriteString("assign_cap=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }

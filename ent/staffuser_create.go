@@ -192,6 +192,34 @@ func (_c *StaffUserCreate) SetNillablePasswordTemporary(v *bool) *StaffUserCreat
 	return _c
 }
 
+// SetPaused sets the "paused" field.
+func (_c *StaffUserCreate) SetPaused(v bool) *StaffUserCreate {
+	_c.mutation.SetPaused(v)
+	return _c
+}
+
+// SetNillablePaused sets the "paused" field if the given value is not nil.
+func (_c *StaffUserCreate) SetNillablePaused(v *bool) *StaffUserCreate {
+	if v != nil {
+		_c.SetPaused(*v)
+	}
+	return _c
+}
+
+// SetAssignCap sets the "assign_cap" field.
+func (_c *StaffUserCreate) SetAssignCap(v int) *StaffUserCreate {
+	_c.mutation.SetAssignCap(v)
+	return _c
+}
+
+// SetNillableAssignCap sets the "assign_cap" field if the given value is not nil.
+func (_c *StaffUserCreate) SetNillableAssignCap(v *int) *StaffUserCreate {
+	if v != nil {
+		_c.SetAssignCap(*v)
+	}
+	return _c
+}
+
 // Mutation returns the StaffUserMutation object of the builder.
 func (_c *StaffUserCreate) Mutation() *StaffUserMutation {
 	return _c.mutation
@@ -259,6 +287,10 @@ func (_c *StaffUserCreate) defaults() {
 		v := staffuser.DefaultPasswordTemporary
 		_c.mutation.SetPasswordTemporary(v)
 	}
+	if _, ok := _c.mutation.Paused(); !ok {
+		v := staffuser.DefaultPaused
+		_c.mutation.SetPaused(v)
+	}
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -313,6 +345,9 @@ func (_c *StaffUserCreate) check() error {
 	}
 	if _, ok := _c.mutation.PasswordTemporary(); !ok {
 		return &ValidationError{Name: "password_temporary", err: errors.New(`ent: missing required field "StaffUser.password_temporary"`)}
+	}
+	if _, ok := _c.mutation.Paused(); !ok {
+		return &ValidationError{Name: "paused", err: errors.New(`ent: missing required field "StaffUser.paused"`)}
 	}
 	return nil
 }
@@ -400,6 +435,14 @@ func (_c *StaffUserCreate) createSpec() (*StaffUser, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.PasswordTemporary(); ok {
 		_spec.SetField(staffuser.FieldPasswordTemporary, field.TypeBool, value)
 		_node.PasswordTemporary = value
+	}
+	if value, ok := _c.mutation.Paused(); ok {
+		_spec.SetField(staffuser.FieldPaused, field.TypeBool, value)
+		_node.Paused = value
+	}
+	if value, ok := _c.mutation.AssignCap(); ok {
+		_spec.SetField(staffuser.FieldAssignCap, field.TypeInt, value)
+		_node.AssignCap = &value
 	}
 	return _node, _spec
 }
@@ -654,6 +697,42 @@ func (u *StaffUserUpsert) SetPasswordTemporary(v bool) *StaffUserUpsert {
 // UpdatePasswordTemporary sets the "password_temporary" field to the value that was provided on create.
 func (u *StaffUserUpsert) UpdatePasswordTemporary() *StaffUserUpsert {
 	u.SetExcluded(staffuser.FieldPasswordTemporary)
+	return u
+}
+
+// SetPaused sets the "paused" field.
+func (u *StaffUserUpsert) SetPaused(v bool) *StaffUserUpsert {
+	u.Set(staffuser.FieldPaused, v)
+	return u
+}
+
+// UpdatePaused sets the "paused" field to the value that was provided on create.
+func (u *StaffUserUpsert) UpdatePaused() *StaffUserUpsert {
+	u.SetExcluded(staffuser.FieldPaused)
+	return u
+}
+
+// SetAssignCap sets the "assign_cap" field.
+func (u *StaffUserUpsert) SetAssignCap(v int) *StaffUserUpsert {
+	u.Set(staffuser.FieldAssignCap, v)
+	return u
+}
+
+// UpdateAssignCap sets the "assign_cap" field to the value that was provided on create.
+func (u *StaffUserUpsert) UpdateAssignCap() *StaffUserUpsert {
+	u.SetExcluded(staffuser.FieldAssignCap)
+	return u
+}
+
+// AddAssignCap adds v to the "assign_cap" field.
+func (u *StaffUserUpsert) AddAssignCap(v int) *StaffUserUpsert {
+	u.Add(staffuser.FieldAssignCap, v)
+	return u
+}
+
+// ClearAssignCap clears the value of the "assign_cap" field.
+func (u *StaffUserUpsert) ClearAssignCap() *StaffUserUpsert {
+	u.SetNull(staffuser.FieldAssignCap)
 	return u
 }
 
@@ -937,6 +1016,48 @@ func (u *StaffUserUpsertOne) SetPasswordTemporary(v bool) *StaffUserUpsertOne {
 func (u *StaffUserUpsertOne) UpdatePasswordTemporary() *StaffUserUpsertOne {
 	return u.Update(func(s *StaffUserUpsert) {
 		s.UpdatePasswordTemporary()
+	})
+}
+
+// SetPaused sets the "paused" field.
+func (u *StaffUserUpsertOne) SetPaused(v bool) *StaffUserUpsertOne {
+	return u.Update(func(s *StaffUserUpsert) {
+		s.SetPaused(v)
+	})
+}
+
+// UpdatePaused sets the "paused" field to the value that was provided on create.
+func (u *StaffUserUpsertOne) UpdatePaused() *StaffUserUpsertOne {
+	return u.Update(func(s *StaffUserUpsert) {
+		s.UpdatePaused()
+	})
+}
+
+// SetAssignCap sets the "assign_cap" field.
+func (u *StaffUserUpsertOne) SetAssignCap(v int) *StaffUserUpsertOne {
+	return u.Update(func(s *StaffUserUpsert) {
+		s.SetAssignCap(v)
+	})
+}
+
+// AddAssignCap adds v to the "assign_cap" field.
+func (u *StaffUserUpsertOne) AddAssignCap(v int) *StaffUserUpsertOne {
+	return u.Update(func(s *StaffUserUpsert) {
+		s.AddAssignCap(v)
+	})
+}
+
+// UpdateAssignCap sets the "assign_cap" field to the value that was provided on create.
+func (u *StaffUserUpsertOne) UpdateAssignCap() *StaffUserUpsertOne {
+	return u.Update(func(s *StaffUserUpsert) {
+		s.UpdateAssignCap()
+	})
+}
+
+// ClearAssignCap clears the value of the "assign_cap" field.
+func (u *StaffUserUpsertOne) ClearAssignCap() *StaffUserUpsertOne {
+	return u.Update(func(s *StaffUserUpsert) {
+		s.ClearAssignCap()
 	})
 }
 
@@ -1386,6 +1507,48 @@ func (u *StaffUserUpsertBulk) SetPasswordTemporary(v bool) *StaffUserUpsertBulk 
 func (u *StaffUserUpsertBulk) UpdatePasswordTemporary() *StaffUserUpsertBulk {
 	return u.Update(func(s *StaffUserUpsert) {
 		s.UpdatePasswordTemporary()
+	})
+}
+
+// SetPaused sets the "paused" field.
+func (u *StaffUserUpsertBulk) SetPaused(v bool) *StaffUserUpsertBulk {
+	return u.Update(func(s *StaffUserUpsert) {
+		s.SetPaused(v)
+	})
+}
+
+// UpdatePaused sets the "paused" field to the value that was provided on create.
+func (u *StaffUserUpsertBulk) UpdatePaused() *StaffUserUpsertBulk {
+	return u.Update(func(s *StaffUserUpsert) {
+		s.UpdatePaused()
+	})
+}
+
+// SetAssignCap sets the "assign_cap" field.
+func (u *StaffUserUpsertBulk) SetAssignCap(v int) *StaffUserUpsertBulk {
+	return u.Update(func(s *StaffUserUpsert) {
+		s.SetAssignCap(v)
+	})
+}
+
+// AddAssignCap adds v to the "assign_cap" field.
+func (u *StaffUserUpsertBulk) AddAssignCap(v int) *StaffUserUpsertBulk {
+	return u.Update(func(s *StaffUserUpsert) {
+		s.AddAssignCap(v)
+	})
+}
+
+// UpdateAssignCap sets the "assign_cap" field to the value that was provided on create.
+func (u *StaffUserUpsertBulk) UpdateAssignCap() *StaffUserUpsertBulk {
+	return u.Update(func(s *StaffUserUpsert) {
+		s.UpdateAssignCap()
+	})
+}
+
+// ClearAssignCap clears the value of the "assign_cap" field.
+func (u *StaffUserUpsertBulk) ClearAssignCap() *StaffUserUpsertBulk {
+	return u.Update(func(s *StaffUserUpsert) {
+		s.ClearAssignCap()
 	})
 }
 

@@ -248,6 +248,47 @@ func (_u *StaffUserUpdate) SetNillablePasswordTemporary(v *bool) *StaffUserUpdat
 	return _u
 }
 
+// SetPaused sets the "paused" field.
+func (_u *StaffUserUpdate) SetPaused(v bool) *StaffUserUpdate {
+	_u.mutation.SetPaused(v)
+	return _u
+}
+
+// SetNillablePaused sets the "paused" field if the given value is not nil.
+func (_u *StaffUserUpdate) SetNillablePaused(v *bool) *StaffUserUpdate {
+	if v != nil {
+		_u.SetPaused(*v)
+	}
+	return _u
+}
+
+// SetAssignCap sets the "assign_cap" field.
+func (_u *StaffUserUpdate) SetAssignCap(v int) *StaffUserUpdate {
+	_u.mutation.ResetAssignCap()
+	_u.mutation.SetAssignCap(v)
+	return _u
+}
+
+// SetNillableAssignCap sets the "assign_cap" field if the given value is not nil.
+func (_u *StaffUserUpdate) SetNillableAssignCap(v *int) *StaffUserUpdate {
+	if v != nil {
+		_u.SetAssignCap(*v)
+	}
+	return _u
+}
+
+// AddAssignCap adds value to the "assign_cap" field.
+func (_u *StaffUserUpdate) AddAssignCap(v int) *StaffUserUpdate {
+	_u.mutation.AddAssignCap(v)
+	return _u
+}
+
+// ClearAssignCap clears the value of the "assign_cap" field.
+func (_u *StaffUserUpdate) ClearAssignCap() *StaffUserUpdate {
+	_u.mutation.ClearAssignCap()
+	return _u
+}
+
 // Mutation returns the StaffUserMutation object of the builder.
 func (_u *StaffUserUpdate) Mutation() *StaffUserMutation {
 	return _u.mutation
@@ -386,6 +427,18 @@ func (_u *StaffUserUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.PasswordTemporary(); ok {
 		_spec.SetField(staffuser.FieldPasswordTemporary, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.Paused(); ok {
+		_spec.SetField(staffuser.FieldPaused, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.AssignCap(); ok {
+		_spec.SetField(staffuser.FieldAssignCap, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedAssignCap(); ok {
+		_spec.AddField(staffuser.FieldAssignCap, field.TypeInt, value)
+	}
+	if _u.mutation.AssignCapCleared() {
+		_spec.ClearField(staffuser.FieldAssignCap, field.TypeInt)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
@@ -628,6 +681,47 @@ func (_u *StaffUserUpdateOne) SetNillablePasswordTemporary(v *bool) *StaffUserUp
 	return _u
 }
 
+// SetPaused sets the "paused" field.
+func (_u *StaffUserUpdateOne) SetPaused(v bool) *StaffUserUpdateOne {
+	_u.mutation.SetPaused(v)
+	return _u
+}
+
+// SetNillablePaused sets the "paused" field if the given value is not nil.
+func (_u *StaffUserUpdateOne) SetNillablePaused(v *bool) *StaffUserUpdateOne {
+	if v != nil {
+		_u.SetPaused(*v)
+	}
+	return _u
+}
+
+// SetAssignCap sets the "assign_cap" field.
+func (_u *StaffUserUpdateOne) SetAssignCap(v int) *StaffUserUpdateOne {
+	_u.mutation.ResetAssignCap()
+	_u.mutation.SetAssignCap(v)
+	return _u
+}
+
+// SetNillableAssignCap sets the "assign_cap" field if the given value is not nil.
+func (_u *StaffUserUpdateOne) SetNillableAssignCap(v *int) *StaffUserUpdateOne {
+	if v != nil {
+		_u.SetAssignCap(*v)
+	}
+	return _u
+}
+
+// AddAssignCap adds value to the "assign_cap" field.
+func (_u *StaffUserUpdateOne) AddAssignCap(v int) *StaffUserUpdateOne {
+	_u.mutation.AddAssignCap(v)
+	return _u
+}
+
+// ClearAssignCap clears the value of the "assign_cap" field.
+func (_u *StaffUserUpdateOne) ClearAssignCap() *StaffUserUpdateOne {
+	_u.mutation.ClearAssignCap()
+	return _u
+}
+
 // Mutation returns the StaffUserMutation object of the builder.
 func (_u *StaffUserUpdateOne) Mutation() *StaffUserMutation {
 	return _u.mutation
@@ -796,6 +890,18 @@ func (_u *StaffUserUpdateOne) sqlSave(ctx context.Context) (_node *StaffUser, er
 	}
 	if value, ok := _u.mutation.PasswordTemporary(); ok {
 		_spec.SetField(staffuser.FieldPasswordTemporary, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.Paused(); ok {
+		_spec.SetField(staffuser.FieldPaused, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.AssignCap(); ok {
+		_spec.SetField(staffuser.FieldAssignCap, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedAssignCap(); ok {
+		_spec.AddField(staffuser.FieldAssignCap, field.TypeInt, value)
+	}
+	if _u.mutation.AssignCapCleared() {
+		_spec.ClearField(staffuser.FieldAssignCap, field.TypeInt)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &StaffUser{config: _u.config}

@@ -52,6 +52,11 @@ func (s *Server) consoleLogin(c *fiber.Ctx) error {
 	if err := sess.Save(); err != nil {
 		return err
 	}
+	// Signing in puts a reviewer on duty: waiting cases find them now. A
+	// failure here is no failed sign-in (the next sweep assigns them).
+	if _, err := s.deps.Recovery.AssignWaiting(c.UserContext()); err != nil {
+		s.deps.Logger.Warn("assign after sign-in", "err", err, "request_id", requestID(c))
+	}
 	next := safeNext(f.Next)
 	if to := setupStep(u); to != "" {
 		next = to

@@ -8,6 +8,7 @@ import (
 
 	"recoverydesk/internal/recovery"
 	"recoverydesk/internal/rules"
+	"recoverydesk/internal/vocab"
 	"recoverydesk/policies"
 )
 
@@ -45,6 +46,16 @@ type queueTab struct {
 
 var tabLabels = map[string]string{
 	recovery.TabPending: "待审核", recovery.TabMine: "我的", recovery.TabReturned: "已退回", recovery.TabDone: "已完成",
+	recovery.TabDueSoon: vocab.SLADueSoon.Label(), recovery.TabOverdue: vocab.SLAOverdue.Label(),
+}
+
+// tabLabel is a tab's label. With auto-assignment the pending cases are the
+// ones nobody could be given yet: the tab says 待分配.
+func (s *Server) tabLabel(tab string) string {
+	if tab == recovery.TabPending && s.deps.Recovery.AutoAssign() {
+		return "待分配"
+	}
+	return tabLabels[tab]
 }
 
 // queuePage is /console/cases: the cases of the reviewer's regions.
@@ -70,7 +81,7 @@ func (s *Server) queuePage(c *fiber.Ctx) error {
 	v := queueView{Tab: f.Tab, Filter: f, Rows: page.Rows, Next: page.Next, Cities: rv.Cities(),
 		Decided: s.decidedNotice(c, c.Query("decided"))}
 	for _, t := range recovery.Tabs {
-		v.Tabs = append(v.Tabs, queueTab{Key: t, Label: tabLabels[t], Count: page.CountLabel(t), Active: t == f.Tab})
+		v.Tabs = append(v.Tabs, queueTab{Key: t, Label: s.tabLabel(t), Count: page.CountLabel(t), Active: t == f.Tab})
 	}
 	return render(c, fiber.StatusOK, "console/cases", layoutConsole,
 		Page{Title: "审核队列", Nav: "cases", Staff: s.staffView(c), Data: v})

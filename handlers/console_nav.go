@@ -19,6 +19,7 @@ var consoleNav = []navLink{
 	{"qa", "/console/qa", "质检", policies.PermQAReview},
 	{"sms", "/console/sms/failed", "短信失败", policies.PermCaseResendSMS},
 	{"dashboard", "/console/dashboard", "统计看板", policies.PermDashboardRead},
+	{"workload", "/console/workload", "接单负载", policies.PermWorkloadManage},
 	{"audit", "/console/audit", "审计日志", policies.PermAuditRead},
 	{"staff", "/console/staff", "人员管理", policies.PermStaffManage},
 	{"reasons", "/console/reasons", "原因代码", policies.PermReasonsManage},

@@ -176,6 +176,11 @@ func reviewMatrix(number string) []matrixRow {
 		{"POST", "/console/cases/:number/hold/lift", c + "/hold/lift", want{"supervisor": 303, "reviewer": 403, "outsider": 403, "admin": 403, "anonymous": 303, "applicant": 303}, nil},
 		{"GET", "/console/sms/failed", "/console/sms/failed", want{"supervisor": 200, "reviewer": 403, "outsider": 403, "admin": 403, "anonymous": 303, "applicant": 303}, nil},
 		{"POST", "/console/cases/:number/claim", c + "/claim", want{"supervisor": 303, "reviewer": 409, "outsider": 404, "admin": 403, "anonymous": 303, "applicant": 303}, nil},
+		// Whoever may claim cases toggles their own 暂停接单; the default form resumes (no change).
+		{"POST", "/console/duty", "/console/duty", want{"*": 303, "admin": 403, "anonymous": 303, "applicant": 303}, nil},
+		// Only supervisors see the reviewers' workload and set caps (jm_reviewer is a reviewer of 4407).
+		{"GET", "/console/workload", "/console/workload", want{"supervisor": 200, "reviewer": 403, "outsider": 403, "admin": 403, "anonymous": 303, "applicant": 303}, nil},
+		{"POST", "/console/workload/:username/cap", "/console/workload/jm_reviewer/cap", want{"supervisor": 303, "reviewer": 403, "outsider": 403, "admin": 403, "anonymous": 303, "applicant": 303}, url.Values{"cap": {"5"}}},
 	}
 }
 

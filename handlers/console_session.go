@@ -107,7 +107,10 @@ func (s *Server) staffView(c *fiber.Ctx) *StaffView {
 	if u == nil {
 		return nil
 	}
-	v := &StaffView{Username: u.Username, Name: u.Name, Nav: s.navFor(u.UsernameKey)}
+	v := &StaffView{Username: u.Username, Name: u.Name, Nav: s.navFor(u.UsernameKey), Paused: u.Paused}
+	if s.deps.Recovery.AutoAssign() && s.deps.Enforcer.AllowedAnywhere(policies.Subject(u.UsernameKey), policies.PermCaseClaim.Obj, policies.PermCaseClaim.Act) {
+		v.Duty = string(s.deps.Recovery.Duty(u, s.deps.Clock.Now()))
+	}
 	seen := map[string]bool{}
 	for _, g := range s.deps.Enforcer.RolesOf(policies.Subject(u.UsernameKey)) {
 		if !seen[g.Role] {

@@ -67,6 +67,9 @@ func qaSample(percent int) serverOption {
 	return func(d *handlers.Deps) { d.Config.QASamplePercent = percent }
 }
 
+// assignAuto sets RD_ASSIGNMENT=auto (the product's default).
+func assignAuto(d *handlers.Deps) { d.Config.Assignment = config.AssignAuto }
+
 // hotline sets RD_HOTLINE.
 func hotline(v string) serverOption {
 	return func(d *handlers.Deps) {
@@ -95,7 +98,10 @@ func newTestServerOn(t testing.TB, d *db.DB, opts ...serverOption) *testServer {
 	logs := &bytes.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, nil))
 	clk := clock.NewAdjustable()
-	cfg, err := config.Load(config.FromMap(nil))
+	// The handler suites were written against pull (reviewers claim from
+	// the queue, CONTRACT §7 RD_ASSIGNMENT=pull); the tests of auto-
+	// assignment ask for it with assignAuto.
+	cfg, err := config.Load(config.FromMap(map[string]string{"RD_ASSIGNMENT": string(config.AssignPull)}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +118,7 @@ func newTestServerOn(t testing.TB, d *db.DB, opts ...serverOption) *testServer {
 		store = testenv.MinIO(t)
 	}
 	svc, err := services.New(services.Options{DB: d, Keys: keys, Clock: clk, Hasher: passhash.Hasher{Params: passhash.Testing},
-		Store: store, QASamplePercent: cfg.QASamplePercent, Hotline: cfg.Hotline.Text, Logger: logger})
+		Store: store, QASamplePercent: cfg.QASamplePercent, Hotline: cfg.Hotline.Text, AutoAssign: cfg.Assignment == config.AssignAuto, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,6 +26,11 @@ type StaffView struct {
 	Name     string
 	Roles    []string
 	Nav      []navLink // the pages their roles open
+	// Duty is the user's duty state for auto-assignment (vocab.Duty),
+	// shown with the 暂停接单 toggle to those who are assigned cases; ""
+	// under pull or for staff who claim no cases.
+	Duty   string
+	Paused bool
 }
 
 // ErrorView is the data of the error page.

@@ -113,6 +113,7 @@ func (s *Server) routes() []route {
 		// Staff console: the review of cases.
 		{method: fiber.MethodGet, path: "/console/cases", access: accessStaff, perm: policies.PermCaseList, handler: s.queuePage},
 		{method: fiber.MethodGet, path: "/console/cases/next", access: accessStaff, perm: policies.PermCaseList, handler: s.nextCase},
+		{method: fiber.MethodPost, path: "/console/duty", access: accessStaff, perm: policies.PermCaseClaim, handler: s.setDuty},
 		{method: fiber.MethodGet, path: "/console/cases/:number", access: accessStaff, perm: policies.PermCaseRead, handler: s.casePage},
 		{method: fiber.MethodPost, path: "/console/cases/:number/claim", access: accessStaff, perm: policies.PermCaseClaim, handler: s.claimCase},
 		{method: fiber.MethodPost, path: "/console/cases/:number/decision", access: accessStaff, perm: policies.PermCaseDecide, handler: s.decideCase},
@@ -129,6 +130,8 @@ func (s *Server) routes() []route {
 		{method: fiber.MethodGet, path: "/console/qa", access: accessStaff, perm: policies.PermQAReview, handler: s.qaPage},
 		{method: fiber.MethodPost, path: "/console/qa/:id", access: accessStaff, perm: policies.PermQAReview, handler: s.qaVerdict},
 		{method: fiber.MethodGet, path: "/console/dashboard", access: accessStaff, perm: policies.PermDashboardRead, handler: s.dashboardPage},
+		{method: fiber.MethodGet, path: "/console/workload", access: accessStaff, perm: policies.PermWorkloadManage, handler: s.workloadPage},
+		{method: fiber.MethodPost, path: "/console/workload/:username/cap", access: accessStaff, perm: policies.PermWorkloadManage, handler: s.setAssignCap},
 		{method: fiber.MethodGet, path: "/console/audit", access: accessStaff, perm: policies.PermAuditRead, handler: s.auditPage},
 		{method: fiber.MethodGet, path: "/console/audit/export.csv", access: accessStaff, perm: policies.PermAuditExport, handler: s.auditExport},
 		{method: fiber.MethodPost, path: "/console/audit/verify", access: accessStaff, perm: policies.PermAuditRead, handler: s.auditVerify},

@@ -77,6 +77,9 @@ const (
 	ObjStaff = "staff"
 	// ObjReasons is the catalogue of decision reasons (action manage).
 	ObjReasons = "reasons"
+	// ObjWorkload is the reviewers' load under auto-assignment: their open
+	// claims, duty and caps (action manage: see them and set the caps).
+	ObjWorkload = "workload"
 )
 
 // Actions.
@@ -144,6 +147,7 @@ var (
 	PermDashboardRead     = Permission{ObjDashboard, ActRead}
 	PermStaffManage       = Permission{ObjStaff, ActManage}
 	PermReasonsManage     = Permission{ObjReasons, ActManage}
+	PermWorkloadManage    = Permission{ObjWorkload, ActManage}
 )
 
 // KnownPermissions lists every (object, action) pair the application checks.
@@ -159,6 +163,7 @@ func KnownPermissions() []Permission {
 		PermDashboardRead,
 		PermStaffManage,
 		PermReasonsManage,
+		PermWorkloadManage,
 	}
 }
 
@@ -329,4 +334,10 @@ func parsePolicy(text string) ([][]string, error) {
 		return nil, errors.New("policy.csv: no rules")
 	}
 	return rules, nil
+}
+
+// KeyOf is the username_key of a subject Subject built, and whether s is
+// one: the way back from a stored g rule to the staff user.
+func KeyOf(s string) (string, bool) {
+	return strings.CutPrefix(s, subjectPrefix)
 }

@@ -61,6 +61,13 @@ func TestBadConfigExits2WithOneLine(t *testing.T) {
 	}
 }
 
+func TestBadAssignmentModeExits2(t *testing.T) {
+	code, _, stderr := recoverydesk(t, []string{"RD_ASSIGNMENT=push"}, "", "migrate")
+	if code != 2 || !strings.Contains(stderr, "RD_ASSIGNMENT") || !strings.Contains(stderr, "auto") {
+		t.Fatalf("RD_ASSIGNMENT=push: exit %d, %q", code, stderr)
+	}
+}
+
 func TestEveryCommandHasHelp(t *testing.T) {
 	for _, args := range [][]string{{"--help"}, {"serve", "--help"}, {"migrate", "--help"}, {"staff", "add", "--help"}, {"audit", "verify", "--help"}, {"audit", "--help"}} {
 		code, _, stderr := recoverydesk(t, nil, "", args...)

@@ -114,7 +114,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	svc, err := services.New(services.Options{DB: d, Keys: keys, Clock: clk, Hasher: passhash.Hasher{Params: passhash.Production, Gate: gate},
 		Sender: sender, Metrics: biz, SMSPolicy: sms.Policy{Timeout: cfg.SMSTimeout, RetryFor: cfg.SMSRetryFor, BackoffMax: cfg.SMSBackoffMax},
 		Store: evidence, Holidays: cfg.ExtraHolidays, Workdays: cfg.ExtraWorkdays,
-		QASamplePercent: cfg.QASamplePercent, Hotline: cfg.Hotline.Text, Logger: logger})
+		QASamplePercent: cfg.QASamplePercent, Hotline: cfg.Hotline.Text, AutoAssign: cfg.Assignment == config.AssignAuto, Logger: logger})
 	if err != nil {
 		return err
 	}

@@ -359,6 +359,7 @@ var (
 		{Name: "hold_reason", Type: field.TypeString, Nullable: true, Size: 2147483647},
 		{Name: "held_by", Type: field.TypeInt, Nullable: true},
 		{Name: "held_at", Type: field.TypeTime, Nullable: true},
+		{Name: "sla_mark", Type: field.TypeString, Size: 16, Default: ""},
 		{Name: "account_cases", Type: field.TypeInt},
 	}
 	// RecoveryCasesTable holds the schema information for the "recovery_cases" table.
@@ -369,7 +370,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "recovery_cases_accounts_cases",
-				Columns:    []*schema.Column{RecoveryCasesColumns[35]},
+				Columns:    []*schema.Column{RecoveryCasesColumns[36]},
 				RefColumns: []*schema.Column{AccountsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -393,12 +394,12 @@ var (
 			{
 				Name:    "recoverycase_account_cases",
 				Unique:  false,
-				Columns: []*schema.Column{RecoveryCasesColumns[35]},
+				Columns: []*schema.Column{RecoveryCasesColumns[36]},
 			},
 			{
 				Name:    "recoverycase_status_account_cases",
 				Unique:  false,
-				Columns: []*schema.Column{RecoveryCasesColumns[5], RecoveryCasesColumns[35]},
+				Columns: []*schema.Column{RecoveryCasesColumns[5], RecoveryCasesColumns[36]},
 			},
 			{
 				Name:    "recoverycase_typed_cert_hmac",
@@ -409,6 +410,11 @@ var (
 				Name:    "recoverycase_status_decided_at",
 				Unique:  false,
 				Columns: []*schema.Column{RecoveryCasesColumns[5], RecoveryCasesColumns[28]},
+			},
+			{
+				Name:    "recoverycase_sla_mark_status_region_code",
+				Unique:  false,
+				Columns: []*schema.Column{RecoveryCasesColumns[35], RecoveryCasesColumns[5], RecoveryCasesColumns[7]},
 			},
 		},
 	}
@@ -523,6 +529,8 @@ var (
 		{Name: "session_epoch", Type: field.TypeInt, Default: 0},
 		{Name: "totp_last_step", Type: field.TypeInt64, Default: 0},
 		{Name: "password_temporary", Type: field.TypeBool, Default: false},
+		{Name: "paused", Type: field.TypeBool, Default: false},
+		{Name: "assign_cap", Type: field.TypeInt, Nullable: true},
 	}
 	// StaffUsersTable holds the schema information for the "staff_users" table.
 	StaffUsersTable = &schema.Table{

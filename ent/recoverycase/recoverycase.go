@@ -86,6 +86,8 @@ const (
 	FieldHeldBy = "held_by"
 	// FieldHeldAt holds the string denoting the held_at field in the database.
 	FieldHeldAt = "held_at"
+	// FieldSLAMark holds the string denoting the sla_mark field in the database.
+	FieldSLAMark = "sla_mark"
 	// EdgeAccount holds the string denoting the account edge name in mutations.
 	EdgeAccount = "account"
 	// EdgeEvidence holds the string denoting the evidence edge name in mutations.
@@ -163,6 +165,7 @@ var Columns = []string{
 	FieldHoldReason,
 	FieldHeldBy,
 	FieldHeldAt,
+	FieldSLAMark,
 }
 
 // ForeignKeys holds the SQL foreign-keys that are owned by the "recovery_cases"
@@ -229,6 +232,10 @@ var (
 	DefaultDecisionNote string
 	// DefaultDecisionMessage holds the default value on creation for the "decision_message" field.
 	DefaultDecisionMessage string
+	// DefaultSLAMark holds the default value on creation for the "sla_mark" field.
+	DefaultSLAMark string
+	// SLAMarkValidator is a validator for the "sla_mark" field. It is called by the builders before save.
+	SLAMarkValidator func(string) error
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() uuid.UUID
 )
@@ -443,6 +450,11 @@ func ByHeldBy(opts ...sql.OrderTermOption) OrderOption {
 // ByHeldAt orders the results by the held_at field.
 func ByHeldAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldHeldAt, opts...).ToFunc()
+}
+
+// BySLAMark orders the results by the sla_mark field.
+func BySLAMark(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSLAMark, opts...).ToFunc()
 }
 
 // ByAccountField orders the results by account field.

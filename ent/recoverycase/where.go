@@ -192,6 +192,11 @@ func HeldAt(v time.Time) predicate.RecoveryCase {
 	return predicate.RecoveryCase(sql.FieldEQ(FieldHeldAt, v))
 }
 
+// SLAMark applies equality check predicate on the "sla_mark" field. It's identical to SLAMarkEQ.
+func SLAMark(v string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldEQ(FieldSLAMark, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.RecoveryCase {
 	return predicate.RecoveryCase(sql.FieldEQ(FieldCreatedAt, v))
@@ -1770,6 +1775,71 @@ func HeldAtIsNil() predicate.RecoveryCase {
 // HeldAtNotNil applies the NotNil predicate on the "held_at" field.
 func HeldAtNotNil() predicate.RecoveryCase {
 	return predicate.RecoveryCase(sql.FieldNotNull(FieldHeldAt))
+}
+
+// SLAMarkEQ applies the EQ predicate on the "sla_mark" field.
+func SLAMarkEQ(v string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldEQ(FieldSLAMark, v))
+}
+
+// SLAMarkNEQ applies the NEQ predicate on the "sla_mark" field.
+func SLAMarkNEQ(v string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldNEQ(FieldSLAMark, v))
+}
+
+// SLAMarkIn applies the In predicate on the "sla_mark" field.
+func SLAMarkIn(vs ...string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldIn(FieldSLAMark, vs...))
+}
+
+// SLAMarkNotIn applies the NotIn predicate on the "sla_mark" field.
+func SLAMarkNotIn(vs ...string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldNotIn(FieldSLAMark, vs...))
+}
+
+// SLAMarkGT applies the GT predicate on the "sla_mark" field.
+func SLAMarkGT(v string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldGT(FieldSLAMark, v))
+}
+
+// SLAMarkGTE applies the GTE predicate on the "sla_mark" field.
+func SLAMarkGTE(v string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldGTE(FieldSLAMark, v))
+}
+
+// SLAMarkLT applies the LT predicate on the "sla_mark" field.
+func SLAMarkLT(v string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldLT(FieldSLAMark, v))
+}
+
+// SLAMarkLTE applies the LTE predicate on the "sla_mark" field.
+func SLAMarkLTE(v string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldLTE(FieldSLAMark, v))
+}
+
+// SLAMarkContains applies the Contains predicate on the "sla_mark" field.
+func SLAMarkContains(v string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldContains(FieldSLAMark, v))
+}
+
+// SLAMarkHasPrefix applies the HasPrefix predicate on the "sla_mark" field.
+func SLAMarkHasPrefix(v string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldHasPrefix(FieldSLAMark, v))
+}
+
+// SLAMarkHasSuffix applies the HasSuffix predicate on the "sla_mark" field.
+func SLAMarkHasSuffix(v string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldHasSuffix(FieldSLAMark, v))
+}
+
+// SLAMarkEqualFold applies the EqualFold predicate on the "sla_mark" field.
+func SLAMarkEqualFold(v string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldEqualFold(FieldSLAMark, v))
+}
+
+// SLAMarkContainsFold applies the ContainsFold predicate on the "sla_mark" field.
+func SLAMarkContainsFold(v string) predicate.RecoveryCase {
+	return predicate.RecoveryCase(sql.FieldContainsFold(FieldSLAMark, v))
 }
 
 // HasAccount applies the HasEdge predicate on the "account" edge.

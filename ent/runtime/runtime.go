@@ -390,6 +390,12 @@ func init() {
 	recoverycaseDescDecisionMessage := recoverycaseFields[23].Descriptor()
 	// recoverycase.DefaultDecisionMessage holds the default value on creation for the decision_message field.
 	recoverycase.DefaultDecisionMessage = recoverycaseDescDecisionMessage.Default.(string)
+	// recoverycaseDescSLAMark is the schema descriptor for sla_mark field.
+	recoverycaseDescSLAMark := recoverycaseFields[33].Descriptor()
+	// recoverycase.DefaultSLAMark holds the default value on creation for the sla_mark field.
+	recoverycase.DefaultSLAMark = recoverycaseDescSLAMark.Default.(string)
+	// recoverycase.SLAMarkValidator is a validator for the "sla_mark" field. It is called by the builders before save.
+	recoverycase.SLAMarkValidator = recoverycaseDescSLAMark.Validators[0].(func(string) error)
 	// recoverycaseDescID is the schema descriptor for id field.
 	recoverycaseDescID := recoverycaseFields[0].Descriptor()
 	// recoverycase.DefaultID holds the default value on creation for the id field.
@@ -527,6 +533,10 @@ func init() {
 	staffuserDescPasswordTemporary := staffuserFields[12].Descriptor()
 	// staffuser.DefaultPasswordTemporary holds the default value on creation for the password_temporary field.
 	staffuser.DefaultPasswordTemporary = staffuserDescPasswordTemporary.Default.(bool)
+	// staffuserDescPaused is the schema descriptor for paused field.
+	staffuserDescPaused := staffuserFields[13].Descriptor()
+	// staffuser.DefaultPaused holds the default value on creation for the paused field.
+	staffuser.DefaultPaused = staffuserDescPaused.Default.(bool)
 }
 
 const (

@@ -78,6 +78,12 @@ func (RecoveryCase) Fields() []ent.Field {
 		field.Text("hold_reason").Optional().Nillable(),
 		field.Int("held_by").Optional().Nillable(),
 		field.Time("held_at").Optional().Nillable(),
+		// sla_mark is the escalation the periodic job last set on an
+		// undecided case: "" (none), due_soon (临近超期: due on the next
+		// working day or today) or overdue (已超期); vocab.SLA words. A
+		// stored mark, not a computed one, so that each change is a case
+		// event and the queue tabs count an indexed column.
+		field.String("sla_mark").MaxLen(16).Default(""),
 	}
 }
 
@@ -110,6 +116,8 @@ func (RecoveryCase) Indexes() []ent.Index {
 		index.Fields("typed_cert_hmac"),
 		// The dashboard reads the decisions of a date range.
 		index.Fields("status", "decided_at"),
+		// The escalation tabs and gauges read marked undecided cases.
+		index.Fields("sla_mark", "status", "region_code"),
 	}
 }
 

@@ -42,5 +42,12 @@ func (StaffUser) Fields() []ent.Field {
 		// where the person sets their own password and enrols TOTP, so the
 		// administrator who saw it cannot work as that person.
 		field.Bool("password_temporary").Default(false),
+		// paused is the reviewer's own 暂停接单: while set, auto-assignment
+		// gives them nothing new (what they hold stays theirs).
+		field.Bool("paused").Default(false),
+		// assign_cap is the most open claims auto-assignment lets the
+		// reviewer hold, set by a supervisor; nil is the default
+		// (recovery.DefaultAssignCap).
+		field.Int("assign_cap").Optional().Nillable(),
 	}
 }

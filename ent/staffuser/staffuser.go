@@ -43,6 +43,10 @@ const (
 	FieldTotpLastStep = "totp_last_step"
 	// FieldPasswordTemporary holds the string denoting the password_temporary field in the database.
 	FieldPasswordTemporary = "password_temporary"
+	// FieldPaused holds the string denoting the paused field in the database.
+	FieldPaused = "paused"
+	// FieldAssignCap holds the string denoting the assign_cap field in the database.
+	FieldAssignCap = "assign_cap"
 	// Table holds the table name of the staffuser in the database.
 	Table = "staff_users"
 )
@@ -65,6 +69,8 @@ var Columns = []string{
 	FieldSessionEpoch,
 	FieldTotpLastStep,
 	FieldPasswordTemporary,
+	FieldPaused,
+	FieldAssignCap,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -102,6 +108,8 @@ var (
 	DefaultTotpLastStep int64
 	// DefaultPasswordTemporary holds the default value on creation for the "password_temporary" field.
 	DefaultPasswordTemporary bool
+	// DefaultPaused holds the default value on creation for the "paused" field.
+	DefaultPaused bool
 )
 
 // OrderOption defines the ordering options for the StaffUser queries.
@@ -180,4 +188,14 @@ func ByTotpLastStep(opts ...sql.OrderTermOption) OrderOption {
 // ByPasswordTemporary orders the results by the password_temporary field.
 func ByPasswordTemporary(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldPasswordTemporary, opts...).ToFunc()
+}
+
+// ByPaused orders the results by the paused field.
+func ByPaused(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPaused, opts...).ToFunc()
+}
+
+// ByAssignCap orders the results by the assign_cap field.
+func ByAssignCap(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldAssignCap, opts...).ToFunc()
 }

@@ -129,6 +129,16 @@ func PasswordTemporary(v bool) predicate.StaffUser {
 	return predicate.StaffUser(sql.FieldEQ(FieldPasswordTemporary, v))
 }
 
+// Paused applies equality check predicate on the "paused" field. It's identical to PausedEQ.
+func Paused(v bool) predicate.StaffUser {
+	return predicate.StaffUser(sql.FieldEQ(FieldPaused, v))
+}
+
+// AssignCap applies equality check predicate on the "assign_cap" field. It's identical to AssignCapEQ.
+func AssignCap(v int) predicate.StaffUser {
+	return predicate.StaffUser(sql.FieldEQ(FieldAssignCap, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.StaffUser {
 	return predicate.StaffUser(sql.FieldEQ(FieldCreatedAt, v))
@@ -767,6 +777,66 @@ func PasswordTemporaryEQ(v bool) predicate.StaffUser {
 // PasswordTemporaryNEQ applies the NEQ predicate on the "password_temporary" field.
 func PasswordTemporaryNEQ(v bool) predicate.StaffUser {
 	return predicate.StaffUser(sql.FieldNEQ(FieldPasswordTemporary, v))
+}
+
+// PausedEQ applies the EQ predicate on the "paused" field.
+func PausedEQ(v bool) predicate.StaffUser {
+	return predicate.StaffUser(sql.FieldEQ(FieldPaused, v))
+}
+
+// PausedNEQ applies the NEQ predicate on the "paused" field.
+func PausedNEQ(v bool) predicate.StaffUser {
+	return predicate.StaffUser(sql.FieldNEQ(FieldPaused, v))
+}
+
+// AssignCapEQ applies the EQ predicate on the "assign_cap" field.
+func AssignCapEQ(v int) predicate.StaffUser {
+	return predicate.StaffUser(sql.FieldEQ(FieldAssignCap, v))
+}
+
+// AssignCapNEQ applies the NEQ predicate on the "assign_cap" field.
+func AssignCapNEQ(v int) predicate.StaffUser {
+	return predicate.StaffUser(sql.FieldNEQ(FieldAssignCap, v))
+}
+
+// AssignCapIn applies the In predicate on the "assign_cap" field.
+func AssignCapIn(vs ...int) predicate.StaffUser {
+	return predicate.StaffUser(sql.FieldIn(FieldAssignCap, vs...))
+}
+
+// AssignCapNotIn applies the NotIn predicate on the "assign_cap" field.
+func AssignCapNotIn(vs ...int) predicate.StaffUser {
+	return predicate.StaffUser(sql.FieldNotIn(FieldAssignCap, vs...))
+}
+
+// AssignCapGT applies the GT predicate on the "assign_cap" field.
+func AssignCapGT(v int) predicate.StaffUser {
+	return predicate.StaffUser(sql.FieldGT(FieldAssignCap, v))
+}
+
+// AssignCapGTE applies the GTE predicate on the "assign_cap" field.
+func AssignCapGTE(v int) predicate.StaffUser {
+	return predicate.StaffUser(sql.FieldGTE(FieldAssignCap, v))
+}
+
+// AssignCapLT applies the LT predicate on the "assign_cap" field.
+func AssignCapLT(v int) predicate.StaffUser {
+	return predicate.StaffUser(sql.FieldLT(FieldAssignCap, v))
+}
+
+// AssignCapLTE applies the LTE predicate on the "assign_cap" field.
+func AssignCapLTE(v int) predicate.StaffUser {
+	return predicate.StaffUser(sql.FieldLTE(FieldAssignCap, v))
+}
+
+// AssignCapIsNil applies the IsNil predicate on the "assign_cap" field.
+func AssignCapIsNil() predicate.StaffUser {
+	return predicate.StaffUser(sql.FieldIsNull(FieldAssignCap))
+}
+
+// AssignCapNotNil applies the NotNil predicate on the "assign_cap" field.
+func AssignCapNotNil() predicate.StaffUser {
+	return predicate.StaffUser(sql.FieldNotNull(FieldAssignCap))
 }
 
 // And groups predicates with the AND operator between them.

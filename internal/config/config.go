@@ -108,9 +108,23 @@ type Config struct {
 	// (province, city) sets its own.
 	Hotline Hotline
 
+	// Assignment is how cases reach reviewers (RD_ASSIGNMENT): AssignAuto
+	// gives each submitted case to the least-loaded on-duty reviewer of its
+	// region; AssignPull leaves reviewers to claim from the queue.
+	Assignment Assignment
+
 	Dev      bool
 	DevForce bool
 }
+
+// Assignment is RD_ASSIGNMENT's value.
+type Assignment string
+
+// The assignment modes (CONTRACT §7).
+const (
+	AssignAuto Assignment = "auto"
+	AssignPull Assignment = "pull"
+)
 
 // Hotline is the applicants' hotline: Text as shown (pages, SMS) and Tel, the
 // number a tel: link dials (with area code, so that a mobile phone reaches it).
@@ -384,6 +398,12 @@ func Load(get Getenv) (Config, error) {
 	hl := str("RD_HOTLINE", defaultHotline)
 	if c.Hotline, err = ParseHotline(hl); err != nil {
 		return c, &Error{"RD_HOTLINE", hl, "the number as shown, optionally followed by | and a dialable number with area code, such as 12333|+862012333"}
+	}
+	switch as := str("RD_ASSIGNMENT", string(AssignAuto)); Assignment(as) {
+	case AssignAuto, AssignPull:
+		c.Assignment = Assignment(as)
+	default:
+		return c, &Error{"RD_ASSIGNMENT", as, "auto (cases assigned by load) or pull (reviewers claim)"}
 	}
 	if c.Dev, err = parseBool(get, "RD_DEV"); err != nil {
 		return c, err

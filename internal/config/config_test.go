@@ -75,6 +75,8 @@ func TestRejectsBadValues(t *testing.T) {
 		{map[string]string{"RD_S3_TIMEOUT": "-5s"}, "RD_S3_TIMEOUT"},
 		{map[string]string{"RD_HASH_CONCURRENCY": "0"}, "RD_HASH_CONCURRENCY"},
 		{map[string]string{"RD_HASH_CONCURRENCY": "two"}, "RD_HASH_CONCURRENCY"},
+		{map[string]string{"RD_ASSIGNMENT": "push"}, "RD_ASSIGNMENT"},
+		{map[string]string{"RD_ASSIGNMENT": "AUTO"}, "RD_ASSIGNMENT"},
 		{map[string]string{"RD_TRUSTED_PROXIES": "10.0.0.0/8, proxy.intranet"}, "RD_TRUSTED_PROXIES"},
 		{map[string]string{"RD_TRUSTED_PROXIES": "10.0.0.0/33"}, "RD_TRUSTED_PROXIES"},
 		{map[string]string{"RD_METRICS_TOKEN": "short"}, "RD_METRICS_TOKEN"},
@@ -143,6 +145,15 @@ func TestQASampleShare(t *testing.T) {
 	}
 	if c, err := Load(FromMap(map[string]string{"RD_QA_SAMPLE_PERCENT": "25"})); err != nil || c.QASamplePercent != 25 {
 		t.Fatalf("25: %d %v", c.QASamplePercent, err)
+	}
+}
+
+func TestAssignmentDefaultsToAuto(t *testing.T) {
+	if c, err := Load(FromMap(nil)); err != nil || c.Assignment != AssignAuto {
+		t.Fatalf("default: %q %v", c.Assignment, err)
+	}
+	if c, err := Load(FromMap(map[string]string{"RD_ASSIGNMENT": "pull"})); err != nil || c.Assignment != AssignPull {
+		t.Fatalf("pull: %q %v", c.Assignment, err)
 	}
 }
 

@@ -123,6 +123,9 @@ type Report struct {
 	Median    WorkingTime
 	Reviewers []ReviewerStats
 	QA        QAStats
+	// Escalated counts the undecided cases the escalation job marked, by
+	// mark (vocab.SLADueSoon, vocab.SLAOverdue).
+	Escalated map[string]int
 }
 
 // Ratio is a share: Num of Den. Den 0 means there is nothing to measure.
@@ -162,7 +165,40 @@ func (s *Service) Compute(ctx context.Context, scope []string, f Filter) (*Repor
 	if r.QA, err = s.qa(ctx, scope, f); err != nil {
 		return nil, fmt.Errorf("dashboard qa: %w", err)
 	}
+	rows, err := CountSLAMarksByCity(ctx, s.db.Ent, caseRegions(scope, f.City)...)
+	if err != nil {
+		return nil, fmt.Errorf("dashboard escalations: %w", err)
+	}
+	r.Escalated = map[string]int{}
+	for _, row := range rows {
+		r.Escalated[row.Mark] += row.N
+	}
 	return r, nil
+}
+
+// cityOf is a case's city in SQL: the first 4 digits of its region code.
+func cityOf(sel *sql.Selector) sql.Querier {
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.WriteString("SUBSTR(").Ident(sel.C(recoverycase.FieldRegionCode)).WriteString(", 1, 4)")
+	})
+}
+
+// MarkCityCount is a number of undecided cases with an SLA mark in a city
+// (the first 4 digits of the region code).
+type MarkCityCount struct {
+	Mark string `json:"sla_mark"`
+	City string `json:"city"`
+	N    int    `json:"n"`
+}
+
+// CountSLAMarksByCity counts the marked undecided cases (the escalation
+// job's 临近超期 and 已超期) by mark and city in the database: the
+// dashboard's figures and the operators' gauge read it.
+func CountSLAMarksByCity(ctx context.Context, client *ent.Client, where ...predicate.RecoveryCase) ([]MarkCityCount, error) {
+	var rows []MarkCityCount
+	where = append(where, recoverycase.StatusIn(state.Undecided...), recoverycase.SLAMarkNEQ(""))
+	err := countByCity(ctx, client, recoverycase.FieldSLAMark, &rows, where...)
+	return rows, err
 }
 
 // ---- backlog ----
@@ -222,17 +258,20 @@ type StatusCityCount struct {
 // gauges read it.
 func CountByStatusAndCity(ctx context.Context, client *ent.Client, where ...predicate.RecoveryCase) ([]StatusCityCount, error) {
 	var rows []StatusCityCount
-	err := client.RecoveryCase.Query().Where(where...).
-		Modify(func(sel *sql.Selector) {
-			city := sql.ExprFunc(func(b *sql.Builder) {
-				b.WriteString("SUBSTR(").Ident(sel.C(recoverycase.FieldRegionCode)).WriteString(", 1, 4)")
-			})
-			sel.Select(sel.C(recoverycase.FieldStatus)).
-				AppendSelectExprAs(city, "city").
-				AppendSelectExprAs(sql.Raw("COUNT(*)"), "n").
-				GroupBy(sel.C(recoverycase.FieldStatus), "city")
-		}).Scan(ctx, &rows)
+	err := countByCity(ctx, client, recoverycase.FieldStatus, &rows, where...)
 	return rows, err
+}
+
+// countByCity counts cases GROUP BY column and city into rows (a slice of
+// structs with the column's, "city" and "n" fields).
+func countByCity(ctx context.Context, client *ent.Client, column string, rows any, where ...predicate.RecoveryCase) error {
+	return client.RecoveryCase.Query().Where(where...).
+		Modify(func(sel *sql.Selector) {
+			sel.Select(sel.C(column)).
+				AppendSelectExprAs(cityOf(sel), "city").
+				AppendSelectExprAs(sql.Raw("COUNT(*)"), "n").
+				GroupBy(sel.C(column), "city")
+		}).Scan(ctx, rows)
 }
 
 // backlog counts the open cases of the viewer's scope by status and city.

@@ -121,7 +121,11 @@ func housekeeping(d *db.DB, deps Deps) []task {
 				_, err := r.ReleaseExpiredClaims(ctx)
 				return err
 			}),
-			every(recovery.CleanupArgs{}, CleanupInterval, true, r.Cleanup))
+			every(recovery.CleanupArgs{}, CleanupInterval, true, r.Cleanup),
+			every(recovery.EscalateArgs{}, recovery.EscalateInterval, true, func(ctx context.Context) error {
+				_, err := r.EscalateSLA(ctx)
+				return err
+			}))
 		if retention := deps.EvidenceRetention; retention > 0 {
 			tasks = append(tasks, every(recovery.PurgeArgs{}, recovery.PurgeInterval, true, func(ctx context.Context) error {
 				return r.PurgeDue(ctx, retention)

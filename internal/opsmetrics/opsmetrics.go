@@ -21,6 +21,7 @@ import (
 	"recoverydesk/internal/db"
 	"recoverydesk/internal/recovery/state"
 	"recoverydesk/internal/rules"
+	"recoverydesk/internal/vocab"
 )
 
 // DefaultBudget bounds all the queries of one scrape together, well inside
@@ -37,6 +38,7 @@ const (
 	nameOverdue     = "recoverydesk_cases_overdue"
 	nameSMS         = "recoverydesk_sms_messages"
 	nameOldestQueue = "recoverydesk_jobs_oldest_queued_age_seconds"
+	nameSLA         = "recoverydesk_cases_sla"
 )
 
 // smsStatusesAlwaysShown are reported even at zero, so an alert on them
@@ -52,7 +54,7 @@ type Collector struct {
 	logger *slog.Logger
 	budget time.Duration
 
-	cases, overdue, sms, oldest *prometheus.Desc
+	cases, overdue, sms, oldest, sla *prometheus.Desc
 }
 
 // New returns the collector over d. clk is the application clock, which
@@ -71,6 +73,9 @@ func New(d *db.DB, clk clock.Clock, logger *slog.Logger) *Collector {
 		sms: prometheus.NewDesc(nameSMS,
 			"SMS messages by delivery status (queued: waiting to be accepted by the gateway; failed: given up).",
 			[]string{"status"}, nil),
+		sla: prometheus.NewDesc(nameSLA,
+			"Undecided cases the escalation job marked, by mark (due_soon: 临近超期, due on the next working day or today; overdue: 已超期) and city; every city of Guangdong is reported, zero included.",
+			[]string{"sla", "city"}, nil),
 		oldest: prometheus.NewDesc(nameOldestQueue,
 			"Age of the oldest background job that is due to run and waits (available, retryable or scheduled in the past); 0 when none.",
 			nil, nil),
@@ -83,6 +88,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.overdue
 	ch <- c.sms
 	ch <- c.oldest
+	ch <- c.sla
 }
 
 // Collect implements prometheus.Collector: one query per gauge, all under
@@ -98,6 +104,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		{nameOverdue, c.collectOverdue},
 		{nameSMS, c.collectSMS},
 		{nameOldestQueue, c.collectOldestJob},
+		{nameSLA, c.collectSLA},
 	} {
 		if err := g.collect(ctx, ch); err != nil {
 			c.logger.Warn("metrics: gauge left out of this scrape", "metric", g.name, "err", err)
@@ -120,16 +127,21 @@ func (c *Collector) collectCases(ctx context.Context, ch chan<- prometheus.Metri
 		}
 	}
 	for _, r := range rows {
-		city := r.City
-		if reg, ok := rules.LookupRegion(city); !ok || reg.Level != rules.LevelCity {
-			city = OtherCity
-		}
-		counts[[2]string{r.Status, city}] += r.N
+		counts[[2]string{r.Status, cityLabel(r.City)}] += r.N
 	}
 	for k, n := range counts {
 		ch <- prometheus.MustNewConstMetric(c.cases, prometheus.GaugeValue, float64(n), k[0], k[1])
 	}
 	return nil
+}
+
+// cityLabel is the city label of a region code's first 4 digits: the code
+// of a city of Guangdong, or OtherCity.
+func cityLabel(code string) string {
+	if reg, ok := rules.LookupRegion(code); ok && reg.Level == rules.LevelCity {
+		return code
+	}
+	return OtherCity
 }
 
 // collectOverdue counts open cases due before today, by status; every open
@@ -155,6 +167,27 @@ func (c *Collector) collectOverdue(ctx context.Context, ch chan<- prometheus.Met
 	}
 	for st, n := range counts {
 		ch <- prometheus.MustNewConstMetric(c.overdue, prometheus.GaugeValue, float64(n), string(st))
+	}
+	return nil
+}
+
+// collectSLA counts the escalation marks by mark and city.
+func (c *Collector) collectSLA(ctx context.Context, ch chan<- prometheus.Metric) error {
+	rows, err := dashboard.CountSLAMarksByCity(ctx, c.db.Ent)
+	if err != nil {
+		return err
+	}
+	counts := map[[2]string]int{}
+	for _, m := range vocab.SLAMarks {
+		for _, city := range rules.Cities() {
+			counts[[2]string{string(m), city.Code}] = 0
+		}
+	}
+	for _, r := range rows {
+		counts[[2]string{r.Mark, cityLabel(r.City)}] += r.N
+	}
+	for k, n := range counts {
+		ch <- prometheus.MustNewConstMetric(c.sla, prometheus.GaugeValue, float64(n), k[0], k[1])
 	}
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 
+	"recoverydesk/ent/recoverycase"
 	"recoverydesk/ent/smsmessage"
 	"recoverydesk/internal/clock"
 	"recoverydesk/internal/db"
@@ -75,8 +76,17 @@ func TestGaugesShowTheSeededState(t *testing.T) {
 		seed("440704", today, state.Submitted)                                     // 江门, due today: not overdue
 		seed("440104", yesterday, state.Submitted, state.InReview)                 // 广州, overdue
 		seed("440104", yesterday, state.Submitted, state.InReview, state.Rejected) // decided: not overdue
-		seed("440104", time.Time{})                                                // a draft
-		seed("44", yesterday, state.Submitted)                                     // no city, overdue
+		// The escalation job's marks: 江门 has one case 已超期 and one 临近超期,
+		// 广州 one 临近超期; the decided case's old mark no longer counts.
+		mark := func(region string, st state.Status, m string) {
+			d.Ent.RecoveryCase.Update().Where(recoverycase.RegionCode(region), recoverycase.StatusEQ(st)).SetSLAMark(m).ExecX(ctx)
+		}
+		mark("440703", state.Submitted, "overdue")
+		mark("440704", state.Submitted, "due_soon")
+		mark("440104", state.InReview, "due_soon")
+		mark("440104", state.Rejected, "overdue")
+		seed("440104", time.Time{})            // a draft
+		seed("44", yesterday, state.Submitted) // no city, overdue
 		for _, st := range []smsmessage.Status{smsmessage.StatusQueued, smsmessage.StatusQueued, smsmessage.StatusFailed, smsmessage.StatusSent} {
 			d.Ent.SMSMessage.Create().SetPhone("13800001234").SetPurpose("test").SetTextSealed([]byte{1}).SetStatus(st).ExecX(ctx)
 		}
@@ -109,6 +119,11 @@ func TestGaugesShowTheSeededState(t *testing.T) {
 			"recoverydesk_sms_messages{status=failed}":           1,
 			"recoverydesk_sms_messages{status=sent}":             1,
 			"recoverydesk_jobs_oldest_queued_age_seconds{}":      90,
+			"recoverydesk_cases_sla{city=4407,sla=overdue}":      1,
+			"recoverydesk_cases_sla{city=4407,sla=due_soon}":     1,
+			"recoverydesk_cases_sla{city=4401,sla=due_soon}":     1,
+			"recoverydesk_cases_sla{city=4401,sla=overdue}":      0,
+			"recoverydesk_cases_sla{city=4419,sla=overdue}":      0, // every city is reported, zero included
 		}
 		for k, v := range want {
 			g, ok := got[k]
@@ -122,19 +137,27 @@ func TestGaugesShowTheSeededState(t *testing.T) {
 				t.Errorf("%s = %v (present %v), want %v", k, g, ok, v)
 			}
 		}
-		// Beside them, every open status of each of the 21 cities is
-		// reported at zero (the two seeded open pairs are counted above).
-		zeros := 0
+		// Beside them, every open status of each of the 21 cities and both
+		// escalation marks of each city are reported at zero.
+		caseZeros, slaZeros := 0, 0
 		for k, v := range got {
-			if _, ok := want[k]; !ok {
-				if !strings.HasPrefix(k, "recoverydesk_cases{") || v != 0 {
-					t.Errorf("unexpected sample %s = %v", k, v)
-				}
-				zeros++
+			if _, listed := want[k]; listed {
+				continue
+			}
+			switch {
+			case v == 0 && strings.HasPrefix(k, "recoverydesk_cases{"):
+				caseZeros++
+			case v == 0 && strings.HasPrefix(k, "recoverydesk_cases_sla{"):
+				slaZeros++
+			default:
+				t.Errorf("unexpected sample %s = %v", k, v)
 			}
 		}
-		if zeros != 21*4-2 {
-			t.Errorf("%d zero case series, want %d (4 open statuses × 21 cities, less the 2 seeded)", zeros, 21*4-2)
+		if caseZeros != 21*4-2 {
+			t.Errorf("%d zero case series, want %d (4 open statuses × 21 cities, less the 2 seeded)", caseZeros, 21*4-2)
+		}
+		if slaZeros != 2*21-5 {
+			t.Errorf("%d zero escalation series, want %d (2 marks × 21 cities, less the 5 listed)", slaZeros, 2*21-5)
 		}
 	})
 }

@@ -20,7 +20,20 @@ const nextTries = 5
 // reviewer who holds a case gets the next one to look at, unclaimed). It
 // returns "" when the queue is empty. A case claimed by someone else between
 // the listing and the claim is skipped for the one after it.
+//
+// With auto-assignment a reviewer holds up to their cap of assigned cases:
+// "下一件" then opens the oldest of them (the one due first), and pulls from
+// the pending queue as above only when they hold none.
 func (s *Service) ClaimNext(ctx context.Context, rv Reviewer) (number string, claimed bool, err error) {
+	if s.auto {
+		mine, err := s.Queue(ctx, rv, QueueFilter{Tab: TabMine, Limit: 1})
+		if err != nil {
+			return "", false, err
+		}
+		if len(mine.Rows) > 0 {
+			return mine.Rows[0].CaseNumber, true, nil
+		}
+	}
 	page, err := s.Queue(ctx, rv, QueueFilter{Tab: TabPending, Limit: nextTries})
 	if err != nil || len(page.Rows) == 0 {
 		return "", false, err

@@ -29,10 +29,13 @@ const (
 	TabMine     = "mine"     // 我的: claimed by me
 	TabReturned = "returned" // 已退回
 	TabDone     = "done"     // 已完成: approved or rejected
+	// The escalation tabs: undecided cases the SLA job marked (escalate.go).
+	TabDueSoon = string(vocab.SLADueSoon) // 临近超期
+	TabOverdue = string(vocab.SLAOverdue) // 已超期
 )
 
 // Tabs lists the queue's tabs in display order.
-var Tabs = []string{TabPending, TabMine, TabReturned, TabDone}
+var Tabs = []string{TabPending, TabMine, TabDueSoon, TabOverdue, TabReturned, TabDone}
 
 // SLA states of a case that is waiting for a decision.
 const (
@@ -47,7 +50,7 @@ type QueueFilter struct {
 	Kind     string // person, unit or ""
 	City     string // 4-digit city code or ""
 	District string // 6-digit county code or ""
-	SLA      string // ok, due_today, overdue or ""
+	SLA      string // ok, due_today, due_soon (the stored mark), overdue or ""
 	Search   string // case number, unit or person name, certificate number
 	After    string // keyset cursor from the previous page
 	Limit    int
@@ -255,6 +258,8 @@ func tabStatuses(tab string) []state.Status {
 		return []state.Status{state.Returned}
 	case TabDone:
 		return []state.Status{state.Approved, state.Rejected}
+	case TabDueSoon, TabOverdue:
+		return UndecidedStatuses
 	}
 	return []state.Status{state.Submitted}
 }
@@ -299,8 +304,11 @@ func validTab(t string) bool { return slices.Contains(Tabs, t) }
 // table of them), and for 我的 the reviewer's own claims.
 func tabPredicate(tab string, rv Reviewer) predicate.RecoveryCase {
 	p := recoverycase.StatusIn(tabStatuses(tab)...)
-	if tab == TabMine {
+	switch tab {
+	case TabMine:
 		return recoverycase.And(p, recoverycase.ClaimedBy(rv.ID))
+	case TabDueSoon, TabOverdue:
+		return recoverycase.And(p, recoverycase.SLAMark(tab))
 	}
 	return p
 }
@@ -337,6 +345,8 @@ func (s *Service) filters(rv Reviewer, f QueueFilter, now time.Time) []predicate
 		ps = append(ps, recoverycase.DueByGTE(today), recoverycase.DueByLT(today.AddDate(0, 0, 1)))
 	case SLAOk:
 		ps = append(ps, recoverycase.DueByGTE(today.AddDate(0, 0, 1)))
+	case string(vocab.SLADueSoon):
+		ps = append(ps, recoverycase.SLAMark(f.SLA)) // the escalation job's mark
 	}
 	if q := strings.TrimSpace(f.Search); q != "" {
 		ps = append(ps, recoverycase.Or(

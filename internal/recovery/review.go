@@ -107,7 +107,12 @@ func (s *Service) Claim(ctx context.Context, rv Reviewer, number string) (*ent.R
 		holder, held := ClaimHolder(rc, now)
 		switch {
 		case held && holder == rv.ID:
-			out, err = tx.Ent.RecoveryCase.UpdateOne(rc).SetClaimExpiresAt(now.Add(ClaimTTL)).Save(ctx)
+			// Already theirs (claimed or assigned): a no-op that renews a
+			// lease about to end, and never shortens an assignment's.
+			out = rc
+			if rc.ClaimExpiresAt.Before(now.Add(ClaimTTL)) {
+				out, err = tx.Ent.RecoveryCase.UpdateOne(rc).SetClaimExpiresAt(now.Add(ClaimTTL)).Save(ctx)
+			}
 			return err
 		case held:
 			return ErrClaimedOther
@@ -135,12 +140,14 @@ func (s *Service) claimLocked(ctx context.Context, tx *db.Tx, rv Reviewer, rc *e
 		map[string]any{"status": string(state.InReview), "claimed_by": rv.Username})
 }
 
-// RenewClaim extends the reviewer's claim on a case they hold; it does
-// nothing for anyone else (and never claims).
+// RenewClaim extends the reviewer's claim on a case they hold to ClaimTTL
+// from now; it does nothing for anyone else (and never claims), nor to a
+// lease that already runs longer (an assignment's).
 func (s *Service) RenewClaim(ctx context.Context, rv Reviewer, number string) error {
 	now := s.clock.Now()
 	_, err := s.db.Ent.RecoveryCase.Update().Where(recoverycase.CaseNumber(number), recoverycase.StatusEQ(state.InReview),
-		recoverycase.ClaimedBy(rv.ID), recoverycase.ClaimExpiresAtGT(now)).SetClaimExpiresAt(now.Add(ClaimTTL)).Save(ctx)
+		recoverycase.ClaimedBy(rv.ID), recoverycase.ClaimExpiresAtGT(now), recoverycase.ClaimExpiresAtLT(now.Add(ClaimTTL))).
+		SetClaimExpiresAt(now.Add(ClaimTTL)).Save(ctx)
 	return err
 }
 
@@ -194,6 +201,13 @@ func (s *Service) ReleaseExpiredClaims(ctx context.Context) (int, error) {
 		})
 		if err != nil {
 			return released, fmt.Errorf("release %s: %w", rc.ID, err)
+		}
+	}
+	if released > 0 {
+		// The released cases and the claims they freed go to whoever has
+		// room now.
+		if _, err := s.AssignWaiting(ctx); err != nil {
+			return released, err
 		}
 	}
 	return released, nil
@@ -275,10 +289,21 @@ func (s *Service) Decide(ctx context.Context, rv Reviewer, number string, d Deci
 				return err
 			}
 		}
-		if d.Outcome == vocab.OutcomeApprove && len(flags) > 0 {
-			return s.firstApproval(ctx, tx, rv, rc, d, now, flags)
+		// The decision frees the reviewer's claim: the next waiting case
+		// of their regions is assigned in the same transaction.
+		if err := s.lockAssignment(ctx, tx); err != nil {
+			return err
 		}
-		return s.applyDecision(ctx, tx, rv, rc, d, now, pw, flags)
+		if d.Outcome == vocab.OutcomeApprove && len(flags) > 0 {
+			err = s.firstApproval(ctx, tx, rv, rc, d, now, flags)
+		} else {
+			err = s.applyDecision(ctx, tx, rv, rc, d, now, pw, flags)
+		}
+		if err != nil {
+			return err
+		}
+		_, err = s.sweep(ctx, tx, now, rv.Regions, sweepOnFreed)
+		return err
 	})
 	if err == nil && s.onDecided != nil {
 		s.onDecided(d.Outcome)
@@ -477,6 +502,9 @@ func (s *Service) Reassign(ctx context.Context, sup Reviewer, number, to string,
 		if !canDecide(key, rc.RegionCode) {
 			return ErrUnknownReviewer.WithField("to")
 		}
+		if err := s.lockAssignment(ctx, tx); err != nil {
+			return err
+		}
 		if rc.Status != state.Submitted && rc.Status != state.InReview {
 			return ErrNotClaimable
 		}
@@ -488,7 +516,12 @@ func (s *Service) Reassign(ctx context.Context, sup Reviewer, number, to string,
 		if rc.ClaimedBy != nil {
 			before["claimed_by_id"] = *rc.ClaimedBy
 		}
-		return s.record(ctx, tx, rc, now, sup.actor(), vocab.EventReassigned, before,
-			map[string]any{"status": string(state.InReview), "claimed_by": target.Username})
+		if err := s.record(ctx, tx, rc, now, sup.actor(), vocab.EventReassigned, before,
+			map[string]any{"status": string(state.InReview), "claimed_by": target.Username}); err != nil {
+			return err
+		}
+		// The former holder's claim is free: a waiting case may take it.
+		_, err = s.sweep(ctx, tx, now, sup.Regions, sweepOnFreed)
+		return err
 	})
 }

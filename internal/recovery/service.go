@@ -80,6 +80,8 @@ type Service struct {
 	qaPercent int
 	hotline   string              // the hotline's shown text, named in the SMS
 	onDecided func(vocab.Outcome) // Deps.OnDecided
+	// auto is RD_ASSIGNMENT=auto: submitted cases are assigned (assign.go).
+	auto bool
 }
 
 // Deps are what the service needs.
@@ -96,7 +98,11 @@ type Deps struct {
 	// Hotline is the hotline's shown text (config.Hotline.Text); empty
 	// means the default.
 	Hotline string
-	Logger  *slog.Logger
+	// AutoAssign assigns each submitted case to the least-loaded on-duty
+	// reviewer of its region (RD_ASSIGNMENT=auto); false leaves reviewers
+	// to claim from the queue (pull).
+	AutoAssign bool
+	Logger     *slog.Logger
 	// OnDecided is told the outcome of each decision once it is committed
 	// (the decisions counter of /metrics); nil: nobody.
 	OnDecided func(vocab.Outcome)
@@ -112,7 +118,7 @@ func New(d Deps) *Service {
 	}
 	s := &Service{db: d.DB, clock: d.Clock, codes: d.Codes, courier: d.Courier, hasher: d.Hasher, store: d.Store,
 		calendar: d.Calendar, logger: d.Logger, checks: make(chan struct{}, runtime.NumCPU()), big: newBigTabs(),
-		qaPercent: min(max(d.QASamplePercent, 0), 100), hotline: d.Hotline, onDecided: d.OnDecided}
+		qaPercent: min(max(d.QASamplePercent, 0), 100), hotline: d.Hotline, onDecided: d.OnDecided, auto: d.AutoAssign}
 	if s.hotline == "" {
 		s.hotline = config.DefaultHotline().Text
 	}

@@ -122,8 +122,14 @@ func (s *Service) Submit(ctx context.Context, rc *ent.RecoveryCase) (*Submitted,
 	due := s.calendar.DueBy(now)
 	out := &Submitted{Status: state.Submitted, SubmittedAt: now, DueBy: due}
 	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+		// The assignment lock first: it comes before every other lock.
+		if err := s.lockAssignment(ctx, tx); err != nil {
+			return err
+		}
+		// A new due date starts the SLA afresh: an escalation mark of the
+		// returned case's old due date goes (as a case event).
 		upd := tx.Ent.RecoveryCase.UpdateOneID(rc.ID).Where(recoverycase.Version(rc.Version)).
-			SetStatus(state.Submitted).SetSubmittedAt(now).SetDueBy(due).SetUpdatedAt(now).AddVersion(1)
+			SetStatus(state.Submitted).SetSubmittedAt(now).SetDueBy(due).SetSLAMark("").SetUpdatedAt(now).AddVersion(1)
 		if rc.CaseNumber == nil {
 			number, err := s.nextCaseNumber(ctx, tx, now)
 			if err != nil {
@@ -144,9 +150,18 @@ func (s *Service) Submit(ctx context.Context, rc *ent.RecoveryCase) (*Submitted,
 			sms.Submitted(out.CaseNumber, due.In(rules.Shanghai))); err != nil {
 			return err
 		}
-		return s.record(ctx, tx, rc, now, actorApplicant, vocab.EventSubmitted,
+		if err := s.record(ctx, tx, rc, now, actorApplicant, vocab.EventSubmitted,
 			map[string]any{"status": string(rc.Status)},
-			map[string]any{"status": string(state.Submitted), "case_number": out.CaseNumber, "due_by": due.Format(time.DateOnly)})
+			map[string]any{"status": string(state.Submitted), "case_number": out.CaseNumber, "due_by": due.Format(time.DateOnly)}); err != nil {
+			return err
+		}
+		if rc.SLAMark != "" {
+			if err := s.record(ctx, tx, rc, now, actorSystem, vocab.EventSLAMarked, map[string]any{"sla": rc.SLAMark},
+				map[string]any{"sla": ""}); err != nil {
+				return err
+			}
+		}
+		return s.assignSubmitted(ctx, tx, rc.ID, now)
 	})
 	if err != nil {
 		return nil, err

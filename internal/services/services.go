@@ -38,7 +38,9 @@ type Options struct {
 	// QASamplePercent is the share of decisions drawn for quality review.
 	QASamplePercent int
 	Hotline         string // the hotline's shown text, named in SMS; empty: the default
-	Logger          *slog.Logger
+	// AutoAssign is RD_ASSIGNMENT=auto; false (the zero value) is pull.
+	AutoAssign bool
+	Logger     *slog.Logger
 	// Metrics counts decisions and SMS outcomes; nil: nothing is counted.
 	Metrics *opsmetrics.Business
 }
@@ -86,8 +88,8 @@ func New(o Options) (*Services, error) {
 	}
 	calendar := rules.NewCalendar(rules.WithLogger(o.Logger), rules.WithHolidays(o.Holidays...), rules.WithWorkdays(o.Workdays...))
 	s.Recovery = recovery.New(recovery.Deps{DB: o.DB, Clock: o.Clock, Codes: s.Codes, Courier: s.Courier,
-		Hasher: o.Hasher, Store: o.Store, Calendar: calendar, QASamplePercent: o.QASamplePercent, Hotline: o.Hotline, Logger: o.Logger,
-		OnDecided: o.Metrics.Decided})
+		Hasher: o.Hasher, Store: o.Store, Calendar: calendar, QASamplePercent: o.QASamplePercent, Hotline: o.Hotline,
+		AutoAssign: o.AutoAssign, Logger: o.Logger, OnDecided: o.Metrics.Decided})
 	s.Dashboard = dashboard.New(o.DB, o.Clock, calendar)
 	return s, nil
 }

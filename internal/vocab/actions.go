@@ -43,6 +43,14 @@ const (
 	ActionReasonRestored         Action = "reason.restored"
 )
 
+// The audit actions of auto-assignment: a reviewer's own 暂停接单 toggle,
+// and a supervisor's cap on what auto-assignment gives a reviewer.
+const (
+	ActionStaffPaused  Action = "staff.paused"
+	ActionStaffResumed Action = "staff.resumed"
+	ActionStaffCapSet  Action = "staff.assign_cap_set"
+)
+
 // AttemptPurpose is what a password check was for; an account's attempt is
 // audited as <purpose>.<result>.
 type AttemptPurpose string
@@ -118,6 +126,8 @@ var actionLabels = table[Action]{
 	{EventHoldPlaced.Action(), "案件保全"},
 	{EventHoldLifted.Action(), "解除案件保全"},
 	{EventEvidenceDestroyed.Action(), "证件材料按保存期限销毁"},
+	{EventAssigned.Action(), "自动分配案件"},
+	{EventSLAMarked.Action(), "案件时限预警变化"},
 	{ActionEvidenceViewed, "查看证件照"},
 	{ActionEvidenceDestroyed, "按保存期限销毁证件照"},
 	{ActionCaseNote, "添加案件备注"},
@@ -138,6 +148,9 @@ var actionLabels = table[Action]{
 	{ActionStaffRoleConfirmed, "确认授予角色"},
 	{ActionStaffRoleWithdrawn, "撤回授予角色申请"},
 	{ActionStaffPasswordChanged, "工作人员设置本人密码"},
+	{ActionStaffPaused, "暂停接单"},
+	{ActionStaffResumed, "恢复接单"},
+	{ActionStaffCapSet, "设置接单上限"},
 	{ActionAuditExported, "导出审计日志"},
 	{ActionAuditExportInterrupted, "审计日志导出中断"},
 	{ActionReasonAdded, "新增原因代码"},
@@ -207,6 +220,8 @@ const (
 	DetailRetention     DetailKey = "retention"
 	DetailKinds         DetailKey = "kinds"
 	DetailHeld          DetailKey = "held"
+	DetailSLA           DetailKey = "sla"
+	DetailCap           DetailKey = "cap"
 )
 
 // DetailKeys lists the detail keys.
@@ -226,6 +241,7 @@ var detailLabels = table[DetailKey]{
 	{DetailMessageID, "短信编号"}, {DetailRequestedBy, "申请人"}, {DetailWasTemporary, "替换管理员发放的临时密码"},
 	{DetailSHA256, "SHA-256 摘要"}, {DetailFinalAt, "最终决定时间"}, {DetailRetention, "保存期限"},
 	{DetailKinds, "材料"}, {DetailHeld, "保全"},
+	{DetailSLA, "时限预警"}, {DetailCap, "接单上限"},
 }
 
 // detailLabelsByAction name a key whose meaning depends on the action.

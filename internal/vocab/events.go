@@ -33,6 +33,12 @@ const (
 	// EventEvidenceDestroyed: the retention purge destroyed the case's
 	// images (each image is audited as ActionEvidenceDestroyed).
 	EventEvidenceDestroyed EventType = "evidence_destroyed"
+	// EventAssigned: auto-assignment (RD_ASSIGNMENT=auto) gave the case to
+	// the least-loaded on-duty reviewer of its region, as a claim.
+	EventAssigned EventType = "assigned"
+	// EventSLAMarked: the escalation job changed the case's SLA mark
+	// (临近超期, 已超期, or cleared).
+	EventSLAMarked EventType = "sla_marked"
 )
 
 // EventTypes lists the case event types.
@@ -63,6 +69,8 @@ var eventLabels = table[EventType]{
 	{EventHoldPlaced, "案件保全"},
 	{EventHoldLifted, "解除保全"},
 	{EventEvidenceDestroyed, "证件材料按保存期限销毁"},
+	{EventAssigned, "自动分配"},
+	{EventSLAMarked, "时限预警变化"},
 }
 
 // Label is the event's Chinese name in a case's history.
@@ -97,17 +105,47 @@ func (e EventType) Action() Action {
 // SLA is where a case stands against its due date.
 type SLA string
 
-// The SLA states.
+// The SLA states. ok, due_today and overdue are computed from due_by as a
+// page is shown; due_soon and overdue are also the marks the escalation job
+// stores on undecided cases (recovery.EscalateSLA).
 const (
 	SLAOk       SLA = "ok"
 	SLADueToday SLA = "due_today"
-	SLAOverdue  SLA = "overdue"
+	// SLADueSoon (临近超期): due on the next working day, or today, and
+	// still undecided.
+	SLADueSoon SLA = "due_soon"
+	SLAOverdue SLA = "overdue"
 )
 
 // SLAs lists the SLA states.
 var SLAs = slaLabels.codes()
 
-var slaLabels = table[SLA]{{SLAOk, "正常"}, {SLADueToday, "今日到期"}, {SLAOverdue, "已超期"}}
+// SLAMarks are the escalation marks the job stores, in order of urgency.
+var SLAMarks = []SLA{SLAOverdue, SLADueSoon}
+
+var slaLabels = table[SLA]{{SLAOk, "正常"}, {SLADueToday, "今日到期"}, {SLADueSoon, "临近超期"}, {SLAOverdue, "已超期"}}
+
+// Duty is whether auto-assignment gives a reviewer new cases.
+type Duty string
+
+// The duty states of a reviewer.
+const (
+	// DutyOn: signed in to the console within the last working day and
+	// not paused; auto-assignment gives them cases up to their cap.
+	DutyOn Duty = "on_duty"
+	// DutyPaused: the reviewer marked themselves 暂停接单.
+	DutyPaused Duty = "paused"
+	// DutyAway: not signed in since the start of the last working day.
+	DutyAway Duty = "away"
+)
+
+// Duties lists the duty states.
+var Duties = dutyLabels.codes()
+
+var dutyLabels = table[Duty]{{DutyOn, "接单中"}, {DutyPaused, "暂停接单"}, {DutyAway, "未在岗"}}
+
+// Label is the duty state's Chinese name.
+func (d Duty) Label() string { return dutyLabels.label(d) }
 
 // Label is the SLA state's Chinese name.
 func (s SLA) Label() string { return slaLabels.label(s) }

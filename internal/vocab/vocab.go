@@ -520,4 +520,5 @@ var vocabularies = map[string]func(string) string{
 	"sla":            func(s string) string { return SLA(s).Label() },
 	"detail":         func(s string) string { return DetailKey(s).Label() },
 	"system_actor":   func(s string) string { return SystemActor(s).Label() },
+	"duty":           func(s string) string { return Duty(s).Label() },
 }

@@ -28,6 +28,10 @@ const (
 // All lists every status, in workflow order.
 var All = []Status{Draft, Submitted, InReview, AwaitingSecond, Returned, Approved, Rejected, Expired}
 
+// Undecided are the statuses that wait for staff's decision (a returned
+// case waits for the applicant): the ones an SLA escalation mark applies to.
+var Undecided = []Status{Submitted, InReview, AwaitingSecond}
+
 // transitions is the one table of legal moves. Approved and rejected cases
 // can go back to submitted only through a supervisor's reopening (QA).
 var transitions = map[Status][]Status{
