@@ -116,6 +116,7 @@ var actionLabels = table[Action]{
 	{EventHoldPlaced.Action(), "案件保全"},
 	{EventHoldLifted.Action(), "解除案件保全"},
 	{EventEvidenceDestroyed.Action(), "证件材料按保存期限销毁"},
+	{EventReleased.Action(), "主管放回待审核"},
 	{ActionEvidenceViewed, "查看证件照"},
 	{ActionEvidenceDestroyed, "按保存期限销毁证件照"},
 	{ActionCaseNote, "添加案件备注"},

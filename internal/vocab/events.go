@@ -33,6 +33,8 @@ const (
 	// EventEvidenceDestroyed: the retention purge destroyed the case's
 	// images (each image is audited as ActionEvidenceDestroyed).
 	EventEvidenceDestroyed EventType = "evidence_destroyed"
+	// EventReleased: a supervisor put a claimed case back in 待审核.
+	EventReleased EventType = "released"
 )
 
 // EventTypes lists the case event types.
@@ -63,6 +65,7 @@ var eventLabels = table[EventType]{
 	{EventHoldPlaced, "案件保全"},
 	{EventHoldLifted, "解除保全"},
 	{EventEvidenceDestroyed, "证件材料按保存期限销毁"},
+	{EventReleased, "主管放回待审核"},
 }
 
 // Label is the event's Chinese name in a case's history.

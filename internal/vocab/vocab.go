@@ -443,6 +443,8 @@ func Codes(vocabulary string) ([]string, error) {
 		return codesOf(Roles), nil
 	case "flag":
 		return codesOf(Flags), nil
+	case "bulk_action":
+		return codesOf(BulkActions), nil
 	}
 	return nil, fmt.Errorf("codes: no list of %q", vocabulary)
 }
@@ -492,4 +494,6 @@ var vocabularies = map[string]func(string) string{
 	"sla":            func(s string) string { return SLA(s).Label() },
 	"detail":         func(s string) string { return DetailKey(s).Label() },
 	"system_actor":   func(s string) string { return SystemActor(s).Label() },
+	"link":           func(s string) string { return Link(s).Label() },
+	"bulk_action":    func(s string) string { return BulkAction(s).Label() },
 }
