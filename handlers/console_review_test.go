@@ -176,6 +176,11 @@ func reviewMatrix(number string) []matrixRow {
 		{"POST", "/console/cases/:number/hold/lift", c + "/hold/lift", want{"supervisor": 303, "reviewer": 403, "outsider": 403, "admin": 403, "anonymous": 303, "applicant": 303}, nil},
 		{"GET", "/console/sms/failed", "/console/sms/failed", want{"supervisor": 200, "reviewer": 403, "outsider": 403, "admin": 403, "anonymous": 303, "applicant": 303}, nil},
 		{"POST", "/console/cases/:number/claim", c + "/claim", want{"supervisor": 303, "reviewer": 409, "outsider": 404, "admin": 403, "anonymous": 303, "applicant": 303}, nil},
+		// Opening from 待审核: the supervisor holds it now (shown again), the
+		// reviewer only sees it, the outsider does not.
+		{"POST", "/console/cases/:number/open", c + "/open", want{"*": 303, "outsider": 404, "admin": 403, "anonymous": 303, "applicant": 303}, nil},
+		// 下一件 claims by POST only (the GET above claims nothing).
+		{"POST", "/console/cases/next", "/console/cases/next", want{"*": 303, "admin": 403, "anonymous": 303, "applicant": 303}, nil},
 	}
 }
 

@@ -1,0 +1,96 @@
+package handlers_test
+
+import (
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// personCaseOf walks the recovery API for a registered person (name, ID
+// number, phone on record) and returns the case number.
+func personCaseOf(t *testing.T, s *testServer, name, id, phone string, seed uint64) string {
+	t.Helper()
+	s.clock.Advance(61 * time.Second) // the phone's SMS rate limit
+	resp, body := s.postJSON(t, "/api/v1/recoveries", jsonBody(t, map[string]string{"kind": "person", "name": name, "id_number": id}))
+	if resp.StatusCode != 201 {
+		t.Fatalf("start: %d %s", resp.StatusCode, body)
+	}
+	var st struct{ ID, Token string }
+	mustJSON(t, body, &st)
+	a := &applicant{s: s, id: st.ID, token: st.Token}
+	a.verifyPhone(t, phone)
+	for i, kind := range []string{"id_front", "id_handheld"} {
+		if resp, body := a.upload(t, kind, jpegBytes(t, photo(400, 300, seed+uint64(i)))); resp.StatusCode != 201 {
+			t.Fatalf("upload %s: %d %s", kind, resp.StatusCode, body)
+		}
+	}
+	_, body = a.req(t, http.MethodPost, "/submit", "", nil)
+	number := regexp.MustCompile(`ZH\d{14}`).FindString(body)
+	if number == "" {
+		t.Fatalf("submit: %s", body)
+	}
+	return number
+}
+
+// linkedRows are the case numbers of the page's 关联案件 table, in order,
+// each with its row's text.
+func linkedRows(page string) map[string]string {
+	out := map[string]string{}
+	table := regexp.MustCompile(`(?s)<table class="table cw-linked".*?</table>`).FindString(page)
+	for _, m := range regexp.MustCompile(`(?s)<tr data-case="(ZH\d{14})">(.*?)</tr>`).FindAllStringSubmatch(table, -1) {
+		out[m[1]] = regexp.MustCompile(`<[^>]+>`).ReplaceAllString(m[2], " ")
+	}
+	return out
+}
+
+// TestLinkedCasesShareAValueAndStayInTheRegion: three cases share the phone
+// 13800006666 across three accounts — the unit jm_talent (江门), its
+// operator 王经办 (江门; also the unit's operator ID number) and a person of
+// 广州 — and a fourth case of 江门 shares nothing. On the unit's case a 江门
+// reviewer sees exactly the operator's case, with what it shares, its
+// status and outcome; the 广州 case is only counted. A province-wide
+// supervisor sees both.
+func TestLinkedCasesShareAValueAndStayInTheRegion(t *testing.T) {
+	s := recoveryFixture(t)
+	unit := submittedCase(t, s)
+	operator := personCaseOf(t, s, "王经办", zhangID, "13800006666", 60)
+	s.person(t, "gz_person", "Abcd2468!x", "李广州", liID, "13800006666")
+	guangzhou := personCaseOf(t, s, "李广州", liID, "13800006666", 70)
+	s.person(t, "jm_other", "Abcd2468!x", "赵无关", idNumber("44070319900101555"), "13900000555")
+	unrelated := personCaseOf(t, s, "赵无关", idNumber("44070319900101555"), "13900000555", 80)
+
+	rev := staffClient(t, s, "jm_reviewer", "reviewer", "4407")
+	// Decide the operator's case first: the list shows its outcome.
+	claim(t, rev, operator)
+	if resp, body := decide(t, s, rev, operator, map[string][]string{"outcome": {"reject"}, "reason": {"unclear_image"}}); resp.StatusCode != 303 {
+		t.Fatalf("reject: %d %.300s", resp.StatusCode, body)
+	}
+	_, page := rev.get(t, "/console/cases/"+unit)
+	rows := linkedRows(page)
+	if len(rows) != 1 || rows[operator] == "" {
+		t.Fatalf("linked cases of %s for a 江门 reviewer: %v, want exactly %s", unit, rows, operator)
+	}
+	for _, want := range []string{"身份证号码相同", "注册手机相同", "不通过", "个人"} {
+		if !strings.Contains(rows[operator], want) {
+			t.Errorf("the linked row of %s lacks %q: %q", operator, want, rows[operator])
+		}
+	}
+	if strings.Contains(page, guangzhou) || strings.Contains(page, unrelated) {
+		t.Error("the page names a case outside the region or one that shares nothing")
+	}
+	if !strings.Contains(page, "另有 1 件关联案件不在您的辖区") {
+		t.Error("the case outside the region is not counted")
+	}
+
+	sup := staffClient(t, s, "gd_super", "supervisor", "44")
+	_, page = sup.get(t, "/console/cases/"+unit)
+	rows = linkedRows(page)
+	if len(rows) != 2 || rows[operator] == "" || !strings.Contains(rows[guangzhou], "注册手机相同") || strings.Contains(rows[guangzhou], "身份证") {
+		t.Fatalf("linked cases for a province-wide supervisor: %v", rows)
+	}
+	if strings.Contains(page, `id="linked-outside"`) {
+		t.Error("a province-wide supervisor is told of cases outside their regions")
+	}
+}
