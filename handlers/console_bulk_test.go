@@ -12,6 +12,9 @@ import (
 	"recoverydesk/ent/caseevent"
 	"recoverydesk/ent/recoverycase"
 	"recoverydesk/internal/recovery/state"
+
+	"recoverydesk/internal/db"
+	"recoverydesk/internal/testenv"
 )
 
 // TestBulkReassignAndReleaseBySupervisorsOfTheRegion: a supervisor of 江门
@@ -22,7 +25,11 @@ import (
 // target who may not decide there, is refused whole and changes nothing; a
 // reviewer may not act in bulk; a post without the CSRF token is refused.
 func TestBulkReassignAndReleaseBySupervisorsOfTheRegion(t *testing.T) {
-	s := recoveryFixture(t)
+	testenv.ForEachDB(t, bulkInRegion)
+}
+
+func bulkInRegion(t *testing.T, d *db.DB) {
+	s := recoveryFixtureOn(t, d)
 	unit := submittedCase(t, s)
 	person := submittedPersonCase(t, s)
 	s.person(t, "gz_person", "Abcd2468!x", "李广州", liID, "13800001234")

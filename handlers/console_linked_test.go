@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"recoverydesk/internal/db"
+	"recoverydesk/internal/testenv"
 )
 
 // personCaseOf walks the recovery API for a registered person (name, ID
@@ -45,19 +48,55 @@ func linkedRows(page string) map[string]string {
 	return out
 }
 
+// gzUnitCase registers a second unit of the operator 王经办, in 广州 (its
+// phone on record is the operator's), and walks the recovery API for it.
+func gzUnitCase(t *testing.T, s *testServer) string {
+	t.Helper()
+	cert := uscc("91440106MA4UGHAB1")
+	body := unitBody("jingban", "Abcd2468!x", cert, "gz_talent")
+	body["region_code"], body["unit_name"] = "440106", "广州市天河人才服务中心"
+	if resp, out := s.postJSON(t, "/api/v1/accounts/unit", jsonBody(t, body)); resp.StatusCode != 201 {
+		t.Fatalf("register the 广州 unit: %d %s", resp.StatusCode, out)
+	}
+	s.clock.Advance(61 * time.Second)
+	resp, out := s.postJSON(t, "/api/v1/recoveries", jsonBody(t, map[string]string{"kind": "unit", "username": "gz_talent",
+		"cert_type": "uscc", "cert_number": cert, "unit_name": "广州市天河人才服务中心"}))
+	if resp.StatusCode != 201 {
+		t.Fatalf("start: %d %s", resp.StatusCode, out)
+	}
+	var st struct{ ID, Token string }
+	mustJSON(t, out, &st)
+	a := &applicant{s: s, id: st.ID, token: st.Token}
+	a.verifyPhone(t, "13800006666")
+	for i, kind := range recoverEvidenceKinds {
+		if resp, b := a.upload(t, kind, jpegBytes(t, photo(400, 300, uint64(300+i)))); resp.StatusCode != 201 {
+			t.Fatalf("upload %s: %d %s", kind, resp.StatusCode, b)
+		}
+	}
+	_, out = a.req(t, http.MethodPost, "/submit", "", nil)
+	number := regexp.MustCompile(`ZH\d{14}`).FindString(out)
+	if number == "" {
+		t.Fatalf("submit: %s", out)
+	}
+	return number
+}
+
 // TestLinkedCasesShareAValueAndStayInTheRegion: three cases share the phone
 // 13800006666 across three accounts — the unit jm_talent (江门), its
-// operator 王经办 (江门; also the unit's operator ID number) and a person of
-// 广州 — and a fourth case of 江门 shares nothing. On the unit's case a 江门
-// reviewer sees exactly the operator's case, with what it shares, its
-// status and outcome; the 广州 case is only counted. A province-wide
-// supervisor sees both.
+// operator 王经办 (江门; also the unit's operator ID number) and a second
+// unit of the operator in 广州 — and a fourth case of 江门 shares nothing.
+// On the unit's case a 江门 reviewer sees exactly the operator's case, with
+// what it shares, its status and outcome; the 广州 case is only counted. A
+// province-wide supervisor sees both.
 func TestLinkedCasesShareAValueAndStayInTheRegion(t *testing.T) {
-	s := recoveryFixture(t)
+	testenv.ForEachDB(t, linkedInRegion)
+}
+
+func linkedInRegion(t *testing.T, d *db.DB) {
+	s := recoveryFixtureOn(t, d)
 	unit := submittedCase(t, s)
 	operator := personCaseOf(t, s, "王经办", zhangID, "13800006666", 60)
-	s.person(t, "gz_person", "Abcd2468!x", "李广州", liID, "13800006666")
-	guangzhou := personCaseOf(t, s, "李广州", liID, "13800006666", 70)
+	guangzhou := gzUnitCase(t, s)
 	s.person(t, "jm_other", "Abcd2468!x", "赵无关", idNumber("44070319900101555"), "13900000555")
 	unrelated := personCaseOf(t, s, "赵无关", idNumber("44070319900101555"), "13900000555", 80)
 
@@ -77,10 +116,13 @@ func TestLinkedCasesShareAValueAndStayInTheRegion(t *testing.T) {
 			t.Errorf("the linked row of %s lacks %q: %q", operator, want, rows[operator])
 		}
 	}
-	if strings.Contains(page, guangzhou) || strings.Contains(page, unrelated) {
-		t.Error("the page names a case outside the region or one that shares nothing")
+	linked := regexp.MustCompile(`(?s)id="linked-title".*?</section>`).FindString(page)
+	for _, n := range []string{guangzhou, unrelated} {
+		if strings.Contains(linked, n) {
+			t.Errorf("关联案件 names %s (outside the region, or sharing nothing)", n)
+		}
 	}
-	if !strings.Contains(page, "另有 1 件关联案件不在您的辖区") {
+	if !strings.Contains(linked, "另有 1 件关联案件不在您的辖区") {
 		t.Error("the case outside the region is not counted")
 	}
 

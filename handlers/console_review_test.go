@@ -179,6 +179,8 @@ func reviewMatrix(number string) []matrixRow {
 		// Opening from 待审核: the supervisor holds it now (shown again), the
 		// reviewer only sees it, the outsider does not.
 		{"POST", "/console/cases/:number/open", c + "/open", want{"*": 303, "outsider": 404, "admin": 403, "anonymous": 303, "applicant": 303}, nil},
+		// Only supervisors act in bulk; the default form selects no case, so even they get 422.
+		{"POST", "/console/cases/bulk", "/console/cases/bulk", want{"supervisor": 422, "reviewer": 403, "outsider": 403, "admin": 403, "anonymous": 303, "applicant": 303}, nil},
 		// 下一件 claims by POST only (the GET above claims nothing).
 		{"POST", "/console/cases/next", "/console/cases/next", want{"*": 303, "admin": 403, "anonymous": 303, "applicant": 303}, nil},
 	}
