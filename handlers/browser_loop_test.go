@@ -6,8 +6,6 @@ import (
 	"image"
 	"image/color"
 	"math/rand/v2"
-	"net/http"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -33,25 +31,7 @@ func personCaseIn(t *testing.T, s *testServer, n int, typedName string) string {
 	if typedName == "" {
 		typedName = name
 	}
-	resp, body := s.postJSON(t, "/api/v1/recoveries", jsonBody(t, map[string]string{"kind": "person", "name": typedName, "id_number": id}))
-	if resp.StatusCode != 201 {
-		t.Fatalf("start %d: %d %s", n, resp.StatusCode, body)
-	}
-	var st struct{ ID, Token string }
-	mustJSON(t, body, &st)
-	a := &applicant{s: s, id: st.ID, token: st.Token}
-	a.verifyPhone(t, phone)
-	for i, kind := range []string{"id_front", "id_handheld"} {
-		if resp, body := a.upload(t, kind, jpegBytes(t, distinctPhoto(400, 300, uint64(1000+10*n+i)))); resp.StatusCode != 201 {
-			t.Fatalf("upload %s: %d %s", kind, resp.StatusCode, body)
-		}
-	}
-	_, body = a.req(t, http.MethodPost, "/submit", "", nil)
-	number := regexp.MustCompile(`ZH\d{14}`).FindString(body)
-	if number == "" {
-		t.Fatalf("submit %d: %s", n, body)
-	}
-	return number
+	return startPerson(t, s, typedName, id).submitDrawn(t, phone, personKinds, distinctPhoto, uint64(1000+10*n))
 }
 
 // distinctPhoto is an image no other seed's looks like: an 8×8 checker of

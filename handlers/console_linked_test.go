@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"image"
 	"net/http"
 	"regexp"
 	"strings"
@@ -11,30 +12,47 @@ import (
 	"recoverydesk/internal/testenv"
 )
 
-// personCaseOf walks the recovery API for a registered person (name, ID
-// number, phone on record) and returns the case number.
-func personCaseOf(t *testing.T, s *testServer, name, id, phone string, seed uint64) string {
+// personKinds are the evidence kinds of a person case.
+var personKinds = []string{"id_front", "id_handheld"}
+
+// startPerson starts the recovery of a person's account (name and ID number
+// as the applicant types them).
+func startPerson(t testing.TB, s *testServer, name, id string) *applicant {
 	t.Helper()
-	s.clock.Advance(61 * time.Second) // the phone's SMS rate limit
 	resp, body := s.postJSON(t, "/api/v1/recoveries", jsonBody(t, map[string]string{"kind": "person", "name": name, "id_number": id}))
 	if resp.StatusCode != 201 {
 		t.Fatalf("start: %d %s", resp.StatusCode, body)
 	}
 	var st struct{ ID, Token string }
 	mustJSON(t, body, &st)
-	a := &applicant{s: s, id: st.ID, token: st.Token}
+	return &applicant{s: s, id: st.ID, token: st.Token}
+}
+
+// submitDrawn verifies the phone on record, uploads each kind as an image
+// draw makes from seed (seed+1 for the next kind …), and submits: the case
+// number.
+func (a *applicant) submitDrawn(t testing.TB, phone string, kinds []string, draw func(w, h int, seed uint64) *image.RGBA, seed uint64) string {
+	t.Helper()
 	a.verifyPhone(t, phone)
-	for i, kind := range []string{"id_front", "id_handheld"} {
-		if resp, body := a.upload(t, kind, jpegBytes(t, photo(400, 300, seed+uint64(i)))); resp.StatusCode != 201 {
+	for i, kind := range kinds {
+		if resp, body := a.upload(t, kind, jpegBytes(t, draw(400, 300, seed+uint64(i)))); resp.StatusCode != 201 {
 			t.Fatalf("upload %s: %d %s", kind, resp.StatusCode, body)
 		}
 	}
-	_, body = a.req(t, http.MethodPost, "/submit", "", nil)
+	_, body := a.req(t, http.MethodPost, "/submit", "", nil)
 	number := regexp.MustCompile(`ZH\d{14}`).FindString(body)
 	if number == "" {
 		t.Fatalf("submit: %s", body)
 	}
 	return number
+}
+
+// personCaseOf walks the recovery API for a registered person (name, ID
+// number, phone on record) and returns the case number.
+func personCaseOf(t testing.TB, s *testServer, name, id, phone string, seed uint64) string {
+	t.Helper()
+	s.clock.Advance(61 * time.Second) // the phone's SMS rate limit
+	return startPerson(t, s, name, id).submitDrawn(t, phone, personKinds, photo, seed)
 }
 
 // linkedRows are the case numbers of the page's 关联案件 table, in order,
@@ -66,19 +84,7 @@ func gzUnitCase(t *testing.T, s *testServer) string {
 	}
 	var st struct{ ID, Token string }
 	mustJSON(t, out, &st)
-	a := &applicant{s: s, id: st.ID, token: st.Token}
-	a.verifyPhone(t, "13800006666")
-	for i, kind := range recoverEvidenceKinds {
-		if resp, b := a.upload(t, kind, jpegBytes(t, photo(400, 300, uint64(300+i)))); resp.StatusCode != 201 {
-			t.Fatalf("upload %s: %d %s", kind, resp.StatusCode, b)
-		}
-	}
-	_, out = a.req(t, http.MethodPost, "/submit", "", nil)
-	number := regexp.MustCompile(`ZH\d{14}`).FindString(out)
-	if number == "" {
-		t.Fatalf("submit: %s", out)
-	}
-	return number
+	return (&applicant{s: s, id: st.ID, token: st.Token}).submitDrawn(t, "13800006666", recoverEvidenceKinds, photo, 300)
 }
 
 // TestLinkedCasesShareAValueAndStayInTheRegion: three cases share the phone

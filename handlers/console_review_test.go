@@ -36,18 +36,7 @@ func submittedCase(t testing.TB, s *testServer) string {
 func submittedCaseOf(t testing.TB, s *testServer) (*applicant, string) {
 	t.Helper()
 	a := startUnit(t, s, nil)
-	a.verifyPhone(t, "13800006666")
-	for i, kind := range []string{"id_front", "id_handheld", "unit_license", "authorization_letter"} {
-		if resp, body := a.upload(t, kind, jpegBytes(t, photo(400, 300, uint64(10+i)))); resp.StatusCode != 201 {
-			t.Fatalf("upload %s: %d %s", kind, resp.StatusCode, body)
-		}
-	}
-	_, body := a.req(t, http.MethodPost, "/submit", "", nil)
-	number := regexp.MustCompile(`ZH\d{14}`).FindString(body)
-	if number == "" {
-		t.Fatalf("submit: %s", body)
-	}
-	return a, number
+	return a, a.submitDrawn(t, "13800006666", []string{"id_front", "id_handheld", "unit_license", "authorization_letter"}, photo, 10)
 }
 
 // staffClient signs a new staff user in and returns their browser.
