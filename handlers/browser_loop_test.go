@@ -324,3 +324,69 @@ func TestBrowserBulkReassignAFilteredPage(t *testing.T) {
 		t.Errorf("page errors: %s", strings.Join(p, "\n"))
 	}
 }
+
+// TestBrowserRejectWithThreeKeys: R chooses 不通过, 1 ticks the first reason,
+// Enter decides and opens the next case, claimed, with the confirmation; B
+// then 1 then Enter without the words a return needs keeps the reviewer on
+// the case and says what is missing.
+func TestBrowserRejectWithThreeKeys(t *testing.T) {
+	browser := testenv.Browser(t)
+	s := recoveryFixture(t)
+	first := personCaseIn(t, s, 40, "")
+	s.clock.Advance(time.Minute)
+	second := personCaseIn(t, s, 41, "")
+	s.staffUser(t, "jm_reviewer", "Review#2468", "李审核", "reviewer", "4407")
+	base := s.listen(t)
+	bg := context.Background()
+
+	ctx := testenv.Within(t, browser, 90*time.Second)
+	problems := pageProblems(ctx)
+	browserDo(t, ctx, "sign in and open the first case",
+		chromedp.Navigate(base+"/console/login"),
+		chromedp.WaitVisible(chromedp.CSS("#username")),
+		chromedp.SendKeys(chromedp.CSS("#username"), "jm_reviewer"),
+		chromedp.SendKeys(chromedp.CSS("#password"), "Review#2468"),
+		chromedp.Click(chromedp.CSS(`form[action="/console/login"] button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS("table.queue")),
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`table.queue td.case-no a[href="/console/cases/%s"]`, first))),
+		chromedp.WaitVisible(chromedp.CSS("#decision-form")),
+		chromedp.Evaluate[chromedp.Void](`document.activeElement && document.activeElement.blur()`),
+	)
+	keys := &keyCounter{}
+	browserDo(t, ctx, "R, 1", keys.press("r"), keys.press("1"))
+	ticked, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("#reasons input:checked").value`))
+	if err != nil || ticked == "" {
+		t.Fatalf("after R, 1: no reason ticked (%v)", err)
+	}
+	browserDo(t, ctx, "Enter", keys.press(kb.Enter))
+	waitAcrossNavigation(t, ctx, "the rejection lands", fmt.Sprintf(`(() => { const n = document.querySelector("#decided-notice"); return !!n && n.textContent.includes(%q) && document.readyState === "complete"; })()`, "已决定不通过 "+first))
+	if keys.n != 3 {
+		t.Errorf("a rejection took %d keys", keys.n)
+	}
+	rc := s.db.Ent.RecoveryCase.Query().Where(recoverycase.CaseNumber(first)).OnlyX(bg)
+	if rc.Status != state.Rejected || len(rc.Reasons) != 1 || rc.Reasons[0] != ticked {
+		t.Errorf("the rejected case: %s %v, want rejected for %s", rc.Status, rc.Reasons, ticked)
+	}
+	if loc, _ := chromedp.Run(ctx, chromedp.Location()); !strings.HasPrefix(loc, base+"/console/cases/"+second) {
+		t.Errorf("landed on %q, want %s", loc, second)
+	}
+
+	// A return needs words for the applicant: B, 1, Enter asks for them.
+	browserDo(t, ctx, "B, 1, Enter",
+		chromedp.Evaluate[chromedp.Void](`document.activeElement && document.activeElement.blur()`),
+		chromedp.KeyEvent("b"), chromedp.KeyEvent("1"), chromedp.KeyEvent(kb.Enter),
+		chromedp.WaitVisible(chromedp.CSS("#decision-client-error")),
+	)
+	if msg := browserText(t, ctx, "#decision-client-error"); !strings.Contains(msg, "给申请人的说明") {
+		t.Errorf("the return without words: %q", msg)
+	}
+	if focused, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement.id`)); focused != "decision-message" {
+		t.Errorf("focus on %q, want the message", focused)
+	}
+	if rc := s.db.Ent.RecoveryCase.Query().Where(recoverycase.CaseNumber(second)).OnlyX(bg); rc.Status != state.InReview {
+		t.Errorf("the return went in without its words: %s", rc.Status)
+	}
+	if p := problems(); len(p) > 0 {
+		t.Errorf("page errors: %s", strings.Join(p, "\n"))
+	}
+}
