@@ -12832,6 +12832,7 @@ type SMSMessageMutation struct {
 	purpose       *string
 	ref           *string
 	text_sealed   *[]byte
+	params_sealed *[]byte
 	status        *smsmessage.Status
 	send_count    *int
 	addsend_count *int
@@ -13088,6 +13089,55 @@ func (m *SMSMessageMutation) OldTextSealed(ctx context.Context) (v []byte, err e
 // ResetTextSealed resets all changes to the "text_sealed" field.
 func (m *SMSMessageMutation) ResetTextSealed() {
 	m.text_sealed = nil
+}
+
+// SetParamsSealed sets the "params_sealed" field.
+func (m *SMSMessageMutation) SetParamsSealed(b []byte) {
+	m.params_sealed = &b
+}
+
+// ParamsSealed returns the value of the "params_sealed" field in the mutation.
+func (m *SMSMessageMutation) ParamsSealed() (r []byte, exists bool) {
+	v := m.params_sealed
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldParamsSealed returns the old "params_sealed" field's value of the SMSMessage entity.
+// If the SMSMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SMSMessageMutation) OldParamsSealed(ctx context.Context) (v []byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldParamsSealed is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldParamsSealed requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldParamsSealed: %w", err)
+	}
+	return oldValue.ParamsSealed, nil
+}
+
+// ClearParamsSealed clears the value of the "params_sealed" field.
+func (m *SMSMessageMutation) ClearParamsSealed() {
+	m.params_sealed = nil
+	m.clearedFields[smsmessage.FieldParamsSealed] = struct{}{}
+}
+
+// ParamsSealedCleared returns if the "params_sealed" field was cleared in this mutation.
+func (m *SMSMessageMutation) ParamsSealedCleared() bool {
+	_, ok := m.clearedFields[smsmessage.FieldParamsSealed]
+	return ok
+}
+
+// ResetParamsSealed resets all changes to the "params_sealed" field.
+func (m *SMSMessageMutation) ResetParamsSealed() {
+	m.params_sealed = nil
+	delete(m.clearedFields, smsmessage.FieldParamsSealed)
 }
 
 // SetStatus sets the "status" field.
@@ -13491,7 +13541,7 @@ func (m *SMSMessageMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *SMSMessageMutation) Fields() []string {
-	fields := make([]string, 0, 12)
+	fields := make([]string, 0, 13)
 	if m.phone != nil {
 		fields = append(fields, smsmessage.FieldPhone)
 	}
@@ -13503,6 +13553,9 @@ func (m *SMSMessageMutation) Fields() []string {
 	}
 	if m.text_sealed != nil {
 		fields = append(fields, smsmessage.FieldTextSealed)
+	}
+	if m.params_sealed != nil {
+		fields = append(fields, smsmessage.FieldParamsSealed)
 	}
 	if m.status != nil {
 		fields = append(fields, smsmessage.FieldStatus)
@@ -13544,6 +13597,8 @@ func (m *SMSMessageMutation) Field(name string) (ent.Value, bool) {
 		return m.Ref()
 	case smsmessage.FieldTextSealed:
 		return m.TextSealed()
+	case smsmessage.FieldParamsSealed:
+		return m.ParamsSealed()
 	case smsmessage.FieldStatus:
 		return m.Status()
 	case smsmessage.FieldSendCount:
@@ -13577,6 +13632,8 @@ func (m *SMSMessageMutation) OldField(ctx context.Context, name string) (ent.Val
 		return m.OldRef(ctx)
 	case smsmessage.FieldTextSealed:
 		return m.OldTextSealed(ctx)
+	case smsmessage.FieldParamsSealed:
+		return m.OldParamsSealed(ctx)
 	case smsmessage.FieldStatus:
 		return m.OldStatus(ctx)
 	case smsmessage.FieldSendCount:
@@ -13629,6 +13686,13 @@ func (m *SMSMessageMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetTextSealed(v)
+		return nil
+	case smsmessage.FieldParamsSealed:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetParamsSealed(v)
 		return nil
 	case smsmessage.FieldStatus:
 		v, ok := value.(smsmessage.Status)
@@ -13743,6 +13807,9 @@ func (m *SMSMessageMutation) AddField(name string, value ent.Value) error {
 // mutation.
 func (m *SMSMessageMutation) ClearedFields() []string {
 	var fields []string
+	if m.FieldCleared(smsmessage.FieldParamsSealed) {
+		fields = append(fields, smsmessage.FieldParamsSealed)
+	}
 	if m.FieldCleared(smsmessage.FieldDeliveryKey) {
 		fields = append(fields, smsmessage.FieldDeliveryKey)
 	}
@@ -13766,6 +13833,9 @@ func (m *SMSMessageMutation) FieldCleared(name string) bool {
 // error if the field is not defined in the schema.
 func (m *SMSMessageMutation) ClearField(name string) error {
 	switch name {
+	case smsmessage.FieldParamsSealed:
+		m.ClearParamsSealed()
+		return nil
 	case smsmessage.FieldDeliveryKey:
 		m.ClearDeliveryKey()
 		return nil
@@ -13794,6 +13864,9 @@ func (m *SMSMessageMutation) ResetField(name string) error {
 		return nil
 	case smsmessage.FieldTextSealed:
 		m.ResetTextSealed()
+		return nil
+	case smsmessage.FieldParamsSealed:
+		m.ResetParamsSealed()
 		return nil
 	case smsmessage.FieldStatus:
 		m.ResetStatus()

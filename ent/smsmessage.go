@@ -25,6 +25,8 @@ type SMSMessage struct {
 	Ref string `json:"ref,omitempty"`
 	// TextSealed holds the value of the "text_sealed" field.
 	TextSealed []byte `json:"-"`
+	// ParamsSealed holds the value of the "params_sealed" field.
+	ParamsSealed []byte `json:"-"`
 	// Status holds the value of the "status" field.
 	Status smsmessage.Status `json:"status,omitempty"`
 	// SendCount holds the value of the "send_count" field.
@@ -49,7 +51,7 @@ func (*SMSMessage) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case smsmessage.FieldTextSealed:
+		case smsmessage.FieldTextSealed, smsmessage.FieldParamsSealed:
 			values[i] = new([]byte)
 		case smsmessage.FieldID, smsmessage.FieldSendCount, smsmessage.FieldResends:
 			values[i] = new(sql.NullInt64)
@@ -101,6 +103,12 @@ func (_m *SMSMessage) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field text_sealed", values[i])
 			} else if value != nil {
 				_m.TextSealed = *value
+			}
+		case smsmessage.FieldParamsSealed:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field params_sealed", values[i])
+			} else if value != nil {
+				_m.ParamsSealed = *value
 			}
 		case smsmessage.FieldStatus:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -198,6 +206,8 @@ func (_m *SMSMessage) String() string {
 	builder.WriteString(_m.Ref)
 	builder.WriteString(", ")
 	builder.WriteString("text_sealed=<sensitive>")
+	builder.WriteString(", ")
+	builder.WriteString("params_sealed=<sensitive>")
 	builder.WriteString(", ")
 	builder.WriteString("status=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Status))

@@ -54,6 +54,12 @@ func (_c *SMSMessageCreate) SetTextSealed(v []byte) *SMSMessageCreate {
 	return _c
 }
 
+// SetParamsSealed sets the "params_sealed" field.
+func (_c *SMSMessageCreate) SetParamsSealed(v []byte) *SMSMessageCreate {
+	_c.mutation.SetParamsSealed(v)
+	return _c
+}
+
 // SetStatus sets the "status" field.
 func (_c *SMSMessageCreate) SetStatus(v smsmessage.Status) *SMSMessageCreate {
 	_c.mutation.SetStatus(v)
@@ -329,6 +335,10 @@ func (_c *SMSMessageCreate) createSpec() (*SMSMessage, *sqlgraph.CreateSpec) {
 		_spec.SetField(smsmessage.FieldTextSealed, field.TypeBytes, value)
 		_node.TextSealed = value
 	}
+	if value, ok := _c.mutation.ParamsSealed(); ok {
+		_spec.SetField(smsmessage.FieldParamsSealed, field.TypeBytes, value)
+		_node.ParamsSealed = value
+	}
 	if value, ok := _c.mutation.Status(); ok {
 		_spec.SetField(smsmessage.FieldStatus, field.TypeEnum, value)
 		_node.Status = value
@@ -458,6 +468,24 @@ func (u *SMSMessageUpsert) SetTextSealed(v []byte) *SMSMessageUpsert {
 // UpdateTextSealed sets the "text_sealed" field to the value that was provided on create.
 func (u *SMSMessageUpsert) UpdateTextSealed() *SMSMessageUpsert {
 	u.SetExcluded(smsmessage.FieldTextSealed)
+	return u
+}
+
+// SetParamsSealed sets the "params_sealed" field.
+func (u *SMSMessageUpsert) SetParamsSealed(v []byte) *SMSMessageUpsert {
+	u.Set(smsmessage.FieldParamsSealed, v)
+	return u
+}
+
+// UpdateParamsSealed sets the "params_sealed" field to the value that was provided on create.
+func (u *SMSMessageUpsert) UpdateParamsSealed() *SMSMessageUpsert {
+	u.SetExcluded(smsmessage.FieldParamsSealed)
+	return u
+}
+
+// ClearParamsSealed clears the value of the "params_sealed" field.
+func (u *SMSMessageUpsert) ClearParamsSealed() *SMSMessageUpsert {
+	u.SetNull(smsmessage.FieldParamsSealed)
 	return u
 }
 
@@ -673,6 +701,27 @@ func (u *SMSMessageUpsertOne) SetTextSealed(v []byte) *SMSMessageUpsertOne {
 func (u *SMSMessageUpsertOne) UpdateTextSealed() *SMSMessageUpsertOne {
 	return u.Update(func(s *SMSMessageUpsert) {
 		s.UpdateTextSealed()
+	})
+}
+
+// SetParamsSealed sets the "params_sealed" field.
+func (u *SMSMessageUpsertOne) SetParamsSealed(v []byte) *SMSMessageUpsertOne {
+	return u.Update(func(s *SMSMessageUpsert) {
+		s.SetParamsSealed(v)
+	})
+}
+
+// UpdateParamsSealed sets the "params_sealed" field to the value that was provided on create.
+func (u *SMSMessageUpsertOne) UpdateParamsSealed() *SMSMessageUpsertOne {
+	return u.Update(func(s *SMSMessageUpsert) {
+		s.UpdateParamsSealed()
+	})
+}
+
+// ClearParamsSealed clears the value of the "params_sealed" field.
+func (u *SMSMessageUpsertOne) ClearParamsSealed() *SMSMessageUpsertOne {
+	return u.Update(func(s *SMSMessageUpsert) {
+		s.ClearParamsSealed()
 	})
 }
 
@@ -1073,6 +1122,27 @@ func (u *SMSMessageUpsertBulk) SetTextSealed(v []byte) *SMSMessageUpsertBulk {
 func (u *SMSMessageUpsertBulk) UpdateTextSealed() *SMSMessageUpsertBulk {
 	return u.Update(func(s *SMSMessageUpsert) {
 		s.UpdateTextSealed()
+	})
+}
+
+// SetParamsSealed sets the "params_sealed" field.
+func (u *SMSMessageUpsertBulk) SetParamsSealed(v []byte) *SMSMessageUpsertBulk {
+	return u.Update(func(s *SMSMessageUpsert) {
+		s.SetParamsSealed(v)
+	})
+}
+
+// UpdateParamsSealed sets the "params_sealed" field to the value that was provided on create.
+func (u *SMSMessageUpsertBulk) UpdateParamsSealed() *SMSMessageUpsertBulk {
+	return u.Update(func(s *SMSMessageUpsert) {
+		s.UpdateParamsSealed()
+	})
+}
+
+// ClearParamsSealed clears the value of the "params_sealed" field.
+func (u *SMSMessageUpsertBulk) ClearParamsSealed() *SMSMessageUpsertBulk {
+	return u.Update(func(s *SMSMessageUpsert) {
+		s.ClearParamsSealed()
 	})
 }
 

@@ -77,6 +77,18 @@ func (_u *SMSMessageUpdate) SetTextSealed(v []byte) *SMSMessageUpdate {
 	return _u
 }
 
+// SetParamsSealed sets the "params_sealed" field.
+func (_u *SMSMessageUpdate) SetParamsSealed(v []byte) *SMSMessageUpdate {
+	_u.mutation.SetParamsSealed(v)
+	return _u
+}
+
+// ClearParamsSealed clears the value of the "params_sealed" field.
+func (_u *SMSMessageUpdate) ClearParamsSealed() *SMSMessageUpdate {
+	_u.mutation.ClearParamsSealed()
+	return _u
+}
+
 // SetStatus sets the "status" field.
 func (_u *SMSMessageUpdate) SetStatus(v smsmessage.Status) *SMSMessageUpdate {
 	_u.mutation.SetStatus(v)
@@ -304,6 +316,12 @@ func (_u *SMSMessageUpdate) sqlSave(ctx context.Context) (_node int, err error) 
 	if value, ok := _u.mutation.TextSealed(); ok {
 		_spec.SetField(smsmessage.FieldTextSealed, field.TypeBytes, value)
 	}
+	if value, ok := _u.mutation.ParamsSealed(); ok {
+		_spec.SetField(smsmessage.FieldParamsSealed, field.TypeBytes, value)
+	}
+	if _u.mutation.ParamsSealedCleared() {
+		_spec.ClearField(smsmessage.FieldParamsSealed, field.TypeBytes)
+	}
 	if value, ok := _u.mutation.Status(); ok {
 		_spec.SetField(smsmessage.FieldStatus, field.TypeEnum, value)
 	}
@@ -407,6 +425,18 @@ func (_u *SMSMessageUpdateOne) SetNillableRef(v *string) *SMSMessageUpdateOne {
 // SetTextSealed sets the "text_sealed" field.
 func (_u *SMSMessageUpdateOne) SetTextSealed(v []byte) *SMSMessageUpdateOne {
 	_u.mutation.SetTextSealed(v)
+	return _u
+}
+
+// SetParamsSealed sets the "params_sealed" field.
+func (_u *SMSMessageUpdateOne) SetParamsSealed(v []byte) *SMSMessageUpdateOne {
+	_u.mutation.SetParamsSealed(v)
+	return _u
+}
+
+// ClearParamsSealed clears the value of the "params_sealed" field.
+func (_u *SMSMessageUpdateOne) ClearParamsSealed() *SMSMessageUpdateOne {
+	_u.mutation.ClearParamsSealed()
 	return _u
 }
 
@@ -666,6 +696,12 @@ func (_u *SMSMessageUpdateOne) sqlSave(ctx context.Context) (_node *SMSMessage, 
 	}
 	if value, ok := _u.mutation.TextSealed(); ok {
 		_spec.SetField(smsmessage.FieldTextSealed, field.TypeBytes, value)
+	}
+	if value, ok := _u.mutation.ParamsSealed(); ok {
+		_spec.SetField(smsmessage.FieldParamsSealed, field.TypeBytes, value)
+	}
+	if _u.mutation.ParamsSealedCleared() {
+		_spec.ClearField(smsmessage.FieldParamsSealed, field.TypeBytes)
 	}
 	if value, ok := _u.mutation.Status(); ok {
 		_spec.SetField(smsmessage.FieldStatus, field.TypeEnum, value)

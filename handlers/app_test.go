@@ -15,6 +15,7 @@ import (
 	"recoverydesk/internal/sms"
 	"recoverydesk/internal/testenv"
 	"recoverydesk/internal/verify"
+	"recoverydesk/internal/vocab"
 )
 
 func TestHomePageShowsTheLiveNavigation(t *testing.T) {
@@ -196,7 +197,7 @@ func TestDevSMSShowsDeliveredMessagesNewestFirst(t *testing.T) {
 	for _, code := range []string{"111111", "222222"} {
 		s.newSMS(t, "13800138000", func() {
 			if err := s.db.InTx(ctx, func(tx *db.Tx) error {
-				_, err := s.courier.Queue(ctx, tx, "13800138000", "test", sms.CodeText(code, verify.CodeTTL))
+				_, err := s.courier.Queue(ctx, tx, "13800138000", sms.Code(vocab.PurposeRegisterCode, code, verify.CodeTTL))
 				return err
 			}); err != nil {
 				t.Fatal(err)

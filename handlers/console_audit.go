@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/csv"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,8 +20,7 @@ type auditView struct {
 	Filter    audit.Filter
 	Filtered  bool
 	Rows      []auditRowView
-	NextURL   string // "" on the last page
-	FirstURL  string // "" on the first page
+	Pager     pager
 	ExportURL string // "" for those who may not export
 	Actions   []audit.ActionChoice
 	Verify    *auditVerifyView // the chain check just run, or nil
@@ -74,7 +72,7 @@ func (s *Server) showAudit(c *fiber.Ctx, check *auditVerifyView) error {
 		v.Actions = append(v.Actions, audit.ActionChoice{Value: f.Action, Label: audit.ActionLabel(f.Action)})
 	}
 	if s.deps.Enforcer.AllowedAnywhere(policies.Subject(signedInStaff(c).UsernameKey), policies.PermAuditExport.Obj, policies.PermAuditExport.Act) {
-		v.ExportURL = "/console/audit/export.csv" + auditQuery(f, "")
+		v.ExportURL = listURL("/console/audit/export.csv", auditParams(f))
 	}
 	p := Page{Title: "审计日志", Nav: "audit", Staff: s.staffView(c), Data: &v}
 	page, err := audit.Search(c.UserContext(), s.deps.DB, f)
@@ -89,12 +87,7 @@ func (s *Server) showAudit(c *fiber.Ctx, check *auditVerifyView) error {
 	for _, r := range page.Rows {
 		v.Rows = append(v.Rows, auditRowView{Row: r, AtText: r.At.In(rules.Shanghai).Format("2006-01-02 15:04:05")})
 	}
-	if page.Next != "" {
-		v.NextURL = "/console/audit" + auditQuery(f, page.Next)
-	}
-	if f.After != "" {
-		v.FirstURL = "/console/audit" + auditQuery(f, "")
-	}
+	v.Pager = pageLinks("/console/audit", auditParams(f), f.After, page.Next)
 	return render(c, fiber.StatusOK, "console/audit", layoutConsole, p)
 }
 
@@ -173,16 +166,7 @@ func auditFilterFrom(c *fiber.Ctx) audit.Filter {
 	return audit.Filter{Staff: v("staff"), Action: v("action"), Case: v("case"), From: v("from"), To: v("to"), After: v("after")}
 }
 
-// auditQuery is the query string of f, with the cursor after when set.
-func auditQuery(f audit.Filter, after string) string {
-	q := url.Values{}
-	for k, v := range map[string]string{"staff": f.Staff, "action": f.Action, "case": f.Case, "from": f.From, "to": f.To, "after": after} {
-		if v != "" {
-			q.Set(k, v)
-		}
-	}
-	if len(q) == 0 {
-		return ""
-	}
-	return "?" + q.Encode()
+// auditParams are the filter's query parameters.
+func auditParams(f audit.Filter) []param {
+	return []param{{"staff", f.Staff}, {"action", f.Action}, {"case", f.Case}, {"from", f.From}, {"to", f.To}}
 }

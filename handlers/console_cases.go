@@ -34,6 +34,13 @@ type queueView struct {
 	Here string
 }
 
+// Pager links the queue's pages, keeping the tab and the filters.
+func (v queueView) Pager() pager {
+	f := v.Filter
+	return pageLinks("/console/cases", []param{{"tab", v.Tab}, {"kind", f.Kind}, {"city", f.City},
+		{"district", f.District}, {"sla", f.SLA}, {"q", f.Search}}, f.After, v.Next)
+}
+
 // queueTab is one tab with its label and count ("999+" past the cap).
 type queueTab struct {
 	Key, Label string

@@ -23,6 +23,11 @@ type qaView struct {
 	FormID   int    // the review a refused form was about
 }
 
+// Pager links the QA list's pages.
+func (v qaView) Pager() pager {
+	return pageLinks("/console/qa", nil, cursor(v.After), cursor(v.Next))
+}
+
 // qaPageSize is how many open reviews one page lists.
 const qaPageSize = 50
 
@@ -93,7 +98,7 @@ func (s *Server) secondApproval(c *fiber.Ctx) error {
 	if err := c.BodyParser(&f); err != nil {
 		return fiber.ErrBadRequest
 	}
-	number := strings.ToUpper(strings.Clone(c.Params("number")))
+	number := caseNumberParam(c)
 	d := recovery.SecondDecision{Verdict: vocab.SecondVerdict(f.Verdict), Note: f.Note, Version: f.Version}
 	if err := s.deps.Recovery.SecondApproval(c.UserContext(), s.reviewer(c, policies.PermCaseApproveSecond), number, d); err != nil {
 		fields, msg, ok := formErrors(err)
@@ -103,5 +108,5 @@ func (s *Server) secondApproval(c *fiber.Ctx) error {
 		return s.showCase(c, toAPIError(err).Status, msg, fields, map[string]string{"second_verdict": f.Verdict, "second_note": f.Note})
 	}
 	// The case page confirms what the co-signature did (decidedNotice).
-	return c.Redirect("/console/cases/"+url.PathEscape(number)+"?decided="+url.QueryEscape(number), fiber.StatusSeeOther)
+	return c.Redirect(casePath(number)+"?decided="+url.QueryEscape(number), fiber.StatusSeeOther)
 }

@@ -1,9 +1,7 @@
 package handlers
 
 import (
-	"net/url"
 	"strconv"
-	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -15,7 +13,7 @@ import (
 // resendSMS sends a message about the case that failed for good once more,
 // with the same text (supervisors of the region, CONTRACT §7).
 func (s *Server) resendSMS(c *fiber.Ctx) error {
-	number := strings.ToUpper(strings.Clone(c.Params("number")))
+	number := caseNumberParam(c)
 	id, err := strconv.Atoi(c.FormValue("message_id"))
 	if err != nil {
 		return recovery.ErrSMSNotFound
@@ -26,7 +24,7 @@ func (s *Server) resendSMS(c *fiber.Ctx) error {
 		}
 		return err
 	}
-	return c.Redirect("/console/cases/"+url.PathEscape(number)+"?resent=1", fiber.StatusSeeOther)
+	return c.Redirect(casePath(number)+"?resent=1", fiber.StatusSeeOther)
 }
 
 // failedSMSView is the supervisors' list of messages that failed for good.

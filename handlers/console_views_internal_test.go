@@ -138,7 +138,7 @@ func TestConsoleQueueTemplate(t *testing.T) {
 		// names are escaped even when they look like markup
 		"江门市&lt;测试&gt;公司",
 		// keyset paging: next page with the filters, no page numbers
-		`rel="next" href="/console/cases?tab=pending&amp;kind=unit&amp;city=4407&amp;sla=overdue&amp;q=%e6%b1%9f%e9%97%a8&amp;after=MTc1OXwxNzU5fGFi">下一页</a>`,
+		`rel="next" href="/console/cases?tab=pending&amp;kind=unit&amp;city=4407&amp;sla=overdue&amp;q=%E6%B1%9F%E9%97%A8&amp;after=MTc1OXwxNzU5fGFi">下一页</a>`,
 		`<script type="module" src="/static/js/console-queue.js"></script>`,
 	)
 	wantNone(t, "queue", out, "当前没有待审核的案件", "回到第一页", "广东省 /")
@@ -192,7 +192,7 @@ func sampleCase() caseView {
 			{Kind: "authorization_letter", Label: "单位授权函", Width: 900, Height: 1273},
 		},
 		Earlier: []*ent.RecoveryCase{{CaseNumber: ptr("ZH20250612000002"), Status: state.Rejected, SubmittedAt: ptr(cstTime(2025, 6, 12, 15, 0))}},
-		SMS: []*ent.SMSMessage{{Purpose: recovery.PurposeDecision, Status: smsmessage.StatusQueued, SendCount: 2,
+		SMS: []*ent.SMSMessage{{Purpose: recovery.PurposeRejected, Status: smsmessage.StatusQueued, SendCount: 2,
 			LastError: "gateway timeout", CreatedAt: cstTime(2025, 6, 20, 9, 0)}},
 	}
 	v := caseView{W: w, Number: sampleNumber, StatusLabel: "审核中", RegionName: "广东省 / 江门市 / 蓬江区",
@@ -257,7 +257,7 @@ func TestConsoleCaseTemplate(t *testing.T) {
 		"新密码短信已发送", "新密码生效时间：2025-10-09 14:07", `<span class="cw-event-actor">系统</span>`,
 		`action="`+base+`/notes"`, `name="note" rows="2"`, "添加备注",
 		// SMS trouble
-		"短信发送失败，正在重试", "gateway timeout", "审核结果短信",
+		"短信发送失败，正在重试", "gateway timeout", "审核未通过短信",
 		// the decision form
 		`<form id="decision-form" class="form cw-decision-form" method="post" action="`+base+`/decision">`,
 		`<input type="hidden" name="version" value="7">`,

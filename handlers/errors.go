@@ -10,6 +10,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"recoverydesk/internal/apperr"
+	"recoverydesk/internal/imagecheck"
 	"recoverydesk/internal/passhash"
 	"recoverydesk/storage"
 )
@@ -50,7 +51,7 @@ var statusErrors = map[int][2]string{
 	http.StatusForbidden:                   {"forbidden", "没有权限执行此操作"},
 	http.StatusNotFound:                    {"not_found", "请求的页面或资源不存在"},
 	http.StatusMethodNotAllowed:            {"method_not_allowed", "不支持该请求方式"},
-	http.StatusRequestEntityTooLarge:       {"file_too_large", "文件大小不能超过2M"},
+	http.StatusRequestEntityTooLarge:       {"file_too_large", imagecheck.Message(imagecheck.ErrTooLarge)},
 	http.StatusUnsupportedMediaType:        {"unsupported_type", "不支持的内容类型"},
 	http.StatusTooManyRequests:             {"rate_limited", "操作过于频繁，请稍后再试"},
 	http.StatusRequestTimeout:              {"request_timeout", "请求发送超时，请检查网络后重试"},

@@ -167,12 +167,20 @@ func TestRegisterPersonPageSendsTheCodeAndRegisters(t *testing.T) {
 	}
 	code := pagesCode(t, pagesWaitSMS(t, s, "13812341234"))
 
+	// A mistyped code keeps the passwords typed (everything else was fine).
 	form.Set("action", "register")
+	form.Set("sms_code", wrongCode(code))
+	resp, body = pc.post(t, "/register/person", form)
+	if resp.StatusCode != 422 || fieldError(body, "sms_code") == "" ||
+		strings.Count(body, `type="password" value="Abcd1234!"`) != 2 {
+		t.Fatalf("wrong code: %d %q; passwords kept: %d", resp.StatusCode, fieldError(body, "sms_code"), strings.Count(body, `value="Abcd1234!"`))
+	}
 	form.Set("sms_code", code)
 	resp, body = pc.post(t, "/register/person", form)
-	page := pc.follow(t, resp, body, "/login?kind=person&registered=1")
-	if !strings.Contains(page, "注册成功，请登录") {
-		t.Fatal("no 注册成功，请登录 after registering")
+	// The login page that follows has the new username filled in.
+	page := pc.follow(t, resp, body, "/login?kind=person&registered=1&username=lisi_2026")
+	if !strings.Contains(page, "注册成功，请登录") || !strings.Contains(page, `id="username" name="username" type="text" value="lisi_2026"`) {
+		t.Fatal("no 注册成功，请登录 and the username after registering")
 	}
 }
 

@@ -45,6 +45,9 @@ func (s *Server) loginPageGet(c *fiber.Ctx) error {
 	if c.Query("registered") == "1" {
 		p.Flash = "注册成功，请登录"
 	}
+	// After registering, the new username is already filled in (the
+	// registration's redirect and the unit's 去登录 link carry it).
+	p.Form["username"] = clipQuery(c.Query("username"), rules.UsernameMaxLen)
 	return render(c, fiber.StatusOK, loginForm.view, layoutPublic, p)
 }
 

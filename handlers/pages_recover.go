@@ -5,6 +5,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"recoverydesk/internal/imagecheck"
 	"recoverydesk/internal/recovery"
 	"recoverydesk/internal/vocab"
 )
@@ -17,6 +18,9 @@ import (
 type recoverView struct {
 	Kind     string         // person or unit: the active tab and the step-1 form
 	Evidence []evidenceTile // every evidence kind; the script shows those the case requires
+	// ShrinkAdvice follows the size refusal when the browser could not
+	// shrink a photo itself (imagecheck.ShrinkAdvice, the server's words).
+	ShrinkAdvice string
 }
 
 // evidenceTile is one upload tile of step 3 with its example illustration.
@@ -44,7 +48,7 @@ func (s *Server) recoverPage(c *fiber.Ctx) error {
 		tiles = append(tiles, evidenceTile{Kind: k, Label: vocab.EvidenceKind(k).Label(), Example: "/static/img/examples/" + k + ".svg"})
 	}
 	return render(c, fiber.StatusOK, "public/recover", layoutPublic,
-		Page{Title: "密码找回", Nav: "recover", Data: recoverView{Kind: kind, Evidence: tiles}})
+		Page{Title: "密码找回", Nav: "recover", Data: recoverView{Kind: kind, Evidence: tiles, ShrinkAdvice: imagecheck.ShrinkAdvice}})
 }
 
 // recoverStatusPage is 查询申请进度: the script shows the status when this

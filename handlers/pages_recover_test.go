@@ -59,7 +59,7 @@ func TestRecoverWizardPage(t *testing.T) {
 		"审核结果将以短信通知；审核通过后新密码将以短信发送至您的手机，接收短信 4 小时后新密码才生效（在此之前原密码仍可使用）",
 		`href="/recover/status"`,
 		// Without JavaScript: why, and whom to call.
-		"<noscript>", "需要启用 JavaScript", `<a href="tel:3873738">3873738</a>`,
+		"<noscript>", "需要启用 JavaScript", `<a href="tel:&#43;867503873738">3873738</a>`, // the default hotline dials with its area code
 		`<script type="module" src="/static/js/recover.js"></script>`,
 	)
 	if regexp.MustCompile(`name="phone"|id="phone"`).MatchString(body) {

@@ -3,6 +3,7 @@ package handlers
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -212,9 +213,25 @@ func (s *Server) registerPersonPost(c *fiber.Ctx) error {
 		return personForm.refuse(c, withFieldErrors(err, confirmError("password_confirm")), p)
 	}
 	if _, err := s.deps.Accounts.RegisterPerson(c.UserContext(), in); err != nil {
+		if onlyCodeRefused(err) {
+			// Everything else was fine: a mistyped code must not cost the
+			// applicant the two passwords they typed.
+			p.Form["password"], p.Form["password_confirm"] = v["password"], v["password_confirm"]
+		}
 		return personForm.refuse(c, err, p)
 	}
-	return c.Redirect("/login?kind=person&registered=1", fiber.StatusSeeOther)
+	return c.Redirect("/login?kind=person&registered=1&username="+url.QueryEscape(in.Username), fiber.StatusSeeOther)
+}
+
+// onlyCodeRefused says whether a registration was refused for its SMS code
+// alone (wrong or expired), so the form may keep the typed passwords.
+func onlyCodeRefused(err error) bool {
+	fields, formError, ok := formErrors(err)
+	if !ok || formError != "" || len(fields) != 1 {
+		return false
+	}
+	_, code := fields["sms_code"]
+	return code
 }
 
 // sendRegistrationCode sends the registration code to the typed phone and

@@ -175,3 +175,29 @@ func (s *Server) finishStatusLookup(c *fiber.Ctx) error {
 	}
 	return c.JSON(fiber.Map{"id": id, "token": token})
 }
+
+// sendCaseNumber is 忘记申请编号 (POST /api/v1/recoveries/case-number): the
+// step-1 fields identify the account, and the number of its latest case goes
+// by SMS to the phone on record; the answer is only that phone, masked.
+func (s *Server) sendCaseNumber(c *fiber.Ctx) error {
+	var r startRecoveryRequest
+	if err := parseJSON(c, &r); err != nil {
+		return err
+	}
+	masked, err := s.deps.Recovery.SendCaseNumber(c.UserContext(), recovery.StartInput(r))
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"phone_masked": masked})
+}
+
+// applyAgain is the step-1 input of a rejected case, for a new application
+// prefilled from it (GET /api/v1/recoveries/{id}/again).
+func (s *Server) applyAgain(c *fiber.Ctx) error {
+	a, err := s.deps.Recovery.ApplyAgain(caseOf(c))
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(a)
+}

@@ -70,11 +70,13 @@ func (s *Server) routes() []route {
 		{method: fiber.MethodPost, path: "/api/v1/recoveries", access: accessPublic, limit: s.limits.recovery, handler: s.startRecovery},
 		{method: fiber.MethodPost, path: "/api/v1/recoveries/lookup", access: accessPublic, limit: s.limits.sms, handler: s.startStatusLookup},
 		{method: fiber.MethodPost, path: "/api/v1/recoveries/lookup/verify", access: accessPublic, limit: s.limits.login, handler: s.finishStatusLookup},
+		{method: fiber.MethodPost, path: "/api/v1/recoveries/case-number", access: accessPublic, limit: s.limits.sms, handler: s.sendCaseNumber},
 		{method: fiber.MethodPost, path: "/api/v1/recoveries/:id/sms", access: accessToken, limit: s.limits.sms, handler: s.sendRecoveryCode},
 		{method: fiber.MethodPost, path: "/api/v1/recoveries/:id/verify", access: accessToken, limit: s.limits.login, handler: s.verifyRecoveryCode},
 		{method: fiber.MethodPut, path: "/api/v1/recoveries/:id/evidence/:kind", access: accessToken, handler: s.uploadEvidence},
 		{method: fiber.MethodPost, path: "/api/v1/recoveries/:id/submit", access: accessToken, handler: s.submitRecovery},
 		{method: fiber.MethodGet, path: "/api/v1/recoveries/:id", access: accessToken, handler: s.recoveryStatus},
+		{method: fiber.MethodGet, path: "/api/v1/recoveries/:id/again", access: accessToken, handler: s.applyAgain},
 
 		// Applicant pages.
 		{method: fiber.MethodGet, path: "/", access: accessPublic, handler: s.home},

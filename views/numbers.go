@@ -33,5 +33,8 @@ func copyNumbers() Numbers {
 		"upload_min_side":      imagecheck.MinSide,
 		"upload_max_side":      imagecheck.MaxSide,
 		"upload_max_pixels":    imagecheck.MaxPixels,
+		"downscale_above":      imagecheck.DownscaleAbove,
+		"downscale_to":         imagecheck.DownscaleTo,
+		"downscale_quality":    imagecheck.DownscaleQuality,
 	}
 }

@@ -50,6 +50,7 @@ func Engine() *html.Engine {
 	e.AddFunc("labels", labels)
 	e.AddFunc("codes", vocab.Codes)
 	e.AddFunc("num", n.get)
+	e.AddFunc("field", field)
 	// hotline is the applicants' hotline, {{(hotline).Text}} and .Tel;
 	// the partial "partials/hotline" is its tel: link. The server replaces
 	// the default with RD_HOTLINE (Hotline) before the templates load.

@@ -540,7 +540,7 @@ func TestRegisterUnitSteps(t *testing.T) {
 	assertNoPasswordValue(t, "unit step 2", out)
 
 	out = render(t, "public/register_unit", "layouts/base", Page{Data: registerUnitView{Step: 3, Username: "Unit_01"}})
-	assertContains(t, "unit step 3", out, "单位账号注册成功", "<strong>Unit_01</strong>", `href="/login?kind=unit"`,
+	assertContains(t, "unit step 3", out, "单位账号注册成功", "<strong>Unit_01</strong>", `href="/login?kind=unit&amp;username=Unit_01"`,
 		`<li class="current done" aria-current="step"><span class="step-no">3</span>`)
 	assertNotContains(t, "unit step 3", out, "<form class=\"form\"", "region-picker.js")
 }

@@ -19,11 +19,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"recoverydesk/handlers"
+	"recoverydesk/internal/audit"
 	"recoverydesk/internal/clock"
 	"recoverydesk/internal/config"
 	"recoverydesk/internal/db"
 	"recoverydesk/internal/jobs"
 	"recoverydesk/internal/kvstore"
+	"recoverydesk/internal/opsmetrics"
 	"recoverydesk/internal/passhash"
 	"recoverydesk/internal/secret"
 	"recoverydesk/internal/services"
@@ -106,8 +108,15 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		// Hashing is bounded (RD_HASH_CONCURRENCY); so is the garbage it leaves.
 		debug.SetMemoryLimit(passhash.MemoryLimit(cfg.HashConcurrency))
 	}
-	svc, err := services.New(services.Options{DB: d, Keys: keys, Clock: clk, Hasher: passhash.Hasher{Params: passhash.Production, Gate: passhash.NewGate(cfg.HashConcurrency)},
-		Sender: smsSender(cfg), SMSPolicy: sms.Policy{Timeout: cfg.SMSTimeout, RetryFor: cfg.SMSRetryFor, BackoffMax: cfg.SMSBackoffMax},
+	sender, err := smsSender(cfg)
+	if err != nil {
+		return err
+	}
+	biz := opsmetrics.NewBusiness(cfg.SMSDriver)
+	gate := passhash.NewGate(cfg.HashConcurrency)
+	biz.ObserveGate(gate)
+	svc, err := services.New(services.Options{DB: d, Keys: keys, Clock: clk, Hasher: passhash.Hasher{Params: passhash.Production, Gate: gate},
+		Sender: sender, Metrics: biz, SMSPolicy: sms.Policy{Timeout: cfg.SMSTimeout, RetryFor: cfg.SMSRetryFor, BackoffMax: cfg.SMSBackoffMax},
 		Store: evidence, Holidays: cfg.ExtraHolidays, Workdays: cfg.ExtraWorkdays,
 		QASamplePercent: cfg.QASamplePercent, Hotline: cfg.Hotline.Text, Logger: logger})
 	if err != nil {
@@ -126,9 +135,11 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		return err
 	}
 	go sweepExpiredEntries(ctx, d, clk, logger)
+	go verifyAuditChain(ctx, d, biz, logger, auditVerifyFirst, auditVerifyEvery)
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	biz.Register(reg)
 	var draining atomic.Bool
 	app, err := handlers.New(handlers.Deps{
 		Config: cfg, DB: d, Evidence: evidence, Clock: clk, DevClock: devClock,
@@ -254,11 +265,59 @@ func openAnchorStore(ctx context.Context, cfg config.Config, logger *slog.Logger
 
 // smsSender is the configured gateway, or nil for the outbox driver. Each
 // call is bounded by the courier (RD_SMS_TIMEOUT), not by the client.
-func smsSender(cfg config.Config) sms.Sender {
-	if cfg.SMSDriver == "http" {
-		return sms.HTTPSender{URL: cfg.SMSHTTPURL, Client: &http.Client{}}
+func smsSender(cfg config.Config) (sms.Sender, error) {
+	c := cfg.SMSCarrier
+	carrier := sms.CarrierConfig{KeyID: c.KeyID, Secret: c.Secret, AppID: c.AppID, SignName: c.SignName, Region: c.Region,
+		Endpoint: c.Endpoint, Scheme: c.Scheme, Templates: c.Templates}
+	switch cfg.SMSDriver {
+	case "http":
+		return sms.HTTPSender{URL: cfg.SMSHTTPURL, Client: &http.Client{}}, nil
+	case "aliyun":
+		return sms.NewAliyun(carrier)
+	case "tencent":
+		return sms.NewTencent(carrier)
 	}
-	return nil
+	return nil, nil
+}
+
+// auditVerifyEvery is how often each instance checks the audit log's hash
+// chain for /metrics (recoverydesk_audit_chain_ok); the first check runs
+// auditVerifyFirst after start, once start-up traffic (a restart under load,
+// a benchmark's warm-up) has passed, since it reads the whole log.
+const (
+	auditVerifyEvery = time.Hour
+	auditVerifyFirst = time.Minute
+)
+
+// verifyAuditChain runs `audit verify`'s chain check in the process — the
+// first time after first, then every every (auditVerifyFirst and
+// auditVerifyEvery in serve) — and reports the result, so a tampered log
+// pages the operator within the hour instead of waiting for someone to run
+// the command. A check that cannot run counts as not intact.
+func verifyAuditChain(ctx context.Context, d *db.DB, biz *opsmetrics.Business, logger *slog.Logger, first, every time.Duration) {
+	t := time.NewTimer(first)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		t.Reset(every)
+		rep, err := audit.Verify(ctx, d)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			logger.Error("audit chain check could not run", "err", err)
+			biz.AuditVerified(false, time.Now())
+		case !rep.Intact:
+			logger.Error("audit chain is broken", "first_broken", rep.FirstBroken.String())
+			biz.AuditVerified(false, time.Now())
+		default:
+			biz.AuditVerified(true, time.Now())
+		}
+	}
 }
 
 // sweepExpiredEntries removes expired sessions, CSRF tokens and counters.

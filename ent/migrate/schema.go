@@ -461,6 +461,7 @@ var (
 		{Name: "purpose", Type: field.TypeString, Size: 32},
 		{Name: "ref", Type: field.TypeString, Size: 64, Default: ""},
 		{Name: "text_sealed", Type: field.TypeBytes},
+		{Name: "params_sealed", Type: field.TypeBytes, Nullable: true},
 		{Name: "status", Type: field.TypeEnum, Enums: []string{"queued", "sent", "failed"}, Default: "queued"},
 		{Name: "send_count", Type: field.TypeInt, Default: 0},
 		{Name: "delivery_key", Type: field.TypeString, Unique: true, Nullable: true, Size: 64},
@@ -479,12 +480,12 @@ var (
 			{
 				Name:    "smsmessage_phone_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{SmsMessagesColumns[1], SmsMessagesColumns[11]},
+				Columns: []*schema.Column{SmsMessagesColumns[1], SmsMessagesColumns[12]},
 			},
 			{
 				Name:    "smsmessage_status",
 				Unique:  false,
-				Columns: []*schema.Column{SmsMessagesColumns[5]},
+				Columns: []*schema.Column{SmsMessagesColumns[6]},
 			},
 			{
 				Name:    "smsmessage_ref",

@@ -421,25 +421,25 @@ func init() {
 	// smsmessage.RefValidator is a validator for the "ref" field. It is called by the builders before save.
 	smsmessage.RefValidator = smsmessageDescRef.Validators[0].(func(string) error)
 	// smsmessageDescSendCount is the schema descriptor for send_count field.
-	smsmessageDescSendCount := smsmessageFields[5].Descriptor()
+	smsmessageDescSendCount := smsmessageFields[6].Descriptor()
 	// smsmessage.DefaultSendCount holds the default value on creation for the send_count field.
 	smsmessage.DefaultSendCount = smsmessageDescSendCount.Default.(int)
 	// smsmessageDescDeliveryKey is the schema descriptor for delivery_key field.
-	smsmessageDescDeliveryKey := smsmessageFields[6].Descriptor()
+	smsmessageDescDeliveryKey := smsmessageFields[7].Descriptor()
 	// smsmessage.DeliveryKeyValidator is a validator for the "delivery_key" field. It is called by the builders before save.
 	smsmessage.DeliveryKeyValidator = smsmessageDescDeliveryKey.Validators[0].(func(string) error)
 	// smsmessageDescResends is the schema descriptor for resends field.
-	smsmessageDescResends := smsmessageFields[8].Descriptor()
+	smsmessageDescResends := smsmessageFields[9].Descriptor()
 	// smsmessage.DefaultResends holds the default value on creation for the resends field.
 	smsmessage.DefaultResends = smsmessageDescResends.Default.(int)
 	// smsmessageDescLastError is the schema descriptor for last_error field.
-	smsmessageDescLastError := smsmessageFields[9].Descriptor()
+	smsmessageDescLastError := smsmessageFields[10].Descriptor()
 	// smsmessage.DefaultLastError holds the default value on creation for the last_error field.
 	smsmessage.DefaultLastError = smsmessageDescLastError.Default.(string)
 	// smsmessage.LastErrorValidator is a validator for the "last_error" field. It is called by the builders before save.
 	smsmessage.LastErrorValidator = smsmessageDescLastError.Validators[0].(func(string) error)
 	// smsmessageDescCreatedAt is the schema descriptor for created_at field.
-	smsmessageDescCreatedAt := smsmessageFields[10].Descriptor()
+	smsmessageDescCreatedAt := smsmessageFields[11].Descriptor()
 	// smsmessage.DefaultCreatedAt holds the default value on creation for the created_at field.
 	smsmessage.DefaultCreatedAt = smsmessageDescCreatedAt.Default.(func() time.Time)
 	staffuserMixin := schema.StaffUser{}.Mixin()

@@ -22,6 +22,12 @@ func (SMSMessage) Fields() []ent.Field {
 		// page can show a failing delivery.
 		field.String("ref").MaxLen(64).Default(""),
 		field.Bytes("text_sealed").Sensitive(),
+		// params_sealed is the message's named parameters as JSON, sealed
+		// like the text (a password is one): a carrier driver sends them to
+		// the purpose's approved template, and a resend sends the same.
+		// Empty for rows queued before parameters were stored, and erased
+		// with the text once a password went out.
+		field.Bytes("params_sealed").Optional().Sensitive(),
 		field.Enum("status").Values("queued", "sent", "failed").Default("queued"),
 		field.Int("send_count").Default(0),
 		// delivery_key is the message's stable id at the gateway: sent as

@@ -22,6 +22,8 @@ const (
 	FieldRef = "ref"
 	// FieldTextSealed holds the string denoting the text_sealed field in the database.
 	FieldTextSealed = "text_sealed"
+	// FieldParamsSealed holds the string denoting the params_sealed field in the database.
+	FieldParamsSealed = "params_sealed"
 	// FieldStatus holds the string denoting the status field in the database.
 	FieldStatus = "status"
 	// FieldSendCount holds the string denoting the send_count field in the database.
@@ -49,6 +51,7 @@ var Columns = []string{
 	FieldPurpose,
 	FieldRef,
 	FieldTextSealed,
+	FieldParamsSealed,
 	FieldStatus,
 	FieldSendCount,
 	FieldDeliveryKey,

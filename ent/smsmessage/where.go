@@ -74,6 +74,11 @@ func TextSealed(v []byte) predicate.SMSMessage {
 	return predicate.SMSMessage(sql.FieldEQ(FieldTextSealed, v))
 }
 
+// ParamsSealed applies equality check predicate on the "params_sealed" field. It's identical to ParamsSealedEQ.
+func ParamsSealed(v []byte) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldEQ(FieldParamsSealed, v))
+}
+
 // SendCount applies equality check predicate on the "send_count" field. It's identical to SendCountEQ.
 func SendCount(v int) predicate.SMSMessage {
 	return predicate.SMSMessage(sql.FieldEQ(FieldSendCount, v))
@@ -342,6 +347,56 @@ func TextSealedLT(v []byte) predicate.SMSMessage {
 // TextSealedLTE applies the LTE predicate on the "text_sealed" field.
 func TextSealedLTE(v []byte) predicate.SMSMessage {
 	return predicate.SMSMessage(sql.FieldLTE(FieldTextSealed, v))
+}
+
+// ParamsSealedEQ applies the EQ predicate on the "params_sealed" field.
+func ParamsSealedEQ(v []byte) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldEQ(FieldParamsSealed, v))
+}
+
+// ParamsSealedNEQ applies the NEQ predicate on the "params_sealed" field.
+func ParamsSealedNEQ(v []byte) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldNEQ(FieldParamsSealed, v))
+}
+
+// ParamsSealedIn applies the In predicate on the "params_sealed" field.
+func ParamsSealedIn(vs ...[]byte) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldIn(FieldParamsSealed, vs...))
+}
+
+// ParamsSealedNotIn applies the NotIn predicate on the "params_sealed" field.
+func ParamsSealedNotIn(vs ...[]byte) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldNotIn(FieldParamsSealed, vs...))
+}
+
+// ParamsSealedGT applies the GT predicate on the "params_sealed" field.
+func ParamsSealedGT(v []byte) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldGT(FieldParamsSealed, v))
+}
+
+// ParamsSealedGTE applies the GTE predicate on the "params_sealed" field.
+func ParamsSealedGTE(v []byte) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldGTE(FieldParamsSealed, v))
+}
+
+// ParamsSealedLT applies the LT predicate on the "params_sealed" field.
+func ParamsSealedLT(v []byte) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldLT(FieldParamsSealed, v))
+}
+
+// ParamsSealedLTE applies the LTE predicate on the "params_sealed" field.
+func ParamsSealedLTE(v []byte) predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldLTE(FieldParamsSealed, v))
+}
+
+// ParamsSealedIsNil applies the IsNil predicate on the "params_sealed" field.
+func ParamsSealedIsNil() predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldIsNull(FieldParamsSealed))
+}
+
+// ParamsSealedNotNil applies the NotNil predicate on the "params_sealed" field.
+func ParamsSealedNotNil() predicate.SMSMessage {
+	return predicate.SMSMessage(sql.FieldNotNull(FieldParamsSealed))
 }
 
 // StatusEQ applies the EQ predicate on the "status" field.

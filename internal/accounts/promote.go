@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/riverqueue/river"
-
 	"recoverydesk/ent"
 	"recoverydesk/ent/account"
 	"recoverydesk/internal/audit"
@@ -83,15 +81,3 @@ type PromoteArgs struct{}
 
 // Kind names the job in River's table.
 func (PromoteArgs) Kind() string { return "password_promote" }
-
-// PromoteWorker runs PromoteDue.
-type PromoteWorker struct {
-	river.WorkerDefaults[PromoteArgs]
-	Service *Service
-}
-
-// Work promotes the due passwords.
-func (w *PromoteWorker) Work(ctx context.Context, _ *river.Job[PromoteArgs]) error {
-	_, err := w.Service.PromoteDue(ctx)
-	return err
-}

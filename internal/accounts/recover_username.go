@@ -36,7 +36,7 @@ func (s *Service) RecoverUsername(ctx context.Context, in UsernameRecovery) (str
 		if err := verify.CheckQuota(ctx, tx, acc.Phone, now); err != nil {
 			return err
 		}
-		if _, err := s.courier.Queue(ctx, tx, acc.Phone, verify.PurposeUsername, sms.UsernameText(acc.Username)); err != nil {
+		if _, err := s.courier.Queue(ctx, tx, acc.Phone, sms.Username(acc.Username)); err != nil {
 			return err
 		}
 		return audit.Record(ctx, tx, audit.Event{At: now, ActorKind: audit.ActorApplicant, Actor: rules.MaskPhone(acc.Phone),

@@ -122,7 +122,24 @@ func firstTaken(ctx context.Context, c *ent.Client, checks ...taken) error {
 }
 
 func (s *Service) createPerson(ctx context.Context, p PersonRegistration) (*ent.Account, error) {
-	hash, err := s.hasher.Hash(p.Password)
+	conflicts := func(ctx context.Context, c *ent.Client) error { return s.personConflicts(ctx, c, p) }
+	return s.createAccount(ctx, p.Password, conflicts, func(a *ent.AccountCreate) *ent.AccountCreate {
+		return a.SetKind(account.KindPerson).SetUsername(p.Username).
+			SetName(p.Name).SetCertType(string(rules.CertIDCard)).SetCertNumber(p.IDNumber).
+			SetRegionCode(personRegion(p.IDNumber)).SetPhone(p.Phone)
+	}, audit.Event{ActorKind: audit.ActorAccount, Actor: p.Username,
+		Action: "account.registered", ObjectType: "account", ObjectID: p.Username,
+		Detail: map[string]any{"kind": "person", "id_number": rules.MaskIDNumber(p.IDNumber)}})
+}
+
+// createAccount stores a verified account built by set, with password's
+// hash and the normalised username, after checking conflicts under the
+// registration lock, and records event in the same transaction. A
+// constraint error (a race the lock did not cover) is answered by
+// conflicts again, so the caller gets the field that is taken.
+func (s *Service) createAccount(ctx context.Context, password string, conflicts func(context.Context, *ent.Client) error,
+	set func(*ent.AccountCreate) *ent.AccountCreate, event audit.Event) (*ent.Account, error) {
+	hash, err := s.hasher.Hash(password)
 	if err != nil {
 		return nil, err
 	}
@@ -132,23 +149,21 @@ func (s *Service) createPerson(ctx context.Context, p PersonRegistration) (*ent.
 		if err := tx.LockKey(ctx, "register"); err != nil {
 			return err
 		}
-		if err := s.personConflicts(ctx, tx.Ent, p); err != nil {
+		if err := conflicts(ctx, tx.Ent); err != nil {
 			return err
 		}
-		acc, err = tx.Ent.Account.Create().SetKind(account.KindPerson).
-			SetUsername(p.Username).SetUsernameKey(rules.NormalizeUsername(p.Username)).SetPasswordHash(hash).
-			SetName(p.Name).SetCertType(string(rules.CertIDCard)).SetCertNumber(p.IDNumber).
-			SetRegionCode(personRegion(p.IDNumber)).SetPhone(p.Phone).
+		c := set(tx.Ent.Account.Create())
+		username, _ := c.Mutation().Username()
+		acc, err = c.SetUsernameKey(rules.NormalizeUsername(username)).SetPasswordHash(hash).
 			SetVerified(true).SetVerifiedAt(now).SetCreatedAt(now).SetUpdatedAt(now).Save(ctx)
 		if err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, audit.Event{At: now, ActorKind: audit.ActorAccount, Actor: p.Username,
-			Action: "account.registered", ObjectType: "account", ObjectID: p.Username,
-			Detail: map[string]any{"kind": "person", "id_number": rules.MaskIDNumber(p.IDNumber)}})
+		event.At = now
+		return audit.Record(ctx, tx, event)
 	})
 	if ent.IsConstraintError(err) {
-		return nil, s.personConflicts(ctx, s.db.Ent, p)
+		return nil, conflicts(ctx, s.db.Ent)
 	}
 	return acc, err
 }
@@ -218,34 +233,14 @@ func (s *Service) CreateUnit(ctx context.Context, op *ent.Account, u UnitRegistr
 	if op.Kind != account.KindPerson || !op.Verified {
 		return nil, ErrOperatorNotVerified
 	}
-	hash, err := s.hasher.Hash(u.Password)
-	if err != nil {
-		return nil, err
-	}
-	now := s.clock.Now()
-	var acc *ent.Account
-	err = s.db.InTx(ctx, func(tx *db.Tx) error {
-		if err := tx.LockKey(ctx, "register"); err != nil {
-			return err
-		}
-		if err := s.unitConflicts(ctx, tx.Ent, u); err != nil {
-			return err
-		}
-		acc, err = tx.Ent.Account.Create().SetKind(account.KindUnit).
-			SetUsername(u.Username).SetUsernameKey(rules.NormalizeUsername(u.Username)).SetPasswordHash(hash).
+	conflicts := func(ctx context.Context, c *ent.Client) error { return s.unitConflicts(ctx, c, u) }
+	acc, err := s.createAccount(ctx, u.Password, conflicts, func(a *ent.AccountCreate) *ent.AccountCreate {
+		return a.SetKind(account.KindUnit).SetUsername(u.Username).
 			SetName(u.UnitName).SetCertType(u.CertType).SetCertNumber(u.CertNumber).SetRegionCode(u.RegionCode).
-			SetPhone(op.Phone).SetOperatorID(op.ID).SetVerified(true).SetVerifiedAt(now).
-			SetCreatedAt(now).SetUpdatedAt(now).Save(ctx)
-		if err != nil {
-			return err
-		}
-		return audit.Record(ctx, tx, audit.Event{At: now, ActorKind: audit.ActorAccount, Actor: op.Username,
-			Action: "account.registered", ObjectType: "account", ObjectID: u.Username,
-			Detail: map[string]any{"kind": "unit", "cert_type": u.CertType, "cert_number": rules.MaskCertNumber(u.CertNumber), "region": u.RegionCode}})
-	})
-	if ent.IsConstraintError(err) {
-		err = s.unitConflicts(ctx, s.db.Ent, u)
-	}
+			SetPhone(op.Phone).SetOperatorID(op.ID)
+	}, audit.Event{ActorKind: audit.ActorAccount, Actor: op.Username,
+		Action: "account.registered", ObjectType: "account", ObjectID: u.Username,
+		Detail: map[string]any{"kind": "unit", "cert_type": u.CertType, "cert_number": rules.MaskCertNumber(u.CertNumber), "region": u.RegionCode}})
 	if e, ok := apperr.As(err); ok && errors.Is(err, ErrCertNumberTaken) {
 		trace := uuid.NewString()
 		s.logger.WarnContext(ctx, "unit certificate number already registered", "trace_id", trace,

@@ -26,7 +26,8 @@ const (
 )
 
 // PurposeRegister is the SMS-code purpose of person registration.
-const PurposeRegister = string(vocab.PurposeRegister)
+// (the API's "purpose":"register"); its SMS is vocab.PurposeRegisterCode.
+const PurposeRegister = "register"
 
 // Errors a user can act on.
 var (
@@ -124,6 +125,6 @@ func (s *Service) SendRegistrationCode(ctx context.Context, typedPhone string) (
 	if err != nil {
 		return 0, "", err
 	}
-	wait, err := s.codes.Send(ctx, phone, PurposeRegister)
+	wait, err := s.codes.Send(ctx, phone, PurposeRegister, vocab.PurposeRegisterCode)
 	return wait, phone, err
 }

@@ -7,8 +7,6 @@ import (
 	"sort"
 	"time"
 
-	"github.com/riverqueue/river"
-
 	"recoverydesk/ent"
 	"recoverydesk/ent/auditevent"
 	"recoverydesk/internal/db"
@@ -123,17 +121,3 @@ type AnchorArgs struct{}
 
 // Kind names the job.
 func (AnchorArgs) Kind() string { return "audit_anchor" }
-
-// AnchorWorker writes the chain head to the anchor bucket.
-type AnchorWorker struct {
-	river.WorkerDefaults[AnchorArgs]
-	DB    *db.DB
-	Store *storage.AnchorStore
-}
-
-// Work writes one anchor. Anchors are written on the real clock: they
-// record when the head left the database, which a dev clock must not move.
-func (w *AnchorWorker) Work(ctx context.Context, _ *river.Job[AnchorArgs]) error {
-	_, err := WriteAnchor(ctx, w.DB, w.Store, time.Now())
-	return err
-}

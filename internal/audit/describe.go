@@ -119,11 +119,18 @@ func detailValue(action vocab.Action, key vocab.DetailKey, v any, reasons reason
 			return l
 		}
 	case vocab.DetailPurpose:
-		p := str(v)
-		if strings.HasPrefix(p, "recovery") { // a recovery's code is scoped to its case: recovery:<id>
-			p = string(vocab.PurposeCode)
+		// A code's purpose is what it proves, scoped: register,
+		// recovery:<id>, status:<case number>; a message's is its own.
+		p := vocab.Purpose(str(v))
+		switch scope, _, _ := strings.Cut(string(p), ":"); scope {
+		case "register":
+			p = vocab.PurposeRegisterCode
+		case "recovery":
+			p = vocab.PurposeRecoveryCode
+		case "status":
+			p = vocab.PurposeStatusCode
 		}
-		return vocab.Purpose(p).Label()
+		return p.Label()
 	case vocab.DetailCancelled, vocab.DetailReopened:
 		if b, ok := v.(bool); ok {
 			return map[bool]string{true: "是", false: "否"}[b]

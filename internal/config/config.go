@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"recoverydesk/internal/rules"
+	"recoverydesk/internal/vocab"
 )
 
 // DBKind names the database engine behind RD_DATABASE_URL.
@@ -58,8 +59,10 @@ type Config struct {
 	// Load when RD_SECRET_KEY is unset; EnsureSecret fills it from the data dir.
 	SecretKey []byte
 
-	SMSDriver  string // "outbox" or "http"
+	SMSDriver  string // "outbox", "http", "aliyun" or "tencent"
 	SMSHTTPURL string // the generic gateway's endpoint when SMSDriver is "http"
+	// SMSCarrier configures the aliyun and tencent drivers.
+	SMSCarrier SMSCarrier
 	// SMSTimeout bounds one gateway call; SMSRetryFor is how long a message
 	// is retried before it fails for good; SMSBackoffMax caps the wait
 	// between two tries (the backoff doubles from one second up to it).
@@ -114,7 +117,7 @@ type Hotline struct {
 
 // defaultHotline is the seed's hotline, as shown: RD_HOTLINE's default and
 // the one home of the number.
-const defaultHotline = "3873738"
+const defaultHotline = "3873738|+867503873738"
 
 // DefaultHotline is the hotline when RD_HOTLINE is unset.
 func DefaultHotline() Hotline {
@@ -158,6 +161,87 @@ func ParseHotline(v string) (Hotline, error) {
 // call (the database writes around it); a try is bounded by RD_SMS_TIMEOUT
 // plus this, and a job is rescued only after longer than that.
 const SMSTrySlack = 10 * time.Second
+
+// SMSCarrier is a carrier account (阿里云短信 or 腾讯云短信): credentials,
+// the approved signature, where its API is, and the approved template of
+// every purpose, since a carrier sends nothing but approved templates.
+type SMSCarrier struct {
+	// KeyID and Secret: RD_SMS_ALIYUN_ACCESS_KEY_ID / _SECRET, or
+	// RD_SMS_TENCENT_SECRET_ID / _KEY. Never logged.
+	KeyID  string
+	Secret string
+	// AppID is Tencent's SmsSdkAppId (RD_SMS_TENCENT_SDK_APP_ID).
+	AppID    string
+	SignName string // RD_SMS_SIGN_NAME
+	Region   string // RD_SMS_REGION (empty: the carrier's default)
+	// Endpoint is RD_SMS_ENDPOINT's host[:port] (empty: the carrier's
+	// public endpoint) and Scheme its scheme ("https" unless http:// was
+	// given, for a gateway on an intranet).
+	Endpoint string
+	Scheme   string
+	// Templates is RD_SMS_TEMPLATE_<PURPOSE> for every purpose.
+	Templates map[vocab.Purpose]string
+}
+
+// TemplateVar is the variable naming purpose's carrier template, e.g.
+// RD_SMS_TEMPLATE_RECOVERY_CODE.
+func TemplateVar(p vocab.Purpose) string { return "RD_SMS_TEMPLATE_" + strings.ToUpper(string(p)) }
+
+// loadCarrier reads the carrier account of driver ("aliyun" or
+// "tencent"); a missing credential, signature or template is an error
+// naming its variable, so serve refuses to start rather than fail every
+// message of one purpose later.
+func loadCarrier(driver string, str func(k, def string) string) (SMSCarrier, error) {
+	var c SMSCarrier
+	required := func(name string, into *string) error {
+		*into = str(name, "")
+		if *into == "" {
+			return &Error{name, "", "a non-empty value when RD_SMS_DRIVER=" + driver}
+		}
+		return nil
+	}
+	creds := []struct {
+		name string
+		into *string
+	}{{"RD_SMS_ALIYUN_ACCESS_KEY_ID", &c.KeyID}, {"RD_SMS_ALIYUN_ACCESS_KEY_SECRET", &c.Secret}}
+	if driver == "tencent" {
+		creds = []struct {
+			name string
+			into *string
+		}{{"RD_SMS_TENCENT_SECRET_ID", &c.KeyID}, {"RD_SMS_TENCENT_SECRET_KEY", &c.Secret}, {"RD_SMS_TENCENT_SDK_APP_ID", &c.AppID}}
+	}
+	for _, v := range creds {
+		if err := required(v.name, v.into); err != nil {
+			return c, err
+		}
+	}
+	if err := required("RD_SMS_SIGN_NAME", &c.SignName); err != nil {
+		return c, err
+	}
+	c.Region = str("RD_SMS_REGION", "")
+	c.Scheme = "https"
+	if ep := str("RD_SMS_ENDPOINT", ""); ep != "" {
+		host := ep
+		if rest, ok := strings.CutPrefix(ep, "http://"); ok {
+			c.Scheme, host = "http", rest
+		} else {
+			host = strings.TrimPrefix(ep, "https://")
+		}
+		if host == "" || strings.ContainsAny(host, "/?# ") {
+			return c, &Error{"RD_SMS_ENDPOINT", ep, "the carrier API's host[:port], optionally after https:// or http://"}
+		}
+		c.Endpoint = host
+	}
+	c.Templates = map[vocab.Purpose]string{}
+	for _, p := range vocab.Purposes {
+		tpl := str(TemplateVar(p), "")
+		if tpl == "" {
+			return c, &Error{TemplateVar(p), "", fmt.Sprintf("the approved template of %s (%s) when RD_SMS_DRIVER=%s", p, p.Label(), driver)}
+		}
+		c.Templates[p] = tpl
+	}
+	return c, nil
+}
 
 // Error is a configuration error: which variable, and what it accepts.
 type Error struct {
@@ -242,8 +326,12 @@ func Load(get Getenv) (Config, error) {
 		if !strings.HasPrefix(c.SMSHTTPURL, "http://") && !strings.HasPrefix(c.SMSHTTPURL, "https://") {
 			return c, &Error{"RD_SMS_HTTP_URL", c.SMSHTTPURL, "an http:// or https:// URL of the SMS gateway when RD_SMS_DRIVER=http"}
 		}
+	case "aliyun", "tencent":
+		if c.SMSCarrier, err = loadCarrier(c.SMSDriver, str); err != nil {
+			return c, err
+		}
 	default:
-		return c, &Error{"RD_SMS_DRIVER", c.SMSDriver, "outbox or http"}
+		return c, &Error{"RD_SMS_DRIVER", c.SMSDriver, "outbox, http, aliyun or tencent"}
 	}
 	for _, d := range []struct {
 		name, def string

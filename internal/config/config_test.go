@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"recoverydesk/internal/vocab"
 )
 
 func TestDefaults(t *testing.T) {
@@ -183,7 +185,7 @@ func TestHashConcurrencyProxiesAndMetricsToken(t *testing.T) {
 
 func TestHotlineTextAndTelNumber(t *testing.T) {
 	for env, want := range map[string]Hotline{
-		"":                             {Text: "3873738", Tel: "3873738"},
+		"":                             {Text: "3873738", Tel: "+867503873738"},
 		"12333":                        {Text: "12333", Tel: "12333"},
 		"020-12333|+862012333":         {Text: "020-12333", Tel: "+862012333"},
 		" 0750-3873738 | 0750-3873738": {Text: "0750-3873738", Tel: "0750-3873738"},
@@ -203,5 +205,56 @@ func TestHotlineTextAndTelNumber(t *testing.T) {
 		if !errors.As(err, &ce) || ce.Var != "RD_HOTLINE" {
 			t.Errorf("RD_HOTLINE=%q: %v, want an error naming RD_HOTLINE", bad, err)
 		}
+	}
+}
+
+// carrierEnv is a complete carrier configuration for driver.
+func carrierEnv(driver string) map[string]string {
+	env := map[string]string{"RD_SMS_DRIVER": driver, "RD_SMS_SIGN_NAME": "广东人社",
+		"RD_SMS_ALIYUN_ACCESS_KEY_ID": "LTAIexample", "RD_SMS_ALIYUN_ACCESS_KEY_SECRET": "aliyun-secret",
+		"RD_SMS_TENCENT_SECRET_ID": "AKIDexample", "RD_SMS_TENCENT_SECRET_KEY": "tencent-secret", "RD_SMS_TENCENT_SDK_APP_ID": "1400000001"}
+	for _, p := range vocab.Purposes {
+		env[TemplateVar(p)] = "SMS_" + strings.ToUpper(string(p))
+	}
+	return env
+}
+
+// TestCarrierDriversNeedATemplateForEveryPurpose: a carrier configuration
+// loads whole; without the template of any one purpose, or without a
+// credential or the signature, Load names that variable (serve then exits
+// 2 with that one line) and never prints a secret.
+func TestCarrierDriversNeedATemplateForEveryPurpose(t *testing.T) {
+	for _, driver := range []string{"aliyun", "tencent"} {
+		env := carrierEnv(driver)
+		env["RD_SMS_ENDPOINT"] = "http://127.0.0.1:9999"
+		c, err := Load(FromMap(env))
+		if err != nil {
+			t.Fatalf("%s: %v", driver, err)
+		}
+		if c.SMSCarrier.Templates[vocab.PurposeRecoveryCode] != "SMS_RECOVERY_CODE" || c.SMSCarrier.Endpoint != "127.0.0.1:9999" ||
+			c.SMSCarrier.Scheme != "http" || c.SMSCarrier.SignName != "广东人社" || len(c.SMSCarrier.Templates) != len(vocab.Purposes) {
+			t.Fatalf("%s: %+v", driver, c.SMSCarrier)
+		}
+		missing := []string{"RD_SMS_SIGN_NAME"}
+		for _, p := range vocab.Purposes {
+			missing = append(missing, TemplateVar(p))
+		}
+		if driver == "aliyun" {
+			missing = append(missing, "RD_SMS_ALIYUN_ACCESS_KEY_ID", "RD_SMS_ALIYUN_ACCESS_KEY_SECRET")
+		} else {
+			missing = append(missing, "RD_SMS_TENCENT_SECRET_ID", "RD_SMS_TENCENT_SECRET_KEY", "RD_SMS_TENCENT_SDK_APP_ID")
+		}
+		for _, name := range missing {
+			env := carrierEnv(driver)
+			delete(env, name)
+			_, err := Load(FromMap(env))
+			var ce *Error
+			if !errors.As(err, &ce) || ce.Var != name || strings.Contains(err.Error(), "secret") || strings.Contains(err.Error(), "\n") {
+				t.Errorf("%s without %s: %v", driver, name, err)
+			}
+		}
+	}
+	if got := TemplateVar(vocab.PurposePasswordCancelled); got != "RD_SMS_TEMPLATE_PASSWORD_CANCELLED" {
+		t.Errorf("TemplateVar = %s", got)
 	}
 }

@@ -36,6 +36,19 @@ import (
 // sets it; it keeps MinIO, the review console and mobile uploads fast.
 const MaxBytes = 2 << 20
 
+// The browser's downscaling of phone photos (views/static/js/recover.js reads
+// these from the wizard's data- attributes): a picked image over MaxBytes, or
+// whose longest side is over DownscaleAbove pixels, is redrawn on a canvas
+// with its longest side at most DownscaleTo and re-encoded as JPEG at
+// DownscaleQuality percent before it is sent. A typical 3–6 MB, 4000×3000
+// phone photo becomes about 0.5–1.5 MB at 2400×1800, which a reviewer still
+// reads comfortably; the server's checks above stay as they are.
+const (
+	DownscaleAbove   = 4000
+	DownscaleTo      = 2400
+	DownscaleQuality = 90
+)
+
 // MinSide and MaxSide bound each side of an image in pixels. Below 200 px a
 // document is unreadable for the reviewer; above 8000 px the file is either
 // not a photo or scan of a document, or a decompression bomb.
@@ -117,7 +130,7 @@ func Message(err error) string {
 	case err == nil:
 		return ""
 	case errors.Is(err, ErrTooLarge):
-		return fmt.Sprintf("文件大小不能超过%dM", MaxBytes>>20)
+		return fmt.Sprintf("文件大小不能超过%dM", MaxBytes>>20) + ShrinkAdvice
 	case errors.Is(err, ErrUnsupportedType):
 		return "仅支持 PNG、JPEG 格式的图片"
 	case errors.Is(err, ErrTooManyPixels):
@@ -129,6 +142,13 @@ func Message(err error) string {
 	}
 	return ""
 }
+
+// ShrinkAdvice tells a person whose photo is too large how to make it
+// smaller without special software; it follows the size refusal wherever
+// the browser could not shrink the photo itself (no JavaScript, an API
+// client, a photo that stays too large).
+const ShrinkAdvice = "。手机照片通常有3–6M，可以这样缩小：在相机设置中把照片尺寸（分辨率）调低后重新拍摄；" +
+	"或用手机相册的“编辑”裁去证件以外的部分后保存；或通过微信把照片发给自己（不勾选“原图”），保存后再上传。"
 
 // ReadLimited reads an upload into memory, refusing it with ErrTooLarge as
 // soon as it exceeds MaxBytes. It never asks r for more than MaxBytes+1 bytes

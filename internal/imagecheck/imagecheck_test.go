@@ -75,7 +75,9 @@ func TestMessage(t *testing.T) {
 	}{
 		{nil, ""},
 		{io.ErrUnexpectedEOF, ""},
-		{fmt.Errorf("%w: 3 MB", ErrTooLarge), "文件大小不能超过2M"},
+		// The size refusal says how to shrink a phone photo (issue 14).
+		{fmt.Errorf("%w: 3 MB", ErrTooLarge), "文件大小不能超过2M。手机照片通常有3–6M，可以这样缩小：在相机设置中把照片尺寸（分辨率）调低后重新拍摄；" +
+			"或用手机相册的“编辑”裁去证件以外的部分后保存；或通过微信把照片发给自己（不勾选“原图”），保存后再上传。"},
 		{ErrUnsupportedType, "仅支持 PNG、JPEG 格式的图片"},
 		{fmt.Errorf("%w: 1×1", ErrDimensions), "图片尺寸应在200至8000像素之间"},
 		{fmt.Errorf("%w: 8000×5001", ErrTooManyPixels), "图片像素过多，请降低分辨率（不超过4000万像素）后重新上传"},

@@ -79,6 +79,66 @@ const maxJobTimeout = time.Minute
 // are made the password (and older sessions ended).
 const PasswordPromoteInterval = 30 * time.Second
 
+// task is a periodic housekeeping job: its arguments (which name its kind),
+// how often it runs, whether it runs when the workers start, and how its
+// worker is registered (see every).
+type task struct {
+	args    river.JobArgs
+	every   time.Duration
+	onStart bool
+	add     func(*river.Workers) error
+}
+
+// every is the task whose job runs run every interval (and at start when
+// onStart).
+func every[A river.JobArgs](args A, interval time.Duration, onStart bool, run func(context.Context) error) task {
+	return task{args: args, every: interval, onStart: onStart, add: func(w *river.Workers) error {
+		return river.AddWorkerSafely(w, &funcWorker[A]{run: run})
+	}}
+}
+
+// funcWorker runs a housekeeping function for the jobs of kind A.
+type funcWorker[A river.JobArgs] struct {
+	river.WorkerDefaults[A]
+	run func(context.Context) error
+}
+
+// Work runs the function.
+func (w *funcWorker[A]) Work(ctx context.Context, _ *river.Job[A]) error { return w.run(ctx) }
+
+// housekeeping is every periodic job the given services need.
+func housekeeping(d *db.DB, deps Deps) []task {
+	var tasks []task
+	if a := deps.Accounts; a != nil {
+		tasks = append(tasks, every(accounts.PromoteArgs{}, PasswordPromoteInterval, true, func(ctx context.Context) error {
+			_, err := a.PromoteDue(ctx)
+			return err
+		}))
+	}
+	if r := deps.Recovery; r != nil {
+		tasks = append(tasks,
+			every(recovery.ReleaseClaimsArgs{}, ClaimReleaseInterval, false, func(ctx context.Context) error {
+				_, err := r.ReleaseExpiredClaims(ctx)
+				return err
+			}),
+			every(recovery.CleanupArgs{}, CleanupInterval, true, r.Cleanup))
+		if retention := deps.EvidenceRetention; retention > 0 {
+			tasks = append(tasks, every(recovery.PurgeArgs{}, recovery.PurgeInterval, true, func(ctx context.Context) error {
+				return r.PurgeDue(ctx, retention)
+			}))
+		}
+	}
+	if store := deps.Anchors; store != nil {
+		// Anchors are written on the real clock: they record when the head
+		// left the database, which a dev clock must not move.
+		tasks = append(tasks, every(audit.AnchorArgs{}, audit.AnchorInterval, true, func(ctx context.Context) error {
+			_, err := audit.WriteAnchor(ctx, d, store, time.Now())
+			return err
+		}))
+	}
+	return tasks
+}
+
 // Start registers every worker and starts working. The workers run until
 // Stop, not until ctx ends: a signal must give running jobs a soft stop
 // (Stop), not cancel them mid-send.
@@ -88,42 +148,13 @@ func Start(ctx context.Context, d *db.DB, logger *slog.Logger, deps Deps, opts O
 		return nil, err
 	}
 	var periodic []*river.PeriodicJob
-	if deps.Accounts != nil {
-		if err := river.AddWorkerSafely(workers, &accounts.PromoteWorker{Service: deps.Accounts}); err != nil {
+	for _, t := range housekeeping(d, deps) {
+		if err := t.add(workers); err != nil {
 			return nil, err
 		}
-		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(PasswordPromoteInterval),
-			func() (river.JobArgs, *river.InsertOpts) { return accounts.PromoteArgs{}, nil },
-			&river.PeriodicJobOpts{RunOnStart: true}))
-	}
-	if deps.Recovery != nil {
-		if err := river.AddWorkerSafely(workers, &recovery.CleanupWorker{Service: deps.Recovery}); err != nil {
-			return nil, err
-		}
-		if err := river.AddWorkerSafely(workers, &recovery.ReleaseClaimsWorker{Service: deps.Recovery}); err != nil {
-			return nil, err
-		}
-		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(ClaimReleaseInterval),
-			func() (river.JobArgs, *river.InsertOpts) { return recovery.ReleaseClaimsArgs{}, nil }, nil))
-		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(CleanupInterval),
-			func() (river.JobArgs, *river.InsertOpts) { return recovery.CleanupArgs{}, nil },
-			&river.PeriodicJobOpts{RunOnStart: true}))
-	}
-	if deps.Recovery != nil && deps.EvidenceRetention > 0 {
-		if err := river.AddWorkerSafely(workers, &recovery.PurgeWorker{Service: deps.Recovery, Retention: deps.EvidenceRetention}); err != nil {
-			return nil, err
-		}
-		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(recovery.PurgeInterval),
-			func() (river.JobArgs, *river.InsertOpts) { return recovery.PurgeArgs{}, nil },
-			&river.PeriodicJobOpts{RunOnStart: true}))
-	}
-	if deps.Anchors != nil {
-		if err := river.AddWorkerSafely(workers, &audit.AnchorWorker{DB: d, Store: deps.Anchors}); err != nil {
-			return nil, err
-		}
-		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(audit.AnchorInterval),
-			func() (river.JobArgs, *river.InsertOpts) { return audit.AnchorArgs{}, nil },
-			&river.PeriodicJobOpts{RunOnStart: true}))
+		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(t.every),
+			func() (river.JobArgs, *river.InsertOpts) { return t.args, nil },
+			&river.PeriodicJobOpts{RunOnStart: t.onStart}))
 	}
 	pollInterval := cmp.Or(opts.PollInterval, time.Second)
 	rescueAfter := cmp.Or(opts.RescueAfter, DefaultRescueAfter)

@@ -111,7 +111,14 @@ func (c *Collector) collectCases(ctx context.Context, ch chan<- prometheus.Metri
 	if err != nil {
 		return err
 	}
+	// Every open status of every city is reported, zero included, so a
+	// dashboard or an alert sees a series on an empty database too.
 	counts := map[[2]string]int{}
+	for _, st := range dashboard.OpenStatuses {
+		for _, city := range rules.Cities() {
+			counts[[2]string{string(st), city.Code}] = 0
+		}
+	}
 	for _, r := range rows {
 		city := r.City
 		if reg, ok := rules.LookupRegion(city); !ok || reg.Level != rules.LevelCity {

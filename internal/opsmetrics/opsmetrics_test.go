@@ -122,8 +122,19 @@ func TestGaugesShowTheSeededState(t *testing.T) {
 				t.Errorf("%s = %v (present %v), want %v", k, g, ok, v)
 			}
 		}
-		if len(got) != len(want) {
-			t.Errorf("got %d samples, want %d: %v", len(got), len(want), got)
+		// Beside them, every open status of each of the 21 cities is
+		// reported at zero (the two seeded open pairs are counted above).
+		zeros := 0
+		for k, v := range got {
+			if _, ok := want[k]; !ok {
+				if !strings.HasPrefix(k, "recoverydesk_cases{") || v != 0 {
+					t.Errorf("unexpected sample %s = %v", k, v)
+				}
+				zeros++
+			}
+		}
+		if zeros != 21*4-2 {
+			t.Errorf("%d zero case series, want %d (4 open statuses × 21 cities, less the 2 seeded)", zeros, 21*4-2)
 		}
 	})
 }

@@ -36,7 +36,14 @@ const MaxWait = 2 * time.Second
 type Gate struct {
 	slots chan struct{}
 	wait  time.Duration
+	// observe is told how long each caller waited for a slot (a refusal
+	// waited the whole MaxWait): the hash wait histogram of /metrics.
+	observe func(time.Duration)
 }
+
+// Observe makes the gate report every wait for a slot to fn. Call it
+// before the gate is used.
+func (g *Gate) Observe(fn func(time.Duration)) { g.observe = fn }
 
 // NewGate returns a gate letting n computations run at once (n < 1 counts
 // as 1), each caller waiting at most MaxWait for a slot.
@@ -52,16 +59,26 @@ func (g *Gate) enter() (func(), error) {
 	}
 	select {
 	case g.slots <- struct{}{}:
+		g.observed(0)
 		return g.leave, nil
 	default:
 	}
+	start := time.Now()
 	t := time.NewTimer(g.wait)
 	defer t.Stop()
 	select {
 	case g.slots <- struct{}{}:
+		g.observed(time.Since(start))
 		return g.leave, nil
 	case <-t.C:
+		g.observed(time.Since(start))
 		return nil, ErrBusy
+	}
+}
+
+func (g *Gate) observed(d time.Duration) {
+	if g.observe != nil {
+		g.observe(d)
 	}
 }
 

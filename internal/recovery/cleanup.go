@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/riverqueue/river"
-
 	"recoverydesk/ent"
 	"recoverydesk/ent/evidence"
 	"recoverydesk/ent/recoverycase"
@@ -107,24 +105,19 @@ type CleanupArgs struct{}
 // Kind names the job.
 func (CleanupArgs) Kind() string { return "recovery_cleanup" }
 
-// CleanupWorker runs the clean-up.
-type CleanupWorker struct {
-	river.WorkerDefaults[CleanupArgs]
-	Service *Service
-}
-
-// Work expires old drafts, then deletes orphaned objects.
-func (w *CleanupWorker) Work(ctx context.Context, _ *river.Job[CleanupArgs]) error {
-	n, err := w.Service.ExpireDrafts(ctx)
+// Cleanup expires old drafts, then deletes orphaned objects: the work of
+// the CleanupArgs job.
+func (s *Service) Cleanup(ctx context.Context) error {
+	n, err := s.ExpireDrafts(ctx)
 	if err != nil {
 		return err
 	}
-	m, err := w.Service.DeleteOrphans(ctx)
+	m, err := s.DeleteOrphans(ctx)
 	if err != nil {
 		return err
 	}
 	if n+m > 0 {
-		w.Service.logger.InfoContext(ctx, "recovery clean-up", "expired_drafts", n, "orphans_deleted", m)
+		s.logger.InfoContext(ctx, "recovery clean-up", "expired_drafts", n, "orphans_deleted", m)
 	}
 	return nil
 }
@@ -134,15 +127,3 @@ type ReleaseClaimsArgs struct{}
 
 // Kind names the job.
 func (ReleaseClaimsArgs) Kind() string { return "recovery_release_claims" }
-
-// ReleaseClaimsWorker runs ReleaseExpiredClaims.
-type ReleaseClaimsWorker struct {
-	river.WorkerDefaults[ReleaseClaimsArgs]
-	Service *Service
-}
-
-// Work releases expired claims.
-func (w *ReleaseClaimsWorker) Work(ctx context.Context, _ *river.Job[ReleaseClaimsArgs]) error {
-	_, err := w.Service.ReleaseExpiredClaims(ctx)
-	return err
-}

@@ -8,8 +8,12 @@ import (
 	"recoverydesk/ent"
 	"recoverydesk/ent/recoverycase"
 	"recoverydesk/internal/apperr"
+	"recoverydesk/internal/audit"
 	"recoverydesk/internal/db"
+	"recoverydesk/internal/recovery/state"
 	"recoverydesk/internal/rules"
+	"recoverydesk/internal/sms"
+	"recoverydesk/internal/verify"
 	"recoverydesk/internal/vocab"
 )
 
@@ -36,7 +40,7 @@ func (s *Service) StartLookup(ctx context.Context, number string) (phoneMasked s
 	if err != nil {
 		return "", 0, err
 	}
-	wait, err := s.codes.Send(ctx, phone, lookupPurpose(*rc.CaseNumber))
+	wait, err := s.codes.Send(ctx, phone, lookupPurpose(*rc.CaseNumber), vocab.PurposeStatusCode)
 	if err != nil {
 		return "", 0, err
 	}
@@ -71,4 +75,74 @@ func (s *Service) FinishLookup(ctx context.Context, number, code string) (id, to
 		return "", "", err
 	}
 	return rc.ID.String(), token, nil
+}
+
+// SendCaseNumber is 忘记申请编号: the applicant identifies the account as in
+// step 1 (the same lookup, findAccount), and the number of its latest
+// submitted case goes by SMS to the phone on record — or, when it has none,
+// a message saying so. The answer is the masked phone either way, which step
+// 1 already shows for the same input, so the page tells nothing step 1 does
+// not; the number itself reaches only the phone. The send counts toward the
+// phone's SMS quota (verify.CheckQuota) and is audited in its transaction.
+func (s *Service) SendCaseNumber(ctx context.Context, in StartInput) (phoneMasked string, err error) {
+	acc, _, _, _, err := s.findAccount(ctx, in)
+	if err != nil {
+		return "", err
+	}
+	latest, err := s.db.Ent.RecoveryCase.Query().
+		Where(ofAccount(acc.ID), recoverycase.CaseNumberNotNil()).
+		Order(ent.Desc(recoverycase.FieldSubmittedAt), ent.Desc(recoverycase.FieldCreatedAt)).First(ctx)
+	if err != nil && !ent.IsNotFound(err) {
+		return "", err
+	}
+	content, detail := sms.CaseNumber("", ""), map[string]any{}
+	if latest != nil {
+		content = sms.CaseNumber(*latest.CaseNumber, vocab.StatusLabel(latest.Status))
+		detail["case_number"] = *latest.CaseNumber
+	}
+	now := s.clock.Now()
+	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+		if err := verify.CheckQuota(ctx, tx, acc.Phone, now); err != nil {
+			return err
+		}
+		if _, err := s.courier.Queue(ctx, tx, acc.Phone, content); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Event{At: now, ActorKind: audit.ActorApplicant, Actor: rules.MaskPhone(acc.Phone),
+			Action: vocab.ActionCaseNumberSent, ObjectType: string(vocab.ObjectAccount), ObjectID: acc.Username, Detail: detail})
+	})
+	if err != nil {
+		return "", err
+	}
+	return rules.MaskPhone(acc.Phone), nil
+}
+
+// Again is what a new application after a rejection starts from: what the
+// applicant typed in step 1 of the rejected case, so they need not type it
+// again (CONTRACT's StartInput field names).
+type Again struct {
+	Kind       string `json:"kind"`
+	Username   string `json:"username"`
+	CertType   string `json:"cert_type,omitempty"`
+	CertNumber string `json:"cert_number,omitempty"`
+	UnitName   string `json:"unit_name,omitempty"`
+	Name       string `json:"name,omitempty"`
+	IDNumber   string `json:"id_number,omitempty"`
+}
+
+// ApplyAgain returns the step-1 input of a rejected case for the holder of
+// its token; the certificate travels in the answer to that holder, never
+// in a URL. Any other status answers wrong_step: only a rejection closes a
+// case so that a new application is the way on.
+func (s *Service) ApplyAgain(rc *ent.RecoveryCase) (*Again, error) {
+	if rc.Status != state.Rejected {
+		return nil, ErrWrongStep
+	}
+	a := &Again{Kind: string(rc.Kind), Username: rc.TypedUsername}
+	if rc.Kind == recoverycase.KindPerson {
+		a.Name, a.IDNumber = rc.TypedName, rc.TypedCertNumber
+	} else {
+		a.CertType, a.CertNumber, a.UnitName = rc.TypedCertType, rc.TypedCertNumber, rc.TypedName
+	}
+	return a, nil
 }

@@ -107,12 +107,9 @@ func (s *Service) SecondApproval(ctx context.Context, sup Reviewer, number strin
 		}
 	}
 	return s.db.InTx(ctx, func(tx *db.Tx) error {
-		rc, err := s.lockedCase(ctx, tx, sup, number)
+		rc, err := s.lockedCaseAt(ctx, tx, sup, number, d.Version)
 		if err != nil {
 			return err
-		}
-		if rc.Version != d.Version {
-			return ErrStale
 		}
 		if err := coSignRefusal(rc, sup); err != nil {
 			return err
@@ -426,7 +423,7 @@ func (s *Service) disagree(ctx context.Context, tx *db.Tx, sup Reviewer, rc *ent
 		}
 		// The applicant was told the earlier outcome; they hear that it
 		// no longer stands.
-		if _, err := s.courier.QueueRef(ctx, tx, acc.Phone, PurposeDecision, "case:"+rc.ID.String(), sms.ReopenedText(*rc.CaseNumber)); err != nil {
+		if _, err := s.courier.QueueRef(ctx, tx, acc.Phone, "case:"+rc.ID.String(), sms.Reopened(*rc.CaseNumber)); err != nil {
 			return "", nil, err
 		}
 		return qareview.ActionReopen, stale, nil
@@ -443,7 +440,7 @@ func (s *Service) disagree(ctx context.Context, tx *db.Tx, sup Reviewer, rc *ent
 		SetLastError("新密码已被质检撤销，停止发送").Exec(ctx); err != nil {
 		return "", nil, err
 	}
-	if _, err := s.courier.QueueRef(ctx, tx, acc.Phone, PurposeDecision, ref, sms.PasswordCancelledText(*rc.CaseNumber)); err != nil {
+	if _, err := s.courier.QueueRef(ctx, tx, acc.Phone, ref, sms.PasswordCancelled(*rc.CaseNumber)); err != nil {
 		return "", nil, err
 	}
 	return qareview.ActionCancelPassword, stale, s.record(ctx, tx, rc, now, sup.actor(), vocab.EventPasswordCancelled, nil,

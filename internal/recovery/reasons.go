@@ -251,10 +251,7 @@ func (s *Service) AddReason(ctx context.Context, by, code, text string) error {
 		return err
 	}
 	return s.db.InTx(ctx, func(tx *db.Tx) error {
-		if err := tx.LockKey(ctx, catalogLock); err != nil {
-			return err
-		}
-		all, err := reasonCatalog(ctx, tx.Ent)
+		all, err := lockedCatalog(ctx, tx)
 		if err != nil {
 			return err
 		}
@@ -285,39 +282,41 @@ func (s *Service) EditReason(ctx context.Context, by, code, text string) error {
 	if err != nil {
 		return err
 	}
-	return s.db.InTx(ctx, func(tx *db.Tx) error {
-		r, err := reasonByCode(ctx, tx, code)
-		if err != nil {
-			return err
-		}
-		if r.Text == text {
-			return nil
-		}
-		if err := tx.Ent.ReasonCode.UpdateOne(r).SetText(text).SetUpdatedAt(s.clock.Now()).Exec(ctx); err != nil {
-			return err
-		}
-		return s.auditReason(ctx, tx, by, vocab.ActionReasonEdited, code, map[string]any{"before": r.Text, "after": text})
-	})
+	return s.changeReason(ctx, code, func(r *ent.ReasonCode) bool { return r.Text == text },
+		func(u *ent.ReasonCodeUpdateOne) *ent.ReasonCodeUpdateOne { return u.SetText(text) },
+		func(tx *db.Tx, r *ent.ReasonCode) error {
+			return s.auditReason(ctx, tx, by, vocab.ActionReasonEdited, code, map[string]any{"before": r.Text, "after": text})
+		})
 }
 
 // SetReasonActive retires (active false) or restores a reason.
 func (s *Service) SetReasonActive(ctx context.Context, by, code string, active bool) error {
+	action := vocab.ActionReasonRetired
+	if active {
+		action = vocab.ActionReasonRestored
+	}
+	return s.changeReason(ctx, code, func(r *ent.ReasonCode) bool { return r.Active == active },
+		func(u *ent.ReasonCodeUpdateOne) *ent.ReasonCodeUpdateOne { return u.SetActive(active) },
+		func(tx *db.Tx, _ *ent.ReasonCode) error { return s.auditReason(ctx, tx, by, action, code, nil) })
+}
+
+// changeReason applies set to the reason code unless unchanged says it
+// already is so (then nothing is written or audited), and records the
+// change with audited — all in one transaction.
+func (s *Service) changeReason(ctx context.Context, code string, unchanged func(*ent.ReasonCode) bool,
+	set func(*ent.ReasonCodeUpdateOne) *ent.ReasonCodeUpdateOne, audited func(tx *db.Tx, before *ent.ReasonCode) error) error {
 	return s.db.InTx(ctx, func(tx *db.Tx) error {
 		r, err := reasonByCode(ctx, tx, code)
 		if err != nil {
 			return err
 		}
-		if r.Active == active {
+		if unchanged(r) {
 			return nil
 		}
-		if err := tx.Ent.ReasonCode.UpdateOne(r).SetActive(active).SetUpdatedAt(s.clock.Now()).Exec(ctx); err != nil {
+		if err := set(tx.Ent.ReasonCode.UpdateOne(r)).SetUpdatedAt(s.clock.Now()).Exec(ctx); err != nil {
 			return err
 		}
-		action := vocab.ActionReasonRetired
-		if active {
-			action = vocab.ActionReasonRestored
-		}
-		return s.auditReason(ctx, tx, by, action, code, nil)
+		return audited(tx, r)
 	})
 }
 
@@ -326,10 +325,7 @@ func (s *Service) SetReasonActive(ctx context.Context, by, code string, active b
 // transaction, so the order stays total whatever positions it had.
 func (s *Service) MoveReason(ctx context.Context, by, code string, delta int) error {
 	return s.db.InTx(ctx, func(tx *db.Tx) error {
-		if err := tx.LockKey(ctx, catalogLock); err != nil {
-			return err
-		}
-		all, err := reasonCatalog(ctx, tx.Ent)
+		all, err := lockedCatalog(ctx, tx)
 		if err != nil {
 			return err
 		}
@@ -361,6 +357,15 @@ func (s *Service) MoveReason(ctx context.Context, by, code string, delta int) er
 func (s *Service) auditReason(ctx context.Context, tx *db.Tx, by string, action vocab.Action, code string, detail map[string]any) error {
 	return audit.Record(ctx, tx, audit.Event{At: s.clock.Now(), ActorKind: audit.ActorStaff, Actor: by,
 		Action: action, ObjectType: "reason", ObjectID: code, Detail: detail})
+}
+
+// lockedCatalog reads the whole catalog in tx, serialised against every
+// other change of its order or membership.
+func lockedCatalog(ctx context.Context, tx *db.Tx) ([]Reason, error) {
+	if err := tx.LockKey(ctx, catalogLock); err != nil {
+		return nil, err
+	}
+	return reasonCatalog(ctx, tx.Ent)
 }
 
 // reasonByCode reads one catalog entry in tx (ErrReasonNotFound when the

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/riverqueue/river"
 
 	"recoverydesk/ent"
 	"recoverydesk/ent/caseevent"
@@ -331,19 +330,13 @@ func (PurgeArgs) Kind() string { return "recovery_evidence_purge" }
 // PurgeInterval is how often the purge job runs.
 const PurgeInterval = 24 * time.Hour
 
-// PurgeWorker runs Purge with the configured retention.
-type PurgeWorker struct {
-	river.WorkerDefaults[PurgeArgs]
-	Service   *Service
-	Retention time.Duration
-}
-
-// Work destroys the evidence past retention. A run cut short (the job's
-// timeout) is retried and carries on: every case is its own transaction.
-func (w *PurgeWorker) Work(ctx context.Context, _ *river.Job[PurgeArgs]) error {
-	rep, err := w.Service.Purge(ctx, w.Retention, false)
+// PurgeDue destroys the evidence past retention: the work of the PurgeArgs
+// job. A run cut short (the job's timeout) is retried and carries on: every
+// case is its own transaction.
+func (s *Service) PurgeDue(ctx context.Context, retention time.Duration) error {
+	rep, err := s.Purge(ctx, retention, false)
 	if n := len(rep.Destroyed); n+rep.Healed > 0 {
-		w.Service.logger.InfoContext(ctx, "evidence purge", "destroyed", n, "healed", rep.Healed, "held", rep.Held)
+		s.logger.InfoContext(ctx, "evidence purge", "destroyed", n, "healed", rep.Healed, "held", rep.Held)
 	}
 	return err
 }

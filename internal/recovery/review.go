@@ -24,10 +24,11 @@ import (
 // case renews it, and a job releases expired claims.
 const ClaimTTL = 30 * time.Minute
 
-// SMS purposes of the review.
+// SMS purposes of the review, as stored in sms_messages.purpose.
 const (
 	PurposePassword = string(vocab.PurposePassword)
-	PurposeDecision = string(vocab.PurposeDecision)
+	PurposeRejected = string(vocab.PurposeRejected)
+	PurposeReturned = string(vocab.PurposeReturned)
 	// PurposeSubmitted confirms a submission: the case number is then never
 	// only on the screen.
 	PurposeSubmitted = string(vocab.PurposeSubmitted)
@@ -156,6 +157,16 @@ func (s *Service) lockedCase(ctx context.Context, tx *db.Tx, rv Reviewer, number
 	return rc, err
 }
 
+// lockedCaseAt is lockedCase for a change based on the case as it was at
+// version: a case changed since answers ErrStale.
+func (s *Service) lockedCaseAt(ctx context.Context, tx *db.Tx, rv Reviewer, number string, version int) (*ent.RecoveryCase, error) {
+	rc, err := s.lockedCase(ctx, tx, rv, number)
+	if err == nil && rc.Version != version {
+		return nil, ErrStale
+	}
+	return rc, err
+}
+
 // ReleaseExpiredClaims puts cases whose claim ran out back in the queue.
 func (s *Service) ReleaseExpiredClaims(ctx context.Context) (int, error) {
 	now := s.clock.Now()
@@ -251,13 +262,10 @@ func (s *Service) Decide(ctx context.Context, rv Reviewer, number string, d Deci
 			return err
 		}
 	}
-	return s.db.InTx(ctx, func(tx *db.Tx) error {
-		rc, err := s.lockedCase(ctx, tx, rv, number)
+	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+		rc, err := s.lockedCaseAt(ctx, tx, rv, number, d.Version)
 		if err != nil {
 			return err
-		}
-		if rc.Version != d.Version {
-			return ErrStale
 		}
 		if rc.Status != state.InReview || rc.ClaimedBy == nil || *rc.ClaimedBy != rv.ID || rc.ClaimExpiresAt == nil || !now.Before(*rc.ClaimExpiresAt) {
 			return ErrNotHolder
@@ -272,6 +280,10 @@ func (s *Service) Decide(ctx context.Context, rv Reviewer, number string, d Deci
 		}
 		return s.applyDecision(ctx, tx, rv, rc, d, now, pw, flags)
 	})
+	if err == nil && s.onDecided != nil {
+		s.onDecided(d.Outcome)
+	}
+	return err
 }
 
 // issued is a reset password prepared for an approval: the clear text for
@@ -374,7 +386,7 @@ func (s *Service) applyDecision(ctx context.Context, tx *db.Tx, rv Reviewer, rc 
 		if err := accounts.SetPendingPassword(ctx, tx, acc.ID, pw.hash, nil); err != nil {
 			return err
 		}
-		if _, err := s.courier.QueueRef(ctx, tx, acc.Phone, PurposePassword, ref, sms.PasswordText(acc.Username, pw.password, accounts.PendingDelay)); err != nil {
+		if _, err := s.courier.QueueRef(ctx, tx, acc.Phone, ref, sms.Password(acc.Username, pw.password, accounts.PendingDelay)); err != nil {
 			return err
 		}
 		upd.SetReasons([]string{}).SetReturnKinds([]string{})
@@ -387,7 +399,7 @@ func (s *Service) applyDecision(ctx context.Context, tx *db.Tx, rv Reviewer, rc 
 		if !sms.RejectedReasonsFit(number, texts, s.hotline) {
 			return ErrReasonsTooLong.WithField("reason")
 		}
-		if _, err := s.courier.QueueRef(ctx, tx, acc.Phone, PurposeDecision, ref, sms.RejectedText(number, texts, strings.TrimSpace(d.Message), s.hotline)); err != nil {
+		if _, err := s.courier.QueueRef(ctx, tx, acc.Phone, ref, sms.Rejected(number, texts, strings.TrimSpace(d.Message), s.hotline)); err != nil {
 			return err
 		}
 		upd.SetReasons(d.Reasons).SetReturnKinds([]string{})
@@ -397,7 +409,7 @@ func (s *Service) applyDecision(ctx context.Context, tx *db.Tx, rv Reviewer, rc 
 		for i, k := range d.ReturnKinds {
 			labels[i] = vocab.EvidenceKind(k).Label()
 		}
-		if _, err := s.courier.QueueRef(ctx, tx, acc.Phone, PurposeDecision, ref, sms.ReturnedText(number, labels, strings.TrimSpace(d.Message))); err != nil {
+		if _, err := s.courier.QueueRef(ctx, tx, acc.Phone, ref, sms.Returned(number, labels, strings.TrimSpace(d.Message))); err != nil {
 			return err
 		}
 		hashes, err := returnHashes(ctx, tx, rc, d.ReturnKinds)

@@ -446,7 +446,7 @@ func TestDecisionFieldsAreDeduplicatedAndBounded(t *testing.T) {
 	if rc := r.get(t, number); rc.Status != state.InReview || rc.Version != v {
 		t.Fatalf("the refusals changed the case: %s version %d", rc.Status, rc.Version)
 	}
-	if n := r.d.Ent.SMSMessage.Query().Where(smsmessage.Purpose(recovery.PurposeDecision)).CountX(ctx); n != 1 {
+	if n := r.d.Ent.SMSMessage.Query().Where(smsmessage.PurposeIn(recovery.PurposeRejected, recovery.PurposeReturned)).CountX(ctx); n != 1 {
 		t.Fatalf("%d decision SMS, want the return's alone", n)
 	}
 	// Two long reasons fit.

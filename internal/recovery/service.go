@@ -78,7 +78,8 @@ type Service struct {
 	big      *bigTabs      // queue tabs known to hold more than CountCap cases
 	// qaPercent (0–100) is the share of decisions drawn for QA.
 	qaPercent int
-	hotline   string // the hotline's shown text, named in the SMS
+	hotline   string              // the hotline's shown text, named in the SMS
+	onDecided func(vocab.Outcome) // Deps.OnDecided
 }
 
 // Deps are what the service needs.
@@ -96,6 +97,9 @@ type Deps struct {
 	// means the default.
 	Hotline string
 	Logger  *slog.Logger
+	// OnDecided is told the outcome of each decision once it is committed
+	// (the decisions counter of /metrics); nil: nobody.
+	OnDecided func(vocab.Outcome)
 }
 
 // New returns the recovery service.
@@ -108,15 +112,15 @@ func New(d Deps) *Service {
 	}
 	s := &Service{db: d.DB, clock: d.Clock, codes: d.Codes, courier: d.Courier, hasher: d.Hasher, store: d.Store,
 		calendar: d.Calendar, logger: d.Logger, checks: make(chan struct{}, runtime.NumCPU()), big: newBigTabs(),
-		qaPercent: min(max(d.QASamplePercent, 0), 100), hotline: d.Hotline}
+		qaPercent: min(max(d.QASamplePercent, 0), 100), hotline: d.Hotline, onDecided: d.OnDecided}
 	if s.hotline == "" {
 		s.hotline = config.DefaultHotline().Text
 	}
 	if d.Courier != nil {
 		// A reset password exists in clear only sealed in its queued SMS,
 		// and not even there once sent; its clock starts at the send.
-		d.Courier.EraseAfterSend(PurposePassword)
-		d.Courier.OnSent(PurposePassword, s.onPasswordSent)
+		d.Courier.EraseAfterSend(vocab.PurposePassword)
+		d.Courier.OnSent(vocab.PurposePassword, s.onPasswordSent)
 		d.Courier.OnFailedForGood(s.onSMSFailed)
 	}
 	return s

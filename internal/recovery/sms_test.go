@@ -15,6 +15,7 @@ import (
 	"recoverydesk/internal/passhash"
 	"recoverydesk/internal/recovery"
 	"recoverydesk/internal/sms"
+	"recoverydesk/internal/sms/carrierstub"
 	"recoverydesk/internal/testenv"
 )
 
@@ -125,4 +126,54 @@ func passwordIn(t *testing.T, text string) string {
 		t.Fatalf("no password in %q", text)
 	}
 	return pw
+}
+
+// A password SMS sent through a carrier whose template is refused fails for
+// good and shows in the case history as with any gateway; the supervisor's
+// resend (after the template is fixed) sends the same template parameters —
+// the same password, as a parameter of its own — under a key of its own.
+func TestACarrierRefusedPasswordSMSIsResentWithTheSameParameters(t *testing.T) {
+	d := testenv.SQLite(t)
+	ctx := context.Background()
+	stub := carrierstub.New(t, carrierstub.Tencent, "AKIDstub", "stub-secret-0123456789")
+	sender, err := sms.NewTencent(stub.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newReviewSending(t, d, 0, sender)
+	jm := r.staff(t, "jm_supervisor", "4407")
+	number, acc := r.submitted(t, false)
+	if err := r.svc.Decide(ctx, jm, number, recovery.Decision{Outcome: "approve", Version: r.claimed(t, jm, number)}); err != nil {
+		t.Fatal(err)
+	}
+	msg := d.Ent.SMSMessage.Query().Where(smsmessage.Phone(acc.Phone), smsmessage.Purpose(recovery.PurposePassword)).OnlyX(ctx)
+	stub.Answer("FailedOperation.TemplateIncorrectOrUnapproved")
+	if err := r.courier.Deliver(ctx, msg.ID); !errors.Is(err, sms.ErrGiveUp) {
+		t.Fatalf("a refused template: %v", err)
+	}
+	if n := d.Ent.CaseEvent.Query().Where(caseevent.Type("sms_failed")).CountX(ctx); n != 1 {
+		t.Fatalf("%d sms_failed events in the history", n)
+	}
+	if err := r.svc.ResendSMS(ctx, jm, number, msg.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.courier.Deliver(ctx, msg.ID); err != nil {
+		t.Fatal(err)
+	}
+	reqs := stub.Requests()
+	if len(reqs) != 2 || reqs[0].Template != "TPL_password" || reqs[1].Template != "TPL_password" {
+		t.Fatalf("requests %+v", reqs)
+	}
+	pw := reqs[1].Params["2"]
+	if reqs[0].Params["1"] != acc.Username || reqs[1].Params["1"] != acc.Username || pw == "" || reqs[0].Params["2"] != pw ||
+		reqs[1].Params["3"] != "4" || reqs[0].Key == reqs[1].Key {
+		t.Fatalf("first try %+v, resend %+v: want the same parameters under another key", reqs[0], reqs[1])
+	}
+	pending := d.Ent.Account.GetX(ctx, acc.ID)
+	if ok, _ := (passhash.Hasher{Params: passhash.Testing}).Verify(pw, pending.PendingPasswordHash); !ok {
+		t.Fatal("the resent parameter is not the pending password")
+	}
+	if sent := d.Ent.SMSMessage.GetX(ctx, msg.ID); sent.Status != smsmessage.StatusSent || len(sent.ParamsSealed) != 0 {
+		t.Fatalf("after the resend: %s, parameters kept: %t", sent.Status, len(sent.ParamsSealed) != 0)
+	}
 }

@@ -53,15 +53,7 @@ type Started struct {
 // submitted or lapses after DraftTTL); a submitted case still open is
 // refused with its case number.
 func (s *Service) Start(ctx context.Context, in StartInput) (*Started, error) {
-	certType, number, typedName, err := s.checkStart(in)
-	if err != nil {
-		return nil, err
-	}
-	acc, err := s.db.Ent.Account.Query().
-		Where(account.KindEQ(account.Kind(in.Kind)), account.CertType(certType), account.CertNumber(number)).Only(ctx)
-	if ent.IsNotFound(err) {
-		return nil, ErrAccountNotFound
-	}
+	acc, certType, number, typedName, err := s.findAccount(ctx, in)
 	if err != nil {
 		return nil, err
 	}
@@ -94,6 +86,26 @@ func (s *Service) Start(ctx context.Context, in StartInput) (*Started, error) {
 	}
 	s.deleteObjects(ctx, stale)
 	return &Started{ID: rc.ID, Token: token, PhoneMasked: rules.MaskPhone(acc.Phone), RequiredEvidence: RequiredEvidence(in.Kind)}, nil
+}
+
+// findAccount is step 1's lookup: the account whose certificate (or ID
+// number) the applicant typed, with the normalised certificate and the typed
+// name. The typed username and name never decide it. 忘记申请编号
+// (SendCaseNumber) uses the same lookup, so it tells no more than step 1.
+func (s *Service) findAccount(ctx context.Context, in StartInput) (acc *ent.Account, certType, number, typedName string, err error) {
+	certType, number, typedName, err = s.checkStart(in)
+	if err != nil {
+		return nil, "", "", "", err
+	}
+	acc, err = s.db.Ent.Account.Query().
+		Where(account.KindEQ(account.Kind(in.Kind)), account.CertType(certType), account.CertNumber(number)).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, "", "", "", ErrAccountNotFound
+	}
+	if err != nil {
+		return nil, "", "", "", err
+	}
+	return acc, certType, number, typedName, nil
 }
 
 // checkStart validates step 1 and returns the normalised certificate.

@@ -39,7 +39,7 @@ func (s *Service) SendCode(ctx context.Context, rc *ent.RecoveryCase) (time.Dura
 	if err != nil {
 		return 0, err
 	}
-	return s.codes.Send(ctx, phone, codePurpose(rc))
+	return s.codes.Send(ctx, phone, codePurpose(rc), vocab.PurposeRecoveryCode)
 }
 
 // VerifyCode checks the code and moves the case to the upload step.
@@ -140,8 +140,8 @@ func (s *Service) Submit(ctx context.Context, rc *ent.RecoveryCase) (*Submitted,
 			return err
 		}
 		// The confirmation is queued with the submission: both or neither.
-		if _, err := s.courier.QueueRef(ctx, tx, phone, PurposeSubmitted, "case:"+rc.ID.String(),
-			sms.SubmittedText(out.CaseNumber, due.In(rules.Shanghai))); err != nil {
+		if _, err := s.courier.QueueRef(ctx, tx, phone, "case:"+rc.ID.String(),
+			sms.Submitted(out.CaseNumber, due.In(rules.Shanghai))); err != nil {
 			return err
 		}
 		return s.record(ctx, tx, rc, now, actorApplicant, vocab.EventSubmitted,

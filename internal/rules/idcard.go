@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"fmt"
 	"time"
 	"unicode/utf8"
 )
@@ -10,6 +11,9 @@ var idWeights = [17]int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
 
 // idCheckChars maps Σ digit×weight mod 11 to the check character
 // (ISO 7064 MOD 11-2).
+// IDNumberLen is the length of a resident ID number (GB 11643).
+const IDNumberLen = 18
+
 const idCheckChars = "10X98765432"
 
 // idEarliestBirthYear is the earliest birth year accepted: nobody alive was
@@ -24,10 +28,10 @@ const idEarliestBirthYear = 1900
 // current time; it is read as a date in Asia/Shanghai.
 func ValidateIDNumber(s string, today time.Time) (string, error) {
 	s = NormalizeCertNumber(s)
-	if utf8.RuneCountInString(s) != 18 {
-		return "", certErr(CodeCertLength, "身份证号码应为18位")
+	if utf8.RuneCountInString(s) != IDNumberLen {
+		return "", certErr(CodeCertLength, fmt.Sprintf("身份证号码应为%d位", IDNumberLen))
 	}
-	if len(s) != 18 || !allDigits(s[:17]) || (!isDigit(s[17]) && s[17] != 'X') {
+	if len(s) != IDNumberLen || !allDigits(s[:17]) || (!isDigit(s[17]) && s[17] != 'X') {
 		return "", certErr(CodeCertCharset, "身份证号码前17位应为数字，最后一位应为数字或X")
 	}
 	if !isProvinceCode(s[:2]) {

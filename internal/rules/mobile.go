@@ -1,9 +1,13 @@
 package rules
 
 import (
+	"fmt"
 	"strings"
 	"unicode/utf8"
 )
+
+// MobileLen is the length of a mainland mobile number.
+const MobileLen = 11
 
 // Error codes of NormalizeMobile (returned as *CertError, so handlers map
 // every identity-number error the same way).
@@ -30,7 +34,7 @@ func NormalizeMobile(s string) (string, error) {
 	case strings.HasPrefix(s, "86") && countDigits(s) == 13:
 		s = strings.TrimLeft(s[2:], " -")
 	}
-	var digits [11]byte
+	var digits [MobileLen]byte
 	n := 0
 	afterDigit := false // a separator may only follow a digit
 	for i := 0; i < len(s); i++ {
@@ -48,7 +52,7 @@ func NormalizeMobile(s string) (string, error) {
 		}
 	}
 	if n != len(digits) {
-		return "", certErr(CodeMobileLength, "手机号码应为11位数字")
+		return "", certErr(CodeMobileLength, fmt.Sprintf("手机号码应为%d位数字", MobileLen))
 	}
 	if digits[0] != '1' || digits[1] < '3' {
 		return "", certErr(CodeMobilePrefix, "请输入正确的中国大陆手机号码（1开头，第二位为3-9）")

@@ -12,6 +12,7 @@ import (
 	"recoverydesk/internal/dashboard"
 	"recoverydesk/internal/db"
 	"recoverydesk/internal/jobs"
+	"recoverydesk/internal/opsmetrics"
 	"recoverydesk/internal/passhash"
 	"recoverydesk/internal/recovery"
 	"recoverydesk/internal/rules"
@@ -38,6 +39,8 @@ type Options struct {
 	QASamplePercent int
 	Hotline         string // the hotline's shown text, named in SMS; empty: the default
 	Logger          *slog.Logger
+	// Metrics counts decisions and SMS outcomes; nil: nothing is counted.
+	Metrics *opsmetrics.Business
 }
 
 // Services are the domain services of one process.
@@ -70,6 +73,9 @@ func New(o Options) (*Services, error) {
 	if o.SMSPolicy != (sms.Policy{}) {
 		s.Courier.SetPolicy(o.SMSPolicy)
 	}
+	if o.Metrics != nil {
+		s.Courier.Observe(o.Metrics.SMS)
+	}
 	s.Codes = verify.New(o.DB, o.Clock, o.Keys, s.Courier)
 	if s.Accounts, err = accounts.New(accounts.Deps{DB: o.DB, Clock: o.Clock, Hasher: o.Hasher,
 		Codes: s.Codes, Courier: s.Courier, Logger: o.Logger}); err != nil {
@@ -80,7 +86,8 @@ func New(o Options) (*Services, error) {
 	}
 	calendar := rules.NewCalendar(rules.WithLogger(o.Logger), rules.WithHolidays(o.Holidays...), rules.WithWorkdays(o.Workdays...))
 	s.Recovery = recovery.New(recovery.Deps{DB: o.DB, Clock: o.Clock, Codes: s.Codes, Courier: s.Courier,
-		Hasher: o.Hasher, Store: o.Store, Calendar: calendar, QASamplePercent: o.QASamplePercent, Hotline: o.Hotline, Logger: o.Logger})
+		Hasher: o.Hasher, Store: o.Store, Calendar: calendar, QASamplePercent: o.QASamplePercent, Hotline: o.Hotline, Logger: o.Logger,
+		OnDecided: o.Metrics.Decided})
 	s.Dashboard = dashboard.New(o.DB, o.Clock, calendar)
 	return s, nil
 }

@@ -18,7 +18,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/riverqueue/river"
@@ -27,19 +26,26 @@ import (
 	"recoverydesk/ent"
 	"recoverydesk/ent/outboxmessage"
 	"recoverydesk/ent/smsmessage"
-	"recoverydesk/internal/apperr"
 	"recoverydesk/internal/clock"
 	"recoverydesk/internal/db"
 	"recoverydesk/internal/secret"
+	"recoverydesk/internal/vocab"
 )
 
 // Outgoing is one message as a gateway receives it.
 type Outgoing struct {
 	// Key is the message's stable id: the same on every try, so a gateway
 	// that deduplicates by it delivers the message once.
-	Key   string
-	Phone string
-	Text  string
+	Key     string
+	Phone   string
+	Purpose vocab.Purpose
+	// Text is the message rendered (Render): what the outbox and http
+	// drivers send.
+	Text string
+	// Params are the carrier template's parameters in order
+	// (CarrierParams): what the aliyun and tencent drivers send. Nil for a
+	// message queued before messages had parameters.
+	Params []Param
 }
 
 // Sender delivers one message to one phone: the far end of the courier. An
@@ -218,51 +224,60 @@ type Courier struct {
 	clock  clock.Clock
 	jobs   Inserter
 	policy Policy
-	after  map[string]AfterSend
+	after  map[vocab.Purpose]AfterSend
 	failed OnFailed
 	// erase lists purposes whose text is erased from the queue once sent.
-	erase map[string]bool
+	erase map[vocab.Purpose]bool
+	// observe counts what became of each message (business metrics).
+	observe func(purpose vocab.Purpose, accepted bool)
 }
 
 // NewCourier builds a courier with DefaultPolicy. jobs inserts the delivery
 // jobs.
 func NewCourier(keys *secret.Keys, sender Sender, d *db.DB, clk clock.Clock, jobs Inserter) *Courier {
 	return &Courier{keys: keys, sender: sender, db: d, clock: clk, jobs: jobs, policy: DefaultPolicy,
-		after: map[string]AfterSend{}, erase: map[string]bool{}}
+		after: map[vocab.Purpose]AfterSend{}, erase: map[vocab.Purpose]bool{}}
 }
+
+// Observe registers fn to be told, once per message, whether the gateway
+// accepted it or it failed for good (the SMS counters of /metrics).
+func (c *Courier) Observe(fn func(purpose vocab.Purpose, accepted bool)) { c.observe = fn }
 
 // SetPolicy replaces the delivery policy. Call it before the workers start.
 func (c *Courier) SetPolicy(p Policy) { c.policy = p }
 
 // OnSent registers fn to run when a message of purpose has been handed to
 // the gateway. Register before the workers start.
-func (c *Courier) OnSent(purpose string, fn AfterSend) { c.after[purpose] = fn }
+func (c *Courier) OnSent(purpose vocab.Purpose, fn AfterSend) { c.after[purpose] = fn }
 
 // OnFailedForGood registers fn to run when any message fails for good.
 func (c *Courier) OnFailedForGood(fn OnFailed) { c.failed = fn }
 
 // EraseAfterSend makes the courier replace the text of purpose's messages
 // once sent, so a password exists in clear nowhere after it went out.
-func (c *Courier) EraseAfterSend(purpose string) { c.erase[purpose] = true }
+func (c *Courier) EraseAfterSend(purpose vocab.Purpose) { c.erase[purpose] = true }
 
 // erasedText replaces a sent message's text.
 const erasedText = "（短信已发送，内容已按规定清除）"
 
 // Queue stores a sealed message and its delivery job in tx. Nothing is sent
 // unless tx commits.
-func (c *Courier) Queue(ctx context.Context, tx *db.Tx, phone, purpose, text string) (int, error) {
-	return c.QueueRef(ctx, tx, phone, purpose, "", text)
+func (c *Courier) Queue(ctx context.Context, tx *db.Tx, phone string, content Content) (int, error) {
+	return c.QueueRef(ctx, tx, phone, "", content)
 }
 
 // QueueRef is Queue with a reference to what the message is about
-// ("case:<id>"), so its delivery state can be shown there.
-func (c *Courier) QueueRef(ctx context.Context, tx *db.Tx, phone, purpose, ref, text string) (int, error) {
-	if utf8.RuneCountInString(text) > MaxTextLen {
-		return 0, ErrTextTooLong
+// ("case:<id>"), so its delivery state can be shown there. The purpose and
+// parameters are stored sealed beside the rendered text, so a carrier
+// driver sends the template's parameters and a resend sends the same ones.
+func (c *Courier) QueueRef(ctx context.Context, tx *db.Tx, phone, ref string, content Content) (int, error) {
+	if err := check(content); err != nil {
+		return 0, err
 	}
 	now := c.clock.Now()
 	msg, err := tx.Ent.SMSMessage.Create().
-		SetPhone(phone).SetPurpose(purpose).SetRef(ref).SetTextSealed(c.keys.Seal([]byte(text))).
+		SetPhone(phone).SetPurpose(string(content.Purpose)).SetRef(ref).SetTextSealed(c.keys.Seal([]byte(Render(content)))).
+		SetParamsSealed(c.keys.Seal(sealParams(content))).
 		SetDeliveryKey(uuid.NewString()).SetCreatedAt(now).SetQueuedAt(now).Save(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("queue sms: %w", err)
@@ -277,9 +292,6 @@ func (c *Courier) QueueRef(ctx context.Context, tx *db.Tx, phone, purpose, ref, 
 // a few parts that every gateway and handset joins into one. Callers that
 // build a text from user choices check it first with a message of their own.
 const MaxTextLen = 500
-
-// ErrTextTooLong refuses to queue a text longer than MaxTextLen.
-var ErrTextTooLong = apperr.New(apperr.Invalid, "sms_too_long", fmt.Sprintf("短信内容不能超过%d字", MaxTextLen))
 
 // ErrNotFailed is a resend of a message that has not failed for good.
 var ErrNotFailed = errors.New("sms message has not failed for good")
@@ -351,12 +363,12 @@ func (c *Courier) Deliver(ctx context.Context, id int) error {
 	if msg.Status != smsmessage.StatusQueued {
 		return nil
 	}
-	text, err := c.keys.Open(msg.TextSealed)
+	out, err := c.outgoing(msg)
 	if err != nil {
-		return c.fail(ctx, msg, errors.New("cannot unseal"))
+		return c.fail(ctx, msg, err)
 	}
 	callCtx, cancel := context.WithTimeout(ctx, c.policy.Timeout)
-	sendErr := c.sender.Send(callCtx, Outgoing{Key: deliveryKey(msg), Phone: msg.Phone, Text: string(text)})
+	sendErr := c.sender.Send(callCtx, out)
 	cancel()
 	if sendErr == nil {
 		return c.markSent(ctx, msg)
@@ -372,42 +384,77 @@ func (c *Courier) Deliver(ctx context.Context, id int) error {
 	return sendErr
 }
 
+// outgoing unseals a queued message for the gateway.
+func (c *Courier) outgoing(msg *ent.SMSMessage) (Outgoing, error) {
+	text, err := c.keys.Open(msg.TextSealed)
+	if err != nil {
+		return Outgoing{}, errors.New("cannot unseal")
+	}
+	out := Outgoing{Key: deliveryKey(msg), Phone: msg.Phone, Purpose: vocab.Purpose(msg.Purpose), Text: string(text)}
+	if len(msg.ParamsSealed) > 0 {
+		raw, err := c.keys.Open(msg.ParamsSealed)
+		if err != nil {
+			return Outgoing{}, errors.New("cannot unseal")
+		}
+		content := Content{Purpose: out.Purpose}
+		if err := json.Unmarshal(raw, &content.Params); err != nil {
+			return Outgoing{}, errors.New("unreadable parameters")
+		}
+		out.Params = CarrierParams(content)
+	}
+	return out, nil
+}
+
 // markSent records the gateway's acceptance and runs the purpose's hook in
 // the same transaction. The write is guarded by the status, so a message two
 // workers raced for is marked, and its hook run, once.
 func (c *Courier) markSent(ctx context.Context, msg *ent.SMSMessage) error {
 	now := c.clock.Now()
-	return c.db.InTx(ctx, func(tx *db.Tx) error {
+	marked := false
+	err := c.db.InTx(ctx, func(tx *db.Tx) error {
 		upd := tx.Ent.SMSMessage.Update().Where(smsmessage.ID(msg.ID), smsmessage.StatusEQ(smsmessage.StatusQueued)).
 			AddSendCount(1).SetStatus(smsmessage.StatusSent).SetSentAt(now).SetLastError("")
-		if c.erase[msg.Purpose] {
-			upd.SetTextSealed(c.keys.Seal([]byte(erasedText)))
+		if c.erase[vocab.Purpose(msg.Purpose)] {
+			upd.SetTextSealed(c.keys.Seal([]byte(erasedText))).ClearParamsSealed()
 		}
 		n, err := upd.Save(ctx)
 		if err != nil || n == 0 {
 			return err
 		}
-		if fn := c.after[msg.Purpose]; fn != nil {
+		marked = true
+		if fn := c.after[vocab.Purpose(msg.Purpose)]; fn != nil {
 			return fn(ctx, tx, msg, now)
 		}
 		return nil
 	})
+	if err == nil && marked && c.observe != nil {
+		c.observe(vocab.Purpose(msg.Purpose), true)
+	}
+	return err
 }
 
 // fail marks msg failed for good with cause, and tells the registered
 // OnFailed in the same transaction.
 func (c *Courier) fail(ctx context.Context, msg *ent.SMSMessage, cause error) error {
 	now := c.clock.Now()
+	marked := false
 	err := c.db.InTx(ctx, func(tx *db.Tx) error {
 		n, err := tx.Ent.SMSMessage.Update().Where(smsmessage.ID(msg.ID), smsmessage.StatusEQ(smsmessage.StatusQueued)).
 			AddSendCount(1).SetStatus(smsmessage.StatusFailed).SetLastError(truncate(cause.Error(), 200)).Save(ctx)
-		if err != nil || n == 0 || c.failed == nil {
+		if err != nil || n == 0 {
 			return err
+		}
+		marked = true
+		if c.failed == nil {
+			return nil
 		}
 		return c.failed(ctx, tx, msg, now)
 	})
 	if err != nil {
 		return errors.Join(cause, err)
+	}
+	if marked && c.observe != nil {
+		c.observe(vocab.Purpose(msg.Purpose), false)
 	}
 	return fmt.Errorf("message %d: %w: %w", msg.ID, ErrGiveUp, cause)
 }

@@ -23,6 +23,7 @@ import (
 	"recoverydesk/internal/secret"
 	"recoverydesk/internal/sms"
 	"recoverydesk/internal/testenv"
+	"recoverydesk/internal/vocab"
 )
 
 func TestQueuedMessageIsDeliveredAfterCommitOnly(t *testing.T) {
@@ -44,7 +45,7 @@ func TestQueuedMessageIsDeliveredAfterCommitOnly(t *testing.T) {
 		// A rolled-back change queues nothing.
 		rollback := errors.New("rollback")
 		err = d.InTx(ctx, func(tx *db.Tx) error {
-			if _, err := courier.Queue(ctx, tx, "13800000001", "test", sms.CodeText("111111", 5*time.Minute)); err != nil {
+			if _, err := courier.Queue(ctx, tx, "13800000001", sms.Code(vocab.PurposeRegisterCode, "111111", 5*time.Minute)); err != nil {
 				return err
 			}
 			return rollback
@@ -54,7 +55,7 @@ func TestQueuedMessageIsDeliveredAfterCommitOnly(t *testing.T) {
 		}
 		// A committed one is delivered and shows in the outbox.
 		err = d.InTx(ctx, func(tx *db.Tx) error {
-			_, err := courier.Queue(ctx, tx, "13800000002", "test", sms.CodeText("222222", 5*time.Minute))
+			_, err := courier.Queue(ctx, tx, "13800000002", sms.Code(vocab.PurposeRegisterCode, "222222", 5*time.Minute))
 			return err
 		})
 		if err != nil {
@@ -111,7 +112,7 @@ func queueOne(t *testing.T, d *db.DB, courier *sms.Courier, phone string) int {
 	t.Helper()
 	var id int
 	if err := d.InTx(context.Background(), func(tx *db.Tx) (err error) {
-		id, err = courier.QueueRef(context.Background(), tx, phone, "test", "case:z", "x")
+		id, err = courier.QueueRef(context.Background(), tx, phone, "case:z", sms.Reopened("ZH20260420000001"))
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -267,15 +268,15 @@ func TestPasswordTextIsErasedAfterSendAndTheHookRunsInTheSameTransaction(t *test
 		ins, _ := jobs.NewInserter(d, slog.Default())
 		outbox := sms.NewOutbox(d.Ent, keys, clock.Real{})
 		courier := sms.NewCourier(keys, outbox, d, clock.Real{}, ins)
-		courier.EraseAfterSend("password")
+		courier.EraseAfterSend(vocab.PurposePassword)
 		var hookSaw time.Time
-		courier.OnSent("password", func(ctx context.Context, tx *db.Tx, msg *ent.SMSMessage, sentAt time.Time) error {
+		courier.OnSent(vocab.PurposePassword, func(ctx context.Context, tx *db.Tx, msg *ent.SMSMessage, sentAt time.Time) error {
 			hookSaw = sentAt
 			return tx.Ent.AuditEvent.Create().SetActorKind("system").SetActor("t").SetAction("sent:" + msg.Ref).Exec(ctx)
 		})
 		var id int
 		if err := d.InTx(ctx, func(tx *db.Tx) (err error) {
-			id, err = courier.QueueRef(ctx, tx, "13800000009", "password", "case:x", "【广东人社】新密码 Abcd2345xy!")
+			id, err = courier.QueueRef(ctx, tx, "13800000009", "case:x", sms.Password("tester01", "Abcd2345xy!", 4*time.Hour))
 			return err
 		}); err != nil {
 			t.Fatal(err)
@@ -290,6 +291,9 @@ func TestPasswordTextIsErasedAfterSendAndTheHookRunsInTheSameTransaction(t *test
 		}
 		if strings.Contains(string(text), "Abcd2345xy!") || !strings.Contains(string(text), "内容已按规定清除") || row.Status != smsmessage.StatusSent || row.SentAt == nil {
 			t.Fatalf("queue row after send: %q %s", text, row.Status)
+		}
+		if len(row.ParamsSealed) != 0 {
+			t.Fatal("the password's parameters were kept after the send")
 		}
 		if hookSaw.IsZero() || hookSaw.Sub(*row.SentAt).Abs() > time.Millisecond || d.Ent.AuditEvent.Query().CountX(ctx) != 1 {
 			t.Fatal("the after-send hook did not run with the send time")
@@ -313,7 +317,7 @@ func TestAFailingAfterSendHookRollsBackTheSentMark(t *testing.T) {
 		outbox := sms.NewOutbox(d.Ent, keys, clock.Real{})
 		courier := sms.NewCourier(keys, outbox, d, clock.Real{}, ins)
 		hookFailed := errors.New("hook failed")
-		courier.OnSent("fragile", func(ctx context.Context, tx *db.Tx, msg *ent.SMSMessage, sentAt time.Time) error {
+		courier.OnSent(vocab.PurposeReopened, func(ctx context.Context, tx *db.Tx, msg *ent.SMSMessage, sentAt time.Time) error {
 			// Written in the same transaction, then undone with it.
 			if err := tx.Ent.AuditEvent.Create().SetActorKind("system").SetActor("t").SetAction("sent:" + msg.Ref).Exec(ctx); err != nil {
 				return err
@@ -322,7 +326,7 @@ func TestAFailingAfterSendHookRollsBackTheSentMark(t *testing.T) {
 		})
 		var id int
 		if err := d.InTx(ctx, func(tx *db.Tx) (err error) {
-			id, err = courier.QueueRef(ctx, tx, "13800000010", "fragile", "case:y", "hello")
+			id, err = courier.QueueRef(ctx, tx, "13800000010", "case:y", sms.Reopened("ZH20260420000002"))
 			return err
 		}); err != nil {
 			t.Fatal(err)
@@ -340,9 +344,10 @@ func TestAFailingAfterSendHookRollsBackTheSentMark(t *testing.T) {
 	})
 }
 
-// TestATextLongerThanOneLongMessageIsNotQueued: 500 characters go, 501 are
-// refused with sms_too_long and nothing is stored.
-func TestATextLongerThanOneLongMessageIsNotQueued(t *testing.T) {
+// TestAParameterOverItsCarrierBoundIsNotQueued: a carrier parameter of 35
+// characters goes, 36 are refused with sms_param_too_long (no carrier would
+// take the message) and nothing is stored; so is a 7-digit code.
+func TestAParameterOverItsCarrierBoundIsNotQueued(t *testing.T) {
 	d := testenv.SQLite(t)
 	ctx := context.Background()
 	keys, _ := secret.New(bytes.Repeat([]byte("s"), 32))
@@ -351,18 +356,21 @@ func TestATextLongerThanOneLongMessageIsNotQueued(t *testing.T) {
 		t.Fatal(err)
 	}
 	courier := sms.NewCourier(keys, sms.NewOutbox(d.Ent, keys, clock.Real{}), d, clock.Real{}, ins)
-	queue := func(text string) error {
+	queue := func(c sms.Content) error {
 		return d.InTx(ctx, func(tx *db.Tx) error {
-			_, err := courier.Queue(ctx, tx, "13800000003", "test", text)
+			_, err := courier.Queue(ctx, tx, "13800000003", c)
 			return err
 		})
 	}
-	if err := queue(strings.Repeat("字", sms.MaxTextLen)); err != nil {
-		t.Fatalf("%d characters: %v", sms.MaxTextLen, err)
+	if err := queue(sms.Username(strings.Repeat("字", sms.MaxCarrierParamLen))); err != nil {
+		t.Fatalf("%d characters: %v", sms.MaxCarrierParamLen, err)
 	}
-	err = queue(strings.Repeat("字", sms.MaxTextLen+1))
-	if e, ok := apperr.As(err); !ok || e.Code != "sms_too_long" || !strings.Contains(e.Message, "500") {
-		t.Fatalf("%d characters: %v", sms.MaxTextLen+1, err)
+	for _, c := range []sms.Content{sms.Username(strings.Repeat("字", sms.MaxCarrierParamLen+1)),
+		sms.Code(vocab.PurposeRecoveryCode, "1234567", 5*time.Minute), sms.Username("")} {
+		err = queue(c)
+		if e, ok := apperr.As(err); !ok || e.Code != "sms_param_too_long" {
+			t.Fatalf("%+v: %v", c, err)
+		}
 	}
 	if n := d.Ent.SMSMessage.Query().CountX(ctx); n != 1 {
 		t.Fatalf("%d messages stored, want the one that fits", n)

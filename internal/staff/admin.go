@@ -3,7 +3,6 @@ package staff
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -370,7 +369,7 @@ func (a *Admin) change(ctx context.Context, actor Actor, username string, fn fun
 		if err := a.mayManage(actor, u.UsernameKey); err != nil {
 			return err
 		}
-		if err := tx.LockKey(ctx, fmt.Sprintf("staff:%d", u.ID)); err != nil {
+		if err := tx.LockKey(ctx, staffLockKey(u.ID)); err != nil {
 			return err
 		}
 		return fn(tx, u)

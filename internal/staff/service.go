@@ -96,10 +96,7 @@ func (s *Service) SignIn(ctx context.Context, username, password, code string) (
 	}
 	var outcome error
 	err = s.db.InTx(ctx, func(tx *db.Tx) error {
-		if err := tx.LockKey(ctx, fmt.Sprintf("staff:%d", u.ID)); err != nil {
-			return err
-		}
-		fresh, err := tx.Ent.StaffUser.Get(ctx, u.ID)
+		fresh, err := lockedStaff(ctx, tx, u.ID)
 		if err != nil {
 			return err
 		}
@@ -409,10 +406,7 @@ func (s *Service) ChangePassword(ctx context.Context, staffID int, current, next
 	var epoch int
 	var outcome error
 	err = s.db.InTx(ctx, func(tx *db.Tx) error {
-		if err := tx.LockKey(ctx, fmt.Sprintf("staff:%d", u.ID)); err != nil {
-			return err
-		}
-		fresh, err := tx.Ent.StaffUser.Get(ctx, u.ID)
+		fresh, err := lockedStaff(ctx, tx, u.ID)
 		if err != nil {
 			return err
 		}
@@ -443,6 +437,19 @@ func (s *Service) ChangePassword(ctx context.Context, staffID int, current, next
 	}
 	return epoch, outcome
 }
+
+// lockedStaff reads a staff user inside tx, serialised against every other
+// sign-in or password change of that user (instances included), so a
+// check made before the transaction is confirmed against the row as it is.
+func lockedStaff(ctx context.Context, tx *db.Tx, id int) (*ent.StaffUser, error) {
+	if err := tx.LockKey(ctx, staffLockKey(id)); err != nil {
+		return nil, err
+	}
+	return tx.Ent.StaffUser.Get(ctx, id)
+}
+
+// staffLockKey is the lock of one staff user's row (db.Tx.LockKey).
+func staffLockKey(id int) string { return fmt.Sprintf("staff:%d", id) }
 
 // ErrSessionEnded is a console session that no longer stands: its user is
 // gone or disabled, or a password reset or disabling ended their sessions

@@ -39,13 +39,11 @@ func SentNotice(maskedPhone string) string {
 	return fmt.Sprintf("验证码已发送至 %s，%d分钟内有效", maskedPhone, int(CodeTTL/time.Minute))
 }
 
-// SMS purposes a person triggers; they share the per-phone send quota.
-const (
-	PurposeCode     = string(vocab.PurposeCode)
-	PurposeUsername = string(vocab.PurposeUsername)
-)
-
-var throttled = []string{PurposeCode, PurposeUsername}
+// throttled are the SMS purposes a person triggers; they share the
+// per-phone send quota. "code" is the purpose of codes queued before each
+// code had a purpose of its own.
+var throttled = []string{string(vocab.PurposeRegisterCode), string(vocab.PurposeRecoveryCode), string(vocab.PurposeStatusCode),
+	string(vocab.PurposeUsername), string(vocab.PurposeCaseNumber), "code"}
 
 // Errors of the code flow.
 var (
@@ -67,9 +65,10 @@ func New(d *db.DB, clk clock.Clock, keys *secret.Keys, courier *sms.Courier) *Co
 	return &Codes{db: d, clock: clk, keys: keys, courier: courier}
 }
 
-// Send generates a code for phone and purpose and queues its SMS. It returns
+// Send generates a code for phone and purpose (what it proves: "register",
+// "recovery:<id>") and queues its SMS, a message of smsPurpose. It returns
 // how long until the next send is allowed.
-func (c *Codes) Send(ctx context.Context, phone, purpose string) (time.Duration, error) {
+func (c *Codes) Send(ctx context.Context, phone, purpose string, smsPurpose vocab.Purpose) (time.Duration, error) {
 	now := c.clock.Now()
 	code, err := randomCode()
 	if err != nil {
@@ -83,7 +82,7 @@ func (c *Codes) Send(ctx context.Context, phone, purpose string) (time.Duration,
 			SetCodeHash(c.hash(phone, purpose, code)).SetCreatedAt(now).SetExpiresAt(now.Add(CodeTTL)).Exec(ctx); err != nil {
 			return fmt.Errorf("store code: %w", err)
 		}
-		if _, err := c.courier.Queue(ctx, tx, phone, PurposeCode, sms.CodeText(code, CodeTTL)); err != nil {
+		if _, err := c.courier.Queue(ctx, tx, phone, sms.Code(smsPurpose, code, CodeTTL)); err != nil {
 			return err
 		}
 		return audit.Record(ctx, tx, audit.Event{At: now, ActorKind: audit.ActorApplicant, Actor: rules.MaskPhone(phone),

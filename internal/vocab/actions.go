@@ -12,6 +12,7 @@ const (
 	ActionPasswordActivated      Action = "password.activated"
 	ActionPasswordPendingCancel  Action = "password.pending_cancelled"
 	ActionUsernameSent           Action = "username.sent"
+	ActionCaseNumberSent         Action = "case_number.sent" // 忘记申请编号
 	ActionSMSCodeSent            Action = "sms_code.sent"
 	ActionEvidenceViewed         Action = "evidence.viewed"
 	ActionEvidenceDestroyed      Action = "evidence.destroyed" // one per image the retention purge destroyed
@@ -93,6 +94,7 @@ var actionLabels = table[Action]{
 	{ActionPasswordActivated, "新密码生效"},
 	{ActionPasswordPendingCancel, "新密码作废"},
 	{ActionUsernameSent, "短信发送用户名"},
+	{ActionCaseNumberSent, "短信发送申请编号"},
 	{ActionSMSCodeSent, "发送短信验证码"},
 	{EventCreated.Action(), "发起密码找回"},
 	{EventPhoneVerified.Action(), "验证预留手机"},

@@ -236,6 +236,10 @@ const (
 // CertTypes lists the certificate types.
 var CertTypes = certTypeLabels.codes()
 
+// UnitCertTypes are the certificate types a unit registers with, in the
+// order the forms offer them.
+var UnitCertTypes = []CertType{CertUSCC, CertOrgCode}
+
 var certTypeLabels = table[CertType]{{CertUSCC, "统一社会信用代码"}, {CertOrgCode, "组织机构代码"}, {CertIDCard, "居民身份证"}}
 
 // Valid reports whether t is one of the known certificate types, so a handler
@@ -337,30 +341,52 @@ var objectTypeLabels = table[ObjectType]{
 // Label is the object type's Chinese name.
 func (t ObjectType) Label() string { return objectTypeLabels.label(t) }
 
-// Purpose is what an SMS is for.
+// Purpose is what an SMS is for. Each purpose is one text with named
+// parameters (internal/sms renders it) and one template approved at a
+// carrier (RD_SMS_TEMPLATE_<PURPOSE>), so the list is exactly the messages
+// the product sends.
 type Purpose string
 
 // The SMS purposes.
 const (
-	PurposeRegister Purpose = "register" // person registration's code
-	PurposeCode     Purpose = "code"     // a password recovery's code
-	PurposeUsername Purpose = "username" // 账号找回: the username
-	PurposePassword Purpose = "password" // the new password after approval
-	PurposeDecision Purpose = "decision" // a rejection or a return
-	// PurposeSubmitted confirms a submission with the case number and due date.
-	PurposeSubmitted Purpose = "submitted"
+	PurposeRegisterCode Purpose = "register_code" // person registration's code
+	PurposeRecoveryCode Purpose = "recovery_code" // a password recovery's code
+	PurposeStatusCode   Purpose = "status_code"   // the code that opens a case's status in another browser
+	PurposeUsername     Purpose = "username"      // 账号找回: the username
+	PurposeSubmitted    Purpose = "submitted"     // a submission's case number and due date
+	PurposePassword     Purpose = "password"      // the new password after approval
+	PurposeRejected     Purpose = "rejected"      // a rejection
+	PurposeReturned     Purpose = "returned"      // a return for 补正
+	// PurposePasswordCancelled withdraws a password sent before a QA reopening.
+	PurposePasswordCancelled Purpose = "password_cancelled"
+	PurposeReopened          Purpose = "reopened" // a decided case goes back to review
+	// PurposeCaseNumber answers 忘记申请编号: the latest case's number, sent
+	// to the phone on record of the account step 1 identifies.
+	PurposeCaseNumber Purpose = "case_number"
 )
 
 // Purposes lists the SMS purposes.
 var Purposes = purposeLabels.codes()
 
 var purposeLabels = table[Purpose]{
-	{PurposeRegister, "注册验证码"}, {PurposeCode, "密码找回验证码"}, {PurposeUsername, "用户名短信"},
-	{PurposePassword, "新密码短信"}, {PurposeDecision, "审核结果短信"}, {PurposeSubmitted, "申请提交短信"},
+	{PurposeRegisterCode, "注册验证码"}, {PurposeRecoveryCode, "密码找回验证码"}, {PurposeStatusCode, "进度查询验证码"},
+	{PurposeUsername, "用户名短信"}, {PurposeSubmitted, "申请提交短信"}, {PurposePassword, "新密码短信"},
+	{PurposeRejected, "审核未通过短信"}, {PurposeReturned, "补正通知短信"}, {PurposePasswordCancelled, "新密码作废短信"},
+	{PurposeReopened, "重新审核短信"}, {PurposeCaseNumber, "申请编号短信"},
 }
 
+// legacyPurposeLabels name the purposes of rows queued before each message
+// had a purpose of its own ("code" was every code, "decision" every
+// decision), so old case histories and audit entries still read.
+var legacyPurposeLabels = map[Purpose]string{"code": "验证码短信", "decision": "审核结果短信", "register": "注册验证码"}
+
 // Label is the purpose's Chinese name.
-func (p Purpose) Label() string { return purposeLabels.label(p) }
+func (p Purpose) Label() string {
+	if l, ok := legacyPurposeLabels[p]; ok {
+		return l
+	}
+	return purposeLabels.label(p)
+}
 
 // SMSStatus is where a message is in its delivery (sms_messages.status).
 type SMSStatus string
@@ -445,6 +471,8 @@ func Codes(vocabulary string) ([]string, error) {
 		return codesOf(Flags), nil
 	case "bulk_action":
 		return codesOf(BulkActions), nil
+	case "unit_cert":
+		return codesOf(UnitCertTypes), nil
 	}
 	return nil, fmt.Errorf("codes: no list of %q", vocabulary)
 }

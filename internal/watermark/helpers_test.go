@@ -6,48 +6,16 @@ import (
 	"image/color"
 	"image/jpeg"
 	"image/png"
-	"math/rand/v2"
 	"testing"
+
+	"recoverydesk/internal/testenv/testimage"
 )
 
 // stampText is what the console passes: a username and the local time.
 const stampText = "jm_reviewer 2026-11-27 16:10 CST"
 
-// photo is a smooth picture with grain: a random 12×9 colour grid upsampled
-// bilinearly, plus uniform noise of ±noise, so its JPEG is about as large as
-// a real photo's.
-func photo(w, h int, seed uint64, noise int) *image.RGBA {
-	r := rand.New(rand.NewPCG(seed, 0x3a7e))
-	const gw, gh = 12, 9
-	var grid [gh + 1][gw + 1][3]float64
-	for y := range grid {
-		for x := range grid[y] {
-			for c := range 3 {
-				grid[y][x][c] = 20 + 215*r.Float64()
-			}
-		}
-	}
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	for y := range h {
-		fy := float64(y) * gh / float64(h)
-		iy, ty := int(fy), fy-float64(int(fy))
-		for x := range w {
-			fx := float64(x) * gw / float64(w)
-			ix, tx := int(fx), fx-float64(int(fx))
-			o := img.PixOffset(x, y)
-			for c := range 3 {
-				v := (grid[iy][ix][c]*(1-tx)+grid[iy][ix+1][c]*tx)*(1-ty) +
-					(grid[iy+1][ix][c]*(1-tx)+grid[iy+1][ix+1][c]*tx)*ty
-				if noise > 0 {
-					v += float64(r.IntN(2*noise+1) - noise)
-				}
-				img.Pix[o+c] = uint8(min(max(v, 0), 255))
-			}
-			img.Pix[o+3] = 255
-		}
-	}
-	return img
-}
+// photo is testimage.Photo: a smooth picture with grain.
+func photo(w, h int, seed uint64, noise int) *image.RGBA { return testimage.Photo(w, h, seed, noise) }
 
 // uniform is a w×h image of one grey level.
 func uniform(w, h int, level uint8) *image.Gray {

@@ -11,6 +11,8 @@
  *   countdown(button, s, …)  the wait before a code may be sent again
  *   formatDate, formatTime, formatSize
  *   codeSent(masked, el)     "验证码已发送至 …，N分钟内有效"
+ *   downscaleJPEG(file, maxSide, quality)
+ *                            a phone photo redrawn smaller on a canvas, as JPEG
  *   regions(parent)          the divisions under a region code (GET /api/v1/regions)
  * region-picker.js and console-queue.js use regions.
  * Numbers and labels come from data- attributes the server renders from the
@@ -219,6 +221,59 @@ export function labels(el, name) {
 // data-code-ttl-minutes (verify.CodeTTL).
 export function codeSent(masked, el) {
   return "验证码已发送至 " + masked + "，" + number(el, "code-ttl-minutes") + "分钟内有效";
+}
+
+// decodeImage draws a picked file into something a canvas can draw, turned
+// upright by its EXIF orientation as the browser shows it.
+function decodeImage(file) {
+  if (window.createImageBitmap) {
+    return window.createImageBitmap(file, { imageOrientation: "from-image" });
+  }
+  return new Promise(function (resolve, reject) {
+    var url = URL.createObjectURL(file);
+    var img = new Image();
+    img.onload = function () {
+      URL.revokeObjectURL(url);
+      resolve(img);
+    };
+    img.onerror = function () {
+      URL.revokeObjectURL(url);
+      reject(new Error("unreadable"));
+    };
+    img.src = url;
+  });
+}
+
+// downscaleJPEG redraws an image with its longest side at most maxSide and
+// encodes it as JPEG at quality (0–1): what makes a 3–6 MB phone photo fit
+// the upload limit without the applicant doing anything. It resolves to
+// {blob, width, height}; it rejects when the browser cannot decode or
+// encode the image, and the caller then sends the file as it is.
+export async function downscaleJPEG(file, maxSide, quality) {
+  var src = await decodeImage(file);
+  var w = src.width || src.naturalWidth;
+  var h = src.height || src.naturalHeight;
+  var scale = Math.min(1, maxSide / Math.max(w, h));
+  var canvas = document.createElement("canvas");
+  canvas.width = Math.max(1, Math.round(w * scale));
+  canvas.height = Math.max(1, Math.round(h * scale));
+  var g = canvas.getContext("2d");
+  // JPEG has no transparency: a PNG's clear pixels become white, not black.
+  g.fillStyle = "#fff";
+  g.fillRect(0, 0, canvas.width, canvas.height);
+  g.imageSmoothingEnabled = true;
+  g.imageSmoothingQuality = "high";
+  g.drawImage(src, 0, 0, canvas.width, canvas.height);
+  if (src.close) {
+    src.close();
+  }
+  var blob = await new Promise(function (resolve) {
+    canvas.toBlob(resolve, "image/jpeg", quality);
+  });
+  if (!blob) {
+    throw new Error("encode failed");
+  }
+  return { blob: blob, width: canvas.width, height: canvas.height };
 }
 
 var regionCache = {};

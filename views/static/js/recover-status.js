@@ -6,7 +6,9 @@
  * wizard), the status is shown directly from GET /api/v1/recoveries/{id}.
  * Otherwise the applicant enters the case number, receives a code on the
  * phone on record (POST /api/v1/recoveries/lookup) and exchanges it for a
- * token (POST /api/v1/recoveries/lookup/verify). The page shows the status,
+ * token (POST /api/v1/recoveries/lookup/verify). 忘记申请编号 sends the
+ * latest case's number by SMS to the phone on record of the account the
+ * step-1 certificate fields identify (POST /api/v1/recoveries/case-number). The page shows the status,
  * dates, decision and timeline: never evidence or personal data, because the
  * status view carries none. The explanations of each status and the
  * outcomes' labels are the page's data- attributes.
@@ -245,6 +247,102 @@ import {
       await showStatus();
     } catch (err) {
       showError(err);
+    } finally {
+      button.disabled = false;
+    }
+  });
+
+  // 重新申请找回密码 after a rejection opens the wizard prefilled with what
+  // the applicant typed in step 1 of the rejected case: read with the token
+  // and handed over in sessionStorage (rd.again), never in the URL. Without
+  // the token (or on failure) the plain link still opens an empty wizard.
+  $("status-new").addEventListener("click", async function (ev) {
+    if (!state || !state.id || !state.token) {
+      return;
+    }
+    ev.preventDefault();
+    var href = this.href;
+    try {
+      session("rd.again").save(await api("GET", "/" + encodeURIComponent(state.id) + "/again"));
+    } catch (err) {
+      // an empty wizard, then
+    }
+    state = store.forget(); // the wizard must not resume the closed case
+    window.location.assign(href);
+  });
+
+  /* ---------- 忘记申请编号: the number by SMS, found as step 1 finds the account ---------- */
+
+  var FORGOT_FIELDS = { unit: ["cert_type", "cert_number", "unit_name"], person: ["name", "id_number"] };
+
+  function forgotKind() {
+    return $("forgot_kind_person").checked ? "person" : "unit";
+  }
+
+  function forgotFormError(message) {
+    $("forgot-error-text").textContent = message || "";
+    show($("forgot-error"), Boolean(message));
+  }
+
+  function clearForgot() {
+    FORGOT_FIELDS.unit.concat(FORGOT_FIELDS.person).forEach(function (f) {
+      fieldError("forgot_" + f, "");
+    });
+    forgotFormError("");
+    show($("forgot-sent"), false);
+  }
+
+  function showForgotKind() {
+    var unit = forgotKind() === "unit";
+    show($("forgot-unit"), unit);
+    show($("forgot-person"), !unit);
+  }
+
+  $("forgot-open").addEventListener("click", function () {
+    var open = $("forgot").hidden;
+    show($("forgot"), open);
+    $("forgot-open").setAttribute("aria-expanded", String(open));
+    if (open) {
+      $("forgot-title").focus();
+    }
+  });
+  ["forgot_kind_unit", "forgot_kind_person"].forEach(function (id) {
+    $(id).addEventListener("change", function () {
+      clearForgot();
+      showForgotKind();
+    });
+  });
+
+  $("forgot-form").addEventListener("submit", async function (ev) {
+    ev.preventDefault();
+    clearForgot();
+    var kind = forgotKind();
+    var body = { kind: kind };
+    FORGOT_FIELDS[kind].forEach(function (f) {
+      body[f] = $("forgot_" + f).value.trim();
+    });
+    var button = $("forgot-send");
+    button.disabled = true;
+    try {
+      var r = await api("POST", "/case-number", body);
+      var sent = $("forgot-sent");
+      sent.textContent = (page.getAttribute("data-forgot-sent") || "").replace("{phone}", r.phone_masked);
+      show(sent, true);
+      $("case_number").focus();
+    } catch (err) {
+      var b = err.body;
+      var list = Array.isArray(b.fields) && b.fields.length ? b.fields : b.field ? [{ field: b.field, message: b.message }] : [];
+      var first = null;
+      list.forEach(function (f) {
+        if (fieldError("forgot_" + f.field, f.message)) {
+          first = first || $("forgot_" + f.field);
+        }
+      });
+      if (first) {
+        first.focus();
+      } else {
+        forgotFormError(b.message);
+      }
     } finally {
       button.disabled = false;
     }

@@ -12,11 +12,13 @@
  * checked here first with the server's limits (size, type by the first
  * bytes, dimensions), which the page renders into the wizard's data-
  * attributes from internal/imagecheck; the server checks them again and its
- * word is final. An ES module: the shared helpers are lib.js's.
+ * word is final. A phone photo over the size limit or the downscaling
+ * threshold is redrawn smaller as JPEG before it is sent (lib.js
+ * downscaleJPEG), and the tile says so. An ES module: the shared helpers are lib.js's.
  */
 import {
   byId as $, show, session, api as call, failure, networkFailure, statusFailure, fieldError, busy, countdown,
-  formatDate, formatSize, number, labels, codeSent
+  formatDate, formatSize, number, labels, codeSent, downscaleJPEG
 } from "/static/js/lib.js";
 
 (function () {
@@ -39,6 +41,10 @@ import {
   var MIN_SIDE = number(wizard, "upload-min-side");
   var MAX_SIDE = number(wizard, "upload-max-side");
   var MAX_PIXELS = number(wizard, "upload-max-pixels");
+  var DOWNSCALE_ABOVE = number(wizard, "downscale-above");
+  var DOWNSCALE_TO = number(wizard, "downscale-to");
+  var DOWNSCALE_QUALITY = number(wizard, "downscale-quality");
+  var SHRINK_ADVICE = wizard.getAttribute("data-shrink-advice") || "";
   var STATUS_LABELS = labels(wizard, "status-labels");
   var kind = wizard.getAttribute("data-kind") === "person" ? "person" : "unit";
   var state = null;
@@ -120,8 +126,30 @@ import {
   var startForm = $("start-form");
   var startFields = kind === "unit" ? ["username", "cert_type", "cert_number", "unit_name"] : ["username", "name", "id_number"];
 
+  // prefill fills step 1 from the rejected case the status page handed over
+  // (rd.again, once), so a new application starts from what is known.
+  function prefill() {
+    var again = session("rd.again");
+    var v = again.load();
+    again.forget();
+    if (!v || v.kind !== kind) {
+      return;
+    }
+    var filled = false;
+    startFields.forEach(function (f) {
+      if (v[f] && $(f)) {
+        $(f).value = v[f];
+        filled = true;
+      }
+    });
+    if (filled) {
+      notice("已按上次申请填好以下信息，请核对后点击“下一步”。");
+    }
+  }
+
   function showStart(moveFocus) {
     setStep(1, moveFocus);
+    prefill();
   }
 
   function showStartError(err) {
@@ -263,6 +291,7 @@ import {
       tiles[k] = {
         el: $("tile-" + k), input: $("file-" + k), drop: $("drop-" + k), preview: $("preview-" + k),
         action: $("action-" + k), progress: $("progress-" + k), status: $("status-" + k), error: $("error-" + k),
+        shrunk: $("shrunk-" + k),
         xhr: null, url: "", okURL: "", busy: false, seq: 0
       };
     }
@@ -383,12 +412,12 @@ import {
     }, viaImage);
   }
 
-  // check applies the server's limits before anything is sent; it returns
-  // the content type, or throws the message to show on the tile.
+  // check applies the server's limits before anything is sent. A photo over
+  // the size limit, or over DOWNSCALE_ABOVE pixels on its longest side, is
+  // first redrawn as a JPEG with its longest side at most DOWNSCALE_TO (the
+  // phone photo that "just works"). It returns what to send, {blob, type,
+  // shrunk}, or throws the message to show on the tile.
   async function check(file) {
-    if (file.size > MAX_BYTES) {
-      throw new Error("文件大小不能超过" + MAX_BYTES / 1048576 + "M（所选文件 " + formatSize(file.size) + "）");
-    }
     if (file.size === 0) {
       throw new Error("所选文件是空的，请重新选择");
     }
@@ -402,13 +431,27 @@ import {
     } catch (e) {
       throw new Error("图片文件已损坏或无法识别，请重新拍摄或扫描后上传");
     }
+    if (file.size > MAX_BYTES || Math.max(size.width, size.height) > DOWNSCALE_ABOVE) {
+      var small = null;
+      try {
+        small = await downscaleJPEG(file, DOWNSCALE_TO, DOWNSCALE_QUALITY / 100);
+      } catch (e) {
+        small = null; // this browser cannot redraw it: the checks below decide
+      }
+      if (small && small.blob.size <= MAX_BYTES && Math.min(small.width, small.height) >= MIN_SIDE) {
+        return { blob: small.blob, type: "image/jpeg", shrunk: true };
+      }
+    }
+    if (file.size > MAX_BYTES) {
+      throw new Error("文件大小不能超过" + MAX_BYTES / 1048576 + "M（所选文件 " + formatSize(file.size) + "）" + SHRINK_ADVICE);
+    }
     if (size.width < MIN_SIDE || size.height < MIN_SIDE || size.width > MAX_SIDE || size.height > MAX_SIDE) {
       throw new Error("图片尺寸应在" + MIN_SIDE + "至" + MAX_SIDE + "像素之间（所选图片 " + size.width + "×" + size.height + "）");
     }
     if (size.width * size.height > MAX_PIXELS) {
       throw new Error("图片像素过多，请降低分辨率（不超过" + MAX_PIXELS / 10000 + "万像素）后重新上传");
     }
-    return type;
+    return { blob: file, type: type, shrunk: false };
   }
 
   function send(k, file, type) {
@@ -461,12 +504,17 @@ import {
     }
     t.busy = false;
     tileError(k, "");
+    show(t.shrunk, false);
     alertBox("submit-error", "");
-    var type;
+    var picked;
+    var before = t.status.textContent;
+    // Checking and, for a large photo, redrawing it takes a moment on a phone.
+    t.status.textContent = "正在处理图片…";
     try {
-      type = await check(file);
+      picked = await check(file);
     } catch (e) {
       if (seq === t.seq) {
+        t.status.textContent = before;
         tileError(k, e.message);
         updateSubmit();
       }
@@ -478,6 +526,9 @@ import {
     if (t.url && t.url !== t.okURL) {
       URL.revokeObjectURL(t.url);
     }
+    file = picked.blob;
+    t.shrunk.textContent = picked.shrunk ? "照片较大，已自动压缩为 " + formatSize(file.size) + " 后上传" : "";
+    show(t.shrunk, picked.shrunk);
     t.url = URL.createObjectURL(file);
     t.preview.src = t.url;
     show(t.preview, true);
@@ -490,7 +541,7 @@ import {
     t.status.textContent = "正在上传… 0%";
     updateSubmit();
     try {
-      var r = await send(k, file, type);
+      var r = await send(k, file, picked.type);
       t.progress.value = t.progress.max;
       if (t.okURL && t.okURL !== t.url) {
         URL.revokeObjectURL(t.okURL);
