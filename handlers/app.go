@@ -67,7 +67,8 @@ type Server struct {
 	sessions *session.Store
 	console  *session.Store
 	limits   rateLimits
-	stamping chan struct{} // bounds simultaneous watermarking
+	stamping chan struct{}   // bounds simultaneous watermarking
+	prepared *preparedImages // the next case's images, stamped ahead of their view
 }
 
 // rateLimits are the per-IP limits of the public endpoints.
@@ -114,6 +115,7 @@ func New(d Deps) (*fiber.App, error) {
 		sessions: newApplicantSessions(kvstore.New(d.DB.Ent, "sess:", d.Clock)),
 		console:  newConsoleSessions(kvstore.New(d.DB.Ent, "console:", d.Clock)),
 		stamping: make(chan struct{}, runtime.NumCPU()),
+		prepared: newPreparedImages(),
 		limits: rateLimits{
 			login:    perIP(counters, "login", 60, time.Minute),
 			register: perIP(counters, "register", 30, time.Minute),

@@ -48,6 +48,10 @@ type caseView struct {
 	CanSecondApprove bool
 	// FirstApprovedByMe: the viewer's own approval awaits a supervisor.
 	FirstApprovedByMe bool
+	// NextEvidence are the image addresses of the case "下一件" would open
+	// (peeked, not claimed), for the page to have them prepared while the
+	// reviewer decides this one; empty unless the viewer holds this case.
+	NextEvidence []string
 }
 
 // evidenceKind is an evidence kind with its label, for the return form.
@@ -96,6 +100,15 @@ func (s *Server) showCase(c *fiber.Ctx, status int, formError string, fields, fo
 		v.FirstApprovedByMe = *w.Case.FirstApprovedBy == signedInStaff(c).ID
 	}
 	v.CanSecondApprove = recovery.MayCoSign(w.Case, s.reviewer(c, policies.PermCaseApproveSecond))
+	if w.ClaimedByMe {
+		next, err := s.deps.Recovery.PeekNext(c.UserContext(), s.reviewer(c, policies.PermCaseClaim), number)
+		if err != nil {
+			return err
+		}
+		for _, k := range next.Kinds {
+			v.NextEvidence = append(v.NextEvidence, "/console/cases/"+url.PathEscape(next.Number)+"/evidence/"+k)
+		}
+	}
 	for _, r := range catalog {
 		v.ReasonTexts[r.Code] = r.Text
 		if r.Active && r.AppliesTo(vocab.CaseKind(w.Case.Kind)) {
@@ -157,29 +170,62 @@ func (s *Server) decideCase(c *fiber.Ctx) error {
 		return s.showCase(c, toAPIError(err).Status, msg, fields, map[string]string{"outcome": f.Outcome, "note": f.Note, "message": f.Message})
 	}
 	if f.OpenNext == "1" {
-		return c.Redirect("/console/cases/next?decided="+url.QueryEscape(number), fiber.StatusSeeOther)
+		return s.claimNextAndOpen(c, number)
 	}
 	return c.Redirect("/console/cases?decided="+url.QueryEscape(number), fiber.StatusSeeOther)
 }
 
-// nextCase opens the first case of the pending queue, claimed for the
-// reviewer when they hold no other claim ("decide and open the next case"),
-// or the queue when it is empty. The case just decided rides along for the
-// confirmation banner. A GET that claims: the claim is the reviewer's own,
-// undone by letting it lapse, and N / 下一件 are links.
+// nextCase (POST, from N, 下一件 and the queue's 开始处理下一件) opens the
+// first case of the pending queue, claimed for the reviewer when they hold
+// no other claim, or the queue when it is empty. The case just decided, if
+// any, rides along for the confirmation banner. Claiming is a POST (with the
+// CSRF token) so that no prefetch or crawler of a link takes a case.
 func (s *Server) nextCase(c *fiber.Ctx) error {
+	return s.claimNextAndOpen(c, strings.Clone(c.FormValue("decided")))
+}
+
+// peekNextCase (GET /console/cases/next) shows the case 下一件 would open,
+// claiming nothing: a bookmarked or prefetched link stays harmless.
+func (s *Server) peekNextCase(c *fiber.Ctx) error {
+	next, err := s.deps.Recovery.PeekNext(c.UserContext(), s.reviewer(c, policies.PermCaseClaim), "")
+	if err != nil {
+		return err
+	}
+	return s.openAfterDecision(c, next.Number, "")
+}
+
+// claimNextAndOpen claims the next case (recovery.ClaimNext) and opens it,
+// confirming the decision on decided.
+func (s *Server) claimNextAndOpen(c *fiber.Ctx, decided string) error {
 	number, _, err := s.deps.Recovery.ClaimNext(c.UserContext(), s.reviewer(c, policies.PermCaseClaim))
 	if err != nil {
 		return err
 	}
-	decided := ""
-	if d := strings.Clone(c.Query("decided")); d != "" {
-		decided = "?decided=" + url.QueryEscape(d)
+	return s.openAfterDecision(c, number, decided)
+}
+
+// openAfterDecision redirects to the case (the queue when there is none),
+// carrying the case just decided for the banner.
+func (s *Server) openAfterDecision(c *fiber.Ctx, number, decided string) error {
+	q := ""
+	if decided != "" {
+		q = "?decided=" + url.QueryEscape(decided)
 	}
 	if number == "" {
-		return c.Redirect("/console/cases"+decided, fiber.StatusSeeOther)
+		return c.Redirect("/console/cases"+q, fiber.StatusSeeOther)
 	}
-	return c.Redirect("/console/cases/"+url.PathEscape(number)+decided, fiber.StatusSeeOther)
+	return c.Redirect("/console/cases/"+url.PathEscape(number)+q, fiber.StatusSeeOther)
+}
+
+// openCase (POST, a case opened from the 待审核 tab) claims the case when it
+// is free and the reviewer holds no other claim, then shows it; a case
+// already theirs, or held by someone else, is just shown.
+func (s *Server) openCase(c *fiber.Ctx) error {
+	number := strings.ToUpper(strings.Clone(c.Params("number")))
+	if _, err := s.deps.Recovery.OpenClaimed(c.UserContext(), s.reviewer(c, policies.PermCaseClaim), number); err != nil {
+		return err
+	}
+	return c.Redirect("/console/cases/"+url.PathEscape(number), fiber.StatusSeeOther)
 }
 
 // decidedNotice is the confirmation banner for a case the viewer just
@@ -195,17 +241,7 @@ func (s *Server) decidedNotice(c *fiber.Ctx, number string) string {
 	if err != nil {
 		return ""
 	}
-	switch rc.Status {
-	case state.Approved:
-		return "已通过 " + number + "，新密码短信已排队"
-	case state.AwaitingSecond:
-		return "已初审通过 " + number + "，已交主管复核"
-	case state.Rejected:
-		return "已决定不通过 " + number + "，结果短信已排队"
-	case state.Returned:
-		return "已退回补正 " + number + "，补正通知短信已排队"
-	}
-	return ""
+	return vocab.DecidedNotice(rc.Status, number)
 }
 
 // noteCase adds a note to the case history.
@@ -225,13 +261,19 @@ func (s *Server) noteCase(c *fiber.Ctx) error {
 // an audit event.
 func (s *Server) evidenceImage(c *fiber.Ctx) error {
 	number := strings.ToUpper(strings.Clone(c.Params("number")))
+	kind := strings.Clone(c.Params("kind"))
+	if isPrepareRequest(c) {
+		return s.prepareEvidence(c, number, kind)
+	}
+	if done, err := s.servePrepared(c, number, kind); done {
+		return err
+	}
 	rv := s.reviewer(c, policies.PermEvidenceView)
-	data, err := s.deps.Recovery.OpenEvidence(c.UserContext(), rv, number, strings.Clone(c.Params("kind")))
+	data, err := s.deps.Recovery.OpenEvidence(c.UserContext(), rv, number, kind)
 	if err != nil {
 		return err
 	}
-	stamp := fmt.Sprintf("%s %s", rv.Username, s.deps.Clock.Now().In(rules.Shanghai).Format("2006-01-02 15:04 CST"))
-	out, ctype, err := s.watermark(c, data, stamp)
+	out, ctype, err := s.watermark(c, data, s.stamp(rv.Username))
 	if err != nil {
 		return err
 	}
@@ -239,6 +281,11 @@ func (s *Server) evidenceImage(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderContentType, ctype)
 	c.Set(fiber.HeaderContentLength, strconv.Itoa(len(out)))
 	return c.Send(out)
+}
+
+// stamp is the watermark's text: the viewer and the time.
+func (s *Server) stamp(username string) string {
+	return fmt.Sprintf("%s %s", username, s.deps.Clock.Now().In(rules.Shanghai).Format("2006-01-02 15:04 CST"))
 }
 
 // watermark stamps one image, at most one per core at a time.
@@ -256,11 +303,7 @@ func (s *Server) watermark(c *fiber.Ctx, data []byte, text string) ([]byte, stri
 func (s *Server) reassignCase(c *fiber.Ctx) error {
 	number := strings.ToUpper(strings.Clone(c.Params("number")))
 	to := strings.Clone(c.FormValue("to"))
-	canDecide := func(key, region string) bool {
-		ok, err := s.deps.Enforcer.Allowed(policies.Subject(key), region, policies.PermCaseDecide.Obj, policies.PermCaseDecide.Act)
-		return err == nil && ok
-	}
-	if err := s.deps.Recovery.Reassign(c.UserContext(), s.reviewer(c, policies.PermCaseReassign), number, to, canDecide); err != nil {
+	if err := s.deps.Recovery.Reassign(c.UserContext(), s.reviewer(c, policies.PermCaseReassign), number, to, s.canDecide); err != nil {
 		fields, msg, ok := formErrors(err)
 		if !ok {
 			return err

@@ -2,38 +2,17 @@ package handlers_test
 
 import (
 	"fmt"
-	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 )
 
 // submittedPersonCase walks the recovery API for the fixture's person
 // 王经办 (jingban, 江门市蓬江区) and returns the case number.
 func submittedPersonCase(t testing.TB, s *testServer) string {
 	t.Helper()
-	s.clock.Advance(61 * time.Second) // the phone's SMS rate limit, if the unit case just used it
-	resp, body := s.postJSON(t, "/api/v1/recoveries", jsonBody(t, map[string]string{"kind": "person", "name": "王经办", "id_number": zhangID}))
-	if resp.StatusCode != 201 {
-		t.Fatalf("start: %s", body)
-	}
-	var st struct{ ID, Token string }
-	mustJSON(t, body, &st)
-	a := &applicant{s: s, id: st.ID, token: st.Token}
-	a.verifyPhone(t, "13800006666")
-	for i, kind := range []string{"id_front", "id_handheld"} {
-		if resp, body := a.upload(t, kind, jpegBytes(t, photo(400, 300, uint64(40+i)))); resp.StatusCode != 201 {
-			t.Fatalf("upload %s: %d %s", kind, resp.StatusCode, body)
-		}
-	}
-	_, body = a.req(t, http.MethodPost, "/submit", "", nil)
-	number := regexp.MustCompile(`ZH\d{14}`).FindString(body)
-	if number == "" {
-		t.Fatalf("submit: %s", body)
-	}
-	return number
+	return personCaseOf(t, s, "王经办", zhangID, "13800006666", 40)
 }
 
 // TestUnitCaseShowsTheOperatorBesideTheHandheldPhoto: the checklist asks

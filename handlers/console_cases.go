@@ -28,6 +28,11 @@ type queueView struct {
 	Next    string
 	Cities  []rules.Region // the cities of the viewer's regions
 	Decided string         // the confirmation of the decision just made (decidedNotice)
+	// CanBulk: the viewer may reassign or release many cases at once (the
+	// rows get checkboxes and the page a bulk form).
+	CanBulk bool
+	// Here is this page's address, where the bulk form returns to.
+	Here string
 }
 
 // Pager links the queue's pages, keeping the tab and the filters.
@@ -79,12 +84,18 @@ func (s *Server) queuePage(c *fiber.Ctx) error {
 		return err
 	}
 	v := queueView{Tab: f.Tab, Filter: f, Rows: page.Rows, Next: page.Next, Cities: rv.Cities(),
-		Decided: s.decidedNotice(c, c.Query("decided"))}
+		Decided: s.decidedNotice(c, c.Query("decided")),
+		CanBulk: len(s.reviewer(c, policies.PermCaseBulkAssign).Regions) > 0,
+		Here:    "/console/cases?" + string(c.Request().URI().QueryString())}
+	flash, err := s.takeConsoleFlash(c)
+	if err != nil {
+		return err
+	}
 	for _, t := range recovery.Tabs {
 		v.Tabs = append(v.Tabs, queueTab{Key: t, Label: s.tabLabel(t), Count: page.CountLabel(t), Active: t == f.Tab})
 	}
 	return render(c, fiber.StatusOK, "console/cases", layoutConsole,
-		Page{Title: "审核队列", Nav: "cases", Staff: s.staffView(c), Data: v})
+		Page{Title: "审核队列", Nav: "cases", Staff: s.staffView(c), Flash: flash, Data: v})
 }
 
 // cloneFilter copies Fiber's zero-copy query strings before they outlive the handler.

@@ -66,18 +66,7 @@ func qaFixture(t *testing.T, opts ...serverOption) *testServer {
 func unitCase(t *testing.T, s *testServer, extra map[string]string, seed uint64) (*applicant, string) {
 	t.Helper()
 	a := startUnit(t, s, extra)
-	a.verifyPhone(t, "13800006666")
-	for i, kind := range recoverEvidenceKinds {
-		if resp, body := a.upload(t, kind, jpegBytes(t, photo(400, 300, seed+uint64(i)))); resp.StatusCode != 201 {
-			t.Fatalf("upload %s: %d %s", kind, resp.StatusCode, body)
-		}
-	}
-	_, body := a.req(t, http.MethodPost, "/submit", "", nil)
-	number := regexp.MustCompile(`ZH\d{14}`).FindString(body)
-	if number == "" {
-		t.Fatalf("submit: %s", body)
-	}
-	return a, number
+	return a, a.submitDrawn(t, "13800006666", recoverEvidenceKinds, photo, seed)
 }
 
 // claim claims a case for pc and returns its case page after the claim.

@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
 
+	"recoverydesk/ent/auditevent"
 	"recoverydesk/ent/recoverycase"
 	"recoverydesk/ent/staffuser"
 	"recoverydesk/internal/recovery/state"
@@ -16,7 +18,7 @@ import (
 
 // queueRow is the queue's table row of one case, or "".
 func queueRow(body, number string) string {
-	m := regexp.MustCompile(`(?s)<tr[^>]*>\s*<td class="case-no"><a href="/console/cases/` + number + `">.*?</tr>`).FindString(body)
+	m := regexp.MustCompile(`(?s)<tr[^>]*>\s*(?:<td class="queue-select">[^\n]*</td>\s*)?<td class="case-no"><a href="/console/cases/` + number + `"[^>]*>.*?</tr>`).FindString(body)
 	return m
 }
 
@@ -106,9 +108,10 @@ func TestExactCaseNumberSearchOpensTheCase(t *testing.T) {
 	}
 }
 
-// TestNextCaseIsClaimedAndTheDecisionConfirmed: 下一件 opens the first
-// pending case already claimed when the reviewer holds no other claim (one
-// claim at a time: holding one, the next case opens unclaimed); a decision
+// TestNextCaseIsClaimedAndTheDecisionConfirmed: 下一件 (a POST) opens the
+// first pending case already claimed when the reviewer holds no other claim
+// (one claim at a time: holding one, the next case opens unclaimed); the
+// GET address claims nothing, so no prefetch can take a case; a decision
 // with "提交并处理下一件" lands on the next case, claimed, with a banner that
 // confirms the decision just made.
 func TestNextCaseIsClaimedAndTheDecisionConfirmed(t *testing.T) {
@@ -123,7 +126,15 @@ func TestNextCaseIsClaimedAndTheDecisionConfirmed(t *testing.T) {
 	}
 	me := s.db.Ent.StaffUser.Query().Where(staffuser.Username("jm_reviewer")).OnlyX(ctx).ID
 
+	// A GET (a prefetch, a bookmark) shows the next case and claims nothing.
 	resp, _ := pc.get(t, "/console/cases/next")
+	if resp.StatusCode != 303 || resp.Header.Get("Location") != "/console/cases/"+unit {
+		t.Fatalf("GET 下一件: %d to %q, want the first pending case %s", resp.StatusCode, resp.Header.Get("Location"), unit)
+	}
+	if st, by := status(unit); st != state.Submitted || by != nil {
+		t.Fatalf("a GET claimed the case: %s by %v", st, by)
+	}
+	resp, _ = pc.post(t, "/console/cases/next", url.Values{})
 	if resp.StatusCode != 303 || resp.Header.Get("Location") != "/console/cases/"+unit {
 		t.Fatalf("下一件: %d to %q, want the first pending case %s", resp.StatusCode, resp.Header.Get("Location"), unit)
 	}
@@ -135,7 +146,7 @@ func TestNextCaseIsClaimedAndTheDecisionConfirmed(t *testing.T) {
 		t.Fatal("the case 下一件 opened is not ready to decide")
 	}
 	// Holding a claim, 下一件 shows the next case without claiming it.
-	resp, _ = pc.get(t, "/console/cases/next")
+	resp, _ = pc.post(t, "/console/cases/next", url.Values{})
 	if resp.StatusCode != 303 || resp.Header.Get("Location") != "/console/cases/"+person {
 		t.Fatalf("下一件 while holding a claim: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
@@ -145,13 +156,9 @@ func TestNextCaseIsClaimedAndTheDecisionConfirmed(t *testing.T) {
 
 	resp, body := pc.post(t, "/console/cases/"+unit+"/decision", url.Values{"outcome": {"approve"},
 		"version": {fmt.Sprint(caseVersion(t, s, unit))}, "next": {"1"}})
-	if resp.StatusCode != 303 || resp.Header.Get("Location") != "/console/cases/next?decided="+unit {
-		t.Fatalf("approve and next: %d to %q %.300s", resp.StatusCode, resp.Header.Get("Location"), body)
-	}
-	resp, _ = pc.get(t, resp.Header.Get("Location"))
 	want := "/console/cases/" + person + "?decided=" + unit
 	if resp.StatusCode != 303 || resp.Header.Get("Location") != want {
-		t.Fatalf("after the approval: %d to %q, want %s", resp.StatusCode, resp.Header.Get("Location"), want)
+		t.Fatalf("approve and next: %d to %q, want %s %.300s", resp.StatusCode, resp.Header.Get("Location"), want, body)
 	}
 	if st, by := status(person); st != state.InReview || by == nil || *by != me {
 		t.Fatalf("the next case is %s, claimed by %v", st, by)
@@ -170,5 +177,111 @@ func TestNextCaseIsClaimedAndTheDecisionConfirmed(t *testing.T) {
 	// confirms nothing.
 	if _, page = pc.get(t, "/console/cases?decided="+person); strings.Contains(page, `id="decided-notice"`) {
 		t.Fatal("a banner for a case that was not decided")
+	}
+}
+
+// TestOpeningFromThePendingTabClaims: a case opened from 待审核 (the link's
+// POST) is claimed when the reviewer holds no other claim; holding one, the
+// next opens unclaimed; opening one's own case again changes nothing; a case
+// someone else holds is only shown; outside the region it does not exist.
+func TestOpeningFromThePendingTabClaims(t *testing.T) {
+	s := recoveryFixture(t)
+	unit := submittedCase(t, s)
+	person := submittedPersonCase(t, s)
+	pc := staffClient(t, s, "jm_reviewer", "reviewer", "4407")
+	other := staffClient(t, s, "jm_other", "reviewer", "4407")
+	ctx := context.Background()
+	claimedBy := func(number string) (state.Status, *int, int) {
+		rc := s.db.Ent.RecoveryCase.Query().Where(recoverycase.CaseNumber(number)).OnlyX(ctx)
+		return rc.Status, rc.ClaimedBy, rc.Version
+	}
+	me := staffID(t, s, "jm_reviewer")
+
+	_, queue := pc.get(t, "/console/cases")
+	if !strings.Contains(queue, `data-open-claim="/console/cases/`+unit+`/open"`) || !strings.Contains(queue, `id="open-case-form"`) {
+		t.Fatal("the 待审核 tab's links do not open their case claimed")
+	}
+	open := func(pc *pagesClient, number string) {
+		t.Helper()
+		resp, body := pc.post(t, "/console/cases/"+number+"/open", url.Values{})
+		if resp.StatusCode != 303 || resp.Header.Get("Location") != "/console/cases/"+number {
+			t.Fatalf("open %s: %d to %q %.200s", number, resp.StatusCode, resp.Header.Get("Location"), body)
+		}
+	}
+	open(pc, unit)
+	st, by, v := claimedBy(unit)
+	if st != state.InReview || by == nil || *by != me {
+		t.Fatalf("opened from 待审核: %s by %v", st, by)
+	}
+	open(pc, unit) // already mine: a no-op that shows it
+	if _, _, v2 := claimedBy(unit); v2 != v {
+		t.Errorf("opening my own case again changed it (version %d → %d)", v, v2)
+	}
+	open(pc, person) // I hold a claim: shown, not claimed
+	if st, by, _ := claimedBy(person); st != state.Submitted || by != nil {
+		t.Fatalf("a second claim: %s by %v", st, by)
+	}
+	open(other, unit) // held by me: the other reviewer only sees it
+	if _, by, _ := claimedBy(unit); by == nil || *by != me {
+		t.Fatalf("opening took the case from its holder: %v", by)
+	}
+	gz := staffClient(t, s, "gz_reviewer", "reviewer", "4401")
+	if resp, _ := gz.post(t, "/console/cases/"+person+"/open", url.Values{}); resp.StatusCode != 404 {
+		t.Fatalf("open outside the region: %d", resp.StatusCode)
+	}
+}
+
+// TestNextCaseImagesArePreparedWithoutClaimingIt: the page of a case the
+// reviewer holds names the images of the case 下一件 will open, without
+// claiming it; asking for one with X-Prepare-Evidence stamps it on the
+// server and records no view (nothing was seen: 204, no body); the view
+// that follows is served prepared, once, recorded as a view; another
+// viewer never gets an image stamped for someone else.
+func TestNextCaseImagesArePreparedWithoutClaimingIt(t *testing.T) {
+	s := recoveryFixture(t)
+	unit := submittedCase(t, s)
+	person := submittedPersonCase(t, s)
+	pc := staffClient(t, s, "jm_reviewer", "reviewer", "4407")
+	other := staffClient(t, s, "jm_other", "reviewer", "4407")
+	ctx := context.Background()
+	page := claim(t, pc, unit)
+	src := "/console/cases/" + person + "/evidence/id_front"
+	if !strings.Contains(page, `<li data-src="`+src+`">`) || !strings.Contains(page, `data-src="/console/cases/`+person+`/evidence/id_handheld"`) {
+		t.Fatalf("the held case's page does not name the next case's images")
+	}
+	if rc := s.db.Ent.RecoveryCase.Query().Where(recoverycase.CaseNumber(person)).OnlyX(ctx); rc.Status != state.Submitted || rc.ClaimedBy != nil {
+		t.Fatalf("rendering the page claimed the next case: %s", rc.Status)
+	}
+	views := func() int {
+		return s.db.Ent.AuditEvent.Query().Where(auditevent.Action("evidence.viewed"), auditevent.ObjectID(person)).CountX(ctx)
+	}
+	prepare := httptest.NewRequest(http.MethodGet, src, nil)
+	prepare.Header.Set("X-Prepare-Evidence", "1")
+	if resp, body := pc.send(t, prepare); resp.StatusCode != 204 || body != "" {
+		t.Fatalf("prepare: %d %q", resp.StatusCode, body[:min(len(body), 50)])
+	}
+	if n := views(); n != 0 {
+		t.Fatalf("preparing recorded %d views", n)
+	}
+	// Someone else asking for the same image gets their own stamp.
+	if resp, _ := other.get(t, src); resp.StatusCode != 200 || resp.Header.Get("Server-Timing") != "" {
+		t.Fatalf("another viewer: %d, Server-Timing %q", resp.StatusCode, resp.Header.Get("Server-Timing"))
+	}
+	resp, body := pc.get(t, src)
+	if resp.StatusCode != 200 || resp.Header.Get("Server-Timing") != "prepared" || resp.Header.Get("Cache-Control") != "no-store" || len(body) < 1000 {
+		t.Fatalf("the prepared view: %d, Server-Timing %q, Cache-Control %q, %d bytes", resp.StatusCode, resp.Header.Get("Server-Timing"), resp.Header.Get("Cache-Control"), len(body))
+	}
+	if n := views(); n != 2 {
+		t.Errorf("%d views recorded, want 2 (the other viewer's and this one)", n)
+	}
+	if resp, _ := pc.get(t, src); resp.StatusCode != 200 || resp.Header.Get("Server-Timing") != "" {
+		t.Errorf("a prepared image served twice: %q", resp.Header.Get("Server-Timing"))
+	}
+	// Outside the region nothing is prepared.
+	gz := staffClient(t, s, "gz_reviewer", "reviewer", "4401")
+	prepare = httptest.NewRequest(http.MethodGet, src, nil)
+	prepare.Header.Set("X-Prepare-Evidence", "1")
+	if resp, _ := gz.send(t, prepare); resp.StatusCode != 404 {
+		t.Errorf("prepare outside the region: %d", resp.StatusCode)
 	}
 }

@@ -36,18 +36,7 @@ func submittedCase(t testing.TB, s *testServer) string {
 func submittedCaseOf(t testing.TB, s *testServer) (*applicant, string) {
 	t.Helper()
 	a := startUnit(t, s, nil)
-	a.verifyPhone(t, "13800006666")
-	for i, kind := range []string{"id_front", "id_handheld", "unit_license", "authorization_letter"} {
-		if resp, body := a.upload(t, kind, jpegBytes(t, photo(400, 300, uint64(10+i)))); resp.StatusCode != 201 {
-			t.Fatalf("upload %s: %d %s", kind, resp.StatusCode, body)
-		}
-	}
-	_, body := a.req(t, http.MethodPost, "/submit", "", nil)
-	number := regexp.MustCompile(`ZH\d{14}`).FindString(body)
-	if number == "" {
-		t.Fatalf("submit: %s", body)
-	}
-	return a, number
+	return a, a.submitDrawn(t, "13800006666", []string{"id_front", "id_handheld", "unit_license", "authorization_letter"}, photo, 10)
 }
 
 // staffClient signs a new staff user in and returns their browser.
@@ -181,6 +170,13 @@ func reviewMatrix(number string) []matrixRow {
 		// Only supervisors see the reviewers' workload and set caps (jm_reviewer is a reviewer of 4407).
 		{"GET", "/console/workload", "/console/workload", want{"supervisor": 200, "reviewer": 403, "outsider": 403, "admin": 403, "anonymous": 303, "applicant": 303}, nil},
 		{"POST", "/console/workload/:username/cap", "/console/workload/jm_reviewer/cap", want{"supervisor": 303, "reviewer": 403, "outsider": 403, "admin": 403, "anonymous": 303, "applicant": 303}, url.Values{"cap": {"5"}}},
+		// Opening from 待审核: the supervisor holds it now (shown again), the
+		// reviewer only sees it, the outsider does not.
+		{"POST", "/console/cases/:number/open", c + "/open", want{"*": 303, "outsider": 404, "admin": 403, "anonymous": 303, "applicant": 303}, nil},
+		// Only supervisors act in bulk; the default form selects no case, so even they get 422.
+		{"POST", "/console/cases/bulk", "/console/cases/bulk", want{"supervisor": 422, "reviewer": 403, "outsider": 403, "admin": 403, "anonymous": 303, "applicant": 303}, nil},
+		// 下一件 claims by POST only (the GET above claims nothing).
+		{"POST", "/console/cases/next", "/console/cases/next", want{"*": 303, "admin": 403, "anonymous": 303, "applicant": 303}, nil},
 	}
 }
 

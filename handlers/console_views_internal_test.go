@@ -111,7 +111,8 @@ func TestConsoleQueueTemplate(t *testing.T) {
 	wantAll(t, "queue", out,
 		"<title>审核队列 - 密码找回审核台 - 广东人社统一认证系统</title>",
 		"<h1>审核队列</h1>",
-		`href="/console/cases/next"`,
+		// 开始处理下一件 claims: a POST with the token, never a link
+		`<form method="post" action="/console/cases/next" class="inline-form">`, `id="open-case-form" method="post"`,
 		// the notice after a decision
 		`<div class="alert alert-success" role="status" id="decided-notice"><p>已通过 ZH20250929000002，新密码短信已排队</p></div>`,
 		// tabs with counts, keeping the filters, the current one marked
@@ -129,7 +130,7 @@ func TestConsoleQueueTemplate(t *testing.T) {
 		// the table
 		"<th scope=\"col\">案件编号</th>", "申请人/单位", "证件号码", "所在地区", "提交时间", "截止日期", "时限", "状态",
 		`<tr class="is-overdue is-mine">`, `<tr class="is-due-today">`,
-		`<a href="/console/cases/ZH20250926000001">ZH20250926000001</a>`, "我认领",
+		`<a href="/console/cases/ZH20250926000001" data-open-claim="/console/cases/ZH20250926000001/open">ZH20250926000001</a>`, "我认领",
 		"江门市人才发展有限公司", "9144********0K3X", "张*", "4407**********0180", "<td class=\"wrap\">江门市 / 蓬江区</td>", "<td class=\"wrap\">江门市</td>",
 		"2025-09-26 09:05", "2025-09-29 23:50", "2025-09-30", "2025-10-10",
 		`<span class="badge sla-overdue">已超期</span>`, `<span class="badge sla-due-today">今日到期</span>`, `<span class="badge sla-ok">正常</span>`,
@@ -272,9 +273,9 @@ func TestConsoleCaseTemplate(t *testing.T) {
 		"快捷键", "<kbd>A</kbd>", "<kbd>N</kbd>", "下一件",
 		`<script src="/static/js/console-case.js" defer></script>`,
 	)
-	// Every form carries the CSRF token: renew claim, decision, note.
-	if n := strings.Count(out, `<input type="hidden" name="_csrf" value="`+viewToken+`">`); n != 4 { // + sign-out
-		t.Errorf("%d _csrf fields, want 4", n)
+	// Every form carries the CSRF token: renew claim, decision, note, 下一件.
+	if n := strings.Count(out, `<input type="hidden" name="_csrf" value="`+viewToken+`">`); n != 5 { // + sign-out
+		t.Errorf("%d _csrf fields, want 5", n)
 	}
 	// The phone on record is shown masked only.
 	wantNone(t, "case", out, "13800006666", "sha256", "cd34", "请先认领", ">认领</button>")

@@ -18,9 +18,11 @@ import (
 
 	"recoverydesk/ent/evidence"
 	"recoverydesk/ent/recoverycase"
+	"recoverydesk/internal/db"
 	"recoverydesk/internal/recovery"
 	"recoverydesk/internal/recovery/state"
 	"recoverydesk/internal/rules"
+	"recoverydesk/internal/testenv"
 	"recoverydesk/storage"
 )
 
@@ -63,7 +65,13 @@ func (a *applicant) verifyPhone(t testing.TB, phone string) {
 // unit jm_talent, and returns the server.
 func recoveryFixture(t testing.TB, opts ...serverOption) *testServer {
 	t.Helper()
-	s := newTestServer(t, opts...)
+	return recoveryFixtureOn(t, testenv.SQLite(t), opts...)
+}
+
+// recoveryFixtureOn is recoveryFixture on a given database.
+func recoveryFixtureOn(t testing.TB, d *db.DB, opts ...serverOption) *testServer {
+	t.Helper()
+	s := newTestServerOn(t, d, opts...)
 	s.person(t, "jingban", "Abcd2468!x", "王经办", zhangID, "13800006666")
 	if resp, body := s.postJSON(t, "/api/v1/accounts/unit", jsonBody(t, unitBody("jingban", "Abcd2468!x", unitA, "jm_talent"))); resp.StatusCode != 201 {
 		t.Fatalf("unit: %s", body)

@@ -112,10 +112,13 @@ func (s *Server) routes() []route {
 
 		// Staff console: the review of cases.
 		{method: fiber.MethodGet, path: "/console/cases", access: accessStaff, perm: policies.PermCaseList, handler: s.queuePage},
-		{method: fiber.MethodGet, path: "/console/cases/next", access: accessStaff, perm: policies.PermCaseList, handler: s.nextCase},
+		{method: fiber.MethodGet, path: "/console/cases/next", access: accessStaff, perm: policies.PermCaseList, handler: s.peekNextCase},
+		{method: fiber.MethodPost, path: "/console/cases/next", access: accessStaff, perm: policies.PermCaseClaim, handler: s.nextCase},
+		{method: fiber.MethodPost, path: "/console/cases/bulk", access: accessStaff, perm: policies.PermCaseBulkAssign, handler: s.bulkCases},
 		{method: fiber.MethodPost, path: "/console/duty", access: accessStaff, perm: policies.PermCaseClaim, handler: s.setDuty},
 		{method: fiber.MethodGet, path: "/console/cases/:number", access: accessStaff, perm: policies.PermCaseRead, handler: s.casePage},
 		{method: fiber.MethodPost, path: "/console/cases/:number/claim", access: accessStaff, perm: policies.PermCaseClaim, handler: s.claimCase},
+		{method: fiber.MethodPost, path: "/console/cases/:number/open", access: accessStaff, perm: policies.PermCaseClaim, handler: s.openCase},
 		{method: fiber.MethodPost, path: "/console/cases/:number/decision", access: accessStaff, perm: policies.PermCaseDecide, handler: s.decideCase},
 		{method: fiber.MethodPost, path: "/console/cases/:number/notes", access: accessStaff, perm: policies.PermCaseNote, handler: s.noteCase},
 		{method: fiber.MethodPost, path: "/console/cases/:number/reassign", access: accessStaff, perm: policies.PermCaseReassign, handler: s.reassignCase},

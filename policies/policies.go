@@ -108,6 +108,9 @@ const (
 	// ActHold places a case under legal hold (保全) and lifts it: the
 	// retention purge leaves a held case's evidence alone.
 	ActHold = "hold"
+	// ActBulkAssign reassigns or releases many cases of the queue at once
+	// (a supervisor's move, one audit entry per case).
+	ActBulkAssign = "bulk_assign"
 	// ActExport downloads the audit log.
 	ActExport = "export"
 	// ActReview records a QA review of a decided case.
@@ -140,6 +143,7 @@ var (
 	PermCaseApproveSecond = Permission{ObjCase, ActApproveSecond}
 	PermCaseResendSMS     = Permission{ObjCase, ActResendSMS}
 	PermCaseHold          = Permission{ObjCase, ActHold}
+	PermCaseBulkAssign    = Permission{ObjCase, ActBulkAssign}
 	PermEvidenceView      = Permission{ObjEvidence, ActView}
 	PermAuditRead         = Permission{ObjAudit, ActRead}
 	PermAuditExport       = Permission{ObjAudit, ActExport}
@@ -156,7 +160,7 @@ var (
 func KnownPermissions() []Permission {
 	return []Permission{
 		PermCaseList, PermCaseRead, PermCaseClaim, PermCaseDecide, PermCaseNote, PermCaseReassign, PermCaseApproveSecond,
-		PermCaseResendSMS, PermCaseHold,
+		PermCaseResendSMS, PermCaseHold, PermCaseBulkAssign,
 		PermEvidenceView,
 		PermAuditRead, PermAuditExport,
 		PermQAReview,

@@ -531,6 +531,7 @@ func TestPolicyFile(t *testing.T) {
 	for _, p := range []policies.Permission{
 		{policies.ObjCase, policies.ActReassign}, {policies.ObjCase, policies.ActApproveSecond},
 		{policies.ObjCase, policies.ActResendSMS}, {policies.ObjCase, policies.ActHold},
+		{policies.ObjCase, policies.ActBulkAssign},
 		{policies.ObjAudit, policies.ActRead}, {policies.ObjAudit, policies.ActExport},
 		{policies.ObjQA, policies.ActReview}, {policies.ObjDashboard, policies.ActRead},
 	} {
@@ -547,7 +548,7 @@ func TestPolicyFile(t *testing.T) {
 		{policies.ObjEvidence, policies.ActView}, {policies.ObjCase, policies.ActDecide},
 		{policies.ObjCase, policies.ActClaim}, {policies.ObjCase, policies.ActApproveSecond},
 		{policies.ObjCase, policies.ActReassign}, {policies.ObjCase, policies.ActResendSMS},
-		{policies.ObjCase, policies.ActHold},
+		{policies.ObjCase, policies.ActHold}, {policies.ObjCase, policies.ActBulkAssign},
 	} {
 		if has(policies.RoleAdmin, p.Obj, p.Act) {
 			t.Errorf("admin holds %s, against separation of duties", p)

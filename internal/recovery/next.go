@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
+	"recoverydesk/ent/evidence"
 	"recoverydesk/ent/recoverycase"
 	"recoverydesk/internal/db"
 	"recoverydesk/internal/recovery/state"
@@ -89,4 +91,60 @@ func (s *Service) claimIfFree(ctx context.Context, rv Reviewer, number string) (
 		return false, nil
 	}
 	return ok, err
+}
+
+// OpenClaimed is how a reviewer opens a pending case from the queue: it is
+// claimed for them when it is free and they hold no other live claim (one
+// claim at a time), and otherwise left as it is — opening a case already
+// theirs, or one someone else holds, changes nothing. It says whether the
+// case was claimed now. Outside the reviewer's regions: ErrCaseNotFound.
+func (s *Service) OpenClaimed(ctx context.Context, rv Reviewer, number string) (bool, error) {
+	if _, err := s.CaseFor(ctx, rv, number); err != nil {
+		return false, err
+	}
+	return s.claimIfFree(ctx, rv, number)
+}
+
+// NextCase is the case "下一件" would open for the reviewer now: the first of
+// their pending queue, with the evidence kinds it still has. It claims
+// nothing, so that the page of the case being decided can prepare the next
+// one's images without taking it from anyone. Zero when the queue is empty.
+type NextCase struct {
+	Number string
+	Kinds  []string
+}
+
+// PeekNext returns the case ClaimNext would take first once the reviewer is
+// done with current (the case they are deciding; "" for none), without
+// claiming it. Under auto-assignment that is the next of the cases assigned
+// to them while they hold one besides current.
+func (s *Service) PeekNext(ctx context.Context, rv Reviewer, current string) (NextCase, error) {
+	var rows []QueueRow
+	if s.auto {
+		mine, err := s.Queue(ctx, rv, QueueFilter{Tab: TabMine, Limit: 2})
+		if err != nil {
+			return NextCase{}, err
+		}
+		rows = slices.DeleteFunc(mine.Rows, func(r QueueRow) bool { return r.CaseNumber == current })
+	}
+	if len(rows) == 0 {
+		page, err := s.Queue(ctx, rv, QueueFilter{Tab: TabPending, Limit: 1})
+		if err != nil || len(page.Rows) == 0 {
+			return NextCase{}, err
+		}
+		rows = page.Rows
+	}
+	number := rows[0].CaseNumber
+	evs, err := s.db.Ent.Evidence.Query().Where(evidence.HasCaseWith(recoverycase.CaseNumber(number)), evidence.DestroyedAtIsNil()).
+		Select(evidence.FieldKind).Strings(ctx)
+	if err != nil {
+		return NextCase{}, err
+	}
+	next := NextCase{Number: number}
+	for _, k := range RequiredEvidence(string(rows[0].Kind)) {
+		if slices.Contains(evs, k) {
+			next.Kinds = append(next.Kinds, k)
+		}
+	}
+	return next, nil
 }

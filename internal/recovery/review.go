@@ -485,7 +485,6 @@ var ErrUnknownReviewer = apperr.New(apperr.Invalid, "invalid_reviewer", "该人�
 // claimed for them for ClaimTTL. canDecide says whether the target, by
 // username key, may decide cases of a region.
 func (s *Service) Reassign(ctx context.Context, sup Reviewer, number, to string, canDecide func(usernameKey, region string) bool) error {
-	now := s.clock.Now()
 	key := rules.NormalizeUsername(strings.TrimSpace(to))
 	target, err := s.db.Ent.StaffUser.Query().Where(staffuser.UsernameKey(key), staffuser.Disabled(false)).Only(ctx)
 	if ent.IsNotFound(err) {
@@ -508,20 +507,28 @@ func (s *Service) Reassign(ctx context.Context, sup Reviewer, number, to string,
 		if rc.Status != state.Submitted && rc.Status != state.InReview {
 			return ErrNotClaimable
 		}
-		if err := tx.Ent.RecoveryCase.UpdateOne(rc).SetStatus(state.InReview).SetClaimedBy(target.ID).
-			SetClaimExpiresAt(now.Add(ClaimTTL)).SetUpdatedAt(now).AddVersion(1).Exec(ctx); err != nil {
-			return err
-		}
-		before := map[string]any{"status": string(rc.Status)}
-		if rc.ClaimedBy != nil {
-			before["claimed_by_id"] = *rc.ClaimedBy
-		}
-		if err := s.record(ctx, tx, rc, now, sup.actor(), vocab.EventReassigned, before,
-			map[string]any{"status": string(state.InReview), "claimed_by": target.Username}); err != nil {
+		if err := s.reassignLocked(ctx, tx, sup, rc, target); err != nil {
 			return err
 		}
 		// The former holder's claim is free: a waiting case may take it.
-		_, err = s.sweep(ctx, tx, now, sup.Regions, sweepOnFreed)
+		_, err = s.sweep(ctx, tx, s.clock.Now(), sup.Regions, sweepOnFreed)
 		return err
 	})
+}
+
+// reassignLocked gives rc (read by lockedCase in tx, open) to target for
+// ClaimTTL, with its case event and audit entry: the one home of a
+// reassignment, single or in bulk.
+func (s *Service) reassignLocked(ctx context.Context, tx *db.Tx, sup Reviewer, rc *ent.RecoveryCase, target *ent.StaffUser) error {
+	now := s.clock.Now()
+	if err := tx.Ent.RecoveryCase.UpdateOne(rc).SetStatus(state.InReview).SetClaimedBy(target.ID).
+		SetClaimExpiresAt(now.Add(ClaimTTL)).SetUpdatedAt(now).AddVersion(1).Exec(ctx); err != nil {
+		return err
+	}
+	before := map[string]any{"status": string(rc.Status)}
+	if rc.ClaimedBy != nil {
+		before["claimed_by_id"] = *rc.ClaimedBy
+	}
+	return s.record(ctx, tx, rc, now, sup.actor(), vocab.EventReassigned, before,
+		map[string]any{"status": string(state.InReview), "claimed_by": target.Username})
 }

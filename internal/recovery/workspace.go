@@ -35,9 +35,12 @@ type Workspace struct {
 	// images (nil while they are kept); the page says so instead of them.
 	EvidenceDestroyedAt *time.Time
 	Earlier             []*ent.RecoveryCase // the account's other cases
-	Events              []*ent.CaseEvent
-	SMS                 []*ent.SMSMessage // messages about this case, newest first
-	CertMatch           bool
+	// Linked are the other cases of every account sharing an ID number, a
+	// credit code or the phone on record, scoped to the viewer's regions.
+	Linked    *Linked
+	Events    []*ent.CaseEvent
+	SMS       []*ent.SMSMessage // messages about this case, newest first
+	CertMatch bool
 	// AccountLocked says whether the account is locked now (LockedUntil
 	// stays set after it runs out, until the next sign-in attempt).
 	AccountLocked bool
@@ -140,6 +143,9 @@ func (s *Service) Workspace(ctx context.Context, rv Reviewer, number string) (*W
 	}
 	if w.Earlier, err = s.db.Ent.RecoveryCase.Query().Where(ofAccount(acc.ID),
 		recoverycase.IDNEQ(rc.ID), recoverycase.SubmittedAtNotNil()).Order(ent.Desc(recoverycase.FieldSubmittedAt)).Limit(20).All(ctx); err != nil {
+		return nil, err
+	}
+	if w.Linked, err = s.LinkedCases(ctx, rv, rc); err != nil {
 		return nil, err
 	}
 	if w.Events, err = rc.QueryEvents().Order(ent.Asc(caseevent.FieldCreatedAt), ent.Asc(caseevent.FieldID)).All(ctx); err != nil {
@@ -257,6 +263,17 @@ func (s *Service) duplicates(ctx context.Context, rv Reviewer, rc *ent.RecoveryC
 // OpenEvidence returns the bytes of one image for a reviewer allowed to view
 // it, and records the view in the audit log.
 func (s *Service) OpenEvidence(ctx context.Context, rv Reviewer, number, kind string) ([]byte, error) {
+	data, err := s.ReadEvidence(ctx, rv, number, kind)
+	if err != nil {
+		return nil, err
+	}
+	return data, s.RecordEvidenceView(ctx, rv, number, kind)
+}
+
+// ReadEvidence returns the bytes of one image for a reviewer allowed to view
+// it, recording nothing: for an image prepared ahead of its view (the next
+// case's), whose view RecordEvidenceView records when it is shown.
+func (s *Service) ReadEvidence(ctx context.Context, rv Reviewer, number, kind string) ([]byte, error) {
 	rc, err := s.CaseFor(ctx, rv, number)
 	if err != nil {
 		return nil, err
@@ -283,11 +300,16 @@ func (s *Service) OpenEvidence(ctx context.Context, rv Reviewer, number, kind st
 	if err != nil {
 		return nil, fmt.Errorf("read evidence %s: %w", key, err)
 	}
-	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+	return data, nil
+}
+
+// RecordEvidenceView records in the audit log that the reviewer was shown
+// one image of the case.
+func (s *Service) RecordEvidenceView(ctx context.Context, rv Reviewer, number, kind string) error {
+	return s.db.InTx(ctx, func(tx *db.Tx) error {
 		return audit.Record(ctx, tx, audit.Event{At: s.clock.Now(), ActorKind: audit.ActorStaff, Actor: rv.Username,
-			Action: "evidence.viewed", ObjectType: "case", ObjectID: *rc.CaseNumber, Detail: map[string]any{"kind": kind}})
+			Action: "evidence.viewed", ObjectType: "case", ObjectID: strings.ToUpper(number), Detail: map[string]any{"kind": kind}})
 	})
-	return data, err
 }
 
 // AddNote adds a reviewer's note to the case history.

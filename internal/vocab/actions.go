@@ -128,6 +128,7 @@ var actionLabels = table[Action]{
 	{EventEvidenceDestroyed.Action(), "证件材料按保存期限销毁"},
 	{EventAssigned.Action(), "自动分配案件"},
 	{EventSLAMarked.Action(), "案件时限预警变化"},
+	{EventReleased.Action(), "主管放回待审核"},
 	{ActionEvidenceViewed, "查看证件照"},
 	{ActionEvidenceDestroyed, "按保存期限销毁证件照"},
 	{ActionCaseNote, "添加案件备注"},

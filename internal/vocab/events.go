@@ -39,6 +39,8 @@ const (
 	// EventSLAMarked: the escalation job changed the case's SLA mark
 	// (临近超期, 已超期, or cleared).
 	EventSLAMarked EventType = "sla_marked"
+	// EventReleased: a supervisor put a claimed case back in 待审核.
+	EventReleased EventType = "released"
 )
 
 // EventTypes lists the case event types.
@@ -71,6 +73,7 @@ var eventLabels = table[EventType]{
 	{EventEvidenceDestroyed, "证件材料按保存期限销毁"},
 	{EventAssigned, "自动分配"},
 	{EventSLAMarked, "时限预警变化"},
+	{EventReleased, "主管放回待审核"},
 }
 
 // Label is the event's Chinese name in a case's history.

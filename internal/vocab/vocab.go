@@ -469,6 +469,8 @@ func Codes(vocabulary string) ([]string, error) {
 		return codesOf(Roles), nil
 	case "flag":
 		return codesOf(Flags), nil
+	case "bulk_action":
+		return codesOf(BulkActions), nil
 	case "unit_cert":
 		return codesOf(UnitCertTypes), nil
 	}
@@ -521,4 +523,6 @@ var vocabularies = map[string]func(string) string{
 	"detail":         func(s string) string { return DetailKey(s).Label() },
 	"system_actor":   func(s string) string { return SystemActor(s).Label() },
 	"duty":           func(s string) string { return Duty(s).Label() },
+	"link":           func(s string) string { return Link(s).Label() },
+	"bulk_action":    func(s string) string { return BulkAction(s).Label() },
 }

@@ -19,7 +19,7 @@ var vocabularyOf = map[string]string{
 	"CertType": "cert", "EvidenceKind": "evidence", "Action": "action", "ActorKind": "actor_kind",
 	"ObjectType": "object", "Purpose": "purpose", "CloseReason": "close_reason", "SLA": "sla",
 	"DetailKey": "detail", "SystemActor": "system_actor", "AttemptPurpose": "", "SMSStatus": "sms_status",
-	"Duty": "duty",
+	"Duty": "duty", "Link": "link", "BulkAction": "bulk_action",
 }
 
 // chinese reports whether s is a label people can read: not empty, and not

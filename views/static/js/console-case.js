@@ -10,7 +10,11 @@
  *     posting, asks for confirmation before an approval (it issues a new
  *     password), and refuses a second post while the first is under way;
  *   - keyboard shortcuts, ignored while typing in a field: A 通过, R 不通过,
- *     B 退回补正, N 下一件, + / - zoom, O rotate, F full screen, ? help.
+ *     B 退回补正, N 下一件, + / - zoom, O rotate, F full screen, ? help;
+ *     after R or B, 1–9 tick the n-th reason or material and Enter submits
+ *     and opens the next case (Ctrl+Enter does so from a text field too);
+ *   - the images of the case 下一件 will open are prepared on the server
+ *     while this one is decided (nothing is stored in the browser).
  *
  * Sizes and transforms are set through the CSSOM (element.style.width = …),
  * which the Content-Security-Policy style-src 'self' allows; the markup has
@@ -355,6 +359,14 @@
         firstIn("return-kinds").focus();
         return;
       }
+      var msg = document.getElementById("decision-message");
+      var other = document.getElementById("reason-other");
+      if (msg && !msg.value.trim() && (o === "return" || (o === "reject" && other && other.checked))) {
+        e.preventDefault();
+        showError(o === "return" ? "退回补正时请填写给申请人的说明" : "选择“其他原因”时请填写给申请人的说明");
+        msg.focus();
+        return;
+      }
       if (o === "approve" && !confirmed) {
         e.preventDefault();
         openApprove(e.submitter);
@@ -377,6 +389,55 @@
       }
       pendingSubmitter = null;
     });
+  }
+
+  // submitNext posts the decision and opens the next case, as "提交并处理下一件".
+  function submitNext() {
+    var next = document.getElementById("decision-submit-next");
+    form.requestSubmit(next || undefined);
+  }
+
+  if (form) {
+    // Enter on a reason or a material (after R or B) decides and moves on;
+    // Ctrl+Enter does so from the message or note.
+    form.addEventListener("keydown", function (e) {
+      if (e.key !== "Enter" || e.isComposing || posting) {
+        return;
+      }
+      var t = e.target;
+      var choice = t && t.type === "checkbox" && t.closest("fieldset[data-outcome]");
+      var text = t && t.tagName === "TEXTAREA" && (e.ctrlKey || e.metaKey);
+      if (choice || text) {
+        e.preventDefault();
+        submitNext();
+      }
+    });
+  }
+
+  /* ---------- the next case's images ---------- */
+
+  // The server knows which case 下一件 will open (it is not claimed for
+  // that): once this page's own images are in, ask it to prepare that
+  // case's images, so they show at once when the decision lands there.
+  function prepareNext() {
+    var list = document.querySelectorAll("#next-evidence [data-src]");
+    if (!list.length || !window.fetch) {
+      return;
+    }
+    Array.prototype.reduce.call(list, function (chain, li) {
+      return chain.then(function () {
+        return fetch(li.getAttribute("data-src"), {
+          credentials: "same-origin",
+          cache: "no-store",
+          headers: { "X-Prepare-Evidence": "1" }
+        }).catch(function () { /* only a head start: a failure costs nothing */ });
+      });
+    }, Promise.resolve());
+  }
+  if (document.readyState === "complete") {
+    prepareNext();
+  } else {
+    window.addEventListener("load", prepareNext);
   }
 
   /* ---------- shortcuts ---------- */
@@ -412,6 +473,15 @@
       if (r && r.checked && !secondConfirmed) {
         e.preventDefault();
         openSecondApprove();
+      }
+    });
+  }
+  if (secondForm) {
+    // Ctrl+Enter in the note (after R) posts the co-signature form.
+    secondForm.addEventListener("keydown", function (e) {
+      if (e.key === "Enter" && (e.ctrlKey || e.metaKey) && e.target && e.target.tagName === "TEXTAREA") {
+        e.preventDefault();
+        secondForm.requestSubmit();
       }
     });
   }
@@ -475,6 +545,32 @@
     }
   }
 
+  // openNext claims and opens the next case: a POST (with the CSRF token),
+  // so no prefetch of a link can claim one.
+  function openNext() {
+    var f = document.getElementById("next-form");
+    if (f) {
+      f.submit();
+    } else {
+      window.location.href = NEXT_URL;
+    }
+  }
+
+  // tick toggles the n-th choice of the chosen outcome (不通过 reasons,
+  // 退回补正 materials) and leaves the focus on it, so Enter then decides.
+  function tick(n) {
+    var o = outcome();
+    var id = o === "reject" ? "reasons" : o === "return" ? "return-kinds" : "";
+    var g = id && document.getElementById(id);
+    var box = g && g.querySelectorAll('input[type="checkbox"]')[n - 1];
+    if (!box) {
+      return false;
+    }
+    box.checked = !box.checked;
+    box.focus();
+    return true;
+  }
+
   document.addEventListener("keydown", function (e) {
     if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey || e.isComposing) {
       return;
@@ -500,7 +596,17 @@
       case "r":
       case "R":
         e.preventDefault();
-        if (!form) {
+        if (!form && secondForm) {
+          // On a co-signature R declines: back to the queue, with a note.
+          var decline = document.getElementById("second-decline");
+          var note = document.getElementById("second-note");
+          if (decline) {
+            decline.checked = true;
+          }
+          if (note) {
+            note.focus();
+          }
+        } else if (!form) {
           needClaim();
         } else if (choose("reject")) {
           firstIn("reasons").focus();
@@ -518,7 +624,12 @@
       case "n":
       case "N":
         e.preventDefault();
-        window.location.href = NEXT_URL;
+        openNext();
+        break;
+      case "1": case "2": case "3": case "4": case "5": case "6": case "7": case "8": case "9":
+        if (tick(parseInt(e.key, 10))) {
+          e.preventDefault();
+        }
         break;
       case "+":
       case "=":

@@ -7,8 +7,62 @@
  * the regions cannot be loaded the text input stays. Empty filters are left
  * out of the address, so that a link to the queue stays short. An ES
  * module: regions is lib.js's.
+ *
+ * In 待审核 a case number opens the case claimed (when the reviewer holds no
+ * other claim): the click posts the hidden form, with the CSRF token, to the
+ * link's data-open-claim address. A click with a modifier (new tab) follows
+ * the plain link and claims nothing.
  */
 import { regions } from "/static/js/lib.js";
+
+// 全选本页: the header checkbox ticks every row of this page; the count of
+// ticked rows is shown beside the bulk button.
+(function () {
+  var all = document.getElementById("bulk-all");
+  var bulk = document.getElementById("bulk-form");
+  if (!all || !bulk) {
+    return;
+  }
+  var count = document.getElementById("bulk-count");
+  function rows() {
+    return Array.prototype.slice.call(document.querySelectorAll('input[type="checkbox"][name="number"][form="bulk-form"]'));
+  }
+  function sync() {
+    var r = rows();
+    var n = r.filter(function (b) { return b.checked; }).length;
+    all.checked = n > 0 && n === r.length;
+    all.indeterminate = n > 0 && n < r.length;
+    if (count) {
+      count.textContent = n ? (count.getAttribute("data-label") || "%d").replace("%d", n) : "";
+    }
+  }
+  all.addEventListener("change", function () {
+    rows().forEach(function (b) { b.checked = all.checked; });
+    sync();
+  });
+  document.addEventListener("change", function (e) {
+    if (e.target && e.target.name === "number" && e.target.getAttribute("form") === "bulk-form") {
+      sync();
+    }
+  });
+  sync();
+})();
+
+(function () {
+  var openForm = document.getElementById("open-case-form");
+  if (!openForm) {
+    return;
+  }
+  document.addEventListener("click", function (e) {
+    var a = e.target.closest && e.target.closest("a[data-open-claim]");
+    if (!a || e.button !== 0 || e.ctrlKey || e.metaKey || e.shiftKey || e.altKey) {
+      return;
+    }
+    e.preventDefault();
+    openForm.action = a.getAttribute("data-open-claim");
+    openForm.submit();
+  });
+})();
 
 (function () {
   var form = document.querySelector("form.queue-filters");
