@@ -68,6 +68,7 @@ type Server struct {
 	console  *session.Store
 	limits   rateLimits
 	stamping chan struct{} // bounds simultaneous watermarking
+	apiDoc   *apiDoc       // the OpenAPI document, built from the route table
 }
 
 // rateLimits are the per-IP limits of the public endpoints.
@@ -136,7 +137,11 @@ func New(d Deps) (*fiber.App, error) {
 	}
 	app.Use("/static", labelRoute(staticRoute), filesystem.New(filesystem.Config{Root: http.FS(static), MaxAge: 3600}))
 	app.Use(csrfProtection(kvstore.New(d.DB.Ent, "csrf:", d.Clock)))
-	for _, r := range s.routes() {
+	table := s.routes()
+	if s.apiDoc, err = buildAPIDoc(table); err != nil {
+		return nil, err
+	}
+	for _, r := range table {
 		hs, err := s.chain(r)
 		if err != nil {
 			return nil, err
