@@ -175,15 +175,15 @@ var errorExtras = map[string]map[string]jsonSchema{
 
 // Shared schemas.
 var (
-	evidenceKindSchema  = strEnum("证件照类型", vocab.EvidenceKinds...)
-	accountKindSchema   = strEnum("账号类型：person 个人，unit 单位", vocab.CaseKinds...)
-	unitCertType  = strEnum("单位证件类型", vocab.CertUSCC, vocab.CertOrgCode)
-	resendAfter   = integer("多少秒后可再次发送")
-	phoneMasked   = str("留存手机号（脱敏），如 138****1234")
-	caseNumber    = str("申请编号：ZH + 提交日期 YYYYMMDD + 6 位数字")
-	caseIDParam   = apiParam{name: "id", in: "path", required: true, description: "申请 id（发起时返回）", schema: strFormat("uuid", "申请 id")}
-	codeRequest   = request([]string{"code"}, map[string]jsonSchema{"code": str("短信验证码（6 位数字）")})
-	applicantSeen = applicantStatuses()
+	evidenceKindSchema = strEnum("证件照类型", vocab.EvidenceKinds...)
+	accountKindSchema  = strEnum("账号类型：person 个人，unit 单位", vocab.CaseKinds...)
+	unitCertType       = strEnum("单位证件类型", vocab.CertUSCC, vocab.CertOrgCode)
+	resendAfter        = integer("多少秒后可再次发送")
+	phoneMasked        = str("留存手机号（脱敏），如 138****1234")
+	caseNumber         = str("申请编号：ZH + 提交日期 YYYYMMDD + 6 位数字")
+	caseIDParam        = apiParam{name: "id", in: "path", required: true, description: "申请 id（发起时返回）", schema: strFormat("uuid", "申请 id")}
+	codeRequest        = request([]string{"code"}, map[string]jsonSchema{"code": str("短信验证码（6 位数字）")})
+	applicantSeen      = applicantStatuses()
 )
 
 // applicantStatuses are the statuses an applicant can see (CONTRACT §4):
@@ -229,12 +229,12 @@ func apiOperations() map[string]apiOperation {
 			summary:     "注册个人账号",
 			description: "校验全部字段、短信验证码和实名，创建已实名认证的个人账号。多个字段有误时 fields 列出全部问题。",
 			body: &apiBody{media: jsonOnly, schema: request([]string{"username", "password", "name", "id_number", "phone", "sms_code"}, map[string]jsonSchema{
-				"username": str("用户名：5-20 位字母、数字或下划线，以字母开头"),
-				"password": str("密码（CONTRACT §3 的规则）"),
-				"name":     str("真实姓名"),
+				"username":  str("用户名：5-20 位字母、数字或下划线，以字母开头"),
+				"password":  str("密码（CONTRACT §3 的规则）"),
+				"name":      str("真实姓名"),
 				"id_number": str("居民身份证号码（18 位）"),
-				"phone":    str("手机号"),
-				"sms_code": str("发送到该手机号的注册验证码"),
+				"phone":     str("手机号"),
+				"sms_code":  str("发送到该手机号的注册验证码"),
 			})},
 			replies: []apiReply{{status: 201, description: "已创建", schema: object("", []string{"username", "kind", "verified"}, map[string]jsonSchema{
 				"username": str("用户名"), "kind": strEnum("账号类型", vocab.KindPerson), "verified": boolean("是否已实名认证"),
@@ -445,13 +445,13 @@ type apiDocsView struct {
 
 type apiOperationView struct {
 	Method, Path, Summary, Description string
-	Anchor                              string
-	Token                               bool
-	Params                              []apiFieldView
-	BodyMedia                           string
-	Body                                []apiFieldView
-	Replies                             []apiReplyView
-	Errors                              []apiErrorView
+	Anchor                             string
+	Token                              bool
+	Params                             []apiFieldView
+	BodyMedia                          string
+	Body                               []apiFieldView
+	Replies                            []apiReplyView
+	Errors                             []apiErrorView
 }
 
 type apiReplyView struct {
