@@ -558,10 +558,10 @@ func buildAPIDoc(rs []route) (*apiDoc, error) {
 			"securitySchemes": map[string]any{
 				"caseToken": map[string]any{"type": "http", "scheme": "bearer", "description": "发起密码找回（或按编号查询）时返回的 token"},
 			},
-			"schemas": map[string]any{"Error": errorEnvelope(nil)},
+			"schemas": errorComponents(),
 		},
 	}
-	b, err := json.MarshalIndent(doc, "", "  ")
+	b, err := json.Marshal(doc)
 	if err != nil {
 		return nil, err
 	}
@@ -668,21 +668,11 @@ func (op apiOperation) document(r route, refusals []refusal) (map[string]any, ap
 
 // errorEnvelope is the schema of the error envelope (CONTRACT §4). With
 // refusals, the code is one of theirs and each carries its own extras; a
-// 5xx carries trace_id.
+// 5xx carries trace_id. The members every refusal may have are shared
+// components, so the document stays small.
 func errorEnvelope(rfs []refusal) jsonSchema {
-	base := map[string]jsonSchema{
-		"code":    str("错误代码（供程序判断）"),
-		"message": str("中文说明（供人阅读）"),
-		"field":   str("相关字段"),
-		"fields": arrayOf(closedObject([]string{"field", "code", "message"}, map[string]jsonSchema{
-			"field": str("字段"), "code": str("错误代码"), "message": str("中文说明"),
-		}), "多个字段有误时的全部问题（第一项同 code、message、field）"),
-	}
-	if rfs == nil {
-		props := maps(base)
-		props["trace_id"] = str("5xx 错误的追踪编号，等于 X-Request-Id")
-		return object("错误响应", []string{"error"}, map[string]jsonSchema{"error": request([]string{"code", "message"}, props)})
-	}
+	ref := func(name string) jsonSchema { return jsonSchema{"$ref": "#/components/schemas/" + name} }
+	base := map[string]jsonSchema{"message": ref("ErrorMessage"), "field": ref("ErrorField"), "fields": ref("FieldProblems")}
 	var each []any
 	codes := map[string]bool{}
 	for _, rf := range rfs {
@@ -709,6 +699,28 @@ func errorEnvelope(rfs []refusal) jsonSchema {
 		errSchema = jsonSchema{"oneOf": each}
 	}
 	return closedObject([]string{"error"}, map[string]jsonSchema{"error": errSchema})
+}
+
+// errorComponents are the shared parts of every error envelope, and the
+// generic envelope itself (Error) for readers of the document.
+func errorComponents() map[string]any {
+	problem := closedObject([]string{"field", "code", "message"}, map[string]jsonSchema{
+		"field": str("字段"), "code": str("错误代码"), "message": str("中文说明"),
+	})
+	generic := request([]string{"code", "message"}, map[string]jsonSchema{
+		"code":     str("错误代码（供程序判断）"),
+		"message":  str("中文说明（供人阅读）"),
+		"field":    str("相关字段"),
+		"fields":   jsonSchema{"$ref": "#/components/schemas/FieldProblems"},
+		"trace_id": str("5xx 错误的追踪编号，等于 X-Request-Id"),
+	})
+	return map[string]any{
+		"ErrorMessage":  str("中文说明（供人阅读）"),
+		"ErrorField":    str("相关字段"),
+		"FieldProblems": arrayOf(problem, "多个字段有误时的全部问题（第一项同 code、message、field）"),
+		"Error": object("错误响应的通用格式；各接口的错误响应列出其 code 及附加字段", []string{"error"},
+			map[string]jsonSchema{"error": generic}),
+	}
 }
 
 func maps(m map[string]jsonSchema) map[string]jsonSchema {

@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"recoverydesk/handlers"
 )
 
 // The conformance check: every answer the test suite gets from an /api/v1
@@ -207,5 +209,47 @@ func (s *testServer) checkAPIAnswer(t testing.TB, req *http.Request, resp *http.
 	}
 	if seen != "" {
 		s.apiSeen.add(seen)
+	}
+}
+
+// TestTheConformanceCheckRefusesWhatTheDocumentDoesNotSay: the check every
+// API answer of the suite goes through fails on an undocumented member, a
+// wrong format, a code listed under another status, a 5xx without trace_id,
+// a status not listed, and a body where the document says none.
+func TestTheConformanceCheckRefusesWhatTheDocumentDoesNotSay(t *testing.T) {
+	raw, err := handlers.OpenAPIJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := compileSpec(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := "/api/v1/recoveries/4b1e9f2a-0000-4000-8000-000000000000"
+	for _, c := range []struct {
+		method, path string
+		status       int
+		body, fails  string // fails: a part of the error, or "" when the answer conforms
+	}{
+		{"POST", "/api/v1/login", 200, `{"username":"zhang_san","kind":"person"}`, ""},
+		{"POST", "/api/v1/login", 200, `{"username":"zhang_san","kind":"person","id":1}`, "additional properties 'id'"},
+		{"POST", "/api/v1/login", 423, `{"error":{"code":"account_locked","message":"账号已被锁定","locked_until":"2026-03-16T11:00:00+08:00"}}`, ""},
+		{"POST", "/api/v1/login", 423, `{"error":{"code":"account_locked","message":"账号已被锁定","locked_until":"一小时后"}}`, "date-time"},
+		{"POST", "/api/v1/login", 401, `{"error":{"code":"account_locked","message":"账号已被锁定"}}`, "bad_credentials"},
+		{"POST", "/api/v1/login", 500, `{"error":{"code":"internal_error","message":"服务器内部错误"}}`, "trace_id"},
+		{"POST", "/api/v1/logout", 204, ``, ""},
+		{"POST", "/api/v1/logout", 200, `{}`, "does not list"},
+		{"POST", "/api/v1/password", 204, `{"ok":true}`, "no body"},
+		{"POST", "/api/v1/recoveries/lookup", 202, `{"phone_masked":"138****6666","resend_after":60}`, ""},
+		{"GET", id, 200, `{"id":"x"}`, "missing properties"},
+		{"GET", "/api/v1/no-such-route", 404, `{}`, ""}, // not the document's: not checked
+	} {
+		_, err := a.check(c.method, c.path, c.status, "application/json", []byte(c.body))
+		switch {
+		case c.fails == "" && err != nil:
+			t.Errorf("%s %s %d %s: %v", c.method, c.path, c.status, c.body, err)
+		case c.fails != "" && (err == nil || !strings.Contains(err.Error(), c.fails)):
+			t.Errorf("%s %s %d %s: want a failure naming %q, got %v", c.method, c.path, c.status, c.body, c.fails, err)
+		}
 	}
 }
