@@ -161,6 +161,7 @@ var (
 // field, by code. Each is set where the refusal is built (With).
 var errorExtras = map[string]map[string]jsonSchema{
 	"bad_credentials":        {"attempts_left": integer("锁定前还可尝试的次数（账号存在时）")},
+	"wrong_account_kind":     {"kind": strEnum("该账号实际的类型：应在此类登录中登录", vocab.CaseKinds...)},
 	"account_locked":         {"locked_until": strFormat("date-time", "锁定解除时间（RFC 3339）")},
 	"password_not_effective": {"effective_at": nullable(strFormat("date-time", "新密码生效时间（RFC 3339）；短信尚未发出时为 null"))},
 	"rate_limited":           {"retry_after": integer("多少秒后可重试（同 Retry-After 头）")},
@@ -421,7 +422,7 @@ func statusSchema() jsonSchema {
 		"due_by":                nullable(strFormat("date", "办结期限 YYYY-MM-DD")),
 		"phone_verified":        boolean("是否已通过短信验证"),
 		"required_evidence":     arrayOf(evidenceKindSchema, "需上传的材料"),
-		"uploaded":              arrayOf(evidenceKindSchema, "已上传的材料"),
+		"uploaded":              nullable(arrayOf(evidenceKindSchema, "已上传的材料；一件也未上传时为 null")),
 		"to_replace":            arrayOf(evidenceKindSchema, "退回补正后尚未重新上传的材料"),
 		"decision":              decision,
 		"password_effective_at": strFormat("date-time", "新密码生效时间：通过后新密码短信发出时起 4 小时；短信发出前没有此项"),

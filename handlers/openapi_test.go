@@ -144,6 +144,7 @@ func TestEveryAPIOperationAnswersAsDocumented(t *testing.T) {
 	expect("unchanged password", 422, resp, body)
 	resp, body = s.postJSON(t, "/api/v1/password", `{"kind":"person","username":"zhang_san","old_password":"Abcd2468!x","new_password":"Bcde3579#y"}`)
 	expect("password", 204, resp, body)
+	s.clock.Advance(2 * time.Minute) // the phone's SMS interval since the registration code
 	resp, body = s.postJSON(t, "/api/v1/account-recovery", `{"kind":"person","name":"李四","id_number":"`+liID+`"}`)
 	expect("no such person", 404, resp, body)
 	resp, body = s.postJSON(t, "/api/v1/account-recovery", `{"kind":"person","name":"张三","id_number":"`+liID+`"}`)
@@ -187,8 +188,8 @@ func TestEveryAPIOperationAnswersAsDocumented(t *testing.T) {
 	expect("a wrong token", 404, resp, body)
 
 	// The status lookup by case number, from another browser.
-	var text string
-	text = s.newSMS(t, "13800006666", func() {
+	s.clock.Advance(2 * time.Minute) // the phone's SMS interval since the recovery code
+	text := s.newSMS(t, "13800006666", func() {
 		resp, body = s.postJSON(t, "/api/v1/recoveries/lookup", `{"case_number":"`+sub.CaseNumber+`"}`)
 		expect("lookup", 202, resp, body)
 	})
