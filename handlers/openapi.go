@@ -552,7 +552,7 @@ func buildAPIDoc(rs []route) (*apiDoc, error) {
 				"每个响应都带 X-Request-Id；错误响应的格式为 {\"error\":{\"code\",\"message\",\"field\",…}}，code 供程序判断，message 供人阅读；" +
 				"5xx 错误带 trace_id（等于 X-Request-Id），不含内部细节。任何请求在路由之前也可能被拒绝：" +
 				"请求体超过上限 413 file_too_large，Content-Length 冲突 400 bad_request，网址过长 414 uri_too_long，请求头过长 431 headers_too_large，" +
-				"请求发送超时 408 request_timeout。",
+				"请求发送超时 408 request_timeout。未列出的路径 404 not_found，路径不支持的请求方式 405 method_not_allowed。",
 		},
 		"paths": paths,
 		"components": map[string]any{
