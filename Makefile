@@ -22,7 +22,7 @@ faults: build
 
 ## build: the recoverydesk binary and the bundled MinIO server
 build: bin/minio
-	$(GO) build -o bin/recoverydesk ./cmd/recoverydesk
+	$(GO) build -buildvcs=auto -o bin/recoverydesk ./cmd/recoverydesk
 
 ## bench: the full benchmark (10 000 → 1 000 000 cases, under 15 minutes); writes docs/BENCHMARKS.md
 bench: build

@@ -10,16 +10,28 @@ import (
 	"recoverydesk/internal/rules"
 )
 
+// The refusals of a body that is not JSON.
+var (
+	errNotJSON = &APIError{Status: fiber.StatusUnsupportedMediaType, Code: "unsupported_type", Message: "请求体应为 JSON（Content-Type: application/json）"}
+	errBadJSON = &APIError{Status: fiber.StatusBadRequest, Code: "bad_request", Message: "请求体不是有效的 JSON"}
+)
+
 // parseJSON decodes a JSON body into v, refusing anything else with 400.
 func parseJSON(c *fiber.Ctx, v any) error {
 	if !strings.HasPrefix(c.Get(fiber.HeaderContentType), fiber.MIMEApplicationJSON) {
-		return &APIError{Status: fiber.StatusUnsupportedMediaType, Code: "unsupported_type", Message: "请求体应为 JSON（Content-Type: application/json）"}
+		return errNotJSON
 	}
 	if err := c.BodyParser(v); err != nil {
-		return &APIError{Status: fiber.StatusBadRequest, Code: "bad_request", Message: "请求体不是有效的 JSON"}
+		return errBadJSON
 	}
 	return nil
 }
+
+// The refusals of the accounts API's own checks.
+var (
+	errInvalidPurpose = apperr.New(apperr.Invalid, "invalid_purpose", "purpose 只能为 register")
+	errRegionNotFound = apperr.New(apperr.NotFound, "region_not_found", "未知的行政区划代码")
+)
 
 type smsCodeRequest struct {
 	Phone   string `json:"phone"`
@@ -33,7 +45,7 @@ func (s *Server) sendSMSCode(c *fiber.Ctx) error {
 		return err
 	}
 	if req.Purpose != accounts.PurposeRegister {
-		return apperr.New(apperr.Invalid, "invalid_purpose", "purpose 只能为 register").WithField("purpose")
+		return errInvalidPurpose.WithField("purpose")
 	}
 	wait, _, err := s.deps.Accounts.SendRegistrationCode(c.UserContext(), req.Phone)
 	if err != nil {
@@ -184,7 +196,7 @@ func (s *Server) recoverUsername(c *fiber.Ctx) error {
 func (s *Server) regions(c *fiber.Ctx) error {
 	children := rules.RegionChildren(c.Query("parent"))
 	if children == nil {
-		return apperr.New(apperr.NotFound, "region_not_found", "未知的行政区划代码").WithField("parent")
+		return errRegionNotFound.WithField("parent")
 	}
 	c.Set(fiber.HeaderCacheControl, "public, max-age=86400")
 	return c.JSON(fiber.Map{"regions": children})

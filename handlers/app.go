@@ -69,6 +69,7 @@ type Server struct {
 	limits   rateLimits
 	stamping chan struct{}   // bounds simultaneous watermarking
 	prepared *preparedImages // the next case's images, stamped ahead of their view
+	apiDoc   *apiDoc         // the OpenAPI document, built from the route table
 }
 
 // rateLimits are the per-IP limits of the public endpoints.
@@ -138,7 +139,11 @@ func New(d Deps) (*fiber.App, error) {
 	}
 	app.Use("/static", labelRoute(staticRoute), filesystem.New(filesystem.Config{Root: http.FS(static), MaxAge: 3600}))
 	app.Use(csrfProtection(kvstore.New(d.DB.Ent, "csrf:", d.Clock)))
-	for _, r := range s.routes() {
+	table := s.routes()
+	if s.apiDoc, err = buildAPIDoc(table); err != nil {
+		return nil, err
+	}
+	for _, r := range table {
 		hs, err := s.chain(r)
 		if err != nil {
 			return nil, err

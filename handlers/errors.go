@@ -90,6 +90,9 @@ const busyRetryAfter = 2
 var errBusy = &APIError{Status: fiber.StatusServiceUnavailable, Code: "busy",
 	Message: "系统繁忙，请稍后重试", Extra: map[string]any{"retry_after": busyRetryAfter}}
 
+// errInternal is every error the client is not told about.
+var errInternal = &APIError{Status: fiber.StatusInternalServerError, Code: "internal_error", Message: "服务器内部错误，请稍后重试"}
+
 // toAPIError maps any error to what the client sees. Unknown errors are
 // internal: the client gets a generic 500, never err.Error().
 func toAPIError(err error) *APIError {
@@ -121,7 +124,7 @@ func toAPIError(err error) *APIError {
 			return &APIError{Status: fe.Code, Code: "request_error", Message: "请求无法处理"}
 		}
 	}
-	return &APIError{Status: fiber.StatusInternalServerError, Code: "internal_error", Message: "服务器内部错误，请稍后重试"}
+	return errInternal
 }
 
 func withFields(extra map[string]any, fields []apperr.FieldError) map[string]any {

@@ -18,3 +18,13 @@ func RouteTable() []RouteInfo {
 	}
 	return out
 }
+
+// OpenAPIJSON is the OpenAPI document as the server serves it, for tests
+// of the conformance check that need no server.
+func OpenAPIJSON() ([]byte, error) {
+	d, err := buildAPIDoc((&Server{deps: Deps{Logger: slog.Default(), Metrics: prometheus.NewRegistry()}}).routes())
+	if err != nil {
+		return nil, err
+	}
+	return d.json, nil
+}

@@ -52,6 +52,9 @@ type testServer struct {
 	enforcer *policies.Enforcer
 	store    *storage.Store
 	logs     *bytes.Buffer
+	// apiSeen are the /api/v1 operations and statuses whose answers
+	// matched the OpenAPI document (checkAPIAnswer).
+	apiSeen *apiSeen
 }
 
 type serverOption func(*handlers.Deps)
@@ -146,10 +149,12 @@ func newTestServerOn(t testing.TB, d *db.DB, opts ...serverOption) *testServer {
 		t.Fatal(err)
 	}
 	return &testServer{app: app, db: d, clock: clk, courier: svc.Courier, outbox: svc.Outbox, accounts: svc.Accounts,
-		recovery: svc.Recovery, staff: svc.Staff, enforcer: enforcer, store: store, logs: logs}
+		recovery: svc.Recovery, staff: svc.Staff, enforcer: enforcer, store: store, logs: logs, apiSeen: &apiSeen{}}
 }
 
-// do sends a request through the app and returns the response and its body.
+// do sends a request through the app and returns the response and its
+// body. An answer of the JSON API is checked against the OpenAPI document
+// on the way (checkAPIAnswer).
 func (s *testServer) do(t testing.TB, req *http.Request) (*http.Response, string) {
 	t.Helper()
 	resp, err := s.app.Test(req, -1)
@@ -161,6 +166,7 @@ func (s *testServer) do(t testing.TB, req *http.Request) (*http.Response, string
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.checkAPIAnswer(t, req, resp, string(b))
 	return resp, string(b)
 }
 

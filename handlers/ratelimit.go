@@ -8,6 +8,10 @@ import (
 	"recoverydesk/internal/kvstore"
 )
 
+// errPerIPLimit refuses a client over its per-IP limit; each refusal is a
+// copy with its retry_after.
+var errPerIPLimit = &APIError{Status: fiber.StatusTooManyRequests, Code: "rate_limited", Message: "操作过于频繁，请稍后再试"}
+
 // perIP limits how often one client address (clientIP: behind a trusted
 // proxy, the forwarded one) may call a group of endpoints: at most limit
 // calls per fixed window. Each call is one atomic hit on a counter in the
@@ -20,9 +24,9 @@ func perIP(counters *kvstore.Counters, name string, limit int, window time.Durat
 			return err
 		}
 		if hits > limit {
-			secs := int(left / time.Second)
-			return &APIError{Status: fiber.StatusTooManyRequests, Code: "rate_limited",
-				Message: "操作过于频繁，请稍后再试", Extra: map[string]any{"retry_after": secs}}
+			e := *errPerIPLimit
+			e.Extra = map[string]any{"retry_after": int(left / time.Second)}
+			return &e
 		}
 		return c.Next()
 	}

@@ -100,6 +100,9 @@ func (s *Server) uploadEvidence(c *fiber.Ctx) error {
 		"width": up.Width, "height": up.Height})
 }
 
+// errNoFile is a multipart upload without its field "file".
+var errNoFile = &APIError{Status: fiber.StatusBadRequest, Code: "bad_request", Message: "请在表单字段 file 中上传图片", Field: "file"}
+
 // uploadedBytes reads the upload, at most imagecheck.MaxBytes+1 bytes of it.
 func uploadedBytes(c *fiber.Ctx) ([]byte, error) {
 	if !strings.HasPrefix(c.Get(fiber.HeaderContentType), fiber.MIMEMultipartForm) {
@@ -107,7 +110,7 @@ func uploadedBytes(c *fiber.Ctx) ([]byte, error) {
 	}
 	fh, err := c.FormFile("file")
 	if err != nil {
-		return nil, &APIError{Status: fiber.StatusBadRequest, Code: "bad_request", Message: "请在表单字段 file 中上传图片", Field: "file"}
+		return nil, errNoFile
 	}
 	f, err := fh.Open()
 	if err != nil {
@@ -116,7 +119,7 @@ func uploadedBytes(c *fiber.Ctx) ([]byte, error) {
 	defer f.Close()
 	data, err := imagecheck.ReadLimited(f)
 	if errors.Is(err, imagecheck.ErrTooLarge) {
-		return nil, &APIError{Status: fiber.StatusRequestEntityTooLarge, Code: "file_too_large", Message: imagecheck.Message(err), Field: "file"}
+		return nil, recovery.ImageError(err)
 	}
 	return data, err
 }

@@ -78,6 +78,10 @@ func (s *Server) routes() []route {
 		{method: fiber.MethodGet, path: "/api/v1/recoveries/:id", access: accessToken, handler: s.recoveryStatus},
 		{method: fiber.MethodGet, path: "/api/v1/recoveries/:id/again", access: accessToken, handler: s.applyAgain},
 
+		// The API's description: OpenAPI 3.1 for programs, a page for people.
+		{method: fiber.MethodGet, path: "/api/v1/openapi.json", access: accessPublic, handler: s.openAPIJSON},
+		{method: fiber.MethodGet, path: "/api/docs", access: accessPublic, handler: s.apiDocsPage},
+
 		// Applicant pages.
 		{method: fiber.MethodGet, path: "/", access: accessPublic, handler: s.home},
 		{method: fiber.MethodGet, path: "/register/person", access: accessPublic, handler: s.registerPersonPage},

@@ -35,6 +35,8 @@ func commands() []command {
 		{"rekey", "re-seal every sealed value under RD_SECRET_KEY after a key rotation", runRekey},
 		{"purge", "destroy evidence past RD_EVIDENCE_RETENTION now (purge [--dry-run])", runPurge},
 		{"seed", "fill an empty database with demo data (seed --demo)", runSeed},
+		{"doctor", "check the configuration, database, object store (with encryption) and SMS driver; one line per check", runDoctor},
+		{"version", "print the module version, commit, commit time and Go version of this binary", runVersion},
 	}
 }
 

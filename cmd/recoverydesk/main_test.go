@@ -69,7 +69,7 @@ func TestBadAssignmentModeExits2(t *testing.T) {
 }
 
 func TestEveryCommandHasHelp(t *testing.T) {
-	for _, args := range [][]string{{"--help"}, {"serve", "--help"}, {"migrate", "--help"}, {"staff", "add", "--help"}, {"audit", "verify", "--help"}, {"audit", "--help"}} {
+	for _, args := range [][]string{{"--help"}, {"serve", "--help"}, {"migrate", "--help"}, {"staff", "add", "--help"}, {"audit", "verify", "--help"}, {"audit", "--help"}, {"doctor", "--help"}, {"version", "--help"}} {
 		code, _, stderr := recoverydesk(t, nil, "", args...)
 		if code != 0 || !strings.Contains(stderr, "Usage: recoverydesk") {
 			t.Errorf("%v: exit %d, %q", args, code, stderr)

@@ -27,8 +27,9 @@ type Uploaded struct {
 	Height int
 }
 
-// imageError maps the image checker's refusals to what the applicant reads.
-func imageError(err error) error {
+// ImageError maps the image checker's refusals to what the applicant reads
+// (the API's description lists its answers from here).
+func ImageError(err error) error {
 	msg := imagecheck.Message(err)
 	switch {
 	case errors.Is(err, imagecheck.ErrTooLarge):
@@ -55,7 +56,7 @@ func (s *Service) Upload(ctx context.Context, rc *ent.RecoveryCase, kind string,
 	}
 	res, err := s.check(ctx, data)
 	if err != nil {
-		return nil, imageError(err)
+		return nil, ImageError(err)
 	}
 	key, err := objectKey(rc, kind)
 	if err != nil {
