@@ -27,6 +27,7 @@ import (
 	"recoverydesk/ent"
 	_ "recoverydesk/ent/runtime" // registers the schema hooks and defaults
 	"recoverydesk/internal/config"
+	"recoverydesk/internal/imagecheck"
 )
 
 // DB is an open database: the pool, an ent client on it, and its kind.
@@ -154,12 +155,33 @@ func (d *DB) migrate(ctx context.Context) error {
 	if err := d.Ent.Schema.Create(ctx); err != nil {
 		return fmt.Errorf("migrate tables: %w", err)
 	}
+	if err := d.fillPhashBands(ctx); err != nil {
+		return err
+	}
 	migrator, err := rivermigrate.New(d.RiverDriver(), nil)
 	if err != nil {
 		return fmt.Errorf("river migrator: %w", err)
 	}
 	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
 		return fmt.Errorf("migrate job tables: %w", err)
+	}
+	return nil
+}
+
+// fillPhashBands gives the evidence rows written before the band columns
+// existed their bands (imagecheck.Bands, computed in SQL: an arithmetic
+// right shift and a mask give the same bits of the signed 64-bit column on
+// SQLite and PostgreSQL). Rows written since carry them already (the
+// phashBands hook), so after the first run this updates nothing.
+func (d *DB) fillPhashBands(ctx context.Context) error {
+	sets := make([]string, imagecheck.PHashBands)
+	for i := range sets {
+		shift, width := imagecheck.BandBits(i)
+		sets[i] = fmt.Sprintf("phash_b%d = (phash >> %d) & %d", i, shift, 1<<width-1)
+	}
+	q := "UPDATE evidences SET " + strings.Join(sets, ", ") + " WHERE phash IS NOT NULL AND phash_b0 IS NULL"
+	if _, err := d.SQL.ExecContext(ctx, q); err != nil {
+		return fmt.Errorf("migrate: fill the perceptual hash bands: %w", err)
 	}
 	return nil
 }
