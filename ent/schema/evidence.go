@@ -58,18 +58,19 @@ func (Evidence) Edges() []ent.Edge {
 // hash; and the near-duplicate search, one index per band of the perceptual
 // hash with the kind first (two images within imagecheck.NearDuplicateDistance
 // share a whole band, so 7 index lookups find every candidate whatever the
-// table's size).
+// table's size), each ending in the hash so candidates are checked from the
+// indexes alone, without a table read per candidate.
 func (Evidence) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("case_id", "kind").Unique(),
 		index.Fields("sha256"),
-		index.Fields("kind", "phash_b0"),
-		index.Fields("kind", "phash_b1"),
-		index.Fields("kind", "phash_b2"),
-		index.Fields("kind", "phash_b3"),
-		index.Fields("kind", "phash_b4"),
-		index.Fields("kind", "phash_b5"),
-		index.Fields("kind", "phash_b6"),
+		index.Fields("kind", "phash_b0", "phash"),
+		index.Fields("kind", "phash_b1", "phash"),
+		index.Fields("kind", "phash_b2", "phash"),
+		index.Fields("kind", "phash_b3", "phash"),
+		index.Fields("kind", "phash_b4", "phash"),
+		index.Fields("kind", "phash_b5", "phash"),
+		index.Fields("kind", "phash_b6", "phash"),
 	}
 }
 

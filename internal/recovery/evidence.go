@@ -65,15 +65,7 @@ func (s *Service) Upload(ctx context.Context, rc *ent.RecoveryCase, kind string,
 	if err != nil {
 		return nil, err
 	}
-	put := make(chan error, 1)
-	go func() {
-		put <- s.store.Put(ctx, key, bytes.NewReader(img.Data), int64(len(img.Data)), img.SHA256, img.ContentType)
-	}()
-	phash, decodeErr := s.decode(ctx, img)
-	// The PUT is waited for even when the decode failed, and its object
-	// then deleted: cancelling it instead could leave the server committing
-	// an object after the deletion was sent.
-	putErr := <-put
+	phash, putErr, decodeErr := s.putAndDecode(ctx, key, img)
 	if decodeErr != nil {
 		if putErr == nil {
 			s.deleteObjects(ctx, []string{key})
@@ -120,17 +112,27 @@ func (s *Service) Upload(ctx context.Context, rc *ent.RecoveryCase, kind string,
 	return &Uploaded{Kind: kind, SHA256: res.SHA256, Size: int64(len(res.Data)), Width: res.Width, Height: res.Height}, nil
 }
 
-// decode runs an upload's full decode with at most one per core at a time:
-// a decode can hold a large image, so this bounds the memory many
-// simultaneous uploads take, while the rest wait their turn.
-func (s *Service) decode(ctx context.Context, img *imagecheck.Prepared) (uint64, error) {
+// putAndDecode stores the stripped bytes under key while the image is
+// decoded, and waits for both. One slot per core covers the two together: a
+// decode can hold a large image, and PUTs started without a bound would all
+// wait on the store at once in a burst of uploads (past RD_S3_TIMEOUT on a
+// busy host), so a burst queues here, as it did for the image check alone.
+// The PUT is waited for even when the decode fails (the caller then deletes
+// the object): cancelling it instead could leave the server committing an
+// object after the deletion was sent.
+func (s *Service) putAndDecode(ctx context.Context, key string, img *imagecheck.Prepared) (phash uint64, putErr, decodeErr error) {
 	select {
 	case s.checks <- struct{}{}:
 	case <-ctx.Done():
-		return 0, ctx.Err()
+		return 0, ctx.Err(), ctx.Err() // nothing stored
 	}
 	defer func() { <-s.checks }()
-	return img.Decode()
+	put := make(chan error, 1)
+	go func() {
+		put <- s.store.Put(ctx, key, bytes.NewReader(img.Data), int64(len(img.Data)), img.SHA256, img.ContentType)
+	}()
+	phash, decodeErr = img.Decode()
+	return phash, <-put, decodeErr
 }
 
 // objectKey is an unguessable key: the case id alone is not enough to find
