@@ -26,7 +26,6 @@ import (
 
 	"recoverydesk/ent/recoverycase"
 	"recoverydesk/internal/benchkit"
-	"recoverydesk/internal/config"
 	"recoverydesk/internal/db"
 	"recoverydesk/internal/demodata"
 	"recoverydesk/internal/passhash"
@@ -70,18 +69,11 @@ func run(ctx context.Context, o benchOptions, logger *slog.Logger) (*report, err
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := config.Load(config.FromMap(map[string]string{"RD_DATABASE_URL": dbURL, "RD_DATA_DIR": filepath.Join(dir, "data")}))
-	if err != nil {
-		return nil, err
-	}
-	d, err := db.Open(ctx, cfg.DBKind, cfg.DSN)
+	d, err := benchkit.OpenDB(ctx, dbURL, filepath.Join(dir, "data"))
 	if err != nil {
 		return nil, err
 	}
 	defer d.Close()
-	if err := d.Migrate(ctx); err != nil {
-		return nil, err
-	}
 	if n, err := d.Ent.RecoveryCase.Query().Count(ctx); err != nil {
 		return nil, err
 	} else if n > 0 {
@@ -313,13 +305,11 @@ func (m rest) memory(ctx context.Context) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	var before int64
+	before, err := benchkit.MaxMemory(m.srvs, "VmRSS")
+	if err != nil {
+		return err
+	}
 	for _, srv := range m.srvs {
-		kb, err := srv.Memory("VmRSS")
-		if err != nil {
-			return err
-		}
-		before = max(before, kb)
 		if err := srv.ResetPeak(); err != nil {
 			return fmt.Errorf("reset the peak RSS: %w", err)
 		}
@@ -337,13 +327,9 @@ func (m rest) memory(ctx context.Context) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	var peak int64
-	for _, srv := range m.srvs {
-		kb, err := srv.Memory("VmHWM")
-		if err != nil {
-			return err
-		}
-		peak = max(peak, kb)
+	peak, err := benchkit.MaxMemory(m.srvs, "VmHWM")
+	if err != nil {
+		return err
 	}
 	rep.memory = memoryFigure{beforeKB: before, peakKB: peak, uploads: len(recs), size: len(photo2), took: burst}
 	logger.Info("memory measured", "rss before MB", before/1024, "peak MB", peak/1024)

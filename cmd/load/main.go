@@ -42,8 +42,6 @@ import (
 	"time"
 
 	"recoverydesk/internal/benchkit"
-	"recoverydesk/internal/config"
-	"recoverydesk/internal/db"
 	"recoverydesk/internal/demodata"
 	"recoverydesk/internal/passhash"
 	"recoverydesk/internal/rules"
@@ -132,18 +130,11 @@ func run(ctx context.Context, o options, logger *slog.Logger) (*stats, error) {
 			return nil, err
 		}
 	}
-	cfg, err := config.Load(config.FromMap(map[string]string{"RD_DATABASE_URL": dbURL, "RD_DATA_DIR": filepath.Join(dir, "data")}))
-	if err != nil {
-		return nil, err
-	}
-	d, err := db.Open(ctx, cfg.DBKind, cfg.DSN)
+	d, err := benchkit.OpenDB(ctx, dbURL, filepath.Join(dir, "data"))
 	if err != nil {
 		return nil, err
 	}
 	defer d.Close()
-	if err := d.Migrate(ctx); err != nil {
-		return nil, err
-	}
 	hash, err := passhash.Hasher{Params: passhash.Production}.Hash(staffPassword)
 	if err != nil {
 		return nil, err

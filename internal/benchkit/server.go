@@ -19,6 +19,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"recoverydesk/internal/config"
+	"recoverydesk/internal/db"
 )
 
 // Server is `recoverydesk serve` running as a child process, so its peak
@@ -172,3 +175,34 @@ func FreshPostgres(ctx context.Context, u *url.URL) error {
 
 // Pid is the server process's id.
 func (s *Server) Pid() int { return s.cmd.Process.Pid }
+
+// OpenDB opens the database at dbURL (RD_DATABASE_URL's form) and brings
+// its schema up to date, as serve would.
+func OpenDB(ctx context.Context, dbURL, dataDir string) (*db.DB, error) {
+	cfg, err := config.Load(config.FromMap(map[string]string{"RD_DATABASE_URL": dbURL, "RD_DATA_DIR": dataDir}))
+	if err != nil {
+		return nil, err
+	}
+	d, err := db.Open(ctx, cfg.DBKind, cfg.DSN)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.Migrate(ctx); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// MaxMemory is the largest VmXXX reading (kB) over the servers.
+func MaxMemory(srvs []*Server, field string) (int64, error) {
+	var most int64
+	for _, s := range srvs {
+		kb, err := s.Memory(field)
+		if err != nil {
+			return 0, err
+		}
+		most = max(most, kb)
+	}
+	return most, nil
+}
