@@ -6,7 +6,7 @@ MINIO_MODULE  := github.com/minio/minio
 MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
 GOFILES        = $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './bin/*')
 
-.PHONY: run test build bench faults generate lint fuzz-smoke clean
+.PHONY: run test build bench load faults generate lint fuzz-smoke clean
 
 ## run: build everything and serve on the embedded defaults in dev mode
 run: build
@@ -24,9 +24,22 @@ faults: build
 build: bin/minio
 	$(GO) build -buildvcs=auto -o bin/recoverydesk ./cmd/recoverydesk
 
-## bench: the full benchmark (10 000 → 1 000 000 cases, under 15 minutes); writes docs/BENCHMARKS.md
+## bench: the full benchmark (10 000 → 1 000 000 cases, under 15 minutes); writes docs/BENCHMARKS.md.
+## BENCH_DB=postgres measures on PostgreSQL (RD_BENCH_POSTGRES_URL, default
+## postgres://postgres@127.0.0.1:5432/recoverydesk_bench, dropped and created afresh);
+## BENCH_FLAGS=--instances=3 runs three servers on one database and one MinIO.
+BENCH_DB ?= sqlite
 bench: build
-	$(GO) run ./cmd/bench --server bin/recoverydesk $(BENCH_FLAGS)
+	$(GO) run ./cmd/bench --server bin/recoverydesk --db $(BENCH_DB) $(BENCH_FLAGS)
+
+## load: a sustained mixed load (applicants and reviewers) against three servers on PostgreSQL; see cmd/load.
+## LOAD_FLAGS=--quick runs it for 20 s (CI).
+load: build
+	$(GO) run ./cmd/load --server bin/recoverydesk $(LOAD_FLAGS)
+
+## fuzz-smoke: 20 s of fuzzing the metadata strip (the proof that one decode is enough; see FuzzStrip)
+fuzz-smoke:
+	$(GO) test -run '^$$' -fuzz '^FuzzStrip$$' -fuzztime 20s -fuzzminimizetime 2s ./internal/imagecheck/
 
 # The MinIO server is a Go module; it is built once (about 2 minutes) with
 # the pinned version and kept in bin/ (never committed).

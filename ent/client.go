@@ -1048,7 +1048,8 @@ func (c *EvidenceClient) QueryCase(_m *Evidence) *RecoveryCaseQuery {
 
 // Hooks returns the client hooks.
 func (c *EvidenceClient) Hooks() []Hook {
-	return c.hooks.Evidence
+	hooks := c.hooks.Evidence
+	return append(hooks[:len(hooks):len(hooks)], evidence.Hooks[:]...)
 }
 
 // Interceptors returns the client interceptors.

@@ -33,6 +33,20 @@ type Evidence struct {
 	Sha256 string `json:"sha256,omitempty"`
 	// Phash holds the value of the "phash" field.
 	Phash int64 `json:"phash,omitempty"`
+	// PhashB0 holds the value of the "phash_b0" field.
+	PhashB0 *int `json:"phash_b0,omitempty"`
+	// PhashB1 holds the value of the "phash_b1" field.
+	PhashB1 *int `json:"phash_b1,omitempty"`
+	// PhashB2 holds the value of the "phash_b2" field.
+	PhashB2 *int `json:"phash_b2,omitempty"`
+	// PhashB3 holds the value of the "phash_b3" field.
+	PhashB3 *int `json:"phash_b3,omitempty"`
+	// PhashB4 holds the value of the "phash_b4" field.
+	PhashB4 *int `json:"phash_b4,omitempty"`
+	// PhashB5 holds the value of the "phash_b5" field.
+	PhashB5 *int `json:"phash_b5,omitempty"`
+	// PhashB6 holds the value of the "phash_b6" field.
+	PhashB6 *int `json:"phash_b6,omitempty"`
 	// Size holds the value of the "size" field.
 	Size int64 `json:"size,omitempty"`
 	// Width holds the value of the "width" field.
@@ -74,7 +88,7 @@ func (*Evidence) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case evidence.FieldID, evidence.FieldPhash, evidence.FieldSize, evidence.FieldWidth, evidence.FieldHeight:
+		case evidence.FieldID, evidence.FieldPhash, evidence.FieldPhashB0, evidence.FieldPhashB1, evidence.FieldPhashB2, evidence.FieldPhashB3, evidence.FieldPhashB4, evidence.FieldPhashB5, evidence.FieldPhashB6, evidence.FieldSize, evidence.FieldWidth, evidence.FieldHeight:
 			values[i] = new(sql.NullInt64)
 		case evidence.FieldKind, evidence.FieldObjectKey, evidence.FieldSha256, evidence.FieldContentType:
 			values[i] = new(sql.NullString)
@@ -144,6 +158,55 @@ func (_m *Evidence) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field phash", values[i])
 			} else if value.Valid {
 				_m.Phash = value.Int64
+			}
+		case evidence.FieldPhashB0:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field phash_b0", values[i])
+			} else if value.Valid {
+				_m.PhashB0 = new(int)
+				*_m.PhashB0 = int(value.Int64)
+			}
+		case evidence.FieldPhashB1:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field phash_b1", values[i])
+			} else if value.Valid {
+				_m.PhashB1 = new(int)
+				*_m.PhashB1 = int(value.Int64)
+			}
+		case evidence.FieldPhashB2:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field phash_b2", values[i])
+			} else if value.Valid {
+				_m.PhashB2 = new(int)
+				*_m.PhashB2 = int(value.Int64)
+			}
+		case evidence.FieldPhashB3:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field phash_b3", values[i])
+			} else if value.Valid {
+				_m.PhashB3 = new(int)
+				*_m.PhashB3 = int(value.Int64)
+			}
+		case evidence.FieldPhashB4:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field phash_b4", values[i])
+			} else if value.Valid {
+				_m.PhashB4 = new(int)
+				*_m.PhashB4 = int(value.Int64)
+			}
+		case evidence.FieldPhashB5:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field phash_b5", values[i])
+			} else if value.Valid {
+				_m.PhashB5 = new(int)
+				*_m.PhashB5 = int(value.Int64)
+			}
+		case evidence.FieldPhashB6:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field phash_b6", values[i])
+			} else if value.Valid {
+				_m.PhashB6 = new(int)
+				*_m.PhashB6 = int(value.Int64)
 			}
 		case evidence.FieldSize:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
@@ -237,6 +300,41 @@ func (_m *Evidence) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("phash=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Phash))
+	builder.WriteString(", ")
+	if v := _m.PhashB0; v != nil {
+		builder.WriteString("phash_b0=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.PhashB1; v != nil {
+		builder.WriteString("phash_b1=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.PhashB2; v != nil {
+		builder.WriteString("phash_b2=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.PhashB3; v != nil {
+		builder.WriteString("phash_b3=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.PhashB4; v != nil {
+		builder.WriteString("phash_b4=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.PhashB5; v != nil {
+		builder.WriteString("phash_b5=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.PhashB6; v != nil {
+		builder.WriteString("phash_b6=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
 	builder.WriteString(", ")
 	builder.WriteString("size=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Size))

@@ -90,6 +90,104 @@ func (_c *EvidenceCreate) SetNillablePhash(v *int64) *EvidenceCreate {
 	return _c
 }
 
+// SetPhashB0 sets the "phash_b0" field.
+func (_c *EvidenceCreate) SetPhashB0(v int) *EvidenceCreate {
+	_c.mutation.SetPhashB0(v)
+	return _c
+}
+
+// SetNillablePhashB0 sets the "phash_b0" field if the given value is not nil.
+func (_c *EvidenceCreate) SetNillablePhashB0(v *int) *EvidenceCreate {
+	if v != nil {
+		_c.SetPhashB0(*v)
+	}
+	return _c
+}
+
+// SetPhashB1 sets the "phash_b1" field.
+func (_c *EvidenceCreate) SetPhashB1(v int) *EvidenceCreate {
+	_c.mutation.SetPhashB1(v)
+	return _c
+}
+
+// SetNillablePhashB1 sets the "phash_b1" field if the given value is not nil.
+func (_c *EvidenceCreate) SetNillablePhashB1(v *int) *EvidenceCreate {
+	if v != nil {
+		_c.SetPhashB1(*v)
+	}
+	return _c
+}
+
+// SetPhashB2 sets the "phash_b2" field.
+func (_c *EvidenceCreate) SetPhashB2(v int) *EvidenceCreate {
+	_c.mutation.SetPhashB2(v)
+	return _c
+}
+
+// SetNillablePhashB2 sets the "phash_b2" field if the given value is not nil.
+func (_c *EvidenceCreate) SetNillablePhashB2(v *int) *EvidenceCreate {
+	if v != nil {
+		_c.SetPhashB2(*v)
+	}
+	return _c
+}
+
+// SetPhashB3 sets the "phash_b3" field.
+func (_c *EvidenceCreate) SetPhashB3(v int) *EvidenceCreate {
+	_c.mutation.SetPhashB3(v)
+	return _c
+}
+
+// SetNillablePhashB3 sets the "phash_b3" field if the given value is not nil.
+func (_c *EvidenceCreate) SetNillablePhashB3(v *int) *EvidenceCreate {
+	if v != nil {
+		_c.SetPhashB3(*v)
+	}
+	return _c
+}
+
+// SetPhashB4 sets the "phash_b4" field.
+func (_c *EvidenceCreate) SetPhashB4(v int) *EvidenceCreate {
+	_c.mutation.SetPhashB4(v)
+	return _c
+}
+
+// SetNillablePhashB4 sets the "phash_b4" field if the given value is not nil.
+func (_c *EvidenceCreate) SetNillablePhashB4(v *int) *EvidenceCreate {
+	if v != nil {
+		_c.SetPhashB4(*v)
+	}
+	return _c
+}
+
+// SetPhashB5 sets the "phash_b5" field.
+func (_c *EvidenceCreate) SetPhashB5(v int) *EvidenceCreate {
+	_c.mutation.SetPhashB5(v)
+	return _c
+}
+
+// SetNillablePhashB5 sets the "phash_b5" field if the given value is not nil.
+func (_c *EvidenceCreate) SetNillablePhashB5(v *int) *EvidenceCreate {
+	if v != nil {
+		_c.SetPhashB5(*v)
+	}
+	return _c
+}
+
+// SetPhashB6 sets the "phash_b6" field.
+func (_c *EvidenceCreate) SetPhashB6(v int) *EvidenceCreate {
+	_c.mutation.SetPhashB6(v)
+	return _c
+}
+
+// SetNillablePhashB6 sets the "phash_b6" field if the given value is not nil.
+func (_c *EvidenceCreate) SetNillablePhashB6(v *int) *EvidenceCreate {
+	if v != nil {
+		_c.SetPhashB6(*v)
+	}
+	return _c
+}
+
 // SetSize sets the "size" field.
 func (_c *EvidenceCreate) SetSize(v int64) *EvidenceCreate {
 	_c.mutation.SetSize(v)
@@ -140,7 +238,9 @@ func (_c *EvidenceCreate) Mutation() *EvidenceMutation {
 
 // Save creates the Evidence in the database.
 func (_c *EvidenceCreate) Save(ctx context.Context) (*Evidence, error) {
-	_c.defaults()
+	if err := _c.defaults(); err != nil {
+		return nil, err
+	}
 	return withHooks(ctx, _c.sqlSave, _c.mutation, _c.hooks)
 }
 
@@ -167,15 +267,22 @@ func (_c *EvidenceCreate) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_c *EvidenceCreate) defaults() {
+func (_c *EvidenceCreate) defaults() error {
 	if _, ok := _c.mutation.CreatedAt(); !ok {
+		if evidence.DefaultCreatedAt == nil {
+			return fmt.Errorf("ent: uninitialized evidence.DefaultCreatedAt (forgotten import ent/runtime?)")
+		}
 		v := evidence.DefaultCreatedAt()
 		_c.mutation.SetCreatedAt(v)
 	}
 	if _, ok := _c.mutation.UpdatedAt(); !ok {
+		if evidence.DefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized evidence.DefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := evidence.DefaultUpdatedAt()
 		_c.mutation.SetUpdatedAt(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -283,6 +390,34 @@ func (_c *EvidenceCreate) createSpec() (*Evidence, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Phash(); ok {
 		_spec.SetField(evidence.FieldPhash, field.TypeInt64, value)
 		_node.Phash = value
+	}
+	if value, ok := _c.mutation.PhashB0(); ok {
+		_spec.SetField(evidence.FieldPhashB0, field.TypeInt, value)
+		_node.PhashB0 = &value
+	}
+	if value, ok := _c.mutation.PhashB1(); ok {
+		_spec.SetField(evidence.FieldPhashB1, field.TypeInt, value)
+		_node.PhashB1 = &value
+	}
+	if value, ok := _c.mutation.PhashB2(); ok {
+		_spec.SetField(evidence.FieldPhashB2, field.TypeInt, value)
+		_node.PhashB2 = &value
+	}
+	if value, ok := _c.mutation.PhashB3(); ok {
+		_spec.SetField(evidence.FieldPhashB3, field.TypeInt, value)
+		_node.PhashB3 = &value
+	}
+	if value, ok := _c.mutation.PhashB4(); ok {
+		_spec.SetField(evidence.FieldPhashB4, field.TypeInt, value)
+		_node.PhashB4 = &value
+	}
+	if value, ok := _c.mutation.PhashB5(); ok {
+		_spec.SetField(evidence.FieldPhashB5, field.TypeInt, value)
+		_node.PhashB5 = &value
+	}
+	if value, ok := _c.mutation.PhashB6(); ok {
+		_spec.SetField(evidence.FieldPhashB6, field.TypeInt, value)
+		_node.PhashB6 = &value
 	}
 	if value, ok := _c.mutation.Size(); ok {
 		_spec.SetField(evidence.FieldSize, field.TypeInt64, value)
@@ -454,6 +589,174 @@ func (u *EvidenceUpsert) AddPhash(v int64) *EvidenceUpsert {
 // ClearPhash clears the value of the "phash" field.
 func (u *EvidenceUpsert) ClearPhash() *EvidenceUpsert {
 	u.SetNull(evidence.FieldPhash)
+	return u
+}
+
+// SetPhashB0 sets the "phash_b0" field.
+func (u *EvidenceUpsert) SetPhashB0(v int) *EvidenceUpsert {
+	u.Set(evidence.FieldPhashB0, v)
+	return u
+}
+
+// UpdatePhashB0 sets the "phash_b0" field to the value that was provided on create.
+func (u *EvidenceUpsert) UpdatePhashB0() *EvidenceUpsert {
+	u.SetExcluded(evidence.FieldPhashB0)
+	return u
+}
+
+// AddPhashB0 adds v to the "phash_b0" field.
+func (u *EvidenceUpsert) AddPhashB0(v int) *EvidenceUpsert {
+	u.Add(evidence.FieldPhashB0, v)
+	return u
+}
+
+// ClearPhashB0 clears the value of the "phash_b0" field.
+func (u *EvidenceUpsert) ClearPhashB0() *EvidenceUpsert {
+	u.SetNull(evidence.FieldPhashB0)
+	return u
+}
+
+// SetPhashB1 sets the "phash_b1" field.
+func (u *EvidenceUpsert) SetPhashB1(v int) *EvidenceUpsert {
+	u.Set(evidence.FieldPhashB1, v)
+	return u
+}
+
+// UpdatePhashB1 sets the "phash_b1" field to the value that was provided on create.
+func (u *EvidenceUpsert) UpdatePhashB1() *EvidenceUpsert {
+	u.SetExcluded(evidence.FieldPhashB1)
+	return u
+}
+
+// AddPhashB1 adds v to the "phash_b1" field.
+func (u *EvidenceUpsert) AddPhashB1(v int) *EvidenceUpsert {
+	u.Add(evidence.FieldPhashB1, v)
+	return u
+}
+
+// ClearPhashB1 clears the value of the "phash_b1" field.
+func (u *EvidenceUpsert) ClearPhashB1() *EvidenceUpsert {
+	u.SetNull(evidence.FieldPhashB1)
+	return u
+}
+
+// SetPhashB2 sets the "phash_b2" field.
+func (u *EvidenceUpsert) SetPhashB2(v int) *EvidenceUpsert {
+	u.Set(evidence.FieldPhashB2, v)
+	return u
+}
+
+// UpdatePhashB2 sets the "phash_b2" field to the value that was provided on create.
+func (u *EvidenceUpsert) UpdatePhashB2() *EvidenceUpsert {
+	u.SetExcluded(evidence.FieldPhashB2)
+	return u
+}
+
+// AddPhashB2 adds v to the "phash_b2" field.
+func (u *EvidenceUpsert) AddPhashB2(v int) *EvidenceUpsert {
+	u.Add(evidence.FieldPhashB2, v)
+	return u
+}
+
+// ClearPhashB2 clears the value of the "phash_b2" field.
+func (u *EvidenceUpsert) ClearPhashB2() *EvidenceUpsert {
+	u.SetNull(evidence.FieldPhashB2)
+	return u
+}
+
+// SetPhashB3 sets the "phash_b3" field.
+func (u *EvidenceUpsert) SetPhashB3(v int) *EvidenceUpsert {
+	u.Set(evidence.FieldPhashB3, v)
+	return u
+}
+
+// UpdatePhashB3 sets the "phash_b3" field to the value that was provided on create.
+func (u *EvidenceUpsert) UpdatePhashB3() *EvidenceUpsert {
+	u.SetExcluded(evidence.FieldPhashB3)
+	return u
+}
+
+// AddPhashB3 adds v to the "phash_b3" field.
+func (u *EvidenceUpsert) AddPhashB3(v int) *EvidenceUpsert {
+	u.Add(evidence.FieldPhashB3, v)
+	return u
+}
+
+// ClearPhashB3 clears the value of the "phash_b3" field.
+func (u *EvidenceUpsert) ClearPhashB3() *EvidenceUpsert {
+	u.SetNull(evidence.FieldPhashB3)
+	return u
+}
+
+// SetPhashB4 sets the "phash_b4" field.
+func (u *EvidenceUpsert) SetPhashB4(v int) *EvidenceUpsert {
+	u.Set(evidence.FieldPhashB4, v)
+	return u
+}
+
+// UpdatePhashB4 sets the "phash_b4" field to the value that was provided on create.
+func (u *EvidenceUpsert) UpdatePhashB4() *EvidenceUpsert {
+	u.SetExcluded(evidence.FieldPhashB4)
+	return u
+}
+
+// AddPhashB4 adds v to the "phash_b4" field.
+func (u *EvidenceUpsert) AddPhashB4(v int) *EvidenceUpsert {
+	u.Add(evidence.FieldPhashB4, v)
+	return u
+}
+
+// ClearPhashB4 clears the value of the "phash_b4" field.
+func (u *EvidenceUpsert) ClearPhashB4() *EvidenceUpsert {
+	u.SetNull(evidence.FieldPhashB4)
+	return u
+}
+
+// SetPhashB5 sets the "phash_b5" field.
+func (u *EvidenceUpsert) SetPhashB5(v int) *EvidenceUpsert {
+	u.Set(evidence.FieldPhashB5, v)
+	return u
+}
+
+// UpdatePhashB5 sets the "phash_b5" field to the value that was provided on create.
+func (u *EvidenceUpsert) UpdatePhashB5() *EvidenceUpsert {
+	u.SetExcluded(evidence.FieldPhashB5)
+	return u
+}
+
+// AddPhashB5 adds v to the "phash_b5" field.
+func (u *EvidenceUpsert) AddPhashB5(v int) *EvidenceUpsert {
+	u.Add(evidence.FieldPhashB5, v)
+	return u
+}
+
+// ClearPhashB5 clears the value of the "phash_b5" field.
+func (u *EvidenceUpsert) ClearPhashB5() *EvidenceUpsert {
+	u.SetNull(evidence.FieldPhashB5)
+	return u
+}
+
+// SetPhashB6 sets the "phash_b6" field.
+func (u *EvidenceUpsert) SetPhashB6(v int) *EvidenceUpsert {
+	u.Set(evidence.FieldPhashB6, v)
+	return u
+}
+
+// UpdatePhashB6 sets the "phash_b6" field to the value that was provided on create.
+func (u *EvidenceUpsert) UpdatePhashB6() *EvidenceUpsert {
+	u.SetExcluded(evidence.FieldPhashB6)
+	return u
+}
+
+// AddPhashB6 adds v to the "phash_b6" field.
+func (u *EvidenceUpsert) AddPhashB6(v int) *EvidenceUpsert {
+	u.Add(evidence.FieldPhashB6, v)
+	return u
+}
+
+// ClearPhashB6 clears the value of the "phash_b6" field.
+func (u *EvidenceUpsert) ClearPhashB6() *EvidenceUpsert {
+	u.SetNull(evidence.FieldPhashB6)
 	return u
 }
 
@@ -681,6 +984,202 @@ func (u *EvidenceUpsertOne) UpdatePhash() *EvidenceUpsertOne {
 func (u *EvidenceUpsertOne) ClearPhash() *EvidenceUpsertOne {
 	return u.Update(func(s *EvidenceUpsert) {
 		s.ClearPhash()
+	})
+}
+
+// SetPhashB0 sets the "phash_b0" field.
+func (u *EvidenceUpsertOne) SetPhashB0(v int) *EvidenceUpsertOne {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.SetPhashB0(v)
+	})
+}
+
+// AddPhashB0 adds v to the "phash_b0" field.
+func (u *EvidenceUpsertOne) AddPhashB0(v int) *EvidenceUpsertOne {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.AddPhashB0(v)
+	})
+}
+
+// UpdatePhashB0 sets the "phash_b0" field to the value that was provided on create.
+func (u *EvidenceUpsertOne) UpdatePhashB0() *EvidenceUpsertOne {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.UpdatePhashB0()
+	})
+}
+
+// ClearPhashB0 clears the value of the "phash_b0" field.
+func (u *EvidenceUpsertOne) ClearPhashB0() *EvidenceUpsertOne {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.ClearPhashB0()
+	})
+}
+
+// SetPhashB1 sets the "phash_b1" field.
+func (u *EvidenceUpsertOne) SetPhashB1(v int) *EvidenceUpsertOne {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.SetPhashB1(v)
+	})
+}
+
+// AddPhashB1 adds v to the "phash_b1" field.
+func (u *EvidenceUpsertOne) AddPhashB1(v int) *EvidenceUpsertOne {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.AddPhashB1(v)
+	})
+}
+
+// UpdatePhashB1 sets the "phash_b1" field to the value that was provided on create.
+func (u *EvidenceUpsertOne) UpdatePhashB1() *EvidenceUpsertOne {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.UpdatePhashB1()
+	})
+}
+
+// ClearPhashB1 clears the value of the "phash_b1" field.
+func (u *EvidenceUpsertOne) ClearPhashB1() *EvidenceUpsertOne {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.ClearPhashB1()
+	})
+}
+
+// SetPhashB2 sets the "phash_b2" field.
+func (u *EvidenceUpsertOne) SetPhashB2(v int) *EvidenceUpsertOne {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.SetPhashB2(v)
+	})
+}
+
+// AddPhashB2 adds v to the "phash_b2" field.
+func (u *EvidenceUpsertOne) AddPhashB2(v int) *EvidenceUpsertOne {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.AddPhashB2(v)
+	})
+}
+
+// UpdatePhashB2 sets the "phash_b2" field to the value that was provided on create.
+func (u *EvidenceUpsertOne) UpdatePhashB2() *EvidenceUpsertOne {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.UpdatePhashB2()
+	})
+}
+
+// ClearPhashB2 clears the value of the "phash_b2" field.
+func (u *EvidenceUpsertOne) ClearPhashB2() *EvidenceUpsertOne {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.ClearPhashB2()
+	})
+}
+
+// SetPhashB3 sets the "phash_b3" field.
+func (u *EvidenceUpsertOne) SetPhashB3(v int) *EvidenceUpsertOne {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.SetPhashB3(v)
+	})
+}
+
+// AddPhashB3 adds v to the "phash_b3" field.
+func (u *EvidenceUpsertOne) AddPhashB3(v int) *EvidenceUpsertOne {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.AddPhashB3(v)
+	})
+}
+
+// UpdatePhashB3 sets the "phash_b3" field to the value that was provided on create.
+func (u *EvidenceUpsertOne) UpdatePhashB3() *EvidenceUpsertOne {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.UpdatePhashB3()
+	})
+}
+
+// ClearPhashB3 clears the value of the "phash_b3" field.
+func (u *EvidenceUpsertOne) ClearPhashB3() *EvidenceUpsertOne {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.ClearPhashB3()
+	})
+}
+
+// SetPhashB4 sets the "phash_b4" field.
+func (u *EvidenceUpsertOne) SetPhashB4(v int) *EvidenceUpsertOne {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.SetPhashB4(v)
+	})
+}
+
+// AddPhashB4 adds v to the "phash_b4" field.
+func (u *EvidenceUpsertOne) AddPhashB4(v int) *EvidenceUpsertOne {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.AddPhashB4(v)
+	})
+}
+
+// UpdatePhashB4 sets the "phash_b4" field to the value that was provided on create.
+func (u *EvidenceUpsertOne) UpdatePhashB4() *EvidenceUpsertOne {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.UpdatePhashB4()
+	})
+}
+
+// ClearPhashB4 clears the value of the "phash_b4" field.
+func (u *EvidenceUpsertOne) ClearPhashB4() *EvidenceUpsertOne {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.ClearPhashB4()
+	})
+}
+
+// SetPhashB5 sets the "phash_b5" field.
+func (u *EvidenceUpsertOne) SetPhashB5(v int) *EvidenceUpsertOne {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.SetPhashB5(v)
+	})
+}
+
+// AddPhashB5 adds v to the "phash_b5" field.
+func (u *EvidenceUpsertOne) AddPhashB5(v int) *EvidenceUpsertOne {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.AddPhashB5(v)
+	})
+}
+
+// UpdatePhashB5 sets the "phash_b5" field to the value that was provided on create.
+func (u *EvidenceUpsertOne) UpdatePhashB5() *EvidenceUpsertOne {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.UpdatePhashB5()
+	})
+}
+
+// ClearPhashB5 clears the value of the "phash_b5" field.
+func (u *EvidenceUpsertOne) ClearPhashB5() *EvidenceUpsertOne {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.ClearPhashB5()
+	})
+}
+
+// SetPhashB6 sets the "phash_b6" field.
+func (u *EvidenceUpsertOne) SetPhashB6(v int) *EvidenceUpsertOne {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.SetPhashB6(v)
+	})
+}
+
+// AddPhashB6 adds v to the "phash_b6" field.
+func (u *EvidenceUpsertOne) AddPhashB6(v int) *EvidenceUpsertOne {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.AddPhashB6(v)
+	})
+}
+
+// UpdatePhashB6 sets the "phash_b6" field to the value that was provided on create.
+func (u *EvidenceUpsertOne) UpdatePhashB6() *EvidenceUpsertOne {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.UpdatePhashB6()
+	})
+}
+
+// ClearPhashB6 clears the value of the "phash_b6" field.
+func (u *EvidenceUpsertOne) ClearPhashB6() *EvidenceUpsertOne {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.ClearPhashB6()
 	})
 }
 
@@ -1088,6 +1587,202 @@ func (u *EvidenceUpsertBulk) UpdatePhash() *EvidenceUpsertBulk {
 func (u *EvidenceUpsertBulk) ClearPhash() *EvidenceUpsertBulk {
 	return u.Update(func(s *EvidenceUpsert) {
 		s.ClearPhash()
+	})
+}
+
+// SetPhashB0 sets the "phash_b0" field.
+func (u *EvidenceUpsertBulk) SetPhashB0(v int) *EvidenceUpsertBulk {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.SetPhashB0(v)
+	})
+}
+
+// AddPhashB0 adds v to the "phash_b0" field.
+func (u *EvidenceUpsertBulk) AddPhashB0(v int) *EvidenceUpsertBulk {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.AddPhashB0(v)
+	})
+}
+
+// UpdatePhashB0 sets the "phash_b0" field to the value that was provided on create.
+func (u *EvidenceUpsertBulk) UpdatePhashB0() *EvidenceUpsertBulk {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.UpdatePhashB0()
+	})
+}
+
+// ClearPhashB0 clears the value of the "phash_b0" field.
+func (u *EvidenceUpsertBulk) ClearPhashB0() *EvidenceUpsertBulk {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.ClearPhashB0()
+	})
+}
+
+// SetPhashB1 sets the "phash_b1" field.
+func (u *EvidenceUpsertBulk) SetPhashB1(v int) *EvidenceUpsertBulk {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.SetPhashB1(v)
+	})
+}
+
+// AddPhashB1 adds v to the "phash_b1" field.
+func (u *EvidenceUpsertBulk) AddPhashB1(v int) *EvidenceUpsertBulk {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.AddPhashB1(v)
+	})
+}
+
+// UpdatePhashB1 sets the "phash_b1" field to the value that was provided on create.
+func (u *EvidenceUpsertBulk) UpdatePhashB1() *EvidenceUpsertBulk {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.UpdatePhashB1()
+	})
+}
+
+// ClearPhashB1 clears the value of the "phash_b1" field.
+func (u *EvidenceUpsertBulk) ClearPhashB1() *EvidenceUpsertBulk {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.ClearPhashB1()
+	})
+}
+
+// SetPhashB2 sets the "phash_b2" field.
+func (u *EvidenceUpsertBulk) SetPhashB2(v int) *EvidenceUpsertBulk {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.SetPhashB2(v)
+	})
+}
+
+// AddPhashB2 adds v to the "phash_b2" field.
+func (u *EvidenceUpsertBulk) AddPhashB2(v int) *EvidenceUpsertBulk {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.AddPhashB2(v)
+	})
+}
+
+// UpdatePhashB2 sets the "phash_b2" field to the value that was provided on create.
+func (u *EvidenceUpsertBulk) UpdatePhashB2() *EvidenceUpsertBulk {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.UpdatePhashB2()
+	})
+}
+
+// ClearPhashB2 clears the value of the "phash_b2" field.
+func (u *EvidenceUpsertBulk) ClearPhashB2() *EvidenceUpsertBulk {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.ClearPhashB2()
+	})
+}
+
+// SetPhashB3 sets the "phash_b3" field.
+func (u *EvidenceUpsertBulk) SetPhashB3(v int) *EvidenceUpsertBulk {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.SetPhashB3(v)
+	})
+}
+
+// AddPhashB3 adds v to the "phash_b3" field.
+func (u *EvidenceUpsertBulk) AddPhashB3(v int) *EvidenceUpsertBulk {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.AddPhashB3(v)
+	})
+}
+
+// UpdatePhashB3 sets the "phash_b3" field to the value that was provided on create.
+func (u *EvidenceUpsertBulk) UpdatePhashB3() *EvidenceUpsertBulk {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.UpdatePhashB3()
+	})
+}
+
+// ClearPhashB3 clears the value of the "phash_b3" field.
+func (u *EvidenceUpsertBulk) ClearPhashB3() *EvidenceUpsertBulk {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.ClearPhashB3()
+	})
+}
+
+// SetPhashB4 sets the "phash_b4" field.
+func (u *EvidenceUpsertBulk) SetPhashB4(v int) *EvidenceUpsertBulk {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.SetPhashB4(v)
+	})
+}
+
+// AddPhashB4 adds v to the "phash_b4" field.
+func (u *EvidenceUpsertBulk) AddPhashB4(v int) *EvidenceUpsertBulk {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.AddPhashB4(v)
+	})
+}
+
+// UpdatePhashB4 sets the "phash_b4" field to the value that was provided on create.
+func (u *EvidenceUpsertBulk) UpdatePhashB4() *EvidenceUpsertBulk {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.UpdatePhashB4()
+	})
+}
+
+// ClearPhashB4 clears the value of the "phash_b4" field.
+func (u *EvidenceUpsertBulk) ClearPhashB4() *EvidenceUpsertBulk {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.ClearPhashB4()
+	})
+}
+
+// SetPhashB5 sets the "phash_b5" field.
+func (u *EvidenceUpsertBulk) SetPhashB5(v int) *EvidenceUpsertBulk {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.SetPhashB5(v)
+	})
+}
+
+// AddPhashB5 adds v to the "phash_b5" field.
+func (u *EvidenceUpsertBulk) AddPhashB5(v int) *EvidenceUpsertBulk {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.AddPhashB5(v)
+	})
+}
+
+// UpdatePhashB5 sets the "phash_b5" field to the value that was provided on create.
+func (u *EvidenceUpsertBulk) UpdatePhashB5() *EvidenceUpsertBulk {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.UpdatePhashB5()
+	})
+}
+
+// ClearPhashB5 clears the value of the "phash_b5" field.
+func (u *EvidenceUpsertBulk) ClearPhashB5() *EvidenceUpsertBulk {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.ClearPhashB5()
+	})
+}
+
+// SetPhashB6 sets the "phash_b6" field.
+func (u *EvidenceUpsertBulk) SetPhashB6(v int) *EvidenceUpsertBulk {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.SetPhashB6(v)
+	})
+}
+
+// AddPhashB6 adds v to the "phash_b6" field.
+func (u *EvidenceUpsertBulk) AddPhashB6(v int) *EvidenceUpsertBulk {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.AddPhashB6(v)
+	})
+}
+
+// UpdatePhashB6 sets the "phash_b6" field to the value that was provided on create.
+func (u *EvidenceUpsertBulk) UpdatePhashB6() *EvidenceUpsertBulk {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.UpdatePhashB6()
+	})
+}
+
+// ClearPhashB6 clears the value of the "phash_b6" field.
+func (u *EvidenceUpsertBulk) ClearPhashB6() *EvidenceUpsertBulk {
+	return u.Update(func(s *EvidenceUpsert) {
+		s.ClearPhashB6()
 	})
 }
 

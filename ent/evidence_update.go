@@ -120,6 +120,195 @@ func (_u *EvidenceUpdate) ClearPhash() *EvidenceUpdate {
 	return _u
 }
 
+// SetPhashB0 sets the "phash_b0" field.
+func (_u *EvidenceUpdate) SetPhashB0(v int) *EvidenceUpdate {
+	_u.mutation.ResetPhashB0()
+	_u.mutation.SetPhashB0(v)
+	return _u
+}
+
+// SetNillablePhashB0 sets the "phash_b0" field if the given value is not nil.
+func (_u *EvidenceUpdate) SetNillablePhashB0(v *int) *EvidenceUpdate {
+	if v != nil {
+		_u.SetPhashB0(*v)
+	}
+	return _u
+}
+
+// AddPhashB0 adds value to the "phash_b0" field.
+func (_u *EvidenceUpdate) AddPhashB0(v int) *EvidenceUpdate {
+	_u.mutation.AddPhashB0(v)
+	return _u
+}
+
+// ClearPhashB0 clears the value of the "phash_b0" field.
+func (_u *EvidenceUpdate) ClearPhashB0() *EvidenceUpdate {
+	_u.mutation.ClearPhashB0()
+	return _u
+}
+
+// SetPhashB1 sets the "phash_b1" field.
+func (_u *EvidenceUpdate) SetPhashB1(v int) *EvidenceUpdate {
+	_u.mutation.ResetPhashB1()
+	_u.mutation.SetPhashB1(v)
+	return _u
+}
+
+// SetNillablePhashB1 sets the "phash_b1" field if the given value is not nil.
+func (_u *EvidenceUpdate) SetNillablePhashB1(v *int) *EvidenceUpdate {
+	if v != nil {
+		_u.SetPhashB1(*v)
+	}
+	return _u
+}
+
+// AddPhashB1 adds value to the "phash_b1" field.
+func (_u *EvidenceUpdate) AddPhashB1(v int) *EvidenceUpdate {
+	_u.mutation.AddPhashB1(v)
+	return _u
+}
+
+// ClearPhashB1 clears the value of the "phash_b1" field.
+func (_u *EvidenceUpdate) ClearPhashB1() *EvidenceUpdate {
+	_u.mutation.ClearPhashB1()
+	return _u
+}
+
+// SetPhashB2 sets the "phash_b2" field.
+func (_u *EvidenceUpdate) SetPhashB2(v int) *EvidenceUpdate {
+	_u.mutation.ResetPhashB2()
+	_u.mutation.SetPhashB2(v)
+	return _u
+}
+
+// SetNillablePhashB2 sets the "phash_b2" field if the given value is not nil.
+func (_u *EvidenceUpdate) SetNillablePhashB2(v *int) *EvidenceUpdate {
+	if v != nil {
+		_u.SetPhashB2(*v)
+	}
+	return _u
+}
+
+// AddPhashB2 adds value to the "phash_b2" field.
+func (_u *EvidenceUpdate) AddPhashB2(v int) *EvidenceUpdate {
+	_u.mutation.AddPhashB2(v)
+	return _u
+}
+
+// ClearPhashB2 clears the value of the "phash_b2" field.
+func (_u *EvidenceUpdate) ClearPhashB2() *EvidenceUpdate {
+	_u.mutation.ClearPhashB2()
+	return _u
+}
+
+// SetPhashB3 sets the "phash_b3" field.
+func (_u *EvidenceUpdate) SetPhashB3(v int) *EvidenceUpdate {
+	_u.mutation.ResetPhashB3()
+	_u.mutation.SetPhashB3(v)
+	return _u
+}
+
+// SetNillablePhashB3 sets the "phash_b3" field if the given value is not nil.
+func (_u *EvidenceUpdate) SetNillablePhashB3(v *int) *EvidenceUpdate {
+	if v != nil {
+		_u.SetPhashB3(*v)
+	}
+	return _u
+}
+
+// AddPhashB3 adds value to the "phash_b3" field.
+func (_u *EvidenceUpdate) AddPhashB3(v int) *EvidenceUpdate {
+	_u.mutation.AddPhashB3(v)
+	return _u
+}
+
+// ClearPhashB3 clears the value of the "phash_b3" field.
+func (_u *EvidenceUpdate) ClearPhashB3() *EvidenceUpdate {
+	_u.mutation.ClearPhashB3()
+	return _u
+}
+
+// SetPhashB4 sets the "phash_b4" field.
+func (_u *EvidenceUpdate) SetPhashB4(v int) *EvidenceUpdate {
+	_u.mutation.ResetPhashB4()
+	_u.mutation.SetPhashB4(v)
+	return _u
+}
+
+// SetNillablePhashB4 sets the "phash_b4" field if the given value is not nil.
+func (_u *EvidenceUpdate) SetNillablePhashB4(v *int) *EvidenceUpdate {
+	if v != nil {
+		_u.SetPhashB4(*v)
+	}
+	return _u
+}
+
+// AddPhashB4 adds value to the "phash_b4" field.
+func (_u *EvidenceUpdate) AddPhashB4(v int) *EvidenceUpdate {
+	_u.mutation.AddPhashB4(v)
+	return _u
+}
+
+// ClearPhashB4 clears the value of the "phash_b4" field.
+func (_u *EvidenceUpdate) ClearPhashB4() *EvidenceUpdate {
+	_u.mutation.ClearPhashB4()
+	return _u
+}
+
+// SetPhashB5 sets the "phash_b5" field.
+func (_u *EvidenceUpdate) SetPhashB5(v int) *EvidenceUpdate {
+	_u.mutation.ResetPhashB5()
+	_u.mutation.SetPhashB5(v)
+	return _u
+}
+
+// SetNillablePhashB5 sets the "phash_b5" field if the given value is not nil.
+func (_u *EvidenceUpdate) SetNillablePhashB5(v *int) *EvidenceUpdate {
+	if v != nil {
+		_u.SetPhashB5(*v)
+	}
+	return _u
+}
+
+// AddPhashB5 adds value to the "phash_b5" field.
+func (_u *EvidenceUpdate) AddPhashB5(v int) *EvidenceUpdate {
+	_u.mutation.AddPhashB5(v)
+	return _u
+}
+
+// ClearPhashB5 clears the value of the "phash_b5" field.
+func (_u *EvidenceUpdate) ClearPhashB5() *EvidenceUpdate {
+	_u.mutation.ClearPhashB5()
+	return _u
+}
+
+// SetPhashB6 sets the "phash_b6" field.
+func (_u *EvidenceUpdate) SetPhashB6(v int) *EvidenceUpdate {
+	_u.mutation.ResetPhashB6()
+	_u.mutation.SetPhashB6(v)
+	return _u
+}
+
+// SetNillablePhashB6 sets the "phash_b6" field if the given value is not nil.
+func (_u *EvidenceUpdate) SetNillablePhashB6(v *int) *EvidenceUpdate {
+	if v != nil {
+		_u.SetPhashB6(*v)
+	}
+	return _u
+}
+
+// AddPhashB6 adds value to the "phash_b6" field.
+func (_u *EvidenceUpdate) AddPhashB6(v int) *EvidenceUpdate {
+	_u.mutation.AddPhashB6(v)
+	return _u
+}
+
+// ClearPhashB6 clears the value of the "phash_b6" field.
+func (_u *EvidenceUpdate) ClearPhashB6() *EvidenceUpdate {
+	_u.mutation.ClearPhashB6()
+	return _u
+}
+
 // SetSize sets the "size" field.
 func (_u *EvidenceUpdate) SetSize(v int64) *EvidenceUpdate {
 	_u.mutation.ResetSize()
@@ -235,7 +424,9 @@ func (_u *EvidenceUpdate) ClearCase() *EvidenceUpdate {
 
 // Save executes the query and returns the number of nodes affected by the update operation.
 func (_u *EvidenceUpdate) Save(ctx context.Context) (int, error) {
-	_u.defaults()
+	if err := _u.defaults(); err != nil {
+		return 0, err
+	}
 	return withHooks(ctx, _u.sqlSave, _u.mutation, _u.hooks)
 }
 
@@ -262,11 +453,15 @@ func (_u *EvidenceUpdate) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_u *EvidenceUpdate) defaults() {
+func (_u *EvidenceUpdate) defaults() error {
 	if _, ok := _u.mutation.UpdatedAt(); !ok {
+		if evidence.UpdateDefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized evidence.UpdateDefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := evidence.UpdateDefaultUpdatedAt()
 		_u.mutation.SetUpdatedAt(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -335,6 +530,69 @@ func (_u *EvidenceUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.PhashCleared() {
 		_spec.ClearField(evidence.FieldPhash, field.TypeInt64)
+	}
+	if value, ok := _u.mutation.PhashB0(); ok {
+		_spec.SetField(evidence.FieldPhashB0, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedPhashB0(); ok {
+		_spec.AddField(evidence.FieldPhashB0, field.TypeInt, value)
+	}
+	if _u.mutation.PhashB0Cleared() {
+		_spec.ClearField(evidence.FieldPhashB0, field.TypeInt)
+	}
+	if value, ok := _u.mutation.PhashB1(); ok {
+		_spec.SetField(evidence.FieldPhashB1, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedPhashB1(); ok {
+		_spec.AddField(evidence.FieldPhashB1, field.TypeInt, value)
+	}
+	if _u.mutation.PhashB1Cleared() {
+		_spec.ClearField(evidence.FieldPhashB1, field.TypeInt)
+	}
+	if value, ok := _u.mutation.PhashB2(); ok {
+		_spec.SetField(evidence.FieldPhashB2, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedPhashB2(); ok {
+		_spec.AddField(evidence.FieldPhashB2, field.TypeInt, value)
+	}
+	if _u.mutation.PhashB2Cleared() {
+		_spec.ClearField(evidence.FieldPhashB2, field.TypeInt)
+	}
+	if value, ok := _u.mutation.PhashB3(); ok {
+		_spec.SetField(evidence.FieldPhashB3, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedPhashB3(); ok {
+		_spec.AddField(evidence.FieldPhashB3, field.TypeInt, value)
+	}
+	if _u.mutation.PhashB3Cleared() {
+		_spec.ClearField(evidence.FieldPhashB3, field.TypeInt)
+	}
+	if value, ok := _u.mutation.PhashB4(); ok {
+		_spec.SetField(evidence.FieldPhashB4, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedPhashB4(); ok {
+		_spec.AddField(evidence.FieldPhashB4, field.TypeInt, value)
+	}
+	if _u.mutation.PhashB4Cleared() {
+		_spec.ClearField(evidence.FieldPhashB4, field.TypeInt)
+	}
+	if value, ok := _u.mutation.PhashB5(); ok {
+		_spec.SetField(evidence.FieldPhashB5, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedPhashB5(); ok {
+		_spec.AddField(evidence.FieldPhashB5, field.TypeInt, value)
+	}
+	if _u.mutation.PhashB5Cleared() {
+		_spec.ClearField(evidence.FieldPhashB5, field.TypeInt)
+	}
+	if value, ok := _u.mutation.PhashB6(); ok {
+		_spec.SetField(evidence.FieldPhashB6, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedPhashB6(); ok {
+		_spec.AddField(evidence.FieldPhashB6, field.TypeInt, value)
+	}
+	if _u.mutation.PhashB6Cleared() {
+		_spec.ClearField(evidence.FieldPhashB6, field.TypeInt)
 	}
 	if value, ok := _u.mutation.Size(); ok {
 		_spec.SetField(evidence.FieldSize, field.TypeInt64, value)
@@ -503,6 +761,195 @@ func (_u *EvidenceUpdateOne) ClearPhash() *EvidenceUpdateOne {
 	return _u
 }
 
+// SetPhashB0 sets the "phash_b0" field.
+func (_u *EvidenceUpdateOne) SetPhashB0(v int) *EvidenceUpdateOne {
+	_u.mutation.ResetPhashB0()
+	_u.mutation.SetPhashB0(v)
+	return _u
+}
+
+// SetNillablePhashB0 sets the "phash_b0" field if the given value is not nil.
+func (_u *EvidenceUpdateOne) SetNillablePhashB0(v *int) *EvidenceUpdateOne {
+	if v != nil {
+		_u.SetPhashB0(*v)
+	}
+	return _u
+}
+
+// AddPhashB0 adds value to the "phash_b0" field.
+func (_u *EvidenceUpdateOne) AddPhashB0(v int) *EvidenceUpdateOne {
+	_u.mutation.AddPhashB0(v)
+	return _u
+}
+
+// ClearPhashB0 clears the value of the "phash_b0" field.
+func (_u *EvidenceUpdateOne) ClearPhashB0() *EvidenceUpdateOne {
+	_u.mutation.ClearPhashB0()
+	return _u
+}
+
+// SetPhashB1 sets the "phash_b1" field.
+func (_u *EvidenceUpdateOne) SetPhashB1(v int) *EvidenceUpdateOne {
+	_u.mutation.ResetPhashB1()
+	_u.mutation.SetPhashB1(v)
+	return _u
+}
+
+// SetNillablePhashB1 sets the "phash_b1" field if the given value is not nil.
+func (_u *EvidenceUpdateOne) SetNillablePhashB1(v *int) *EvidenceUpdateOne {
+	if v != nil {
+		_u.SetPhashB1(*v)
+	}
+	return _u
+}
+
+// AddPhashB1 adds value to the "phash_b1" field.
+func (_u *EvidenceUpdateOne) AddPhashB1(v int) *EvidenceUpdateOne {
+	_u.mutation.AddPhashB1(v)
+	return _u
+}
+
+// ClearPhashB1 clears the value of the "phash_b1" field.
+func (_u *EvidenceUpdateOne) ClearPhashB1() *EvidenceUpdateOne {
+	_u.mutation.ClearPhashB1()
+	return _u
+}
+
+// SetPhashB2 sets the "phash_b2" field.
+func (_u *EvidenceUpdateOne) SetPhashB2(v int) *EvidenceUpdateOne {
+	_u.mutation.ResetPhashB2()
+	_u.mutation.SetPhashB2(v)
+	return _u
+}
+
+// SetNillablePhashB2 sets the "phash_b2" field if the given value is not nil.
+func (_u *EvidenceUpdateOne) SetNillablePhashB2(v *int) *EvidenceUpdateOne {
+	if v != nil {
+		_u.SetPhashB2(*v)
+	}
+	return _u
+}
+
+// AddPhashB2 adds value to the "phash_b2" field.
+func (_u *EvidenceUpdateOne) AddPhashB2(v int) *EvidenceUpdateOne {
+	_u.mutation.AddPhashB2(v)
+	return _u
+}
+
+// ClearPhashB2 clears the value of the "phash_b2" field.
+func (_u *EvidenceUpdateOne) ClearPhashB2() *EvidenceUpdateOne {
+	_u.mutation.ClearPhashB2()
+	return _u
+}
+
+// SetPhashB3 sets the "phash_b3" field.
+func (_u *EvidenceUpdateOne) SetPhashB3(v int) *EvidenceUpdateOne {
+	_u.mutation.ResetPhashB3()
+	_u.mutation.SetPhashB3(v)
+	return _u
+}
+
+// SetNillablePhashB3 sets the "phash_b3" field if the given value is not nil.
+func (_u *EvidenceUpdateOne) SetNillablePhashB3(v *int) *EvidenceUpdateOne {
+	if v != nil {
+		_u.SetPhashB3(*v)
+	}
+	return _u
+}
+
+// AddPhashB3 adds value to the "phash_b3" field.
+func (_u *EvidenceUpdateOne) AddPhashB3(v int) *EvidenceUpdateOne {
+	_u.mutation.AddPhashB3(v)
+	return _u
+}
+
+// ClearPhashB3 clears the value of the "phash_b3" field.
+func (_u *EvidenceUpdateOne) ClearPhashB3() *EvidenceUpdateOne {
+	_u.mutation.ClearPhashB3()
+	return _u
+}
+
+// SetPhashB4 sets the "phash_b4" field.
+func (_u *EvidenceUpdateOne) SetPhashB4(v int) *EvidenceUpdateOne {
+	_u.mutation.ResetPhashB4()
+	_u.mutation.SetPhashB4(v)
+	return _u
+}
+
+// SetNillablePhashB4 sets the "phash_b4" field if the given value is not nil.
+func (_u *EvidenceUpdateOne) SetNillablePhashB4(v *int) *EvidenceUpdateOne {
+	if v != nil {
+		_u.SetPhashB4(*v)
+	}
+	return _u
+}
+
+// AddPhashB4 adds value to the "phash_b4" field.
+func (_u *EvidenceUpdateOne) AddPhashB4(v int) *EvidenceUpdateOne {
+	_u.mutation.AddPhashB4(v)
+	return _u
+}
+
+// ClearPhashB4 clears the value of the "phash_b4" field.
+func (_u *EvidenceUpdateOne) ClearPhashB4() *EvidenceUpdateOne {
+	_u.mutation.ClearPhashB4()
+	return _u
+}
+
+// SetPhashB5 sets the "phash_b5" field.
+func (_u *EvidenceUpdateOne) SetPhashB5(v int) *EvidenceUpdateOne {
+	_u.mutation.ResetPhashB5()
+	_u.mutation.SetPhashB5(v)
+	return _u
+}
+
+// SetNillablePhashB5 sets the "phash_b5" field if the given value is not nil.
+func (_u *EvidenceUpdateOne) SetNillablePhashB5(v *int) *EvidenceUpdateOne {
+	if v != nil {
+		_u.SetPhashB5(*v)
+	}
+	return _u
+}
+
+// AddPhashB5 adds value to the "phash_b5" field.
+func (_u *EvidenceUpdateOne) AddPhashB5(v int) *EvidenceUpdateOne {
+	_u.mutation.AddPhashB5(v)
+	return _u
+}
+
+// ClearPhashB5 clears the value of the "phash_b5" field.
+func (_u *EvidenceUpdateOne) ClearPhashB5() *EvidenceUpdateOne {
+	_u.mutation.ClearPhashB5()
+	return _u
+}
+
+// SetPhashB6 sets the "phash_b6" field.
+func (_u *EvidenceUpdateOne) SetPhashB6(v int) *EvidenceUpdateOne {
+	_u.mutation.ResetPhashB6()
+	_u.mutation.SetPhashB6(v)
+	return _u
+}
+
+// SetNillablePhashB6 sets the "phash_b6" field if the given value is not nil.
+func (_u *EvidenceUpdateOne) SetNillablePhashB6(v *int) *EvidenceUpdateOne {
+	if v != nil {
+		_u.SetPhashB6(*v)
+	}
+	return _u
+}
+
+// AddPhashB6 adds value to the "phash_b6" field.
+func (_u *EvidenceUpdateOne) AddPhashB6(v int) *EvidenceUpdateOne {
+	_u.mutation.AddPhashB6(v)
+	return _u
+}
+
+// ClearPhashB6 clears the value of the "phash_b6" field.
+func (_u *EvidenceUpdateOne) ClearPhashB6() *EvidenceUpdateOne {
+	_u.mutation.ClearPhashB6()
+	return _u
+}
+
 // SetSize sets the "size" field.
 func (_u *EvidenceUpdateOne) SetSize(v int64) *EvidenceUpdateOne {
 	_u.mutation.ResetSize()
@@ -631,7 +1078,9 @@ func (_u *EvidenceUpdateOne) Select(field string, fields ...string) *EvidenceUpd
 
 // Save executes the query and returns the updated Evidence entity.
 func (_u *EvidenceUpdateOne) Save(ctx context.Context) (*Evidence, error) {
-	_u.defaults()
+	if err := _u.defaults(); err != nil {
+		return nil, err
+	}
 	return withHooks(ctx, _u.sqlSave, _u.mutation, _u.hooks)
 }
 
@@ -658,11 +1107,15 @@ func (_u *EvidenceUpdateOne) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_u *EvidenceUpdateOne) defaults() {
+func (_u *EvidenceUpdateOne) defaults() error {
 	if _, ok := _u.mutation.UpdatedAt(); !ok {
+		if evidence.UpdateDefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized evidence.UpdateDefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := evidence.UpdateDefaultUpdatedAt()
 		_u.mutation.SetUpdatedAt(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -748,6 +1201,69 @@ func (_u *EvidenceUpdateOne) sqlSave(ctx context.Context) (_node *Evidence, err 
 	}
 	if _u.mutation.PhashCleared() {
 		_spec.ClearField(evidence.FieldPhash, field.TypeInt64)
+	}
+	if value, ok := _u.mutation.PhashB0(); ok {
+		_spec.SetField(evidence.FieldPhashB0, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedPhashB0(); ok {
+		_spec.AddField(evidence.FieldPhashB0, field.TypeInt, value)
+	}
+	if _u.mutation.PhashB0Cleared() {
+		_spec.ClearField(evidence.FieldPhashB0, field.TypeInt)
+	}
+	if value, ok := _u.mutation.PhashB1(); ok {
+		_spec.SetField(evidence.FieldPhashB1, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedPhashB1(); ok {
+		_spec.AddField(evidence.FieldPhashB1, field.TypeInt, value)
+	}
+	if _u.mutation.PhashB1Cleared() {
+		_spec.ClearField(evidence.FieldPhashB1, field.TypeInt)
+	}
+	if value, ok := _u.mutation.PhashB2(); ok {
+		_spec.SetField(evidence.FieldPhashB2, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedPhashB2(); ok {
+		_spec.AddField(evidence.FieldPhashB2, field.TypeInt, value)
+	}
+	if _u.mutation.PhashB2Cleared() {
+		_spec.ClearField(evidence.FieldPhashB2, field.TypeInt)
+	}
+	if value, ok := _u.mutation.PhashB3(); ok {
+		_spec.SetField(evidence.FieldPhashB3, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedPhashB3(); ok {
+		_spec.AddField(evidence.FieldPhashB3, field.TypeInt, value)
+	}
+	if _u.mutation.PhashB3Cleared() {
+		_spec.ClearField(evidence.FieldPhashB3, field.TypeInt)
+	}
+	if value, ok := _u.mutation.PhashB4(); ok {
+		_spec.SetField(evidence.FieldPhashB4, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedPhashB4(); ok {
+		_spec.AddField(evidence.FieldPhashB4, field.TypeInt, value)
+	}
+	if _u.mutation.PhashB4Cleared() {
+		_spec.ClearField(evidence.FieldPhashB4, field.TypeInt)
+	}
+	if value, ok := _u.mutation.PhashB5(); ok {
+		_spec.SetField(evidence.FieldPhashB5, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedPhashB5(); ok {
+		_spec.AddField(evidence.FieldPhashB5, field.TypeInt, value)
+	}
+	if _u.mutation.PhashB5Cleared() {
+		_spec.ClearField(evidence.FieldPhashB5, field.TypeInt)
+	}
+	if value, ok := _u.mutation.PhashB6(); ok {
+		_spec.SetField(evidence.FieldPhashB6, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedPhashB6(); ok {
+		_spec.AddField(evidence.FieldPhashB6, field.TypeInt, value)
+	}
+	if _u.mutation.PhashB6Cleared() {
+		_spec.ClearField(evidence.FieldPhashB6, field.TypeInt)
 	}
 	if value, ok := _u.mutation.Size(); ok {
 		_spec.SetField(evidence.FieldSize, field.TypeInt64, value)

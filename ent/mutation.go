@@ -4276,6 +4276,20 @@ type EvidenceMutation struct {
 	sha256        *string
 	phash         *int64
 	addphash      *int64
+	phash_b0      *int
+	addphash_b0   *int
+	phash_b1      *int
+	addphash_b1   *int
+	phash_b2      *int
+	addphash_b2   *int
+	phash_b3      *int
+	addphash_b3   *int
+	phash_b4      *int
+	addphash_b4   *int
+	phash_b5      *int
+	addphash_b5   *int
+	phash_b6      *int
+	addphash_b6   *int
 	size          *int64
 	addsize       *int64
 	width         *int
@@ -4676,6 +4690,496 @@ func (m *EvidenceMutation) ResetPhash() {
 	delete(m.clearedFields, evidence.FieldPhash)
 }
 
+// SetPhashB0 sets the "phash_b0" field.
+func (m *EvidenceMutation) SetPhashB0(i int) {
+	m.phash_b0 = &i
+	m.addphash_b0 = nil
+}
+
+// PhashB0 returns the value of the "phash_b0" field in the mutation.
+func (m *EvidenceMutation) PhashB0() (r int, exists bool) {
+	v := m.phash_b0
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPhashB0 returns the old "phash_b0" field's value of the Evidence entity.
+// If the Evidence object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EvidenceMutation) OldPhashB0(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPhashB0 is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPhashB0 requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPhashB0: %w", err)
+	}
+	return oldValue.PhashB0, nil
+}
+
+// AddPhashB0 adds i to the "phash_b0" field.
+func (m *EvidenceMutation) AddPhashB0(i int) {
+	if m.addphash_b0 != nil {
+		*m.addphash_b0 += i
+	} else {
+		m.addphash_b0 = &i
+	}
+}
+
+// AddedPhashB0 returns the value that was added to the "phash_b0" field in this mutation.
+func (m *EvidenceMutation) AddedPhashB0() (r int, exists bool) {
+	v := m.addphash_b0
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearPhashB0 clears the value of the "phash_b0" field.
+func (m *EvidenceMutation) ClearPhashB0() {
+	m.phash_b0 = nil
+	m.addphash_b0 = nil
+	m.clearedFields[evidence.FieldPhashB0] = struct{}{}
+}
+
+// PhashB0Cleared returns if the "phash_b0" field was cleared in this mutation.
+func (m *EvidenceMutation) PhashB0Cleared() bool {
+	_, ok := m.clearedFields[evidence.FieldPhashB0]
+	return ok
+}
+
+// ResetPhashB0 resets all changes to the "phash_b0" field.
+func (m *EvidenceMutation) ResetPhashB0() {
+	m.phash_b0 = nil
+	m.addphash_b0 = nil
+	delete(m.clearedFields, evidence.FieldPhashB0)
+}
+
+// SetPhashB1 sets the "phash_b1" field.
+func (m *EvidenceMutation) SetPhashB1(i int) {
+	m.phash_b1 = &i
+	m.addphash_b1 = nil
+}
+
+// PhashB1 returns the value of the "phash_b1" field in the mutation.
+func (m *EvidenceMutation) PhashB1() (r int, exists bool) {
+	v := m.phash_b1
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPhashB1 returns the old "phash_b1" field's value of the Evidence entity.
+// If the Evidence object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EvidenceMutation) OldPhashB1(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPhashB1 is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPhashB1 requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPhashB1: %w", err)
+	}
+	return oldValue.PhashB1, nil
+}
+
+// AddPhashB1 adds i to the "phash_b1" field.
+func (m *EvidenceMutation) AddPhashB1(i int) {
+	if m.addphash_b1 != nil {
+		*m.addphash_b1 += i
+	} else {
+		m.addphash_b1 = &i
+	}
+}
+
+// AddedPhashB1 returns the value that was added to the "phash_b1" field in this mutation.
+func (m *EvidenceMutation) AddedPhashB1() (r int, exists bool) {
+	v := m.addphash_b1
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearPhashB1 clears the value of the "phash_b1" field.
+func (m *EvidenceMutation) ClearPhashB1() {
+	m.phash_b1 = nil
+	m.addphash_b1 = nil
+	m.clearedFields[evidence.FieldPhashB1] = struct{}{}
+}
+
+// PhashB1Cleared returns if the "phash_b1" field was cleared in this mutation.
+func (m *EvidenceMutation) PhashB1Cleared() bool {
+	_, ok := m.clearedFields[evidence.FieldPhashB1]
+	return ok
+}
+
+// ResetPhashB1 resets all changes to the "phash_b1" field.
+func (m *EvidenceMutation) ResetPhashB1() {
+	m.phash_b1 = nil
+	m.addphash_b1 = nil
+	delete(m.clearedFields, evidence.FieldPhashB1)
+}
+
+// SetPhashB2 sets the "phash_b2" field.
+func (m *EvidenceMutation) SetPhashB2(i int) {
+	m.phash_b2 = &i
+	m.addphash_b2 = nil
+}
+
+// PhashB2 returns the value of the "phash_b2" field in the mutation.
+func (m *EvidenceMutation) PhashB2() (r int, exists bool) {
+	v := m.phash_b2
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPhashB2 returns the old "phash_b2" field's value of the Evidence entity.
+// If the Evidence object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EvidenceMutation) OldPhashB2(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPhashB2 is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPhashB2 requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPhashB2: %w", err)
+	}
+	return oldValue.PhashB2, nil
+}
+
+// AddPhashB2 adds i to the "phash_b2" field.
+func (m *EvidenceMutation) AddPhashB2(i int) {
+	if m.addphash_b2 != nil {
+		*m.addphash_b2 += i
+	} else {
+		m.addphash_b2 = &i
+	}
+}
+
+// AddedPhashB2 returns the value that was added to the "phash_b2" field in this mutation.
+func (m *EvidenceMutation) AddedPhashB2() (r int, exists bool) {
+	v := m.addphash_b2
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearPhashB2 clears the value of the "phash_b2" field.
+func (m *EvidenceMutation) ClearPhashB2() {
+	m.phash_b2 = nil
+	m.addphash_b2 = nil
+	m.clearedFields[evidence.FieldPhashB2] = struct{}{}
+}
+
+// PhashB2Cleared returns if the "phash_b2" field was cleared in this mutation.
+func (m *EvidenceMutation) PhashB2Cleared() bool {
+	_, ok := m.clearedFields[evidence.FieldPhashB2]
+	return ok
+}
+
+// ResetPhashB2 resets all changes to the "phash_b2" field.
+func (m *EvidenceMutation) ResetPhashB2() {
+	m.phash_b2 = nil
+	m.addphash_b2 = nil
+	delete(m.clearedFields, evidence.FieldPhashB2)
+}
+
+// SetPhashB3 sets the "phash_b3" field.
+func (m *EvidenceMutation) SetPhashB3(i int) {
+	m.phash_b3 = &i
+	m.addphash_b3 = nil
+}
+
+// PhashB3 returns the value of the "phash_b3" field in the mutation.
+func (m *EvidenceMutation) PhashB3() (r int, exists bool) {
+	v := m.phash_b3
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPhashB3 returns the old "phash_b3" field's value of the Evidence entity.
+// If the Evidence object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EvidenceMutation) OldPhashB3(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPhashB3 is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPhashB3 requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPhashB3: %w", err)
+	}
+	return oldValue.PhashB3, nil
+}
+
+// AddPhashB3 adds i to the "phash_b3" field.
+func (m *EvidenceMutation) AddPhashB3(i int) {
+	if m.addphash_b3 != nil {
+		*m.addphash_b3 += i
+	} else {
+		m.addphash_b3 = &i
+	}
+}
+
+// AddedPhashB3 returns the value that was added to the "phash_b3" field in this mutation.
+func (m *EvidenceMutation) AddedPhashB3() (r int, exists bool) {
+	v := m.addphash_b3
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearPhashB3 clears the value of the "phash_b3" field.
+func (m *EvidenceMutation) ClearPhashB3() {
+	m.phash_b3 = nil
+	m.addphash_b3 = nil
+	m.clearedFields[evidence.FieldPhashB3] = struct{}{}
+}
+
+// PhashB3Cleared returns if the "phash_b3" field was cleared in this mutation.
+func (m *EvidenceMutation) PhashB3Cleared() bool {
+	_, ok := m.clearedFields[evidence.FieldPhashB3]
+	return ok
+}
+
+// ResetPhashB3 resets all changes to the "phash_b3" field.
+func (m *EvidenceMutation) ResetPhashB3() {
+	m.phash_b3 = nil
+	m.addphash_b3 = nil
+	delete(m.clearedFields, evidence.FieldPhashB3)
+}
+
+// SetPhashB4 sets the "phash_b4" field.
+func (m *EvidenceMutation) SetPhashB4(i int) {
+	m.phash_b4 = &i
+	m.addphash_b4 = nil
+}
+
+// PhashB4 returns the value of the "phash_b4" field in the mutation.
+func (m *EvidenceMutation) PhashB4() (r int, exists bool) {
+	v := m.phash_b4
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPhashB4 returns the old "phash_b4" field's value of the Evidence entity.
+// If the Evidence object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EvidenceMutation) OldPhashB4(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPhashB4 is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPhashB4 requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPhashB4: %w", err)
+	}
+	return oldValue.PhashB4, nil
+}
+
+// AddPhashB4 adds i to the "phash_b4" field.
+func (m *EvidenceMutation) AddPhashB4(i int) {
+	if m.addphash_b4 != nil {
+		*m.addphash_b4 += i
+	} else {
+		m.addphash_b4 = &i
+	}
+}
+
+// AddedPhashB4 returns the value that was added to the "phash_b4" field in this mutation.
+func (m *EvidenceMutation) AddedPhashB4() (r int, exists bool) {
+	v := m.addphash_b4
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearPhashB4 clears the value of the "phash_b4" field.
+func (m *EvidenceMutation) ClearPhashB4() {
+	m.phash_b4 = nil
+	m.addphash_b4 = nil
+	m.clearedFields[evidence.FieldPhashB4] = struct{}{}
+}
+
+// PhashB4Cleared returns if the "phash_b4" field was cleared in this mutation.
+func (m *EvidenceMutation) PhashB4Cleared() bool {
+	_, ok := m.clearedFields[evidence.FieldPhashB4]
+	return ok
+}
+
+// ResetPhashB4 resets all changes to the "phash_b4" field.
+func (m *EvidenceMutation) ResetPhashB4() {
+	m.phash_b4 = nil
+	m.addphash_b4 = nil
+	delete(m.clearedFields, evidence.FieldPhashB4)
+}
+
+// SetPhashB5 sets the "phash_b5" field.
+func (m *EvidenceMutation) SetPhashB5(i int) {
+	m.phash_b5 = &i
+	m.addphash_b5 = nil
+}
+
+// PhashB5 returns the value of the "phash_b5" field in the mutation.
+func (m *EvidenceMutation) PhashB5() (r int, exists bool) {
+	v := m.phash_b5
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPhashB5 returns the old "phash_b5" field's value of the Evidence entity.
+// If the Evidence object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EvidenceMutation) OldPhashB5(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPhashB5 is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPhashB5 requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPhashB5: %w", err)
+	}
+	return oldValue.PhashB5, nil
+}
+
+// AddPhashB5 adds i to the "phash_b5" field.
+func (m *EvidenceMutation) AddPhashB5(i int) {
+	if m.addphash_b5 != nil {
+		*m.addphash_b5 += i
+	} else {
+		m.addphash_b5 = &i
+	}
+}
+
+// AddedPhashB5 returns the value that was added to the "phash_b5" field in this mutation.
+func (m *EvidenceMutation) AddedPhashB5() (r int, exists bool) {
+	v := m.addphash_b5
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearPhashB5 clears the value of the "phash_b5" field.
+func (m *EvidenceMutation) ClearPhashB5() {
+	m.phash_b5 = nil
+	m.addphash_b5 = nil
+	m.clearedFields[evidence.FieldPhashB5] = struct{}{}
+}
+
+// PhashB5Cleared returns if the "phash_b5" field was cleared in this mutation.
+func (m *EvidenceMutation) PhashB5Cleared() bool {
+	_, ok := m.clearedFields[evidence.FieldPhashB5]
+	return ok
+}
+
+// ResetPhashB5 resets all changes to the "phash_b5" field.
+func (m *EvidenceMutation) ResetPhashB5() {
+	m.phash_b5 = nil
+	m.addphash_b5 = nil
+	delete(m.clearedFields, evidence.FieldPhashB5)
+}
+
+// SetPhashB6 sets the "phash_b6" field.
+func (m *EvidenceMutation) SetPhashB6(i int) {
+	m.phash_b6 = &i
+	m.addphash_b6 = nil
+}
+
+// PhashB6 returns the value of the "phash_b6" field in the mutation.
+func (m *EvidenceMutation) PhashB6() (r int, exists bool) {
+	v := m.phash_b6
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPhashB6 returns the old "phash_b6" field's value of the Evidence entity.
+// If the Evidence object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EvidenceMutation) OldPhashB6(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPhashB6 is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPhashB6 requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPhashB6: %w", err)
+	}
+	return oldValue.PhashB6, nil
+}
+
+// AddPhashB6 adds i to the "phash_b6" field.
+func (m *EvidenceMutation) AddPhashB6(i int) {
+	if m.addphash_b6 != nil {
+		*m.addphash_b6 += i
+	} else {
+		m.addphash_b6 = &i
+	}
+}
+
+// AddedPhashB6 returns the value that was added to the "phash_b6" field in this mutation.
+func (m *EvidenceMutation) AddedPhashB6() (r int, exists bool) {
+	v := m.addphash_b6
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearPhashB6 clears the value of the "phash_b6" field.
+func (m *EvidenceMutation) ClearPhashB6() {
+	m.phash_b6 = nil
+	m.addphash_b6 = nil
+	m.clearedFields[evidence.FieldPhashB6] = struct{}{}
+}
+
+// PhashB6Cleared returns if the "phash_b6" field was cleared in this mutation.
+func (m *EvidenceMutation) PhashB6Cleared() bool {
+	_, ok := m.clearedFields[evidence.FieldPhashB6]
+	return ok
+}
+
+// ResetPhashB6 resets all changes to the "phash_b6" field.
+func (m *EvidenceMutation) ResetPhashB6() {
+	m.phash_b6 = nil
+	m.addphash_b6 = nil
+	delete(m.clearedFields, evidence.FieldPhashB6)
+}
+
 // SetSize sets the "size" field.
 func (m *EvidenceMutation) SetSize(i int64) {
 	m.size = &i
@@ -4990,7 +5494,7 @@ func (m *EvidenceMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *EvidenceMutation) Fields() []string {
-	fields := make([]string, 0, 12)
+	fields := make([]string, 0, 19)
 	if m.created_at != nil {
 		fields = append(fields, evidence.FieldCreatedAt)
 	}
@@ -5011,6 +5515,27 @@ func (m *EvidenceMutation) Fields() []string {
 	}
 	if m.phash != nil {
 		fields = append(fields, evidence.FieldPhash)
+	}
+	if m.phash_b0 != nil {
+		fields = append(fields, evidence.FieldPhashB0)
+	}
+	if m.phash_b1 != nil {
+		fields = append(fields, evidence.FieldPhashB1)
+	}
+	if m.phash_b2 != nil {
+		fields = append(fields, evidence.FieldPhashB2)
+	}
+	if m.phash_b3 != nil {
+		fields = append(fields, evidence.FieldPhashB3)
+	}
+	if m.phash_b4 != nil {
+		fields = append(fields, evidence.FieldPhashB4)
+	}
+	if m.phash_b5 != nil {
+		fields = append(fields, evidence.FieldPhashB5)
+	}
+	if m.phash_b6 != nil {
+		fields = append(fields, evidence.FieldPhashB6)
 	}
 	if m.size != nil {
 		fields = append(fields, evidence.FieldSize)
@@ -5049,6 +5574,20 @@ func (m *EvidenceMutation) Field(name string) (ent.Value, bool) {
 		return m.Sha256()
 	case evidence.FieldPhash:
 		return m.Phash()
+	case evidence.FieldPhashB0:
+		return m.PhashB0()
+	case evidence.FieldPhashB1:
+		return m.PhashB1()
+	case evidence.FieldPhashB2:
+		return m.PhashB2()
+	case evidence.FieldPhashB3:
+		return m.PhashB3()
+	case evidence.FieldPhashB4:
+		return m.PhashB4()
+	case evidence.FieldPhashB5:
+		return m.PhashB5()
+	case evidence.FieldPhashB6:
+		return m.PhashB6()
 	case evidence.FieldSize:
 		return m.Size()
 	case evidence.FieldWidth:
@@ -5082,6 +5621,20 @@ func (m *EvidenceMutation) OldField(ctx context.Context, name string) (ent.Value
 		return m.OldSha256(ctx)
 	case evidence.FieldPhash:
 		return m.OldPhash(ctx)
+	case evidence.FieldPhashB0:
+		return m.OldPhashB0(ctx)
+	case evidence.FieldPhashB1:
+		return m.OldPhashB1(ctx)
+	case evidence.FieldPhashB2:
+		return m.OldPhashB2(ctx)
+	case evidence.FieldPhashB3:
+		return m.OldPhashB3(ctx)
+	case evidence.FieldPhashB4:
+		return m.OldPhashB4(ctx)
+	case evidence.FieldPhashB5:
+		return m.OldPhashB5(ctx)
+	case evidence.FieldPhashB6:
+		return m.OldPhashB6(ctx)
 	case evidence.FieldSize:
 		return m.OldSize(ctx)
 	case evidence.FieldWidth:
@@ -5150,6 +5703,55 @@ func (m *EvidenceMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetPhash(v)
 		return nil
+	case evidence.FieldPhashB0:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPhashB0(v)
+		return nil
+	case evidence.FieldPhashB1:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPhashB1(v)
+		return nil
+	case evidence.FieldPhashB2:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPhashB2(v)
+		return nil
+	case evidence.FieldPhashB3:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPhashB3(v)
+		return nil
+	case evidence.FieldPhashB4:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPhashB4(v)
+		return nil
+	case evidence.FieldPhashB5:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPhashB5(v)
+		return nil
+	case evidence.FieldPhashB6:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPhashB6(v)
+		return nil
 	case evidence.FieldSize:
 		v, ok := value.(int64)
 		if !ok {
@@ -5196,6 +5798,27 @@ func (m *EvidenceMutation) AddedFields() []string {
 	if m.addphash != nil {
 		fields = append(fields, evidence.FieldPhash)
 	}
+	if m.addphash_b0 != nil {
+		fields = append(fields, evidence.FieldPhashB0)
+	}
+	if m.addphash_b1 != nil {
+		fields = append(fields, evidence.FieldPhashB1)
+	}
+	if m.addphash_b2 != nil {
+		fields = append(fields, evidence.FieldPhashB2)
+	}
+	if m.addphash_b3 != nil {
+		fields = append(fields, evidence.FieldPhashB3)
+	}
+	if m.addphash_b4 != nil {
+		fields = append(fields, evidence.FieldPhashB4)
+	}
+	if m.addphash_b5 != nil {
+		fields = append(fields, evidence.FieldPhashB5)
+	}
+	if m.addphash_b6 != nil {
+		fields = append(fields, evidence.FieldPhashB6)
+	}
 	if m.addsize != nil {
 		fields = append(fields, evidence.FieldSize)
 	}
@@ -5215,6 +5838,20 @@ func (m *EvidenceMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
 	case evidence.FieldPhash:
 		return m.AddedPhash()
+	case evidence.FieldPhashB0:
+		return m.AddedPhashB0()
+	case evidence.FieldPhashB1:
+		return m.AddedPhashB1()
+	case evidence.FieldPhashB2:
+		return m.AddedPhashB2()
+	case evidence.FieldPhashB3:
+		return m.AddedPhashB3()
+	case evidence.FieldPhashB4:
+		return m.AddedPhashB4()
+	case evidence.FieldPhashB5:
+		return m.AddedPhashB5()
+	case evidence.FieldPhashB6:
+		return m.AddedPhashB6()
 	case evidence.FieldSize:
 		return m.AddedSize()
 	case evidence.FieldWidth:
@@ -5236,6 +5873,55 @@ func (m *EvidenceMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddPhash(v)
+		return nil
+	case evidence.FieldPhashB0:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPhashB0(v)
+		return nil
+	case evidence.FieldPhashB1:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPhashB1(v)
+		return nil
+	case evidence.FieldPhashB2:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPhashB2(v)
+		return nil
+	case evidence.FieldPhashB3:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPhashB3(v)
+		return nil
+	case evidence.FieldPhashB4:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPhashB4(v)
+		return nil
+	case evidence.FieldPhashB5:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPhashB5(v)
+		return nil
+	case evidence.FieldPhashB6:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPhashB6(v)
 		return nil
 	case evidence.FieldSize:
 		v, ok := value.(int64)
@@ -5269,6 +5955,27 @@ func (m *EvidenceMutation) ClearedFields() []string {
 	if m.FieldCleared(evidence.FieldPhash) {
 		fields = append(fields, evidence.FieldPhash)
 	}
+	if m.FieldCleared(evidence.FieldPhashB0) {
+		fields = append(fields, evidence.FieldPhashB0)
+	}
+	if m.FieldCleared(evidence.FieldPhashB1) {
+		fields = append(fields, evidence.FieldPhashB1)
+	}
+	if m.FieldCleared(evidence.FieldPhashB2) {
+		fields = append(fields, evidence.FieldPhashB2)
+	}
+	if m.FieldCleared(evidence.FieldPhashB3) {
+		fields = append(fields, evidence.FieldPhashB3)
+	}
+	if m.FieldCleared(evidence.FieldPhashB4) {
+		fields = append(fields, evidence.FieldPhashB4)
+	}
+	if m.FieldCleared(evidence.FieldPhashB5) {
+		fields = append(fields, evidence.FieldPhashB5)
+	}
+	if m.FieldCleared(evidence.FieldPhashB6) {
+		fields = append(fields, evidence.FieldPhashB6)
+	}
 	if m.FieldCleared(evidence.FieldDestroyedAt) {
 		fields = append(fields, evidence.FieldDestroyedAt)
 	}
@@ -5288,6 +5995,27 @@ func (m *EvidenceMutation) ClearField(name string) error {
 	switch name {
 	case evidence.FieldPhash:
 		m.ClearPhash()
+		return nil
+	case evidence.FieldPhashB0:
+		m.ClearPhashB0()
+		return nil
+	case evidence.FieldPhashB1:
+		m.ClearPhashB1()
+		return nil
+	case evidence.FieldPhashB2:
+		m.ClearPhashB2()
+		return nil
+	case evidence.FieldPhashB3:
+		m.ClearPhashB3()
+		return nil
+	case evidence.FieldPhashB4:
+		m.ClearPhashB4()
+		return nil
+	case evidence.FieldPhashB5:
+		m.ClearPhashB5()
+		return nil
+	case evidence.FieldPhashB6:
+		m.ClearPhashB6()
 		return nil
 	case evidence.FieldDestroyedAt:
 		m.ClearDestroyedAt()
@@ -5320,6 +6048,27 @@ func (m *EvidenceMutation) ResetField(name string) error {
 		return nil
 	case evidence.FieldPhash:
 		m.ResetPhash()
+		return nil
+	case evidence.FieldPhashB0:
+		m.ResetPhashB0()
+		return nil
+	case evidence.FieldPhashB1:
+		m.ResetPhashB1()
+		return nil
+	case evidence.FieldPhashB2:
+		m.ResetPhashB2()
+		return nil
+	case evidence.FieldPhashB3:
+		m.ResetPhashB3()
+		return nil
+	case evidence.FieldPhashB4:
+		m.ResetPhashB4()
+		return nil
+	case evidence.FieldPhashB5:
+		m.ResetPhashB5()
+		return nil
+	case evidence.FieldPhashB6:
+		m.ResetPhashB6()
 		return nil
 	case evidence.FieldSize:
 		m.ResetSize()

@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"mime/multipart"
 	"net"
@@ -450,5 +452,55 @@ func TestAStrangerCannotWipeAVerifiedDraft(t *testing.T) {
 	s.clock.Advance(recovery.DraftTTL + time.Minute)
 	if resp, body := s.postJSON(t, "/api/v1/recoveries", jsonBody(t, start)); resp.StatusCode != 201 {
 		t.Fatalf("start after the draft lapsed: %d %s", resp.StatusCode, body)
+	}
+}
+
+// An image whose structure is sound but whose pixels do not decode (a PNG
+// whose compressed data is garbage under a valid CRC) passes every check
+// before the decode, so its bytes are already on their way to the store
+// while it is decoded. It is refused with 422, and no object is left behind
+// nor any row written.
+func TestUndecodableUploadLeavesNoObject(t *testing.T) {
+	s := recoveryFixture(t)
+	a := startUnit(t, s, nil)
+	a.verifyPhone(t, "13800006666")
+	data := pngBytes(t, photo(400, 300, 5))
+	i := bytes.Index(data, []byte("IDAT"))
+	if i < 4 {
+		t.Fatal("no IDAT chunk")
+	}
+	n := int(binary.BigEndian.Uint32(data[i-4:]))
+	for j := i + 4; j < i+4+n; j++ {
+		data[j] = 0xA5
+	}
+	binary.BigEndian.PutUint32(data[i+4+n:], crc32.ChecksumIEEE(data[i:i+4+n]))
+	resp, body := a.upload(t, "id_front", data)
+	if resp.StatusCode != 422 || decodeError(t, body).Error.Code != "unreadable_image" {
+		t.Fatalf("undecodable PNG: %d %s", resp.StatusCode, body)
+	}
+	ctx := context.Background()
+	for obj, err := range s.store.List(ctx, "evidence/", time.Time{}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Errorf("object %s left in the store", obj.Key)
+	}
+	if n := s.db.Ent.Evidence.Query().CountX(ctx); n != 0 {
+		t.Fatalf("%d evidence rows", n)
+	}
+	// The same upload, decodable, is stored: the listing above could see
+	// an object had there been one.
+	if resp, body := a.upload(t, "id_front", pngBytes(t, photo(400, 300, 5))); resp.StatusCode != 201 {
+		t.Fatalf("valid PNG: %d %s", resp.StatusCode, body)
+	}
+	objects := 0
+	for _, err := range s.store.List(ctx, "evidence/", time.Time{}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		objects++
+	}
+	if objects != 1 {
+		t.Fatalf("%d objects after one good upload", objects)
 	}
 }

@@ -38,6 +38,8 @@ func main() {
 	flag.StringVar(&o.out, "out", "", "write the report into this Markdown file (default docs/BENCHMARKS.md for a full run, none for --quick)")
 	flag.StringVar(&o.serverBin, "server", "", "the recoverydesk binary to run (default: build ./cmd/recoverydesk)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (database, MinIO data, server log)")
+	flag.StringVar(&o.db, "db", "sqlite", "sqlite, or postgres: RD_BENCH_POSTGRES_URL or "+defaultBenchPostgres+", dropped and created afresh")
+	flag.IntVar(&o.instances, "instances", 1, "servers to run on the one database and MinIO; the clients spread their requests over them")
 	flag.Parse()
 	o.sizes = []int{10_000, 100_000, 1_000_000}
 	if o.quick {
@@ -53,6 +55,10 @@ func main() {
 			}
 			o.sizes = append(o.sizes, n)
 		}
+	}
+	if o.db != "sqlite" && o.db != "postgres" {
+		fmt.Fprintln(os.Stderr, "bench: --db is sqlite or postgres")
+		os.Exit(2)
 	}
 	if o.out == "" && !o.quick {
 		o.out = filepath.Join("docs", "BENCHMARKS.md")
@@ -70,7 +76,7 @@ func main() {
 	text := rep.markdown()
 	fmt.Print(text)
 	if o.out != "" {
-		if err := writeReport(o.out, text); err != nil {
+		if err := writeReport(o.out, o.section(), text); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(1)
 		}
@@ -85,6 +91,8 @@ type benchOptions struct {
 	out       string
 	serverBin string
 	keep      bool
+	db        string
+	instances int
 }
 
 // rounds is how often each operation is timed.
@@ -109,20 +117,39 @@ func buildServer(ctx context.Context, o benchOptions, dir string) (string, error
 	return bin, nil
 }
 
-// writeReport replaces the generated part of path (from the marker on) with
-// text, keeping any hand-written introduction above it.
-func writeReport(path, text string) error {
-	const marker = "<!-- bench:begin -->"
-	head := "# Benchmarks\n\n`make bench` measures the product against its physical baselines and rewrites everything below the marker;\n" +
+// section names the generated part of docs/BENCHMARKS.md a run rewrites:
+// one per database and instance count, so the SQLite, PostgreSQL and
+// three-instance tables stand side by side.
+func (o benchOptions) section() string {
+	if o.db == "sqlite" && o.instances <= 1 {
+		return "" // the original section, <!-- bench:begin --> … <!-- bench:end -->
+	}
+	return fmt.Sprintf("%s-x%d", o.db, max(o.instances, 1))
+}
+
+// writeReport replaces the generated section of path (between its begin and
+// end markers; to the end of the file when there is no end marker) with
+// text, keeping everything else; a section not there yet is appended.
+func writeReport(path, section, text string) error {
+	begin, end := "<!-- bench:begin -->", "<!-- bench:end -->"
+	if section != "" {
+		begin, end = "<!-- bench:"+section+":begin -->", "<!-- bench:"+section+":end -->"
+	}
+	head := "# Benchmarks\n\n`make bench` measures the product against its physical baselines and rewrites the generated sections;\n" +
 		"`go run ./cmd/bench --quick` (10 000 cases, run by CI) checks that the bench works without writing here.\n" +
-		"How each figure is taken is explained under the table.\n\n"
+		"How each figure is taken is explained under each table.\n\n"
+	tail := ""
 	if old, err := os.ReadFile(path); err == nil {
-		if i := strings.Index(string(old), marker); i >= 0 {
+		head = string(old) + "\n"
+		if i := strings.Index(string(old), begin); i >= 0 {
 			head = string(old[:i])
+			if j := strings.Index(string(old[i:]), end); j >= 0 {
+				tail = string(old[i+j+len(end):])
+			}
 		}
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	return os.WriteFile(path, []byte(head+marker+"\n\n"+text), 0o644)
+	return os.WriteFile(path, []byte(head+begin+"\n\n"+text+"\n"+end+tail), 0o644)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 )
@@ -29,6 +30,20 @@ const (
 	FieldSha256 = "sha256"
 	// FieldPhash holds the string denoting the phash field in the database.
 	FieldPhash = "phash"
+	// FieldPhashB0 holds the string denoting the phash_b0 field in the database.
+	FieldPhashB0 = "phash_b0"
+	// FieldPhashB1 holds the string denoting the phash_b1 field in the database.
+	FieldPhashB1 = "phash_b1"
+	// FieldPhashB2 holds the string denoting the phash_b2 field in the database.
+	FieldPhashB2 = "phash_b2"
+	// FieldPhashB3 holds the string denoting the phash_b3 field in the database.
+	FieldPhashB3 = "phash_b3"
+	// FieldPhashB4 holds the string denoting the phash_b4 field in the database.
+	FieldPhashB4 = "phash_b4"
+	// FieldPhashB5 holds the string denoting the phash_b5 field in the database.
+	FieldPhashB5 = "phash_b5"
+	// FieldPhashB6 holds the string denoting the phash_b6 field in the database.
+	FieldPhashB6 = "phash_b6"
 	// FieldSize holds the string denoting the size field in the database.
 	FieldSize = "size"
 	// FieldWidth holds the string denoting the width field in the database.
@@ -62,6 +77,13 @@ var Columns = []string{
 	FieldObjectKey,
 	FieldSha256,
 	FieldPhash,
+	FieldPhashB0,
+	FieldPhashB1,
+	FieldPhashB2,
+	FieldPhashB3,
+	FieldPhashB4,
+	FieldPhashB5,
+	FieldPhashB6,
 	FieldSize,
 	FieldWidth,
 	FieldHeight,
@@ -79,7 +101,13 @@ func ValidColumn(column string) bool {
 	return false
 }
 
+// Note that the variables below are initialized by the runtime
+// package on the initialization of the application. Therefore,
+// it should be imported in the main as follows:
+//
+//	import _ "recoverydesk/ent/runtime"
 var (
+	Hooks [1]ent.Hook
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
 	DefaultCreatedAt func() time.Time
 	// DefaultUpdatedAt holds the default value on creation for the "updated_at" field.
@@ -160,6 +188,41 @@ func BySha256(opts ...sql.OrderTermOption) OrderOption {
 // ByPhash orders the results by the phash field.
 func ByPhash(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldPhash, opts...).ToFunc()
+}
+
+// ByPhashB0 orders the results by the phash_b0 field.
+func ByPhashB0(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPhashB0, opts...).ToFunc()
+}
+
+// ByPhashB1 orders the results by the phash_b1 field.
+func ByPhashB1(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPhashB1, opts...).ToFunc()
+}
+
+// ByPhashB2 orders the results by the phash_b2 field.
+func ByPhashB2(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPhashB2, opts...).ToFunc()
+}
+
+// ByPhashB3 orders the results by the phash_b3 field.
+func ByPhashB3(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPhashB3, opts...).ToFunc()
+}
+
+// ByPhashB4 orders the results by the phash_b4 field.
+func ByPhashB4(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPhashB4, opts...).ToFunc()
+}
+
+// ByPhashB5 orders the results by the phash_b5 field.
+func ByPhashB5(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPhashB5, opts...).ToFunc()
+}
+
+// ByPhashB6 orders the results by the phash_b6 field.
+func ByPhashB6(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPhashB6, opts...).ToFunc()
 }
 
 // BySize orders the results by the size field.

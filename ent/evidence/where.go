@@ -86,6 +86,41 @@ func Phash(v int64) predicate.Evidence {
 	return predicate.Evidence(sql.FieldEQ(FieldPhash, v))
 }
 
+// PhashB0 applies equality check predicate on the "phash_b0" field. It's identical to PhashB0EQ.
+func PhashB0(v int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldEQ(FieldPhashB0, v))
+}
+
+// PhashB1 applies equality check predicate on the "phash_b1" field. It's identical to PhashB1EQ.
+func PhashB1(v int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldEQ(FieldPhashB1, v))
+}
+
+// PhashB2 applies equality check predicate on the "phash_b2" field. It's identical to PhashB2EQ.
+func PhashB2(v int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldEQ(FieldPhashB2, v))
+}
+
+// PhashB3 applies equality check predicate on the "phash_b3" field. It's identical to PhashB3EQ.
+func PhashB3(v int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldEQ(FieldPhashB3, v))
+}
+
+// PhashB4 applies equality check predicate on the "phash_b4" field. It's identical to PhashB4EQ.
+func PhashB4(v int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldEQ(FieldPhashB4, v))
+}
+
+// PhashB5 applies equality check predicate on the "phash_b5" field. It's identical to PhashB5EQ.
+func PhashB5(v int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldEQ(FieldPhashB5, v))
+}
+
+// PhashB6 applies equality check predicate on the "phash_b6" field. It's identical to PhashB6EQ.
+func PhashB6(v int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldEQ(FieldPhashB6, v))
+}
+
 // Size applies equality check predicate on the "size" field. It's identical to SizeEQ.
 func Size(v int64) predicate.Evidence {
 	return predicate.Evidence(sql.FieldEQ(FieldSize, v))
@@ -409,6 +444,356 @@ func PhashIsNil() predicate.Evidence {
 // PhashNotNil applies the NotNil predicate on the "phash" field.
 func PhashNotNil() predicate.Evidence {
 	return predicate.Evidence(sql.FieldNotNull(FieldPhash))
+}
+
+// PhashB0EQ applies the EQ predicate on the "phash_b0" field.
+func PhashB0EQ(v int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldEQ(FieldPhashB0, v))
+}
+
+// PhashB0NEQ applies the NEQ predicate on the "phash_b0" field.
+func PhashB0NEQ(v int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldNEQ(FieldPhashB0, v))
+}
+
+// PhashB0In applies the In predicate on the "phash_b0" field.
+func PhashB0In(vs ...int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldIn(FieldPhashB0, vs...))
+}
+
+// PhashB0NotIn applies the NotIn predicate on the "phash_b0" field.
+func PhashB0NotIn(vs ...int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldNotIn(FieldPhashB0, vs...))
+}
+
+// PhashB0GT applies the GT predicate on the "phash_b0" field.
+func PhashB0GT(v int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldGT(FieldPhashB0, v))
+}
+
+// PhashB0GTE applies the GTE predicate on the "phash_b0" field.
+func PhashB0GTE(v int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldGTE(FieldPhashB0, v))
+}
+
+// PhashB0LT applies the LT predicate on the "phash_b0" field.
+func PhashB0LT(v int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldLT(FieldPhashB0, v))
+}
+
+// PhashB0LTE applies the LTE predicate on the "phash_b0" field.
+func PhashB0LTE(v int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldLTE(FieldPhashB0, v))
+}
+
+// PhashB0IsNil applies the IsNil predicate on the "phash_b0" field.
+func PhashB0IsNil() predicate.Evidence {
+	return predicate.Evidence(sql.FieldIsNull(FieldPhashB0))
+}
+
+// PhashB0NotNil applies the NotNil predicate on the "phash_b0" field.
+func PhashB0NotNil() predicate.Evidence {
+	return predicate.Evidence(sql.FieldNotNull(FieldPhashB0))
+}
+
+// PhashB1EQ applies the EQ predicate on the "phash_b1" field.
+func PhashB1EQ(v int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldEQ(FieldPhashB1, v))
+}
+
+// PhashB1NEQ applies the NEQ predicate on the "phash_b1" field.
+func PhashB1NEQ(v int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldNEQ(FieldPhashB1, v))
+}
+
+// PhashB1In applies the In predicate on the "phash_b1" field.
+func PhashB1In(vs ...int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldIn(FieldPhashB1, vs...))
+}
+
+// PhashB1NotIn applies the NotIn predicate on the "phash_b1" field.
+func PhashB1NotIn(vs ...int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldNotIn(FieldPhashB1, vs...))
+}
+
+// PhashB1GT applies the GT predicate on the "phash_b1" field.
+func PhashB1GT(v int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldGT(FieldPhashB1, v))
+}
+
+// PhashB1GTE applies the GTE predicate on the "phash_b1" field.
+func PhashB1GTE(v int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldGTE(FieldPhashB1, v))
+}
+
+// PhashB1LT applies the LT predicate on the "phash_b1" field.
+func PhashB1LT(v int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldLT(FieldPhashB1, v))
+}
+
+// PhashB1LTE applies the LTE predicate on the "phash_b1" field.
+func PhashB1LTE(v int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldLTE(FieldPhashB1, v))
+}
+
+// PhashB1IsNil applies the IsNil predicate on the "phash_b1" field.
+func PhashB1IsNil() predicate.Evidence {
+	return predicate.Evidence(sql.FieldIsNull(FieldPhashB1))
+}
+
+// PhashB1NotNil applies the NotNil predicate on the "phash_b1" field.
+func PhashB1NotNil() predicate.Evidence {
+	return predicate.Evidence(sql.FieldNotNull(FieldPhashB1))
+}
+
+// PhashB2EQ applies the EQ predicate on the "phash_b2" field.
+func PhashB2EQ(v int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldEQ(FieldPhashB2, v))
+}
+
+// PhashB2NEQ applies the NEQ predicate on the "phash_b2" field.
+func PhashB2NEQ(v int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldNEQ(FieldPhashB2, v))
+}
+
+// PhashB2In applies the In predicate on the "phash_b2" field.
+func PhashB2In(vs ...int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldIn(FieldPhashB2, vs...))
+}
+
+// PhashB2NotIn applies the NotIn predicate on the "phash_b2" field.
+func PhashB2NotIn(vs ...int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldNotIn(FieldPhashB2, vs...))
+}
+
+// PhashB2GT applies the GT predicate on the "phash_b2" field.
+func PhashB2GT(v int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldGT(FieldPhashB2, v))
+}
+
+// PhashB2GTE applies the GTE predicate on the "phash_b2" field.
+func PhashB2GTE(v int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldGTE(FieldPhashB2, v))
+}
+
+// PhashB2LT applies the LT predicate on the "phash_b2" field.
+func PhashB2LT(v int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldLT(FieldPhashB2, v))
+}
+
+// PhashB2LTE applies the LTE predicate on the "phash_b2" field.
+func PhashB2LTE(v int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldLTE(FieldPhashB2, v))
+}
+
+// PhashB2IsNil applies the IsNil predicate on the "phash_b2" field.
+func PhashB2IsNil() predicate.Evidence {
+	return predicate.Evidence(sql.FieldIsNull(FieldPhashB2))
+}
+
+// PhashB2NotNil applies the NotNil predicate on the "phash_b2" field.
+func PhashB2NotNil() predicate.Evidence {
+	return predicate.Evidence(sql.FieldNotNull(FieldPhashB2))
+}
+
+// PhashB3EQ applies the EQ predicate on the "phash_b3" field.
+func PhashB3EQ(v int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldEQ(FieldPhashB3, v))
+}
+
+// PhashB3NEQ applies the NEQ predicate on the "phash_b3" field.
+func PhashB3NEQ(v int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldNEQ(FieldPhashB3, v))
+}
+
+// PhashB3In applies the In predicate on the "phash_b3" field.
+func PhashB3In(vs ...int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldIn(FieldPhashB3, vs...))
+}
+
+// PhashB3NotIn applies the NotIn predicate on the "phash_b3" field.
+func PhashB3NotIn(vs ...int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldNotIn(FieldPhashB3, vs...))
+}
+
+// PhashB3GT applies the GT predicate on the "phash_b3" field.
+func PhashB3GT(v int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldGT(FieldPhashB3, v))
+}
+
+// PhashB3GTE applies the GTE predicate on the "phash_b3" field.
+func PhashB3GTE(v int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldGTE(FieldPhashB3, v))
+}
+
+// PhashB3LT applies the LT predicate on the "phash_b3" field.
+func PhashB3LT(v int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldLT(FieldPhashB3, v))
+}
+
+// PhashB3LTE applies the LTE predicate on the "phash_b3" field.
+func PhashB3LTE(v int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldLTE(FieldPhashB3, v))
+}
+
+// PhashB3IsNil applies the IsNil predicate on the "phash_b3" field.
+func PhashB3IsNil() predicate.Evidence {
+	return predicate.Evidence(sql.FieldIsNull(FieldPhashB3))
+}
+
+// PhashB3NotNil applies the NotNil predicate on the "phash_b3" field.
+func PhashB3NotNil() predicate.Evidence {
+	return predicate.Evidence(sql.FieldNotNull(FieldPhashB3))
+}
+
+// PhashB4EQ applies the EQ predicate on the "phash_b4" field.
+func PhashB4EQ(v int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldEQ(FieldPhashB4, v))
+}
+
+// PhashB4NEQ applies the NEQ predicate on the "phash_b4" field.
+func PhashB4NEQ(v int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldNEQ(FieldPhashB4, v))
+}
+
+// PhashB4In applies the In predicate on the "phash_b4" field.
+func PhashB4In(vs ...int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldIn(FieldPhashB4, vs...))
+}
+
+// PhashB4NotIn applies the NotIn predicate on the "phash_b4" field.
+func PhashB4NotIn(vs ...int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldNotIn(FieldPhashB4, vs...))
+}
+
+// PhashB4GT applies the GT predicate on the "phash_b4" field.
+func PhashB4GT(v int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldGT(FieldPhashB4, v))
+}
+
+// PhashB4GTE applies the GTE predicate on the "phash_b4" field.
+func PhashB4GTE(v int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldGTE(FieldPhashB4, v))
+}
+
+// PhashB4LT applies the LT predicate on the "phash_b4" field.
+func PhashB4LT(v int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldLT(FieldPhashB4, v))
+}
+
+// PhashB4LTE applies the LTE predicate on the "phash_b4" field.
+func PhashB4LTE(v int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldLTE(FieldPhashB4, v))
+}
+
+// PhashB4IsNil applies the IsNil predicate on the "phash_b4" field.
+func PhashB4IsNil() predicate.Evidence {
+	return predicate.Evidence(sql.FieldIsNull(FieldPhashB4))
+}
+
+// PhashB4NotNil applies the NotNil predicate on the "phash_b4" field.
+func PhashB4NotNil() predicate.Evidence {
+	return predicate.Evidence(sql.FieldNotNull(FieldPhashB4))
+}
+
+// PhashB5EQ applies the EQ predicate on the "phash_b5" field.
+func PhashB5EQ(v int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldEQ(FieldPhashB5, v))
+}
+
+// PhashB5NEQ applies the NEQ predicate on the "phash_b5" field.
+func PhashB5NEQ(v int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldNEQ(FieldPhashB5, v))
+}
+
+// PhashB5In applies the In predicate on the "phash_b5" field.
+func PhashB5In(vs ...int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldIn(FieldPhashB5, vs...))
+}
+
+// PhashB5NotIn applies the NotIn predicate on the "phash_b5" field.
+func PhashB5NotIn(vs ...int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldNotIn(FieldPhashB5, vs...))
+}
+
+// PhashB5GT applies the GT predicate on the "phash_b5" field.
+func PhashB5GT(v int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldGT(FieldPhashB5, v))
+}
+
+// PhashB5GTE applies the GTE predicate on the "phash_b5" field.
+func PhashB5GTE(v int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldGTE(FieldPhashB5, v))
+}
+
+// PhashB5LT applies the LT predicate on the "phash_b5" field.
+func PhashB5LT(v int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldLT(FieldPhashB5, v))
+}
+
+// PhashB5LTE applies the LTE predicate on the "phash_b5" field.
+func PhashB5LTE(v int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldLTE(FieldPhashB5, v))
+}
+
+// PhashB5IsNil applies the IsNil predicate on the "phash_b5" field.
+func PhashB5IsNil() predicate.Evidence {
+	return predicate.Evidence(sql.FieldIsNull(FieldPhashB5))
+}
+
+// PhashB5NotNil applies the NotNil predicate on the "phash_b5" field.
+func PhashB5NotNil() predicate.Evidence {
+	return predicate.Evidence(sql.FieldNotNull(FieldPhashB5))
+}
+
+// PhashB6EQ applies the EQ predicate on the "phash_b6" field.
+func PhashB6EQ(v int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldEQ(FieldPhashB6, v))
+}
+
+// PhashB6NEQ applies the NEQ predicate on the "phash_b6" field.
+func PhashB6NEQ(v int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldNEQ(FieldPhashB6, v))
+}
+
+// PhashB6In applies the In predicate on the "phash_b6" field.
+func PhashB6In(vs ...int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldIn(FieldPhashB6, vs...))
+}
+
+// PhashB6NotIn applies the NotIn predicate on the "phash_b6" field.
+func PhashB6NotIn(vs ...int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldNotIn(FieldPhashB6, vs...))
+}
+
+// PhashB6GT applies the GT predicate on the "phash_b6" field.
+func PhashB6GT(v int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldGT(FieldPhashB6, v))
+}
+
+// PhashB6GTE applies the GTE predicate on the "phash_b6" field.
+func PhashB6GTE(v int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldGTE(FieldPhashB6, v))
+}
+
+// PhashB6LT applies the LT predicate on the "phash_b6" field.
+func PhashB6LT(v int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldLT(FieldPhashB6, v))
+}
+
+// PhashB6LTE applies the LTE predicate on the "phash_b6" field.
+func PhashB6LTE(v int) predicate.Evidence {
+	return predicate.Evidence(sql.FieldLTE(FieldPhashB6, v))
+}
+
+// PhashB6IsNil applies the IsNil predicate on the "phash_b6" field.
+func PhashB6IsNil() predicate.Evidence {
+	return predicate.Evidence(sql.FieldIsNull(FieldPhashB6))
+}
+
+// PhashB6NotNil applies the NotNil predicate on the "phash_b6" field.
+func PhashB6NotNil() predicate.Evidence {
+	return predicate.Evidence(sql.FieldNotNull(FieldPhashB6))
 }
 
 // SizeEQ applies the EQ predicate on the "size" field.

@@ -170,6 +170,13 @@ var (
 		{Name: "object_key", Type: field.TypeString, Unique: true, Size: 200},
 		{Name: "sha256", Type: field.TypeString, Size: 64},
 		{Name: "phash", Type: field.TypeInt64, Nullable: true},
+		{Name: "phash_b0", Type: field.TypeInt, Nullable: true},
+		{Name: "phash_b1", Type: field.TypeInt, Nullable: true},
+		{Name: "phash_b2", Type: field.TypeInt, Nullable: true},
+		{Name: "phash_b3", Type: field.TypeInt, Nullable: true},
+		{Name: "phash_b4", Type: field.TypeInt, Nullable: true},
+		{Name: "phash_b5", Type: field.TypeInt, Nullable: true},
+		{Name: "phash_b6", Type: field.TypeInt, Nullable: true},
 		{Name: "size", Type: field.TypeInt64},
 		{Name: "width", Type: field.TypeInt},
 		{Name: "height", Type: field.TypeInt},
@@ -185,7 +192,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "evidences_recovery_cases_evidence",
-				Columns:    []*schema.Column{EvidencesColumns[12]},
+				Columns:    []*schema.Column{EvidencesColumns[19]},
 				RefColumns: []*schema.Column{RecoveryCasesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -194,7 +201,7 @@ var (
 			{
 				Name:    "evidence_case_id_kind",
 				Unique:  true,
-				Columns: []*schema.Column{EvidencesColumns[12], EvidencesColumns[3]},
+				Columns: []*schema.Column{EvidencesColumns[19], EvidencesColumns[3]},
 			},
 			{
 				Name:    "evidence_sha256",
@@ -202,9 +209,39 @@ var (
 				Columns: []*schema.Column{EvidencesColumns[5]},
 			},
 			{
-				Name:    "evidence_kind_created_at_phash",
+				Name:    "evidence_kind_phash_b0_phash",
 				Unique:  false,
-				Columns: []*schema.Column{EvidencesColumns[3], EvidencesColumns[1], EvidencesColumns[6]},
+				Columns: []*schema.Column{EvidencesColumns[3], EvidencesColumns[7], EvidencesColumns[6]},
+			},
+			{
+				Name:    "evidence_kind_phash_b1_phash",
+				Unique:  false,
+				Columns: []*schema.Column{EvidencesColumns[3], EvidencesColumns[8], EvidencesColumns[6]},
+			},
+			{
+				Name:    "evidence_kind_phash_b2_phash",
+				Unique:  false,
+				Columns: []*schema.Column{EvidencesColumns[3], EvidencesColumns[9], EvidencesColumns[6]},
+			},
+			{
+				Name:    "evidence_kind_phash_b3_phash",
+				Unique:  false,
+				Columns: []*schema.Column{EvidencesColumns[3], EvidencesColumns[10], EvidencesColumns[6]},
+			},
+			{
+				Name:    "evidence_kind_phash_b4_phash",
+				Unique:  false,
+				Columns: []*schema.Column{EvidencesColumns[3], EvidencesColumns[11], EvidencesColumns[6]},
+			},
+			{
+				Name:    "evidence_kind_phash_b5_phash",
+				Unique:  false,
+				Columns: []*schema.Column{EvidencesColumns[3], EvidencesColumns[12], EvidencesColumns[6]},
+			},
+			{
+				Name:    "evidence_kind_phash_b6_phash",
+				Unique:  false,
+				Columns: []*schema.Column{EvidencesColumns[3], EvidencesColumns[13], EvidencesColumns[6]},
 			},
 		},
 	}

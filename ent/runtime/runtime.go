@@ -208,6 +208,8 @@ func init() {
 	// caseevent.DefaultCreatedAt holds the default value on creation for the created_at field.
 	caseevent.DefaultCreatedAt = caseeventDescCreatedAt.Default.(func() time.Time)
 	evidenceMixin := schema.Evidence{}.Mixin()
+	evidenceHooks := schema.Evidence{}.Hooks()
+	evidence.Hooks[0] = evidenceHooks[0]
 	evidenceMixinFields0 := evidenceMixin[0].Fields()
 	_ = evidenceMixinFields0
 	evidenceFields := schema.Evidence{}.Fields()
@@ -231,7 +233,7 @@ func init() {
 	// evidence.Sha256Validator is a validator for the "sha256" field. It is called by the builders before save.
 	evidence.Sha256Validator = evidenceDescSha256.Validators[0].(func(string) error)
 	// evidenceDescContentType is the schema descriptor for content_type field.
-	evidenceDescContentType := evidenceFields[8].Descriptor()
+	evidenceDescContentType := evidenceFields[15].Descriptor()
 	// evidence.ContentTypeValidator is a validator for the "content_type" field. It is called by the builders before save.
 	evidence.ContentTypeValidator = evidenceDescContentType.Validators[0].(func(string) error)
 	kventryFields := schema.KVEntry{}.Fields()

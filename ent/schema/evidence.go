@@ -27,6 +27,16 @@ func (Evidence) Fields() []ent.Field {
 		field.String("sha256").MaxLen(64),
 		// phash is a perceptual hash for near-duplicate detection.
 		field.Int64("phash").Optional(), // the 64-bit hash bit-cast: database/sql refuses uint64 with the high bit set
+		// phash_b0 … phash_b6 are the hash's bands (imagecheck.Bands), set
+		// from phash by the phashBands hook and indexed with the kind: the
+		// near-duplicate search looks candidates up by band equality.
+		field.Int("phash_b0").Optional().Nillable(),
+		field.Int("phash_b1").Optional().Nillable(),
+		field.Int("phash_b2").Optional().Nillable(),
+		field.Int("phash_b3").Optional().Nillable(),
+		field.Int("phash_b4").Optional().Nillable(),
+		field.Int("phash_b5").Optional().Nillable(),
+		field.Int("phash_b6").Optional().Nillable(),
 		field.Int64("size"),
 		field.Int("width"),
 		field.Int("height"),
@@ -45,13 +55,26 @@ func (Evidence) Edges() []ent.Edge {
 }
 
 // Indexes of Evidence: one image per kind per case; duplicate search by
-// hash; and the near-duplicate scan of the newest images of a kind, which
-// the phash column makes a covering index (the scan reads the id, which
-// SQLite keeps in every index, and the hash, and never the table).
+// hash; and the near-duplicate search, one index per band of the perceptual
+// hash with the kind first (two images within imagecheck.NearDuplicateDistance
+// share a whole band, so 7 index lookups find every candidate whatever the
+// table's size), each ending in the hash so candidates are checked from the
+// indexes alone, without a table read per candidate.
 func (Evidence) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("case_id", "kind").Unique(),
 		index.Fields("sha256"),
-		index.Fields("kind", "created_at", "phash"),
+		index.Fields("kind", "phash_b0", "phash"),
+		index.Fields("kind", "phash_b1", "phash"),
+		index.Fields("kind", "phash_b2", "phash"),
+		index.Fields("kind", "phash_b3", "phash"),
+		index.Fields("kind", "phash_b4", "phash"),
+		index.Fields("kind", "phash_b5", "phash"),
+		index.Fields("kind", "phash_b6", "phash"),
 	}
+}
+
+// Hooks of Evidence.
+func (Evidence) Hooks() []ent.Hook {
+	return []ent.Hook{phashBands()}
 }

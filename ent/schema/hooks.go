@@ -7,6 +7,7 @@ import (
 
 	"entgo.io/ent"
 
+	"recoverydesk/internal/imagecheck"
 	"recoverydesk/internal/recovery/state"
 )
 
@@ -64,6 +65,36 @@ func guardCaseTransition() ent.Hook {
 				}
 			default:
 				return nil, ErrBulkStatusUpdate
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+}
+
+// phashBands keeps an evidence row's band columns (phash_b0 … phash_b6) in
+// step with its phash, whoever writes it: every create or update that sets
+// phash sets the bands from imagecheck.Bands, and one that clears phash
+// clears them. The near-duplicate index is only sound if no row can carry a
+// hash without its bands.
+func phashBands() ent.Hook {
+	return func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if v, ok := m.Field("phash"); ok {
+				h, ok := v.(int64)
+				if !ok {
+					return nil, fmt.Errorf("phash bands: phash is %T", v)
+				}
+				for i, b := range imagecheck.Bands(uint64(h)) {
+					if err := m.SetField(fmt.Sprintf("phash_b%d", i), b); err != nil {
+						return nil, fmt.Errorf("phash bands: %w", err)
+					}
+				}
+			} else if m.FieldCleared("phash") {
+				for i := range imagecheck.PHashBands {
+					if err := m.ClearField(fmt.Sprintf("phash_b%d", i)); err != nil {
+						return nil, fmt.Errorf("phash bands: %w", err)
+					}
+				}
 			}
 			return next.Mutate(ctx, m)
 		})

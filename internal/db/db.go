@@ -27,6 +27,7 @@ import (
 	"recoverydesk/ent"
 	_ "recoverydesk/ent/runtime" // registers the schema hooks and defaults
 	"recoverydesk/internal/config"
+	"recoverydesk/internal/imagecheck"
 )
 
 // DB is an open database: the pool, an ent client on it, and its kind.
@@ -166,6 +167,9 @@ func (d *DB) migrate(ctx context.Context) error {
 			return fmt.Errorf("drop index %s: %w", name, err)
 		}
 	}
+	if err := d.fillPhashBands(ctx); err != nil {
+		return err
+	}
 	migrator, err := rivermigrate.New(d.RiverDriver(), nil)
 	if err != nil {
 		return fmt.Errorf("river migrator: %w", err)
@@ -185,8 +189,11 @@ func (d *DB) migrate(ctx context.Context) error {
 // but nothing uses any more: those over the phone and ID number columns,
 // which hold sealed (random-looking) values now; their keyed hashes are
 // indexed instead.
+// The evidence index over (kind, created_at, phash) served the near-duplicate
+// scan the banded index replaced.
 var staleIndexes = []string{"account_cert_type_cert_number", "account_phone", "smscode_phone_purpose_created_at",
-	"smscode_phone_created_at", "smsmessage_phone_created_at", "outboxmessage_phone_created_at"}
+	"smscode_phone_created_at", "smsmessage_phone_created_at", "outboxmessage_phone_created_at",
+	"evidence_kind_created_at_phash"}
 
 // Pending says what Migrate would still change, without changing anything:
 // the statements the ent schema lacks, and River's job-table migrations not
@@ -213,6 +220,24 @@ func (d *DB) Pending(ctx context.Context) ([]string, error) {
 		return nil, fmt.Errorf("compare job tables: %w", err)
 	}
 	return append(out, res.Messages...), nil
+}
+
+// fillPhashBands gives the evidence rows written before the band columns
+// existed their bands (imagecheck.Bands, computed in SQL: an arithmetic
+// right shift and a mask give the same bits of the signed 64-bit column on
+// SQLite and PostgreSQL). Rows written since carry them already (the
+// phashBands hook), so after the first run this updates nothing.
+func (d *DB) fillPhashBands(ctx context.Context) error {
+	sets := make([]string, imagecheck.PHashBands)
+	for i := range sets {
+		shift, width := imagecheck.BandBits(i)
+		sets[i] = fmt.Sprintf("phash_b%d = (phash >> %d) & %d", i, shift, 1<<width-1)
+	}
+	q := "UPDATE evidences SET " + strings.Join(sets, ", ") + " WHERE phash IS NOT NULL AND phash_b0 IS NULL"
+	if _, err := d.SQL.ExecContext(ctx, q); err != nil {
+		return fmt.Errorf("migrate: fill the perceptual hash bands: %w", err)
+	}
+	return nil
 }
 
 // RiverDriver is the River driver for this database on the shared pool.

@@ -24,7 +24,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"image"
 	"image/jpeg"
 	"image/png"
@@ -72,9 +71,9 @@ const MaxPixels = 40_000_000
 // greyscale and YCbCr baseline JPEG (1–3 bytes per pixel) and 8-bit PNG (1–4)
 // up to MaxPixels, and the heavier variants up to a proportionally smaller
 // size: RGB JPEG (7) 38 MP, progressive 4:2:0 JPEG (7.5) 35 MP, CMYK JPEG
-// and 16-bit PNG (8) 33 MP, progressive 4:4:4 (15) 17 MP. Check decodes at
-// most twice, one after the other, so its peak live heap is about one such
-// decode; the caller should still bound how many Checks run at once.
+// and 16-bit PNG (8) 33 MP, progressive 4:4:4 (15) 17 MP. Check decodes
+// once, so its peak live heap is about one such decode; the caller should
+// still bound how many Checks run at once.
 const MaxDecodeBytes = 256 << 20
 
 // maxScans and maxBlockVisits bound the work of decoding a JPEG, which its
@@ -297,6 +296,63 @@ func prepare(data []byte) (*prepared, error) {
 	return p, nil
 }
 
+// Prepared is an upload that passed every check short of the full decode,
+// with its metadata removed: the bytes to store, their digest and type are
+// known, so the caller can start storing them while Decode runs (and must
+// throw the stored copy away if Decode refuses the image).
+type Prepared struct {
+	// Data is the image with its metadata removed: the bytes to store. It
+	// is the upload minus whole metadata segments or chunks, every other
+	// byte copied as it was (FuzzStrip), so it decodes to exactly the same
+	// pixels as the upload.
+	Data []byte
+	// ContentType is "image/png" or "image/jpeg", from the content.
+	ContentType string
+	// Width and Height are the image's size in pixels, from its header.
+	Width, Height int
+	// SHA256 is the lowercase hex SHA-256 of Data.
+	SHA256 string
+
+	format   format
+	original []byte
+}
+
+// Prepare runs steps 1–4 of Check: size, type, header dimensions, the
+// decode's memory bound, the structure walk and the metadata strip. It is
+// cheap (no pixel is decoded) and does not retain data beyond Decode.
+func Prepare(data []byte) (*Prepared, error) {
+	p, err := prepare(data)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(p.clean)
+	return &Prepared{Data: p.clean, ContentType: p.format.contentType(), Width: p.width, Height: p.height,
+		SHA256: hex.EncodeToString(sum[:]), format: p.format, original: data}, nil
+}
+
+// Decode is step 5 of Check: the one full decode of the upload
+// (ErrUnreadable if it does not decode completely, or to another size than
+// its header says), which also gives the perceptual hash.
+//
+// The stripped bytes are not decoded again: stripping removes whole APPn
+// and COM segments or ancillary chunks and copies everything the decoder
+// reads (tables, frame and scan headers, entropy-coded data, critical
+// chunks) byte for byte, walking the file exactly as image/png and
+// image/jpeg do, so the decoder sees the same input either way. FuzzStrip
+// holds the strippers to that: the output is exactly the input minus the
+// removed segments, and decodes to identical pixels whenever the input
+// decodes.
+func (p *Prepared) Decode() (phash uint64, err error) {
+	img, err := p.format.decode(p.original)
+	if err != nil {
+		return 0, fmt.Errorf("%w: decode %s: %v", ErrUnreadable, p.format.contentType(), err)
+	}
+	if b := img.Bounds(); b.Dx() != p.Width || b.Dy() != p.Height {
+		return 0, fmt.Errorf("%w: decoded %v, header said %d×%d", ErrUnreadable, b, p.Width, p.Height)
+	}
+	return dHash(img), nil
+}
+
 // Check validates one uploaded image and returns it cleaned, or the reason it
 // is refused. The steps, each refusing before the next costs anything:
 //
@@ -308,48 +364,18 @@ func prepare(data []byte) (*prepared, error) {
 //     refused above MaxDecodeBytes (ErrTooManyPixels); then the structure
 //     walked (ErrUnreadable) and the metadata removed by rewriting the byte
 //     stream, without re-encoding;
-//  5. a full decode with image/png or image/jpeg (ErrUnreadable);
-//  6. if stripping changed any byte, the cleaned bytes are decoded too and
-//     must give exactly the same pixels (ErrUnreadable otherwise: better
-//     refuse than store something other than what was uploaded).
+//  5. one full decode with image/png or image/jpeg (ErrUnreadable).
 //
-// Check does not retain data; Result.Data is a new slice.
+// Check is Prepare then Decode, one after the other; an upload that is
+// stored runs them concurrently with the PUT. Result.Data is a new slice.
 func Check(data []byte) (*Result, error) {
-	p, err := prepare(data)
+	p, err := Prepare(data)
 	if err != nil {
 		return nil, err
 	}
-	img, err := p.format.decode(data)
+	phash, err := p.Decode()
 	if err != nil {
-		return nil, fmt.Errorf("%w: decode %s: %v", ErrUnreadable, p.format.contentType(), err)
+		return nil, err
 	}
-	if b := img.Bounds(); b.Dx() != p.width || b.Dy() != p.height {
-		return nil, fmt.Errorf("%w: decoded %v, header said %d×%d", ErrUnreadable, b, p.width, p.height)
-	}
-	phash := dHash(img)
-	if !bytes.Equal(p.clean, data) {
-		// Identical bytes decode identically; otherwise prove it. Hashing the
-		// pixels (keyed, with a fresh random seed, so no upload can be crafted
-		// to collide) instead of comparing two images means img is dead from
-		// here on and can be collected during the second decode: at most one
-		// decoded image is live at a time.
-		seed := maphash.MakeSeed()
-		want := pixelDigest(seed, img)
-		again, err := p.format.decode(p.clean)
-		if err != nil {
-			return nil, fmt.Errorf("%w: stripped %s does not decode: %v", ErrUnreadable, p.format.contentType(), err)
-		}
-		if pixelDigest(seed, again) != want {
-			return nil, fmt.Errorf("%w: stripping metadata changed the pixels", ErrUnreadable)
-		}
-	}
-	sum := sha256.Sum256(p.clean)
-	return &Result{
-		Data:        p.clean,
-		ContentType: p.format.contentType(),
-		Width:       p.width,
-		Height:      p.height,
-		SHA256:      hex.EncodeToString(sum[:]),
-		PHash:       phash,
-	}, nil
+	return &Result{Data: p.Data, ContentType: p.ContentType, Width: p.Width, Height: p.Height, SHA256: p.SHA256, PHash: phash}, nil
 }

@@ -6,13 +6,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"image"
 	"image/color"
 	"image/color/palette"
 	"image/gif"
 	"io"
-	"reflect"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -642,47 +641,6 @@ func sampleImages() []image.Image {
 	return []image.Image{src, gray, g16, nrgba, rgba64, nrgba64, cmyk, ycc, pal, sub}
 }
 
-// TestPixelDigest: the digest Check compares is equal for equal pixels and
-// changes when any single sample changes, including a chroma sample and a
-// palette entry.
-func TestPixelDigest(t *testing.T) {
-	seed := maphash.MakeSeed()
-	for _, img := range sampleImages() {
-		t.Run(typeName(img), func(t *testing.T) {
-			want := pixelDigest(seed, img)
-			if got := pixelDigest(seed, opaqueImage{img}); got == want {
-				t.Error("the generic path hashes like the typed one; types must be told apart")
-			}
-			var samples [][]byte
-			switch m := img.(type) {
-			case *image.YCbCr:
-				samples = [][]byte{m.Y, m.Cb, m.Cr}
-			default:
-				samples = [][]byte{reflect.ValueOf(img).Elem().FieldByName("Pix").Bytes()}
-			}
-			for _, pix := range samples {
-				i := len(pix) / 2
-				pix[i]++
-				if pixelDigest(seed, img) == want {
-					t.Errorf("changing sample %d of %d went unnoticed", i, len(pix))
-				}
-				pix[i]--
-				if pixelDigest(seed, img) != want {
-					t.Error("digest not deterministic")
-				}
-			}
-			if m, ok := img.(*image.Paletted); ok {
-				old := m.Palette[m.Pix[0]]
-				m.Palette[m.Pix[0]] = color.RGBA{1, 2, 3, 255}
-				if pixelDigest(seed, img) == want {
-					t.Error("changing the palette went unnoticed")
-				}
-				m.Palette[m.Pix[0]] = old
-			}
-		})
-	}
-}
-
 // TestLumaRows: the fast per-type paths of dHash agree with the generic one.
 func TestLumaRows(t *testing.T) {
 	for _, img := range sampleImages() {
@@ -707,5 +665,59 @@ func TestLumaRows(t *testing.T) {
 		} else if d != 0 {
 			t.Logf("%s: dHash %d bits from the generic path", typeName(img), d)
 		}
+	}
+}
+
+// TestBandsPigeonhole: the bands are the hash cut into pieces (put back
+// together they give it again), and two hashes at most
+// NearDuplicateDistance apart always share a whole band, whichever bits
+// differ, band boundaries included; hashes further apart need not.
+func TestBandsPigeonhole(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 19))
+	for range 200_000 {
+		h := r.Uint64()
+		var back uint64
+		for i, b := range Bands(h) {
+			shift, width := BandBits(i)
+			if b < 0 || b >= 1<<width {
+				t.Fatalf("band %d of %016x is %d", i, h, b)
+			}
+			back |= uint64(b) << shift
+		}
+		if back != h {
+			t.Fatalf("bands of %016x give back %016x", h, back)
+		}
+		g := h
+		for n := r.IntN(NearDuplicateDistance + 1); Hamming(g, h) < n; {
+			if r.IntN(2) == 0 {
+				// a bit at a band's edge
+				shift, width := BandBits(r.IntN(PHashBands))
+				g ^= 1 << (shift + uint(r.IntN(2))*(width-1))
+			} else {
+				g ^= 1 << r.IntN(64)
+			}
+		}
+		if Hamming(g, h) > NearDuplicateDistance {
+			continue
+		}
+		a, b := Bands(h), Bands(g)
+		shared := false
+		for i := range a {
+			shared = shared || a[i] == b[i]
+		}
+		if !shared {
+			t.Fatalf("%016x and %016x are %d apart and share no band", h, g, Hamming(g, h))
+		}
+	}
+	// One bit in each band: 7 apart, no band shared; the exact check after
+	// the lookup is what keeps such pairs out.
+	h := r.Uint64()
+	g := h
+	for i := range PHashBands {
+		shift, _ := BandBits(i)
+		g ^= 1 << shift
+	}
+	if a, b := Bands(h), Bands(g); Hamming(g, h) != PHashBands || a[0] == b[0] {
+		t.Fatal("flipping a bit in every band should leave no band shared")
 	}
 }

@@ -151,3 +151,42 @@ func lumaRows(img image.Image, row []uint8) func(y int) {
 func overWhite(l, a uint32) uint8 {
 	return uint8((l*a + 255*(255-a) + 127) / 255)
 }
+
+// PHashBands is how many bands a PHash is split into for the near-duplicate
+// index: 6 bands of 9 bits and one of 10 (6×9 + 10 = 64). Two hashes at
+// most NearDuplicateDistance apart differ in at most that many bits, which
+// can touch at most that many bands; with more bands than that, at least one
+// band is equal in both (pigeonhole). So the images near a hash are all
+// among those that share one of its bands: 7 equality lookups on indexed
+// columns instead of a scan, and an exact Hamming check of the few found.
+const PHashBands = 7
+
+// bandWidths are the bit widths of the bands, least significant first.
+var bandWidths = [PHashBands]uint{9, 9, 9, 9, 9, 9, 10}
+
+// The pigeonhole argument needs more bands than bits that may differ; a
+// larger NearDuplicateDistance must come with more (narrower) bands.
+var _ = [PHashBands - NearDuplicateDistance - 1]struct{}{}
+
+// BandBits returns where band i lies in a PHash: its lowest bit and its
+// width. The migration that fills the band columns of rows written before
+// they existed computes them in SQL from it.
+func BandBits(i int) (shift, width uint) {
+	for _, w := range bandWidths[:i] {
+		shift += w
+	}
+	return shift, bandWidths[i]
+}
+
+// Bands splits h into its PHashBands bands: band i is bits
+// 9i … 9i+8 (the last band bits 54 … 63), as a small non-negative number.
+// The evidence table stores them as indexed columns (phash_b0 … phash_b6).
+func Bands(h uint64) [PHashBands]int {
+	var out [PHashBands]int
+	shift := uint(0)
+	for i, w := range bandWidths {
+		out[i] = int(h >> shift & (1<<w - 1))
+		shift += w
+	}
+	return out
+}

@@ -92,7 +92,7 @@ func scanPNG(data []byte) (pngHeader, error) {
 // is kept: image/png decodes exactly that run and ignores IDAT chunks after
 // another chunk, so anything hidden there goes too. Chunks image/png ignores
 // do not change its output, so the cleaned file decodes to the same pixels;
-// Check verifies it.
+// FuzzStrip verifies it.
 func stripPNG(data []byte) ([]byte, error) {
 	out := make([]byte, 0, len(data)) // the output is never longer than the input
 	out = append(out, pngSignature...)

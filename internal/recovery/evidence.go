@@ -44,9 +44,13 @@ func ImageError(err error) error {
 
 // Upload is step 3, 上传证件照: it checks one image (size, type by its bytes,
 // dimensions before decoding, a full decode), strips its metadata, and
-// stores it. The object is written first and its row in a transaction after;
-// if the transaction fails the object is deleted, and an image uploaded again
-// replaces the old one, whose object is deleted once the new row is in.
+// stores it. The stripped bytes go to the object store while the image is
+// decoded (the PUT and the decode are the two costs an upload cannot avoid,
+// and they overlap); an image that does not decode is refused and its
+// object deleted before any row refers to it. The row is written in a
+// transaction after; if the transaction fails the object is deleted, and an
+// image uploaded again replaces the old one, whose object is deleted once
+// the new row is in.
 func (s *Service) Upload(ctx context.Context, rc *ent.RecoveryCase, kind string, data []byte) (*Uploaded, error) {
 	if !slices.Contains(RequiredEvidence(string(rc.Kind)), kind) {
 		return nil, ErrUnknownKind.WithField("kind")
@@ -54,7 +58,7 @@ func (s *Service) Upload(ctx context.Context, rc *ent.RecoveryCase, kind string,
 	if (rc.Status != state.Draft && rc.Status != state.Returned) || rc.PhoneVerifiedAt == nil {
 		return nil, ErrWrongStep
 	}
-	res, err := s.check(ctx, data)
+	img, err := imagecheck.Prepare(data)
 	if err != nil {
 		return nil, ImageError(err)
 	}
@@ -62,9 +66,18 @@ func (s *Service) Upload(ctx context.Context, rc *ent.RecoveryCase, kind string,
 	if err != nil {
 		return nil, err
 	}
-	if err := s.store.Put(ctx, key, bytes.NewReader(res.Data), int64(len(res.Data)), res.SHA256, res.ContentType); err != nil {
-		return nil, fmt.Errorf("store evidence: %w", err)
+	phash, putErr, decodeErr := s.putAndDecode(ctx, key, img)
+	if decodeErr != nil {
+		if putErr == nil {
+			s.deleteObjects(ctx, []string{key})
+		}
+		return nil, ImageError(decodeErr)
 	}
+	if putErr != nil {
+		return nil, fmt.Errorf("store evidence: %w", putErr)
+	}
+	res := &imagecheck.Result{Data: img.Data, ContentType: img.ContentType, Width: img.Width, Height: img.Height,
+		SHA256: img.SHA256, PHash: phash}
 	now := s.clock.Now()
 	var replaced string
 	err = s.db.InTx(ctx, func(tx *db.Tx) error {
@@ -100,17 +113,27 @@ func (s *Service) Upload(ctx context.Context, rc *ent.RecoveryCase, kind string,
 	return &Uploaded{Kind: kind, SHA256: res.SHA256, Size: int64(len(res.Data)), Width: res.Width, Height: res.Height}, nil
 }
 
-// check runs the image checker with at most one check per core at a time:
-// a check can hold a large decoded image, so this bounds the memory many
-// simultaneous uploads take, while the rest wait their turn.
-func (s *Service) check(ctx context.Context, data []byte) (*imagecheck.Result, error) {
+// putAndDecode stores the stripped bytes under key while the image is
+// decoded, and waits for both. One slot per core covers the two together: a
+// decode can hold a large image, and PUTs started without a bound would all
+// wait on the store at once in a burst of uploads (past RD_S3_TIMEOUT on a
+// busy host), so a burst queues here, as it did for the image check alone.
+// The PUT is waited for even when the decode fails (the caller then deletes
+// the object): cancelling it instead could leave the server committing an
+// object after the deletion was sent.
+func (s *Service) putAndDecode(ctx context.Context, key string, img *imagecheck.Prepared) (phash uint64, putErr, decodeErr error) {
 	select {
 	case s.checks <- struct{}{}:
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return 0, ctx.Err(), ctx.Err() // nothing stored
 	}
 	defer func() { <-s.checks }()
-	return imagecheck.Check(data)
+	put := make(chan error, 1)
+	go func() {
+		put <- s.store.Put(ctx, key, bytes.NewReader(img.Data), int64(len(img.Data)), img.SHA256, img.ContentType)
+	}()
+	phash, decodeErr = img.Decode()
+	return phash, <-put, decodeErr
 }
 
 // objectKey is an unguessable key: the case id alone is not enough to find

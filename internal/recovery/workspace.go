@@ -12,6 +12,7 @@ import (
 	"recoverydesk/ent"
 	"recoverydesk/ent/caseevent"
 	"recoverydesk/ent/evidence"
+	"recoverydesk/ent/predicate"
 	"recoverydesk/ent/recoverycase"
 	"recoverydesk/ent/smsmessage"
 	"recoverydesk/ent/staffuser"
@@ -87,10 +88,6 @@ type Duplicate struct {
 	// regions); otherwise only its number is shown.
 	Visible bool
 }
-
-// nearScan bounds how many recent images of the same kind the near-duplicate
-// search compares against (the exact-hash search has no bound).
-const nearScan = 5000
 
 // Workspace loads one case for the reviewer (404 outside their regions).
 func (s *Service) Workspace(ctx context.Context, rv Reviewer, number string) (*Workspace, error) {
@@ -194,29 +191,20 @@ func destroyedAt(items []EvidenceItem) *time.Time {
 // byte-identical (SHA-256) or perceptually near (dHash within
 // imagecheck.NearDuplicateDistance).
 func (s *Service) duplicates(ctx context.Context, rv Reviewer, rc *ent.RecoveryCase, e *ent.Evidence) ([]Duplicate, error) {
-	// The near-duplicate scan reads two integers per image (its id and its
-	// dHash) from the covering (kind, created_at, phash) index alone, so it
-	// filters nothing else; only the few that match are read again, with
+	// Candidates for a near duplicate share at least one whole band of the
+	// perceptual hash with this image (imagecheck.PHashBands > the distance:
+	// pigeonhole), so 7 equality lookups on the (kind, phash_bN) indexes
+	// find every one of them, however many images the table holds; each is
+	// then checked exactly. Only the few that match are read again, with
 	// exact copies from the SHA-256 index, this case's own images left out.
 	// The account's other cases are dropped when the cases are loaded.
-	// (Excluding the account in these queries made each one walk every
-	// case; reading case ids and hashes from the table for all 5 000
-	// candidates cost 10–15 ms per decision at 100 000 cases.)
-	var candidates []struct {
-		ID    int   `json:"id"`
-		Phash int64 `json:"phash"`
-	}
-	if err := s.db.Ent.Evidence.Query().Where(evidence.KindEQ(e.Kind)).Order(ent.Desc(evidence.FieldCreatedAt)).
-		Limit(nearScan).Select(evidence.FieldID, evidence.FieldPhash).Scan(ctx, &candidates); err != nil {
+	near, err := s.nearImages(ctx, e.Kind, uint64(e.Phash))
+	if err != nil {
 		return nil, err
 	}
-	near := map[int]int{} // evidence id → distance
-	nearIDs := []int{}
-	for _, c := range candidates {
-		if d := imagecheck.Hamming(uint64(c.Phash), uint64(e.Phash)); d <= imagecheck.NearDuplicateDistance {
-			near[c.ID] = d
-			nearIDs = append(nearIDs, c.ID)
-		}
+	nearIDs := make([]int, 0, len(near))
+	for id := range near {
+		nearIDs = append(nearIDs, id)
 	}
 	var matches []struct {
 		ID     int       `json:"id"`
@@ -245,19 +233,67 @@ func (s *Service) duplicates(ctx context.Context, rv Reviewer, rc *ent.RecoveryC
 	for id := range found {
 		ids = append(ids, id)
 	}
-	cases, err := s.db.Ent.RecoveryCase.Query().Where(recoverycase.IDIn(ids...), recoverycase.CaseNumberNotNil(),
-		notOfAccount(rc.Edges.Account.ID)).
-		Order(ent.Asc(recoverycase.FieldCaseNumber)).All(ctx)
-	if err != nil {
+	var cases []struct {
+		ID         uuid.UUID `json:"id"`
+		CaseNumber string    `json:"case_number"`
+		RegionCode string    `json:"region_code"`
+	}
+	if err := s.db.Ent.RecoveryCase.Query().Where(recoverycase.IDIn(ids...), recoverycase.CaseNumberNotNil(),
+		notOfAccount(rc.Edges.Account.ID)).Order(ent.Asc(recoverycase.FieldCaseNumber)).
+		Select(recoverycase.FieldID, recoverycase.FieldCaseNumber, recoverycase.FieldRegionCode).Scan(ctx, &cases); err != nil {
 		return nil, err
 	}
 	out := make([]Duplicate, 0, len(cases))
 	for _, c := range cases {
 		d := found[c.ID]
-		d.CaseNumber, d.Visible = *c.CaseNumber, rv.covers(c.RegionCode)
+		d.CaseNumber, d.Visible = c.CaseNumber, rv.covers(c.RegionCode)
 		out = append(out, d)
 	}
 	return out, nil
+}
+
+// phashCandidate is an image whose perceptual hash shares a band with the
+// one searched for.
+type phashCandidate struct {
+	ID    int   `json:"id"`
+	Phash int64 `json:"phash"`
+}
+
+// nearImages returns the images of a kind whose perceptual hash lies within
+// imagecheck.NearDuplicateDistance of h, by id with their distance.
+func (s *Service) nearImages(ctx context.Context, kind evidence.Kind, h uint64) (map[int]int, error) {
+	candidates, err := s.nearCandidates(ctx, kind, h)
+	if err != nil {
+		return nil, err
+	}
+	near := map[int]int{}
+	for _, c := range candidates {
+		if d := imagecheck.Hamming(uint64(c.Phash), h); d <= imagecheck.NearDuplicateDistance {
+			near[c.ID] = d
+		}
+	}
+	return near, nil
+}
+
+// nearCandidates returns the images of a kind that share at least one band
+// of their perceptual hash with h: an OR of 7 terms "kind and band N equal",
+// which SQLite answers as a union of lookups in the (kind, phash_bN)
+// indexes (its multi-index OR) and PostgreSQL as a BitmapOr of them. (With
+// the kind outside the OR, SQLite's planner chose to walk every image of the
+// kind instead.) Every image within imagecheck.NearDuplicateDistance of h is
+// among them.
+func (s *Service) nearCandidates(ctx context.Context, kind evidence.Kind, h uint64) ([]phashCandidate, error) {
+	b := imagecheck.Bands(h)
+	band := [imagecheck.PHashBands]func(int) predicate.Evidence{evidence.PhashB0, evidence.PhashB1, evidence.PhashB2, evidence.PhashB3,
+		evidence.PhashB4, evidence.PhashB5, evidence.PhashB6}
+	terms := make([]predicate.Evidence, len(band))
+	for i, eq := range band {
+		terms[i] = evidence.And(evidence.KindEQ(kind), eq(b[i]))
+	}
+	var out []phashCandidate
+	err := s.db.Ent.Evidence.Query().Where(evidence.Or(terms...)).
+		Select(evidence.FieldID, evidence.FieldPhash).Scan(ctx, &out)
+	return out, err
 }
 
 // OpenEvidence returns the bytes of one image for a reviewer allowed to view
