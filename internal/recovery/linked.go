@@ -58,17 +58,18 @@ func valuesOf(acc *ent.Account, operator *ent.Account) identityValues {
 }
 
 // sharingAccounts selects the accounts holding one of v's values on record.
-// It is the one place that knows which columns hold them: when ID numbers
-// and phones move to keyed lookup columns (an HMAC of the clear value), only
-// this function and sharedValues change. Every arm is an indexed equality
-// ((cert_type, cert_number) is unique; phone has its index); no LIKE.
-func sharingAccounts(v identityValues) predicate.Account {
+// It is the one place that knows which columns hold them: ID numbers and
+// phones are sealed, so they are found by their keyed hashes (lookups gives
+// the hash under each key in use, db.DB.Lookups). Every arm is an indexed
+// equality ((cert_type, cert_hmac) is unique; phone_hmac has its index); no
+// LIKE.
+func sharingAccounts(v identityValues, lookups func(string) []string) predicate.Account {
 	arms := []predicate.Account{
-		account.And(account.CertType(v.certType), account.CertNumber(v.certNumber)),
-		account.Phone(v.phone),
+		account.And(account.CertType(v.certType), account.CertHmacIn(lookups(v.certNumber)...)),
+		account.PhoneHmacIn(lookups(v.phone)...),
 	}
 	if v.operatorID != "" {
-		arms = append(arms, account.And(account.CertType(string(rules.CertIDCard)), account.CertNumber(v.operatorID)))
+		arms = append(arms, account.And(account.CertType(string(rules.CertIDCard)), account.CertHmacIn(lookups(v.operatorID)...)))
 	}
 	return account.Or(arms...)
 }
@@ -117,7 +118,7 @@ func (s *Service) LinkedCases(ctx context.Context, rv Reviewer, rc *ent.Recovery
 	}
 	v := valuesOf(acc, operator)
 	rows, err := s.db.Ent.RecoveryCase.Query().
-		Where(recoverycase.HasAccountWith(sharingAccounts(v)), recoverycase.IDNEQ(rc.ID), recoverycase.SubmittedAtNotNil()).
+		Where(recoverycase.HasAccountWith(sharingAccounts(v, s.db.Lookups)), recoverycase.IDNEQ(rc.ID), recoverycase.SubmittedAtNotNil()).
 		WithAccount().Order(ent.Desc(recoverycase.FieldSubmittedAt), ent.Desc(recoverycase.FieldID)).Limit(linkedScan + 1).All(ctx)
 	if err != nil {
 		return nil, err
