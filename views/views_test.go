@@ -29,6 +29,8 @@ type StaffView struct {
 	Username, Name string
 	Roles          []string
 	Nav            []NavLink
+	Duty           string // vocab.Duty, "" for who is not assigned cases
+	Paused         bool
 }
 
 // NavLink is one console navigation entry (handlers.navLink).
@@ -231,10 +233,14 @@ func TestConsoleFrameSignedIn(t *testing.T) {
 		RequestID: "req-42",
 		Staff: &StaffView{Username: "lihua", Name: "李华", Roles: []string{"reviewer", "supervisor"}, Nav: []NavLink{
 			{"cases", "/console/cases", "审核队列"}, {"audit", "/console/audit", "审计日志"},
-			{"dashboard", "/console/dashboard", "统计看板"}, {"staff", "/console/staff", "人员管理"}}},
+			{"dashboard", "/console/dashboard", "统计看板"}, {"staff", "/console/staff", "人员管理"}},
+			Duty: "on_duty"},
 	})
 	assertContains(t, "console frame", out,
 		"李华", "lihua", "审核员", "主管",
+		// a reviewer on duty sees their state and can pause
+		`<form class="console-duty" method="post" action="/console/duty">`, `id="duty-state">接单中</span>`,
+		`<input type="hidden" name="paused" value="1"><button type="submit" class="btn btn-ghost btn-sm" id="duty-toggle">暂停接单</button>`,
 		`<form class="console-logout" method="post" action="/console/logout">`,
 		`<input type="hidden" name="_csrf" value="`+token+`">`,
 		`href="/console/cases" aria-current="page">审核队列`,
