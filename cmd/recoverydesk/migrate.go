@@ -12,7 +12,17 @@ import (
 )
 
 func runMigrate(args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlags("migrate", "migrate\n\nBrings the database named by RD_DATABASE_URL up to date (tables and job queue), seals ID and phone\nnumbers stored in clear by an older build, re-encrypts evidence objects stored before encryption at rest\n(SSE-S3, copied in place), and exits.", stderr)
+	return onDatabase("migrate", "migrate\n\nBrings the database named by RD_DATABASE_URL up to date (tables and job queue), seals ID and phone\nnumbers stored in clear by an older build, re-encrypts evidence objects stored before encryption at rest\n(SSE-S3, copied in place), and exits.", args, stderr, func(ctx context.Context, cfg config.Config, d *db.DB) error {
+		fmt.Fprintf(stdout, "database %s is up to date\n", cfg.DBKind)
+		return encryptEvidence(ctx, cfg, stdout, stderr)
+	})
+}
+
+// onDatabase runs a command that works on the migrated database: it parses
+// the command's flags (only --help), loads the configuration, opens and
+// migrates the database, runs fn, and closes the database again.
+func onDatabase(name, help string, args []string, stderr io.Writer, fn func(ctx context.Context, cfg config.Config, d *db.DB) error) error {
+	fs := newFlags(name, help, stderr)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -26,8 +36,7 @@ func runMigrate(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer d.Close()
-	fmt.Fprintf(stdout, "database %s is up to date\n", cfg.DBKind)
-	return encryptEvidence(ctx, cfg, stdout, stderr)
+	return fn(ctx, cfg, d)
 }
 
 // encryptEvidence re-encrypts the evidence objects written in clear (before

@@ -109,40 +109,16 @@ func (p *personal) sealMutation(ctx context.Context, m entgo.Mutation) error {
 			m.SetPhoneHmac(h)
 		}
 		if v, ok := m.CertNumber(); ok {
-			ct, ok := m.CertType()
-			if !ok {
-				old, err := m.OldCertType(ctx)
-				if err != nil {
-					return fmt.Errorf("seal cert_number: %w", err)
-				}
-				ct = old
-			}
-			s, h, err := seal(v)
-			if err != nil {
-				return err
-			}
-			m.SetCertHmac(h)
-			if ct == certIDCard {
-				m.SetCertNumber(s)
+			ct, set := m.CertType()
+			if err := sealCert(ctx, v, ct, set, m.OldCertType, seal, m.SetCertHmac, m.SetCertNumber); err != nil {
+				return fmt.Errorf("seal cert_number: %w", err)
 			}
 		}
 	case *ent.RecoveryCaseMutation:
 		if v, ok := m.TypedCertNumber(); ok {
-			ct, ok := m.TypedCertType()
-			if !ok {
-				old, err := m.OldTypedCertType(ctx)
-				if err != nil {
-					return fmt.Errorf("seal typed_cert_number: %w", err)
-				}
-				ct = old
-			}
-			s, h, err := seal(v)
-			if err != nil {
-				return err
-			}
-			m.SetTypedCertHmac(h)
-			if ct == certIDCard {
-				m.SetTypedCertNumber(s)
+			ct, set := m.TypedCertType()
+			if err := sealCert(ctx, v, ct, set, m.OldTypedCertType, seal, m.SetTypedCertHmac, m.SetTypedCertNumber); err != nil {
+				return fmt.Errorf("seal typed_cert_number: %w", err)
 			}
 		}
 	case interface {
@@ -158,6 +134,30 @@ func (p *personal) sealMutation(ctx context.Context, m entgo.Mutation) error {
 			m.SetPhone(s)
 			m.SetPhoneHmac(h)
 		}
+	}
+	return nil
+}
+
+// sealCert seals the certificate number v of a mutation: every number gets
+// its keyed hash (setHash), and only an ID card's number is replaced by its
+// sealed text (setNumber); credit codes are public and stay readable. The
+// type is ct when the mutation sets it (set), else the row's (oldType).
+func sealCert(ctx context.Context, v, ct string, set bool, oldType func(context.Context) (string, error),
+	seal func(string) (sealed, hash string, err error), setHash, setNumber func(string)) error {
+	if !set {
+		old, err := oldType(ctx)
+		if err != nil {
+			return err
+		}
+		ct = old
+	}
+	sealed, hash, err := seal(v)
+	if err != nil {
+		return err
+	}
+	setHash(hash)
+	if ct == certIDCard {
+		setNumber(sealed)
 	}
 	return nil
 }
