@@ -32,10 +32,14 @@ func imageLike() []byte {
 	return b
 }
 
-// imageMarkers are what must not be found in the store's files.
+// imageMarkers are what must not be found in the store's files: each
+// marker as imageLike writes it, at least 8 bytes long, so that a megabyte
+// of ciphertext does not hold one by chance (a 3-byte "\xff\xd8\xff" turns
+// up in about one random megabyte in sixteen), while plain image bytes
+// always do.
 var imageMarkers = map[string][]byte{
-	"JPEG signature": []byte("\xff\xd8\xff"), "PNG signature": []byte("\x89PNG\r\n\x1a\n"),
-	"JFIF marker": []byte("JFIF"), "Exif marker": []byte("Exif\x00"), "ID number": []byte("440101199001011234"),
+	"JPEG signature": []byte("\xff\xd8\xff\xe0\x00\x10JFIF"), "PNG signature": []byte("\x89PNG\r\n\x1a\n"),
+	"JFIF marker": []byte("JFIF\x00\x01\x01\x00"), "Exif marker": []byte("Exif\x00\x00MM"), "ID number": []byte("440101199001011234"),
 }
 
 // markersOnDisk walks dir and names every file holding an image marker.
