@@ -63,6 +63,11 @@ func RequestFrom(ctx context.Context) Request {
 // Appends are serialised by the chain lock (a PostgreSQL advisory lock held
 // until tx ends, across every instance; SQLite's write transactions are
 // serialised already), so each entry links to the one committed before it.
+// The entry is written when tx commits (db.Tx.AtCommit), after the rest of
+// the transaction: the lock every audited write of every instance waits for
+// is then held for the append and the commit alone, not for whatever the
+// transaction does after Record (which used to turn one slow request into a
+// queue of all of them).
 func Record(ctx context.Context, tx *db.Tx, e Event) error {
 	return RecordAll(ctx, tx, []Event{e})
 }
@@ -70,11 +75,44 @@ func Record(ctx context.Context, tx *db.Tx, e Event) error {
 // bulkSize is how many entries RecordAll writes per statement.
 const bulkSize = 500
 
-// RecordAll appends events to the chain in the order given, taking the
-// chain lock and reading its end once: what bulk loaders (seed --demo, the
-// bench) use for thousands of entries in one transaction.
+// pendingKey keys a transaction's entries not yet written (db.Tx.AtCommit).
+type pendingKey struct{}
+
+// RecordAll appends events to the chain in the order given (after any
+// recorded earlier in tx), taking the chain lock and reading its end once
+// when tx commits: what bulk loaders (seed --demo, the bench) use for
+// thousands of entries in one transaction. Each event is taken as it is now
+// (its detail normalised and masked, its time and origin filled in), so a
+// caller may reuse its maps.
 func RecordAll(ctx context.Context, tx *db.Tx, events []Event) error {
 	if len(events) == 0 {
+		return nil
+	}
+	from := RequestFrom(ctx)
+	prepared := make([]entry, 0, len(events))
+	for _, e := range events {
+		if e.IP == "" && e.RequestID == "" {
+			e.IP, e.RequestID = from.IP, from.RequestID
+		}
+		if e.At.IsZero() {
+			e.At = time.Now()
+		}
+		en, err := prepare(e)
+		if err != nil {
+			return fmt.Errorf("audit %s: %w", e.Action, err)
+		}
+		prepared = append(prepared, en)
+	}
+	pending := tx.AtCommit(pendingKey{}, func() any { return &[]entry{} }, appendPending).(*[]entry)
+	*pending = append(*pending, prepared...)
+	return nil
+}
+
+// appendPending writes a transaction's entries onto the end of the chain,
+// under the chain lock, just before the transaction commits.
+func appendPending(ctx context.Context, tx *db.Tx, v any) error {
+	pending := *v.(*[]entry)
+	if len(pending) == 0 {
 		return nil
 	}
 	if err := tx.LockKey(ctx, chainLock); err != nil {
@@ -84,18 +122,10 @@ func RecordAll(ctx context.Context, tx *db.Tx, events []Event) error {
 	if err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
-	from := RequestFrom(ctx)
-	creates := make([]*ent.AuditEventCreate, 0, min(len(events), bulkSize))
-	for i, e := range events {
-		if e.IP == "" && e.RequestID == "" {
-			e.IP, e.RequestID = from.IP, from.RequestID
-		}
-		if e.At.IsZero() {
-			e.At = time.Now()
-		}
-		en, err := newEntry(e, prev)
-		if err != nil {
-			return fmt.Errorf("audit %s: %w", e.Action, err)
+	creates := make([]*ent.AuditEventCreate, 0, min(len(pending), bulkSize))
+	for i, en := range pending {
+		if en, err = en.linkTo(prev); err != nil {
+			return fmt.Errorf("audit %s: %w", en.Action, err)
 		}
 		c := tx.Ent.AuditEvent.Create().SetSeq(en.Seq).SetAt(en.At).
 			SetActorKind(en.ActorKind).SetActor(en.Actor).SetAction(en.Action).
@@ -107,9 +137,9 @@ func RecordAll(ctx context.Context, tx *db.Tx, events []Event) error {
 		}
 		creates = append(creates, c)
 		prev = link{Seq: en.Seq, Hash: en.Hash}
-		if len(creates) == bulkSize || i == len(events)-1 {
+		if len(creates) == bulkSize || i == len(pending)-1 {
 			if err := tx.Ent.AuditEvent.CreateBulk(creates...).Exec(ctx); err != nil {
-				return fmt.Errorf("audit %s: %w", e.Action, err)
+				return fmt.Errorf("audit %s: %w", en.Action, err)
 			}
 			creates = creates[:0]
 		}

@@ -45,22 +45,28 @@ type entry struct {
 	PrevHash, Hash           string
 }
 
-// newEntry normalises e into what the database will give back when it is
-// read (microsecond UTC time, valid UTF-8, JSON-shaped detail) and hashes it
-// onto prev. Normalising first is what makes the hash recomputable from the
-// stored row on either database.
-func newEntry(e Event, prev link) (entry, error) {
+// prepare normalises e into what the database will give back when it is
+// read (microsecond UTC time, valid UTF-8, JSON-shaped detail); linkTo then
+// hashes it onto the chain. Normalising first is what makes the hash
+// recomputable from the stored row on either database.
+func prepare(e Event) (entry, error) {
 	detail, err := normaliseDetail(e.Detail)
 	if err != nil {
 		return entry{}, err
 	}
 	maskStrings(detail)
-	en := entry{
-		Seq: prev.Seq + 1, At: e.At.UTC().Truncate(time.Microsecond),
+	return entry{
+		At:        e.At.UTC().Truncate(time.Microsecond),
 		ActorKind: valid(string(e.ActorKind)), Actor: valid(MaskText(e.Actor)), Action: valid(string(e.Action)),
 		ObjectType: valid(e.ObjectType), ObjectID: valid(e.ObjectID), Detail: detail,
-		IP: valid(e.IP), RequestID: valid(e.RequestID), PrevHash: prev.Hash,
-	}
+		IP: valid(e.IP), RequestID: valid(e.RequestID),
+	}, nil
+}
+
+// linkTo is the prepared entry as the one after prev, with its hash.
+func (en entry) linkTo(prev link) (entry, error) {
+	en.Seq, en.PrevHash = prev.Seq+1, prev.Hash
+	var err error
 	en.Hash, err = en.digest()
 	return en, err
 }

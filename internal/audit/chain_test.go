@@ -260,3 +260,67 @@ func TestNumbersAreMaskedBeforeTheyAreStored(t *testing.T) {
 		}
 	})
 }
+
+// TestChainLockIsHeldOnlyAtCommit: a transaction that has recorded an entry
+// and then goes on working (a slow request, a descheduled process) does not
+// hold up the audited writes of other transactions and instances: its entry
+// is appended, under the chain lock, when it commits. Both entries still
+// chain, in commit order. PostgreSQL only: SQLite runs one write
+// transaction at a time whatever it writes.
+func TestChainLockIsHeldOnlyAtCommit(t *testing.T) {
+	func(d *db.DB) {
+		ctx := context.Background()
+		other := testenv.AnotherInstance(t, d)
+		recorded, otherDone := make(chan struct{}), make(chan time.Duration, 1)
+		slowErr := make(chan error, 1)
+		go func() {
+			slowErr <- d.InTx(ctx, func(tx *db.Tx) error {
+				if err := audit.Record(ctx, tx, audit.Event{ActorKind: audit.ActorSystem, Actor: "system", Action: "test.slow"}); err != nil {
+					return err
+				}
+				close(recorded)
+				select { // still working until the other transaction is done
+				case <-otherDone:
+				case <-time.After(10 * time.Second):
+				}
+				return nil
+			})
+		}()
+		<-recorded
+		start := time.Now()
+		err := other.InTx(ctx, func(tx *db.Tx) error {
+			return audit.Record(ctx, tx, audit.Event{ActorKind: audit.ActorSystem, Actor: "system", Action: "test.quick"})
+		})
+		took := time.Since(start)
+		otherDone <- took
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := <-slowErr; err != nil {
+			t.Fatal(err)
+		}
+		if took > 5*time.Second {
+			t.Fatalf("an audited write waited %v for another transaction that had recorded an entry and was still open", took)
+		}
+		rep := verify(t, d)
+		if !rep.Intact || rep.Checked != 2 {
+			t.Fatalf("after the two appends: %+v %v", rep, rep.FirstBroken)
+		}
+		rows, err := d.SQL.Query("SELECT action FROM audit_events ORDER BY seq")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var actions []string
+		for rows.Next() {
+			var a string
+			if err := rows.Scan(&a); err != nil {
+				t.Fatal(err)
+			}
+			actions = append(actions, a)
+		}
+		if strings.Join(actions, ",") != "test.quick,test.slow" {
+			t.Fatalf("chain order %v, want the commit order test.quick, test.slow", actions)
+		}
+	}(testenv.Postgres(t))
+}

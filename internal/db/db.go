@@ -258,6 +258,46 @@ type Tx struct {
 	Ent      *ent.Client
 	kind     config.DBKind
 	personal *personal
+	// atCommit is the work deferred to the end of the transaction (AtCommit),
+	// in the order it was first asked for.
+	atCommit []deferred
+}
+
+// deferred is one piece of work AtCommit keeps for the end of a transaction.
+type deferred struct {
+	key   any
+	value any
+	run   func(ctx context.Context, tx *Tx, value any) error
+}
+
+// AtCommit returns the value this transaction keeps under key: made by mk
+// the first time, when run(value) is also set to run once, just before the
+// commit, after fn of InTx has returned nil (a failing run rolls everything
+// back). It is for work whose lock serialises every instance, such as
+// appending to the audit chain: done last, the lock is held for the append
+// and the commit only, not for the rest of the transaction.
+func (tx *Tx) AtCommit(key any, mk func() any, run func(ctx context.Context, tx *Tx, value any) error) any {
+	for _, d := range tx.atCommit {
+		if d.key == key {
+			return d.value
+		}
+	}
+	v := mk()
+	tx.atCommit = append(tx.atCommit, deferred{key: key, value: v, run: run})
+	return v
+}
+
+// finish runs the deferred work when fn succeeded (err is fn's result).
+func (tx *Tx) finish(ctx context.Context, err error) error {
+	if err != nil {
+		return err
+	}
+	for _, d := range tx.atCommit {
+		if err := d.run(ctx, tx, d.value); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // InTx runs fn in a transaction and commits when it returns nil; any error or
@@ -275,7 +315,8 @@ func (d *DB) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 	}()
 	client := ent.NewClient(ent.Driver(txDriver{entsql.NewDriver(d.Dialect, entsql.Conn{ExecQuerier: sqlTx})}))
 	d.personal.register(client)
-	if err := fn(&Tx{SQL: sqlTx, Ent: client, kind: d.Kind, personal: d.personal}); err != nil {
+	tx := &Tx{SQL: sqlTx, Ent: client, kind: d.Kind, personal: d.personal}
+	if err := tx.finish(ctx, fn(tx)); err != nil {
 		if rbErr := sqlTx.Rollback(); rbErr != nil && !errors.Is(rbErr, sql.ErrTxDone) {
 			return errors.Join(err, fmt.Errorf("rollback: %w", rbErr))
 		}
