@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"sync/atomic"
 	"syscall"
@@ -103,6 +104,10 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		// Hashing is bounded (RD_HASH_CONCURRENCY); so is the garbage it leaves.
 		debug.SetMemoryLimit(passhash.MemoryLimit(cfg.HashConcurrency))
+	}
+	if os.Getenv("GOMAXPROCS") == "" {
+		// Hashing keeps its threads busy; requests get Ps besides them.
+		runtime.GOMAXPROCS(passhash.Procs(runtime.GOMAXPROCS(0), cfg.HashConcurrency))
 	}
 	sender, err := smsSender(cfg)
 	if err != nil {

@@ -95,6 +95,25 @@ func MemoryLimit(n int) int64 {
 	return base + int64(max(n, 1))*perSlot
 }
 
+// Procs is the GOMAXPROCS of a server on cores processors whose gate admits
+// n production computations at once: the cores plus the threads those
+// computations keep busy (n × Parallelism). argon2id runs each lane as a
+// goroutine that computes for its whole ~30 ms without blocking; with only
+// cores Ps the hashes hold every P, and a request goroutine woken by a
+// database answer waits in Go's run queue for the next preemption (10 ms)
+// at each of its round trips — under a burst of sign-ins or registrations
+// the pages and API calls that never hash were the slow ones. With a P of
+// their own, requests are runnable threads the kernel schedules beside the
+// hashing ones, and it favours the thread that slept (the request) over the
+// one that computes. The bound on memory and on hashes at once is the gate's
+// and stays as it is; the total is capped at maxProcs.
+func Procs(cores, n int) int {
+	return min(max(cores, 1)+max(n, 1)*int(Production.Parallelism), maxProcs)
+}
+
+// maxProcs caps Procs for a very large RD_HASH_CONCURRENCY.
+const maxProcs = 256
+
 // Hasher hashes with fixed parameters and verifies any argon2id hash (the
 // parameters are stored in the hash itself). With a Gate every hash and
 // verification — logins, the dummy check for unknown usernames,

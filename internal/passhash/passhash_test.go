@@ -2,6 +2,8 @@ package passhash
 
 import (
 	"errors"
+	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -96,5 +98,73 @@ func TestGateBoundsAndSheds(t *testing.T) {
 	}
 	if NewGate(0).slots == nil || cap(NewGate(0).slots) != 1 {
 		t.Fatal("a gate of 0 must admit one at a time")
+	}
+}
+
+// request is a request's shape as the scheduler sees it: five short waits
+// (database round trips), each followed by a little computing.
+func request() time.Duration {
+	start := time.Now()
+	for range 5 {
+		time.Sleep(time.Millisecond)
+		x := 0
+		for i := range 20000 {
+			x += i
+		}
+		_ = x
+	}
+	return time.Since(start)
+}
+
+// medianOf runs n requests one after the other and returns their median.
+func medianOf(n int) time.Duration {
+	took := make([]time.Duration, n)
+	for i := range took {
+		took[i] = request()
+	}
+	slices.Sort(took)
+	return took[n/2]
+}
+
+// TestHashingLeavesRoomForRequests: on a two-core server with its gate full
+// of production hashes, requests that never hash take about as long as on
+// an idle server, because Procs gives them Ps of their own. With GOMAXPROCS
+// at the core count the same requests took 8–15× longer (42–81 ms against
+// 5.5 ms for five 1 ms waits): each wake-up waited for the hashes'
+// preemption. With Procs: 7–10 ms.
+func TestHashingLeavesRoomForRequests(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs production hashes for seconds")
+	}
+	const cores, slots = 2, 2
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(Procs(cores, slots)))
+	idle := medianOf(40)
+	g := NewGate(slots)
+	h := Hasher{Params: Production, Gate: g}
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	for range slots + 2 { // more callers than slots: the gate is always full
+		wg.Go(func() {
+			for !stop.Load() {
+				if _, err := h.Hash("Abcd1234!"); err != nil && !errors.Is(err, ErrBusy) {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	time.Sleep(100 * time.Millisecond)
+	busy := medianOf(40)
+	stop.Store(true)
+	wg.Wait()
+	t.Logf("idle %v busy %v", idle, busy)
+	if busy > 3*idle+5*time.Millisecond {
+		t.Fatalf("a request took %v (median) while the gate was full of hashes, %v on the idle server", busy, idle)
+	}
+	if got := Procs(2, 2); got != 6 {
+		t.Fatalf("Procs(2 cores, 2 slots) = %d, want 6 (2 lanes per hash)", got)
+	}
+	if got := Procs(8, 1024); got != maxProcs {
+		t.Fatalf("Procs(8, 1024) = %d, want the cap %d", got, maxProcs)
 	}
 }
