@@ -13,7 +13,7 @@
 // peak resident memory is read from /proc/PID/status (VmHWM).
 //
 //	go run ./cmd/load            # 200 applicants, 20 reviewers, 3 minutes (make load)
-//	go run ./cmd/load --quick    # 20 applicants, 4 reviewers, 20 seconds (CI)
+//	go run ./cmd/load --quick    # 8 applicants, 2 reviewers, 20 seconds, 250 ms pauses (CI)
 package main
 
 import (
@@ -60,12 +60,19 @@ const (
 	staffPassword     = "Load#2468go"
 	applicantPassword = "Appl#2468go"
 	defaultPostgres   = "postgres://postgres@127.0.0.1:5432/recoverydesk_load?sslmode=disable"
+	// defaultThink is a person's mean pause between two steps. Real people
+	// take longer — reading an SMS and typing its code, taking a photo,
+	// looking at a case's evidence take 10–60 s — so 5 s (0–10 s) keeps
+	// the load pessimistic; a run without pauses is a closed loop whose
+	// queueing makes p99 grow with the number of simulated people whatever
+	// the server does, which measures the loop rather than the server.
+	defaultThink = 5 * time.Second
 )
 
 func main() {
 	var o options
 	quick := flag.Bool("quick", false, "8 applicants, 2 reviewers for 20 seconds, 250 ms pauses (CI)")
-	flag.DurationVar(&o.think, "think", time.Second, "mean pause of a simulated person between two steps")
+	flag.DurationVar(&o.think, "think", defaultThink, "mean pause of a simulated person between two steps (uniform in 0–2× the mean)")
 	flag.IntVar(&o.applicants, "applicants", 200, "simulated applicants")
 	flag.IntVar(&o.reviewers, "reviewers", 20, "simulated reviewers")
 	flag.IntVar(&o.instances, "instances", 3, "servers on the one database and MinIO")
@@ -158,6 +165,11 @@ func run(ctx context.Context, o options, logger *slog.Logger) (*stats, error) {
 	runCtx, cancel := context.WithTimeout(ctx, o.duration)
 	defer cancel()
 	logger.Info("load running", "applicants", o.applicants, "reviewers", o.reviewers, "instances", len(srvs), "for", o.duration)
+	st.loadBefore = benchkit.LoadAverage()
+	cpu0, err := cpuNow(srvs, local)
+	if err != nil {
+		return nil, err
+	}
 	started := time.Now()
 	var wg sync.WaitGroup
 	wg.Go(func() { clockRuns(runCtx, bases) })
@@ -169,6 +181,12 @@ func run(ctx context.Context, o options, logger *slog.Logger) (*stats, error) {
 	}
 	wg.Wait()
 	st.took = time.Since(started)
+	cpu1, err := cpuNow(srvs, local)
+	if err != nil {
+		return nil, err
+	}
+	st.cpu = cpu1.minus(cpu0)
+	st.loadAfter = benchkit.LoadAverage()
 	logger.Info("load done; checking the submitted cases", "submitted", len(st.submitted))
 	st.checkCases(ctx, bases)
 	for _, s := range srvs {
@@ -198,6 +216,47 @@ type stats struct {
 	lost       []string
 	took       time.Duration
 	peakKB     []int64
+	// cpu is what the run cost in CPU time; the load averages bracket it
+	// (the machine may be shared).
+	cpu                   cpuTimes
+	loadBefore, loadAfter string
+}
+
+// cpuTimes are CPU times used: by each server, by MinIO, by this load
+// generator, and by the whole machine (busy out of total, all users).
+type cpuTimes struct {
+	servers                  []time.Duration
+	minio, self, busy, total time.Duration
+}
+
+// cpuNow reads the CPU times used so far.
+func cpuNow(srvs []*benchkit.Server, local *storage.LocalServer) (cpuTimes, error) {
+	var c cpuTimes
+	for _, s := range srvs {
+		d, err := benchkit.ProcessCPU(s.Pid())
+		if err != nil {
+			return c, err
+		}
+		c.servers = append(c.servers, d)
+	}
+	var err error
+	if c.minio, err = benchkit.ProcessCPU(local.PID()); err != nil {
+		return c, err
+	}
+	if c.self, err = benchkit.ProcessCPU(os.Getpid()); err != nil {
+		return c, err
+	}
+	c.busy, c.total, err = benchkit.MachineCPU()
+	return c, err
+}
+
+// minus is the CPU time used between two readings.
+func (c cpuTimes) minus(o cpuTimes) cpuTimes {
+	out := cpuTimes{minio: c.minio - o.minio, self: c.self - o.self, busy: c.busy - o.busy, total: c.total - o.total}
+	for i := range c.servers {
+		out.servers = append(out.servers, c.servers[i]-o.servers[i])
+	}
+	return out
 }
 
 func newStats() *stats {
@@ -217,6 +276,12 @@ var errorCode = regexp.MustCompile(`"code":"([a-z_]+)"`)
 // record times fn as step: a success adds its latency, a failure counts
 // under its status and error code. It reports whether fn succeeded.
 func (st *stats) record(ctx context.Context, step string, fn func() (int, string, error)) bool {
+	if ctx.Err() != nil {
+		// The run is over: a step begun now would be sent with whatever the
+		// previous one left (an empty SMS code when readCode was cut short)
+		// and counted as the server's error.
+		return false
+	}
 	t0 := time.Now()
 	status, body, err := fn()
 	took := time.Since(t0)
@@ -531,7 +596,7 @@ func (st *stats) markdown(o options) string {
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
 	fmt.Fprintf(&b, "## Load run — %s\n\n%d applicants and %d reviewers for %s against %d instance(s) on %s and one MinIO.\n\n",
 		time.Now().UTC().Format("2006-01-02 15:04 MST"), o.applicants, o.reviewers, st.took.Round(time.Second), o.instances, o.db)
-	b.WriteString("| step | count | per second | p50 | p99 |\n|---|---|---|---|---|\n")
+	b.WriteString("| step | count | per second | p50 | p99 | max |\n|---|---|---|---|---|---|\n")
 	names := make([]string, 0, len(st.steps))
 	total := 0
 	for k, t := range st.steps {
@@ -549,9 +614,18 @@ func (st *stats) markdown(o options) string {
 		if hashing[k] {
 			label += " (argon2id)"
 		}
-		fmt.Fprintf(&b, "| %s | %d | %.1f | %s | %s |\n", label, len(t), float64(len(t))/st.took.Seconds(), ms(t.Median()), ms(t.P99()))
+		fmt.Fprintf(&b, "| %s | %d | %.1f | %s | %s | %s |\n", label, len(t), float64(len(t))/st.took.Seconds(), ms(t.Median()), ms(t.P99()), ms(t.Rank(100)))
 	}
-	fmt.Fprintf(&b, "| all successful requests | %d | %.1f | | |\n\n", total, float64(total)/st.took.Seconds())
+	fmt.Fprintf(&b, "| all successful requests | %d | %.1f | | | |\n\n", total, float64(total)/st.took.Seconds())
+	cores := func(d time.Duration) string { return fmt.Sprintf("%.2f", d.Seconds()/st.took.Seconds()) }
+	srvCores := make([]string, len(st.cpu.servers))
+	for i, d := range st.cpu.servers {
+		srvCores[i] = cores(d)
+	}
+	fmt.Fprintf(&b, "CPU used, in cores (CPU seconds per second of the run): servers %s, MinIO %s, this load generator %s; "+
+		"the whole machine was busy %.0f %% of its cores (all users; load average %s before, %s after).\n\n",
+		strings.Join(srvCores, ", "), cores(st.cpu.minio), cores(st.cpu.self), 100*st.cpu.busy.Seconds()/max(st.cpu.total.Seconds(), 1e-9),
+		st.loadBefore, st.loadAfter)
 	fmt.Fprintf(&b, "Recovery codes that waited for the per-phone quota (429, retried; not errors): %d.\n\n", st.quotaWaits)
 	if len(st.errors) > 0 {
 		b.WriteString("| error (step, status, code) | count |\n|---|---|\n")
