@@ -35,6 +35,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -51,6 +52,7 @@ import (
 // options are the command line.
 type options struct {
 	applicants, reviewers, instances int
+	hashConcurrency                  int
 	duration, think                  time.Duration
 	db, serverBin                    string
 	keep                             bool
@@ -76,11 +78,19 @@ func main() {
 	flag.IntVar(&o.applicants, "applicants", 200, "simulated applicants")
 	flag.IntVar(&o.reviewers, "reviewers", 20, "simulated reviewers")
 	flag.IntVar(&o.instances, "instances", 3, "servers on the one database and MinIO")
+	flag.IntVar(&o.hashConcurrency, "hash-concurrency", 0, "RD_HASH_CONCURRENCY of each server (default: the cores shared out among the instances, at least 1)")
 	flag.DurationVar(&o.duration, "duration", 3*time.Minute, "how long the load runs")
 	flag.StringVar(&o.db, "db", "postgres", "postgres (RD_LOAD_POSTGRES_URL or "+defaultPostgres+", dropped and created afresh) or sqlite")
 	flag.StringVar(&o.serverBin, "server", "", "the recoverydesk binary (default: build ./cmd/recoverydesk)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (MinIO data, server logs)")
 	flag.Parse()
+	if o.hashConcurrency < 1 {
+		// The servers share this machine: RD_HASH_CONCURRENCY's default (the
+		// cores) is for one instance per host, and three instances each
+		// hashing on every core would hold three times the hashing memory
+		// for no more throughput.
+		o.hashConcurrency = max(1, runtime.NumCPU()/max(o.instances, 1))
+	}
 	if *quick {
 		o.applicants, o.reviewers, o.duration, o.think = 8, 2, 20*time.Second, 250*time.Millisecond
 	}
@@ -153,7 +163,8 @@ func run(ctx context.Context, o options, logger *slog.Logger) (*stats, error) {
 	}
 	env := []string{"RD_DATABASE_URL=" + dbURL, "RD_DATA_DIR=" + filepath.Join(dir, "data"), "RD_S3_ENDPOINT=" + local.Endpoint,
 		"RD_S3_ACCESS_KEY=" + local.AccessKey, "RD_S3_SECRET_KEY=" + local.SecretKey, "RD_S3_BUCKET=recoverydesk-evidence",
-		"RD_SECRET_KEY=" + strings.Repeat("l", 32), "RD_DEV=1", "RD_DEV_FORCE=1", "RD_SMS_DRIVER=outbox", "RD_ASSIGNMENT=pull"}
+		"RD_SECRET_KEY=" + strings.Repeat("l", 32), "RD_DEV=1", "RD_DEV_FORCE=1", "RD_SMS_DRIVER=outbox", "RD_ASSIGNMENT=pull",
+		fmt.Sprintf("RD_HASH_CONCURRENCY=%d", o.hashConcurrency)}
 	srvs, err := benchkit.StartServers(ctx, bin, dir, env, o.instances)
 	if err != nil {
 		return nil, err
@@ -173,11 +184,21 @@ func run(ctx context.Context, o options, logger *slog.Logger) (*stats, error) {
 	started := time.Now()
 	var wg sync.WaitGroup
 	wg.Go(func() { clockRuns(runCtx, bases) })
+	// People arrive over the ramp, not all in the same instant: 200
+	// registrations (each an argon2id hash) and 200 SMS codes in the first
+	// second measured a thundering herd no real service sees.
+	ramp := min(o.duration/4, 30*time.Second)
 	for i := range o.applicants {
-		wg.Go(func() { applicant(runCtx, bases, i, o.applicants, o.think, st) })
+		wg.Go(func() {
+			sleep(runCtx, ramp*time.Duration(i)/time.Duration(o.applicants))
+			applicant(runCtx, bases, i, o.applicants, o.think, st)
+		})
 	}
 	for i := range o.reviewers {
-		wg.Go(func() { reviewer(runCtx, bases, fmt.Sprintf("load_rv%02d", i), o.think, st) })
+		wg.Go(func() {
+			sleep(runCtx, ramp*time.Duration(i)/time.Duration(max(o.reviewers, 1)))
+			reviewer(runCtx, bases, fmt.Sprintf("load_rv%02d", i), o.think, st)
+		})
 	}
 	wg.Wait()
 	st.took = time.Since(started)
@@ -377,13 +398,22 @@ func pause(ctx context.Context, r *rand.Rand, mean time.Duration) {
 // registered and taken through a whole recovery, then its status polled.
 func applicant(ctx context.Context, bases []string, n, of int, think time.Duration, st *stats) {
 	r := rand.New(rand.NewPCG(uint64(n), 19))
+	var c *benchkit.Client
+	defer func() {
+		if c != nil {
+			c.Close()
+		}
+	}()
 	for k := 0; ctx.Err() == nil; k++ {
+		if c != nil {
+			c.Close() // the last round's person is done
+		}
 		seq := k*of + n // unique across applicants and rounds
 		birth := time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, seq/900)
 		p := benchkit.Person{Username: fmt.Sprintf("load%06d", seq), Name: "负载测试",
 			IDNumber: rules.CompleteIDNumber("440106" + birth.Format("20060102") + fmt.Sprintf("%03d", 100+seq%900)),
 			Phone:    fmt.Sprintf("1%010d", 3_000_000_000+seq)}
-		c := benchkit.NewClient(bases, true)
+		c = benchkit.NewClient(bases, true)
 		if !st.record(ctx, "sms code", apiCall(c, http.MethodPost, "/api/v1/sms/codes", "", map[string]string{"phone": p.Phone, "purpose": "register"}, nil)) {
 			sleep(ctx, time.Second)
 			continue
@@ -594,8 +624,8 @@ func (st *stats) markdown(o options) string {
 		return "**missed**"
 	}
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
-	fmt.Fprintf(&b, "## Load run — %s\n\n%d applicants and %d reviewers for %s against %d instance(s) on %s and one MinIO.\n\n",
-		time.Now().UTC().Format("2006-01-02 15:04 MST"), o.applicants, o.reviewers, st.took.Round(time.Second), o.instances, o.db)
+	fmt.Fprintf(&b, "## Load run — %s\n\n%d applicants and %d reviewers (mean pause %s) for %s against %d instance(s) (RD_HASH_CONCURRENCY=%d each) on %s and one MinIO; %d cores.\n\n",
+		time.Now().UTC().Format("2006-01-02 15:04 MST"), o.applicants, o.reviewers, o.think, st.took.Round(time.Second), o.instances, o.hashConcurrency, o.db, runtime.NumCPU())
 	b.WriteString("| step | count | per second | p50 | p99 | max |\n|---|---|---|---|---|---|\n")
 	names := make([]string, 0, len(st.steps))
 	total := 0
