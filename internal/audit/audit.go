@@ -4,7 +4,10 @@ package audit
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"recoverydesk/ent"
@@ -115,37 +118,74 @@ func appendPending(ctx context.Context, tx *db.Tx, v any) error {
 	if len(pending) == 0 {
 		return nil
 	}
-	if err := tx.LockKey(ctx, chainLock); err != nil {
-		return fmt.Errorf("audit: %w", err)
-	}
-	prev, err := lastLink(ctx, tx)
+	prev, err := lockChainEnd(ctx, tx)
 	if err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
-	creates := make([]*ent.AuditEventCreate, 0, min(len(pending), bulkSize))
+	linked := make([]entry, len(pending))
 	for i, en := range pending {
-		if en, err = en.linkTo(prev); err != nil {
+		if linked[i], err = en.linkTo(prev); err != nil {
 			return fmt.Errorf("audit %s: %w", en.Action, err)
 		}
-		c := tx.Ent.AuditEvent.Create().SetSeq(en.Seq).SetAt(en.At).
-			SetActorKind(en.ActorKind).SetActor(en.Actor).SetAction(en.Action).
-			SetObjectType(en.ObjectType).SetObjectID(en.ObjectID).
-			SetIP(en.IP).SetRequestID(en.RequestID).
-			SetPrevHash(en.PrevHash).SetHash(en.Hash)
-		if en.Detail != nil {
-			c.SetDetail(en.Detail)
-		}
-		creates = append(creates, c)
-		prev = link{Seq: en.Seq, Hash: en.Hash}
-		if len(creates) == bulkSize || i == len(pending)-1 {
-			if err := tx.Ent.AuditEvent.CreateBulk(creates...).Exec(ctx); err != nil {
-				return fmt.Errorf("audit %s: %w", en.Action, err)
+		prev = link{Seq: linked[i].Seq, Hash: linked[i].Hash}
+	}
+	if tx.Postgres() {
+		return insertPostgres(ctx, tx, linked)
+	}
+	for chunk := range slices.Chunk(linked, bulkSize) {
+		creates := make([]*ent.AuditEventCreate, len(chunk))
+		for i, en := range chunk {
+			creates[i] = tx.Ent.AuditEvent.Create().SetSeq(en.Seq).SetAt(en.At).
+				SetActorKind(en.ActorKind).SetActor(en.Actor).SetAction(en.Action).
+				SetObjectType(en.ObjectType).SetObjectID(en.ObjectID).
+				SetIP(en.IP).SetRequestID(en.RequestID).
+				SetPrevHash(en.PrevHash).SetHash(en.Hash)
+			if en.Detail != nil {
+				creates[i].SetDetail(en.Detail)
 			}
-			creates = creates[:0]
+		}
+		if err := tx.Ent.AuditEvent.CreateBulk(creates...).Exec(ctx); err != nil {
+			return fmt.Errorf("audit %s: %w", chunk[0].Action, err)
 		}
 	}
 	if err := saveHead(ctx, tx, prev.Seq, prev.Hash); err != nil {
 		return fmt.Errorf("audit: %w", err)
+	}
+	return nil
+}
+
+// insertPostgres writes linked entries and moves the head to the last one,
+// one statement per bulkSize entries: while the chain is locked every round
+// trip to the database counts, since every audited write of every instance
+// waits for it.
+func insertPostgres(ctx context.Context, tx *db.Tx, linked []entry) error {
+	for chunk := range slices.Chunk(linked, bulkSize) {
+		last := chunk[len(chunk)-1]
+		args := []any{headValue(last.Seq, last.Hash), headKey}
+		var q strings.Builder
+		q.WriteString("WITH head AS (UPDATE kv_entries SET value = $1 WHERE key = $2) INSERT INTO audit_events " +
+			"(seq, at, actor_kind, actor, action, object_type, object_id, detail, ip, request_id, prev_hash, hash) VALUES ")
+		for i, en := range chunk {
+			var detail any // SQL NULL without a detail, as ent writes it
+			if en.Detail != nil {
+				raw, err := json.Marshal(en.Detail)
+				if err != nil {
+					return fmt.Errorf("audit %s: encode detail: %w", en.Action, err)
+				}
+				detail = string(raw)
+			}
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			n := len(args)
+			fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d::jsonb, $%d, $%d, $%d, $%d)",
+				n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9, n+10, n+11, n+12)
+			args = append(args, en.Seq, en.At, en.ActorKind, en.Actor, en.Action, en.ObjectType, en.ObjectID,
+				detail, en.IP, en.RequestID, en.PrevHash, en.Hash)
+		}
+		if _, err := tx.SQL.ExecContext(ctx, q.String(), args...); err != nil {
+			return fmt.Errorf("audit %s: %w", chunk[0].Action, err)
+		}
 	}
 	return nil
 }

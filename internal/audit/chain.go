@@ -3,8 +3,10 @@ package audit
 import (
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -136,7 +138,7 @@ func entryOf(row *ent.AuditEvent) entry {
 	return en
 }
 
-// lastLink reads the newest entry of the chain (under the chain lock).
+// lastLink reads the newest entry of the log (under the chain lock).
 func lastLink(ctx context.Context, tx *db.Tx) (link, error) {
 	last, err := tx.Ent.AuditEvent.Query().Where(auditevent.SeqNotNil()).
 		Order(ent.Desc(auditevent.FieldSeq)).Select(auditevent.FieldSeq, auditevent.FieldHash).First(ctx)
@@ -151,13 +153,67 @@ func lastLink(ctx context.Context, tx *db.Tx) (link, error) {
 
 // saveHead records the newest link beside the log.
 func saveHead(ctx context.Context, tx *db.Tx, seq int64, hash string) error {
-	value := []byte(strconv.FormatInt(seq, 10) + ":" + hash)
-	err := tx.Ent.KVEntry.Create().SetKey(headKey).SetValue(value).SetExpiresAt(0).
+	err := tx.Ent.KVEntry.Create().SetKey(headKey).SetValue(headValue(seq, hash)).SetExpiresAt(0).
 		OnConflictColumns(kventry.FieldKey).UpdateValue().Exec(ctx)
 	if err != nil {
 		return fmt.Errorf("save chain head: %w", err)
 	}
 	return nil
+}
+
+// headValue is the head row's value for the link (seq, hash).
+func headValue(seq int64, hash string) []byte {
+	return []byte(strconv.FormatInt(seq, 10) + ":" + hash)
+}
+
+// parseHead reads a head row's value; ok is false for an empty or mangled one.
+func parseHead(value []byte) (link, bool) {
+	seqText, hash, ok := strings.Cut(string(value), ":")
+	seq, err := strconv.ParseInt(seqText, 10, 64)
+	if !ok || err != nil || seq < 1 {
+		return link{}, false
+	}
+	return link{Seq: seq, Hash: hash}, true
+}
+
+// lockChainEnd takes the chain lock and returns the link the next entry
+// follows. On PostgreSQL the lock is the head row's (SELECT … FOR UPDATE):
+// one round trip both waits for the appender before and reads the head it
+// committed. The head is followed when it is at least the log's end; an
+// empty or mangled head, or one behind the log, gives way to the log's own
+// newest entry (read under the lock). Following the head means that entries
+// cut from the end of the log leave a gap the next append does not hide.
+func lockChainEnd(ctx context.Context, tx *db.Tx) (link, error) {
+	var value []byte
+	var logEnd sql.NullInt64
+	if tx.Postgres() {
+		const q = "SELECT value, (SELECT max(seq) FROM audit_events) FROM kv_entries WHERE key = $1 FOR UPDATE"
+		for attempt := 0; ; attempt++ {
+			err := tx.SQL.QueryRowContext(ctx, q, headKey).Scan(&value, &logEnd)
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, sql.ErrNoRows) || attempt > 0 {
+				return link{}, fmt.Errorf("lock the chain: %w", err)
+			}
+			// No head row yet (a new log, or a deleted head): create an empty
+			// one to lock, then lock it as above.
+			if _, err := tx.SQL.ExecContext(ctx, "INSERT INTO kv_entries (key, value, expires_at, hits) VALUES ($1, $2, 0, 0) ON CONFLICT (key) DO NOTHING",
+				headKey, []byte{}); err != nil {
+				return link{}, fmt.Errorf("create the chain head: %w", err)
+			}
+		}
+	} else {
+		// SQLite's write transactions are serialised already.
+		if err := tx.SQL.QueryRowContext(ctx, "SELECT (SELECT value FROM kv_entries WHERE key = ?), (SELECT max(seq) FROM audit_events)",
+			headKey).Scan(&value, &logEnd); err != nil {
+			return link{}, fmt.Errorf("read the chain end: %w", err)
+		}
+	}
+	if head, ok := parseHead(value); ok && (!logEnd.Valid || head.Seq >= logEnd.Int64) {
+		return head, nil
+	}
+	return lastLink(ctx, tx)
 }
 
 // readHead returns the newest link recorded beside the log, if any.
@@ -169,10 +225,9 @@ func readHead(ctx context.Context, client *ent.Client) (link, bool, error) {
 	if err != nil {
 		return link{}, false, err
 	}
-	seqText, hash, ok := strings.Cut(string(row.Value), ":")
-	seq, err := strconv.ParseInt(seqText, 10, 64)
-	if !ok || err != nil {
+	head, ok := parseHead(row.Value)
+	if !ok {
 		return link{}, true, nil // a mangled head is reported as a mismatch
 	}
-	return link{Seq: seq, Hash: hash}, true, nil
+	return head, true, nil
 }

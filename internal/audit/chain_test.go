@@ -324,3 +324,33 @@ func TestChainLockIsHeldOnlyAtCommit(t *testing.T) {
 		}
 	}(testenv.Postgres(t))
 }
+
+// TestAppendAfterACutStillReportsIt: entries cut from the end of the log
+// stay a gap after the next append, which follows the head kept beside the
+// log rather than what is left of it. A head set back by hand (behind the
+// log) is not followed: the append links to the log's own end, and is not
+// refused.
+func TestAppendAfterACutStillReportsIt(t *testing.T) {
+	t.Run("cut", func(t *testing.T) {
+		testenv.ForEachDB(t, func(t *testing.T, d *db.DB) {
+			appendN(t, d, 10)
+			exec(t, d, "DELETE FROM audit_events WHERE seq >= 9")
+			recordOne(t, d, 11)
+			rep := verify(t, d)
+			if rep.Intact || rep.FirstBroken == nil || rep.FirstBroken.Seq != 11 || !strings.Contains(rep.FirstBroken.Reason, "缺失") {
+				t.Fatalf("after a cut and an append: %+v %v, want the gap 9–10 reported at 11", rep, rep.FirstBroken)
+			}
+		})
+	})
+	t.Run("head set back", func(t *testing.T) {
+		testenv.ForEachDB(t, func(t *testing.T, d *db.DB) {
+			appendN(t, d, 6)
+			exec(t, d, "UPDATE kv_entries SET value = "+map[string]string{"sqlite": "CAST('2:x' AS BLOB)", "postgres": "'2:x'::bytea"}[string(d.Kind)]+
+				" WHERE key = 'audit:chain-head'")
+			recordOne(t, d, 7)
+			if rep := verify(t, d); !rep.Intact || rep.Checked != 7 {
+				t.Fatalf("after a head set back and an append: %+v %v", rep, rep.FirstBroken)
+			}
+		})
+	})
+}

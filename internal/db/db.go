@@ -287,6 +287,10 @@ func (tx *Tx) AtCommit(key any, mk func() any, run func(ctx context.Context, tx 
 	return v
 }
 
+// Postgres says whether the transaction is on PostgreSQL (for the few
+// statements written for one database).
+func (tx *Tx) Postgres() bool { return tx.kind == config.Postgres }
+
 // finish runs the deferred work when fn succeeded (err is fn's result).
 func (tx *Tx) finish(ctx context.Context, err error) error {
 	if err != nil {
