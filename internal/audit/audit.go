@@ -63,9 +63,10 @@ func RequestFrom(ctx context.Context) Request {
 // commit together or not at all. Detail must never hold secrets or unmasked
 // personal data.
 //
-// Appends are serialised by the chain lock (a PostgreSQL advisory lock held
-// until tx ends, across every instance; SQLite's write transactions are
-// serialised already), so each entry links to the one committed before it.
+// Appends are serialised by the chain lock (on PostgreSQL the row lock of
+// the chain's head, held until tx ends, across every instance; SQLite's
+// write transactions are serialised already), so each entry links to the
+// one committed before it.
 // The entry is written when tx commits (db.Tx.AtCommit), after the rest of
 // the transaction: the lock every audited write of every instance waits for
 // is then held for the append and the commit alone, not for whatever the

@@ -18,9 +18,6 @@ import (
 	"recoverydesk/internal/db"
 )
 
-// chainLock names the lock that serialises appends to the chain.
-const chainLock = "audit-chain"
-
 // headKey is the kv_entries row that remembers the last link (seq and hash).
 // It lets Verify notice entries cut from the end of the log, which leave no
 // broken link behind them.
