@@ -294,6 +294,10 @@ var errQuota = errors.New("per-phone SMS quota")
 
 var errorCode = regexp.MustCompile(`"code":"([a-z_]+)"`)
 
+// busyTitle is the title of the console's page for a request the hash bound
+// shed (the JSON API says "code":"busy"; see handlers' errBusy).
+const busyTitle = "系统繁忙，请稍后重试"
+
 // record times fn as step: a success adds its latency, a failure counts
 // under its status and error code. It reports whether fn succeeded.
 func (st *stats) record(ctx context.Context, step string, fn func() (int, string, error)) bool {
@@ -320,6 +324,8 @@ func (st *stats) record(ctx context.Context, step string, fn func() (int, string
 		code := ""
 		if m := errorCode.FindStringSubmatch(body); m != nil {
 			code = m[1]
+		} else if status == http.StatusServiceUnavailable && strings.Contains(body, busyTitle) {
+			code = "busy" // a console page shed by the hash bound
 		}
 		st.errors[fmt.Sprintf("%s %d %s", step, status, code)]++
 		return false
