@@ -172,6 +172,8 @@ func run(ctx context.Context, o options, logger *slog.Logger) (*stats, error) {
 	defer benchkit.StopServers(srvs)
 	bases := benchkit.Bases(srvs)
 
+	pics := newPhotos(photoCount(o))
+	logger.Info("photos ready", "count", len(pics.list))
 	st := newStats()
 	runCtx, cancel := context.WithTimeout(ctx, o.duration)
 	defer cancel()
@@ -191,7 +193,7 @@ func run(ctx context.Context, o options, logger *slog.Logger) (*stats, error) {
 	for i := range o.applicants {
 		wg.Go(func() {
 			sleep(runCtx, ramp*time.Duration(i)/time.Duration(o.applicants))
-			applicant(runCtx, bases, i, o.applicants, o.think, st)
+			applicant(runCtx, bases, i, o.applicants, o.think, pics, st)
 		})
 	}
 	for i := range o.reviewers {
@@ -402,7 +404,7 @@ func pause(ctx context.Context, r *rand.Rand, mean time.Duration) {
 
 // applicant is one simulated applicant: again and again, a new account is
 // registered and taken through a whole recovery, then its status polled.
-func applicant(ctx context.Context, bases []string, n, of int, think time.Duration, st *stats) {
+func applicant(ctx context.Context, bases []string, n, of int, think time.Duration, pics *photos, st *stats) {
 	r := rand.New(rand.NewPCG(uint64(n), 19))
 	var c *benchkit.Client
 	defer func() {
@@ -475,7 +477,7 @@ func applicant(ctx context.Context, bases []string, n, of int, think time.Durati
 		// replaces the first), every one a different picture.
 		ok := true
 		for _, kind := range []string{"id_front", "id_handheld", "id_front", "id_handheld"} {
-			img := photo(r)
+			img := pics.take(r)
 			pause(ctx, r, think)
 			if ok = st.record(ctx, "upload", func() (int, string, error) { return rec.UploadStatus(kind, img) }); !ok {
 				break
@@ -590,6 +592,53 @@ func (st *stats) checkCases(ctx context.Context, bases []string) {
 			st.lost = append(st.lost, fmt.Sprintf("%s (%s: %v)", sc.number, got.Status, err))
 		}
 	}
+}
+
+// photos are distinct pictures made before the run, so that making them
+// (13 ms of CPU each) does not take the servers' cores during it; when they
+// run out, more are made as needed.
+type photos struct {
+	mu   sync.Mutex
+	list [][]byte
+	next int
+}
+
+// photoCount is about how many pictures a run uploads: four per round of
+// each applicant, a round being about a dozen pauses; at most 4 000.
+func photoCount(o options) int {
+	rounds := max(1, int(o.duration/(12*max(o.think, 100*time.Millisecond))))
+	return min(4*o.applicants*rounds, 4000)
+}
+
+// newPhotos makes n pictures, on every core.
+func newPhotos(n int) *photos {
+	p := &photos{list: make([][]byte, n)}
+	var wg sync.WaitGroup
+	workers := runtime.NumCPU()
+	for w := range workers {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(uint64(w), 23))
+			for i := w; i < n; i += workers {
+				p.list[i] = photo(r)
+			}
+		})
+	}
+	wg.Wait()
+	return p
+}
+
+// take returns the next unused picture, or a new one made with r.
+func (p *photos) take(r *rand.Rand) []byte {
+	p.mu.Lock()
+	if p.next < len(p.list) {
+		img := p.list[p.next]
+		p.list[p.next] = nil
+		p.next++
+		p.mu.Unlock()
+		return img
+	}
+	p.mu.Unlock()
+	return photo(r)
 }
 
 // photo is a distinct 640×480 picture as a JPEG of about 100 kB (noise over
