@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"regexp"
+	"sync"
 	"testing"
 	"time"
 
@@ -306,6 +308,64 @@ func TestChangePasswordChecksThePolicyBeforeTheOldPassword(t *testing.T) {
 		}
 		if _, err := f.svc.Accounts.Login(ctx, accounts.Credentials{Kind: accounts.KindPerson, Username: "zhang_san", Password: "Qwer7#Tyu"}); err != nil {
 			t.Fatalf("the changed password: %v", err)
+		}
+	})
+}
+
+// TestConcurrentRegistrationsKeepNumbersUnique: registrations run at once on
+// two instances. People with nothing in common all get their accounts (the
+// registration locks are per username and number, not one for everyone);
+// of those sharing an ID number, or a phone, exactly one does and the
+// others are told the number is taken.
+func TestConcurrentRegistrationsKeepNumbersUnique(t *testing.T) {
+	testenv.ForEachDB(t, func(t *testing.T, d *db.DB) {
+		fixtures := []*fixture{newFixture(t, d), newFixture(t, testenv.AnotherInstance(t, d))}
+		ids := []string{liID, zhangID, rules.CompleteIDNumber("44010620000101001"), rules.CompleteIDNumber("44010619700303003")}
+		type attempt struct {
+			username, id, phone string
+		}
+		var attempts []attempt
+		for i, id := range ids { // four different people
+			attempts = append(attempts, attempt{fmt.Sprintf("solo%02d", i), id, fmt.Sprintf("1380000%04d", i)})
+		}
+		for i := range 4 { // four wanting one ID number
+			attempts = append(attempts, attempt{fmt.Sprintf("sameid%02d", i), rules.CompleteIDNumber("44010619920304001"), fmt.Sprintf("1390000%04d", i)})
+		}
+		for i := range 4 { // four wanting one phone
+			attempts = append(attempts, attempt{fmt.Sprintf("samephone%02d", i), rules.CompleteIDNumber(fmt.Sprintf("44010619950101%03d", 100+i)), "13700000000"})
+		}
+		errs := make([]error, len(attempts))
+		var wg sync.WaitGroup
+		for i, a := range attempts {
+			wg.Go(func() {
+				_, errs[i] = fixtures[i%2].svc.Accounts.CreateVerifiedPerson(context.Background(),
+					accounts.PersonRegistration{Username: a.username, Password: "Abcd1234!", Name: "张三", IDNumber: a.id, Phone: a.phone})
+			})
+		}
+		wg.Wait()
+		for i, err := range errs[:4] {
+			if err != nil {
+				t.Fatalf("%s: %v", attempts[i].username, err)
+			}
+		}
+		for _, group := range []struct {
+			errs  []error
+			taken *apperr.Error
+		}{{errs[4:8], accounts.ErrIDNumberTaken}, {errs[8:12], accounts.ErrPhoneTaken}} {
+			won := 0
+			for _, err := range group.errs {
+				if err == nil {
+					won++
+				} else {
+					refusal(t, err, group.taken)
+				}
+			}
+			if won != 1 {
+				t.Fatalf("%d of 4 registrations wanting one number succeeded (%v), want 1", won, group.errs)
+			}
+		}
+		if n := d.Ent.Account.Query().CountX(context.Background()); n != 6 {
+			t.Fatalf("%d accounts, want 6", n)
 		}
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/google/uuid"
@@ -123,7 +124,8 @@ func firstTaken(ctx context.Context, c *ent.Client, checks ...taken) error {
 
 func (s *Service) createPerson(ctx context.Context, p PersonRegistration) (*ent.Account, error) {
 	conflicts := func(ctx context.Context, c *ent.Client) error { return s.personConflicts(ctx, c, p) }
-	return s.createAccount(ctx, p.Password, conflicts, func(a *ent.AccountCreate) *ent.AccountCreate {
+	locks := []string{s.usernameLock(p.Username), s.numberLock("cert:"+string(rules.CertIDCard), p.IDNumber), s.numberLock("phone", p.Phone)}
+	return s.createAccount(ctx, p.Password, locks, conflicts, func(a *ent.AccountCreate) *ent.AccountCreate {
 		return a.SetKind(account.KindPerson).SetUsername(p.Username).
 			SetName(p.Name).SetCertType(string(rules.CertIDCard)).SetCertNumber(p.IDNumber).
 			SetRegionCode(personRegion(p.IDNumber)).SetPhone(p.Phone)
@@ -132,12 +134,33 @@ func (s *Service) createPerson(ctx context.Context, p PersonRegistration) (*ent.
 		Detail: map[string]any{"kind": "person", "id_number": rules.MaskIDNumber(p.IDNumber)}})
 }
 
+// usernameLock, numberLock: the registration locks of a username and of a
+// number that must be unique (a certificate of a type, a phone), so that two
+// registrations wanting the same one are serialised and the second finds it
+// taken. Numbers are named by their keyed hash, never in clear (lock keys
+// appear in the database's logs); without a sealing key, every number
+// shares one lock.
+func (s *Service) usernameLock(username string) string {
+	return "register:username:" + rules.NormalizeUsername(username)
+}
+
+func (s *Service) numberLock(what, number string) string {
+	if l := s.db.Lookups(number); len(l) > 0 {
+		return "register:" + what + ":" + l[0]
+	}
+	return "register:" + what
+}
+
 // createAccount stores a verified account built by set, with password's
 // hash and the normalised username, after checking conflicts under the
-// registration lock, and records event in the same transaction. A
-// constraint error (a race the lock did not cover) is answered by
-// conflicts again, so the caller gets the field that is taken.
-func (s *Service) createAccount(ctx context.Context, password string, conflicts func(context.Context, *ent.Client) error,
+// registration locks of what must be unique, and records event in the same
+// transaction. The locks are per username and number (taken in one order,
+// so two registrations never wait for each other in a circle): one lock
+// for every registration had queued them all behind each other, each for
+// its whole transaction. A constraint error (a race the locks did not
+// cover) is answered by conflicts again, so the caller gets the field that
+// is taken.
+func (s *Service) createAccount(ctx context.Context, password string, locks []string, conflicts func(context.Context, *ent.Client) error,
 	set func(*ent.AccountCreate) *ent.AccountCreate, event audit.Event) (*ent.Account, error) {
 	hash, err := s.hasher.Hash(password)
 	if err != nil {
@@ -146,8 +169,10 @@ func (s *Service) createAccount(ctx context.Context, password string, conflicts 
 	now := s.clock.Now()
 	var acc *ent.Account
 	err = s.db.InTx(ctx, func(tx *db.Tx) error {
-		if err := tx.LockKey(ctx, "register"); err != nil {
-			return err
+		for _, key := range slices.Sorted(slices.Values(locks)) {
+			if err := tx.LockKey(ctx, key); err != nil {
+				return err
+			}
 		}
 		if err := conflicts(ctx, tx.Ent); err != nil {
 			return err
@@ -234,7 +259,8 @@ func (s *Service) CreateUnit(ctx context.Context, op *ent.Account, u UnitRegistr
 		return nil, ErrOperatorNotVerified
 	}
 	conflicts := func(ctx context.Context, c *ent.Client) error { return s.unitConflicts(ctx, c, u) }
-	acc, err := s.createAccount(ctx, u.Password, conflicts, func(a *ent.AccountCreate) *ent.AccountCreate {
+	locks := []string{s.usernameLock(u.Username), s.numberLock("cert:"+u.CertType, u.CertNumber)}
+	acc, err := s.createAccount(ctx, u.Password, locks, conflicts, func(a *ent.AccountCreate) *ent.AccountCreate {
 		return a.SetKind(account.KindUnit).SetUsername(u.Username).
 			SetName(u.UnitName).SetCertType(u.CertType).SetCertNumber(u.CertNumber).SetRegionCode(u.RegionCode).
 			SetPhone(op.Phone).SetOperatorID(op.ID)
