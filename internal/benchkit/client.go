@@ -40,7 +40,10 @@ func NewClient(bases []string, keepAlive bool) *Client {
 	dialer := &net.Dialer{LocalAddr: local, Timeout: 10 * time.Second}
 	jar, _ := cookiejar.New(nil)
 	tr := &http.Transport{DialContext: dialer.DialContext, DisableKeepAlives: !keepAlive, MaxIdleConnsPerHost: 4}
-	return &Client{bases: bases, http: &http.Client{Transport: tr, Jar: jar, Timeout: 2 * time.Minute,
+	// Each client starts its turn at another server, as a balancer's
+	// round robin would: starting all at the first gave it half again the
+	// others' share of the short-lived clients' requests.
+	return &Client{bases: bases, next: int(n), http: &http.Client{Transport: tr, Jar: jar, Timeout: 2 * time.Minute,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
