@@ -20,6 +20,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"database/sql"
 	"errors"
 	"flag"
 	"fmt"
@@ -183,6 +184,7 @@ func run(ctx context.Context, o options, logger *slog.Logger) (*stats, error) {
 	if err != nil {
 		return nil, err
 	}
+	pg0 := backendCPU(ctx, d.SQL)
 	started := time.Now()
 	var wg sync.WaitGroup
 	moved := newClockMoves()
@@ -210,6 +212,9 @@ func run(ctx context.Context, o options, logger *slog.Logger) (*stats, error) {
 		return nil, err
 	}
 	st.cpu = cpu1.minus(cpu0)
+	for pid, t := range backendCPU(ctx, d.SQL) {
+		st.cpu.postgres += t - pg0[pid]
+	}
 	st.loadAfter = benchkit.LoadAverage()
 	logger.Info("load done; checking the submitted cases", "submitted", len(st.submitted))
 	st.checkCases(ctx, bases)
@@ -251,6 +256,31 @@ type stats struct {
 type cpuTimes struct {
 	servers                  []time.Duration
 	minio, self, busy, total time.Duration
+	// postgres is the CPU of the database's server processes serving the
+	// load's database (a PostgreSQL on this machine; 0 otherwise).
+	postgres time.Duration
+}
+
+// backendCPU is the CPU time used so far by each PostgreSQL backend
+// connected to db's database, when they run on this machine; nil for
+// SQLite or when it cannot be read.
+func backendCPU(ctx context.Context, db *sql.DB) map[int]time.Duration {
+	rows, err := db.QueryContext(ctx, "SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+	if err != nil {
+		return nil
+	}
+	defer rows.Close()
+	out := map[int]time.Duration{}
+	for rows.Next() {
+		var pid int
+		if rows.Scan(&pid) != nil {
+			return nil
+		}
+		if t, err := benchkit.ProcessCPU(pid); err == nil {
+			out[pid] = t
+		}
+	}
+	return out
 }
 
 // cpuNow reads the CPU times used so far.
@@ -745,9 +775,9 @@ func (st *stats) markdown(o options) string {
 	for i, d := range st.cpu.servers {
 		srvCores[i] = cores(d)
 	}
-	fmt.Fprintf(&b, "CPU used, in cores (CPU seconds per second of the run): servers %s, MinIO %s, this load generator %s; "+
+	fmt.Fprintf(&b, "CPU used, in cores (CPU seconds per second of the run): servers %s, PostgreSQL backends %s, MinIO %s, this load generator %s; "+
 		"the whole machine was busy %.0f %% of its cores (all users; load average %s before, %s after).\n\n",
-		strings.Join(srvCores, ", "), cores(st.cpu.minio), cores(st.cpu.self), 100*st.cpu.busy.Seconds()/max(st.cpu.total.Seconds(), 1e-9),
+		strings.Join(srvCores, ", "), cores(st.cpu.postgres), cores(st.cpu.minio), cores(st.cpu.self), 100*st.cpu.busy.Seconds()/max(st.cpu.total.Seconds(), 1e-9),
 		st.loadBefore, st.loadAfter)
 	fmt.Fprintf(&b, "Recovery codes that waited for the per-phone quota (429, retried; not errors): %d.\n\n", st.quotaWaits)
 	if len(st.errors) > 0 {
