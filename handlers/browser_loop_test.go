@@ -108,16 +108,10 @@ func TestBrowserTenApprovalsByKeyboard(t *testing.T) {
 	bg := context.Background()
 	me := staffID(t, s, "jm_reviewer")
 
-	ctx := testenv.Within(t, browser, 600*time.Second)
-	problems := pageProblems(ctx)
+	ctx, problems := browsing(t, browser, 600*time.Second)
 	signIn := func(user, password string) {
 		browserDo(t, ctx, "sign in "+user,
-			chromedp.Navigate(base+"/console/login"),
-			chromedp.WaitVisible(chromedp.CSS("#username")),
-			chromedp.SendKeys(chromedp.CSS("#username"), user),
-			chromedp.SendKeys(chromedp.CSS("#password"), password),
-			chromedp.Click(chromedp.CSS(`form[action="/console/login"] button[type="submit"]`)),
-			chromedp.WaitVisible(chromedp.CSS("form.console-logout")),
+			browserSignIn(base+"/console/login", user, password, "form.console-logout"),
 		)
 	}
 	signIn("jm_reviewer", "Review#2468")
@@ -269,15 +263,9 @@ func TestBrowserBulkReassignAFilteredPage(t *testing.T) {
 	target := staffID(t, s, "jm_target")
 	unitVersion := caseVersion(t, s, unit)
 
-	ctx := testenv.Within(t, browser, 60*time.Second)
-	problems := pageProblems(ctx)
+	ctx, problems := browsing(t, browser, 60*time.Second)
 	browserDo(t, ctx, "sign in",
-		chromedp.Navigate(base+"/console/login"),
-		chromedp.WaitVisible(chromedp.CSS("#username")),
-		chromedp.SendKeys(chromedp.CSS("#username"), "jm_super"),
-		chromedp.SendKeys(chromedp.CSS("#password"), "Super#2468go"),
-		chromedp.Click(chromedp.CSS(`form[action="/console/login"] button[type="submit"]`)),
-		chromedp.WaitVisible(chromedp.CSS("table.queue")),
+		browserSignIn(base+"/console/login", "jm_super", "Super#2468go", "table.queue"),
 		chooseOption("#kind", "person"),
 		chromedp.Click(chromedp.CSS(`form.queue-filters button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS("#bulk-all")),
@@ -335,19 +323,12 @@ func TestBrowserRejectWithThreeKeys(t *testing.T) {
 	first := personCaseIn(t, s, 40, "")
 	s.clock.Advance(time.Minute)
 	second := personCaseIn(t, s, 41, "")
-	s.staffUser(t, "jm_reviewer", "Review#2468", "李审核", "reviewer", "4407")
 	base := s.listen(t)
 	bg := context.Background()
 
-	ctx := testenv.Within(t, browser, 90*time.Second)
-	problems := pageProblems(ctx)
+	ctx, problems := browsing(t, browser, 90*time.Second)
 	browserDo(t, ctx, "sign in and open the first case",
-		chromedp.Navigate(base+"/console/login"),
-		chromedp.WaitVisible(chromedp.CSS("#username")),
-		chromedp.SendKeys(chromedp.CSS("#username"), "jm_reviewer"),
-		chromedp.SendKeys(chromedp.CSS("#password"), "Review#2468"),
-		chromedp.Click(chromedp.CSS(`form[action="/console/login"] button[type="submit"]`)),
-		chromedp.WaitVisible(chromedp.CSS("table.queue")),
+		jmReviewerSignIn(t, s, base),
 		chromedp.Click(chromedp.CSS(fmt.Sprintf(`table.queue td.case-no a[href="/console/cases/%s"]`, first))),
 		chromedp.WaitVisible(chromedp.CSS("#decision-form")),
 		chromedp.Evaluate[chromedp.Void](`document.activeElement && document.activeElement.blur()`),
