@@ -343,19 +343,19 @@
       var o = outcome();
       if (!o) {
         e.preventDefault();
-        showError("请选择审核结果");
+        showError(clientError.dataset.refuseOutcome);
         document.getElementById("outcome-approve").focus();
         return;
       }
       if (o === "reject" && !checkedIn("reasons")) {
         e.preventDefault();
-        showError("不通过时请至少选择一项原因");
+        showError(clientError.dataset.refuseReasons);
         firstIn("reasons").focus();
         return;
       }
       if (o === "return" && !checkedIn("return-kinds")) {
         e.preventDefault();
-        showError("退回补正时请至少选择一项需重新上传的材料");
+        showError(clientError.dataset.refuseKinds);
         firstIn("return-kinds").focus();
         return;
       }
@@ -363,7 +363,7 @@
       var other = document.getElementById("reason-other");
       if (msg && !msg.value.trim() && (o === "return" || (o === "reject" && other && other.checked))) {
         e.preventDefault();
-        showError(o === "return" ? "退回补正时请填写给申请人的说明" : "选择“其他原因”时请填写给申请人的说明");
+        showError(clientError.dataset.refuseMessage);
         msg.focus();
         return;
       }
