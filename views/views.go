@@ -39,7 +39,8 @@ type Numbers map[string]int
 //
 // Words are labelled by one function, {{label "event" .Type}}, from the
 // vocabulary (internal/vocab); {{labels "status"}} is a whole vocabulary as
-// JSON, for a script's data- attribute.
+// JSON, for a script's data- attribute. {{maskphone .Phone}} is a phone
+// number as staff see it, "138****1234" (rules.MaskPhone).
 func Engine() *html.Engine {
 	n := copyNumbers()
 	e := html.NewFileSystem(http.FS(FS), ".html")
@@ -51,6 +52,7 @@ func Engine() *html.Engine {
 	e.AddFunc("codes", vocab.Codes)
 	e.AddFunc("num", n.get)
 	e.AddFunc("field", field)
+	e.AddFunc("maskphone", rules.MaskPhone)
 	// hotline is the applicants' hotline, {{(hotline).Text}} and .Tel;
 	// the partial "partials/hotline" is its tel: link. The server replaces
 	// the default with RD_HOTLINE (Hotline) before the templates load.
