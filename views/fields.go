@@ -96,6 +96,20 @@ var fields = map[string]Field{
 		Hint: "这里填执照上的单位全称"},
 }
 
+// inputs is the template function inputs: the shared inputs named by keys,
+// in order, for partials/fields.
+func inputs(keys ...string) ([]Field, error) {
+	out := make([]Field, len(keys))
+	for i, k := range keys {
+		f, err := field(k)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = f
+	}
+	return out, nil
+}
+
 // field is the template function field: the shared input named key. An
 // unknown key fails the render, so a typo shows in the tests.
 func field(key string) (Field, error) {

@@ -52,6 +52,7 @@ func Engine() *html.Engine {
 	e.AddFunc("codes", vocab.Codes)
 	e.AddFunc("num", n.get)
 	e.AddFunc("field", field)
+	e.AddFunc("inputs", inputs)
 	e.AddFunc("maskphone", rules.MaskPhone)
 	e.AddFunc("choices", choices)
 	e.AddFunc("regions", regions)
