@@ -300,10 +300,22 @@
     return true;
   }
 
+  // confirmText is what a confirmation dialog asks (its title and what
+  // follows), for the browser's own confirmation where <dialog> is missing:
+  // one wording, the server's.
+  function confirmText(dialog) {
+    if (!dialog) {
+      return "";
+    }
+    return Array.prototype.map.call(dialog.querySelectorAll("h2, p"), function (el) {
+      return el.textContent.trim();
+    }).join("\n");
+  }
+
   function openApprove(submitter) {
     if (!approveDialog || typeof approveDialog.showModal !== "function") {
       // No <dialog>: fall back to the browser's own confirmation.
-      if (window.confirm("确认通过本案件？通过后将生成新密码并短信发送至注册手机。")) {
+      if (window.confirm(confirmText(approveDialog))) {
         confirmed = true;
         form.requestSubmit(submitter || undefined);
       }
@@ -457,7 +469,7 @@
     }
     r.checked = true;
     if (!secondDialog || typeof secondDialog.showModal !== "function") {
-      if (window.confirm("确认复核通过本案件？通过后将生成新密码并短信发送至注册手机。")) {
+      if (window.confirm(confirmText(secondDialog))) {
         secondConfirmed = true;
         secondForm.requestSubmit();
       }
