@@ -14,6 +14,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"recoverydesk/ent/recoverycase"
+	"recoverydesk/internal/recovery"
 	"recoverydesk/internal/recovery/state"
 	"recoverydesk/internal/testenv"
 )
@@ -267,8 +268,11 @@ func TestBrowserBulkReassignAFilteredPage(t *testing.T) {
 	browserDo(t, ctx, "sign in",
 		browserSignIn(base+"/console/login", "jm_super", "Super#2468go", "table.queue"),
 		chooseOption("#kind", "person"),
+		// The unfiltered page has #bulk-all too: mark it, so the wait below
+		// is for the filtered page that replaces it.
+		chromedp.Evaluate[chromedp.Void](`document.body.dataset.unfiltered = "1"`),
 		chromedp.Click(chromedp.CSS(`form.queue-filters button[type="submit"]`)),
-		chromedp.WaitVisible(chromedp.CSS("#bulk-all")),
+		chromedp.WaitVisible(chromedp.CSS("body:not([data-unfiltered]) #bulk-all")),
 	)
 	rows, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("table.queue td.case-no a")).map(a => a.textContent.trim())`))
 	if err != nil || len(rows) != len(persons) {
@@ -358,8 +362,9 @@ func TestBrowserRejectWithThreeKeys(t *testing.T) {
 		chromedp.KeyEvent("b"), chromedp.KeyEvent("1"), chromedp.KeyEvent(kb.Enter),
 		chromedp.WaitVisible(chromedp.CSS("#decision-client-error")),
 	)
-	if msg := browserText(t, ctx, "#decision-client-error"); !strings.Contains(msg, "给申请人的说明") {
-		t.Errorf("the return without words: %q", msg)
+	// The script says what the server would (data-refuse-message), word for word.
+	if msg := browserText(t, ctx, "#decision-client-error"); strings.TrimSpace(msg) != recovery.ErrNeedMessage.Message {
+		t.Errorf("the return without words: %q, want the server's %q", msg, recovery.ErrNeedMessage.Message)
 	}
 	if focused, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement.id`)); focused != "decision-message" {
 		t.Errorf("focus on %q, want the message", focused)

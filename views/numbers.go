@@ -25,6 +25,8 @@ func copyNumbers() Numbers {
 		"id_number_len":        rules.IDNumberLen,
 		"note_max":             recovery.MaxNoteLen,
 		"message_max":          recovery.MessageMaxLen,
+		"hold_reason_max":      recovery.HoldReasonMaxLen,
+		"typed_username_max":   recovery.TypedUsernameMaxLen,
 		"reason_code_max":      recovery.ReasonCodeMaxLen,
 		"reason_text_max":      recovery.ReasonTextMaxLen,
 		"dashboard_weeks":      dashboard.DefaultWeeks,
