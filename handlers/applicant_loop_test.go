@@ -14,13 +14,46 @@ import (
 	"recoverydesk/ent/smsmessage"
 )
 
-// claimed opens and claims a case for pc and returns the version to decide on.
-func claimed(t testing.TB, s *testServer, pc *pagesClient, number string) int {
+// mustClaim opens a case for pc and claims it with the form's button; the
+// claim must be granted (303).
+func mustClaim(t testing.TB, pc *pagesClient, number string) {
 	t.Helper()
 	pc.get(t, "/console/cases/"+number)
 	if resp, body := pc.post(t, "/console/cases/"+number+"/claim", url.Values{}); resp.StatusCode != 303 {
-		t.Fatalf("claim: %d %.300s", resp.StatusCode, body)
+		t.Fatalf("claim %s: %d %.300s", number, resp.StatusCode, body)
 	}
+}
+
+// claimedUnitCase is recoveryFixture with the unit's case submitted and
+// claimed by jm_reviewer, a reviewer of 江门, signed in: the server, the
+// applicant, the case number, the reviewer's browser and the version to
+// decide on.
+func claimedUnitCase(t testing.TB) (s *testServer, a *applicant, number string, pc *pagesClient, v int) {
+	t.Helper()
+	s = recoveryFixture(t)
+	a, number = submittedCaseOf(t, s)
+	pc = staffClient(t, s, "jm_reviewer", "reviewer", "4407")
+	return s, a, number, pc, claimed(t, s, pc, number)
+}
+
+// decisionSMS posts pc's decision on number, based on version v, which must
+// be accepted (303), and returns the SMS it sends to the phone on record
+// (13800006666).
+func decisionSMS(t testing.TB, s *testServer, pc *pagesClient, number string, v int, form url.Values) string {
+	t.Helper()
+	form.Set("version", fmt.Sprint(v))
+	return s.newSMS(t, "13800006666", func() {
+		if resp, body := pc.post(t, "/console/cases/"+number+"/decision", form); resp.StatusCode != 303 {
+			t.Fatalf("%s: %d %.300s", form.Get("outcome"), resp.StatusCode, body)
+		}
+	})
+}
+
+// claimed opens and claims a case for pc, opens it again as the claim's
+// redirect does, and returns the version to decide on.
+func claimed(t testing.TB, s *testServer, pc *pagesClient, number string) int {
+	t.Helper()
+	mustClaim(t, pc, number)
 	pc.get(t, "/console/cases/"+number)
 	return caseVersion(t, s, number)
 }
@@ -50,10 +83,7 @@ func (a *applicant) view(t testing.TB) (applicantView, string) {
 }
 
 func TestARejectionForOtherReasonsTellsTheApplicantTheReviewersWordsButNotTheInternalNote(t *testing.T) {
-	s := recoveryFixture(t)
-	a, number := submittedCaseOf(t, s)
-	pc := staffClient(t, s, "jm_reviewer", "reviewer", "4407")
-	v := claimed(t, s, pc, number)
+	s, a, number, pc, v := claimedUnitCase(t)
 	// "Other" without words for the applicant is refused on the form, which
 	// keeps what was typed.
 	resp, body := pc.post(t, "/console/cases/"+number+"/decision", url.Values{"outcome": {"reject"}, "version": {fmt.Sprint(v)},
@@ -63,13 +93,7 @@ func TestARejectionForOtherReasonsTellsTheApplicantTheReviewersWordsButNotTheInt
 		t.Fatalf("other without a message: %d %.2000s", resp.StatusCode, body)
 	}
 	words := "手持照片中证件被手指遮挡，请重新拍摄"
-	text := s.newSMS(t, "13800006666", func() {
-		resp, body := pc.post(t, "/console/cases/"+number+"/decision", url.Values{"outcome": {"reject"}, "version": {fmt.Sprint(v)},
-			"reason": {"other"}, "note": {"内部：疑似代办"}, "message": {words}})
-		if resp.StatusCode != 303 {
-			t.Fatalf("reject: %d %.300s", resp.StatusCode, body)
-		}
-	})
+	text := decisionSMS(t, s, pc, number, v, url.Values{"outcome": {"reject"}, "reason": {"other"}, "note": {"内部：疑似代办"}, "message": {words}})
 	if !strings.Contains(text, number) || !strings.Contains(text, "审核意见："+words) || strings.Contains(text, "疑似代办") {
 		t.Fatalf("rejection SMS %q", text)
 	}
@@ -87,10 +111,7 @@ func TestARejectionForOtherReasonsTellsTheApplicantTheReviewersWordsButNotTheInt
 }
 
 func TestAReturnNamesTheMaterialsAndTheWordsForTheApplicant(t *testing.T) {
-	s := recoveryFixture(t)
-	a, number := submittedCaseOf(t, s)
-	pc := staffClient(t, s, "jm_reviewer", "reviewer", "4407")
-	v := claimed(t, s, pc, number)
+	s, a, number, pc, v := claimedUnitCase(t)
 	resp, body := pc.post(t, "/console/cases/"+number+"/decision", url.Values{"outcome": {"return"}, "version": {fmt.Sprint(v)},
 		"return_kind": {"id_front", "authorization_letter"}})
 	if resp.StatusCode != 422 || !strings.Contains(body, `id="message-error"`) {
@@ -102,13 +123,7 @@ func TestAReturnNamesTheMaterialsAndTheWordsForTheApplicant(t *testing.T) {
 		t.Fatalf("a 201-character message: %d", resp.StatusCode)
 	}
 	words := "授权函缺少法定代表人签字，人像面反光"
-	text := s.newSMS(t, "13800006666", func() {
-		resp, body := pc.post(t, "/console/cases/"+number+"/decision", url.Values{"outcome": {"return"}, "version": {fmt.Sprint(v)},
-			"return_kind": {"id_front", "authorization_letter"}, "message": {words}})
-		if resp.StatusCode != 303 {
-			t.Fatalf("return: %d %.300s", resp.StatusCode, body)
-		}
-	})
+	text := decisionSMS(t, s, pc, number, v, url.Values{"outcome": {"return"}, "return_kind": {"id_front", "authorization_letter"}, "message": {words}})
 	if !strings.Contains(text, "请重新上传：个人身份证正面照、单位授权函") || !strings.Contains(text, words) {
 		t.Fatalf("return SMS %q", text)
 	}
@@ -120,15 +135,8 @@ func TestAReturnNamesTheMaterialsAndTheWordsForTheApplicant(t *testing.T) {
 }
 
 func TestAfterApprovalTheStatusSaysWhenTheNewPasswordTakesEffect(t *testing.T) {
-	s := recoveryFixture(t)
-	a, number := submittedCaseOf(t, s)
-	pc := staffClient(t, s, "jm_reviewer", "reviewer", "4407")
-	v := claimed(t, s, pc, number)
-	s.newSMS(t, "13800006666", func() {
-		if resp, body := pc.post(t, "/console/cases/"+number+"/decision", url.Values{"outcome": {"approve"}, "version": {fmt.Sprint(v)}}); resp.StatusCode != 303 {
-			t.Fatalf("approve: %d %.300s", resp.StatusCode, body)
-		}
-	})
+	s, a, number, pc, v := claimedUnitCase(t)
+	decisionSMS(t, s, pc, number, v, url.Values{"outcome": {"approve"}})
 	ctx := context.Background()
 	deadline := time.Now().Add(5 * time.Second)
 	acc := s.db.Ent.Account.Query().Where(account.UsernameKey("jm_talent")).OnlyX(ctx)
@@ -144,17 +152,8 @@ func TestAfterApprovalTheStatusSaysWhenTheNewPasswordTakesEffect(t *testing.T) {
 }
 
 func TestAReturnIsAToDoListThatAnUnchangedResubmissionDoesNotClear(t *testing.T) {
-	s := recoveryFixture(t)
-	a, number := submittedCaseOf(t, s)
-	pc := staffClient(t, s, "jm_reviewer", "reviewer", "4407")
-	v := claimed(t, s, pc, number)
-	s.newSMS(t, "13800006666", func() {
-		resp, body := pc.post(t, "/console/cases/"+number+"/decision", url.Values{"outcome": {"return"}, "version": {fmt.Sprint(v)},
-			"return_kind": {"id_front", "authorization_letter"}, "message": {"人像面反光，授权函未盖章"}})
-		if resp.StatusCode != 303 {
-			t.Fatalf("return: %d %.300s", resp.StatusCode, body)
-		}
-	})
+	s, a, number, pc, v := claimedUnitCase(t)
+	decisionSMS(t, s, pc, number, v, url.Values{"outcome": {"return"}, "return_kind": {"id_front", "authorization_letter"}, "message": {"人像面反光，授权函未盖章"}})
 	toReplace := func() string {
 		t.Helper()
 		_, body := a.req(t, http.MethodGet, "", "", nil)
@@ -182,38 +181,37 @@ func TestAReturnIsAToDoListThatAnUnchangedResubmissionDoesNotClear(t *testing.T)
 		t.Fatalf("to_replace %q", got)
 	}
 	submit(422, "id_front,authorization_letter")
-	// The very same bytes again are not a replacement (submittedCaseOf
-	// uploaded photo seed 10 as id_front).
-	if resp, body := a.upload(t, "id_front", jpegBytes(t, photo(400, 300, 10))); resp.StatusCode != 201 {
-		t.Fatalf("same id_front: %d %s", resp.StatusCode, body)
+	// Each upload, then what is left to replace and what a submission says.
+	for _, step := range []struct {
+		what, kind string
+		seed       uint64
+		left       string
+	}{
+		// The very same bytes again are not a replacement (submittedCaseOf
+		// uploaded photo seed 10 as id_front).
+		{"a byte-identical id_front", "id_front", 10, "id_front,authorization_letter"},
+		{"a new id_front", "id_front", 99, "authorization_letter"},
+		{"a new letter", "authorization_letter", 98, ""},
+	} {
+		if resp, body := a.upload(t, step.kind, jpegBytes(t, photo(400, 300, step.seed))); resp.StatusCode != 201 {
+			t.Fatalf("upload of %s: %d %s", step.what, resp.StatusCode, body)
+		}
+		if got := toReplace(); got != step.left {
+			t.Fatalf("to_replace after %s %q, want %q", step.what, got, step.left)
+		}
+		if step.left != "" {
+			submit(422, step.left)
+		} else {
+			submit(200, "")
+		}
 	}
-	if got := toReplace(); got != "id_front,authorization_letter" {
-		t.Fatalf("to_replace after a byte-identical re-upload %q", got)
-	}
-	submit(422, "id_front,authorization_letter")
-	if resp, body := a.upload(t, "id_front", jpegBytes(t, photo(400, 300, 99))); resp.StatusCode != 201 {
-		t.Fatalf("new id_front: %d %s", resp.StatusCode, body)
-	}
-	if got := toReplace(); got != "authorization_letter" {
-		t.Fatalf("to_replace after a new id_front %q", got)
-	}
-	submit(422, "authorization_letter")
-	if resp, body := a.upload(t, "authorization_letter", jpegBytes(t, photo(400, 300, 98))); resp.StatusCode != 201 {
-		t.Fatalf("new letter: %d %s", resp.StatusCode, body)
-	}
-	if got := toReplace(); got != "" {
-		t.Fatalf("to_replace after both %q", got)
-	}
-	submit(200, "")
 	if st, body := a.view(t); st.Status != "submitted" {
 		t.Fatalf("resubmitted: %s", body)
 	}
 }
 
 func TestSubmittingSendsTheCaseNumberAndTheDueDateBySMS(t *testing.T) {
-	s := recoveryFixture(t)
-	a := startUnit(t, s, nil)
-	a.verifyPhone(t, "13800006666")
+	s, a := unitAtUpload(t)
 	for i, kind := range []string{"id_front", "id_handheld", "unit_license", "authorization_letter"} {
 		if resp, body := a.upload(t, kind, jpegBytes(t, photo(400, 300, uint64(40+i)))); resp.StatusCode != 201 {
 			t.Fatalf("upload %s: %d %s", kind, resp.StatusCode, body)
@@ -286,13 +284,7 @@ func TestTheHotlineComesFromConfiguration(t *testing.T) {
 	_, number := submittedCaseOf(t, s)
 	pc := staffClient(t, s, "jm_reviewer", "reviewer", "4407")
 	v := claimed(t, s, pc, number)
-	text := s.newSMS(t, "13800006666", func() {
-		resp, body := pc.post(t, "/console/cases/"+number+"/decision", url.Values{"outcome": {"reject"}, "version": {fmt.Sprint(v)},
-			"reason": {"unclear_image"}})
-		if resp.StatusCode != 303 {
-			t.Fatalf("reject: %d %.300s", resp.StatusCode, body)
-		}
-	})
+	text := decisionSMS(t, s, pc, number, v, url.Values{"outcome": {"reject"}, "reason": {"unclear_image"}})
 	if !strings.Contains(text, "如有疑问请致电0750-12333") || strings.Contains(text, "3873738") {
 		t.Fatalf("rejection SMS %q", text)
 	}

@@ -1,11 +1,8 @@
 package handlers_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -88,10 +85,7 @@ func TestANewApplicationAfterARejectionStartsFromTheCase(t *testing.T) {
 	if resp.StatusCode != 200 || body != want || resp.Header.Get("Cache-Control") != "no-store" {
 		t.Fatalf("after the rejection: %d %s", resp.StatusCode, body)
 	}
-	stranger := &applicant{s: s, id: a.id, token: "not-the-token"}
-	if resp, _ := stranger.req(t, http.MethodGet, "/again", "", nil); resp.StatusCode != 404 {
-		t.Fatalf("without the token: %d", resp.StatusCode)
-	}
+	a.wantNotFoundWithAnotherToken(t, http.MethodGet, "/again")
 }
 
 // TestTheSizeRefusalSaysHowToShrinkAPhoto: where the browser could not
@@ -99,9 +93,7 @@ func TestANewApplicationAfterARejectionStartsFromTheCase(t *testing.T) {
 // how to make it smaller: over the limit by a byte, and far over it (refused
 // before the body is read).
 func TestTheSizeRefusalSaysHowToShrinkAPhoto(t *testing.T) {
-	s := recoveryFixture(t)
-	a := startUnit(t, s, nil)
-	a.verifyPhone(t, "13800006666")
+	s, a := unitAtUpload(t)
 	says := func(what string, status int, body string) {
 		t.Helper()
 		e := decodeError(t, body)
@@ -113,18 +105,6 @@ func TestTheSizeRefusalSaysHowToShrinkAPhoto(t *testing.T) {
 	resp, body := a.upload(t, "id_front", pngOfSize(t, 2<<20+1))
 	says("one byte over", resp.StatusCode, body)
 	// 3 MB announced: answered before the body is sent.
-	conn, err := net.Dial("tcp", strings.TrimPrefix(s.listen(t), "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	fmt.Fprintf(conn, "PUT /api/v1/recoveries/%s/evidence/id_front HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"+
-		"Content-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n", a.id, a.token, 3<<20)
-	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	r, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		t.Fatalf("no answer: %v", err)
-	}
-	raw, _ := io.ReadAll(r.Body)
-	says("3 MB", r.StatusCode, string(raw))
+	status, body := a.announceUpload(t, s.listen(t), "id_front", 3<<20)
+	says("3 MB", status, body)
 }

@@ -19,15 +19,9 @@ func TestBrowserAdminCreatesStaffAndEditsReasons(t *testing.T) {
 	s.staffUser(t, "gd_admin", "Admin#2468go", "陈管理", "admin", "44")
 	s.staffUser(t, "jm_reviewer", "Review#2468", "李审核", "reviewer", "4407")
 	base := s.listen(t)
-	ctx := testenv.Within(t, browser, 30*time.Second)
-	problems := pageProblems(ctx)
+	ctx, problems := browsing(t, browser, 30*time.Second)
 	browserDo(t, ctx, "sign in",
-		chromedp.Navigate(base+"/console/login?next=%2Fconsole%2Fstaff"),
-		chromedp.WaitVisible(chromedp.CSS("#username")),
-		chromedp.SendKeys(chromedp.CSS("#username"), "gd_admin"),
-		chromedp.SendKeys(chromedp.CSS("#password"), "Admin#2468go"),
-		chromedp.Click(chromedp.CSS(`form[action="/console/login"] button[type="submit"]`)),
-		chromedp.WaitVisible(chromedp.CSS("table.staff-table")),
+		browserSignIn(base+"/console/login?next=%2Fconsole%2Fstaff", "gd_admin", "Admin#2468go", "table.staff-table"),
 	)
 	browserDo(t, ctx, "create",
 		chromedp.Click(chromedp.CSS(`a[href="/console/staff/new"]`)),

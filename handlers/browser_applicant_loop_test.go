@@ -18,22 +18,17 @@ import (
 // status page offers a new application and no password notice.
 func TestBrowserTheApplicantSeesWhatToFixAndWhatToDoNext(t *testing.T) {
 	browser := testenv.Browser(t)
-	s := recoveryFixture(t)
-	a, number := submittedCaseOf(t, s)
-	pc := staffClient(t, s, "jm_reviewer", "reviewer", "4407")
-	v := claimed(t, s, pc, number)
+	s, a, number, pc, v := claimedUnitCase(t)
 	words := "人像面反光，授权函未盖章"
 	if resp, body := pc.post(t, "/console/cases/"+number+"/decision", url.Values{"outcome": {"return"}, "version": {fmt.Sprint(v)},
 		"return_kind": {"id_front", "authorization_letter"}, "message": {words}}); resp.StatusCode != 303 {
 		t.Fatalf("return: %d %.300s", resp.StatusCode, body)
 	}
 	base := s.listen(t)
-	ctx := testenv.Within(t, browser, 30*time.Second)
-	problems := pageProblems(ctx)
+	ctx, problems := browsing(t, browser, 30*time.Second)
 	session := fmt.Sprintf(`sessionStorage.setItem("rd.recovery", JSON.stringify({id: %q, token: %q, kind: "unit", case_number: %q}))`, a.id, a.token, number)
 	browserDo(t, ctx, "status page of the returned case",
-		chromedp.Navigate(base+"/recover/status"),
-		chromedp.WaitVisible(chromedp.CSS("#lookup")),
+		statusLookup(base),
 		chromedp.Evaluate[chromedp.Void](session),
 		chromedp.Navigate(base+"/recover/status"),
 		chromedp.WaitVisible(chromedp.CSS("#status-view")),

@@ -54,8 +54,7 @@ func TestBrowserSubmitRejectAndApplyAgain(t *testing.T) {
 		s := recoveryFixture(t)
 		a := uploadedCase(t, s)
 		base := s.listen(t)
-		ctx := testenv.Within(t, browser, 60*time.Second)
-		problems := pageProblems(ctx)
+		ctx, problems := browsing(t, browser, 60*time.Second)
 		holdCase(t, ctx, base, a)
 		browserDo(t, ctx, "step 3", chromedp.Navigate(base+"/recover?kind=unit"), chromedp.WaitEnabled(chromedp.CSS("#submit")))
 		text := s.newSMS(t, "13800006666", func() {
@@ -69,12 +68,7 @@ func TestBrowserSubmitRejectAndApplyAgain(t *testing.T) {
 		pc := staffClient(t, s, "jm_reviewer", "reviewer", "4407")
 		v := claimed(t, s, pc, number)
 		words := "手持照片中证件被手指遮挡，请重新拍摄"
-		text = s.newSMS(t, "13800006666", func() {
-			if resp, body := pc.post(t, "/console/cases/"+number+"/decision", url.Values{"outcome": {"reject"}, "version": {fmt.Sprint(v)},
-				"reason": {"other"}, "message": {words}}); resp.StatusCode != 303 {
-				t.Fatalf("reject: %d %.300s", resp.StatusCode, body)
-			}
-		})
+		text = decisionSMS(t, s, pc, number, v, url.Values{"outcome": {"reject"}, "reason": {"other"}, "message": {words}})
 		if !strings.Contains(text, number) || !strings.Contains(text, "审核意见："+words) {
 			t.Errorf("rejection SMS %q", text)
 		}
@@ -159,8 +153,7 @@ func TestBrowserAReturnOfTwoKindsIsAToDoList(t *testing.T) {
 			t.Fatalf("return: %d %.300s", resp.StatusCode, body)
 		}
 		base := s.listen(t)
-		ctx := testenv.Within(t, browser, 60*time.Second)
-		problems := pageProblems(ctx)
+		ctx, problems := browsing(t, browser, 60*time.Second)
 		holdCase(t, ctx, base, a)
 		browserDo(t, ctx, "the re-upload page", chromedp.Navigate(base+"/recover?kind=unit"), chromedp.WaitVisible(chromedp.CSS("#tile-id_front.needs-redo")))
 		tiles := func() string {
@@ -232,15 +225,12 @@ func TestBrowserForgotCaseNumber(t *testing.T) {
 	forEachViewport(t, browser, func(t *testing.T, vp viewport) {
 		s := recoveryFixture(t, devMode)
 		a := uploadedCase(t, s)
-		_, body := a.req(t, "POST", "/submit", "", nil)
-		number := regexp.MustCompile(`ZH\d{14}`).FindString(body)
+		number := a.submit(t)
 		s.clock.Advance(61 * time.Second) // the phone's SMS quota: one a minute
 		base := s.listen(t)
-		ctx := testenv.Within(t, browser, 60*time.Second)
-		problems := pageProblems(ctx)
+		ctx, problems := browsing(t, browser, 60*time.Second)
 		browserDo(t, ctx, "忘记申请编号",
-			chromedp.Navigate(base+"/recover/status"),
-			chromedp.WaitVisible(chromedp.CSS("#lookup")),
+			statusLookup(base),
 			chromedp.Click(chromedp.CSS("#forgot-open")),
 			chromedp.WaitVisible(chromedp.CSS("#forgot_cert_number")),
 			// A certificate of no account: the wizard's own answer.

@@ -89,6 +89,14 @@ func consoleImageDiff(a, b image.Image) (mean, marked float64) {
 	return float64(sum) / float64(3*n), float64(strong) / float64(n)
 }
 
+// jmReviewerSignIn creates 李审核 (jm_reviewer, a reviewer of 江门) and
+// returns the browser steps that sign them in at base, landing on the queue.
+func jmReviewerSignIn(t testing.TB, s *testServer, base string) chromedp.Action[chromedp.Void] {
+	t.Helper()
+	s.staffUser(t, "jm_reviewer", "Review#2468", "李审核", "reviewer", "4407")
+	return browserSignIn(base+"/console/login", "jm_reviewer", "Review#2468", "table.queue")
+}
+
 // TestBrowserReviewerApprovesWithTheKeyboard is the review console's walk in
 // Chromium: a reviewer signs in, finds the case in the queue, opens it
 // (claimed on opening),
@@ -99,21 +107,14 @@ func TestBrowserReviewerApprovesWithTheKeyboard(t *testing.T) {
 	browser := testenv.Browser(t)
 	s := recoveryFixture(t)
 	number := submittedCase(t, s)
-	s.staffUser(t, "jm_reviewer", "Review#2468", "李审核", "reviewer", "4407")
 	base := s.listen(t)
 	bg := context.Background()
 
-	ctx := testenv.Within(t, browser, 25*time.Second)
-	problems := pageProblems(ctx)
+	ctx, problems := browsing(t, browser, 25*time.Second)
 
 	// Sign in: the console opens on the queue.
 	browserDo(t, ctx, "sign in",
-		chromedp.Navigate(base+"/console/login"),
-		chromedp.WaitVisible(chromedp.CSS("#username")),
-		chromedp.SendKeys(chromedp.CSS("#username"), "jm_reviewer"),
-		chromedp.SendKeys(chromedp.CSS("#password"), "Review#2468"),
-		chromedp.Click(chromedp.CSS(`form[action="/console/login"] button[type="submit"]`)),
-		chromedp.WaitVisible(chromedp.CSS("table.queue")),
+		jmReviewerSignIn(t, s, base),
 	)
 	if loc, err := chromedp.Run(ctx, chromedp.Location()); err != nil || loc != base+"/console/cases" {
 		t.Fatalf("after signing in: %q (%v)", loc, err)

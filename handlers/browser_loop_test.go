@@ -14,6 +14,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"recoverydesk/ent/recoverycase"
+	"recoverydesk/internal/recovery"
 	"recoverydesk/internal/recovery/state"
 	"recoverydesk/internal/testenv"
 )
@@ -108,16 +109,10 @@ func TestBrowserTenApprovalsByKeyboard(t *testing.T) {
 	bg := context.Background()
 	me := staffID(t, s, "jm_reviewer")
 
-	ctx := testenv.Within(t, browser, 600*time.Second)
-	problems := pageProblems(ctx)
+	ctx, problems := browsing(t, browser, 600*time.Second)
 	signIn := func(user, password string) {
 		browserDo(t, ctx, "sign in "+user,
-			chromedp.Navigate(base+"/console/login"),
-			chromedp.WaitVisible(chromedp.CSS("#username")),
-			chromedp.SendKeys(chromedp.CSS("#username"), user),
-			chromedp.SendKeys(chromedp.CSS("#password"), password),
-			chromedp.Click(chromedp.CSS(`form[action="/console/login"] button[type="submit"]`)),
-			chromedp.WaitVisible(chromedp.CSS("form.console-logout")),
+			browserSignIn(base+"/console/login", user, password, "form.console-logout"),
 		)
 	}
 	signIn("jm_reviewer", "Review#2468")
@@ -269,18 +264,15 @@ func TestBrowserBulkReassignAFilteredPage(t *testing.T) {
 	target := staffID(t, s, "jm_target")
 	unitVersion := caseVersion(t, s, unit)
 
-	ctx := testenv.Within(t, browser, 60*time.Second)
-	problems := pageProblems(ctx)
+	ctx, problems := browsing(t, browser, 60*time.Second)
 	browserDo(t, ctx, "sign in",
-		chromedp.Navigate(base+"/console/login"),
-		chromedp.WaitVisible(chromedp.CSS("#username")),
-		chromedp.SendKeys(chromedp.CSS("#username"), "jm_super"),
-		chromedp.SendKeys(chromedp.CSS("#password"), "Super#2468go"),
-		chromedp.Click(chromedp.CSS(`form[action="/console/login"] button[type="submit"]`)),
-		chromedp.WaitVisible(chromedp.CSS("table.queue")),
+		browserSignIn(base+"/console/login", "jm_super", "Super#2468go", "table.queue"),
 		chooseOption("#kind", "person"),
+		// The unfiltered page has #bulk-all too: mark it, so the wait below
+		// is for the filtered page that replaces it.
+		chromedp.Evaluate[chromedp.Void](`document.body.dataset.unfiltered = "1"`),
 		chromedp.Click(chromedp.CSS(`form.queue-filters button[type="submit"]`)),
-		chromedp.WaitVisible(chromedp.CSS("#bulk-all")),
+		chromedp.WaitVisible(chromedp.CSS("body:not([data-unfiltered]) #bulk-all")),
 	)
 	rows, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("table.queue td.case-no a")).map(a => a.textContent.trim())`))
 	if err != nil || len(rows) != len(persons) {
@@ -335,19 +327,12 @@ func TestBrowserRejectWithThreeKeys(t *testing.T) {
 	first := personCaseIn(t, s, 40, "")
 	s.clock.Advance(time.Minute)
 	second := personCaseIn(t, s, 41, "")
-	s.staffUser(t, "jm_reviewer", "Review#2468", "李审核", "reviewer", "4407")
 	base := s.listen(t)
 	bg := context.Background()
 
-	ctx := testenv.Within(t, browser, 90*time.Second)
-	problems := pageProblems(ctx)
+	ctx, problems := browsing(t, browser, 90*time.Second)
 	browserDo(t, ctx, "sign in and open the first case",
-		chromedp.Navigate(base+"/console/login"),
-		chromedp.WaitVisible(chromedp.CSS("#username")),
-		chromedp.SendKeys(chromedp.CSS("#username"), "jm_reviewer"),
-		chromedp.SendKeys(chromedp.CSS("#password"), "Review#2468"),
-		chromedp.Click(chromedp.CSS(`form[action="/console/login"] button[type="submit"]`)),
-		chromedp.WaitVisible(chromedp.CSS("table.queue")),
+		jmReviewerSignIn(t, s, base),
 		chromedp.Click(chromedp.CSS(fmt.Sprintf(`table.queue td.case-no a[href="/console/cases/%s"]`, first))),
 		chromedp.WaitVisible(chromedp.CSS("#decision-form")),
 		chromedp.Evaluate[chromedp.Void](`document.activeElement && document.activeElement.blur()`),
@@ -377,8 +362,9 @@ func TestBrowserRejectWithThreeKeys(t *testing.T) {
 		chromedp.KeyEvent("b"), chromedp.KeyEvent("1"), chromedp.KeyEvent(kb.Enter),
 		chromedp.WaitVisible(chromedp.CSS("#decision-client-error")),
 	)
-	if msg := browserText(t, ctx, "#decision-client-error"); !strings.Contains(msg, "给申请人的说明") {
-		t.Errorf("the return without words: %q", msg)
+	// The script says what the server would (data-refuse-message), word for word.
+	if msg := browserText(t, ctx, "#decision-client-error"); strings.TrimSpace(msg) != recovery.ErrNeedMessage.Message {
+		t.Errorf("the return without words: %q, want the server's %q", msg, recovery.ErrNeedMessage.Message)
 	}
 	if focused, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement.id`)); focused != "decision-message" {
 		t.Errorf("focus on %q, want the message", focused)

@@ -53,12 +53,9 @@ func TestBrowserAPhonePhotoJustWorks(t *testing.T) {
 		t.Fatal(err)
 	}
 	forEachViewport(t, browser, func(t *testing.T, vp viewport) {
-		s := recoveryFixture(t)
-		a := startUnit(t, s, nil)
-		a.verifyPhone(t, "13800006666")
+		s, a := unitAtUpload(t)
 		base := s.listen(t)
-		ctx := testenv.Within(t, browser, 40*time.Second)
-		problems := pageProblems(ctx)
+		ctx, problems := browsing(t, browser, 40*time.Second)
 		browserDo(t, ctx, "step 3 of the wizard",
 			chromedp.Navigate(base+"/recover"),
 			chromedp.WaitVisible(chromedp.CSS("#step-1")),

@@ -54,15 +54,9 @@ func TestBrowserSupervisorCancelsAPendingPassword(t *testing.T) {
 
 	s.staffUser(t, "gd_super", "Super#2468go", "王主管", "supervisor", "44")
 	base := s.listen(t)
-	ctx := testenv.Within(t, browser, 30*time.Second)
-	problems := pageProblems(ctx)
+	ctx, problems := browsing(t, browser, 30*time.Second)
 	browserDo(t, ctx, "sign in",
-		chromedp.Navigate(base+"/console/login"),
-		chromedp.WaitVisible(chromedp.CSS("#username")),
-		chromedp.SendKeys(chromedp.CSS("#username"), "gd_super"),
-		chromedp.SendKeys(chromedp.CSS("#password"), "Super#2468go"),
-		chromedp.Click(chromedp.CSS(`form[action="/console/login"] button[type="submit"]`)),
-		chromedp.WaitVisible(chromedp.CSS("table.queue, .empty")),
+		browserSignIn(base+"/console/login", "gd_super", "Super#2468go", "table.queue, .empty"),
 	)
 	// The 质检 link in the console's navigation opens the QA queue.
 	row := fmt.Sprintf("#qa-%d", r.ID)

@@ -3,7 +3,6 @@ package handlers_test
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -55,11 +54,42 @@ func browserText(t *testing.T, ctx context.Context, sel string) string {
 	return strings.TrimSpace(s)
 }
 
+// browsing bounds a browser test's steps to d and starts collecting the
+// problems the page reports (script errors, refused resources).
+func browsing(t *testing.T, browser context.Context, d time.Duration) (context.Context, func() []string) {
+	t.Helper()
+	ctx := testenv.Within(t, browser, d)
+	return ctx, pageProblems(ctx)
+}
+
 func browserDo(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
 	if err := chromedp.Do(ctx, steps...); err != nil {
 		t.Fatalf("%s: %v", what, err)
 	}
+}
+
+// browserSignIn fills and sends the console's sign-in form at loginURL as a
+// person does, then waits for the page it lands on, shown by landing (a CSS
+// selector).
+func browserSignIn(loginURL, username, password, landing string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
+		chromedp.Navigate(loginURL),
+		chromedp.WaitVisible(chromedp.CSS("#username")),
+		chromedp.SendKeys(chromedp.CSS("#username"), username),
+		chromedp.SendKeys(chromedp.CSS("#password"), password),
+		chromedp.Click(chromedp.CSS(`form[action="/console/login"] button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(landing)),
+	)
+}
+
+// statusLookup opens /recover/status at base in a browser that holds no
+// case: the page asks for a case number.
+func statusLookup(base string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
+		chromedp.Navigate(base+"/recover/status"),
+		chromedp.WaitVisible(chromedp.CSS("#lookup")),
+	)
 }
 
 // browserSetValue replaces an input's value, as a person selecting all and typing.
@@ -102,8 +132,7 @@ func TestBrowserRecoveryWizard(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ctx := testenv.Within(t, browser, 25*time.Second)
-	problems := pageProblems(ctx)
+	ctx, problems := browsing(t, browser, 25*time.Second)
 
 	// Step 1 填写信息: a wrong check character is shown beside its field.
 	browserDo(t, ctx, "open /recover",
@@ -234,27 +263,19 @@ func TestBrowserRecoveryWizard(t *testing.T) {
 // the status and its timeline.
 func TestBrowserRecoveryStatusLookup(t *testing.T) {
 	browser := testenv.Browser(t)
-	s := recoveryFixture(t)
-	a := startUnit(t, s, nil)
-	a.verifyPhone(t, "13800006666")
+	s, a := unitAtUpload(t)
 	for i, kind := range recoverEvidenceKinds {
 		if resp, body := a.upload(t, kind, jpegBytes(t, photo(300, 300, uint64(i)))); resp.StatusCode != 201 {
 			t.Fatalf("upload %s: %d %s", kind, resp.StatusCode, body)
 		}
 	}
-	resp, body := a.req(t, http.MethodPost, "/submit", "", nil)
-	number := regexp.MustCompile(`ZH\d{14}`).FindString(body)
-	if resp.StatusCode != 200 || number == "" {
-		t.Fatalf("submit: %d %s", resp.StatusCode, body)
-	}
+	number := a.submit(t)
 	s.clock.Advance(61 * time.Second) // the SMS quota: one message a minute per phone
 	base := s.listen(t)
 
-	ctx := testenv.Within(t, browser, 20*time.Second)
-	problems := pageProblems(ctx)
+	ctx, problems := browsing(t, browser, 20*time.Second)
 	browserDo(t, ctx, "open /recover/status",
-		chromedp.Navigate(base+"/recover/status"),
-		chromedp.WaitVisible(chromedp.CSS("#lookup")),
+		statusLookup(base),
 		chromedp.SendKeys(chromedp.CSS("#case_number"), "ZH20990101000001"),
 		chromedp.Click(chromedp.CSS("#lookup-send")),
 		chromedp.WaitVisible(chromedp.CSS("#case_number-error")),

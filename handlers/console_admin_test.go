@@ -164,15 +164,7 @@ func TestAdminCreatedReviewerSetsUpAloneAndWaitsForASecondAdmin(t *testing.T) {
 	if resp, _ := pc.get(t, "/console/cases"); resp.StatusCode != 303 || resp.Header.Get("Location") != "/console/totp" {
 		t.Fatalf("after the own password: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 	}
-	_, page := pc.get(t, "/console/totp")
-	m := secretOnPage.FindStringSubmatch(page)
-	if m == nil {
-		t.Fatalf("no enrolment secret:\n%.2000s", page)
-	}
-	code, _ := totp.GenerateCode(m[1], s.clock.Now())
-	if resp, _ := pc.post(t, "/console/totp", url.Values{"otp": {code}}); resp.StatusCode != 303 {
-		t.Fatalf("enrol: %d", resp.StatusCode)
-	}
+	enrolTOTP(t, s, pc)
 	// Set up, but the role waits for a second administrator.
 	if resp, _ := pc.get(t, "/console/cases"); resp.StatusCode != 403 {
 		t.Fatalf("queue before the confirmation: %d", resp.StatusCode)
@@ -428,10 +420,7 @@ func TestReasonCatalogAddEditRetire(t *testing.T) {
 
 	// The reviewer's form offers the new code and not the retired one.
 	rv := staffClient(t, s, "jm_reviewer", "reviewer", "4407")
-	rv.get(t, "/console/cases/"+number)
-	if resp, body := rv.post(t, "/console/cases/"+number+"/claim", url.Values{}); resp.StatusCode != 303 {
-		t.Fatalf("claim: %d %.300s", resp.StatusCode, body)
-	}
+	mustClaim(t, rv, number)
 	_, form := rv.get(t, "/console/cases/"+number)
 	if !strings.Contains(form, `value="photo_expired"`) || strings.Contains(form, `value="unclear_image"`) {
 		t.Fatal("the decision form does not follow the catalog")

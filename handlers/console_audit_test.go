@@ -22,11 +22,11 @@ import (
 func auditMatrix(t *testing.T, s *testServer, number string) []matrixRow {
 	return []matrixRow{
 		// Supervisors and administrators read the log; reviewers do not.
-		{"GET", "/console/audit", "/console/audit", want{"supervisor": 200, "admin": 200, "reviewer": 403, "outsider": 403, "anonymous": 303, "applicant": 303}, nil},
-		{"GET", "/console/audit", "/console/audit?case=" + number, want{"supervisor": 200, "admin": 200, "reviewer": 403, "outsider": 403, "anonymous": 303, "applicant": 303}, nil},
+		{"GET", "/console/audit", "/console/audit", supervisorsAndAdmins(200), nil},
+		{"GET", "/console/audit", "/console/audit?case=" + number, supervisorsAndAdmins(200), nil},
 		// Only supervisors take the log out of the system.
 		{"GET", "/console/audit/export.csv", "/console/audit/export.csv", want{"supervisor": 200, "admin": 403, "reviewer": 403, "outsider": 403, "anonymous": 303, "applicant": 303}, nil},
-		{"POST", "/console/audit/verify", "/console/audit/verify", want{"supervisor": 200, "admin": 200, "reviewer": 403, "outsider": 403, "anonymous": 303, "applicant": 303}, url.Values{}},
+		{"POST", "/console/audit/verify", "/console/audit/verify", supervisorsAndAdmins(200), url.Values{}},
 	}
 }
 

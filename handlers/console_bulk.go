@@ -31,6 +31,12 @@ type bulkView struct {
 	Back    string
 }
 
+// Reassigning is whether the checked action gives the cases to a reviewer
+// (the page's wording differs from a release).
+func (v bulkView) Reassigning() bool {
+	return v.Result != nil && v.Result.Action == vocab.BulkReassign
+}
+
 // bulkCases is a supervisor's action on the cases selected in the queue:
 // the first post shows what it will do (the one confirmation step), the
 // confirmed post does it and returns to the queue with a notice.

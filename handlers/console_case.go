@@ -54,6 +54,17 @@ type caseView struct {
 	NextEvidence []string
 }
 
+// decisionRefusals are the decision form's refusals as the domain words
+// them (recovery's sentinels), rendered into data- attributes so that the
+// page's script says before posting exactly what the server would.
+type decisionRefusals struct{ Outcome, Reasons, Kinds, Message string }
+
+// Refusals are the decision form's refusals (decisionRefusals).
+func (caseView) Refusals() decisionRefusals {
+	return decisionRefusals{Outcome: recovery.ErrBadDecision.Message, Reasons: recovery.ErrNeedReasons.Message,
+		Kinds: recovery.ErrNeedKinds.Message, Message: recovery.ErrNeedMessage.Message}
+}
+
 // evidenceKind is an evidence kind with its label, for the return form.
 type evidenceKind struct{ Kind, Label string }
 

@@ -15,15 +15,22 @@ func submittedPersonCase(t testing.TB, s *testServer) string {
 	return personCaseOf(t, s, "王经办", zhangID, "13800006666", 40)
 }
 
+// jiangmenDesk is recoveryFixture with the unit's case and the person's
+// case submitted in 江门, and the reviewer jm_reviewer of 江门 signed in.
+func jiangmenDesk(t testing.TB) (s *testServer, unit, person string, pc *pagesClient) {
+	t.Helper()
+	s = recoveryFixture(t)
+	unit = submittedCase(t, s)
+	person = submittedPersonCase(t, s)
+	return s, unit, person, staffClient(t, s, "jm_reviewer", "reviewer", "4407")
+}
+
 // TestUnitCaseShowsTheOperatorBesideTheHandheldPhoto: the checklist asks
 // whether the person holding the card is the authorised operator, so the
 // page names the operator with the masked ID number and phone on record,
 // beside the handheld photo; a person case has no such block.
 func TestUnitCaseShowsTheOperatorBesideTheHandheldPhoto(t *testing.T) {
-	s := recoveryFixture(t)
-	unit := submittedCase(t, s)
-	person := submittedPersonCase(t, s)
-	pc := staffClient(t, s, "jm_reviewer", "reviewer", "4407")
+	_, unit, person, pc := jiangmenDesk(t)
 	_, page := pc.get(t, "/console/cases/"+unit)
 	handheld := regexp.MustCompile(`(?s)<figure[^>]*id="viewer-id_handheld".*?</figure>`).FindString(page)
 	masked := zhangID[:4] + "**********" + zhangID[14:]
@@ -45,16 +52,10 @@ func TestUnitCaseShowsTheOperatorBesideTheHandheldPhoto(t *testing.T) {
 // (未加盖公章, 授权函不规范) and refuses one posted anyway; a unit case offers
 // them.
 func TestReasonsFollowTheCaseKind(t *testing.T) {
-	s := recoveryFixture(t)
-	unit := submittedCase(t, s)
-	person := submittedPersonCase(t, s)
-	pc := staffClient(t, s, "jm_reviewer", "reviewer", "4407")
+	s, unit, person, pc := jiangmenDesk(t)
 	unitOnly := []string{`value="license_no_seal"`, `value="letter_irregular"`}
 	for _, number := range []string{unit, person} {
-		pc.get(t, "/console/cases/"+number)
-		if resp, body := pc.post(t, "/console/cases/"+number+"/claim", url.Values{}); resp.StatusCode != 303 {
-			t.Fatalf("claim %s: %d %.300s", number, resp.StatusCode, body)
-		}
+		mustClaim(t, pc, number)
 		_, page := pc.get(t, "/console/cases/"+number)
 		for _, v := range unitOnly {
 			if offered := strings.Contains(page, v); offered != (number == unit) {

@@ -21,9 +21,9 @@ type dashboardView struct {
 	From, To, City string
 	Cities         []rules.Region
 	Defaulted      bool // the filter was refused; the figures are the default range's
-	BacklogChart   dashboard.BarChart
+	Backlog        barFigure
 	SLAChart       dashboard.ColumnChart
-	ReviewerChart  dashboard.BarChart
+	Reviewers      barFigure
 	RangeFrom      string
 	RangeTo        string
 	WeekEnds       []string // each week's Sunday, beside Report.Weeks
@@ -60,17 +60,49 @@ func (s *Server) dashboardPage(c *fiber.Ctx) error {
 		Page{Title: "统计看板", Nav: "dashboard", Staff: s.staffView(c), Error: msg, Fields: fields, Data: v})
 }
 
+// barFigure is a bar chart with the key to its segments.
+type barFigure struct {
+	Chart  dashboard.BarChart
+	Legend []segment
+}
+
+// segment is one kind of bar segment: the class dashboard.css colours it by
+// and its label, named once for the bars, their tooltips and the legend.
+type segment struct{ Class, Label string }
+
+// The segments of the backlog (by status) and of the reviewers' decisions
+// (by outcome).
+var (
+	backlogSegments = []segment{{"seg-submitted", vocab.StatusLabel(state.Submitted)}, {"seg-in-review", vocab.StatusLabel(state.InReview)},
+		{"seg-awaiting", vocab.StatusLabel(state.AwaitingSecond)}, {"seg-returned", vocab.StatusLabel(state.Returned)}}
+	decisionSegments = []segment{{"seg-approve", vocab.OutcomeApprove.Label()}, {"seg-reject", vocab.OutcomeReject.Label()},
+		{"seg-return", vocab.OutcomeReturn.Label()}}
+)
+
+// bars lays out rows (a label and one value per segment each) as a bar
+// chart keyed by segs; each segment's tooltip is its row's and its own label.
+func bars(segs []segment, rows []dashboard.BarInput) barFigure {
+	classes := make([]string, len(segs))
+	for i, sg := range segs {
+		classes[i] = sg.Class
+	}
+	for i := range rows {
+		rows[i].Titles = make([]string, len(segs))
+		for j, sg := range segs {
+			rows[i].Titles[j] = rows[i].Label + " " + sg.Label
+		}
+	}
+	return barFigure{Chart: dashboard.Bars(rows, classes), Legend: segs}
+}
+
 // layOut fills the charts and the formatted figures from the report.
 func (v *dashboardView) layOut() {
 	r := v.R
 	backlog := make([]dashboard.BarInput, len(r.Backlog.Rows))
 	for i, row := range r.Backlog.Rows {
-		backlog[i] = dashboard.BarInput{Label: row.Name,
-			Values: []int{row.Submitted, row.InReview, row.AwaitingSecond, row.Returned},
-			Titles: []string{row.Name + " " + vocab.StatusLabel(state.Submitted), row.Name + " " + vocab.StatusLabel(state.InReview),
-				row.Name + " " + vocab.StatusLabel(state.AwaitingSecond), row.Name + " " + vocab.StatusLabel(state.Returned)}}
+		backlog[i] = dashboard.BarInput{Label: row.Name, Values: []int{row.Submitted, row.InReview, row.AwaitingSecond, row.Returned}}
 	}
-	v.BacklogChart = dashboard.Bars(backlog, []string{"seg-submitted", "seg-in-review", "seg-awaiting", "seg-returned"})
+	v.Backlog = bars(backlogSegments, backlog)
 
 	cols := make([]dashboard.ColumnInput, len(r.Weeks))
 	for i, w := range r.Weeks {
@@ -81,11 +113,9 @@ func (v *dashboardView) layOut() {
 
 	reviewers := make([]dashboard.BarInput, len(r.Reviewers))
 	for i, rv := range r.Reviewers {
-		reviewers[i] = dashboard.BarInput{Label: rv.Name, Values: []int{rv.Approved, rv.Rejected, rv.Returned},
-			Titles: []string{rv.Name + " " + vocab.OutcomeApprove.Label(), rv.Name + " " + vocab.OutcomeReject.Label(),
-				rv.Name + " " + vocab.OutcomeReturn.Label()}}
+		reviewers[i] = dashboard.BarInput{Label: rv.Name, Values: []int{rv.Approved, rv.Rejected, rv.Returned}}
 	}
-	v.ReviewerChart = dashboard.Bars(reviewers, []string{"seg-approve", "seg-reject", "seg-return"})
+	v.Reviewers = bars(decisionSegments, reviewers)
 
 	if r.Median.Cases > 0 {
 		v.MedianHours = fmt.Sprintf("%.1f", r.Median.Hours())

@@ -39,10 +39,16 @@ func (a *applicant) submitDrawn(t testing.TB, phone string, kinds []string, draw
 			t.Fatalf("upload %s: %d %s", kind, resp.StatusCode, body)
 		}
 	}
-	_, body := a.req(t, http.MethodPost, "/submit", "", nil)
+	return a.submit(t)
+}
+
+// submit submits a's case and returns its case number.
+func (a *applicant) submit(t testing.TB) string {
+	t.Helper()
+	resp, body := a.req(t, http.MethodPost, "/submit", "", nil)
 	number := regexp.MustCompile(`ZH\d{14}`).FindString(body)
-	if number == "" {
-		t.Fatalf("submit: %s", body)
+	if resp.StatusCode != 200 || number == "" {
+		t.Fatalf("submit: %d %s", resp.StatusCode, body)
 	}
 	return number
 }

@@ -23,6 +23,20 @@ type qaView struct {
 	FormID   int    // the review a refused form was about
 }
 
+// DoneNotice confirms what the last verdict did (Done, a vocab.QAAction);
+// "" when no verdict was just recorded.
+func (v qaView) DoneNotice() string {
+	switch vocab.QAAction(v.Done) {
+	case "":
+		return ""
+	case vocab.QACancelPassword:
+		return "已记录不同意意见：新密码已撤销，已短信告知申请人，案件重新进入待审核队列。"
+	case vocab.QAReopen:
+		return "已记录不同意意见：案件重新进入待审核队列。"
+	}
+	return "已记录质检意见。"
+}
+
 // Pager links the QA list's pages.
 func (v qaView) Pager() pager {
 	return pageLinks("/console/qa", nil, cursor(v.After), cursor(v.Next))

@@ -149,13 +149,7 @@ func TestRiskFlagsAreDetectedAndShownBeforeTheDecision(t *testing.T) {
 		{vocab.FlagDuplicateEvidence, func(t *testing.T, s *testServer) string {
 			// Another account's case used the very same ID photo first.
 			s.person(t, "li_si", "Abcd2468!x", "李四", liID, "13800007777")
-			resp, body := s.postJSON(t, "/api/v1/recoveries", jsonBody(t, map[string]string{"kind": "person", "name": "李四", "id_number": liID}))
-			if resp.StatusCode != 201 {
-				t.Fatalf("start: %s", body)
-			}
-			var st struct{ ID, Token string }
-			mustJSON(t, body, &st)
-			other := &applicant{s: s, id: st.ID, token: st.Token}
+			other := startPerson(t, s, "李四", liID)
 			other.verifyPhone(t, "13800007777")
 			other.upload(t, "id_front", jpegBytes(t, photo(400, 300, 10)))
 			other.upload(t, "id_handheld", jpegBytes(t, photo(400, 300, 90)))

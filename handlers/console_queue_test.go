@@ -29,10 +29,7 @@ func TestQueueBadgeAgreesWithTheCasePage(t *testing.T) {
 	s := recoveryFixture(t)
 	a, number := submittedCaseOf(t, s)
 	pc := staffClient(t, s, "jm_reviewer", "reviewer", "4407")
-	pc.get(t, "/console/cases/"+number)
-	if resp, body := pc.post(t, "/console/cases/"+number+"/claim", url.Values{}); resp.StatusCode != 303 {
-		t.Fatalf("claim: %d %.300s", resp.StatusCode, body)
-	}
+	mustClaim(t, pc, number)
 	_, queue := pc.get(t, "/console/cases?tab=mine")
 	_, page := pc.get(t, "/console/cases/"+number)
 	if row := queueRow(queue, number); !strings.Contains(row, "我认领") || !strings.Contains(page, "（我）认领") {
@@ -115,10 +112,7 @@ func TestExactCaseNumberSearchOpensTheCase(t *testing.T) {
 // with "提交并处理下一件" lands on the next case, claimed, with a banner that
 // confirms the decision just made.
 func TestNextCaseIsClaimedAndTheDecisionConfirmed(t *testing.T) {
-	s := recoveryFixture(t)
-	unit := submittedCase(t, s)
-	person := submittedPersonCase(t, s)
-	pc := staffClient(t, s, "jm_reviewer", "reviewer", "4407")
+	s, unit, person, pc := jiangmenDesk(t)
 	ctx := context.Background()
 	status := func(number string) (state.Status, *int) {
 		rc := s.db.Ent.RecoveryCase.Query().Where(recoverycase.CaseNumber(number)).OnlyX(ctx)
@@ -185,10 +179,7 @@ func TestNextCaseIsClaimedAndTheDecisionConfirmed(t *testing.T) {
 // next opens unclaimed; opening one's own case again changes nothing; a case
 // someone else holds is only shown; outside the region it does not exist.
 func TestOpeningFromThePendingTabClaims(t *testing.T) {
-	s := recoveryFixture(t)
-	unit := submittedCase(t, s)
-	person := submittedPersonCase(t, s)
-	pc := staffClient(t, s, "jm_reviewer", "reviewer", "4407")
+	s, unit, person, pc := jiangmenDesk(t)
 	other := staffClient(t, s, "jm_other", "reviewer", "4407")
 	ctx := context.Background()
 	claimedBy := func(number string) (state.Status, *int, int) {
@@ -238,10 +229,7 @@ func TestOpeningFromThePendingTabClaims(t *testing.T) {
 // that follows is served prepared, once, recorded as a view; another
 // viewer never gets an image stamped for someone else.
 func TestNextCaseImagesArePreparedWithoutClaimingIt(t *testing.T) {
-	s := recoveryFixture(t)
-	unit := submittedCase(t, s)
-	person := submittedPersonCase(t, s)
-	pc := staffClient(t, s, "jm_reviewer", "reviewer", "4407")
+	s, unit, person, pc := jiangmenDesk(t)
 	other := staffClient(t, s, "jm_other", "reviewer", "4407")
 	ctx := context.Background()
 	page := claim(t, pc, unit)

@@ -122,6 +122,13 @@ func TestRoleRouteMatrix(t *testing.T) {
 // stands for every staff actor not listed.
 type want map[string]int
 
+// supervisorsAndAdmins is the want of a page for supervisors and
+// administrators: status for them, 403 for the other staff, and the sign-in
+// redirect for everyone not signed in to the console.
+func supervisorsAndAdmins(status int) want {
+	return want{"supervisor": status, "admin": status, "reviewer": 403, "outsider": 403, "anonymous": 303, "applicant": 303}
+}
+
 // matrixRow is one route of the role × route matrix: the route as
 // registered, the path requested, the expected statuses, and the form to post
 // (nil: a default form that satisfies no handler's validation by accident).
@@ -181,14 +188,7 @@ func reviewMatrix(number string) []matrixRow {
 }
 
 func TestReviewApproveThenPasswordTakesEffectFourHoursAfterItsSMS(t *testing.T) {
-	s := recoveryFixture(t)
-	number := submittedCase(t, s)
-	pc := staffClient(t, s, "jm_reviewer", "reviewer", "4407")
-	pc.get(t, "/console/cases/"+number)
-	if resp, body := pc.post(t, "/console/cases/"+number+"/claim", url.Values{}); resp.StatusCode != 303 {
-		t.Fatalf("claim: %d %s", resp.StatusCode, body)
-	}
-	v := caseVersion(t, s, number)
+	s, _, number, pc, v := claimedUnitCase(t)
 	// A decision based on an older version is refused with 409 and changes nothing.
 	resp, body := pc.post(t, "/console/cases/"+number+"/decision", url.Values{"outcome": {"approve"}, "version": {fmt.Sprint(v - 1)}})
 	if resp.StatusCode != 409 || !strings.Contains(body, "该案件已被他人更新") {
@@ -282,25 +282,12 @@ func TestTwoReviewersDecidingAtOnceMakeOneDecision(t *testing.T) {
 }
 
 func TestRejectAndReturnTellTheApplicant(t *testing.T) {
-	s := recoveryFixture(t)
-	number := submittedCase(t, s)
-	pc := staffClient(t, s, "jm_reviewer", "reviewer", "4407")
-	pc.get(t, "/console/cases/"+number)
-	if resp, body := pc.post(t, "/console/cases/"+number+"/claim", url.Values{}); resp.StatusCode != 303 {
-		t.Fatalf("claim: %d %.300s", resp.StatusCode, body)
-	}
-	v := caseVersion(t, s, number)
+	s, _, number, pc, v := claimedUnitCase(t)
 	resp, body := pc.post(t, "/console/cases/"+number+"/decision", url.Values{"outcome": {"reject"}, "version": {fmt.Sprint(v)}})
 	if resp.StatusCode != 422 || !strings.Contains(body, "请至少选择一项原因") {
 		t.Fatalf("reject without reasons: %d", resp.StatusCode)
 	}
-	text := s.newSMS(t, "13800006666", func() {
-		resp, body := pc.post(t, "/console/cases/"+number+"/decision", url.Values{"outcome": {"return"}, "version": {fmt.Sprint(v)},
-			"return_kind": {"unit_license"}, "note": {"内部：已电话核实经办人"}, "message": {"单位证件照上的公章不清晰，请重新拍摄"}})
-		if resp.StatusCode != 303 {
-			t.Fatalf("return: %d %s", resp.StatusCode, body)
-		}
-	})
+	text := decisionSMS(t, s, pc, number, v, url.Values{"outcome": {"return"}, "return_kind": {"unit_license"}, "note": {"内部：已电话核实经办人"}, "message": {"单位证件照上的公章不清晰，请重新拍摄"}})
 	if !strings.Contains(text, "请重新上传：加盖单位公章的单位证件照") || !strings.Contains(text, "单位证件照上的公章不清晰，请重新拍摄") ||
 		strings.Contains(text, "电话核实") {
 		t.Fatalf("return SMS %q", text)
@@ -312,22 +299,9 @@ func TestRejectAndReturnTellTheApplicant(t *testing.T) {
 }
 
 func TestRejectWithAReasonTellsTheApplicant(t *testing.T) {
-	s := recoveryFixture(t)
-	a, number := submittedCaseOf(t, s)
-	pc := staffClient(t, s, "jm_reviewer", "reviewer", "4407")
+	s, a, number, pc, v := claimedUnitCase(t)
 	pc.get(t, "/console/cases/"+number)
-	if resp, body := pc.post(t, "/console/cases/"+number+"/claim", url.Values{}); resp.StatusCode != 303 {
-		t.Fatalf("claim: %d %.300s", resp.StatusCode, body)
-	}
-	v := caseVersion(t, s, number)
-	pc.get(t, "/console/cases/"+number)
-	text := s.newSMS(t, "13800006666", func() {
-		resp, body := pc.post(t, "/console/cases/"+number+"/decision", url.Values{"outcome": {"reject"}, "version": {fmt.Sprint(v)},
-			"reason": {"unclear_image"}})
-		if resp.StatusCode != 303 {
-			t.Fatalf("reject: %d %.300s", resp.StatusCode, body)
-		}
-	})
+	text := decisionSMS(t, s, pc, number, v, url.Values{"outcome": {"reject"}, "reason": {"unclear_image"}})
 	reason := reasonText(t, s, "unclear_image")
 	if reason == "" {
 		t.Fatal("unclear_image has no text")
@@ -359,10 +333,7 @@ func TestExpiredClaimsGoBackToTheQueue(t *testing.T) {
 	s := recoveryFixture(t)
 	number := submittedCase(t, s)
 	pc := staffClient(t, s, "jm_reviewer", "reviewer", "4407")
-	pc.get(t, "/console/cases/"+number)
-	if resp, body := pc.post(t, "/console/cases/"+number+"/claim", url.Values{}); resp.StatusCode != 303 {
-		t.Fatalf("claim: %d %.300s", resp.StatusCode, body)
-	}
+	mustClaim(t, pc, number)
 	s.clock.Advance(31 * time.Minute)
 	n, err := s.recovery.ReleaseExpiredClaims(context.Background())
 	if err != nil || n != 1 {
@@ -419,10 +390,7 @@ func TestSupervisorReassignsToAReviewerOfTheRegion(t *testing.T) {
 	staffClient(t, s, "jm_rev_b", "reviewer", "4407")
 	staffClient(t, s, "gz_rev", "reviewer", "4401")
 	sup := staffClient(t, s, "gd_super", "supervisor", "44")
-	a.get(t, "/console/cases/"+number)
-	if resp, body := a.post(t, "/console/cases/"+number+"/claim", url.Values{}); resp.StatusCode != 303 {
-		t.Fatalf("claim: %d %.300s", resp.StatusCode, body)
-	}
+	mustClaim(t, a, number)
 	ctx := context.Background()
 	aUser := s.db.Ent.StaffUser.Query().Where(staffuser.UsernameKey("jm_rev_a")).OnlyX(ctx)
 	if rc := s.db.Ent.RecoveryCase.Query().Where(recoverycase.CaseNumber(number)).OnlyX(ctx); rc.ClaimedBy == nil || *rc.ClaimedBy != aUser.ID {
@@ -461,13 +429,7 @@ func TestCasePageFlagsEvidenceUsedByAnotherAccount(t *testing.T) {
 		// Another account: a person in 广州 who sends the very same ID photo,
 		// and a handheld photo that is the unit's, re-encoded.
 		s.person(t, "li_si", "Abcd2468!x", "李四", liID, "13800007777")
-		resp, body := s.postJSON(t, "/api/v1/recoveries", jsonBody(t, map[string]string{"kind": "person", "name": "李四", "id_number": liID}))
-		if resp.StatusCode != 201 {
-			t.Fatalf("start: %s", body)
-		}
-		var st struct{ ID, Token string }
-		mustJSON(t, body, &st)
-		a := &applicant{s: s, id: st.ID, token: st.Token}
+		a := startPerson(t, s, "李四", liID)
 		a.verifyPhone(t, "13800007777")
 		if resp, body := a.upload(t, "id_front", jpegBytes(t, photo(400, 300, 10))); resp.StatusCode != 201 {
 			t.Fatalf("upload id_front: %d %s", resp.StatusCode, body)
@@ -483,11 +445,7 @@ func TestCasePageFlagsEvidenceUsedByAnotherAccount(t *testing.T) {
 		if resp, body := a.upload(t, "id_handheld", reencoded.Bytes()); resp.StatusCode != 201 {
 			t.Fatalf("upload id_handheld: %d %s", resp.StatusCode, body)
 		}
-		_, body = a.req(t, http.MethodPost, "/submit", "", nil)
-		second := regexp.MustCompile(`ZH\d{14}`).FindString(body)
-		if second == "" {
-			t.Fatalf("submit: %s", body)
-		}
+		second := a.submit(t)
 
 		sup := staffClient(t, s, "gd_super", "supervisor", "44")
 		_, page := sup.get(t, "/console/cases/"+second)

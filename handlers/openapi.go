@@ -170,8 +170,8 @@ var errorExtras = map[string]map[string]jsonSchema{
 	"cert_number_taken":      {"trace_id": strFormat("uuid", "追踪编号，与 message 中方括号内的相同")},
 	"case_open":              {"case_number": str("正在办理的申请编号")},
 	"draft_in_progress":      {"expires_at": strFormat("date-time", "该草稿失效时间（RFC 3339）")},
-	"missing_evidence":       {"missing": arrayOf(strEnum("证件照类型", vocab.EvidenceKinds...), "尚未上传的材料")},
-	"evidence_unchanged":     {"kinds": arrayOf(strEnum("证件照类型", vocab.EvidenceKinds...), "尚需重新上传的退回材料")},
+	"missing_evidence":       {"missing": arrayOf(evidenceKindSchema, "尚未上传的材料")},
+	"evidence_unchanged":     {"kinds": arrayOf(evidenceKindSchema, "尚需重新上传的退回材料")},
 }
 
 // Shared schemas.
@@ -184,7 +184,14 @@ var (
 	caseNumber         = str("申请编号：ZH + 提交日期 YYYYMMDD + 6 位数字")
 	caseIDParam        = apiParam{name: "id", in: "path", required: true, description: "申请 id（发起时返回）", schema: strFormat("uuid", "申请 id")}
 	codeRequest        = request([]string{"code"}, map[string]jsonSchema{"code": str("短信验证码（6 位数字）")})
-	applicantSeen      = applicantStatuses()
+	// recoveryLookup is the first step's identity of the account, which
+	// both starting a recovery and asking for a forgotten case number send.
+	recoveryLookup = request([]string{"kind"}, map[string]jsonSchema{
+		"kind": accountKindSchema, "username": str("用户名（可为空或近似）"), "cert_type": unitCertType,
+		"cert_number": str("单位证件号码（kind=unit）"), "unit_name": str("单位名称（kind=unit）"),
+		"name": str("姓名（kind=person）"), "id_number": str("身份证号码（kind=person）"),
+	})
+	applicantSeen = applicantStatuses()
 )
 
 // applicantStatuses are the statuses an applicant can see (CONTRACT §4):
@@ -311,11 +318,7 @@ func apiOperations() map[string]apiOperation {
 		"POST /api/v1/recoveries": {
 			summary:     "发起密码找回",
 			description: "按证件找到账号并创建草稿申请。返回的 token 以 Authorization: Bearer <token> 授权该申请后续的每个调用。username 可为空或近似。",
-			body: &apiBody{media: jsonOnly, schema: request([]string{"kind"}, map[string]jsonSchema{
-				"kind": accountKindSchema, "username": str("用户名（可为空或近似）"), "cert_type": unitCertType,
-				"cert_number": str("单位证件号码（kind=unit）"), "unit_name": str("单位名称（kind=unit）"),
-				"name": str("姓名（kind=person）"), "id_number": str("身份证号码（kind=person）"),
-			})},
+			body:        &apiBody{media: jsonOnly, schema: recoveryLookup},
 			replies: []apiReply{{status: 201, description: "草稿已创建", schema: object("", []string{"id", "token", "phone_masked", "required_evidence"}, map[string]jsonSchema{
 				"id": strFormat("uuid", "申请 id"), "token": str("该申请的授权令牌"), "phone_masked": phoneMasked,
 				"required_evidence": arrayOf(evidenceKindSchema, "需上传的证件照类型"),
@@ -326,11 +329,7 @@ func apiOperations() map[string]apiOperation {
 		"POST /api/v1/recoveries/case-number": {
 			summary:     "忘记申请编号：短信发送最近一次申请的编号",
 			description: "按第一步的证件信息找到账号，把最近一次已提交申请的编号和状态（没有时说明没有）以短信发到账号的留存手机号；页面只得到打码的手机号，有无申请的回答相同。计入该手机号的短信频率限制。",
-			body: &apiBody{media: jsonOnly, schema: request([]string{"kind"}, map[string]jsonSchema{
-				"kind": accountKindSchema, "username": str("用户名（可为空或近似）"), "cert_type": unitCertType,
-				"cert_number": str("单位证件号码（kind=unit）"), "unit_name": str("单位名称（kind=unit）"),
-				"name": str("姓名（kind=person）"), "id_number": str("身份证号码（kind=person）"),
-			})},
+			body:        &apiBody{media: jsonOnly, schema: recoveryLookup},
 			replies: []apiReply{{status: 202, description: "短信已排队发送", schema: object("", []string{"phone_masked"}, map[string]jsonSchema{
 				"phone_masked": phoneMasked,
 			})}},

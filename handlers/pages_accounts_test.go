@@ -96,6 +96,16 @@ func pagesPerson(t testing.TB, s *testServer, username, password, name, id, phon
 	}
 }
 
+// zhangSanBrowsing is a server where 张三 (zhangsan, Abcd1234!, phone
+// 13800138000) has a verified account, and a browser without JavaScript on
+// its pages.
+func zhangSanBrowsing(t testing.TB) (*testServer, *pagesClient) {
+	t.Helper()
+	s := newTestServer(t)
+	pagesPerson(t, s, "zhangsan", "Abcd1234!", "张三", "440703199001010180", "13800138000")
+	return s, newPagesClient(t, s)
+}
+
 func TestPagesPostWithoutCSRFIsRefused(t *testing.T) {
 	s := newTestServer(t)
 	for _, path := range []string{"/register/person", "/register/unit/operator", "/register/unit", "/login", "/logout", "/password/change", "/account/recover"} {
@@ -212,9 +222,7 @@ func pagesWaitSMS(t testing.TB, s *testServer, phone string) string {
 }
 
 func TestRegisterUnitStep1WrongPasswordShowsAttemptsLeft(t *testing.T) {
-	s := newTestServer(t)
-	pagesPerson(t, s, "zhangsan", "Abcd1234!", "张三", "440703199001010180", "13800138000")
-	pc := newPagesClient(t, s)
+	_, pc := zhangSanBrowsing(t)
 	_, body := pc.get(t, "/register/unit")
 	if !strings.Contains(body, "单位所属实名人员信息") || !strings.Contains(body, "操作指引") {
 		t.Fatal("step 1 not shown")
@@ -240,9 +248,7 @@ func TestRegisterUnitStep1WrongPasswordShowsAttemptsLeft(t *testing.T) {
 }
 
 func TestRegisterUnitPagesWithoutJavaScript(t *testing.T) {
-	s := newTestServer(t)
-	pagesPerson(t, s, "zhangsan", "Abcd1234!", "张三", "440703199001010180", "13800138000")
-	pc := newPagesClient(t, s)
+	_, pc := zhangSanBrowsing(t)
 	pc.get(t, "/register/unit")
 	resp, body := pc.post(t, "/register/unit/operator", url.Values{"operator_username": {"zhangsan"}, "operator_password": {"Abcd1234!"}})
 	step2 := pc.follow(t, resp, body, "/register/unit")
@@ -299,9 +305,7 @@ func TestLoginPageShowsTheWarningAndBothTabs(t *testing.T) {
 }
 
 func TestLoginPageSignsInAndOut(t *testing.T) {
-	s := newTestServer(t)
-	pagesPerson(t, s, "zhangsan", "Abcd1234!", "张三", "440703199001010180", "13800138000")
-	pc := newPagesClient(t, s)
+	_, pc := zhangSanBrowsing(t)
 	if resp, _ := pc.get(t, "/account"); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/login" {
 		t.Fatalf("account page signed out: %d", resp.StatusCode)
 	}
@@ -336,9 +340,7 @@ func TestLoginPageSignsInAndOut(t *testing.T) {
 }
 
 func TestLoginPageShowsTheLockout(t *testing.T) {
-	s := newTestServer(t)
-	pagesPerson(t, s, "zhangsan", "Abcd1234!", "张三", "440703199001010180", "13800138000")
-	pc := newPagesClient(t, s)
+	_, pc := zhangSanBrowsing(t)
 	pc.get(t, "/login")
 	var resp *http.Response
 	var body string
@@ -351,9 +353,7 @@ func TestLoginPageShowsTheLockout(t *testing.T) {
 }
 
 func TestPasswordChangePageListsEveryViolation(t *testing.T) {
-	s := newTestServer(t)
-	pagesPerson(t, s, "zhangsan", "Abcd1234!", "张三", "440703199001010180", "13800138000")
-	pc := newPagesClient(t, s)
+	s, pc := zhangSanBrowsing(t)
 	_, body := pc.get(t, "/password/change")
 	if !strings.Contains(body, `name="kind" value="person" checked`) {
 		t.Fatal("person not preselected")
@@ -428,9 +428,7 @@ func TestAccountRecoverPageShowsTheMaskedPhoneOnly(t *testing.T) {
 }
 
 func TestRegisterUnitOperatorVerificationLapsesAfter30Minutes(t *testing.T) {
-	s := newTestServer(t)
-	pagesPerson(t, s, "zhangsan", "Abcd1234!", "张三", "440703199001010180", "13800138000")
-	pc := newPagesClient(t, s)
+	s, pc := zhangSanBrowsing(t)
 	pc.get(t, "/register/unit")
 	resp, body := pc.post(t, "/register/unit/operator", url.Values{"operator_username": {"zhangsan"}, "operator_password": {"Abcd1234!"}})
 	pc.follow(t, resp, body, "/register/unit")

@@ -17,6 +17,18 @@ func recoverPageHas(t *testing.T, what, body string, wants ...string) {
 	}
 }
 
+// recoverPageShows gets path, which must answer 200, checks that the page
+// holds every want (recoverPageHas), and returns it.
+func recoverPageShows(t *testing.T, s *testServer, path string, wants ...string) string {
+	t.Helper()
+	resp, body := s.get(t, path)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %d", path, resp.StatusCode)
+	}
+	recoverPageHas(t, path, body, wants...)
+	return body
+}
+
 func TestRecoverWizardPage(t *testing.T) {
 	s := newTestServer(t)
 	resp, body := s.get(t, "/recover")
@@ -109,11 +121,7 @@ func TestRecoverAssetsAreServed(t *testing.T) {
 
 func TestRecoverStatusPage(t *testing.T) {
 	s := newTestServer(t)
-	resp, body := s.get(t, "/recover/status")
-	if resp.StatusCode != 200 {
-		t.Fatalf("GET /recover/status: %d", resp.StatusCode)
-	}
-	recoverPageHas(t, "recover status", body,
+	recoverPageShows(t, s, "/recover/status",
 		"<title>查询申请进度 - 广东人社统一认证系统</title>",
 		`href="/recover" aria-current="page">密码找回`,
 		"<h1 id=\"status-title\" class=\"card-title\">查询申请进度</h1>",
@@ -126,11 +134,7 @@ func TestRecoverStatusPage(t *testing.T) {
 
 func TestLetterTemplate(t *testing.T) {
 	s := newTestServer(t)
-	resp, body := s.get(t, "/recover/letter-template")
-	if resp.StatusCode != 200 {
-		t.Fatalf("GET /recover/letter-template: %d", resp.StatusCode)
-	}
-	recoverPageHas(t, "letter template", body,
+	body := recoverPageShows(t, s, "/recover/letter-template",
 		"<title>单位授权函 - 广东人社统一认证系统</title>",
 		`<h1 id="letter-title" class="letter-title">单位授权函</h1>`,
 		"广东人社统一认证系统", "密码找回",

@@ -15,6 +15,7 @@ import (
 	"recoverydesk/internal/apperr"
 	"recoverydesk/internal/rules"
 	"recoverydesk/internal/verify"
+	"recoverydesk/views"
 )
 
 // ---------------------------------------------------------------------------
@@ -145,7 +146,7 @@ func withFieldErrors(err error, extra ...apperr.FieldError) error {
 
 // confirmError is the problem of a password typed twice differently.
 func confirmError(field string) apperr.FieldError {
-	return apperr.FieldError{Field: field, Code: "password_mismatch", Message: "两次输入的密码不一致"}
+	return apperr.FieldError{Field: field, Code: "password_mismatch", Message: views.PasswordMismatch}
 }
 
 // setFlash keeps a one-time value in the applicant session for the page a

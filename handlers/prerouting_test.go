@@ -49,9 +49,7 @@ func rawExchange(t *testing.T, addr, raw string) (resp *http.Response, body stri
 // Content-Length beside chunked) gets 400 and its connection is closed, so
 // the bytes a smuggler hid after it are never served.
 func TestErrorsBeforeRoutingAreTheProductsOwn(t *testing.T) {
-	s := recoveryFixture(t)
-	a := startUnit(t, s, nil)
-	a.verifyPhone(t, "13800006666")
+	s, a := unitAtUpload(t)
 	addr := strings.TrimPrefix(s.listen(t), "http://")
 	upload := "/api/v1/recoveries/" + a.id + "/evidence/id_front"
 	long := strings.Repeat("a", 6000)

@@ -50,6 +50,37 @@ func (a *applicant) upload(t testing.TB, kind string, data []byte) (*http.Respon
 	return a.req(t, http.MethodPut, "/evidence/"+kind, "image/jpeg", data)
 }
 
+// wantNotFoundWithAnotherToken checks that path of a's case answers 404 to
+// a bearer token that is not the case's: the case is not even said to exist.
+func (a *applicant) wantNotFoundWithAnotherToken(t testing.TB, method, path string) {
+	t.Helper()
+	stranger := &applicant{s: a.s, id: a.id, token: "not-the-token"}
+	if resp, body := stranger.req(t, method, path, "", nil); resp.StatusCode != 404 {
+		t.Fatalf("%s %q with another token: %d %s", method, path, resp.StatusCode, body)
+	}
+}
+
+// announceUpload sends, to the server listening at base, only the headers
+// of an upload of kind announcing size bytes, and returns the answer, which
+// must come within 5 s without a byte of the body.
+func (a *applicant) announceUpload(t testing.TB, base, kind string, size int) (status int, body string) {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "PUT /api/v1/recoveries/%s/evidence/%s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"+
+		"Content-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n", a.id, kind, a.token, size)
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer before the body was sent: %v", err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(raw)
+}
+
 func (a *applicant) verifyPhone(t testing.TB, phone string) {
 	t.Helper()
 	text := a.s.newSMS(t, phone, func() {
@@ -79,6 +110,16 @@ func recoveryFixtureOn(t testing.TB, d *db.DB, opts ...serverOption) *testServer
 		t.Fatalf("unit: %s", body)
 	}
 	return s
+}
+
+// unitAtUpload is recoveryFixture with jm_talent's case started and the
+// phone on record (13800006666) verified: the case is at the upload step.
+func unitAtUpload(t testing.TB, opts ...serverOption) (*testServer, *applicant) {
+	t.Helper()
+	s := recoveryFixture(t, opts...)
+	a := startUnit(t, s, nil)
+	a.verifyPhone(t, "13800006666")
+	return s, a
 }
 
 func startUnit(t testing.TB, s *testServer, extra map[string]string) *applicant {
@@ -142,10 +183,7 @@ func TestRecoveryWalkThrough(t *testing.T) {
 		t.Fatalf("second case: %d %s", resp.StatusCode, body)
 	}
 	// Another token opens nothing.
-	other := &applicant{s: s, id: a.id, token: "not-the-token"}
-	if resp, _ := other.req(t, http.MethodGet, "", "", nil); resp.StatusCode != 404 {
-		t.Fatalf("wrong token: %d", resp.StatusCode)
-	}
+	a.wantNotFoundWithAnotherToken(t, http.MethodGet, "")
 }
 
 func TestRecoveryStartErrors(t *testing.T) {
@@ -225,9 +263,7 @@ func TestRecoveryCodeGoesOnlyToThePhoneOnRecord(t *testing.T) {
 }
 
 func TestEvidenceChecks(t *testing.T) {
-	s := recoveryFixture(t)
-	a := startUnit(t, s, nil)
-	a.verifyPhone(t, "13800006666")
+	s, a := unitAtUpload(t)
 	truncated := jpegBytes(t, photo(400, 300, 3))
 	truncated = truncated[:len(truncated)/2]
 	gif := append([]byte("GIF89a"), bytes.Repeat([]byte{0}, 200)...)
@@ -278,32 +314,15 @@ func TestEvidenceChecks(t *testing.T) {
 // client sends only the headers and gets its 413 without sending a byte of
 // the body, so the server cannot have read past the limit.
 func TestOversizedUploadIsRefusedUnread(t *testing.T) {
-	s := recoveryFixture(t)
-	a := startUnit(t, s, nil)
-	a.verifyPhone(t, "13800006666")
-	base := s.listen(t)
-	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	fmt.Fprintf(conn, "PUT /api/v1/recoveries/%s/evidence/id_front HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"+
-		"Content-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n", a.id, a.token, 3<<20)
-	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		t.Fatalf("no answer before the body was sent: %v", err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 413 || decodeError(t, string(body)).Error.Code != "file_too_large" {
-		t.Fatalf("3 MB upload: %d %s", resp.StatusCode, body)
+	s, a := unitAtUpload(t)
+	status, body := a.announceUpload(t, s.listen(t), "id_front", 3<<20)
+	if status != 413 || decodeError(t, body).Error.Code != "file_too_large" {
+		t.Fatalf("3 MB upload: %d %s", status, body)
 	}
 }
 
 func TestEvidenceLosesEXIFButKeepsItsPixels(t *testing.T) {
-	s := recoveryFixture(t)
-	a := startUnit(t, s, nil)
-	a.verifyPhone(t, "13800006666")
+	s, a := unitAtUpload(t)
 	original := withEXIFGPS(jpegBytes(t, photo(800, 600, 5)))
 	if !bytes.Contains(original, []byte("secret-location")) {
 		t.Fatal("fixture lacks its GPS payload")
@@ -384,9 +403,7 @@ func TestDraftsExpireAndOrphansAreDeleted(t *testing.T) {
 }
 
 func TestStatusLookupByCaseNumberAndCode(t *testing.T) {
-	s := recoveryFixture(t)
-	a := startUnit(t, s, nil)
-	a.verifyPhone(t, "13800006666")
+	s, a := unitAtUpload(t)
 	for i, kind := range []string{"id_front", "id_handheld", "unit_license", "authorization_letter"} {
 		a.upload(t, kind, jpegBytes(t, photo(300, 300, uint64(i))))
 	}
@@ -461,9 +478,7 @@ func TestAStrangerCannotWipeAVerifiedDraft(t *testing.T) {
 // while it is decoded. It is refused with 422, and no object is left behind
 // nor any row written.
 func TestUndecodableUploadLeavesNoObject(t *testing.T) {
-	s := recoveryFixture(t)
-	a := startUnit(t, s, nil)
-	a.verifyPhone(t, "13800006666")
+	s, a := unitAtUpload(t)
 	data := pngBytes(t, photo(400, 300, 5))
 	i := bytes.Index(data, []byte("IDAT"))
 	if i < 4 {

@@ -22,9 +22,15 @@ type Field struct {
 	Caps         string // autocapitalize; set also turns spellcheck off
 	Numeric      bool   // inputmode="numeric"
 	Confirm      string // data-confirm: the field this one must repeat
+	Mismatch     string // data-mismatch: what the script says when it does not
 	Placeholder  string
 	Hint         template.HTML
 }
+
+// PasswordMismatch refuses a confirmation that differs from the password
+// it repeats: the form's script says it as soon as it differs, the handler
+// after a post.
+const PasswordMismatch = "两次输入的密码不一致"
 
 // passwordHint is the password policy as the forms state it (CONTRACT §3).
 var passwordHint = fmt.Sprintf("密码应为%d-%d位，大写字母、小写字母、数字、符号至少包含%d种，同时不能在键盘上连续超过%d个字符，不能包含用户名",
@@ -56,7 +62,7 @@ func passwordField(name, label, autocomplete, hint string) Field {
 
 func confirmField(name, label, of, hint string) Field {
 	f := passwordField(name, label, "new-password", hint)
-	f.Confirm = of
+	f.Confirm, f.Mismatch = of, PasswordMismatch
 	return f
 }
 
@@ -94,6 +100,20 @@ var fields = map[string]Field{
 		Caps: "characters", Hint: `这里填执照上的号码<span class="hint-org-code">；组织机构代码第九位“-”请省略</span>`},
 	"unit_name": {Name: "unit_name", Label: "单位名称", Type: "text", Max: unitNameMaxLen, Autocomplete: "organization",
 		Hint: "这里填执照上的单位全称"},
+}
+
+// inputs is the template function inputs: the shared inputs named by keys,
+// in order, for partials/fields.
+func inputs(keys ...string) ([]Field, error) {
+	out := make([]Field, len(keys))
+	for i, k := range keys {
+		f, err := field(k)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = f
+	}
+	return out, nil
 }
 
 // field is the template function field: the shared input named key. An

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"recoverydesk/internal/accounts"
+	"recoverydesk/internal/dashboard"
 	"recoverydesk/internal/imagecheck"
 	"recoverydesk/internal/recovery"
 	"recoverydesk/internal/rules"
@@ -18,6 +19,17 @@ func copyNumbers() Numbers {
 		"claim_minutes":        int(recovery.ClaimTTL / time.Minute),
 		"draft_ttl_hours":      int(recovery.DraftTTL / time.Hour),
 		"similarity_low":       recovery.LowSimilarity,
+		"name_max":             nameMaxLen,
+		"cert_number_max":      certNumberMaxLen,
+		"unit_name_max":        unitNameMaxLen,
+		"id_number_len":        rules.IDNumberLen,
+		"note_max":             recovery.MaxNoteLen,
+		"message_max":          recovery.MessageMaxLen,
+		"hold_reason_max":      recovery.HoldReasonMaxLen,
+		"typed_username_max":   recovery.TypedUsernameMaxLen,
+		"reason_code_max":      recovery.ReasonCodeMaxLen,
+		"reason_text_max":      recovery.ReasonTextMaxLen,
+		"dashboard_weeks":      dashboard.DefaultWeeks,
 		"due_workdays":         rules.DueWorkdays,
 		"password_delay_hours": int(accounts.PendingDelay / time.Hour),
 		"lock_failures":        rules.DefaultLockout.MaxFailures,

@@ -39,7 +39,8 @@ type Numbers map[string]int
 //
 // Words are labelled by one function, {{label "event" .Type}}, from the
 // vocabulary (internal/vocab); {{labels "status"}} is a whole vocabulary as
-// JSON, for a script's data- attribute.
+// JSON, for a script's data- attribute. {{maskphone .Phone}} is a phone
+// number as staff see it, "138****1234" (rules.MaskPhone).
 func Engine() *html.Engine {
 	n := copyNumbers()
 	e := html.NewFileSystem(http.FS(FS), ".html")
@@ -51,6 +52,10 @@ func Engine() *html.Engine {
 	e.AddFunc("codes", vocab.Codes)
 	e.AddFunc("num", n.get)
 	e.AddFunc("field", field)
+	e.AddFunc("inputs", inputs)
+	e.AddFunc("maskphone", rules.MaskPhone)
+	e.AddFunc("choices", choices)
+	e.AddFunc("regions", regions)
 	// hotline is the applicants' hotline, {{(hotline).Text}} and .Tel;
 	// the partial "partials/hotline" is its tel: link. The server replaces
 	// the default with RD_HOTLINE (Hotline) before the templates load.
@@ -85,6 +90,37 @@ func labels(vocabulary string) (string, error) {
 	}
 	b, err := json.Marshal(m)
 	return string(b), err
+}
+
+// Option is one choice of a drop-down (partials/filter_select).
+type Option struct{ Value, Label string }
+
+// choices is the template function choices: a vocabulary's codes with their
+// labels, in the vocabulary's order, as a drop-down offers them.
+func choices(vocabulary string) ([]Option, error) {
+	codes, err := vocab.Codes(vocabulary)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Option, len(codes))
+	for i, c := range codes {
+		l, err := vocab.Label(vocabulary, c)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = Option{Value: c, Label: l}
+	}
+	return out, nil
+}
+
+// regions is the template function regions: regions as drop-down choices,
+// code and name.
+func regions(rs []rules.Region) []Option {
+	out := make([]Option, len(rs))
+	for i, r := range rs {
+		out[i] = Option{Value: r.Code, Label: r.Name}
+	}
+	return out
 }
 
 // cst formats a moment as staff read it, in Asia/Shanghai to the minute:

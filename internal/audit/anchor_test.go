@@ -10,7 +10,19 @@ import (
 	"recoverydesk/internal/audit/audittest"
 	"recoverydesk/internal/db"
 	"recoverydesk/internal/testenv"
+	"recoverydesk/storage"
 )
+
+// writeAnchor writes the log's head to store as of at, as the hourly job
+// does, and fails the test if it cannot.
+func writeAnchor(t *testing.T, d *db.DB, store *storage.AnchorStore, at time.Time) audit.Anchor {
+	t.Helper()
+	a, err := audit.WriteAnchor(context.Background(), d, store, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
 
 // TestRebuiltChainContradictsItsAnchor: an administrator who rewrites an
 // entry and recomputes every later hash and the head gets a chain that
@@ -19,18 +31,14 @@ func TestRebuiltChainContradictsItsAnchor(t *testing.T) {
 	testenv.ForEachDB(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		store := testenv.Anchors(t)
-		if _, err := audit.WriteAnchor(ctx, d, store, time.Now()); err != nil { // an empty log
-			t.Fatal(err)
-		}
+		writeAnchor(t, d, store, time.Now()) // an empty log
 		appendN(t, d, 6)
-		first, err := audit.WriteAnchor(ctx, d, store, time.Now())
-		if err != nil || first.Seq != 6 {
-			t.Fatalf("anchor = %+v, %v", first, err)
+		first := writeAnchor(t, d, store, time.Now())
+		if first.Seq != 6 {
+			t.Fatalf("anchor = %+v", first)
 		}
 		appendN(t, d, 3)
-		if _, err := audit.WriteAnchor(ctx, d, store, time.Now().Add(time.Second)); err != nil {
-			t.Fatal(err)
-		}
+		writeAnchor(t, d, store, time.Now().Add(time.Second))
 		rep, err := audit.VerifyAnchors(ctx, d, store)
 		if err != nil || rep.Anchors != 3 || rep.Contradicted != nil {
 			t.Fatalf("untouched log: %+v, %v", rep, err)

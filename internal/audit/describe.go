@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -47,13 +48,8 @@ func loadReasonTexts(ctx context.Context, c *ent.Client) (reasonTexts, error) {
 // and its export never show a code. A key or value the vocabulary does not
 // know (an entry of a newer release) shows as recorded.
 func describe(action vocab.Action, d map[string]any, reasons reasonTexts) []DetailItem {
-	keys := make([]string, 0, len(d))
-	for k := range d {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	out := make([]DetailItem, 0, len(keys))
-	for _, k := range keys {
+	out := make([]DetailItem, 0, len(d))
+	for _, k := range slices.Sorted(maps.Keys(d)) {
 		key := vocab.DetailKey(k)
 		out = append(out, DetailItem{Key: vocab.DetailLabel(action, key), Value: MaskText(detailValue(action, key, d[k], reasons))})
 	}

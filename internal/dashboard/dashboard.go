@@ -171,7 +171,7 @@ func (s *Service) Compute(ctx context.Context, scope []string, f Filter) (*Repor
 	}
 	r.Escalated = map[string]int{}
 	for _, row := range rows {
-		r.Escalated[row.Mark] += row.N
+		r.Escalated[row.Value] += row.N
 	}
 	return r, nil
 }
@@ -183,22 +183,12 @@ func cityOf(sel *sql.Selector) sql.Querier {
 	})
 }
 
-// MarkCityCount is a number of undecided cases with an SLA mark in a city
-// (the first 4 digits of the region code).
-type MarkCityCount struct {
-	Mark string `json:"sla_mark"`
-	City string `json:"city"`
-	N    int    `json:"n"`
-}
-
 // CountSLAMarksByCity counts the marked undecided cases (the escalation
-// job's 临近超期 and 已超期) by mark and city in the database: the
+// job's 临近超期 and 已超期) by mark (Value) and city in the database: the
 // dashboard's figures and the operators' gauge read it.
-func CountSLAMarksByCity(ctx context.Context, client *ent.Client, where ...predicate.RecoveryCase) ([]MarkCityCount, error) {
-	var rows []MarkCityCount
+func CountSLAMarksByCity(ctx context.Context, client *ent.Client, where ...predicate.RecoveryCase) ([]CityCount, error) {
 	where = append(where, recoverycase.StatusIn(state.Undecided...), recoverycase.SLAMarkNEQ(""))
-	err := countByCity(ctx, client, recoverycase.FieldSLAMark, &rows, where...)
-	return rows, err
+	return countByCity(ctx, client, recoverycase.FieldSLAMark, where...)
 }
 
 // ---- backlog ----
@@ -243,35 +233,34 @@ type Backlog struct {
 	Total BacklogCounts
 }
 
-// StatusCityCount is how many cases of one status lie in one city: City is
-// the first four digits of their region code (a province-level code gives
-// "44" or "4400", which is no city).
-type StatusCityCount struct {
-	Status string `sql:"status"`
-	City   string `sql:"city"`
-	N      int    `sql:"n"`
+// CityCount is how many cases with one value of a column (a status, an
+// SLA mark) lie in one city: City is the first four digits of their region
+// code (a province-level code gives "44" or "4400", which is no city).
+type CityCount struct {
+	Value string `sql:"value"`
+	City  string `sql:"city"`
+	N     int    `sql:"n"`
 }
 
-// CountByStatusAndCity counts the cases matching where GROUP BY status and
-// city in the database; on the (status, region_code, …) index it returns at
-// most a row per status and city. The dashboard's backlog and the operators'
-// gauges read it.
-func CountByStatusAndCity(ctx context.Context, client *ent.Client, where ...predicate.RecoveryCase) ([]StatusCityCount, error) {
-	var rows []StatusCityCount
-	err := countByCity(ctx, client, recoverycase.FieldStatus, &rows, where...)
-	return rows, err
+// CountByStatusAndCity counts the cases matching where GROUP BY status
+// (Value) and city in the database; on the (status, region_code, …) index
+// it returns at most a row per status and city. The dashboard's backlog and
+// the operators' gauges read it.
+func CountByStatusAndCity(ctx context.Context, client *ent.Client, where ...predicate.RecoveryCase) ([]CityCount, error) {
+	return countByCity(ctx, client, recoverycase.FieldStatus, where...)
 }
 
-// countByCity counts cases GROUP BY column and city into rows (a slice of
-// structs with the column's, "city" and "n" fields).
-func countByCity(ctx context.Context, client *ent.Client, column string, rows any, where ...predicate.RecoveryCase) error {
-	return client.RecoveryCase.Query().Where(where...).
+// countByCity counts cases GROUP BY column and city.
+func countByCity(ctx context.Context, client *ent.Client, column string, where ...predicate.RecoveryCase) ([]CityCount, error) {
+	var rows []CityCount
+	err := client.RecoveryCase.Query().Where(where...).
 		Modify(func(sel *sql.Selector) {
-			sel.Select(sel.C(column)).
+			sel.Select(sql.As(sel.C(column), "value")).
 				AppendSelectExprAs(cityOf(sel), "city").
 				AppendSelectExprAs(sql.Raw("COUNT(*)"), "n").
 				GroupBy(sel.C(column), "city")
-		}).Scan(ctx, rows)
+		}).Scan(ctx, &rows)
+	return rows, err
 }
 
 // backlog counts the open cases of the viewer's scope by status and city.
@@ -294,8 +283,8 @@ func (s *Service) backlog(ctx context.Context, scope []string, f Filter) (Backlo
 			c = &BacklogCounts{}
 			byCity[code] = c
 		}
-		c.add(state.Status(r.Status), r.N)
-		out.Total.add(state.Status(r.Status), r.N)
+		c.add(state.Status(r.Value), r.N)
+		out.Total.add(state.Status(r.Value), r.N)
 	}
 	// Every city the viewer may see gets a row, with zeros where nothing
 	// waits, so a quiet city is visible as quiet.

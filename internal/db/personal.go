@@ -8,10 +8,10 @@ import (
 
 	entgo "entgo.io/ent"
 	entsql "entgo.io/ent/dialect/sql"
-	"github.com/google/uuid"
 
 	"recoverydesk/ent"
 	"recoverydesk/ent/account"
+	"recoverydesk/ent/intercept"
 	"recoverydesk/ent/loginthrottle"
 	"recoverydesk/ent/outboxmessage"
 	"recoverydesk/ent/recoverycase"
@@ -176,50 +176,13 @@ func (p *personal) intercept(next entgo.Querier) entgo.Querier {
 	})
 }
 
+// openResult opens the sealed fields of what a query or a mutation
+// returned: one entity or a slice of them, of whichever sealed table.
 func (p *personal) openResult(v entgo.Value) error {
 	k := p.keys.Load()
-	switch one := v.(type) {
-	case *ent.Account:
-		v = []*ent.Account{one}
-	case *ent.RecoveryCase:
-		v = []*ent.RecoveryCase{one}
-	case *ent.SMSCode:
-		v = []*ent.SMSCode{one}
-	case *ent.SMSMessage:
-		v = []*ent.SMSMessage{one}
-	case *ent.OutboxMessage:
-		v = []*ent.OutboxMessage{one}
-	}
-	switch rows := v.(type) {
-	case []*ent.Account:
-		for _, r := range rows {
-			if err := openAll(k, &r.Phone, &r.CertNumber); err != nil {
-				return fmt.Errorf("account %d: %w", r.ID, err)
-			}
-		}
-	case []*ent.RecoveryCase:
-		for _, r := range rows {
-			if err := openAll(k, &r.TypedCertNumber); err != nil {
-				return fmt.Errorf("case %s: %w", r.ID, err)
-			}
-		}
-	case []*ent.SMSCode:
-		for _, r := range rows {
-			if err := openAll(k, &r.Phone); err != nil {
-				return fmt.Errorf("sms code %d: %w", r.ID, err)
-			}
-		}
-	case []*ent.SMSMessage:
-		for _, r := range rows {
-			if err := openAll(k, &r.Phone); err != nil {
-				return fmt.Errorf("sms message %d: %w", r.ID, err)
-			}
-		}
-	case []*ent.OutboxMessage:
-		for _, r := range rows {
-			if err := openAll(k, &r.Phone); err != nil {
-				return fmt.Errorf("outbox message %d: %w", r.ID, err)
-			}
+	for _, t := range sealedTables {
+		if matched, err := t.open(k, v); matched || err != nil {
+			return err
 		}
 	}
 	return nil
@@ -273,103 +236,18 @@ func (d *DB) Rekey(ctx context.Context) (int, error) {
 // interceptor (which opens what it can, under either key) and written back
 // through the hook (which seals under the current key).
 func (d *DB) sealExisting(ctx context.Context, all bool) (int, error) {
-	keys := d.personal.keys.Load()
-	passes := []func(ctx context.Context, tx *Tx, cur *sealCursor) (int, error){
-		func(ctx context.Context, tx *Tx, cur *sealCursor) (int, error) {
-			q := tx.Ent.Account.Query().Where(account.IDGT(cur.id)).Order(account.ByID()).Limit(sealBatch)
-			if !all {
-				q.Where(account.PhoneHmac(""))
-			}
-			return rewrite(q.All(ctx))(func(r *ent.Account) error {
-				cur.id = r.ID
-				return tx.Ent.Account.UpdateOne(r).SetPhone(r.Phone).SetCertNumber(r.CertNumber).SetUpdatedAt(r.UpdatedAt).Exec(ctx)
-			})
-		},
-		func(ctx context.Context, tx *Tx, cur *sealCursor) (int, error) {
-			q := tx.Ent.RecoveryCase.Query().Where(recoverycase.IDGT(cur.uuid)).Order(recoverycase.ByID()).Limit(sealBatch)
-			if !all {
-				q.Where(recoverycase.TypedCertHmac(""))
-			}
-			return rewrite(q.All(ctx))(func(r *ent.RecoveryCase) error {
-				cur.uuid = r.ID
-				return tx.Ent.RecoveryCase.UpdateOne(r).SetTypedCertNumber(r.TypedCertNumber).SetUpdatedAt(r.UpdatedAt).Exec(ctx)
-			})
-		},
-		func(ctx context.Context, tx *Tx, cur *sealCursor) (int, error) {
-			q := tx.Ent.SMSCode.Query().Where(smscode.IDGT(cur.id)).Order(smscode.ByID()).Limit(sealBatch)
-			if !all {
-				q.Where(smscode.PhoneHmac(""))
-			}
-			return rewrite(q.All(ctx))(func(r *ent.SMSCode) error {
-				cur.id = r.ID
-				return tx.Ent.SMSCode.UpdateOne(r).SetPhone(r.Phone).Exec(ctx)
-			})
-		},
-		func(ctx context.Context, tx *Tx, cur *sealCursor) (int, error) {
-			q := tx.Ent.SMSMessage.Query().Where(smsmessage.IDGT(cur.id)).Order(smsmessage.ByID()).Limit(sealBatch)
-			if !all {
-				q.Where(smsmessage.PhoneHmac(""))
-			}
-			return rewrite(q.All(ctx))(func(r *ent.SMSMessage) error {
-				cur.id = r.ID
-				upd := tx.Ent.SMSMessage.UpdateOne(r).SetPhone(r.Phone)
-				if all {
-					if err := resealBytes(keys, r.TextSealed, upd.SetTextSealed); err != nil {
-						return fmt.Errorf("sms message %d: %w", r.ID, err)
-					}
-				}
-				return upd.Exec(ctx)
-			})
-		},
-		func(ctx context.Context, tx *Tx, cur *sealCursor) (int, error) {
-			q := tx.Ent.OutboxMessage.Query().Where(outboxmessage.IDGT(cur.id)).Order(outboxmessage.ByID()).Limit(sealBatch)
-			if !all {
-				q.Where(outboxmessage.PhoneHmac(""))
-			}
-			return rewrite(q.All(ctx))(func(r *ent.OutboxMessage) error {
-				cur.id = r.ID
-				upd := tx.Ent.OutboxMessage.UpdateOne(r).SetPhone(r.Phone)
-				if all {
-					if err := resealBytes(keys, r.TextSealed, upd.SetTextSealed); err != nil {
-						return fmt.Errorf("outbox message %d: %w", r.ID, err)
-					}
-				}
-				return upd.Exec(ctx)
-			})
-		},
-	}
-	if !all {
-		// An older build kept console sign-in throttles under the typed
-		// name itself; they are dropped (a count of failed sign-ins of an
-		// unknown name restarts), the new ones are keyed by its hash.
-		passes = append(passes, func(ctx context.Context, tx *Tx, _ *sealCursor) (int, error) {
-			_, err := tx.Ent.LoginThrottle.Delete().Where(func(s *entsql.Selector) {
-				s.Where(entsql.ExprP("length(" + s.C(loginthrottle.FieldKey) + ") <> 32"))
-			}).Exec(ctx)
-			return 0, err
-		})
-	}
+	var rekey *secret.Keys // nil in Migrate: sealed bytes (SMS texts, TOTP secrets) are left as they are
 	if all {
-		passes = append(passes, func(ctx context.Context, tx *Tx, cur *sealCursor) (int, error) {
-			return rewrite(tx.Ent.StaffUser.Query().Where(staffuser.IDGT(cur.id), staffuser.TotpSecretNotNil()).
-				Order(staffuser.ByID()).Limit(sealBatch).All(ctx))(func(r *ent.StaffUser) error {
-				cur.id = r.ID
-				upd := tx.Ent.StaffUser.UpdateOne(r)
-				if err := resealBytes(keys, r.TotpSecret, upd.SetTotpSecret); err != nil {
-					return fmt.Errorf("staff user %d: %w", r.ID, err)
-				}
-				return upd.Exec(ctx)
-			})
-		})
+		rekey = d.personal.keys.Load()
 	}
 	total := 0
-	for _, pass := range passes {
-		cur := &sealCursor{}
+	for _, t := range sealedTables {
+		var after any // the last row's primary key; nil before the first batch
 		for {
 			var n int
 			err := d.InTx(ctx, func(tx *Tx) error {
 				var err error
-				n, err = pass(ctx, tx, cur)
+				n, after, err = t.rewriteBatch(ctx, tx, after, rekey)
 				return err
 			})
 			if err != nil {
@@ -381,39 +259,193 @@ func (d *DB) sealExisting(ctx context.Context, all bool) (int, error) {
 			}
 		}
 	}
-	return total, nil
-}
-
-// sealCursor is where a pass over a table has got to.
-type sealCursor struct {
-	id   int
-	uuid uuid.UUID
-}
-
-// rewrite applies write to each row a batch query returned, stopping at
-// the first error, and reports how many rows the batch held.
-func rewrite[T any](rows []T, err error) func(write func(T) error) (int, error) {
-	return func(write func(T) error) (int, error) {
-		for _, r := range rows {
-			if err != nil {
-				break
-			}
-			err = write(r)
-		}
-		return len(rows), err
+	if all {
+		return total, nil
 	}
-}
-
-// resealBytes opens a value made by Keys.Seal (under either key) and hands
-// it to set sealed afresh under the current key.
-func resealBytes[U any](keys *secret.Keys, sealed []byte, set func([]byte) U) error {
-	if len(sealed) == 0 {
-		return nil
-	}
-	plain, err := keys.Open(sealed)
-	if err != nil {
+	// An older build kept console sign-in throttles under the typed name
+	// itself; they are dropped (a count of failed sign-ins of an unknown
+	// name restarts), the new ones are keyed by its hash.
+	err := d.InTx(ctx, func(tx *Tx) error {
+		_, err := tx.Ent.LoginThrottle.Delete().Where(func(s *entsql.Selector) {
+			s.Where(entsql.ExprP("length(" + s.C(loginthrottle.FieldKey) + ") <> 32"))
+		}).Exec(ctx)
 		return err
+	})
+	return total, err
+}
+
+// sealedTables are the entities whose rows hold sealed values. Each is
+// declared once here, and the read interceptor, Migrate's sealing of old
+// rows and Rekey all walk this list, so a new sealed field cannot be opened
+// on read yet forgotten by a rotation.
+var sealedTables = []sealedTable{
+	&sealedRows[*ent.Account]{
+		name: "account", id: func(r *ent.Account) any { return r.ID },
+		query:    func(c *ent.Client) rowQuery[*ent.Account] { return c.Account.Query() },
+		opened:   func(r *ent.Account) []*string { return []*string{&r.Phone, &r.CertNumber} },
+		unsealed: account.PhoneHmac(""),
+		write: func(ctx context.Context, tx *Tx, r *ent.Account, _ *secret.Keys) error {
+			return tx.Ent.Account.UpdateOne(r).SetPhone(r.Phone).SetCertNumber(r.CertNumber).SetUpdatedAt(r.UpdatedAt).Exec(ctx)
+		},
+	},
+	&sealedRows[*ent.RecoveryCase]{
+		name: "case", id: func(r *ent.RecoveryCase) any { return r.ID },
+		query:    func(c *ent.Client) rowQuery[*ent.RecoveryCase] { return c.RecoveryCase.Query() },
+		opened:   func(r *ent.RecoveryCase) []*string { return []*string{&r.TypedCertNumber} },
+		unsealed: recoverycase.TypedCertHmac(""),
+		write: func(ctx context.Context, tx *Tx, r *ent.RecoveryCase, _ *secret.Keys) error {
+			return tx.Ent.RecoveryCase.UpdateOne(r).SetTypedCertNumber(r.TypedCertNumber).SetUpdatedAt(r.UpdatedAt).Exec(ctx)
+		},
+	},
+	&sealedRows[*ent.SMSCode]{
+		name: "sms code", id: func(r *ent.SMSCode) any { return r.ID },
+		query:    func(c *ent.Client) rowQuery[*ent.SMSCode] { return c.SMSCode.Query() },
+		opened:   func(r *ent.SMSCode) []*string { return []*string{&r.Phone} },
+		unsealed: smscode.PhoneHmac(""),
+		write: func(ctx context.Context, tx *Tx, r *ent.SMSCode, _ *secret.Keys) error {
+			return tx.Ent.SMSCode.UpdateOne(r).SetPhone(r.Phone).Exec(ctx)
+		},
+	},
+	&sealedRows[*ent.SMSMessage]{
+		name: "sms message", id: func(r *ent.SMSMessage) any { return r.ID },
+		query:    func(c *ent.Client) rowQuery[*ent.SMSMessage] { return c.SMSMessage.Query() },
+		opened:   func(r *ent.SMSMessage) []*string { return []*string{&r.Phone} },
+		unsealed: smsmessage.PhoneHmac(""),
+		write: func(ctx context.Context, tx *Tx, r *ent.SMSMessage, rekey *secret.Keys) error {
+			upd := tx.Ent.SMSMessage.UpdateOne(r).SetPhone(r.Phone)
+			return resealBytes(ctx, rekey, r.TextSealed, upd.SetTextSealed, upd.Exec)
+		},
+	},
+	&sealedRows[*ent.OutboxMessage]{
+		name: "outbox message", id: func(r *ent.OutboxMessage) any { return r.ID },
+		query:    func(c *ent.Client) rowQuery[*ent.OutboxMessage] { return c.OutboxMessage.Query() },
+		opened:   func(r *ent.OutboxMessage) []*string { return []*string{&r.Phone} },
+		unsealed: outboxmessage.PhoneHmac(""),
+		write: func(ctx context.Context, tx *Tx, r *ent.OutboxMessage, rekey *secret.Keys) error {
+			upd := tx.Ent.OutboxMessage.UpdateOne(r).SetPhone(r.Phone)
+			return resealBytes(ctx, rekey, r.TextSealed, upd.SetTextSealed, upd.Exec)
+		},
+	},
+	// A staff user's TOTP secret was sealed from the start, so Migrate has
+	// nothing to seal (no unsealed predicate); Rekey moves it to the new key.
+	&sealedRows[*ent.StaffUser]{
+		name: "staff user", id: func(r *ent.StaffUser) any { return r.ID },
+		query:  func(c *ent.Client) rowQuery[*ent.StaffUser] { return c.StaffUser.Query() },
+		rekeys: staffuser.TotpSecretNotNil(),
+		write: func(ctx context.Context, tx *Tx, r *ent.StaffUser, rekey *secret.Keys) error {
+			upd := tx.Ent.StaffUser.UpdateOne(r)
+			return resealBytes(ctx, rekey, r.TotpSecret, upd.SetTotpSecret, upd.Exec)
+		},
+	},
+}
+
+// sealedTable is what the storage boundary does with one entity's rows,
+// whatever its type: open them on read, rewrite them in a sealing pass.
+type sealedTable interface {
+	// open opens the sealed fields of v in place when v is this entity
+	// or a slice of it (matched).
+	open(k *secret.Keys, v entgo.Value) (matched bool, err error)
+	// rewriteBatch writes back the next batch of rows after the primary
+	// key after (nil: from the start), so the hook seals them under the
+	// current key, and returns how many it wrote and the last one's key.
+	// rekey is nil in Migrate (only rows never sealed), the current keys
+	// in Rekey (every row, sealed bytes too).
+	rewriteBatch(ctx context.Context, tx *Tx, after any, rekey *secret.Keys) (n int, last any, err error)
+}
+
+// rowQuery is the part of an ent query builder a sealing pass uses: the
+// typed All, beside the untyped predicates, order and limit intercept.Query
+// gives every builder.
+type rowQuery[T any] interface {
+	All(context.Context) ([]T, error)
+}
+
+// sealedRows describes the sealed fields of the entity T. ent gives each
+// entity its own query and update types; these few closures are the only
+// per-entity code, the walk itself is written once.
+type sealedRows[T any] struct {
+	name   string      // in errors: "account 12: …"
+	id     func(T) any // the row's primary key, the cursor of a pass
+	query  func(*ent.Client) rowQuery[T]
+	opened func(T) []*string // the sealed text fields a read opens; nil: none
+	// unsealed selects the rows an older build wrote in clear, which
+	// Migrate seals; nil: Migrate skips the table.
+	unsealed func(*entsql.Selector)
+	// rekeys narrows the rows Rekey rewrites; nil: every row.
+	rekeys func(*entsql.Selector)
+	// write writes r back through the sealing hook; with rekey set it
+	// also re-seals the row's sealed bytes under the current key.
+	write func(ctx context.Context, tx *Tx, r T, rekey *secret.Keys) error
+}
+
+func (t *sealedRows[T]) open(k *secret.Keys, v entgo.Value) (bool, error) {
+	if t.opened == nil {
+		return false, nil
 	}
-	set(keys.Seal(plain))
-	return nil
+	var rows []T
+	switch v := v.(type) {
+	case T:
+		rows = []T{v}
+	case []T:
+		rows = v
+	default:
+		return false, nil
+	}
+	for _, r := range rows {
+		if err := openAll(k, t.opened(r)...); err != nil {
+			return true, fmt.Errorf("%s %v: %w", t.name, t.id(r), err)
+		}
+	}
+	return true, nil
+}
+
+func (t *sealedRows[T]) rewriteBatch(ctx context.Context, tx *Tx, after any, rekey *secret.Keys) (int, any, error) {
+	only := t.unsealed
+	if rekey != nil {
+		only = t.rekeys
+	} else if only == nil {
+		return 0, nil, nil
+	}
+	q := t.query(tx.Ent)
+	gq, err := intercept.NewQuery(q) // the same builder, seen untyped
+	if err != nil {
+		return 0, nil, err
+	}
+	if after != nil {
+		gq.WhereP(entsql.FieldGT(idColumn, after))
+	}
+	if only != nil {
+		gq.WhereP(only)
+	}
+	gq.Order(entsql.OrderByField(idColumn).ToFunc())
+	gq.Limit(sealBatch)
+	rows, err := q.All(ctx)
+	if err != nil {
+		return 0, nil, err
+	}
+	for _, r := range rows {
+		after = t.id(r)
+		if err := t.write(ctx, tx, r, rekey); err != nil {
+			return 0, nil, fmt.Errorf("%s %v: %w", t.name, after, err)
+		}
+	}
+	return len(rows), after, nil
+}
+
+// idColumn is the primary-key column ent gives every entity.
+const idColumn = "id"
+
+// resealBytes runs a row's update (exec) after, in Rekey (rekey set),
+// opening a value made by Keys.Seal (under either key) and handing it to
+// set sealed afresh under the current key. In Migrate (rekey nil) the
+// value is left as it is.
+func resealBytes[U any](ctx context.Context, rekey *secret.Keys, sealed []byte, set func([]byte) U, exec func(context.Context) error) error {
+	if rekey != nil && len(sealed) > 0 {
+		plain, err := rekey.Open(sealed)
+		if err != nil {
+			return err
+		}
+		set(rekey.Seal(plain))
+	}
+	return exec(ctx)
 }

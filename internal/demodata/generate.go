@@ -640,8 +640,8 @@ func (g *generator) insertCases(ctx context.Context, tx *db.Tx, batch []*caseSpe
 		}
 		creates[i] = cr
 	}
-	for from := 0; from < len(creates); from += 500 {
-		if err := tx.Ent.RecoveryCase.CreateBulk(creates[from:min(from+500, len(creates))]...).Exec(ctx); err != nil {
+	for part := range slices.Chunk(creates, 500) {
+		if err := tx.Ent.RecoveryCase.CreateBulk(part...).Exec(ctx); err != nil {
 			return fmt.Errorf("cases: %w", err)
 		}
 	}
@@ -744,8 +744,8 @@ func (g *generator) insertEvents(ctx context.Context, tx *db.Tx, batch []*caseSp
 				map[string]any{"status": string(state.Expired), "reason": string(vocab.ReasonReturnTTL)})
 		}
 	}
-	for from := 0; from < len(creates); from += 1000 {
-		if err := tx.Ent.CaseEvent.CreateBulk(creates[from:min(from+1000, len(creates))]...).Exec(ctx); err != nil {
+	for part := range slices.Chunk(creates, 1000) {
+		if err := tx.Ent.CaseEvent.CreateBulk(part...).Exec(ctx); err != nil {
 			return fmt.Errorf("case events: %w", err)
 		}
 	}
@@ -790,8 +790,8 @@ func (g *generator) insertQA(ctx context.Context, tx *db.Tx, batch []*caseSpec) 
 		}
 		creates = append(creates, cr)
 	}
-	for from := 0; from < len(creates); from += 500 {
-		if err := tx.Ent.QAReview.CreateBulk(creates[from:min(from+500, len(creates))]...).Exec(ctx); err != nil {
+	for part := range slices.Chunk(creates, 500) {
+		if err := tx.Ent.QAReview.CreateBulk(part...).Exec(ctx); err != nil {
 			return fmt.Errorf("qa reviews: %w", err)
 		}
 	}

@@ -2,17 +2,9 @@ package imagecheck
 
 import (
 	"testing"
-)
 
-// phonePhoto is a 3000×2000 photo at quality 90, about 1.5 MB, the size a
-// phone upload has after the app's own downscaling.
-func phonePhoto(b *testing.B) []byte {
-	data := encodeJPEG(b, photo(3000, 2000, 42, 13), 90)
-	if len(data) < 1_300_000 || len(data) > 1_800_000 {
-		b.Fatalf("benchmark photo is %d bytes, want about 1.5 MB", len(data))
-	}
-	return data
-}
+	"recoverydesk/internal/testenv/testimage"
+)
 
 func benchmarkCheck(b *testing.B, data []byte) {
 	if _, err := Check(data); err != nil {
@@ -31,13 +23,13 @@ func benchmarkCheck(b *testing.B, data []byte) {
 // with GPS, XMP and an ICC profile, so stripping changes the bytes (one
 // decode all the same: FuzzStrip proves the strip lossless).
 func BenchmarkCheckJPEG1_5MB(b *testing.B) {
-	benchmarkCheck(b, withSegments(phonePhoto(b), metadataJPEGSegments()...))
+	benchmarkCheck(b, withSegments(testimage.PhonePhoto(b), metadataJPEGSegments()...))
 }
 
 // BenchmarkCheckJPEG1_5MBNoMetadata is the same photo without metadata:
 // nothing is stripped.
 func BenchmarkCheckJPEG1_5MBNoMetadata(b *testing.B) {
-	benchmarkCheck(b, phonePhoto(b))
+	benchmarkCheck(b, testimage.PhonePhoto(b))
 }
 
 // BenchmarkCheckPNGScan is a 2480×3508 (A4 at 300 dpi) greyscale scan with

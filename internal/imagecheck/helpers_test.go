@@ -7,8 +7,6 @@ import (
 	"hash/crc32"
 	"image"
 	"image/color"
-	"image/jpeg"
-	"image/png"
 	"math/bits"
 	"runtime"
 	"testing"
@@ -33,23 +31,13 @@ func grayOf(img image.Image) *image.Gray {
 	return g
 }
 
+// encodeJPEG is testimage.JPEG.
 func encodeJPEG(t testing.TB, img image.Image, quality int) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	if err := jpeg.Encode(&b, img, &jpeg.Options{Quality: quality}); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
+	return testimage.JPEG(t, img, quality)
 }
 
-func encodePNG(t testing.TB, img image.Image) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	if err := png.Encode(&b, img); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
+// encodePNG is testimage.PNG.
+func encodePNG(t testing.TB, img image.Image) []byte { return testimage.PNG(t, img) }
 
 // --- JPEG assembly ---
 

@@ -164,19 +164,28 @@ func ReadLimited(r io.Reader) ([]byte, error) {
 	return data, nil
 }
 
-// Result is an accepted image, ready to store.
-type Result struct {
+// Cleaned is an upload with its metadata removed, as it is stored: what
+// Prepare knows before the full decode, and what Result keeps after it.
+type Cleaned struct {
 	// Data is the image with its metadata removed: the bytes to store. It
-	// decodes to exactly the same pixels as the upload.
+	// is the upload minus whole metadata segments or chunks, every other
+	// byte copied as it was (FuzzStrip), so it decodes to exactly the same
+	// pixels as the upload.
 	Data []byte
 	// ContentType is "image/png" or "image/jpeg", from the content, so the
 	// object in MinIO is served with the type it really has.
 	ContentType string
-	// Width and Height are the image's size in pixels.
+	// Width and Height are the image's size in pixels, from its header
+	// (Decode checks the pixels agree).
 	Width, Height int
 	// SHA256 is the lowercase hex SHA-256 of Data, recorded with the object
 	// so storage can verify it and identical uploads are recognised.
 	SHA256 string
+}
+
+// Result is an accepted image, ready to store.
+type Result struct {
+	Cleaned
 	// PHash is a 64-bit perceptual hash (dHash) of the pixels; compare two
 	// with Hamming and NearDuplicateDistance to flag re-submitted evidence.
 	PHash uint64
@@ -301,20 +310,15 @@ func prepare(data []byte) (*prepared, error) {
 // known, so the caller can start storing them while Decode runs (and must
 // throw the stored copy away if Decode refuses the image).
 type Prepared struct {
-	// Data is the image with its metadata removed: the bytes to store. It
-	// is the upload minus whole metadata segments or chunks, every other
-	// byte copied as it was (FuzzStrip), so it decodes to exactly the same
-	// pixels as the upload.
-	Data []byte
-	// ContentType is "image/png" or "image/jpeg", from the content.
-	ContentType string
-	// Width and Height are the image's size in pixels, from its header.
-	Width, Height int
-	// SHA256 is the lowercase hex SHA-256 of Data.
-	SHA256 string
+	Cleaned
 
 	format   format
 	original []byte
+}
+
+// Result is the accepted image, once Decode has passed and given phash.
+func (p *Prepared) Result(phash uint64) *Result {
+	return &Result{Cleaned: p.Cleaned, PHash: phash}
 }
 
 // Prepare runs steps 1–4 of Check: size, type, header dimensions, the
@@ -326,8 +330,8 @@ func Prepare(data []byte) (*Prepared, error) {
 		return nil, err
 	}
 	sum := sha256.Sum256(p.clean)
-	return &Prepared{Data: p.clean, ContentType: p.format.contentType(), Width: p.width, Height: p.height,
-		SHA256: hex.EncodeToString(sum[:]), format: p.format, original: data}, nil
+	return &Prepared{Cleaned: Cleaned{Data: p.clean, ContentType: p.format.contentType(), Width: p.width, Height: p.height,
+		SHA256: hex.EncodeToString(sum[:])}, format: p.format, original: data}, nil
 }
 
 // Decode is step 5 of Check: the one full decode of the upload
@@ -377,5 +381,5 @@ func Check(data []byte) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Result{Data: p.Data, ContentType: p.ContentType, Width: p.Width, Height: p.Height, SHA256: p.SHA256, PHash: phash}, nil
+	return p.Result(phash), nil
 }

@@ -16,6 +16,19 @@ import (
 	"recoverydesk/internal/testenv"
 )
 
+// startWorkers starts the job workers on d, as serve does, with an outbox
+// courier queueing through ins; they stop when the test ends.
+func startWorkers(t *testing.T, d *db.DB, ins sms.Inserter) {
+	t.Helper()
+	keys, _ := secret.New(bytes.Repeat([]byte("j"), 32))
+	courier := sms.NewCourier(keys, sms.NewOutbox(d, keys, clock.Real{}), d, clock.Real{}, ins)
+	runner, err := jobs.Start(context.Background(), d, slog.Default(), jobs.Deps{Courier: courier}, jobs.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { runner.Stop(context.Background()) })
+}
+
 // A delivery job queued by the release that gave up after 5 tries gets
 // today's bound when the workers start, so its message is not left queued
 // for good once it has failed 5 times.
@@ -32,13 +45,7 @@ func TestOldDeliveryJobsAreLiftedToTodaysBound(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		keys, _ := secret.New(bytes.Repeat([]byte("j"), 32))
-		courier := sms.NewCourier(keys, sms.NewOutbox(d, keys, clock.Real{}), d, clock.Real{}, ins)
-		runner, err := jobs.Start(ctx, d, slog.Default(), jobs.Deps{Courier: courier}, jobs.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer runner.Stop(ctx)
+		startWorkers(t, d, ins)
 		var max int
 		if err := d.SQL.QueryRowContext(ctx, "SELECT max_attempts FROM river_job WHERE kind = 'sms_deliver'").Scan(&max); err != nil {
 			t.Fatal(err)

@@ -12,19 +12,23 @@ import (
 	"recoverydesk/internal/testenv"
 )
 
+// sharedClock is the dev clock of one instance on d, as serve starts it,
+// re-reading the shared offset every 10 ms.
+func sharedClock(t *testing.T, d *db.DB) *clock.Adjustable {
+	t.Helper()
+	c, err := clock.NewShared(context.Background(), kvstore.ClockOffset{DB: d}, 10*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // Two instances of a dev deployment share one database: a move of the clock
 // on one is seen by the other, and moves made at the same moment all count.
 func TestTheDevClockIsSharedByInstances(t *testing.T) {
 	testenv.ForEachDB(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		a, err := clock.NewShared(ctx, kvstore.ClockOffset{DB: d}, 10*time.Millisecond)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := clock.NewShared(ctx, kvstore.ClockOffset{DB: d}, 10*time.Millisecond)
-		if err != nil {
-			t.Fatal(err)
-		}
+		a, b := sharedClock(t, d), sharedClock(t, d)
 		if err := a.AdvanceShared(ctx, 4*time.Hour); err != nil {
 			t.Fatal(err)
 		}

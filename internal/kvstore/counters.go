@@ -16,16 +16,14 @@ import (
 // so several instances on one database count exactly: no hit is lost
 // between a read and a write, and none is counted twice.
 type Counters struct {
-	db      *db.DB
-	prefix  string
-	clock   clock.Clock
-	timeout time.Duration
+	db *db.DB
+	keyspace
 }
 
 // NewCounters returns counters whose keys get prefix. Windows are read on
 // clk, the application clock, like every other time rule.
 func NewCounters(d *db.DB, prefix string, clk clock.Clock) *Counters {
-	return &Counters{db: d, prefix: prefix, clock: clk, timeout: 5 * time.Second}
+	return &Counters{db: d, keyspace: keyspace{prefix: prefix, clock: clk}}
 }
 
 // hitSQL is the one statement of a hit, per dialect: insert the counter
@@ -54,7 +52,7 @@ func (c *Counters) Hit(ctx context.Context, key string, window time.Duration) (i
 	if !ok {
 		return 0, 0, fmt.Errorf("counter hit: no statement for %q", c.db.Kind)
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	ctx, cancel := c.ctx(ctx)
 	defer cancel()
 	now := c.clock.Now()
 	var hits int

@@ -18,26 +18,39 @@ import (
 // Store is a fiber.Storage whose keys are namespaced by a prefix, so that
 // sessions, CSRF tokens and counters can share one table.
 type Store struct {
-	client  *ent.Client
-	prefix  string
-	clock   clock.Clock
-	timeout time.Duration
+	client *ent.Client
+	keyspace
 }
 
 // New returns a store on client whose keys get prefix (e.g. "sess:").
 // Expiry reads clk, so session timeouts follow the application clock like
 // every other business rule.
 func New(client *ent.Client, prefix string, clk clock.Clock) *Store {
-	return &Store{client: client, prefix: prefix, clock: clk, timeout: 5 * time.Second}
+	return &Store{client: client, keyspace: keyspace{prefix: prefix, clock: clk}}
 }
 
-func (s *Store) ctx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), s.timeout)
+// keyspace is what a Store and Counters share: the prefix of their keys in
+// kv_entries (sessions, CSRF tokens and counters share the table), the
+// clock their expiry and windows read, and the deadline of each statement
+// (ctx).
+type keyspace struct {
+	prefix string
+	clock  clock.Clock
+}
+
+// statementTimeout bounds each statement on kv_entries, so a request never
+// hangs on a stuck database (fiber.Storage's calls carry no deadline of
+// their own).
+const statementTimeout = 5 * time.Second
+
+// ctx bounds one statement run for parent.
+func (keyspace) ctx(parent context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(parent, statementTimeout)
 }
 
 // Get returns the value of key, or nil when it is missing or expired.
 func (s *Store) Get(key string) ([]byte, error) {
-	ctx, cancel := s.ctx()
+	ctx, cancel := s.ctx(context.Background())
 	defer cancel()
 	e, err := s.client.KVEntry.Query().Where(kventry.Key(s.prefix + key)).Only(ctx)
 	if ent.IsNotFound(err) {
@@ -61,7 +74,7 @@ func (s *Store) Set(key string, val []byte, exp time.Duration) error {
 	if exp > 0 {
 		expiresAt = s.clock.Now().Add(exp).Unix()
 	}
-	ctx, cancel := s.ctx()
+	ctx, cancel := s.ctx(context.Background())
 	defer cancel()
 	err := s.client.KVEntry.Create().SetKey(s.prefix + key).SetValue(val).SetExpiresAt(expiresAt).
 		OnConflict(sql.ConflictColumns(kventry.FieldKey)).UpdateNewValues().Exec(ctx)
@@ -73,7 +86,7 @@ func (s *Store) Set(key string, val []byte, exp time.Duration) error {
 
 // Delete removes key.
 func (s *Store) Delete(key string) error {
-	ctx, cancel := s.ctx()
+	ctx, cancel := s.ctx(context.Background())
 	defer cancel()
 	_, err := s.client.KVEntry.Delete().Where(kventry.Key(s.prefix + key)).Exec(ctx)
 	return err
@@ -81,7 +94,7 @@ func (s *Store) Delete(key string) error {
 
 // Reset removes every key of this store's prefix.
 func (s *Store) Reset() error {
-	ctx, cancel := s.ctx()
+	ctx, cancel := s.ctx(context.Background())
 	defer cancel()
 	_, err := s.client.KVEntry.Delete().Where(kventry.KeyHasPrefix(s.prefix)).Exec(ctx)
 	return err

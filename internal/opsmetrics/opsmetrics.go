@@ -19,7 +19,6 @@ import (
 	"recoverydesk/internal/clock"
 	"recoverydesk/internal/dashboard"
 	"recoverydesk/internal/db"
-	"recoverydesk/internal/recovery/state"
 	"recoverydesk/internal/rules"
 	"recoverydesk/internal/vocab"
 )
@@ -118,21 +117,26 @@ func (c *Collector) collectCases(ctx context.Context, ch chan<- prometheus.Metri
 	if err != nil {
 		return err
 	}
-	// Every open status of every city is reported, zero included, so a
-	// dashboard or an alert sees a series on an empty database too.
+	sendByCity(ch, c.cases, dashboard.OpenStatuses, rows)
+	return nil
+}
+
+// sendByCity sends one gauge value per value and city label: every value
+// of shown in every city of Guangdong is reported, zero included, so a
+// dashboard or an alert sees a series on an empty database too.
+func sendByCity[T ~string](ch chan<- prometheus.Metric, desc *prometheus.Desc, shown []T, rows []dashboard.CityCount) {
 	counts := map[[2]string]int{}
-	for _, st := range dashboard.OpenStatuses {
+	for _, v := range shown {
 		for _, city := range rules.Cities() {
-			counts[[2]string{string(st), city.Code}] = 0
+			counts[[2]string{string(v), city.Code}] = 0
 		}
 	}
 	for _, r := range rows {
-		counts[[2]string{r.Status, cityLabel(r.City)}] += r.N
+		counts[[2]string{r.Value, cityLabel(r.City)}] += r.N
 	}
 	for k, n := range counts {
-		ch <- prometheus.MustNewConstMetric(c.cases, prometheus.GaugeValue, float64(n), k[0], k[1])
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, float64(n), k[0], k[1])
 	}
-	return nil
 }
 
 // cityLabel is the city label of a region code's first 4 digits: the code
@@ -147,10 +151,7 @@ func cityLabel(code string) string {
 // collectOverdue counts open cases due before today, by status; every open
 // status is reported, zero included.
 func (c *Collector) collectOverdue(ctx context.Context, ch chan<- prometheus.Metric) error {
-	var rows []struct {
-		Status string `json:"status"`
-		Count  int    `json:"count"`
-	}
+	var rows []statusCount
 	today := rules.StartOfDay(c.clock.Now())
 	err := c.db.Ent.RecoveryCase.Query().
 		Where(recoverycase.StatusIn(dashboard.OpenStatuses...), recoverycase.DueByLT(today)).
@@ -158,17 +159,30 @@ func (c *Collector) collectOverdue(ctx context.Context, ch chan<- prometheus.Met
 	if err != nil {
 		return err
 	}
-	counts := make(map[state.Status]int, len(dashboard.OpenStatuses))
-	for _, st := range dashboard.OpenStatuses {
-		counts[st] = 0
+	sendByStatus(ch, c.overdue, dashboard.OpenStatuses, rows)
+	return nil
+}
+
+// statusCount is a row of a GROUP BY status count.
+type statusCount struct {
+	Status string `json:"status"`
+	Count  int    `json:"count"`
+}
+
+// sendByStatus sends one gauge value per status: every status of shown is
+// reported, zero included, so an alert on it sees a series rather than
+// nothing.
+func sendByStatus[T ~string](ch chan<- prometheus.Metric, desc *prometheus.Desc, shown []T, rows []statusCount) {
+	counts := make(map[string]int, len(shown))
+	for _, st := range shown {
+		counts[string(st)] = 0
 	}
 	for _, r := range rows {
-		counts[state.Status(r.Status)] += r.Count
+		counts[r.Status] += r.Count
 	}
 	for st, n := range counts {
-		ch <- prometheus.MustNewConstMetric(c.overdue, prometheus.GaugeValue, float64(n), string(st))
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, float64(n), st)
 	}
-	return nil
 }
 
 // collectSLA counts the escalation marks by mark and city.
@@ -177,41 +191,18 @@ func (c *Collector) collectSLA(ctx context.Context, ch chan<- prometheus.Metric)
 	if err != nil {
 		return err
 	}
-	counts := map[[2]string]int{}
-	for _, m := range vocab.SLAMarks {
-		for _, city := range rules.Cities() {
-			counts[[2]string{string(m), city.Code}] = 0
-		}
-	}
-	for _, r := range rows {
-		counts[[2]string{r.Mark, cityLabel(r.City)}] += r.N
-	}
-	for k, n := range counts {
-		ch <- prometheus.MustNewConstMetric(c.sla, prometheus.GaugeValue, float64(n), k[0], k[1])
-	}
+	sendByCity(ch, c.sla, vocab.SLAMarks, rows)
 	return nil
 }
 
 // collectSMS counts SMS messages by status.
 func (c *Collector) collectSMS(ctx context.Context, ch chan<- prometheus.Metric) error {
-	var rows []struct {
-		Status string `json:"status"`
-		Count  int    `json:"count"`
-	}
+	var rows []statusCount
 	err := c.db.Ent.SMSMessage.Query().GroupBy(smsmessage.FieldStatus).Aggregate(ent.Count()).Scan(ctx, &rows)
 	if err != nil {
 		return err
 	}
-	counts := map[string]int{}
-	for _, st := range smsStatusesAlwaysShown {
-		counts[string(st)] = 0
-	}
-	for _, r := range rows {
-		counts[r.Status] += r.Count
-	}
-	for st, n := range counts {
-		ch <- prometheus.MustNewConstMetric(c.sms, prometheus.GaugeValue, float64(n), st)
-	}
+	sendByStatus(ch, c.sms, smsStatusesAlwaysShown, rows)
 	return nil
 }
 

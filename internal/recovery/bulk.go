@@ -3,6 +3,7 @@ package recovery
 import (
 	"context"
 	"slices"
+	"strconv"
 	"strings"
 
 	"recoverydesk/ent"
@@ -21,7 +22,7 @@ const BulkMax = 100
 // action is one transaction, all or nothing.
 var (
 	ErrBulkEmpty    = apperr.New(apperr.Invalid, "bulk_empty", "请先勾选要处理的案件")
-	ErrBulkTooMany  = apperr.New(apperr.Invalid, "bulk_too_many", "一次最多处理 100 件案件")
+	ErrBulkTooMany  = apperr.New(apperr.Invalid, "bulk_too_many", "一次最多处理 "+strconv.Itoa(BulkMax)+" 件案件")
 	ErrBulkAction   = apperr.New(apperr.Invalid, "bulk_action", "请选择批量操作")
 	ErrBulkRefused  = apperr.New(apperr.Invalid, "bulk_refused", "所选案件中有案件不存在、不在您的辖区或当前状态不能改派，未作任何改动，请刷新队列后重新选择")
 	ErrBulkNoTarget = apperr.New(apperr.Invalid, "invalid_reviewer", "请填写接收案件的审核人员用户名")

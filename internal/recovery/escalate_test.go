@@ -14,6 +14,9 @@ import (
 	"recoverydesk/internal/vocab"
 )
 
+// day is 10:00 in Shanghai on that day of 2026, the autumn of 国庆.
+func day(m time.Month, dd int) time.Time { return time.Date(2026, m, dd, 10, 0, 0, 0, rules.Shanghai) }
+
 // TestEscalationMarksAppearOnTheRightWorkingDaysOverNationalDay steps the
 // dev clock day by day through 国庆 2026 (1–7 October off, Saturday 10
 // October a make-up working day) and runs the job twice a day.
@@ -22,7 +25,6 @@ func TestEscalationMarksAppearOnTheRightWorkingDaysOverNationalDay(t *testing.T)
 		ctx := context.Background()
 		r := newReview(t, d, 0)
 		jm := r.staff(t, "jm_reviewer", "4407")
-		day := func(m time.Month, dd int) time.Time { return time.Date(2026, m, dd, 10, 0, 0, 0, rules.Shanghai) }
 
 		r.clock.Set(day(9, 28))
 		a, _ := r.submitted(t, false) // due 30 September

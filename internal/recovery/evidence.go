@@ -76,8 +76,7 @@ func (s *Service) Upload(ctx context.Context, rc *ent.RecoveryCase, kind string,
 	if putErr != nil {
 		return nil, fmt.Errorf("store evidence: %w", putErr)
 	}
-	res := &imagecheck.Result{Data: img.Data, ContentType: img.ContentType, Width: img.Width, Height: img.Height,
-		SHA256: img.SHA256, PHash: phash}
+	res := img.Result(phash)
 	now := s.clock.Now()
 	var replaced string
 	err = s.db.InTx(ctx, func(tx *db.Tx) error {

@@ -9,12 +9,21 @@ import (
 	"recoverydesk/ent/recoverycase"
 	"recoverydesk/internal/clock"
 	"recoverydesk/internal/db"
-	"recoverydesk/internal/demodata"
 	"recoverydesk/internal/recovery"
 	"recoverydesk/internal/recovery/state"
-	"recoverydesk/internal/rules"
 	"recoverydesk/internal/testenv"
 )
+
+// lapsedQueue seeds a month of history (about 600 cases) and returns the
+// service an hour after it, when every seeded claim has lapsed, with a
+// reviewer of the whole province.
+func lapsedQueue(t *testing.T, d *db.DB) (*recovery.Service, recovery.Reviewer, *clock.Adjustable) {
+	t.Helper()
+	team, clk := seededMonth(t, d, 600, 3)
+	clk.Advance(time.Hour)
+	rv := recovery.Reviewer{ID: team.Reviewers[0].ID, Username: team.Reviewers[0].Username, Regions: []string{"44"}}
+	return recovery.New(recovery.Deps{DB: d, Clock: clk}), rv, clk
+}
 
 // TestClaimNextTakesOneClaimAtATime: a reviewer who opens 下一件 in several
 // tabs at once gets one case claimed, never two; once they hold it, 下一件
@@ -22,18 +31,7 @@ import (
 func TestClaimNextTakesOneClaimAtATime(t *testing.T) {
 	testenv.ForEachDB(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		now := time.Date(2026, 3, 18, 15, 0, 0, 0, rules.Shanghai)
-		team, err := demodata.CreateTeam(ctx, d, "x", demodata.Team{}, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := demodata.Generate(ctx, d, demodata.Options{Cases: 600, Months: 1, Now: now, Seed: 3, Team: team, PasswordHash: "x"}); err != nil {
-			t.Fatal(err)
-		}
-		clk := clock.NewAdjustable()
-		clk.Set(now.Add(time.Hour)) // every seeded claim has lapsed
-		svc := recovery.New(recovery.Deps{DB: d, Clock: clk})
-		rv := recovery.Reviewer{ID: team.Reviewers[0].ID, Username: team.Reviewers[0].Username, Regions: []string{"44"}}
+		svc, rv, clk := lapsedQueue(t, d)
 		live := func() int {
 			return d.Ent.RecoveryCase.Query().Where(recoverycase.StatusEQ(state.InReview), recoverycase.ClaimedBy(rv.ID),
 				recoverycase.ClaimExpiresAtGT(clk.Now())).CountX(ctx)

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -37,6 +38,8 @@ var (
 	ErrOwnDecision     = apperr.New(apperr.Forbidden, "own_decision", "不能对本人作出或复核通过的审核决定进行质检")
 	ErrBadVerdict      = apperr.New(apperr.Invalid, "invalid_verdict", "请选择同意或不同意")
 	ErrNeedComment     = apperr.New(apperr.Invalid, "comment_required", "不同意时请填写质检意见")
+	ErrLongSecondNote  = apperr.New(apperr.Invalid, "note_too_long", fmt.Sprintf("复核意见不能超过%d字", MaxNoteLen))
+	ErrLongQAComment   = apperr.New(apperr.Invalid, "comment_too_long", fmt.Sprintf("质检意见不能超过%d字", MaxNoteLen))
 	ErrCannotCancel    = apperr.New(apperr.Conflict, "password_not_cancellable", "该决定发放的新密码已生效或已不在待生效状态，不能撤销；请取消勾选“撤销新密码”后再提交，案件将重新审核")
 	errNoFirstApprover = fmt.Errorf("awaiting_second case without a first approver")
 )
@@ -89,8 +92,8 @@ func (s *Service) SecondApproval(ctx context.Context, sup Reviewer, number strin
 		return ErrBadSecond.WithField("verdict")
 	case d.Verdict == vocab.SecondDecline && d.Note == "":
 		return ErrNeedNote.WithField("note")
-	case len([]rune(d.Note)) > 1000:
-		return apperr.New(apperr.Invalid, "note_too_long", "复核意见不能超过1000字").WithField("note")
+	case utf8.RuneCountInString(d.Note) > MaxNoteLen:
+		return ErrLongSecondNote.WithField("note")
 	}
 	now := s.clock.Now()
 	var pw issued
@@ -334,8 +337,8 @@ func (s *Service) Verdict(ctx context.Context, sup Reviewer, id int, v QAVerdict
 		return "", ErrBadVerdict.WithField("verdict")
 	case v.Verdict == vocab.VerdictDisagree && v.Comment == "":
 		return "", ErrNeedComment.WithField("comment")
-	case len([]rune(v.Comment)) > 1000:
-		return "", apperr.New(apperr.Invalid, "comment_too_long", "质检意见不能超过1000字").WithField("comment")
+	case utf8.RuneCountInString(v.Comment) > MaxNoteLen:
+		return "", ErrLongQAComment.WithField("comment")
 	case v.Verdict == vocab.VerdictAgree && v.CancelPassword:
 		return "", ErrCannotCancel.WithField("cancel_password")
 	}

@@ -18,9 +18,10 @@ import (
 	"recoverydesk/internal/testenv"
 )
 
-// queueFixture seeds a month of history (about 3 000 cases) and returns the
-// service, the team and the clock's now.
-func queueFixture(t *testing.T, d *db.DB) (*recovery.Service, demodata.Team) {
+// seededMonth seeds a month of history of about that many cases, drawn
+// from seed, up to 18 March 2026 15:00, and returns the team that worked it
+// and a clock set to that moment.
+func seededMonth(t *testing.T, d *db.DB, cases int, seed uint64) (demodata.Team, *clock.Adjustable) {
 	t.Helper()
 	ctx := context.Background()
 	now := time.Date(2026, 3, 18, 15, 0, 0, 0, rules.Shanghai)
@@ -28,11 +29,19 @@ func queueFixture(t *testing.T, d *db.DB) (*recovery.Service, demodata.Team) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := demodata.Generate(ctx, d, demodata.Options{Cases: 3000, Months: 1, Now: now, Seed: 7, Team: team, PasswordHash: "x"}); err != nil {
+	if _, err := demodata.Generate(ctx, d, demodata.Options{Cases: cases, Months: 1, Now: now, Seed: seed, Team: team, PasswordHash: "x"}); err != nil {
 		t.Fatal(err)
 	}
 	clk := clock.NewAdjustable()
 	clk.Set(now)
+	return team, clk
+}
+
+// queueFixture seeds a month of history (about 3 000 cases) and returns the
+// service, on a clock at the end of that month, and the team.
+func queueFixture(t *testing.T, d *db.DB) (*recovery.Service, demodata.Team) {
+	t.Helper()
+	team, clk := seededMonth(t, d, 3000, 7)
 	return recovery.New(recovery.Deps{DB: d, Clock: clk}), team
 }
 

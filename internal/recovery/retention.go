@@ -35,14 +35,14 @@ var (
 	ErrNotHeld     = apperr.New(apperr.Conflict, "not_held", "该案件未处于保全状态")
 )
 
-// holdReasonMax bounds the reason of a hold, in characters.
-const holdReasonMax = 500
+// HoldReasonMaxLen bounds the reason of a hold, in characters.
+const HoldReasonMaxLen = 500
 
 // PlaceHold puts a case under legal hold with a reason: the retention purge
 // leaves its evidence alone until LiftHold. The hold and its reason go to
 // the case history and the audit log.
 func (s *Service) PlaceHold(ctx context.Context, sup Reviewer, number, reason string) error {
-	reason = trim(reason, holdReasonMax)
+	reason = trim(reason, HoldReasonMaxLen)
 	if reason == "" {
 		return ErrHoldReason
 	}

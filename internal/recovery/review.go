@@ -44,7 +44,7 @@ var (
 	ErrNeedReasons  = apperr.New(apperr.Invalid, "reasons_required", "不通过时请至少选择一项原因")
 	ErrNeedKinds    = apperr.New(apperr.Invalid, "return_kinds_required", "退回补正时请至少选择一项需重新上传的材料")
 	ErrNeedMessage  = apperr.New(apperr.Invalid, "message_required", "选择“其他原因”或退回补正时，请填写给申请人的说明")
-	ErrLongMessage  = apperr.New(apperr.Invalid, "message_too_long", "给申请人的说明不能超过200字")
+	ErrLongMessage  = apperr.New(apperr.Invalid, "message_too_long", fmt.Sprintf("给申请人的说明不能超过%d字", MessageMaxLen))
 	// ErrTooManyReasons bounds what one decision may name: each reason is a
 	// line of the applicant's SMS.
 	ErrTooManyReasons = apperr.New(apperr.Invalid, "too_many_reasons", fmt.Sprintf("一次最多选择%d项原因", MaxReasons))

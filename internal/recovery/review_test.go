@@ -295,6 +295,10 @@ func TestAFlaggedApprovalWaitsForASecondApproverWhoIsNotTheFirst(t *testing.T) {
 		if err := r.svc.SecondApproval(ctx, sup, number, recovery.SecondDecision{Verdict: "decline", Version: v}); !errors.Is(err, recovery.ErrNeedNote) {
 			t.Fatalf("a decline without a note: %v", err)
 		}
+		long := strings.Repeat("注", recovery.MaxNoteLen+1)
+		if err := r.svc.SecondApproval(ctx, sup, number, recovery.SecondDecision{Verdict: "decline", Note: long, Version: v}); !errors.Is(err, recovery.ErrLongSecondNote) {
+			t.Fatalf("a decline with a note over the bound: %v", err)
+		}
 		if err := r.svc.SecondApproval(ctx, sup, number, recovery.SecondDecision{Verdict: "decline", Note: "姓名不符", Version: v}); err != nil {
 			t.Fatal(err)
 		}
@@ -347,6 +351,9 @@ func TestQAVerdictsAreNeverOnOnesOwnDecisionAndADisagreementCanCancelAPendingPas
 		}
 		if _, err := r.svc.Verdict(ctx, sup, ofApproval.ID, recovery.QAVerdict{Verdict: vocab.VerdictDisagree}); !errors.Is(err, recovery.ErrNeedComment) {
 			t.Fatalf("a disagreement without a comment: %v", err)
+		}
+		if _, err := r.svc.Verdict(ctx, sup, ofApproval.ID, recovery.QAVerdict{Verdict: vocab.VerdictDisagree, Comment: strings.Repeat("评", recovery.MaxNoteLen+1)}); !errors.Is(err, recovery.ErrLongQAComment) {
+			t.Fatalf("a comment over the bound: %v", err)
 		}
 
 		// Disagreeing with the approval before its password took effect cancels it.

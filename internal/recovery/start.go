@@ -72,7 +72,7 @@ func (s *Service) Start(ctx context.Context, in StartInput) (*Started, error) {
 			return err
 		}
 		rc, err = tx.Ent.RecoveryCase.Create().SetKind(recoverycase.Kind(in.Kind)).SetAccountID(acc.ID).
-			SetRegionCode(acc.RegionCode).SetTypedUsername(trim(in.Username, 64)).SetTypedName(trim(typedName, 200)).
+			SetRegionCode(acc.RegionCode).SetTypedUsername(trim(in.Username, TypedUsernameMaxLen)).SetTypedName(trim(typedName, 200)).
 			SetTypedCertType(certType).SetTypedCertNumber(number).
 			SetUsernameSimilarity(Similarity(in.Username, acc.Username)).SetNameSimilarity(Similarity(typedName, acc.Name)).
 			SetTokenHash(tokenHash).SetCreatedAt(now).SetUpdatedAt(now).Save(ctx)
@@ -268,6 +268,13 @@ func (s *Service) recordNote(ctx context.Context, tx *db.Tx, rc *ent.RecoveryCas
 		ObjectType: string(vocab.ObjectCase), ObjectID: object, Detail: after})
 }
 
+// TypedUsernameMaxLen bounds the username an applicant remembers
+// approximately (step 1 of the wizard, shown to the reviewer): longer input
+// is cut, and the wizard's field takes no more.
+const TypedUsernameMaxLen = 64
+
+// trim cuts s to n characters after trimming white space: what an applicant
+// typed is kept for the reviewer, not refused.
 func trim(s string, n int) string {
 	s = strings.TrimSpace(s)
 	r := []rune(s)

@@ -73,14 +73,9 @@ type AliyunSender struct {
 
 // NewAliyun builds the Aliyun driver.
 func NewAliyun(cfg CarrierConfig) (*AliyunSender, error) {
-	if cfg.Endpoint == "" {
-		cfg.Endpoint = "dysmsapi.aliyuncs.com"
-	}
-	if cfg.Region == "" {
-		cfg.Region = "cn-hangzhou"
-	}
+	cfg = cfg.withDefaults("dysmsapi.aliyuncs.com", "cn-hangzhou")
 	oc := &openapi.Config{AccessKeyId: tea.String(cfg.KeyID), AccessKeySecret: tea.String(cfg.Secret),
-		Endpoint: tea.String(cfg.Endpoint), RegionId: tea.String(cfg.Region), Protocol: tea.String(strings.ToUpper(scheme(cfg.Scheme)))}
+		Endpoint: tea.String(cfg.Endpoint), RegionId: tea.String(cfg.Region), Protocol: tea.String(cfg.Scheme)}
 	client, err := dysms.NewClient(oc)
 	if err != nil {
 		return nil, fmt.Errorf("aliyun sms client: %w", err)
@@ -164,15 +159,10 @@ type TencentSender struct {
 
 // NewTencent builds the Tencent driver.
 func NewTencent(cfg CarrierConfig) (*TencentSender, error) {
-	if cfg.Endpoint == "" {
-		cfg.Endpoint = "sms.tencentcloudapi.com"
-	}
-	if cfg.Region == "" {
-		cfg.Region = "ap-guangzhou"
-	}
+	cfg = cfg.withDefaults("sms.tencentcloudapi.com", "ap-guangzhou")
 	cp := profile.NewClientProfile()
 	cp.HttpProfile.Endpoint = cfg.Endpoint
-	cp.HttpProfile.Scheme = strings.ToUpper(scheme(cfg.Scheme))
+	cp.HttpProfile.Scheme = cfg.Scheme
 	client, err := tcsms.NewClient(tccommon.NewCredential(cfg.KeyID, cfg.Secret), cfg.Region, cp)
 	if err != nil {
 		return nil, fmt.Errorf("tencent sms client: %w", err)
@@ -282,9 +272,19 @@ func remainingMillis(ctx context.Context) int {
 	return max(int(d/time.Millisecond), 1)
 }
 
-func scheme(s string) string {
-	if s == "" {
-		return "https"
+// withDefaults fills what the operator left empty with the carrier's public
+// API (endpoint, region) over HTTPS, and spells the scheme as both SDKs
+// want it ("HTTPS").
+func (c CarrierConfig) withDefaults(endpoint, region string) CarrierConfig {
+	if c.Endpoint == "" {
+		c.Endpoint = endpoint
 	}
-	return s
+	if c.Region == "" {
+		c.Region = region
+	}
+	if c.Scheme == "" {
+		c.Scheme = "https"
+	}
+	c.Scheme = strings.ToUpper(c.Scheme)
+	return c
 }

@@ -1,11 +1,9 @@
 package sms_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -14,8 +12,6 @@ import (
 	"recoverydesk/ent/smsmessage"
 	"recoverydesk/internal/clock"
 	"recoverydesk/internal/db"
-	"recoverydesk/internal/jobs"
-	"recoverydesk/internal/secret"
 	"recoverydesk/internal/sms"
 	"recoverydesk/internal/sms/carrierstub"
 	"recoverydesk/internal/testenv"
@@ -66,17 +62,12 @@ func TestCarrierDriversSendTemplatesRetryThrottlesAndFailBadTemplates(t *testing
 		t.Run(string(cc.carrier), func(t *testing.T) {
 			d := testenv.SQLite(t)
 			ctx := context.Background()
-			keys, _ := secret.New(bytes.Repeat([]byte("c"), 32))
-			ins, err := jobs.NewInserter(d, slog.Default())
-			if err != nil {
-				t.Fatal(err)
-			}
 			stub := carrierstub.New(t, cc.carrier, "AKIDstub", carrierSecret)
 			sender, err := cc.build(stub.Config())
 			if err != nil {
 				t.Fatal(err)
 			}
-			courier := sms.NewCourier(keys, sender, d, clock.Real{}, ins)
+			courier := courierTo(t, d, sender, clock.Real{})
 			courier.SetPolicy(sms.Policy{Timeout: 5 * time.Second, RetryFor: time.Hour, BackoffMax: time.Second})
 			var failed []int
 			observed := map[string]int{}

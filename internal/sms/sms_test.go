@@ -26,16 +26,38 @@ import (
 	"recoverydesk/internal/vocab"
 )
 
+// sealKeys seal the texts these tests queue.
+var sealKeys = func() *secret.Keys {
+	k, err := secret.New(bytes.Repeat([]byte("s"), 32))
+	if err != nil {
+		panic(err)
+	}
+	return k
+}()
+
+// courierTo is a courier on d, reading time from clk, that hands each
+// message to sender and queues its delivery jobs with River.
+func courierTo(t testing.TB, d *db.DB, sender sms.Sender, clk clock.Clock) *sms.Courier {
+	t.Helper()
+	ins, err := jobs.NewInserter(d, slog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sms.NewCourier(sealKeys, sender, d, clk, ins)
+}
+
+// outboxCourier is a courier on d whose gateway is the outbox, as in dev
+// mode, and that outbox.
+func outboxCourier(t testing.TB, d *db.DB) (*sms.Courier, *sms.Outbox) {
+	t.Helper()
+	outbox := sms.NewOutbox(d, sealKeys, clock.Real{})
+	return courierTo(t, d, outbox, clock.Real{}), outbox
+}
+
 func TestQueuedMessageIsDeliveredAfterCommitOnly(t *testing.T) {
 	testenv.ForEachDB(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		keys, _ := secret.New(bytes.Repeat([]byte("s"), 32))
-		ins, err := jobs.NewInserter(d, slog.Default())
-		if err != nil {
-			t.Fatal(err)
-		}
-		outbox := sms.NewOutbox(d, keys, clock.Real{})
-		courier := sms.NewCourier(keys, outbox, d, clock.Real{}, ins)
+		courier, outbox := outboxCourier(t, d)
 		runner, err := jobs.Start(ctx, d, slog.Default(), jobs.Deps{Courier: courier}, jobs.Options{PollInterval: 50 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
@@ -123,12 +145,10 @@ func queueOne(t *testing.T, d *db.DB, courier *sms.Courier, phone string) int {
 func TestARetryableFailureKeepsTheMessageQueuedUntilTheWindowCloses(t *testing.T) {
 	d := testenv.SQLite(t)
 	ctx := context.Background()
-	keys, _ := secret.New(bytes.Repeat([]byte("s"), 32))
-	ins, _ := jobs.NewInserter(d, slog.Default())
 	clk := clock.NewAdjustable()
 	down := errors.New("gateway down")
 	sender := &scriptedSender{answers: []error{down, down, down}}
-	courier := sms.NewCourier(keys, sender, d, clk, ins)
+	courier := courierTo(t, d, sender, clk)
 	courier.SetPolicy(sms.Policy{Timeout: time.Second, RetryFor: time.Hour, BackoffMax: time.Minute})
 	var failedFor []string
 	courier.OnFailedForGood(func(ctx context.Context, tx *db.Tx, msg *ent.SMSMessage, at time.Time) error {
@@ -163,10 +183,8 @@ func TestARetryableFailureKeepsTheMessageQueuedUntilTheWindowCloses(t *testing.T
 func TestARefusalFailsAtOnceAndAResendGetsItsOwnKeyAndTheSameText(t *testing.T) {
 	testenv.ForEachDB(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		keys, _ := secret.New(bytes.Repeat([]byte("s"), 32))
-		ins, _ := jobs.NewInserter(d, slog.Default())
 		sender := &scriptedSender{answers: []error{fmt.Errorf("answered 400: %w", sms.ErrRejected)}}
-		courier := sms.NewCourier(keys, sender, d, clock.Real{}, ins)
+		courier := courierTo(t, d, sender, clock.Real{})
 		id := queueOne(t, d, courier, "13800000004")
 		if err := courier.Deliver(ctx, id); !errors.Is(err, sms.ErrGiveUp) {
 			t.Fatalf("Deliver after a refusal = %v", err)
@@ -264,10 +282,7 @@ func TestBackoffDoublesUpToTheCap(t *testing.T) {
 func TestPasswordTextIsErasedAfterSendAndTheHookRunsInTheSameTransaction(t *testing.T) {
 	testenv.ForEachDB(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		keys, _ := secret.New(bytes.Repeat([]byte("s"), 32))
-		ins, _ := jobs.NewInserter(d, slog.Default())
-		outbox := sms.NewOutbox(d, keys, clock.Real{})
-		courier := sms.NewCourier(keys, outbox, d, clock.Real{}, ins)
+		courier, outbox := outboxCourier(t, d)
 		courier.EraseAfterSend(vocab.PurposePassword)
 		var hookSaw time.Time
 		courier.OnSent(vocab.PurposePassword, func(ctx context.Context, tx *db.Tx, msg *ent.SMSMessage, sentAt time.Time) error {
@@ -285,7 +300,7 @@ func TestPasswordTextIsErasedAfterSendAndTheHookRunsInTheSameTransaction(t *test
 			t.Fatal(err)
 		}
 		row := d.Ent.SMSMessage.GetX(ctx, id)
-		text, err := keys.Open(row.TextSealed)
+		text, err := sealKeys.Open(row.TextSealed)
 		if err != nil {
 			t.Fatalf("open the erased text: %v", err)
 		}
@@ -312,10 +327,7 @@ func TestPasswordTextIsErasedAfterSendAndTheHookRunsInTheSameTransaction(t *test
 func TestAFailingAfterSendHookRollsBackTheSentMark(t *testing.T) {
 	testenv.ForEachDB(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		keys, _ := secret.New(bytes.Repeat([]byte("s"), 32))
-		ins, _ := jobs.NewInserter(d, slog.Default())
-		outbox := sms.NewOutbox(d, keys, clock.Real{})
-		courier := sms.NewCourier(keys, outbox, d, clock.Real{}, ins)
+		courier, _ := outboxCourier(t, d)
 		hookFailed := errors.New("hook failed")
 		courier.OnSent(vocab.PurposeReopened, func(ctx context.Context, tx *db.Tx, msg *ent.SMSMessage, sentAt time.Time) error {
 			// Written in the same transaction, then undone with it.
@@ -350,12 +362,7 @@ func TestAFailingAfterSendHookRollsBackTheSentMark(t *testing.T) {
 func TestAParameterOverItsCarrierBoundIsNotQueued(t *testing.T) {
 	d := testenv.SQLite(t)
 	ctx := context.Background()
-	keys, _ := secret.New(bytes.Repeat([]byte("s"), 32))
-	ins, err := jobs.NewInserter(d, slog.Default())
-	if err != nil {
-		t.Fatal(err)
-	}
-	courier := sms.NewCourier(keys, sms.NewOutbox(d, keys, clock.Real{}), d, clock.Real{}, ins)
+	courier, _ := outboxCourier(t, d)
 	queue := func(c sms.Content) error {
 		return d.InTx(ctx, func(tx *db.Tx) error {
 			_, err := courier.Queue(ctx, tx, "13800000003", c)
@@ -367,7 +374,7 @@ func TestAParameterOverItsCarrierBoundIsNotQueued(t *testing.T) {
 	}
 	for _, c := range []sms.Content{sms.Username(strings.Repeat("字", sms.MaxCarrierParamLen+1)),
 		sms.Code(vocab.PurposeRecoveryCode, "1234567", 5*time.Minute), sms.Username("")} {
-		err = queue(c)
+		err := queue(c)
 		if e, ok := apperr.As(err); !ok || e.Code != "sms_param_too_long" {
 			t.Fatalf("%+v: %v", c, err)
 		}

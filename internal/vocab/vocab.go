@@ -444,37 +444,21 @@ func Label(vocabulary string, v any) (string, error) {
 	if !ok && v != nil {
 		s = fmt.Sprint(v) // typed codes, ent's enums (Stringers, pointers too)
 	}
-	fn, ok := vocabularies[vocabulary]
+	voc, ok := vocabularies[vocabulary]
 	if !ok {
 		return "", fmt.Errorf("label: no vocabulary %q", vocabulary)
 	}
-	return fn(s), nil
+	return voc.label(s), nil
 }
 
 // Codes lists the codes of a vocabulary in its order, for a template that
 // offers them ({{range codes "sla"}}) or a script's table (Table).
 func Codes(vocabulary string) ([]string, error) {
-	switch vocabulary {
-	case "status":
-		return codesOf(state.All), nil
-	case "kind":
-		return codesOf(CaseKinds), nil
-	case "outcome":
-		return codesOf(Outcomes), nil
-	case "evidence":
-		return codesOf(EvidenceKinds), nil
-	case "sla":
-		return codesOf(SLAs), nil
-	case "role":
-		return codesOf(Roles), nil
-	case "flag":
-		return codesOf(Flags), nil
-	case "bulk_action":
-		return codesOf(BulkActions), nil
-	case "unit_cert":
-		return codesOf(UnitCertTypes), nil
+	voc, ok := vocabularies[vocabulary]
+	if !ok || voc.list == nil {
+		return nil, fmt.Errorf("codes: no list of %q", vocabulary)
 	}
-	return nil, fmt.Errorf("codes: no list of %q", vocabulary)
+	return voc.list(), nil
 }
 
 func codesOf[T word](list []T) []string {
@@ -492,37 +476,58 @@ func Table(vocabulary string) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	label := vocabularies[vocabulary].label
 	out := make(map[string]string, len(codes))
 	for _, k := range codes {
-		out[k] = vocabularies[vocabulary](k)
+		out[k] = label(k)
 	}
 	return out, nil
 }
 
-// vocabularies are the tables the label function reads, by name.
-var vocabularies = map[string]func(string) string{
-	"status":         func(s string) string { return StatusLabel(state.Status(s)) },
-	"kind":           func(s string) string { return CaseKind(s).Label() },
-	"event":          func(s string) string { return EventType(s).Label() },
-	"outcome":        func(s string) string { return Outcome(s).Label() },
-	"second_verdict": func(s string) string { return SecondVerdict(s).Label() },
-	"verdict":        func(s string) string { return Verdict(s).Label() },
-	"qa_action":      func(s string) string { return QAAction(s).Label() },
-	"qa_why":         func(s string) string { return QAWhy(s).Label() },
-	"flag":           func(s string) string { return Flag(s).Label() },
-	"role":           func(s string) string { return Role(s).Label() },
-	"cert":           func(s string) string { return CertType(s).Label() },
-	"evidence":       func(s string) string { return EvidenceKind(s).Label() },
-	"action":         func(s string) string { return Action(s).Label() },
-	"actor_kind":     func(s string) string { return ActorKind(s).Label() },
-	"object":         func(s string) string { return ObjectType(s).Label() },
-	"purpose":        func(s string) string { return Purpose(s).Label() },
-	"sms_status":     func(s string) string { return SMSStatus(s).Label() },
-	"close_reason":   func(s string) string { return CloseReason(s).Label() },
-	"sla":            func(s string) string { return SLA(s).Label() },
-	"detail":         func(s string) string { return DetailKey(s).Label() },
-	"system_actor":   func(s string) string { return SystemActor(s).Label() },
-	"duty":           func(s string) string { return Duty(s).Label() },
-	"link":           func(s string) string { return Link(s).Label() },
-	"bulk_action":    func(s string) string { return BulkAction(s).Label() },
+// vocabulary is one vocabulary as templates and scripts name it: how a
+// code of it is labelled and, for one a page offers as a list, its codes
+// in order.
+type vocabulary struct {
+	label func(string) string
+	list  func() []string // nil: not offered as a list
+}
+
+// named is the vocabulary of the type T: label is its Label method, list
+// its codes when a page offers them (nil otherwise).
+func named[T word](label func(T) string, list []T) vocabulary {
+	v := vocabulary{label: func(s string) string { return label(T(s)) }}
+	if list != nil {
+		v.list = func() []string { return codesOf(list) }
+	}
+	return v
+}
+
+// vocabularies are the vocabularies the template functions and Table read,
+// by name: one line each, so a name offers its labels and its list alike.
+var vocabularies = map[string]vocabulary{
+	"status":         named(StatusLabel, state.All),
+	"kind":           named(CaseKind.Label, CaseKinds),
+	"event":          named(EventType.Label, nil),
+	"outcome":        named(Outcome.Label, Outcomes),
+	"second_verdict": named(SecondVerdict.Label, nil),
+	"verdict":        named(Verdict.Label, nil),
+	"qa_action":      named(QAAction.Label, nil),
+	"qa_why":         named(QAWhy.Label, nil),
+	"flag":           named(Flag.Label, Flags),
+	"role":           named(Role.Label, Roles),
+	"cert":           named(CertType.Label, nil),
+	"unit_cert":      named(CertType.Label, UnitCertTypes), // the unit forms' choice of certificate
+	"evidence":       named(EvidenceKind.Label, EvidenceKinds),
+	"action":         named(Action.Label, nil),
+	"actor_kind":     named(ActorKind.Label, nil),
+	"object":         named(ObjectType.Label, nil),
+	"purpose":        named(Purpose.Label, nil),
+	"sms_status":     named(SMSStatus.Label, nil),
+	"close_reason":   named(CloseReason.Label, nil),
+	"sla":            named(SLA.Label, SLAs),
+	"detail":         named(DetailKey.Label, nil),
+	"system_actor":   named(SystemActor.Label, nil),
+	"duty":           named(Duty.Label, nil),
+	"link":           named(Link.Label, nil),
+	"bulk_action":    named(BulkAction.Label, BulkActions),
 }

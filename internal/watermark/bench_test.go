@@ -4,18 +4,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
-)
 
-// phonePhoto is a 3000×2000 JPEG at quality 90, about 1.5 MB: the size of a
-// phone upload after the app's own downscaling, the common case in the
-// console.
-func phonePhoto(b *testing.B) []byte {
-	data := jpegOf(b, photo(3000, 2000, 42, 13), 90)
-	if len(data) < 1_300_000 || len(data) > 1_800_000 {
-		b.Fatalf("benchmark photo is %d bytes, want about 1.5 MB", len(data))
-	}
-	return data
-}
+	"recoverydesk/internal/testenv/testimage"
+)
 
 // cpuTime is the CPU time this process has used, user and system, all
 // threads (GC workers included).
@@ -51,7 +42,7 @@ func benchmarkApply(b *testing.B, src []byte) {
 // BenchmarkApply3000x2000 is one console view of a phone photo: decode,
 // stamp, encode. The budget is well under 300 ms on two cores.
 func BenchmarkApply3000x2000(b *testing.B) {
-	benchmarkApply(b, phonePhoto(b))
+	benchmarkApply(b, testimage.PhonePhoto(b))
 }
 
 // BenchmarkApplyPNG2480x3508 is an A4 scan at 300 dpi stored as PNG, the
@@ -64,7 +55,7 @@ func BenchmarkApplyPNG2480x3508(b *testing.B) {
 // BenchmarkStamp3000x2000 is the stamp alone, without decode and encode, to
 // show what the watermark itself costs.
 func BenchmarkStamp3000x2000(b *testing.B) {
-	img, err := decode(phonePhoto(b))
+	img, err := decode(testimage.PhonePhoto(b))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -78,7 +69,7 @@ func BenchmarkStamp3000x2000(b *testing.B) {
 // BenchmarkDecodeEncode3000x2000 is Apply's decode and encode without the
 // stamp: the floor Apply cannot go below without a faster codec.
 func BenchmarkDecodeEncode3000x2000(b *testing.B) {
-	src := phonePhoto(b)
+	src := testimage.PhonePhoto(b)
 	loop(b, func() {
 		img, err := decode(src)
 		if err != nil {

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"image"
 	"image/color"
-	"image/jpeg"
-	"image/png"
 	"testing"
 
 	"recoverydesk/internal/testenv/testimage"
@@ -26,23 +24,13 @@ func uniform(w, h int, level uint8) *image.Gray {
 	return g
 }
 
+// jpegOf is testimage.JPEG.
 func jpegOf(t testing.TB, img image.Image, quality int) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	if err := jpeg.Encode(&b, img, &jpeg.Options{Quality: quality}); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
+	return testimage.JPEG(t, img, quality)
 }
 
-func pngOf(t testing.TB, img image.Image) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	if err := png.Encode(&b, img); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
+// pngOf is testimage.PNG.
+func pngOf(t testing.TB, img image.Image) []byte { return testimage.PNG(t, img) }
 
 // lumaOf decodes data and returns its luma (BT.601, as JPEG stores it) as a
 // Gray image, with the decoded image's type name.

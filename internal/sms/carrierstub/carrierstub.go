@@ -15,11 +15,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -150,25 +150,15 @@ func (s *Stub) aliyun(w http.ResponseWriter, r *http.Request) {
 // the canonical request being the method, "/", the sorted percent-encoded
 // query, the signed headers (host, x-acs-*) and the payload's hash.
 func (s *Stub) acs3Valid(r *http.Request, q url.Values, body []byte) bool {
-	rest, ok := strings.CutPrefix(r.Header.Get("Authorization"), "ACS3-HMAC-SHA256 ")
+	fields, ok := authFields(r, "ACS3-HMAC-SHA256 ", ",")
 	if !ok {
 		return false
-	}
-	fields := map[string]string{}
-	for _, f := range strings.Split(rest, ",") {
-		k, v, _ := strings.Cut(f, "=")
-		fields[k] = v
 	}
 	if fields["Credential"] != s.keyID || r.Header.Get("X-Acs-Content-Sha256") != sha256hex(body) {
 		return false
 	}
-	keys := make([]string, 0, len(q))
-	for k := range q {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, 0, len(keys))
-	for _, k := range keys {
+	parts := make([]string, 0, len(q))
+	for _, k := range slices.Sorted(maps.Keys(q)) {
 		parts = append(parts, k+"="+url.QueryEscape(q.Get(k)))
 	}
 	query := strings.NewReplacer("+", "%20", "*", "%2A", "%7E", "~").Replace(strings.Join(parts, "&"))
@@ -233,15 +223,9 @@ func (s *Stub) tencent(w http.ResponseWriter, r *http.Request) {
 // tc3Valid recomputes the TC3-HMAC-SHA256 signature of r (POST, signed
 // headers content-type;host) with the secret and compares.
 func (s *Stub) tc3Valid(r *http.Request, body []byte) bool {
-	auth := r.Header.Get("Authorization")
-	rest, ok := strings.CutPrefix(auth, "TC3-HMAC-SHA256 ")
+	fields, ok := authFields(r, "TC3-HMAC-SHA256 ", ", ")
 	if !ok {
 		return false
-	}
-	fields := map[string]string{}
-	for _, f := range strings.Split(rest, ", ") {
-		k, v, _ := strings.Cut(f, "=")
-		fields[k] = v
 	}
 	cred := strings.Split(fields["Credential"], "/")
 	if len(cred) != 4 || cred[0] != s.keyID || cred[2] != "sms" || fields["SignedHeaders"] != "content-type;host" {
@@ -259,6 +243,22 @@ func (s *Stub) tc3Valid(r *http.Request, body []byte) bool {
 	key = hmacSHA256(key, "sms")
 	key = hmacSHA256(key, "tc3_request")
 	return hmac.Equal([]byte(fields["Signature"]), []byte(hex.EncodeToString(hmacSHA256(key, toSign))))
+}
+
+// authFields splits the Authorization header of r, "<algorithm> k=v<sep>k=v…"
+// (both carriers' signatures put their credential, signed headers and
+// signature there), into its fields; false when it is not of algorithm.
+func authFields(r *http.Request, algorithm, sep string) (map[string]string, bool) {
+	rest, ok := strings.CutPrefix(r.Header.Get("Authorization"), algorithm)
+	if !ok {
+		return nil, false
+	}
+	fields := map[string]string{}
+	for _, f := range strings.Split(rest, sep) {
+		k, v, _ := strings.Cut(f, "=")
+		fields[k] = v
+	}
+	return fields, true
 }
 
 func sha256hex(b []byte) string {

@@ -4,9 +4,46 @@
 package testimage
 
 import (
+	"bytes"
 	"image"
+	"image/jpeg"
+	"image/png"
 	"math/rand/v2"
+	"testing"
 )
+
+// JPEG encodes img as a baseline JPEG at quality, failing the test if it
+// cannot.
+func JPEG(t testing.TB, img image.Image, quality int) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := jpeg.Encode(&b, img, &jpeg.Options{Quality: quality}); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// PNG encodes img as a PNG, failing the test if it cannot.
+func PNG(t testing.TB, img image.Image) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// PhonePhoto is a 3000×2000 Photo as a JPEG at quality 90, about 1.5 MB: the
+// size of a phone upload after the app's own downscaling, the common case
+// for the image checks and the console's watermark.
+func PhonePhoto(t testing.TB) []byte {
+	t.Helper()
+	data := JPEG(t, Photo(3000, 2000, 42, 13), 90)
+	if len(data) < 1_300_000 || len(data) > 1_800_000 {
+		t.Fatalf("benchmark photo is %d bytes, want about 1.5 MB", len(data))
+	}
+	return data
+}
 
 // Photo is a smooth picture with grain: a random 12×9 colour grid upsampled
 // bilinearly, plus uniform noise of ±noise. Different seeds give pictures

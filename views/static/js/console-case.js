@@ -300,10 +300,22 @@
     return true;
   }
 
+  // confirmText is what a confirmation dialog asks (its title and what
+  // follows), for the browser's own confirmation where <dialog> is missing:
+  // one wording, the server's.
+  function confirmText(dialog) {
+    if (!dialog) {
+      return "";
+    }
+    return Array.prototype.map.call(dialog.querySelectorAll("h2, p"), function (el) {
+      return el.textContent.trim();
+    }).join("\n");
+  }
+
   function openApprove(submitter) {
     if (!approveDialog || typeof approveDialog.showModal !== "function") {
       // No <dialog>: fall back to the browser's own confirmation.
-      if (window.confirm("确认通过本案件？通过后将生成新密码并短信发送至注册手机。")) {
+      if (window.confirm(confirmText(approveDialog))) {
         confirmed = true;
         form.requestSubmit(submitter || undefined);
       }
@@ -343,19 +355,19 @@
       var o = outcome();
       if (!o) {
         e.preventDefault();
-        showError("请选择审核结果");
+        showError(clientError.dataset.refuseOutcome);
         document.getElementById("outcome-approve").focus();
         return;
       }
       if (o === "reject" && !checkedIn("reasons")) {
         e.preventDefault();
-        showError("不通过时请至少选择一项原因");
+        showError(clientError.dataset.refuseReasons);
         firstIn("reasons").focus();
         return;
       }
       if (o === "return" && !checkedIn("return-kinds")) {
         e.preventDefault();
-        showError("退回补正时请至少选择一项需重新上传的材料");
+        showError(clientError.dataset.refuseKinds);
         firstIn("return-kinds").focus();
         return;
       }
@@ -363,7 +375,7 @@
       var other = document.getElementById("reason-other");
       if (msg && !msg.value.trim() && (o === "return" || (o === "reject" && other && other.checked))) {
         e.preventDefault();
-        showError(o === "return" ? "退回补正时请填写给申请人的说明" : "选择“其他原因”时请填写给申请人的说明");
+        showError(clientError.dataset.refuseMessage);
         msg.focus();
         return;
       }
@@ -457,7 +469,7 @@
     }
     r.checked = true;
     if (!secondDialog || typeof secondDialog.showModal !== "function") {
-      if (window.confirm("确认复核通过本案件？通过后将生成新密码并短信发送至注册手机。")) {
+      if (window.confirm(confirmText(secondDialog))) {
         secondConfirmed = true;
         secondForm.requestSubmit();
       }

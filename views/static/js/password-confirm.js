@@ -1,12 +1,11 @@
 /*
  * password-confirm.js — tells at once when the second password differs from
  * the first. The server checks it again: this only saves a round trip.
- * Markup: <input data-confirm="ID-OF-THE-FIRST-PASSWORD"> inside a .control.
+ * Markup: <input data-confirm="ID-OF-THE-FIRST-PASSWORD" data-mismatch="the
+ * server's refusal"> inside a .control.
  */
 (function () {
   "use strict";
-
-  var MESSAGE = "两次输入的密码不一致";
 
   function wire(confirm) {
     var first = document.getElementById(confirm.getAttribute("data-confirm"));
@@ -15,6 +14,7 @@
       return;
     }
     var errorId = confirm.id + "-error";
+    var message = confirm.getAttribute("data-mismatch");
     var touched = false;
 
     function check() {
@@ -27,9 +27,9 @@
           msg.id = errorId;
           control.appendChild(msg);
         }
-        msg.textContent = MESSAGE;
+        msg.textContent = message;
         confirm.setAttribute("aria-invalid", "true");
-      } else if (msg && msg.textContent === MESSAGE) {
+      } else if (msg && msg.textContent === message) {
         msg.remove();
         confirm.removeAttribute("aria-invalid");
       }
