@@ -289,12 +289,19 @@ func CheckNewPassword(in PasswordChange) error {
 // valid one at effectiveAt; until then the old one keeps working. A nil
 // effectiveAt means "not yet known": an approval sets the password when it
 // decides, and StartPendingClock sets the time once the SMS went out.
+//
+// It is one UPDATE (UpdateOneID would read the row back as well: a second
+// round trip inside every approval's transaction).
 func SetPendingPassword(ctx context.Context, tx *db.Tx, accountID int, hash string, effectiveAt *time.Time) error {
-	upd := tx.Ent.Account.UpdateOneID(accountID).SetPendingPasswordHash(hash).ClearPendingEffectiveAt()
+	upd := tx.Ent.Account.Update().Where(account.ID(accountID)).SetPendingPasswordHash(hash).ClearPendingEffectiveAt()
 	if effectiveAt != nil {
 		upd.SetPendingEffectiveAt(*effectiveAt)
 	}
-	return upd.Exec(ctx)
+	n, err := upd.Save(ctx)
+	if err == nil && n == 0 {
+		err = fmt.Errorf("set pending password: account %d not found", accountID)
+	}
+	return err
 }
 
 // PendingDelay is how long after its SMS a reset password takes effect.

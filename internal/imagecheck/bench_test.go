@@ -47,3 +47,16 @@ func BenchmarkCheckWorstCaseProgressive(b *testing.B) {
 	zero := func(c, bx, by int) int { return 0 }
 	benchmarkCheck(b, progressiveJPEG(8000, 5000, 1, maxBlockVisits/625_000-1, zero, segment(markerCOM, []byte("x"))))
 }
+
+// BenchmarkPrepareJPEG1_5MB is what an upload does before its decode can
+// start: the cheap checks, the structure walk, the strip and the SHA-256.
+func BenchmarkPrepareJPEG1_5MB(b *testing.B) {
+	data := withSegments(testimage.PhonePhoto(b), metadataJPEGSegments()...)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Prepare(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

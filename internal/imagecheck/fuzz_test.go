@@ -52,6 +52,20 @@ func fuzzSeeds(f *testing.F) [][]byte {
 	}
 }
 
+// prepare is Check short of the decode (Inspect, then Strip): its error is
+// Check's for an upload refused before the decode, and p.cost the decode's
+// price.
+func prepare(data []byte) (*Inspected, error) {
+	in, err := Inspect(data)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := in.Strip(); err != nil {
+		return nil, err
+	}
+	return in, nil
+}
+
 // FuzzCheck feeds arbitrary bytes to Check. Beyond not panicking and not
 // hanging, it checks that every refusal is one of the four sentinels with a
 // message, that Check allocates no more than the header-derived decode

@@ -244,20 +244,28 @@ func (f format) decode(data []byte) (image.Image, error) {
 	return jpeg.Decode(bytes.NewReader(data))
 }
 
-// prepared is what Check knows before the first full decode: everything is
-// cheap up to here, and cost bounds what the decode will allocate.
-type prepared struct {
-	format        format
-	width, height int
-	clean         []byte // the upload with its metadata removed
-	cost          int64  // bytes one full decode allocates (decodeCost)
+// Inspected is an upload that passed every check that bounds its full
+// decode (steps 1–4 of Check short of the strip): the decode may start, and
+// Strip makes the bytes to store meanwhile.
+type Inspected struct {
+	// ContentType is "image/png" or "image/jpeg", from the content.
+	ContentType string
+	// Width and Height are the image's size in pixels, from its header.
+	Width, Height int
+
+	format format
+	data   []byte
+	frame  jpegFrame // JPEG: what scanJPEG found, for stripJPEG
+	cost   int64     // bytes one full decode allocates (decodeCost)
 }
 
-// prepare runs the cheap checks in the order the issue gives: size, magic
+// Inspect runs the cheap checks in the order the issue gives: size, magic
 // bytes, header dimensions; then it walks the segments or chunks (without
 // allocating) to learn what a full decode would allocate, refuses above
-// MaxDecodeBytes, refuses a malformed structure, and strips the metadata.
-func prepare(data []byte) (*prepared, error) {
+// MaxDecodeBytes and refuses a malformed structure. It neither copies nor
+// hashes the upload, so the one full decode (Decode) can start as soon as
+// it returns; data must stay unchanged until Decode and Strip are done.
+func Inspect(data []byte) (*Inspected, error) {
 	if len(data) > MaxBytes {
 		return nil, fmt.Errorf("%w: %d bytes", ErrTooLarge, len(data))
 	}
@@ -276,62 +284,44 @@ func prepare(data []byte) (*prepared, error) {
 	if w*h > MaxPixels {
 		return nil, fmt.Errorf("%w: %d×%d px is more than %d", ErrTooManyPixels, w, h, MaxPixels)
 	}
-	p := &prepared{format: f, width: w, height: h}
+	in := &Inspected{ContentType: f.contentType(), Width: w, Height: h, format: f, data: data}
 	// The walk may fail part-way (a truncated file); what it saw of the
 	// headers still prices the decode, so a bomb is named as such.
 	var walkErr error
-	var fr jpegFrame
 	if f == formatPNG {
 		var hdr pngHeader
 		hdr, walkErr = scanPNG(data)
-		p.cost = hdr.decodeCost()
+		in.cost = hdr.decodeCost()
 	} else {
-		fr, walkErr = scanJPEG(data)
-		p.cost = fr.decodeCost()
+		in.frame, walkErr = scanJPEG(data)
+		in.cost = in.frame.decodeCost()
 	}
-	if p.cost > MaxDecodeBytes {
-		return nil, fmt.Errorf("%w: %d×%d px needs %d MiB to decode", ErrTooManyPixels, w, h, p.cost>>20)
-	}
-	if walkErr == nil {
-		if f == formatPNG {
-			p.clean, walkErr = stripPNG(data)
-		} else {
-			p.clean, walkErr = stripJPEG(data, fr)
-		}
+	if in.cost > MaxDecodeBytes {
+		return nil, fmt.Errorf("%w: %d×%d px needs %d MiB to decode", ErrTooManyPixels, w, h, in.cost>>20)
 	}
 	if walkErr != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUnreadable, walkErr)
 	}
-	return p, nil
+	return in, nil
 }
 
-// Prepared is an upload that passed every check short of the full decode,
-// with its metadata removed: the bytes to store, their digest and type are
-// known, so the caller can start storing them while Decode runs (and must
-// throw the stored copy away if Decode refuses the image).
-type Prepared struct {
-	Cleaned
-
-	format   format
-	original []byte
-}
-
-// Result is the accepted image, once Decode has passed and given phash.
-func (p *Prepared) Result(phash uint64) *Result {
-	return &Result{Cleaned: p.Cleaned, PHash: phash}
-}
-
-// Prepare runs steps 1–4 of Check: size, type, header dimensions, the
-// decode's memory bound, the structure walk and the metadata strip. It is
-// cheap (no pixel is decoded) and does not retain data beyond Decode.
-func Prepare(data []byte) (*Prepared, error) {
-	p, err := prepare(data)
-	if err != nil {
-		return nil, err
+// Strip is step 4's metadata removal: it rewrites the byte stream without
+// re-encoding and hashes the result (ErrUnreadable if the structure does
+// not allow it).
+func (in *Inspected) Strip() (*Prepared, error) {
+	var clean []byte
+	var err error
+	if in.format == formatPNG {
+		clean, err = stripPNG(in.data)
+	} else {
+		clean, err = stripJPEG(in.data, in.frame)
 	}
-	sum := sha256.Sum256(p.clean)
-	return &Prepared{Cleaned: Cleaned{Data: p.clean, ContentType: p.format.contentType(), Width: p.width, Height: p.height,
-		SHA256: hex.EncodeToString(sum[:])}, format: p.format, original: data}, nil
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUnreadable, err)
+	}
+	sum := sha256.Sum256(clean)
+	return &Prepared{Cleaned: Cleaned{Data: clean, ContentType: in.ContentType, Width: in.Width, Height: in.Height,
+		SHA256: hex.EncodeToString(sum[:])}, in: in}, nil
 }
 
 // Decode is step 5 of Check: the one full decode of the upload
@@ -346,16 +336,46 @@ func Prepare(data []byte) (*Prepared, error) {
 // holds the strippers to that: the output is exactly the input minus the
 // removed segments, and decodes to identical pixels whenever the input
 // decodes.
-func (p *Prepared) Decode() (phash uint64, err error) {
-	img, err := p.format.decode(p.original)
+func (in *Inspected) Decode() (phash uint64, err error) {
+	img, err := in.format.decode(in.data)
 	if err != nil {
-		return 0, fmt.Errorf("%w: decode %s: %v", ErrUnreadable, p.format.contentType(), err)
+		return 0, fmt.Errorf("%w: decode %s: %v", ErrUnreadable, in.ContentType, err)
 	}
-	if b := img.Bounds(); b.Dx() != p.Width || b.Dy() != p.Height {
-		return 0, fmt.Errorf("%w: decoded %v, header said %d×%d", ErrUnreadable, b, p.Width, p.Height)
+	if b := img.Bounds(); b.Dx() != in.Width || b.Dy() != in.Height {
+		return 0, fmt.Errorf("%w: decoded %v, header said %d×%d", ErrUnreadable, b, in.Width, in.Height)
 	}
 	return dHash(img), nil
 }
+
+// Prepared is an upload that passed every check short of the full decode,
+// with its metadata removed: the bytes to store, their digest and type are
+// known, so the caller can start storing them while Decode runs (and must
+// throw the stored copy away if Decode refuses the image).
+type Prepared struct {
+	Cleaned
+
+	in *Inspected
+}
+
+// Result is the accepted image, once Decode has passed and given phash.
+func (p *Prepared) Result(phash uint64) *Result {
+	return &Result{Cleaned: p.Cleaned, PHash: phash}
+}
+
+// Prepare runs steps 1–4 of Check: size, type, header dimensions, the
+// decode's memory bound, the structure walk and the metadata strip
+// (Inspect, then Strip). It is cheap (no pixel is decoded) and does not
+// retain data beyond Decode.
+func Prepare(data []byte) (*Prepared, error) {
+	in, err := Inspect(data)
+	if err != nil {
+		return nil, err
+	}
+	return in.Strip()
+}
+
+// Decode is Inspected.Decode: the one full decode, of the upload as it came.
+func (p *Prepared) Decode() (phash uint64, err error) { return p.in.Decode() }
 
 // Check validates one uploaded image and returns it cleaned, or the reason it
 // is refused. The steps, each refusing before the next costs anything:

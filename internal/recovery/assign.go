@@ -110,21 +110,24 @@ type assignee struct {
 	username string
 	cap      int
 	load     int
+	regions  []string // the region prefixes of their reviewer grants
 }
 
-// assigner is one transaction's view of who can take cases: the
-// candidates of each region code and their loads, read once under the
-// assignment lock and kept up to date as it assigns.
+// assigner is one transaction's view of who can take cases: every
+// reviewer on duty with their reviewer grants and their loads, read once
+// under the assignment lock (three queries, however many regions the
+// waiting cases come from) and kept up to date as it assigns.
 type assigner struct {
-	s     *Service
-	tx    *db.Tx
-	now   time.Time
-	byID  map[int]*assignee
-	ofReg map[string][]*assignee
+	s      *Service
+	tx     *db.Tx
+	now    time.Time
+	loaded bool
+	pool   []*assignee // on duty and granted the reviewer role somewhere, by id
+	ofReg  map[string][]*assignee
 }
 
 func (s *Service) newAssigner(tx *db.Tx, now time.Time) *assigner {
-	return &assigner{s: s, tx: tx, now: now, byID: map[int]*assignee{}, ofReg: map[string][]*assignee{}}
+	return &assigner{s: s, tx: tx, now: now, ofReg: map[string][]*assignee{}}
 }
 
 // prefixesOf are the grant regions that cover a case's region code: the
@@ -139,44 +142,71 @@ func prefixesOf(region string) []string {
 	return out
 }
 
-// candidates are the on-duty reviewers whose reviewer grant covers region.
-// Only the reviewer role is assigned work: a supervisor's queue is the
-// second approvals and escalations, not a share of the intake.
+// load reads the pool once: the staff users on duty, their reviewer grants
+// and their open claims. Only the reviewer role is assigned work: a
+// supervisor's queue is the second approvals and escalations, not a share
+// of the intake.
+func (a *assigner) load(ctx context.Context) error {
+	if a.loaded {
+		return nil
+	}
+	a.loaded = true
+	users, err := a.tx.Ent.StaffUser.Query().Where(staffuser.Disabled(false), staffuser.Paused(false),
+		staffuser.LastLoginAtGTE(a.s.OnDutySince(a.now))).Order(ent.Asc(staffuser.FieldID)).All(ctx)
+	if err != nil || len(users) == 0 {
+		return err
+	}
+	subjects := make([]string, len(users))
+	for i, u := range users {
+		subjects[i] = policies.Subject(u.UsernameKey)
+	}
+	var grants []struct {
+		V0 string `json:"v0"`
+		V2 string `json:"v2"`
+	}
+	if err := a.tx.Ent.CasbinRule.Query().Where(casbinrule.Ptype("g"), casbinrule.V1(string(vocab.RoleReviewer)),
+		casbinrule.V0In(subjects...)).Select(casbinrule.FieldV0, casbinrule.FieldV2).Scan(ctx, &grants); err != nil {
+		return err
+	}
+	regions := map[string][]string{}
+	for _, g := range grants {
+		regions[g.V0] = append(regions[g.V0], g.V2)
+	}
+	for i, u := range users {
+		if rs := regions[subjects[i]]; len(rs) > 0 {
+			a.pool = append(a.pool, &assignee{id: u.ID, username: u.Username, cap: capOf(u), regions: rs})
+		}
+	}
+	return a.count(ctx, a.pool)
+}
+
+// candidates are the on-duty reviewers whose reviewer grant covers region,
+// in the order of their ids.
 func (a *assigner) candidates(ctx context.Context, region string) ([]*assignee, error) {
 	if c, ok := a.ofReg[region]; ok {
 		return c, nil
 	}
-	subjects, err := a.tx.Ent.CasbinRule.Query().Where(casbinrule.Ptype("g"), casbinrule.V1(string(vocab.RoleReviewer)),
-		casbinrule.V2In(prefixesOf(region)...)).Select(casbinrule.FieldV0).Strings(ctx)
-	if err != nil {
+	if err := a.load(ctx); err != nil {
 		return nil, err
 	}
-	var keys []string
-	for _, sub := range subjects {
-		if k, ok := policies.KeyOf(sub); ok {
-			keys = append(keys, k)
-		}
-	}
-	users, err := a.tx.Ent.StaffUser.Query().Where(staffuser.UsernameKeyIn(keys...), staffuser.Disabled(false),
-		staffuser.Paused(false), staffuser.LastLoginAtGTE(a.s.OnDutySince(a.now))).Order(ent.Asc(staffuser.FieldID)).All(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var out, fresh []*assignee
-	for _, u := range users {
-		if c, ok := a.byID[u.ID]; ok {
+	prefixes := prefixesOf(region)
+	var out []*assignee
+	for _, c := range a.pool {
+		if slices.ContainsFunc(c.regions, func(r string) bool { return slices.Contains(prefixes, r) }) {
 			out = append(out, c)
-			continue
 		}
-		c := &assignee{id: u.ID, username: u.Username, cap: capOf(u)}
-		a.byID[u.ID] = c
-		out, fresh = append(out, c), append(fresh, c)
-	}
-	if err := a.count(ctx, fresh); err != nil {
-		return nil, err
 	}
 	a.ofReg[region] = out
 	return out, nil
+}
+
+// roomLeft says whether anyone on duty can take another case: when nobody
+// can, a sweep has nothing to do and reads no waiting case.
+func (a *assigner) roomLeft(ctx context.Context) (bool, error) {
+	if err := a.load(ctx); err != nil {
+		return false, err
+	}
+	return pick(a.pool) != nil, nil
 }
 
 // count reads the open claims of each reviewer from the database.
@@ -298,17 +328,26 @@ func (s *Service) sweep(ctx context.Context, tx *db.Tx, now time.Time, scope []s
 			q = q.Where(recoverycase.Or(ps...))
 		}
 	}
+	// A decision usually frees a claim of someone at their cap: with
+	// nobody on duty who has room, there is nothing to assign and no
+	// waiting case is read.
+	a := s.newAssigner(tx, now)
+	if room, err := a.roomLeft(ctx); err != nil || !room {
+		return 0, err
+	}
 	waiting, err := q.Order(ent.Asc(recoverycase.FieldDueBy), ent.Asc(recoverycase.FieldSubmittedAt), ent.Asc(recoverycase.FieldID)).
 		Limit(limit).All(ctx)
 	if err != nil {
 		return 0, err
 	}
-	a := s.newAssigner(tx, now)
 	full := map[string]bool{}
 	n := 0
 	for _, rc := range waiting {
 		if full[rc.RegionCode] {
 			continue
+		}
+		if room, err := a.roomLeft(ctx); err != nil || !room {
+			return n, err
 		}
 		res, err := a.assign(ctx, rc)
 		if err != nil {

@@ -44,13 +44,14 @@ func ImageError(err error) error {
 
 // Upload is step 3, 上传证件照: it checks one image (size, type by its bytes,
 // dimensions before decoding, a full decode), strips its metadata, and
-// stores it. The stripped bytes go to the object store while the image is
-// decoded (the PUT and the decode are the two costs an upload cannot avoid,
-// and they overlap); an image that does not decode is refused and its
-// object deleted before any row refers to it. The row is written in a
-// transaction after; if the transaction fails the object is deleted, and an
-// image uploaded again replaces the old one, whose object is deleted once
-// the new row is in.
+// stores it. The decode starts as soon as the checks that bound it have
+// passed, and the stripped bytes go to the object store while it runs (the
+// PUT and the decode are the two costs an upload cannot avoid, and they
+// overlap; the strip and its digest hide under the decode too); an image
+// that does not decode is refused and its object deleted before any row
+// refers to it. The row is written in a transaction after; if the
+// transaction fails the object is deleted, and an image uploaded again
+// replaces the old one, whose object is deleted once the new row is in.
 func (s *Service) Upload(ctx context.Context, rc *ent.RecoveryCase, kind string, data []byte) (*Uploaded, error) {
 	if !slices.Contains(RequiredEvidence(string(rc.Kind)), kind) {
 		return nil, ErrUnknownKind.WithField("kind")
@@ -58,7 +59,7 @@ func (s *Service) Upload(ctx context.Context, rc *ent.RecoveryCase, kind string,
 	if (rc.Status != state.Draft && rc.Status != state.Returned) || rc.PhoneVerifiedAt == nil {
 		return nil, ErrWrongStep
 	}
-	img, err := imagecheck.Prepare(data)
+	in, err := imagecheck.Inspect(data)
 	if err != nil {
 		return nil, ImageError(err)
 	}
@@ -66,15 +67,12 @@ func (s *Service) Upload(ctx context.Context, rc *ent.RecoveryCase, kind string,
 	if err != nil {
 		return nil, err
 	}
-	phash, putErr, decodeErr := s.putAndDecode(ctx, key, img)
-	if decodeErr != nil {
-		if putErr == nil {
+	img, phash, stored, err := s.storeAndDecode(ctx, key, in)
+	if err != nil {
+		if stored {
 			s.deleteObjects(ctx, []string{key})
 		}
-		return nil, ImageError(decodeErr)
-	}
-	if putErr != nil {
-		return nil, fmt.Errorf("store evidence: %w", putErr)
+		return nil, err
 	}
 	res := img.Result(phash)
 	now := s.clock.Now()
@@ -112,27 +110,48 @@ func (s *Service) Upload(ctx context.Context, rc *ent.RecoveryCase, kind string,
 	return &Uploaded{Kind: kind, SHA256: res.SHA256, Size: int64(len(res.Data)), Width: res.Width, Height: res.Height}, nil
 }
 
-// putAndDecode stores the stripped bytes under key while the image is
-// decoded, and waits for both. One slot per core covers the two together: a
-// decode can hold a large image, and PUTs started without a bound would all
-// wait on the store at once in a burst of uploads (past RD_S3_TIMEOUT on a
-// busy host), so a burst queues here, as it did for the image check alone.
-// The PUT is waited for even when the decode fails (the caller then deletes
-// the object): cancelling it instead could leave the server committing an
-// object after the deletion was sent.
-func (s *Service) putAndDecode(ctx context.Context, key string, img *imagecheck.Prepared) (phash uint64, putErr, decodeErr error) {
+// storeAndDecode decodes the inspected upload while it strips it and
+// stores the stripped bytes under key, and waits for all of it; stored says
+// whether the object may exist (the caller deletes it when err is set). One
+// slot per core covers the whole: a decode can hold a large image, and PUTs
+// started without a bound would all wait on the store at once in a burst of
+// uploads (past RD_S3_TIMEOUT on a busy host), so a burst queues here, as
+// it did for the image check alone. The PUT is waited for even when the
+// decode fails: cancelling it instead could leave the server committing an
+// object after the deletion was sent. Refusals of the image come back as
+// ImageError's.
+func (s *Service) storeAndDecode(ctx context.Context, key string, in *imagecheck.Inspected) (img *imagecheck.Prepared, phash uint64, stored bool, err error) {
 	select {
 	case s.checks <- struct{}{}:
 	case <-ctx.Done():
-		return 0, ctx.Err(), ctx.Err() // nothing stored
+		return nil, 0, false, ctx.Err() // nothing stored
 	}
 	defer func() { <-s.checks }()
-	put := make(chan error, 1)
+	type decoded struct {
+		phash uint64
+		err   error
+	}
+	dec := make(chan decoded, 1)
 	go func() {
-		put <- s.store.Put(ctx, key, bytes.NewReader(img.Data), int64(len(img.Data)), img.SHA256, img.ContentType)
+		h, err := in.Decode()
+		dec <- decoded{h, err}
 	}()
-	phash, decodeErr = img.Decode()
-	return phash, <-put, decodeErr
+	img, err = in.Strip()
+	var putErr error
+	if err == nil {
+		stored = true
+		putErr = s.store.Put(ctx, key, bytes.NewReader(img.Data), int64(len(img.Data)), img.SHA256, img.ContentType)
+	}
+	d := <-dec // the decode's memory is the slot's until it ends
+	switch {
+	case err != nil:
+		return nil, 0, false, ImageError(err)
+	case d.err != nil:
+		return nil, 0, stored && putErr == nil, ImageError(d.err)
+	case putErr != nil:
+		return nil, 0, false, fmt.Errorf("store evidence: %w", putErr)
+	}
+	return img, d.phash, true, nil
 }
 
 // objectKey is an unguessable key: the case id alone is not enough to find

@@ -261,6 +261,14 @@ func (s *Service) Decide(ctx context.Context, rv Reviewer, number string, d Deci
 			return err
 		}
 	}
+	// Hashing is slow; it is done before the transaction holds any lock,
+	// and it runs while the flags are read: an approval's password is
+	// hashed unless the case surely needs a second approval (then it
+	// issues none), and dropped if a flag turns up after all.
+	var hashed <-chan preparedPassword
+	if d.Outcome == vocab.OutcomeApprove && !surelyFlagged(rc, now) {
+		hashed = s.preparePasswordAsync(rc.Edges.Account)
+	}
 	items, err := s.evidenceItems(ctx, rv, rc)
 	if err != nil {
 		return err
@@ -271,10 +279,14 @@ func (s *Service) Decide(ctx context.Context, rv Reviewer, number string, d Deci
 	}
 	var pw issued
 	if d.Outcome == vocab.OutcomeApprove && len(flags) == 0 {
-		// Hashing is slow; do it before the transaction holds any lock.
-		if pw, err = s.preparePassword(rc.Edges.Account); err != nil {
-			return err
+		if hashed == nil { // not reached while surelyFlagged agrees with riskFlags
+			hashed = s.preparePasswordAsync(rc.Edges.Account)
 		}
+		got := <-hashed
+		if got.err != nil {
+			return got.err
+		}
+		pw = got.pw
 	}
 	err = s.db.InTx(ctx, func(tx *db.Tx) error {
 		rc, err := s.lockedCaseAt(ctx, tx, rv, number, d.Version)
@@ -314,6 +326,23 @@ func (s *Service) Decide(ctx context.Context, rv Reviewer, number string, d Deci
 // issued is a reset password prepared for an approval: the clear text for
 // its SMS and the hash stored as the account's pending password.
 type issued struct{ password, hash string }
+
+// preparedPassword is what preparePasswordAsync delivers.
+type preparedPassword struct {
+	pw  issued
+	err error
+}
+
+// preparePasswordAsync runs preparePassword in the background; its channel
+// delivers the result once (it is buffered: nobody has to read it).
+func (s *Service) preparePasswordAsync(acc *ent.Account) <-chan preparedPassword {
+	out := make(chan preparedPassword, 1)
+	go func() {
+		pw, err := s.preparePassword(acc)
+		out <- preparedPassword{pw, err}
+	}()
+	return out
+}
 
 // preparePassword generates and hashes a reset password for acc.
 func (s *Service) preparePassword(acc *ent.Account) (issued, error) {

@@ -51,10 +51,7 @@ func (s *Service) riskFlags(ctx context.Context, rc *ent.RecoveryCase, items []E
 			break
 		}
 	}
-	// Similarity is 0 when nothing was typed: an applicant who no longer
-	// knows the username may leave it empty (CONTRACT §4), which is not a
-	// mismatch. The name is required, so it is always scored.
-	if (rc.TypedUsername != "" && rc.UsernameSimilarity < LowSimilarity) || rc.NameSimilarity < LowSimilarity {
+	if lowSimilarity(rc) {
 		flags = append(flags, string(vocab.FlagLowSimilarity))
 	}
 	locked, err := s.recentlyLocked(ctx, acc, now)
@@ -89,10 +86,33 @@ func (s *Service) riskFlags(ctx context.Context, rc *ent.RecoveryCase, items []E
 // it locked. A sign-in attempt after the lock ran out clears locked_until,
 // so the audit log's account.locked entries are asked too.
 func (s *Service) recentlyLocked(ctx context.Context, acc *ent.Account, now time.Time) (bool, error) {
-	since := now.Add(-RecentLockWindow)
-	if acc.LockedUntil != nil && acc.LockedUntil.Add(-rules.DefaultLockout.Duration).After(since) {
+	if lockedRecently(acc, now) {
 		return true, nil
 	}
+	since := now.Add(-RecentLockWindow)
 	return s.db.Ent.AuditEvent.Query().Where(auditevent.Action(string(vocab.ActionAccountLocked)), auditevent.ObjectType(string(vocab.ObjectAccount)),
 		auditevent.ObjectID(acc.Username), auditevent.AtGT(since)).Exist(ctx)
+}
+
+// lowSimilarity is the low-similarity flag's rule. Similarity is 0 when
+// nothing was typed: an applicant who no longer knows the username may leave
+// it empty (CONTRACT §4), which is not a mismatch. The name is required, so
+// it is always scored.
+func lowSimilarity(rc *ent.RecoveryCase) bool {
+	return (rc.TypedUsername != "" && rc.UsernameSimilarity < LowSimilarity) || rc.NameSimilarity < LowSimilarity
+}
+
+// lockedRecently is the part of the recently-locked rule the account row
+// answers by itself: a lock still recorded on it began within
+// RecentLockWindow.
+func lockedRecently(acc *ent.Account, now time.Time) bool {
+	return acc.LockedUntil != nil && acc.LockedUntil.Add(-rules.DefaultLockout.Duration).After(now.Add(-RecentLockWindow))
+}
+
+// surelyFlagged says, without reading anything, that case rc will carry a
+// risk flag: what riskFlags finds from the case and account rows alone.
+// Decide hashes an approval's password while the rest is read, except for
+// a case known here to need a second approval, which issues none.
+func surelyFlagged(rc *ent.RecoveryCase, now time.Time) bool {
+	return lowSimilarity(rc) || lockedRecently(rc.Edges.Account, now)
 }
