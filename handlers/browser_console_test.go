@@ -110,7 +110,7 @@ func TestBrowserReviewerApprovesWithTheKeyboard(t *testing.T) {
 	base := s.listen(t)
 	bg := context.Background()
 
-	ctx, problems := browsing(t, browser, 25*time.Second)
+	ctx, problems := browsing(t, browser, 60*time.Second)
 
 	// Sign in: the console opens on the queue.
 	browserDo(t, ctx, "sign in",
