@@ -146,7 +146,7 @@ func New(d Deps) (*fiber.App, error) {
 		return nil, err
 	}
 	app.Use("/static", labelRoute(staticRoute), filesystem.New(filesystem.Config{Root: http.FS(static), MaxAge: 3600}))
-	app.Use(csrfProtection(kvstore.New(d.DB.Ent, "csrf:", d.Clock)))
+	app.Use(csrfProtection(kvstore.NewRenewing(d.DB.Ent, "csrf:", d.Clock, renewEvery)))
 	table := s.routes()
 	if s.apiDoc, err = buildAPIDoc(table); err != nil {
 		return nil, err

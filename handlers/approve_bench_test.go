@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"os"
 	"regexp"
 	"slices"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"recoverydesk/ent/recoverycase"
 	"recoverydesk/internal/demodata"
 	"recoverydesk/internal/recovery/state"
+	"recoverydesk/internal/testenv"
 )
 
 var versionField = regexp.MustCompile(`name="version" value="(\d+)"`)
@@ -29,10 +31,18 @@ var versionField = regexp.MustCompile(`name="version" value="(\d+)"`)
 //
 //	go test -run '^$' -bench BenchmarkApprove -benchtime 40x ./handlers/
 //
-// and add -cpuprofile to see where the decision's own time goes.
+// and add -cpuprofile to see where the decision's own time goes. With
+// RD_TEST_POSTGRES_URL set it runs on PostgreSQL too (sub-benchmark
+// postgres), where every statement is a round trip.
 func BenchmarkApprove(b *testing.B) {
+	b.Run("sqlite", func(b *testing.B) { benchApprove(b, newTestServer(b, assignAuto)) })
+	if os.Getenv("RD_TEST_POSTGRES_URL") != "" {
+		b.Run("postgres", func(b *testing.B) { benchApprove(b, newTestServerOn(b, testenv.Postgres(b), assignAuto)) })
+	}
+}
+
+func benchApprove(b *testing.B, s *testServer) {
 	ctx := context.Background()
-	s := newTestServer(b, assignAuto)
 	hash, err := passhashTesting().Hash("Bench#2468go")
 	if err != nil {
 		b.Fatal(err)

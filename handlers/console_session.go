@@ -22,7 +22,10 @@ const (
 	consoleIdleTTL = 30 * time.Minute
 	sessStaffID    = "staff_id"
 	sessStaffEpoch = "staff_epoch" // the user's session epoch at sign-in (staff.Service.SessionUser)
-	localsStaff    = "staff"
+	// sessRenewBy is when (Unix seconds) requireStaff next rewrites the
+	// session to renew its idle timeout (renewEvery after the last write).
+	sessRenewBy = "renew_by"
+	localsStaff = "staff"
 )
 
 func newConsoleSessions(s *kvstore.Store) *session.Store {
@@ -32,7 +35,10 @@ func newConsoleSessions(s *kvstore.Store) *session.Store {
 		CookieHTTPOnly: true,
 		CookieSameSite: "Lax",
 		CookiePath:     "/console",
-		Expiration:     consoleIdleTTL,
+		// A write renews the session for renewEvery more than the idle
+		// timeout, as it is rewritten at most once per renewEvery
+		// (requireStaff): it lives 30 to 31 minutes after the last request.
+		Expiration: consoleIdleTTL + renewEvery,
 	})
 }
 
@@ -64,7 +70,7 @@ func (s *Server) requireStaff(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := sess.Save(); err != nil { // renews the 30-minute idle timeout
+	if err := s.renewConsoleSession(sess); err != nil {
 		return err
 	}
 	c.Locals(localsStaff, u)
@@ -72,6 +78,19 @@ func (s *Server) requireStaff(c *fiber.Ctx) error {
 		return c.Redirect(to, fiber.StatusSeeOther)
 	}
 	return c.Next()
+}
+
+// renewConsoleSession renews the session's 30-minute idle timeout: it
+// rewrites the session (expiry consoleIdleTTL + renewEvery from now) when
+// the last write is renewEvery old, and otherwise writes nothing, since the
+// stored expiry still lies beyond consoleIdleTTL from now.
+func (s *Server) renewConsoleSession(sess *session.Session) error {
+	now := s.deps.Clock.Now()
+	if by, _ := sess.Get(sessRenewBy).(int64); now.Unix() < by {
+		return nil
+	}
+	sess.Set(sessRenewBy, now.Add(renewEvery).Unix())
+	return sess.Save()
 }
 
 // setupStep is the page a staff user must finish before any other console

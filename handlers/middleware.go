@@ -185,6 +185,14 @@ func ensureOwnHeaders(c *fiber.Ctx) {
 	}
 }
 
+// renewEvery is how often, at most, a console session's row and a CSRF
+// token's row are rewritten only to push their expiry on: not on every
+// request (two writes each), but once a minute. Each write sets the expiry
+// this much beyond the timeout, so an idle session or token still lasts
+// its full timeout after the last request, and ends at most a minute
+// later.
+const renewEvery = time.Minute
+
 // csrfProtection guards every HTML form (the JSON API uses bearer tokens and
 // JSON bodies instead). The token is a hidden _csrf field in forms and the
 // X-CSRF-Token header for scripts, checked against the cookie's stored token.

@@ -50,19 +50,25 @@ func (keyspace) ctx(parent context.Context) (context.Context, context.CancelFunc
 
 // Get returns the value of key, or nil when it is missing or expired.
 func (s *Store) Get(key string) ([]byte, error) {
+	val, _, err := s.get(key)
+	return val, err
+}
+
+// get is Get with the entry's expiry (Unix seconds, 0 = none).
+func (s *Store) get(key string) ([]byte, int64, error) {
 	ctx, cancel := s.ctx(context.Background())
 	defer cancel()
 	e, err := s.client.KVEntry.Query().Where(kventry.Key(s.prefix + key)).Only(ctx)
 	if ent.IsNotFound(err) {
-		return nil, nil
+		return nil, 0, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("kv get: %w", err)
+		return nil, 0, fmt.Errorf("kv get: %w", err)
 	}
 	if e.ExpiresAt != 0 && e.ExpiresAt <= s.clock.Now().Unix() {
-		return nil, nil
+		return nil, 0, nil
 	}
-	return e.Value, nil
+	return e.Value, e.ExpiresAt, nil
 }
 
 // Set stores val under key for exp (0 = no expiry), replacing any old value.

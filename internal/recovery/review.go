@@ -153,13 +153,28 @@ func (s *Service) RenewClaim(ctx context.Context, rv Reviewer, number string) er
 
 // lockedCase reads a case inside tx, serialised against other changes to it.
 func (s *Service) lockedCase(ctx context.Context, tx *db.Tx, rv Reviewer, number string) (*ent.RecoveryCase, error) {
+	return s.lockedCaseWith(ctx, tx, rv, number, nil)
+}
+
+// lockedCaseWith is lockedCase for a caller that read the case's account
+// already (acc, when not nil): the case is read alone and given acc, one
+// statement less. The lock is the case's, not the account's, so the
+// account read before the transaction is as current as one read in it.
+func (s *Service) lockedCaseWith(ctx context.Context, tx *db.Tx, rv Reviewer, number string, acc *ent.Account) (*ent.RecoveryCase, error) {
 	number = strings.ToUpper(strings.TrimSpace(number))
 	if err := tx.LockKey(ctx, "case:"+number); err != nil {
 		return nil, err
 	}
-	rc, err := tx.Ent.RecoveryCase.Query().Where(recoverycase.CaseNumber(number)).WithAccount().Only(ctx)
+	q := tx.Ent.RecoveryCase.Query().Where(recoverycase.CaseNumber(number))
+	if acc == nil {
+		q.WithAccount()
+	}
+	rc, err := q.Only(ctx)
 	if ent.IsNotFound(err) || (err == nil && !rv.covers(rc.RegionCode)) {
 		return nil, ErrCaseNotFound
+	}
+	if err == nil && acc != nil {
+		rc.Edges.Account = acc
 	}
 	return rc, err
 }
@@ -167,7 +182,13 @@ func (s *Service) lockedCase(ctx context.Context, tx *db.Tx, rv Reviewer, number
 // lockedCaseAt is lockedCase for a change based on the case as it was at
 // version: a case changed since answers ErrStale.
 func (s *Service) lockedCaseAt(ctx context.Context, tx *db.Tx, rv Reviewer, number string, version int) (*ent.RecoveryCase, error) {
-	rc, err := s.lockedCase(ctx, tx, rv, number)
+	return s.lockedCaseAtWith(ctx, tx, rv, number, version, nil)
+}
+
+// lockedCaseAtWith is lockedCaseAt with the case's account read already
+// (lockedCaseWith).
+func (s *Service) lockedCaseAtWith(ctx context.Context, tx *db.Tx, rv Reviewer, number string, version int, acc *ent.Account) (*ent.RecoveryCase, error) {
+	rc, err := s.lockedCaseWith(ctx, tx, rv, number, acc)
 	if err == nil && rc.Version != version {
 		return nil, ErrStale
 	}
@@ -288,8 +309,11 @@ func (s *Service) Decide(ctx context.Context, rv Reviewer, number string, d Deci
 		}
 		pw = got.pw
 	}
+	// The account was read with the case above (a case's account never
+	// changes): the transaction reads the case alone.
+	acc := rc.Edges.Account
 	err = s.db.InTx(ctx, func(tx *db.Tx) error {
-		rc, err := s.lockedCaseAt(ctx, tx, rv, number, d.Version)
+		rc, err := s.lockedCaseAtWith(ctx, tx, rv, number, d.Version, acc)
 		if err != nil {
 			return err
 		}

@@ -156,19 +156,23 @@ func (s *Service) Workspace(ctx context.Context, rv Reviewer, number string) (*W
 // evidenceItems lists the case's images in the order of RequiredEvidence,
 // each with the other accounts' cases that used the same or a near image.
 func (s *Service) evidenceItems(ctx context.Context, rv Reviewer, rc *ent.RecoveryCase) ([]EvidenceItem, error) {
-	var items []EvidenceItem
+	var images []*ent.Evidence
 	for _, kind := range RequiredEvidence(string(rc.Kind)) {
 		for _, e := range rc.Edges.Evidence {
-			if string(e.Kind) != kind {
-				continue
+			if string(e.Kind) == kind {
+				images = append(images, e)
 			}
-			dups, err := s.duplicates(ctx, rv, rc, e)
-			if err != nil {
-				return nil, err
-			}
-			items = append(items, EvidenceItem{Kind: kind, Label: vocab.EvidenceKind(kind).Label(), Width: e.Width,
-				Height: e.Height, Size: e.Size, Duplicates: dups, DestroyedAt: e.DestroyedAt})
 		}
+	}
+	dups, err := s.duplicates(ctx, rv, rc, images)
+	if err != nil {
+		return nil, err
+	}
+	items := make([]EvidenceItem, 0, len(images))
+	for i, e := range images {
+		kind := string(e.Kind)
+		items = append(items, EvidenceItem{Kind: kind, Label: vocab.EvidenceKind(kind).Label(), Width: e.Width,
+			Height: e.Height, Size: e.Size, Duplicates: dups[i], DestroyedAt: e.DestroyedAt})
 	}
 	return items, nil
 }
@@ -187,112 +191,181 @@ func destroyedAt(items []EvidenceItem) *time.Time {
 	return at
 }
 
-// duplicates finds other accounts' cases whose image of the same kind is
-// byte-identical (SHA-256) or perceptually near (dHash within
-// imagecheck.NearDuplicateDistance).
-func (s *Service) duplicates(ctx context.Context, rv Reviewer, rc *ent.RecoveryCase, e *ent.Evidence) ([]Duplicate, error) {
+// duplicates finds, for each of case rc's images, other accounts' cases
+// whose image of the same kind is byte-identical (SHA-256) or perceptually
+// near (dHash within imagecheck.NearDuplicateDistance); the result is in
+// the order of images. The search is three queries for all the images
+// together, however many they are, rather than three per image: a decision
+// and a case page both pay for it.
+func (s *Service) duplicates(ctx context.Context, rv Reviewer, rc *ent.RecoveryCase, images []*ent.Evidence) ([][]Duplicate, error) {
+	out := make([][]Duplicate, len(images))
+	if len(images) == 0 {
+		return out, nil
+	}
 	// Candidates for a near duplicate share at least one whole band of the
-	// perceptual hash with this image (imagecheck.PHashBands > the distance:
-	// pigeonhole), so 7 equality lookups on the (kind, phash_bN) indexes
-	// find every one of them, however many images the table holds; each is
-	// then checked exactly. Only the few that match are read again, with
-	// exact copies from the SHA-256 index, this case's own images left out.
-	// The account's other cases are dropped when the cases are loaded.
-	near, err := s.nearImages(ctx, e.Kind, uint64(e.Phash))
+	// perceptual hash with an image (imagecheck.PHashBands > the distance:
+	// pigeonhole), so equality lookups on the (kind, phash_bN) indexes find
+	// every one of them, however many images the table holds; each is then
+	// checked exactly. Only the few that match are read again, with exact
+	// copies from the SHA-256 index, this case's own images left out. The
+	// account's other cases are dropped when the cases are loaded.
+	queries := make([]phashQuery, len(images))
+	shas := make([]string, 0, len(images))
+	for i, e := range images {
+		queries[i] = phashQuery{Kind: e.Kind, Hash: uint64(e.Phash)}
+		shas = append(shas, e.Sha256)
+	}
+	near, err := s.nearImagesOf(ctx, queries)
 	if err != nil {
 		return nil, err
 	}
-	nearIDs := make([]int, 0, len(near))
-	for id := range near {
-		nearIDs = append(nearIDs, id)
+	var nearIDs []int
+	for _, n := range near {
+		for id := range n {
+			nearIDs = append(nearIDs, id)
+		}
 	}
 	var matches []struct {
 		ID     int       `json:"id"`
 		CaseID uuid.UUID `json:"case_id"`
 		Sha256 string    `json:"sha256"`
 	}
-	if err := s.db.Ent.Evidence.Query().Where(evidence.CaseIDNEQ(rc.ID), evidence.Or(evidence.Sha256(e.Sha256), evidence.IDIn(nearIDs...))).
+	if err := s.db.Ent.Evidence.Query().Where(evidence.CaseIDNEQ(rc.ID), evidence.Or(evidence.Sha256In(shas...), evidence.IDIn(nearIDs...))).
 		Select(evidence.FieldID, evidence.FieldCaseID, evidence.FieldSha256).Scan(ctx, &matches); err != nil {
 		return nil, err
 	}
-	found := map[uuid.UUID]Duplicate{}
-	for _, m := range matches {
-		if m.Sha256 == e.Sha256 {
-			found[m.CaseID] = Duplicate{Exact: true}
+	found := make([]map[uuid.UUID]Duplicate, len(images))
+	var caseIDs []uuid.UUID
+	seenCase := map[uuid.UUID]bool{}
+	for i, e := range images {
+		f := map[uuid.UUID]Duplicate{}
+		for _, m := range matches {
+			if m.Sha256 == e.Sha256 {
+				f[m.CaseID] = Duplicate{Exact: true}
+			}
 		}
-	}
-	for _, m := range matches {
-		if _, seen := found[m.CaseID]; !seen {
-			found[m.CaseID] = Duplicate{Distance: near[m.ID]}
+		for _, m := range matches {
+			if d, ok := near[i][m.ID]; ok {
+				if _, seen := f[m.CaseID]; !seen {
+					f[m.CaseID] = Duplicate{Distance: d}
+				}
+			}
 		}
+		for id := range f {
+			if !seenCase[id] {
+				seenCase[id] = true
+				caseIDs = append(caseIDs, id)
+			}
+		}
+		found[i] = f
 	}
-	if len(found) == 0 {
-		return nil, nil
-	}
-	ids := make([]uuid.UUID, 0, len(found))
-	for id := range found {
-		ids = append(ids, id)
+	if len(caseIDs) == 0 {
+		return out, nil
 	}
 	var cases []struct {
 		ID         uuid.UUID `json:"id"`
 		CaseNumber string    `json:"case_number"`
 		RegionCode string    `json:"region_code"`
 	}
-	if err := s.db.Ent.RecoveryCase.Query().Where(recoverycase.IDIn(ids...), recoverycase.CaseNumberNotNil(),
+	if err := s.db.Ent.RecoveryCase.Query().Where(recoverycase.IDIn(caseIDs...), recoverycase.CaseNumberNotNil(),
 		notOfAccount(rc.Edges.Account.ID)).Order(ent.Asc(recoverycase.FieldCaseNumber)).
 		Select(recoverycase.FieldID, recoverycase.FieldCaseNumber, recoverycase.FieldRegionCode).Scan(ctx, &cases); err != nil {
 		return nil, err
 	}
-	out := make([]Duplicate, 0, len(cases))
-	for _, c := range cases {
-		d := found[c.ID]
-		d.CaseNumber, d.Visible = c.CaseNumber, rv.covers(c.RegionCode)
-		out = append(out, d)
+	for i, f := range found {
+		if len(f) == 0 {
+			continue // nil, as for an image nobody else used
+		}
+		out[i] = []Duplicate{}
+		for _, c := range cases {
+			if d, ok := f[c.ID]; ok {
+				d.CaseNumber, d.Visible = c.CaseNumber, rv.covers(c.RegionCode)
+				out[i] = append(out[i], d)
+			}
+		}
 	}
 	return out, nil
 }
 
-// phashCandidate is an image whose perceptual hash shares a band with the
-// one searched for.
+// phashCandidate is an image whose perceptual hash shares a band with one
+// searched for.
 type phashCandidate struct {
-	ID    int   `json:"id"`
-	Phash int64 `json:"phash"`
+	ID    int           `json:"id"`
+	Phash int64         `json:"phash"`
+	Kind  evidence.Kind `json:"kind"`
+}
+
+// phashQuery is one perceptual hash searched for among the images of a kind.
+type phashQuery struct {
+	Kind evidence.Kind
+	Hash uint64
 }
 
 // nearImages returns the images of a kind whose perceptual hash lies within
 // imagecheck.NearDuplicateDistance of h, by id with their distance.
 func (s *Service) nearImages(ctx context.Context, kind evidence.Kind, h uint64) (map[int]int, error) {
-	candidates, err := s.nearCandidates(ctx, kind, h)
+	near, err := s.nearImagesOf(ctx, []phashQuery{{Kind: kind, Hash: h}})
 	if err != nil {
 		return nil, err
 	}
-	near := map[int]int{}
-	for _, c := range candidates {
-		if d := imagecheck.Hamming(uint64(c.Phash), h); d <= imagecheck.NearDuplicateDistance {
-			near[c.ID] = d
-		}
-	}
-	return near, nil
+	return near[0], nil
 }
 
-// nearCandidates returns the images of a kind that share at least one band
-// of their perceptual hash with h: an OR of 7 terms "kind and band N equal",
-// which SQLite answers as a union of lookups in the (kind, phash_bN)
-// indexes (its multi-index OR) and PostgreSQL as a BitmapOr of them. (With
-// the kind outside the OR, SQLite's planner chose to walk every image of the
-// kind instead.) Every image within imagecheck.NearDuplicateDistance of h is
-// among them.
-func (s *Service) nearCandidates(ctx context.Context, kind evidence.Kind, h uint64) ([]phashCandidate, error) {
-	b := imagecheck.Bands(h)
+// nearImagesOf is nearImages for several hashes in one query: for each
+// query, in order, the images of its kind within
+// imagecheck.NearDuplicateDistance of its hash, by id with their distance.
+func (s *Service) nearImagesOf(ctx context.Context, qs []phashQuery) ([]map[int]int, error) {
+	candidates, err := s.nearCandidates(ctx, qs)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]map[int]int, len(qs))
+	for i, q := range qs {
+		out[i] = map[int]int{}
+		for _, c := range candidates {
+			if c.Kind != q.Kind {
+				continue
+			}
+			if d := imagecheck.Hamming(uint64(c.Phash), q.Hash); d <= imagecheck.NearDuplicateDistance {
+				out[i][c.ID] = d
+			}
+		}
+	}
+	return out, nil
+}
+
+// nearCandidates returns the images that share at least one band of their
+// perceptual hash with one of the queries' hashes, among the images of
+// that query's kind: an OR of terms "kind and band N equal" (7 per query,
+// repeated terms once), which SQLite answers as a union of lookups in the
+// (kind, phash_bN) indexes (its multi-index OR) and PostgreSQL as a
+// BitmapOr of them. (With the kind outside the OR, SQLite's planner chose to
+// walk every image of the kind instead.) Every image within
+// imagecheck.NearDuplicateDistance of a query's hash is among them.
+func (s *Service) nearCandidates(ctx context.Context, qs []phashQuery) ([]phashCandidate, error) {
 	band := [imagecheck.PHashBands]func(int) predicate.Evidence{evidence.PhashB0, evidence.PhashB1, evidence.PhashB2, evidence.PhashB3,
 		evidence.PhashB4, evidence.PhashB5, evidence.PhashB6}
-	terms := make([]predicate.Evidence, len(band))
-	for i, eq := range band {
-		terms[i] = evidence.And(evidence.KindEQ(kind), eq(b[i]))
+	type term struct {
+		kind  evidence.Kind
+		band  int
+		value int
+	}
+	seen := map[term]bool{}
+	var terms []predicate.Evidence
+	for _, q := range qs {
+		b := imagecheck.Bands(q.Hash)
+		for i, eq := range band {
+			t := term{q.Kind, i, b[i]}
+			if seen[t] {
+				continue
+			}
+			seen[t] = true
+			terms = append(terms, evidence.And(evidence.KindEQ(q.Kind), eq(b[i])))
+		}
 	}
 	var out []phashCandidate
 	err := s.db.Ent.Evidence.Query().Where(evidence.Or(terms...)).
-		Select(evidence.FieldID, evidence.FieldPhash).Scan(ctx, &out)
+		Select(evidence.FieldID, evidence.FieldPhash, evidence.FieldKind).Scan(ctx, &out)
 	return out, err
 }
 
